@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Starts (creating on first use) a private PostgreSQL 15 cluster under DIR listening on
+# 127.0.0.1:PORT, and prints its superuser URL. PostgreSQL refuses to run as root, so the
+# cluster belongs to the postgres user when we are root.
+# usage: pg.sh start DIR PORT | pg.sh stop DIR
+set -euo pipefail
+PGBIN=/usr/lib/postgresql/15/bin
+cmd=$1 dir=$(realpath -m "$2")
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+case "$cmd" in
+start)
+  port=$3
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+    # The parents must be traversable by the postgres user.
+    p=$dir; while [ "$p" != / ]; do p=$(dirname "$p"); [ "$(id -u)" = 0 ] && chmod o+x "$p" 2>/dev/null || true; done
+    as_pg "$PGBIN/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    cat >>"$dir/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir'
+max_connections = 200
+shared_buffers = 512MB
+maintenance_work_mem = 512MB
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+CONF
+  fi
+  if ! as_pg "$PGBIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+    as_pg "$PGBIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null
+  fi
+  echo "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+  ;;
+stop)
+  as_pg "$PGBIN/pg_ctl" -D "$dir" -m fast stop >/dev/null 2>&1 || true
+  ;;
+*) echo "usage: pg.sh start DIR PORT | pg.sh stop DIR" >&2; exit 2 ;;
+esac

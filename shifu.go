@@ -1,0 +1,180 @@
+// Package shifu holds Shifu's domain types and error kinds. It imports only the
+// standard library; feature packages (ingest, retrieval, web, …) and adapters
+// (internal/postgres, internal/model, …) depend on it, never the other way round.
+package shifu
+
+import "time"
+
+// DocKind says what a document is: a manufacturer's manual or a technician's note.
+type DocKind string
+
+const (
+	KindManual DocKind = "manual"
+	KindNote   DocKind = "note"
+)
+
+// Valid reports whether k is a kind Shifu stores.
+func (k DocKind) Valid() bool { return k == KindManual || k == KindNote }
+
+// Status is where a document is in the ingest pipeline.
+type Status string
+
+const (
+	StatusQueued    Status = "queued"
+	StatusParsing   Status = "parsing"
+	StatusEmbedding Status = "embedding"
+	StatusReady     Status = "ready"
+	StatusFailed    Status = "failed"
+)
+
+// Done reports whether ingest has finished, well or badly.
+func (s Status) Done() bool { return s == StatusReady || s == StatusFailed }
+
+// Role is what a user may do inside a tenant. Roles are ordered: each includes
+// the rights of the ones before it.
+type Role string
+
+const (
+	RoleWorker     Role = "worker"
+	RoleSupervisor Role = "supervisor"
+	RoleAdmin      Role = "admin"
+)
+
+func (r Role) rank() int {
+	switch r {
+	case RoleWorker:
+		return 1
+	case RoleSupervisor:
+		return 2
+	case RoleAdmin:
+		return 3
+	}
+	return 0
+}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r.rank() > 0 }
+
+// Allows reports whether a user with role r may do what needs role need.
+func (r Role) Allows(need Role) bool { return r.rank() > 0 && r.rank() >= need.rank() }
+
+// Tenant is one factory. All of its data is isolated from every other tenant's.
+type Tenant struct {
+	ID        int64
+	Name      string
+	CreatedAt time.Time
+}
+
+// User belongs to exactly one tenant.
+type User struct {
+	ID       int64
+	TenantID int64
+	Login    string
+	Name     string
+	Role     Role
+}
+
+// Document is one uploaded file or technician note. A new revision of the same
+// file name gets a new Document row; the old one stays live until the new one is
+// ready.
+type Document struct {
+	ID         int64
+	TenantID   int64
+	Name       string // file name as uploaded
+	Title      string
+	Kind       DocKind
+	SHA256     string // hex of the original bytes
+	Size       int64
+	MIME       string
+	Version    int
+	Status     Status
+	Error      string // why ingest failed, in plain words
+	Progress   Progress
+	Pages      int
+	Chunks     int
+	Language   string // "en", "zh", or "" when unknown
+	Revision   string // revision label given by the uploader
+	UploadedBy string
+	Equipment  string // equipment tag (notes, or set by a supervisor)
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Progress counts what ingest has done so far for a document.
+type Progress struct {
+	PagesParsed    int `json:"pages_parsed"`
+	PagesTotal     int `json:"pages_total"`
+	ChunksEmbedded int `json:"chunks_embedded"`
+	ChunksTotal    int `json:"chunks_total"`
+}
+
+// Note is a technician's tip: short, structured, attributed.
+type Note struct {
+	Title     string
+	Equipment string
+	Symptom   string
+	Cause     string
+	Fix       string
+	Author    string
+}
+
+// Chunk is a retrievable piece of a document.
+type Chunk struct {
+	ID         int64
+	DocumentID int64
+	Ord        int    // position in the document
+	Text       string // what is embedded and shown; starts with the heading path
+	Heading    string // heading path, " > " between levels
+	PageStart  int    // 1-based physical page; 0 when the format has no pages
+	PageEnd    int
+	Anchor     string // id of the nearest preceding heading (HTML)
+	Language   string
+	Tokens     int
+}
+
+// Hit is a chunk found for a question, with the document it came from.
+type Hit struct {
+	Chunk
+	Document string  `json:"document"` // file name
+	Title    string  `json:"title"`
+	Kind     DocKind `json:"kind"`
+	Author   string  `json:"author,omitempty"` // notes: who wrote it
+	Score    float64 `json:"score"`
+}
+
+// Citation ties a numbered reference in an answer to a passage Shifu sent the model.
+type Citation struct {
+	N         int    `json:"n"`
+	Document  string `json:"document"`
+	Title     string `json:"title"`
+	PageStart int    `json:"page_start"`
+	PageEnd   int    `json:"page_end"`
+	Anchor    string `json:"anchor"`
+	Quote     string `json:"quote"`
+	ChunkID   int64  `json:"chunk_id"`
+	DocID     int64  `json:"document_id"`
+	Author    string `json:"author,omitempty"`
+	// Verified is false when the model cited this passage but its quote was not
+	// found in it; the citation is kept, flagged, rather than trusted.
+	Verified bool `json:"verified"`
+}
+
+// Usage is what a model call cost.
+type Usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+// Answer is what Shifu says to a question.
+type Answer struct {
+	Text          string     `json:"answer"`
+	Citations     []Citation `json:"citations"`
+	Abstained     bool       `json:"abstained"` // the manuals do not cover it
+	Degraded      bool       `json:"degraded"`  // no model answer: best passages quoted instead
+	Model         string     `json:"model"`
+	PromptVersion string     `json:"prompt_version"`
+	Usage         Usage      `json:"usage"`
+	LatencyMS     int64      `json:"latency_ms"`
+	Hits          []Hit      `json:"-"`
+}
