@@ -1,0 +1,40 @@
+package terms
+
+// enStop is a short English stop list: words so common in manuals that their
+// postings cost space without telling chunks apart. Negations and words that
+// carry meaning in machine manuals (not, no, off, on, up, down, all) are kept.
+var enStop = set(`a an the and or but of to in at by for with from into onto as is are was were be
+been being am it its this that these those there here then than so such if else also
+can could may might shall should will would do does did done has have had having
+which what who whom whose when where why how i me my we our us you your he she his her they them their
+just very more most some any each other only own same too`)
+
+// queryStop are words a question uses to ask rather than to name its topic.
+var queryStop = set(`what how which why where when who whom whose is are do doe does did can could
+should would will i me my we our us you your someone somebody anyon anyone anything someth something
+tell explain pleas please ok okay
+怎么 怎样 怎么样 怎么办 如何 什么 什么样 哪个 哪些 哪里 哪儿 为什么 为何 是否 能否 可否 有没有 是不是 能不能 会不会
+吗 呢 吧 啊 请问 一下 我们 你们 想要 需要 应该 可以 能够`)
+
+// zhStop are Chinese function words and particles. gse's own stop list is
+// not used: it also drops content words such as 开始, 通过, 不同 and 同时.
+var zhStop = set(`的 了 和 与 及 或 是 在 有 就 都 而 也 又 把 被 让 给 对 从 向 到 以 为 于 之 其 这 那 个 些
+着 过 吗 呢 吧 啊 呀 哦 嘛 么 我 你 他 她 它 我们 你们 他们 它们 这个 那个 这些 那些 这样 那样 这里 那里
+以及 并且 或者 而且 但是 因为 所以 如果 虽然 然后 就是 还是 可以 一个 一些 已经 进行 其中 之后
+之前 以下 以上 如下 例如 比如 等等`)
+
+func set(words string) map[string]bool {
+	m := map[string]bool{}
+	start := -1
+	for i := 0; i <= len(words); i++ {
+		if i == len(words) || words[i] == ' ' || words[i] == '\n' || words[i] == '\t' {
+			if start >= 0 {
+				m[words[start:i]] = true
+			}
+			start = -1
+		} else if start < 0 {
+			start = i
+		}
+	}
+	return m
+}

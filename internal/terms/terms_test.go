@@ -1,0 +1,199 @@
+package terms
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"unicode/utf8"
+)
+
+// shared loads the dictionary once for all tests (it costs ~1.5 s and ~150 MB).
+var shared = sync.OnceValues(New)
+
+func analyzer(t testing.TB) *Analyzer {
+	t.Helper()
+	a, err := shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func hasAll(t *testing.T, got []string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("terms %q lack %q", got, w)
+		}
+	}
+}
+
+func hasNone(t *testing.T, got []string, bad ...string) {
+	t.Helper()
+	for _, b := range bad {
+		if slices.Contains(got, b) {
+			t.Errorf("terms %q contain %q", got, b)
+		}
+	}
+}
+
+func TestCodes(t *testing.T) {
+	a := analyzer(t)
+	cases := []struct {
+		in        string
+		want, bad []string
+	}{
+		{"Use G64 for blending", []string{"g64", "blend"}, []string{"g", "64"}},
+		{"rigid tapping with G33.1", []string{"g33.1", "rigid", "tap"}, []string{"g33", "1"}},
+		{"M6 T1 tool change", []string{"m6", "t1", "tool", "chang"}, nil},
+		{"error E-104 shown", []string{"e-104", "e104", "error"}, nil},
+		{"ALM 1021 on the drive", []string{"alm", "1021", "alm1021", "drive"}, nil},
+		{"M3/M4 start the spindle", []string{"m3/m4", "m3", "m4", "spindl"}, nil},
+		{"net x motion.spindle-on", []string{"motion.spindle-on", "motion", "spindle-on", "spindl", "on"}, nil},
+		{"iocontrol.0.emc-enable-in", []string{"iocontrol.0.emc-enable-in", "iocontrol", "emc-enable-in", "emc", "enabl"}, nil},
+		{"MAX_VELOCITY = 1.2", []string{"max_velocity", "max", "veloc", "1.2"}, []string{"max_veloc"}},
+		{"in the [EMCMOT] section", []string{"emcmot", "section"}, []string{"[emcmot]"}},
+		{"edit linuxcnc.ini", []string{"linuxcnc.ini", "linuxcnc", "ini", "edit"}, nil},
+		{"run halcmd show pin", []string{"halcmd", "run", "show", "pin"}, nil},
+		{"base period 100,000 ns", []string{"100000", "ns", "base", "period"}, []string{"100", "000"}},
+		{"a 24V supply and 5kHz", []string{"24v", "24", "v", "5khz", "5", "khz"}, nil},
+		{"G01 or M03", []string{"g01", "g1", "m03", "m3"}, nil},
+		{"press the E-stop", []string{"e-stop", "estop", "stop", "press"}, nil},
+		{"ＧＣＯＤＥ Ｇ６４", []string{"gcode", "g64"}, nil}, // full-width forms fold by NFKC
+	}
+	for _, c := range cases {
+		got := a.Terms(c.in)
+		hasAll(t, got, c.want...)
+		hasNone(t, got, c.bad...)
+		hasNone(t, got, "the", "a", "in", "and", "or", "with", "for")
+	}
+}
+
+func TestNotStemmed(t *testing.T) {
+	a := analyzer(t)
+	for _, code := range []string{"halcmd", "hostmot2", "g64", "stepconf", "unlinkp"} {
+		got := a.Terms(code)
+		if len(got) != 1 || got[0] != code {
+			t.Errorf("Terms(%q) = %q, want exactly [%q]", code, got, code)
+		}
+	}
+	// Prose is stemmed so plural and verb forms meet.
+	if a.Terms("offsets")[0] != a.Terms("offset")[0] || a.Terms("measured")[0] != a.Terms("measuring")[0] {
+		t.Errorf("stemming does not join forms: %q %q", a.Terms("offsets measured"), a.Terms("offset measuring"))
+	}
+}
+
+func TestMixedScripts(t *testing.T) {
+	a := analyzer(t)
+	got := a.Terms("在INI文件中设置MAX_VELOCITY")
+	hasAll(t, got, "ini", "文件", "设置", "max_velocity", "veloc")
+	for _, term := range got {
+		han, latin := false, false
+		for _, r := range term {
+			if isHan(r) {
+				han = true
+			} else if r < 0x80 {
+				latin = true
+			}
+		}
+		if han && latin {
+			t.Errorf("term %q crosses a script boundary", term)
+		}
+	}
+}
+
+func TestChinese(t *testing.T) {
+	a := analyzer(t)
+	got := a.Terms("远程登录到工控机跑个长任务，中途网断了会不会前功尽弃？")
+	// Search mode gives the long word and the words inside it.
+	hasAll(t, got, "远程", "登录", "工控机", "工控", "任务", "中途")
+	hasNone(t, got, "，", "？", "了", "的")
+	for _, term := range got {
+		if utf8.RuneCountInString(term) < 2 && isHan([]rune(term)[0]) {
+			t.Errorf("single Han character %q emitted", term)
+		}
+	}
+	got = a.Terms("du(1) 报告目录树使用的硬盘空间")
+	hasAll(t, got, "du", "1", "报告", "目录", "硬盘", "空间", "硬盘空间")
+	// tf: a repeated word is emitted once per occurrence.
+	if n := strings.Count(strings.Join(a.Terms("插件脚本可以通过插件安装"), " "), "插件"); n != 2 {
+		t.Errorf("插件 appears %d times, want 2", n)
+	}
+}
+
+func TestQueryTerms(t *testing.T) {
+	a := analyzer(t)
+	q := a.QueryTerms("How do I detach one pin in halcmd? Which pin, what signal, which pin?")
+	hasAll(t, q, "detach", "pin", "halcmd", "signal")
+	hasNone(t, q, "how", "do", "i", "which", "what")
+	seen := map[string]bool{}
+	for _, term := range q {
+		if seen[term] {
+			t.Errorf("duplicate query term %q in %q", term, q)
+		}
+		seen[term] = true
+	}
+	zh := a.QueryTerms("硬盘快满了，怎么查是哪个目录占的空间最多？")
+	hasAll(t, zh, "硬盘", "目录", "空间")
+	hasNone(t, zh, "怎么", "哪个", "吗")
+	hasNone(t, a.QueryTerms("PCB 编辑器的 Python 插件怎么装吗？"), "怎么", "吗")
+}
+
+func TestLang(t *testing.T) {
+	for in, want := range map[string]string{
+		"Set MAX_VELOCITY in the INI file": "en",
+		"在INI文件中设置最大速度":                    "zh",
+		"使用 cron(8) 来进行定时任务安排":             "zh",
+		"123 456 !!": "",
+		"":           "",
+	} {
+		if got := Lang(in); got != want {
+			t.Errorf("Lang(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestTokens(t *testing.T) {
+	if got := Tokens("ten words here to count in a sentence of text"); got != 13 {
+		t.Errorf("10 Latin words = %d tokens, want 13", got)
+	}
+	if got := Tokens("一二三四五六七八九十一二三四五六"); got != 10 {
+		t.Errorf("16 Han chars = %d tokens, want 10", got)
+	}
+	if got := Tokens(""); got != 0 {
+		t.Errorf("empty = %d tokens", got)
+	}
+}
+
+func FuzzTerms(f *testing.F) {
+	for _, s := range []string{"G33.1 E-104 ALM 1021", "在INI文件中设置MAX_VELOCITY", "a.b-c/d_e,1,000", "--..//", "\xff\xfe中", "x-", "1,0000"} {
+		f.Add(s)
+	}
+	a := analyzer(f)
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, term := range a.Terms(s) {
+			if term == "" || strings.ContainsAny(term, " \t\n") || !utf8.ValidString(term) {
+				t.Fatalf("bad term %q from %q", term, s)
+			}
+			if term != strings.ToLower(term) {
+				t.Fatalf("term %q not lowercase", term)
+			}
+		}
+		q := a.QueryTerms(s)
+		if len(q) > len(a.Terms(s)) {
+			t.Fatalf("more query terms than index terms for %q", s)
+		}
+	})
+}
+
+func BenchmarkTerms(b *testing.B) {
+	a := analyzer(b)
+	text := strings.Repeat("在INI文件的[EMCMOT]部分设置MAX_VELOCITY，然后用halcmd检查motion.spindle-on引脚。"+
+		"Set G64 P0.01 before G33.1 rigid tapping; alarm ALM 1021 means the servo drive faulted. ", 50)
+	b.SetBytes(int64(len(text)))
+	b.ResetTimer()
+	for b.Loop() {
+		a.Terms(text)
+	}
+}
