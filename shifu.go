@@ -177,4 +177,26 @@ type Answer struct {
 	Usage         Usage      `json:"usage"`
 	LatencyMS     int64      `json:"latency_ms"`
 	Hits          []Hit      `json:"-"`
+
+	ConversationID int64 `json:"conversation_id,omitempty"`
+	MessageID      int64 `json:"message_id,omitempty"` // the stored assistant message, for feedback
+}
+
+// Question is what a user asks, from any channel (web, API, CLI, Slack,
+// DingTalk). The tenant always comes from the session, token or bot
+// installation, never from the request body.
+type Question struct {
+	Tenant         int64
+	UserID         int64 // 0 for the CLI
+	Text           string
+	ConversationID int64  // 0 starts a new conversation
+	Channel        string // web | api | cli | slack | dingtalk
+	External       string // channel's own thread id (Slack thread_ts, DingTalk conversationId)
+	Lang           string // UI language hint; the answer follows the question's language
+}
+
+// Turn is one earlier message of a conversation, for follow-up questions.
+type Turn struct {
+	Role    string // user | assistant
+	Content string
 }

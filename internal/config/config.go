@@ -1,0 +1,190 @@
+// Package config reads Shifu's settings from the environment into one
+// validated struct. Nothing else reads the environment.
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting Shifu has. Secrets are kept in fields whose String
+// form is redacted (see Secret), so logging a Config leaks nothing.
+type Config struct {
+	DatabaseURL Secret // role that owns the schema; the server SET ROLEs to shifu_app
+	MasterKey   Secret // base64 of 32 bytes
+	Addr        string // listen address of `shifu serve`
+	PublicURL   string // how users reach the web app, for links in bot messages
+	DataDir     string // where `make run` keeps its cluster and key
+
+	MaxUploadBytes int64
+	ParseTimeout   time.Duration
+	Workers        int // ingest jobs run at once
+
+	Embed  Model
+	LLM    Model
+	Rerank Model
+
+	SlackAPIURL string
+}
+
+// Model says which hosted model to call, or "offline"/"" for none.
+type Model struct {
+	Provider string // offline | openai | dashscope | compatible | "" (none)
+	BaseURL  string
+	APIKey   Secret
+	Model    string
+	Dim      int // embeddings only
+	Timeout  time.Duration
+}
+
+// Secret is a string that never prints.
+type Secret string
+
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString keeps %#v from printing the value too.
+func (s Secret) GoString() string { return s.String() }
+
+// Value returns the secret itself, for the one place that needs it.
+func (s Secret) Value() string { return string(s) }
+
+const (
+	DashScopeURL = "https://dashscope.aliyuncs.com/compatible-mode/v1"
+	OpenAIURL    = "https://api.openai.com/v1"
+)
+
+// Load reads the environment through getenv and validates it. Every problem is
+// reported at once, naming the variable and what it accepts.
+func Load(getenv func(string) string) (Config, error) {
+	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	str := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	num := func(name string, def int64) int64 {
+		v := str(name, "")
+		if v == "" {
+			return def
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			bad("%s=%q: want a positive whole number", name, v)
+			return def
+		}
+		return n
+	}
+	dur := func(name string, def time.Duration) time.Duration {
+		v := str(name, "")
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			bad("%s=%q: want a positive duration such as 30s or 2m", name, v)
+			return def
+		}
+		return d
+	}
+
+	c := Config{
+		DatabaseURL:    Secret(str("DATABASE_URL", "")),
+		MasterKey:      Secret(str("SHIFU_MASTER_KEY", "")),
+		Addr:           str("SHIFU_ADDR", ":8080"),
+		PublicURL:      strings.TrimRight(str("SHIFU_PUBLIC_URL", "http://localhost:8080"), "/"),
+		DataDir:        str("SHIFU_DATA_DIR", ".data"),
+		MaxUploadBytes: num("SHIFU_MAX_UPLOAD_BYTES", 200<<20),
+		ParseTimeout:   dur("SHIFU_PARSE_TIMEOUT", 5*time.Minute),
+		Workers:        int(num("SHIFU_WORKERS", 2)),
+		SlackAPIURL:    str("SHIFU_SLACK_API_URL", ""),
+	}
+
+	dash, oai := str("DASHSCOPE_API_KEY", ""), str("OPENAI_API_KEY", "")
+
+	// Embeddings: explicit settings win; a lone DashScope or OpenAI key picks
+	// that provider; otherwise the offline embedder.
+	c.Embed = Model{
+		BaseURL: str("SHIFU_EMBED_BASE_URL", ""),
+		APIKey:  Secret(str("SHIFU_EMBED_API_KEY", "")),
+		Model:   str("SHIFU_EMBED_MODEL", ""),
+		Dim:     int(num("SHIFU_EMBED_DIM", 0)),
+		Timeout: dur("SHIFU_EMBED_TIMEOUT", 60*time.Second),
+	}
+	switch {
+	case c.Embed.BaseURL != "":
+		c.Embed.Provider = "compatible"
+		if c.Embed.Model == "" {
+			bad("SHIFU_EMBED_MODEL: required with SHIFU_EMBED_BASE_URL")
+		}
+	case dash != "":
+		c.Embed = Model{Provider: "dashscope", BaseURL: DashScopeURL, APIKey: Secret(dash), Model: or(c.Embed.Model, "text-embedding-v3"), Dim: c.Embed.Dim, Timeout: c.Embed.Timeout}
+	case oai != "":
+		c.Embed = Model{Provider: "openai", BaseURL: OpenAIURL, APIKey: Secret(oai), Model: or(c.Embed.Model, "text-embedding-3-small"), Dim: c.Embed.Dim, Timeout: c.Embed.Timeout}
+	default:
+		c.Embed.Provider = "offline"
+	}
+	if c.Embed.Dim == 0 {
+		c.Embed.Dim = 1024
+		if c.Embed.Provider == "offline" {
+			c.Embed.Dim = 512
+		}
+	}
+	if c.Embed.Dim > 1024 {
+		bad("SHIFU_EMBED_DIM=%d: at most 1024 (the vector column is halfvec(1024); ask the model for 1024 dimensions)", c.Embed.Dim)
+	}
+
+	c.LLM = Model{
+		BaseURL: str("SHIFU_LLM_BASE_URL", ""),
+		APIKey:  Secret(str("SHIFU_LLM_API_KEY", "")),
+		Model:   str("SHIFU_LLM_MODEL", ""),
+		Timeout: dur("SHIFU_LLM_TIMEOUT", 60*time.Second),
+	}
+	switch {
+	case c.LLM.BaseURL != "":
+		c.LLM.Provider = "compatible"
+		if c.LLM.Model == "" {
+			bad("SHIFU_LLM_MODEL: required with SHIFU_LLM_BASE_URL")
+		}
+	case dash != "":
+		c.LLM = Model{Provider: "dashscope", BaseURL: DashScopeURL, APIKey: Secret(dash), Model: or(c.LLM.Model, "qwen-plus"), Timeout: c.LLM.Timeout}
+	case oai != "":
+		c.LLM = Model{Provider: "openai", BaseURL: OpenAIURL, APIKey: Secret(oai), Model: or(c.LLM.Model, "gpt-4o-mini"), Timeout: c.LLM.Timeout}
+	}
+
+	c.Rerank = Model{
+		BaseURL: str("SHIFU_RERANK_BASE_URL", ""),
+		APIKey:  Secret(str("SHIFU_RERANK_API_KEY", "")),
+		Model:   str("SHIFU_RERANK_MODEL", ""),
+		Timeout: dur("SHIFU_RERANK_TIMEOUT", 10*time.Second),
+	}
+	if c.Rerank.BaseURL != "" {
+		c.Rerank.Provider = str("SHIFU_RERANK_PROVIDER", "cohere")
+		if c.Rerank.Provider != "cohere" && c.Rerank.Provider != "dashscope" {
+			bad("SHIFU_RERANK_PROVIDER=%q: want cohere (Cohere/Jina /rerank shape) or dashscope", c.Rerank.Provider)
+		}
+	}
+
+	if c.Workers > 64 {
+		bad("SHIFU_WORKERS=%d: at most 64", c.Workers)
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("config: %s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

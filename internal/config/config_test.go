@@ -1,0 +1,53 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaultsAreOffline(t *testing.T) {
+	c, err := Load(env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Embed.Provider != "offline" || c.LLM.Provider != "" || c.Addr != ":8080" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestDashScopeKeyAlone(t *testing.T) {
+	c, err := Load(env("DASHSCOPE_API_KEY", "sk-dash"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Embed.Provider != "dashscope" || c.Embed.Model != "text-embedding-v3" || c.Embed.Dim != 1024 {
+		t.Errorf("embed: %+v", c.Embed)
+	}
+	if c.LLM.Provider != "dashscope" || c.LLM.Model != "qwen-plus" || c.LLM.BaseURL != DashScopeURL {
+		t.Errorf("llm: %+v", c.LLM)
+	}
+	if s := fmt.Sprintf("%v %+v %#v", c, c, c); strings.Contains(s, "sk-dash") {
+		t.Errorf("secret printed: %s", s)
+	}
+}
+
+func TestBadValuesNamed(t *testing.T) {
+	_, err := Load(env("SHIFU_EMBED_DIM", "2048", "SHIFU_WORKERS", "x", "SHIFU_LLM_BASE_URL", "http://x"))
+	if err == nil {
+		t.Fatal("want error")
+	}
+	for _, want := range []string{"SHIFU_EMBED_DIM", "SHIFU_WORKERS", "SHIFU_LLM_MODEL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}

@@ -1,0 +1,157 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/shifu-factory/shifu"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("postgres: migration %q is not named NNN_name.sql", e.Name())
+		}
+		b, err := migrationFS.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// Latest is the schema version this binary expects.
+func Latest() int {
+	ms, err := migrations()
+	if err != nil || len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
+
+// Migrate brings the database at url (a role that may create extensions and
+// roles, usually the database owner) to the latest schema: the application
+// role, Shifu's migrations, and the job queue's tables. It is safe to run again.
+// It returns the versions it applied.
+func Migrate(ctx context.Context, url string) ([]int, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: connect: %w", err)
+	}
+	defer conn.Close(ctx)
+
+	// Roles are cluster-wide, so several databases (tests, staging) share one.
+	// The migrating role becomes a member so the server can SET ROLE to it.
+	if _, err := conn.Exec(ctx, `
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'shifu_app') THEN
+        CREATE ROLE shifu_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+    END IF;
+    IF NOT pg_has_role(current_user, 'shifu_app', 'MEMBER') THEN
+        EXECUTE format('GRANT shifu_app TO %I', current_user);
+    END IF;
+END $$`); err != nil {
+		return nil, fmt.Errorf("migrate: create role %s: %w", AppRole, err)
+	}
+	// One migrator at a time, whoever else runs `shifu migrate`.
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(7301)"); err != nil {
+		return nil, fmt.Errorf("migrate: lock: %w", err)
+	}
+	defer conn.Exec(ctx, "SELECT pg_advisory_unlock(7301)") //nolint:errcheck
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "GRANT SELECT ON schema_migrations TO shifu_app"); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	ms, err := migrations()
+	if err != nil {
+		return nil, err
+	}
+	var applied []int
+	for _, m := range ms {
+		var done bool
+		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM schema_migrations WHERE version = $1)", m.version).Scan(&done); err != nil {
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+		if done {
+			continue
+		}
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name)
+			return err
+		})
+		if err != nil {
+			return applied, fmt.Errorf("migrate: %s: %w", m.name, err)
+		}
+		applied = append(applied, m.version)
+	}
+
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return applied, fmt.Errorf("migrate: job queue: %w", err)
+	}
+	defer pool.Close()
+	rm, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return applied, fmt.Errorf("migrate: job queue: %w", err)
+	}
+	if _, err := rm.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return applied, fmt.Errorf("migrate: job queue: %w", err)
+	}
+	// The queue's tables are not tenant data: the app role works them directly.
+	if _, err := conn.Exec(ctx, `
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO shifu_app;
+REVOKE INSERT, UPDATE, DELETE ON tenants, schema_migrations FROM shifu_app;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO shifu_app;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO shifu_app;`); err != nil {
+		return applied, fmt.Errorf("migrate: grants: %w", err)
+	}
+	return applied, nil
+}
+
+// CheckSchema returns an error unless every migration this binary knows is applied.
+func (db *DB) CheckSchema(ctx context.Context) error {
+	var v int
+	err := db.pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&v)
+	if err != nil {
+		return fmt.Errorf("postgres: schema not found (run `shifu migrate`): %w", shifu.ErrUnavailable)
+	}
+	if want := Latest(); v != want {
+		return fmt.Errorf("postgres: schema is at version %d, this binary needs %d (run `shifu migrate`): %w", v, want, shifu.ErrUnavailable)
+	}
+	return nil
+}
