@@ -1,0 +1,507 @@
+// Package chunk cuts a parsed document into retrievable chunks along its
+// structure: sections first, then blocks, then sentences, never inside a table
+// row or a sentence (Chinese or English) unless a single sentence alone is over
+// budget. Each chunk's text starts with its heading path so the heading words
+// are searchable and the model sees where the passage sits.
+package chunk
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/ingest/parse"
+)
+
+// Options sets the chunk budget. Zero fields take the defaults.
+type Options struct {
+	TargetTokens  int                      // aim for this many tokens per chunk (300)
+	MaxTokens     int                      // hard ceiling, heading line included (450)
+	OverlapTokens int                      // sentences repeated when a long section is cut (40)
+	Tokens        func(text string) int    // token counter; must be additive over "\n"-joined parts
+	Lang          func(text string) string // "zh"/"en"/""; default: Han majority of letters
+}
+
+func (o Options) withDefaults() Options {
+	if o.TargetTokens <= 0 {
+		o.TargetTokens = 300
+	}
+	if o.MaxTokens <= 0 {
+		o.MaxTokens = o.TargetTokens * 3 / 2
+	}
+	if o.MaxTokens < o.TargetTokens {
+		o.MaxTokens = o.TargetTokens
+	}
+	if o.OverlapTokens < 0 || o.OverlapTokens > o.TargetTokens/4 {
+		o.OverlapTokens = o.TargetTokens / 4
+	}
+	if o.OverlapTokens == 0 {
+		o.OverlapTokens = 40
+		if o.OverlapTokens > o.TargetTokens/4 {
+			o.OverlapTokens = o.TargetTokens / 4
+		}
+	}
+	if o.Tokens == nil {
+		o.Tokens = Tokens
+	}
+	if o.Lang == nil {
+		o.Lang = Lang
+	}
+	return o
+}
+
+// piece is the smallest unit the packer moves: a sentence, a table row, a
+// list item, or a whole block that fits.
+type piece struct {
+	text   string
+	page   int
+	block  int  // index of the block it came from
+	last   bool // ends its block
+	prose  bool // a sentence of a paragraph (may be repeated as overlap)
+	tokens int
+}
+
+// section is the blocks under one heading.
+type section struct {
+	path   []string
+	anchor string
+	pieces []piece
+}
+
+// draft is a chunk being built.
+type draft struct {
+	path          []string
+	anchor        string
+	head          string // heading line
+	parts         []string
+	pageStart     int
+	pageEnd       int
+	tokens        int
+	whole         bool // holds one or more complete sections (may be merged)
+	hasPage       bool
+	headingTokens int
+}
+
+// Split cuts doc into chunks, Ord from 0, deterministic for the same input.
+func Split(doc *parse.Doc, opts Options) []shifu.Chunk {
+	o := opts.withDefaults()
+	var drafts []draft
+	for _, s := range sections(doc, o) {
+		drafts = append(drafts, pack(s, o)...)
+	}
+	drafts = merge(drafts, o)
+	out := make([]shifu.Chunk, 0, len(drafts))
+	for i, d := range drafts {
+		body := strings.Join(d.parts, "\n")
+		text := body
+		if d.head != "" && body == "" {
+			text = d.head
+		} else if d.head != "" {
+			text = d.head + "\n" + body
+		}
+		out = append(out, shifu.Chunk{
+			Ord:       i,
+			Text:      text,
+			Heading:   strings.Join(d.path, " > "),
+			PageStart: d.pageStart,
+			PageEnd:   d.pageEnd,
+			Anchor:    d.anchor,
+			Language:  o.Lang(text),
+			Tokens:    o.Tokens(text),
+		})
+	}
+	return out
+}
+
+// sections groups blocks under their headings and cuts each block into pieces.
+func sections(doc *parse.Doc, o Options) []section {
+	var (
+		out  []section
+		path []string // heading path; the title stands in before the first heading
+		cur  *section
+	)
+	titled := doc.Title != ""
+	if titled {
+		path = []string{clean(doc.Title)}
+	}
+	for i, b := range doc.Blocks {
+		text := strings.TrimSpace(b.Text)
+		if text == "" {
+			continue
+		}
+		kind := b.Kind
+		if kind == parse.Heading && o.Tokens(text) > o.MaxTokens/8 {
+			kind = parse.Paragraph // a "heading" this long is a misread paragraph
+		}
+		if kind == parse.Heading {
+			if titled {
+				path, titled = nil, false
+			}
+			lvl := max(b.Level, 1)
+			if lvl > len(path)+1 { // skipped levels: nest under what we have
+				lvl = len(path) + 1
+			}
+			path = append(append([]string(nil), path[:lvl-1]...), clean(text))
+			out = append(out, section{path: path, anchor: b.Anchor})
+			cur = &out[len(out)-1]
+			continue
+		}
+		if cur == nil {
+			out = append(out, section{path: path, anchor: b.Anchor})
+			cur = &out[len(out)-1]
+		}
+		if cur.anchor == "" {
+			cur.anchor = b.Anchor
+		}
+		cur.pieces = append(cur.pieces, blockPieces(i, kind, text, b.Page, o)...)
+	}
+	// A heading with no body still carries searchable words: keep it as its own
+	// (tiny) section so merge can attach it to a neighbour.
+	for i := range out {
+		if len(out[i].pieces) == 0 && len(out[i].path) > 0 {
+			out[i].pieces = []piece{{text: "", page: 0, block: -1, last: true}}
+		}
+	}
+	return out
+}
+
+func clean(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// blockPieces cuts one block into the pieces the packer may separate.
+func blockPieces(idx int, kind parse.BlockKind, text string, page int, o Options) []piece {
+	limit := o.MaxTokens / 2 // a piece must leave room for the heading line
+	var parts []string
+	prose := false
+	switch kind {
+	case parse.Table, parse.List, parse.Code:
+		if o.Tokens(text) <= limit {
+			parts = []string{text} // keep procedures, lists and tables whole when they fit
+		} else {
+			parts = lines(text)
+		}
+	default:
+		parts = sentences(text)
+		prose = true
+	}
+	var out []piece
+	for _, p := range parts {
+		for _, q := range hardSplit(p, limit, o.Tokens) {
+			out = append(out, piece{text: q, page: page, block: idx, prose: prose, tokens: o.Tokens(q)})
+		}
+	}
+	if len(out) > 0 {
+		out[len(out)-1].last = true
+	}
+	return out
+}
+
+// lines splits at line ends, dropping blank lines.
+func lines(text string) []string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if l = strings.TrimRight(l, " \t\r"); strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// sentences splits prose after . ? ! ; followed by space, after Chinese
+// 。！？； (and their full-width forms), and at line ends.
+func sentences(text string) []string {
+	var out []string
+	start := 0
+	rs := []rune(text)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		end := false
+		switch r {
+		case '。', '！', '？', '；', '!', '?', ';', '.', '\n':
+			end = r == '\n' || r == '。' || r == '！' || r == '？' || r == '；' ||
+				i+1 == len(rs) || unicode.IsSpace(rs[i+1])
+		}
+		if !end {
+			continue
+		}
+		// keep closing quotes/brackets with the sentence they close
+		for i+1 < len(rs) && strings.ContainsRune("”’\"')）】」", rs[i+1]) {
+			i++
+		}
+		if s := strings.TrimSpace(string(rs[start : i+1])); s != "" {
+			out = append(out, s)
+		}
+		start = i + 1
+	}
+	if s := strings.TrimSpace(string(rs[start:])); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+// hardSplit cuts a single over-budget sentence or row, preferring spaces and
+// commas; it is the only place a sentence is cut, and only when it alone
+// would break the budget.
+func hardSplit(s string, limit int, tokens func(string) int) []string {
+	if tokens(s) <= limit {
+		return []string{s}
+	}
+	var out []string
+	rs := []rune(s)
+	for len(rs) > 0 {
+		// largest prefix within limit (binary search on runes)
+		lo, hi := 1, len(rs)
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			if tokens(string(rs[:mid])) <= limit {
+				lo = mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		cut := lo
+		if cut < len(rs) {
+			for k := cut; k > cut/2; k-- {
+				if unicode.IsSpace(rs[k-1]) || strings.ContainsRune(",，、", rs[k-1]) {
+					cut = k
+					break
+				}
+			}
+		}
+		if p := strings.TrimSpace(string(rs[:cut])); p != "" {
+			out = append(out, p)
+		}
+		rs = rs[cut:]
+	}
+	return out
+}
+
+// headLine renders the heading path, shortened so it never takes more than a
+// quarter of the budget. It drops from the front: the deepest heading names
+// this section, and each parent heads its own chunk already.
+func headLine(path []string, o Options) string {
+	h := strings.Join(path, " > ")
+	limit := o.MaxTokens / 4
+	for o.Tokens(h) > limit {
+		rs := []rune(h)
+		h = string(rs[len(rs)/4+1:])
+	}
+	return h
+}
+
+// pack fills chunks from one section's pieces.
+func pack(s section, o Options) []draft {
+	head := headLine(s.path, o)
+	ht := 0
+	if head != "" {
+		ht = o.Tokens(head)
+	}
+	fresh := func() draft {
+		return draft{path: s.path, anchor: s.anchor, head: head, tokens: ht, headingTokens: ht, whole: true}
+	}
+	var out []draft
+	d := fresh()
+	var buf []string // text of the current block's pieces, joined on block end
+	lastBlock := -2
+	var prevProse []piece // pieces of the last chunk, for overlap
+	add := func(p piece) {
+		if p.block != lastBlock && len(buf) > 0 {
+			d.parts = append(d.parts, joinPieces(buf))
+			buf = nil
+		}
+		lastBlock = p.block
+		if p.text != "" {
+			if !p.prose && len(buf) > 0 { // table rows, list items, code lines
+				buf[len(buf)-1] += "\n" + p.text
+			} else {
+				buf = append(buf, p.text)
+			}
+		}
+		d.tokens += p.tokens
+		if p.page > 0 {
+			if !d.hasPage {
+				d.pageStart, d.hasPage = p.page, true
+			}
+			d.pageEnd = p.page
+		}
+	}
+	flush := func() {
+		if len(buf) > 0 {
+			d.parts = append(d.parts, joinPieces(buf))
+			buf = nil
+		}
+		lastBlock = -2
+		out = append(out, d)
+	}
+	var inChunk []piece
+	for _, p := range s.pieces {
+		sameBlock := len(inChunk) > 0 && inChunk[len(inChunk)-1].block == p.block
+		fits := d.tokens+p.tokens <= o.TargetTokens ||
+			(sameBlock && d.tokens+p.tokens <= o.MaxTokens) // keep a block together
+		if len(inChunk) == 0 || fits {
+			add(p)
+			inChunk = append(inChunk, p)
+			continue
+		}
+		flush()
+		out[len(out)-1].whole = false
+		prevProse = inChunk
+		d = fresh()
+		d.whole = false
+		inChunk = nil
+		// Overlap: repeat the trailing sentences of the previous chunk when the
+		// cut fell inside a paragraph, so the new chunk starts with context.
+		if p.prose && sameBlock {
+			var ov []piece
+			t := 0
+			for k := len(prevProse) - 1; k >= 0; k-- {
+				q := prevProse[k]
+				if !q.prose || q.block != p.block || t+q.tokens > o.OverlapTokens || d.tokens+t+q.tokens+p.tokens > o.MaxTokens {
+					break
+				}
+				t += q.tokens
+				ov = append([]piece{q}, ov...)
+			}
+			for _, q := range ov {
+				add(q)
+			}
+		}
+		add(p)
+		inChunk = append(inChunk, p)
+	}
+	if len(inChunk) > 0 {
+		flush()
+		if len(out) > 1 {
+			out[len(out)-1].whole = false
+		}
+	}
+	return out
+}
+
+// joinPieces rejoins sentences of one block: no space between Chinese
+// sentences, one space between others.
+func joinPieces(ps []string) string {
+	var b strings.Builder
+	for i, p := range ps {
+		if i > 0 {
+			prev, _ := utf8.DecodeLastRuneInString(ps[i-1])
+			next, _ := utf8.DecodeRuneInString(p)
+			if !(isHan(prev) || isCJKPunct(prev)) || !(isHan(next) || isCJKPunct(next)) {
+				b.WriteByte(' ')
+			}
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+func isCJKPunct(r rune) bool { return r >= 0x3000 && r <= 0x303F || r >= 0xFF00 && r <= 0xFFEF }
+
+// merge joins consecutive small whole sections that share a parent, as long as
+// the result stays under the target and covers at most two pages.
+func merge(ds []draft, o Options) []draft {
+	small := o.TargetTokens / 3
+	var out []draft
+	for _, d := range ds {
+		if len(out) > 0 {
+			a := &out[len(out)-1]
+			if a.whole && d.whole && (a.tokens < small || d.tokens < small) &&
+				a.tokens+d.tokens <= o.TargetTokens && sameParent(a.path, d.path) && nearPages(a, &d) {
+				// keep the later section's heading in the text so its words stay searchable
+				if d.head != "" && d.head != a.head {
+					a.parts = append(a.parts, lastTitle(d.path))
+				}
+				a.parts = append(a.parts, d.parts...)
+				a.tokens += d.tokens
+				if d.hasPage {
+					if !a.hasPage {
+						a.pageStart, a.hasPage = d.pageStart, true
+					}
+					a.pageEnd = d.pageEnd
+				}
+				continue
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func lastTitle(path []string) string {
+	if len(path) == 0 {
+		return ""
+	}
+	return path[len(path)-1]
+}
+
+// sameParent: both sections sit under the same heading one level up (or one
+// is the parent of the other).
+func sameParent(a, b []string) bool {
+	n := min(len(a), len(b))
+	if n == 0 {
+		return len(a) == len(b)
+	}
+	common := 0
+	for common < n && a[common] == b[common] {
+		common++
+	}
+	return common >= n-1 && common >= max(len(a), len(b))-1
+}
+
+func nearPages(a, b *draft) bool {
+	if !a.hasPage || !b.hasPage {
+		return true
+	}
+	return b.pageEnd-a.pageStart <= 1
+}
+
+func isHan(r rune) bool { return r >= 0x2E80 && unicode.Is(unicode.Han, r) }
+
+// Lang is "zh" when Han characters are the majority of letters, "en" when
+// there are Latin letters otherwise, "" when there are none. It duplicates
+// terms.Lang so chunk does not load the Chinese dictionary.
+func Lang(text string) string {
+	han, latin := 0, 0
+	for _, r := range text {
+		switch {
+		case isHan(r):
+			han++
+		case r < 0x250 && unicode.IsLetter(r):
+			latin++
+		}
+	}
+	switch {
+	case han > latin:
+		return "zh"
+	case latin > 0:
+		return "en"
+	}
+	return ""
+}
+
+// Tokens estimates model tokens: ~1.3 per Latin word, one per 1.6 Han
+// characters, rounded up (same formula as terms.Tokens).
+func Tokens(text string) int {
+	words, han := 0, 0
+	in := false
+	for _, r := range text {
+		switch {
+		case isHan(r):
+			han++
+			in = false
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if !in {
+				words++
+			}
+			in = true
+		default:
+			in = false
+		}
+	}
+	x := float64(words)*1.3 + float64(han)/1.6
+	n := int(x)
+	if float64(n) < x {
+		n++
+	}
+	return n
+}

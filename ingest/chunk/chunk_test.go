@@ -1,0 +1,311 @@
+package chunk
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/ingest/parse"
+)
+
+func h(level int, text string, page int, anchor string) parse.Block {
+	return parse.Block{Kind: parse.Heading, Level: level, Text: text, Page: page, Anchor: anchor}
+}
+
+func para(text string, page int) parse.Block {
+	return parse.Block{Kind: parse.Paragraph, Text: text, Page: page}
+}
+
+func enSentences(n int, tag string) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "Sentence %s %d says the spindle must stop before the tool changes. ", tag, i)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func zhSentences(n int, tag string) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "第%d句%s说明远程登录工控机以后应当先检查硬盘空间再运行长任务。", i, tag)
+	}
+	return b.String()
+}
+
+func TestStructure(t *testing.T) {
+	doc := &parse.Doc{Title: "Manual", Blocks: []parse.Block{
+		h(1, "Spindle", 3, "_spindle"),
+		para(enSentences(8, "a"), 3),
+		h(2, "Speed", 4, "_speed"),
+		para(enSentences(8, "b"), 4),
+		para(enSentences(8, "c"), 5),
+		h(1, "Coolant", 6, "_coolant"),
+		para(enSentences(8, "d"), 6),
+	}}
+	cs := Split(doc, Options{})
+	if len(cs) != 3 {
+		t.Fatalf("got %d chunks, want 3: %+v", len(cs), cs)
+	}
+	want := []struct {
+		heading, anchor string
+		start, end      int
+	}{
+		{"Spindle", "_spindle", 3, 3},
+		{"Spindle > Speed", "_speed", 4, 5},
+		{"Coolant", "_coolant", 6, 6},
+	}
+	for i, w := range want {
+		c := cs[i]
+		if c.Ord != i || c.Heading != w.heading || c.Anchor != w.anchor || c.PageStart != w.start || c.PageEnd != w.end {
+			t.Errorf("chunk %d = ord %d %q %q pages %d-%d, want %+v", i, c.Ord, c.Heading, c.Anchor, c.PageStart, c.PageEnd, w)
+		}
+		if !strings.HasPrefix(c.Text, w.heading+"\n") {
+			t.Errorf("chunk %d text does not start with heading path: %q", i, c.Text[:40])
+		}
+		if c.Language != "en" || c.Tokens != Tokens(c.Text) {
+			t.Errorf("chunk %d language %q tokens %d", i, c.Language, c.Tokens)
+		}
+	}
+	if strings.Contains(cs[0].Text, "Sentence b") || strings.Contains(cs[1].Text, "Sentence a") {
+		t.Error("a heading boundary did not start a new chunk")
+	}
+}
+
+func TestLongSectionCutAtSentencesWithOverlap(t *testing.T) {
+	body := zhSentences(120, "甲")
+	doc := &parse.Doc{Blocks: []parse.Block{h(1, "远程登录", 10, ""), para(body, 10), para(enSentences(40, "x"), 11)}}
+	o := Options{}.withDefaults()
+	cs := Split(doc, Options{})
+	if len(cs) < 3 {
+		t.Fatalf("only %d chunks for a long section", len(cs))
+	}
+	overlaps := 0
+	for i, c := range cs {
+		if c.Tokens > o.MaxTokens {
+			t.Errorf("chunk %d has %d tokens > max %d", i, c.Tokens, o.MaxTokens)
+		}
+		if c.Language == "" {
+			t.Errorf("chunk %d has no language", i)
+		}
+		b := strings.TrimPrefix(c.Text, "远程登录\n")
+		last := []rune(b)[len([]rune(b))-1]
+		if last != '。' && last != '.' {
+			t.Errorf("chunk %d does not end at a sentence end: …%q", i, string([]rune(b)[max(0, len([]rune(b))-20):]))
+		}
+		if i > 0 {
+			prev := cs[i-1].Text
+			first := strings.SplitAfter(b, "。")[0]
+			if strings.Contains(prev, first) {
+				overlaps++
+			}
+		}
+	}
+	if overlaps == 0 {
+		t.Error("no chunk repeats the previous chunk's last sentence")
+	}
+	// every sentence is somewhere
+	all := ""
+	for _, c := range cs {
+		all += c.Text
+	}
+	for _, s := range strings.SplitAfter(body, "。") {
+		if s != "" && !strings.Contains(all, s) {
+			t.Fatalf("sentence %q lost", s)
+		}
+	}
+}
+
+func TestTableRowsIntact(t *testing.T) {
+	var rows []string
+	for i := range 200 {
+		rows = append(rows, fmt.Sprintf("G%d | motion mode %d | modal group %d", i, i, i%7))
+	}
+	table := strings.Join(rows, "\n")
+	doc := &parse.Doc{Blocks: []parse.Block{h(1, "G-codes", 1, ""), {Kind: parse.Table, Text: table, Page: 1}}}
+	cs := Split(doc, Options{})
+	if len(cs) < 2 {
+		t.Fatalf("a %d-token table was not split", Tokens(table))
+	}
+	seen := map[string]int{}
+	for _, c := range cs {
+		for _, l := range strings.Split(c.Text, "\n")[1:] {
+			seen[l]++
+		}
+		if c.Tokens > 450 {
+			t.Errorf("table chunk has %d tokens", c.Tokens)
+		}
+	}
+	for _, r := range rows {
+		if seen[r] != 1 {
+			t.Errorf("row %q appears %d times as a whole line", r, seen[r])
+		}
+	}
+}
+
+func TestListKeptTogether(t *testing.T) {
+	list := "1. Stop the spindle.\n2. Open the guard.\n3. Remove the tool.\n4. Insert the new tool."
+	doc := &parse.Doc{Blocks: []parse.Block{
+		h(1, "Tool change", 2, ""), para(enSentences(12, "p"), 2), {Kind: parse.List, Text: list, Page: 2},
+	}}
+	n := 0
+	for _, c := range Split(doc, Options{}) {
+		if strings.Contains(c.Text, list) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the numbered procedure is in %d chunks whole, want 1", n)
+	}
+}
+
+func TestMergeTinySections(t *testing.T) {
+	doc := &parse.Doc{Blocks: []parse.Block{
+		h(1, "HAL", 5, "_hal"),
+		h(2, "loadrt", 5, "_loadrt"), para("Loads a realtime component.", 5),
+		h(2, "addf", 5, "_addf"), para("Adds a function to a thread.", 6),
+		h(2, "net", 9, "_net"), para("Connects a signal to pins.", 9),
+	}}
+	cs := Split(doc, Options{})
+	if len(cs) != 2 {
+		t.Fatalf("got %d chunks, want tiny sections on pages 5-6 merged and page 9 apart: %+v", len(cs), cs)
+	}
+	c := cs[0]
+	if c.PageStart != 5 || c.PageEnd != 6 || c.Anchor != "_hal" || !strings.Contains(c.Text, "addf\nAdds a function") {
+		t.Errorf("merged chunk = %+v", c)
+	}
+	if cs[1].PageStart != 9 || cs[1].Anchor != "_net" {
+		t.Errorf("second chunk = %+v", cs[1])
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	doc := synthetic(30, 1)
+	a, b := Split(doc, Options{}), Split(doc, Options{})
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("two splits of the same doc differ")
+	}
+}
+
+func TestSyntheticSizes(t *testing.T) {
+	cs := Split(synthetic(100, 2), Options{})
+	var sizes []int
+	for _, c := range cs {
+		sizes = append(sizes, len(c.Text))
+		if c.PageEnd-c.PageStart > 2 {
+			t.Errorf("chunk %d spans pages %d-%d", c.Ord, c.PageStart, c.PageEnd)
+		}
+	}
+	med := median(sizes)
+	if med > 1500 || med < 200 {
+		t.Errorf("median chunk %d chars", med)
+	}
+	t.Logf("%d chunks, median %d chars", len(cs), med)
+}
+
+func median(xs []int) int {
+	s := append([]int(nil), xs...)
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+	return s[len(s)/2]
+}
+
+// synthetic makes a manual of n pages: chapters, sections, prose in both
+// languages, tables and lists.
+func synthetic(pages int, seed uint64) *parse.Doc {
+	r := rand.New(rand.NewPCG(seed, 7))
+	doc := &parse.Doc{Title: "Synthetic", Pages: pages}
+	for p := 1; p <= pages; p++ {
+		if p%20 == 1 {
+			doc.Blocks = append(doc.Blocks, h(1, fmt.Sprintf("Chapter %d", p/20+1), p, fmt.Sprintf("c%d", p)))
+		}
+		for s := range 1 + r.IntN(3) {
+			doc.Blocks = append(doc.Blocks, h(2, fmt.Sprintf("Section %d.%d", p, s), p, fmt.Sprintf("s%d_%d", p, s)))
+			for range 1 + r.IntN(3) {
+				switch r.IntN(5) {
+				case 0:
+					doc.Blocks = append(doc.Blocks, para(zhSentences(1+r.IntN(12), "段"), p))
+				case 1:
+					doc.Blocks = append(doc.Blocks, parse.Block{Kind: parse.Table, Text: "a | b\n1 | 2\n3 | 4", Page: p})
+				case 2:
+					doc.Blocks = append(doc.Blocks, parse.Block{Kind: parse.List, Text: "- one\n- two\n- three", Page: p})
+				default:
+					doc.Blocks = append(doc.Blocks, para(enSentences(1+r.IntN(10), "en"), p))
+				}
+			}
+		}
+	}
+	return doc
+}
+
+func checkInvariants(t *testing.T, doc *parse.Doc, cs []shifu.Chunk, o Options) {
+	o = o.withDefaults()
+	all := strings.Builder{}
+	for i, c := range cs {
+		if c.Ord != i {
+			t.Fatalf("ord %d at %d", c.Ord, i)
+		}
+		if c.Tokens > o.MaxTokens {
+			t.Fatalf("chunk %d: %d tokens > %d: %q", i, c.Tokens, o.MaxTokens, c.Text)
+		}
+		if c.PageStart > c.PageEnd {
+			t.Fatalf("chunk %d pages %d-%d", i, c.PageStart, c.PageEnd)
+		}
+		all.WriteString(c.Text)
+		all.WriteByte('\n')
+	}
+	text := strings.Join(strings.Fields(all.String()), "")
+	for _, b := range doc.Blocks {
+		for _, f := range strings.Fields(b.Text) {
+			if len([]rune(f)) <= 8 && !strings.Contains(text, f) {
+				t.Fatalf("block text %q not covered", f)
+			}
+		}
+	}
+}
+
+func FuzzSplit(f *testing.F) {
+	f.Add(uint64(1), "Hello world. 你好。", uint8(3))
+	f.Add(uint64(2), "a | b\nc | d", uint8(40))
+	f.Fuzz(func(t *testing.T, seed uint64, text string, n uint8) {
+		text = strings.ToValidUTF8(text, "") // parse.Doc text is cleaned UTF-8
+		r := rand.New(rand.NewPCG(seed, 1))
+		doc := &parse.Doc{}
+		page := 1
+		for i := 0; i < int(n%64); i++ {
+			rs := []rune(text)
+			a, b := 0, len(rs)
+			if b > 0 {
+				a = r.IntN(b)
+				b = a + r.IntN(b-a+1)
+			}
+			s := strings.Repeat(string(rs[a:b])+" ", 1+r.IntN(30))
+			page += r.IntN(2)
+			doc.Blocks = append(doc.Blocks, parse.Block{Kind: parse.BlockKind(r.IntN(5)), Level: r.IntN(8), Text: s, Page: page})
+		}
+		o := Options{TargetTokens: 20 + int(seed%300)}
+		cs := Split(doc, o)
+		checkInvariants(t, doc, cs, o)
+	})
+}
+
+func BenchmarkSplit(b *testing.B) {
+	doc := synthetic(1000, 3)
+	size := 0
+	for _, bl := range doc.Blocks {
+		size += len(bl.Text)
+	}
+	b.SetBytes(int64(size))
+	var n int
+	for b.Loop() {
+		n = len(Split(doc, Options{}))
+	}
+	b.ReportMetric(float64(n), "chunks")
+}
