@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test against a private PostgreSQL cluster (or TEST_DATABASE_URL when set).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${TEST_DATABASE_URL:-}" ]; then
+  TEST_DATABASE_URL=$(bash scripts/pg.sh start "${DATA:-.data}/test" "${TEST_PORT:-54329}")
+  export TEST_DATABASE_URL
+fi
+# The corpus for the end-to-end and eval tests (apt-get download; skipped tests without it).
+export SHIFU_CORPUS=${SHIFU_CORPUS:-$HOME/.cache/shifu-corpus}
+if [ -f ../shared/eval/fetch-corpus.sh ] && [ ! -d "$SHIFU_CORPUS/docs" ]; then
+  bash ../shared/eval/fetch-corpus.sh "$SHIFU_CORPUS" || { apt-get update -qq && bash ../shared/eval/fetch-corpus.sh "$SHIFU_CORPUS"; }
+fi
+go test -count=1 -timeout 40m "${@:-./...}"
