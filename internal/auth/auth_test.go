@@ -1,0 +1,57 @@
+package auth
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/shifu-factory/shifu"
+)
+
+func TestPassword(t *testing.T) {
+	h, err := HashPassword("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$") {
+		t.Fatalf("hash %q is not argon2id", h)
+	}
+	if !CheckPassword(h, "correct horse battery") {
+		t.Fatal("right password refused")
+	}
+	for _, bad := range []string{"correct horse batterY", "", "correct horse battery "} {
+		if CheckPassword(h, bad) {
+			t.Fatalf("wrong password %q accepted", bad)
+		}
+	}
+	h2, _ := HashPassword("correct horse battery")
+	if h == h2 {
+		t.Fatal("two hashes of one password are equal: salt missing")
+	}
+	for _, enc := range []string{"", "$argon2id$", "$bcrypt$x$y$z$w", h[:len(h)-4]} {
+		if CheckPassword(enc, "correct horse battery") {
+			t.Fatalf("malformed hash %q matched", enc)
+		}
+	}
+	if _, err := HashPassword("short"); !errors.Is(err, shifu.ErrInvalid) {
+		t.Fatalf("short password: %v", err)
+	}
+}
+
+func TestToken(t *testing.T) {
+	a, ha := NewToken()
+	b, hb := NewToken()
+	if a == b || bytes.Equal(ha, hb) {
+		t.Fatal("tokens repeat")
+	}
+	if !strings.HasPrefix(a, TokenPrefix) || len(a) < 40 {
+		t.Fatalf("token %q", a)
+	}
+	if !bytes.Equal(Hash(a), ha) || len(ha) != 32 {
+		t.Fatal("hash is not SHA-256 of the token")
+	}
+	if !Equal("x", "x") || Equal("", "") || Equal("x", "y") {
+		t.Fatal("Equal")
+	}
+}

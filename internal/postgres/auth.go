@@ -1,0 +1,318 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shifu-factory/shifu"
+)
+
+const userColumns = `u.id, u.tenant_id, u.login, u.name, u.role`
+
+func scanUser(row pgx.Row, extra ...any) (shifu.User, error) {
+	var u shifu.User
+	err := row.Scan(append([]any{&u.ID, &u.TenantID, &u.Login, &u.Name, &u.Role}, extra...)...)
+	return u, err
+}
+
+// CreateUser adds a user to the tenant with an already hashed password ("" for
+// none: bot users cannot log in).
+func (db *DB) CreateUser(ctx context.Context, tenant int64, u shifu.User, passwordHash string) (shifu.User, error) {
+	if !u.Role.Valid() {
+		return u, shifu.Errorf(shifu.ErrInvalid, "role %q: accepted roles are worker, supervisor and admin", u.Role)
+	}
+	if u.Login == "" || len(u.Login) > 128 {
+		return u, shifu.Errorf(shifu.ErrInvalid, "login %q: use 1-128 characters", u.Login)
+	}
+	var out shifu.User
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanUser(tx.QueryRow(ctx, `INSERT INTO users AS u (login, name, role, password_hash) VALUES ($1, $2, $3, $4)
+			RETURNING `+userColumns, u.Login, u.Name, u.Role, passwordHash))
+		return err
+	})
+	if err = classify(err); errors.Is(err, shifu.ErrConflict) {
+		return out, shifu.Errorf(shifu.ErrConflict, "user %q already exists", u.Login)
+	}
+	if err != nil {
+		return out, fmt.Errorf("create user %s: %w", u.Login, err)
+	}
+	return out, nil
+}
+
+// UserByLogin returns an enabled user and the password hash to check.
+func (db *DB) UserByLogin(ctx context.Context, tenant int64, login string) (shifu.User, string, error) {
+	var u shifu.User
+	var hash string
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+`, u.password_hash FROM users u
+			WHERE u.login = $1 AND u.disabled_at IS NULL`, login), &hash)
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return u, "", shifu.Errorf(shifu.ErrNotFound, "no user %q", login)
+	}
+	return u, hash, err
+}
+
+// User returns one enabled user of the tenant.
+func (db *DB) User(ctx context.Context, tenant, id int64) (shifu.User, error) {
+	var u shifu.User
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = $1 AND u.disabled_at IS NULL`, id))
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return u, shifu.Errorf(shifu.ErrNotFound, "user %d not found", id)
+	}
+	return u, err
+}
+
+// UserRow is a user as the admin page lists it.
+type UserRow struct {
+	shifu.User
+	CreatedAt time.Time `json:"created_at"`
+	Disabled  bool      `json:"disabled"`
+}
+
+// Users lists the tenant's users by login.
+func (db *DB) Users(ctx context.Context, tenant int64) ([]UserRow, error) {
+	var out []UserRow
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+userColumns+`, u.created_at, u.disabled_at IS NOT NULL FROM users u ORDER BY u.login`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r UserRow
+			if r.User, err = scanUser(rows, &r.CreatedAt, &r.Disabled); err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// SetUserDisabled disables (or re-enables) a user; a disabled user's sessions
+// and tokens stop working at once, because auth_session and auth_token check it.
+func (db *DB) SetUserDisabled(ctx context.Context, tenant, id int64, disabled bool) error {
+	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE users SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END WHERE id = $1`, id, disabled)
+		if err == nil && tag.RowsAffected() == 0 {
+			return shifu.Errorf(shifu.ErrNotFound, "user %d not found", id)
+		}
+		return err
+	})
+}
+
+// SetPassword replaces a user's password hash and ends their sessions.
+func (db *DB) SetPassword(ctx context.Context, tenant, id int64, passwordHash string) error {
+	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, id, passwordHash)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return shifu.Errorf(shifu.ErrNotFound, "user %d not found", id)
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, id)
+		return err
+	})
+}
+
+// CreateSession stores a login session under the hash of its cookie value.
+func (db *DB) CreateSession(ctx context.Context, tenant, userID int64, hash []byte, csrf string, expires time.Time) error {
+	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		// Old expired sessions of this user go now; nothing else sweeps them.
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND expires_at < now()`, userID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO sessions (user_id, token_hash, csrf, expires_at) VALUES ($1, $2, $3, $4)`,
+			userID, hash, csrf, expires)
+		return err
+	})
+}
+
+// Session is an authenticated login session.
+type Session struct {
+	User shifu.User
+	ID   int64
+	CSRF string
+}
+
+// SessionByHash finds the live session whose cookie hashes to hash, and its
+// user. auth_session is the only way to learn the tenant from a cookie.
+func (db *DB) SessionByHash(ctx context.Context, hash []byte) (Session, error) {
+	var s Session
+	var tenant, user int64
+	err := db.pool.QueryRow(ctx, `SELECT tenant_id, user_id, session_id, csrf FROM auth_session($1)`, hash).
+		Scan(&tenant, &user, &s.ID, &s.CSRF)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s, shifu.Errorf(shifu.ErrUnauthorized, "the session has ended: log in again")
+	}
+	if err != nil {
+		return s, fmt.Errorf("auth session: %w", err)
+	}
+	s.User, err = db.User(ctx, tenant, user)
+	if errors.Is(err, shifu.ErrNotFound) {
+		return s, shifu.Errorf(shifu.ErrUnauthorized, "the session has ended: log in again")
+	}
+	return s, err
+}
+
+// DeleteSession ends a session (logout).
+func (db *DB) DeleteSession(ctx context.Context, tenant, id int64) error {
+	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id)
+		return err
+	})
+}
+
+// Token is an API token as listed (never the token itself).
+type Token struct {
+	ID         int64      `json:"id"`
+	UserID     int64      `json:"user_id"`
+	Login      string     `json:"login"`
+	Name       string     `json:"name"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	Revoked    bool       `json:"revoked"`
+}
+
+// CreateToken stores the hash of a new bearer token for a user of the tenant.
+func (db *DB) CreateToken(ctx context.Context, tenant, userID int64, name string, hash []byte) (Token, error) {
+	t := Token{UserID: userID, Name: name}
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT login FROM users WHERE id = $1 AND disabled_at IS NULL`, userID).Scan(&t.Login); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return shifu.Errorf(shifu.ErrNotFound, "user %d not found", userID)
+			}
+			return err
+		}
+		return tx.QueryRow(ctx, `INSERT INTO api_tokens (user_id, name, token_hash) VALUES ($1, $2, $3) RETURNING id, created_at`,
+			userID, name, hash).Scan(&t.ID, &t.CreatedAt)
+	})
+	if err != nil {
+		return t, fmt.Errorf("create token: %w", classify(err))
+	}
+	return t, nil
+}
+
+// UserByToken finds the user of a live bearer token. auth_token is the only
+// way to learn the tenant from a token.
+func (db *DB) UserByToken(ctx context.Context, hash []byte) (shifu.User, error) {
+	var tenant, user int64
+	err := db.pool.QueryRow(ctx, `SELECT tenant_id, user_id FROM auth_token($1)`, hash).Scan(&tenant, &user)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return shifu.User{}, shifu.Errorf(shifu.ErrUnauthorized, "the bearer token is not valid")
+	}
+	if err != nil {
+		return shifu.User{}, fmt.Errorf("auth token: %w", err)
+	}
+	u, err := db.User(ctx, tenant, user)
+	if errors.Is(err, shifu.ErrNotFound) {
+		return u, shifu.Errorf(shifu.ErrUnauthorized, "the bearer token is not valid")
+	}
+	return u, err
+}
+
+// TouchToken records that a token was used, at most once a minute per token so
+// API traffic does not turn into a write per request.
+func (db *DB) TouchToken(ctx context.Context, tenant int64, hash []byte) error {
+	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE api_tokens SET last_used_at = now() WHERE token_hash = $1
+			AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, hash)
+		return err
+	})
+}
+
+// Tokens lists the tenant's API tokens, newest first.
+func (db *DB) Tokens(ctx context.Context, tenant int64) ([]Token, error) {
+	var out []Token
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT t.id, t.user_id, u.login, t.name, t.created_at, t.last_used_at, t.revoked_at IS NOT NULL
+			FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.created_at DESC, t.id DESC`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var t Token
+			if err := rows.Scan(&t.ID, &t.UserID, &t.Login, &t.Name, &t.CreatedAt, &t.LastUsedAt, &t.Revoked); err != nil {
+				return err
+			}
+			out = append(out, t)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// RevokeToken stops a token from working.
+func (db *DB) RevokeToken(ctx context.Context, tenant, id int64) error {
+	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1`, id)
+		if err == nil && tag.RowsAffected() == 0 {
+			return shifu.Errorf(shifu.ErrNotFound, "token %d not found", id)
+		}
+		return err
+	})
+}
+
+// Audit records who did what (logins, uploads, deletions, user and token
+// changes). userID 0 is the operator's CLI.
+func (db *DB) Audit(ctx context.Context, tenant, userID int64, action string, detail map[string]any) error {
+	dj, err := json.Marshal(detail)
+	if err != nil || detail == nil {
+		dj = []byte("{}")
+	}
+	var uid *int64
+	if userID > 0 {
+		uid = &userID
+	}
+	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO audit (user_id, action, detail) VALUES ($1, $2, $3)`, uid, action, dj)
+		return err
+	})
+}
+
+// AuditEntry is one line of the audit log.
+type AuditEntry struct {
+	ID        int64           `json:"id"`
+	Login     string          `json:"login"`
+	Action    string          `json:"action"`
+	Detail    json.RawMessage `json:"detail"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// AuditLog returns the newest entries of the tenant's audit log.
+func (db *DB) AuditLog(ctx context.Context, tenant int64, limit int) ([]AuditEntry, error) {
+	var out []AuditEntry
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT a.id, coalesce(u.login, ''), a.action, a.detail, a.created_at
+			FROM audit a LEFT JOIN users u ON u.id = a.user_id ORDER BY a.id DESC LIMIT $1`, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e AuditEntry
+			if err := rows.Scan(&e.ID, &e.Login, &e.Action, &e.Detail, &e.CreatedAt); err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	return out, err
+}

@@ -1,0 +1,211 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/auth"
+	"github.com/shifu-factory/shifu/internal/keyring"
+	"github.com/shifu-factory/shifu/internal/postgres"
+	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
+)
+
+func mkTenant(t *testing.T, url, name string) shifu.Tenant {
+	t.Helper()
+	m, err := keyring.ParseMaster(keyring.Generate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := m.NewDataKey(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn, err := postgres.CreateTenant(context.Background(), url, name, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tn
+}
+
+func TestUsersSessionsTokens(t *testing.T) {
+	ctx := context.Background()
+	db, url := pgtest.DB(t)
+	a, b := mkTenant(t, url, "acme"), mkTenant(t, url, "bolt")
+
+	u, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "li", Name: "Li Wei", Role: shifu.RoleWorker}, "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.ID == 0 || u.TenantID != a.ID || u.Role != shifu.RoleWorker {
+		t.Fatalf("created %+v", u)
+	}
+	if _, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "li", Role: shifu.RoleWorker}, ""); !errors.Is(err, shifu.ErrConflict) {
+		t.Fatalf("duplicate login: %v", err)
+	}
+	if _, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "x", Role: "boss"}, ""); !errors.Is(err, shifu.ErrInvalid) {
+		t.Fatalf("bad role: %v", err)
+	}
+	// The same login in another tenant is another user.
+	ub, err := db.CreateUser(ctx, b.ID, shifu.User{Login: "li", Role: shifu.RoleAdmin}, "hb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, hash, err := db.UserByLogin(ctx, a.ID, "li")
+	if err != nil || got.ID != u.ID || hash != "h" {
+		t.Fatalf("by login: %+v %q %v", got, hash, err)
+	}
+	if _, err := db.User(ctx, a.ID, ub.ID); !errors.Is(err, shifu.ErrNotFound) {
+		t.Fatalf("tenant a sees tenant b's user: %v", err)
+	}
+
+	sid := auth.Secret()
+	if err := db.CreateSession(ctx, a.ID, u.ID, auth.Hash(sid), "csrf1", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := db.SessionByHash(ctx, auth.Hash(sid))
+	if err != nil || s.User.ID != u.ID || s.User.TenantID != a.ID || s.CSRF != "csrf1" {
+		t.Fatalf("session: %+v %v", s, err)
+	}
+	if _, err := db.SessionByHash(ctx, auth.Hash("nope")); !errors.Is(err, shifu.ErrUnauthorized) {
+		t.Fatalf("unknown session: %v", err)
+	}
+	old := auth.Secret()
+	if err := db.CreateSession(ctx, a.ID, u.ID, auth.Hash(old), "c", time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SessionByHash(ctx, auth.Hash(old)); !errors.Is(err, shifu.ErrUnauthorized) {
+		t.Fatalf("expired session accepted: %v", err)
+	}
+
+	tok, th := auth.NewToken()
+	row, err := db.CreateToken(ctx, a.ID, u.ID, "ci", th)
+	if err != nil || row.Login != "li" {
+		t.Fatalf("token: %+v %v", row, err)
+	}
+	if _, err := db.CreateToken(ctx, a.ID, ub.ID, "x", auth.Hash("y")); !errors.Is(err, shifu.ErrNotFound) {
+		t.Fatalf("token for another tenant's user: %v", err)
+	}
+	tu, err := db.UserByToken(ctx, auth.Hash(tok))
+	if err != nil || tu.ID != u.ID {
+		t.Fatalf("by token: %+v %v", tu, err)
+	}
+	if err := db.TouchToken(ctx, a.ID, auth.Hash(tok)); err != nil {
+		t.Fatal(err)
+	}
+	toks, _ := db.Tokens(ctx, a.ID)
+	if len(toks) != 1 || toks[0].LastUsedAt == nil {
+		t.Fatalf("tokens: %+v", toks)
+	}
+	if other, _ := db.Tokens(ctx, b.ID); len(other) != 0 {
+		t.Fatalf("tenant b lists tenant a's tokens: %+v", other)
+	}
+	if err := db.RevokeToken(ctx, b.ID, row.ID); !errors.Is(err, shifu.ErrNotFound) {
+		t.Fatalf("tenant b revoked tenant a's token: %v", err)
+	}
+	if err := db.RevokeToken(ctx, a.ID, row.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.UserByToken(ctx, auth.Hash(tok)); !errors.Is(err, shifu.ErrUnauthorized) {
+		t.Fatalf("revoked token works: %v", err)
+	}
+
+	// Disabling a user ends their sessions.
+	if err := db.SetUserDisabled(ctx, a.ID, u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SessionByHash(ctx, auth.Hash(sid)); !errors.Is(err, shifu.ErrUnauthorized) {
+		t.Fatalf("disabled user's session works: %v", err)
+	}
+	users, _ := db.Users(ctx, a.ID)
+	if len(users) != 1 || !users[0].Disabled {
+		t.Fatalf("users: %+v", users)
+	}
+
+	if err := db.Audit(ctx, a.ID, u.ID, "login", map[string]any{"ip": "1.2.3.4"}); err != nil {
+		t.Fatal(err)
+	}
+	log, err := db.AuditLog(ctx, a.ID, 10)
+	if err != nil || len(log) != 1 || log[0].Action != "login" || log[0].Login != "li" {
+		t.Fatalf("audit: %+v %v", log, err)
+	}
+}
+
+func TestFeedbackGaps(t *testing.T) {
+	ctx := context.Background()
+	db, url := pgtest.DB(t)
+	a, b := mkTenant(t, url, "acme"), mkTenant(t, url, "bolt")
+	u, _ := db.CreateUser(ctx, a.ID, shifu.User{Login: "li", Role: shifu.RoleWorker}, "")
+	u2, _ := db.CreateUser(ctx, a.ID, shifu.User{Login: "wang", Role: shifu.RoleWorker}, "")
+
+	// Two conversations asking the same question, differently typed.
+	msg := func(q string) int64 {
+		var id int64
+		err := db.InTenant(ctx, a.ID, func(tx pgx.Tx) error {
+			var conv int64
+			if err := tx.QueryRow(ctx, `INSERT INTO conversations (user_id) VALUES ($1) RETURNING id`, u.ID).Scan(&conv); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO messages (conversation_id, role, content) VALUES ($1, 'user', $2)`, conv, q); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, `INSERT INTO messages (conversation_id, role, content) VALUES ($1, 'assistant', 'Try turning it off.') RETURNING id`, conv).Scan(&id)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	m1, m2 := msg("Why does pump P-101 leak?"), msg("why does pump p-101  leak")
+
+	if err := db.AddFeedback(ctx, a.ID, postgres.Feedback{MessageID: m1, UserID: u.ID, Rating: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := db.Gaps(ctx, a.ID, 0); len(g) != 0 {
+		t.Fatalf("thumbs up opened a gap: %+v", g)
+	}
+	if err := db.AddFeedback(ctx, a.ID, postgres.Feedback{MessageID: m1, UserID: u.ID, Rating: -1, Comment: "wrong seal"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddFeedback(ctx, a.ID, postgres.Feedback{MessageID: m2, UserID: u2.ID, Rating: -1}); err != nil {
+		t.Fatal(err)
+	}
+	// Rating again does not duplicate the gap.
+	if err := db.AddFeedback(ctx, a.ID, postgres.Feedback{MessageID: m2, UserID: u2.ID, Rating: -1}); err != nil {
+		t.Fatal(err)
+	}
+	gaps, err := db.Gaps(ctx, a.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gaps) != 1 || gaps[0].Count != 2 || gaps[0].Reasons[0] != "downvoted" || len(gaps[0].Comments) != 1 ||
+		gaps[0].Comments[0] != "wrong seal" || gaps[0].Answer != "Try turning it off." {
+		t.Fatalf("gaps: %+v", gaps)
+	}
+	if g, _ := db.Gaps(ctx, b.ID, 0); len(g) != 0 {
+		t.Fatalf("tenant b sees tenant a's gaps: %+v", g)
+	}
+	if err := db.AddFeedback(ctx, b.ID, postgres.Feedback{MessageID: m1, Rating: -1}); !errors.Is(err, shifu.ErrNotFound) {
+		t.Fatalf("tenant b rated tenant a's answer: %v", err)
+	}
+	if err := db.AddFeedback(ctx, a.ID, postgres.Feedback{MessageID: m1, Rating: 5}); !errors.Is(err, shifu.ErrInvalid) {
+		t.Fatalf("rating 5: %v", err)
+	}
+	q, err := db.Gap(ctx, a.ID, gaps[0].ID)
+	if err != nil || q != "why does pump p-101  leak" {
+		t.Fatalf("gap question %q %v", q, err)
+	}
+	if err := db.ResolveGap(ctx, a.ID, gaps[0].ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := db.Gaps(ctx, a.ID, 0); len(g) != 0 {
+		t.Fatalf("resolving left gaps open: %+v", g)
+	}
+	if err := db.ResolveGap(ctx, a.ID, gaps[0].ID, 0); !errors.Is(err, shifu.ErrNotFound) {
+		t.Fatalf("resolve twice: %v", err)
+	}
+}
