@@ -1,0 +1,235 @@
+// Package bot is what Shifu's Slack and DingTalk bots share: finding the
+// installation (and so the tenant) an incoming message belongs to, opening its
+// sealed secrets, mapping chat users to Shifu users, answering each delivery
+// once, and a bounded pool that answers after the platform has been
+// acknowledged. The platforms live in bot/slack and bot/dingtalk.
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/keyring"
+	"github.com/shifu-factory/shifu/internal/postgres"
+)
+
+// Platforms.
+const (
+	Slack    = "slack"
+	DingTalk = "dingtalk"
+)
+
+// Asker answers a question: the answer service, as the web chat uses it.
+type Asker interface {
+	Ask(ctx context.Context, q shifu.Question, onDelta func(string)) (shifu.Answer, error)
+}
+
+// Store is the part of the database the bots use.
+type Store interface {
+	AddBot(ctx context.Context, tenant int64, b postgres.Bot) (postgres.Bot, error)
+	Bots(ctx context.Context, tenant int64) ([]postgres.Bot, error)
+	RemoveBot(ctx context.Context, tenant int64, platform, externalID string) error
+	FindBot(ctx context.Context, platform, externalID string) (postgres.Bot, error)
+	FirstBotEvent(ctx context.Context, tenant int64, platform, eventID string) (bool, error)
+	ForgetBotEvent(ctx context.Context, tenant int64, platform, eventID string) error
+	BotUser(ctx context.Context, tenant int64, external, name string) (shifu.User, error)
+	BotFeedback(ctx context.Context, tenant, userID, messageID int64, rating int) error
+}
+
+// Keys hands out tenants' data keys (a *keyring.Ring).
+type Keys interface {
+	TenantKey(ctx context.Context, tenant int64) (*keyring.Key, error)
+}
+
+// Installation is a bot installation with its secrets opened.
+type Installation struct {
+	ID       int64
+	Tenant   int64
+	Platform string
+	External string // Slack team id, DingTalk app key
+	Secret   string // Slack signing secret, DingTalk app secret
+	Token    string // Slack bot token
+}
+
+// sealContext binds a sealed secret to its installation, so a sealed value
+// copied to another row does not open.
+func sealContext(platform, external, what string) string {
+	return "bot:" + platform + ":" + external + ":" + what
+}
+
+// Service is the bots' shared core. It owns the answer pool: Close it.
+type Service struct {
+	store  Store
+	keys   Keys
+	asker  Asker
+	pool   *Pool
+	log    *slog.Logger
+	public string
+}
+
+// Options configure a Service.
+type Options struct {
+	PublicURL string // SHIFU_PUBLIC_URL: the only site bot messages may link to
+	Workers   int    // answers in flight at once; default 8
+	Backlog   int    // further deliveries waiting for a worker; default 64
+	Logger    *slog.Logger
+}
+
+// New returns the bots' core. Close stops it.
+func New(store Store, keys Keys, asker Asker, o Options) *Service {
+	if o.Workers <= 0 {
+		o.Workers = 8
+	}
+	if o.Backlog < 0 {
+		o.Backlog = 0
+	} else if o.Backlog == 0 {
+		o.Backlog = 64
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Service{store: store, keys: keys, asker: asker, log: o.Logger,
+		pool: NewPool(o.Workers, o.Backlog), public: o.PublicURL}
+}
+
+// Close stops taking deliveries and waits for answers in flight until ctx ends,
+// then cancels them.
+func (s *Service) Close(ctx context.Context) error { return s.pool.Close(ctx) }
+
+// Logger is the service's logger.
+func (s *Service) Logger() *slog.Logger { return s.log }
+
+// PublicURL is the web app's address, for links in answers.
+func (s *Service) PublicURL() string { return s.public }
+
+// Install seals the secrets and stores a new installation for the tenant.
+func (s *Service) Install(ctx context.Context, tenant int64, platform, external, secret, token string) (postgres.Bot, error) {
+	if platform != Slack && platform != DingTalk {
+		return postgres.Bot{}, shifu.Errorf(shifu.ErrInvalid, "bot platform %q: use slack or dingtalk", platform)
+	}
+	if external == "" || secret == "" {
+		return postgres.Bot{}, shifu.Errorf(shifu.ErrInvalid, "a %s bot needs its id and secret", platform)
+	}
+	k, err := s.keys.TenantKey(ctx, tenant)
+	if err != nil {
+		return postgres.Bot{}, err
+	}
+	b := postgres.Bot{Platform: platform, ExternalID: external}
+	if b.Secret, err = k.Seal([]byte(secret), sealContext(platform, external, "secret")); err != nil {
+		return b, err
+	}
+	if token != "" {
+		if b.Token, err = k.Seal([]byte(token), sealContext(platform, external, "token")); err != nil {
+			return b, err
+		}
+	}
+	return s.store.AddBot(ctx, tenant, b)
+}
+
+// Installations lists the tenant's bots (secrets stay sealed).
+func (s *Service) Installations(ctx context.Context, tenant int64) ([]postgres.Bot, error) {
+	return s.store.Bots(ctx, tenant)
+}
+
+// Uninstall removes an installation.
+func (s *Service) Uninstall(ctx context.Context, tenant int64, platform, external string) error {
+	return s.store.RemoveBot(ctx, tenant, platform, external)
+}
+
+// Installation finds the installation a delivery names and opens its secrets.
+// An unknown team or app is ErrUnauthorized.
+func (s *Service) Installation(ctx context.Context, platform, external string) (Installation, error) {
+	if external == "" {
+		return Installation{}, shifu.Errorf(shifu.ErrUnauthorized, "the %s request names no installation", platform)
+	}
+	b, err := s.store.FindBot(ctx, platform, external)
+	if err != nil {
+		return Installation{}, err
+	}
+	k, err := s.keys.TenantKey(ctx, b.TenantID)
+	if err != nil {
+		return Installation{}, err
+	}
+	in := Installation{ID: b.ID, Tenant: b.TenantID, Platform: b.Platform, External: b.ExternalID}
+	sec, err := k.Open(b.Secret, sealContext(platform, external, "secret"))
+	if err != nil {
+		return in, fmt.Errorf("bot %d: %w", b.ID, err)
+	}
+	in.Secret = string(sec)
+	if len(b.Token) > 0 {
+		tok, err := k.Open(b.Token, sealContext(platform, external, "token"))
+		if err != nil {
+			return in, fmt.Errorf("bot %d: %w", b.ID, err)
+		}
+		in.Token = string(tok)
+	}
+	return in, nil
+}
+
+// Delivery is one incoming message that passed its platform's signature check.
+type Delivery struct {
+	In       Installation
+	EventID  string // platform's id of this delivery, for answering it once
+	User     string // platform's user id, unique within the installation
+	UserName string
+	Text     string
+	Thread   string // the conversation's thread on the platform (shifu.Question.External)
+}
+
+// Accept records the delivery and hands run to the pool. It returns false,
+// nil for a delivery already seen (a retry or a replay: ignore it), and
+// ErrUnavailable when every worker and backlog slot is taken (tell the
+// platform to retry later: the delivery is forgotten again so the retry is
+// answered).
+func (s *Service) Accept(ctx context.Context, d Delivery, run func(ctx context.Context)) (bool, error) {
+	slot, ok := s.pool.Reserve()
+	if !ok {
+		return false, shifu.Errorf(shifu.ErrUnavailable, "Shifu is busy; try again in a minute")
+	}
+	first, err := s.store.FirstBotEvent(ctx, d.In.Tenant, d.In.Platform, d.EventID)
+	if err != nil || !first {
+		slot.Cancel()
+		return false, err
+	}
+	slot.Go(run)
+	return true, nil
+}
+
+// Ask maps the chat user to a Shifu user of the installation's tenant and asks.
+func (s *Service) Ask(ctx context.Context, d Delivery) (shifu.Answer, error) {
+	if d.User == "" {
+		return shifu.Answer{}, shifu.Errorf(shifu.ErrInvalid, "the message names no sender")
+	}
+	u, err := s.store.BotUser(ctx, d.In.Tenant, d.In.Platform+":"+d.In.External+":"+d.User, d.UserName)
+	if err != nil {
+		return shifu.Answer{}, err
+	}
+	return s.asker.Ask(ctx, shifu.Question{
+		Tenant: d.In.Tenant, UserID: u.ID, Text: d.Text,
+		Channel: d.In.Platform, External: d.Thread,
+	}, nil)
+}
+
+// Feedback records a chat user's rating of an answer.
+func (s *Service) Feedback(ctx context.Context, in Installation, user, userName string, messageID int64, rating int) error {
+	u, err := s.store.BotUser(ctx, in.Tenant, in.Platform+":"+in.External+":"+user, userName)
+	if err != nil {
+		return err
+	}
+	return s.store.BotFeedback(ctx, in.Tenant, u.ID, messageID, rating)
+}
+
+// Reply is what a bot says back when asking failed: the client-safe message,
+// never internal detail.
+func Reply(err error) string {
+	switch {
+	case errors.Is(err, shifu.ErrUnavailable):
+		return "Shifu cannot answer right now (the model is unavailable). Please try again in a few minutes."
+	case errors.Is(err, context.DeadlineExceeded):
+		return "Shifu took too long to answer. Please try again."
+	}
+	return "Shifu could not answer: " + shifu.Message(err)
+}

@@ -1,0 +1,99 @@
+package dingtalk
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/bot"
+)
+
+// tagRE finds HTML-like tags, which DingTalk's markdown partly renders
+// (<font>, <a>, <img>).
+var tagRE = regexp.MustCompile(`</?[A-Za-z][^<>]*>`)
+
+// mdEscaper stops text from opening links or images of its own.
+var mdEscaper = strings.NewReplacer("[", "［", "]", "］", "<", "‹", ">", "›")
+
+// Escape makes a plain run inert in DingTalk markdown: tags removed, link
+// brackets and angle brackets replaced by look-alikes, @all defused.
+func Escape(s string) string {
+	return bot.Defuse(tagRE.ReplaceAllString(s, ""))
+}
+
+// inert is Escape for text that must not open markdown syntax at all (titles,
+// link labels).
+func inert(s string) string { return mdEscaper.Replace(Escape(s)) }
+
+// Text turns model output into safe DingTalk markdown: links into the web app
+// kept, other links reduced to their label, images and bare foreign URLs
+// dropped.
+func Text(text, public string) string {
+	var b strings.Builder
+	for _, seg := range bot.Split(text) {
+		switch {
+		case seg.URL == "":
+			b.WriteString(Escape(seg.Text))
+		case bot.Allowed(seg.URL, public) && !seg.Image:
+			label := seg.Text
+			if label == "" {
+				label = seg.URL
+			}
+			fmt.Fprintf(&b, "[%s](%s)", inert(label), strings.NewReplacer("(", "%28", ")", "%29", " ", "%20").Replace(seg.URL))
+		case seg.Text != "":
+			b.WriteString(inert(seg.Text))
+		case !seg.Image:
+			b.WriteString("[link removed]")
+		}
+	}
+	return b.String()
+}
+
+// Markdown renders an answer: its text, then the sources as a list (DingTalk
+// markdown has no tables) with links to the pages in the web app.
+func Markdown(a shifu.Answer, public string) string {
+	var b strings.Builder
+	b.WriteString(Text(a.Text, public))
+	if len(a.Citations) > 0 {
+		b.WriteString("\n\n**Sources**\n\n")
+	}
+	for _, c := range a.Citations {
+		name := c.Title
+		if name == "" {
+			name = c.Document
+		}
+		fmt.Fprintf(&b, "- %d. %s", c.N, inert(name))
+		switch {
+		case c.PageStart > 0 && c.PageEnd > c.PageStart:
+			fmt.Fprintf(&b, ", pp. %d–%d", c.PageStart, c.PageEnd)
+		case c.PageStart > 0:
+			fmt.Fprintf(&b, ", p. %d", c.PageStart)
+		}
+		if c.DocID > 0 && public != "" {
+			fmt.Fprintf(&b, " [open](%s)", docURL(public, c))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func docURL(public string, c shifu.Citation) string {
+	u := fmt.Sprintf("%s/documents/%d", strings.TrimRight(public, "/"), c.DocID)
+	if c.PageStart > 0 {
+		u += fmt.Sprintf("#page=%d", c.PageStart)
+	}
+	return u
+}
+
+// Title is the message's title (shown in the chat list): the question, short.
+func Title(q string) string {
+	q = strings.Join(strings.Fields(inert(q)), " ")
+	if r := []rune(q); len(r) > 40 {
+		q = string(r[:40]) + "…"
+	}
+	if q == "" {
+		return "Shifu"
+	}
+	return "Shifu: " + q
+}

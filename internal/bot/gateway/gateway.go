@@ -1,0 +1,70 @@
+// Package gateway puts Shifu's bots together: one plain net/http handler for
+// every /bots/ route (Slack and DingTalk), over one shared core whose answer
+// pool it owns. The web app mounts it; it knows nothing of the web framework.
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/shifu-factory/shifu/internal/bot"
+	"github.com/shifu-factory/shifu/internal/bot/dingtalk"
+	"github.com/shifu-factory/shifu/internal/bot/slack"
+)
+
+// Config is what the bots need beyond the database, keys and answer service.
+type Config struct {
+	PublicURL   string // SHIFU_PUBLIC_URL: citations link here, and only here
+	SlackAPIURL string // SHIFU_SLACK_API_URL; "" for Slack itself
+	// SlackHookURLs and DingTalkWebhookURLs widen where replies may be posted
+	// (tests point them at fake servers); defaults are Slack's and DingTalk's.
+	SlackHookURLs       []string
+	DingTalkWebhookURLs []string
+	Workers             int // answers in flight; default 8
+	Backlog             int // deliveries waiting for a worker; default 64
+	HTTPClient          *http.Client
+	Now                 func() time.Time
+	Logger              *slog.Logger
+}
+
+// Gateway is the bots' HTTP handler. Close it to drain answers in flight.
+type Gateway struct {
+	Core     *bot.Service
+	Slack    *slack.Handler
+	DingTalk *dingtalk.Handler
+	mux      *http.ServeMux
+}
+
+// New wires the bots. When SlackAPIURL points somewhere other than Slack, its
+// host is also accepted for slash commands' response_url, so a fake Slack can
+// receive them.
+func New(store bot.Store, keys bot.Keys, asker bot.Asker, c Config) *Gateway {
+	core := bot.New(store, keys, asker, bot.Options{PublicURL: c.PublicURL, Workers: c.Workers, Backlog: c.Backlog, Logger: c.Logger})
+	hooks := c.SlackHookURLs
+	if c.SlackAPIURL != "" && len(hooks) == 0 {
+		hooks = []string{"https://hooks.slack.com/"}
+		if u, err := url.Parse(c.SlackAPIURL); err == nil && u.Host != "" && !strings.HasSuffix(u.Host, "slack.com") {
+			hooks = append(hooks, u.Scheme+"://"+u.Host+"/")
+		}
+	}
+	g := &Gateway{
+		Core:     core,
+		Slack:    slack.New(core, slack.Config{APIURL: c.SlackAPIURL, HookURLs: hooks, HTTPClient: c.HTTPClient, Now: c.Now}),
+		DingTalk: dingtalk.New(core, dingtalk.Config{WebhookURLs: c.DingTalkWebhookURLs, HTTPClient: c.HTTPClient, Now: c.Now}),
+		mux:      http.NewServeMux(),
+	}
+	g.Slack.Register(g.mux)
+	g.DingTalk.Register(g.mux)
+	return g
+}
+
+// ServeHTTP serves POST /bots/slack/{events,interactions,commands} and
+// POST /bots/dingtalk/{appKey}/callback.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
+
+// Close stops taking messages and waits for answers in flight until ctx ends.
+func (g *Gateway) Close(ctx context.Context) error { return g.Core.Close(ctx) }

@@ -1,0 +1,102 @@
+package bot
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// Model output is untrusted: a poisoned manual page can make the model write
+// "@channel" or a phishing link. Before posting, each platform splits the text
+// into plain runs and links, escapes the runs its own way, and keeps only
+// links to Shifu's web app.
+
+// Segment is a run of plain text or a link found in model output.
+type Segment struct {
+	Text  string // plain text, or the link's label
+	URL   string // "" for plain text
+	Image bool   // ![alt](url)
+}
+
+// linkRE finds markdown images and links, Slack-style <url|label> links and
+// bare URLs (with a scheme, or starting with www.).
+var linkRE = regexp.MustCompile(`!\[([^\]\n]*)\]\(\s*<?([^()\s<>]*)>?(?:\s+"[^"\n]*")?\s*\)` +
+	`|\[([^\]\n]*)\]\(\s*<?([^()\s<>]*)>?(?:\s+"[^"\n]*")?\s*\)` +
+	`|<((?i:[a-z][a-z0-9+.-]*:)[^|>\s]*)(?:\|([^>\n]*))?>` +
+	`|((?i:(?:https?|ftp|file|javascript|data|mailto|tel|dingtalk|slack):)[^\s<>()\[\]"'` + "`" + `]+|(?i:www\.)[^\s<>()\[\]"'` + "`" + `]+)`)
+
+// Split cuts s into plain text and links.
+func Split(s string) []Segment {
+	var out []Segment
+	last := 0
+	for _, m := range linkRE.FindAllStringSubmatchIndex(s, -1) {
+		if m[0] > last {
+			out = append(out, Segment{Text: s[last:m[0]]})
+		}
+		sub := func(i int) string {
+			if m[2*i] < 0 {
+				return ""
+			}
+			return s[m[2*i]:m[2*i+1]]
+		}
+		switch {
+		case m[2] >= 0 || m[4] >= 0:
+			out = append(out, Segment{Text: sub(1), URL: sub(2), Image: true})
+		case m[6] >= 0 || m[8] >= 0:
+			out = append(out, Segment{Text: sub(3), URL: sub(4)})
+		case m[10] >= 0:
+			out = append(out, Segment{Text: sub(6), URL: sub(5)})
+		default:
+			u := strings.TrimRight(sub(7), ".,;:!?")
+			out = append(out, Segment{URL: u})
+			m[1] = m[14] + len(u)
+		}
+		last = m[1]
+	}
+	if last < len(s) {
+		out = append(out, Segment{Text: s[last:]})
+	}
+	return out
+}
+
+// Allowed reports whether u points into the web app at public (scheme, host
+// and port equal, path under it): the only links a bot may post.
+func Allowed(u, public string) bool {
+	if public == "" || u == "" {
+		return false
+	}
+	p, err := url.Parse(public)
+	if err != nil || p.Host == "" {
+		return false
+	}
+	v, err := url.Parse(u)
+	if err != nil || v.User != nil || v.Opaque != "" {
+		return false
+	}
+	if !strings.EqualFold(v.Scheme, p.Scheme) || !strings.EqualFold(v.Host, p.Host) {
+		return false
+	}
+	base := strings.TrimRight(p.Path, "/")
+	return base == "" || v.Path == base || strings.HasPrefix(v.Path, base+"/")
+}
+
+// broadcastRE finds words that notify whole channels on either platform.
+var broadcastRE = regexp.MustCompile(`(?i)[@＠](channel|here|everyone|all)\b|[@＠]所有人`)
+
+// Defuse breaks broadcast mentions (@channel, @here, @everyone, @all, @所有人)
+// with an invisible word joiner, and puts a zero-width space after the dots of
+// bare domain names, so the platform neither notifies nor auto-links them.
+func Defuse(s string) string {
+	s = broadcastRE.ReplaceAllStringFunc(s, func(m string) string {
+		_, size := utf8.DecodeRuneInString(m)
+		return m[:size] + "\u2060" + m[size:]
+	})
+	return domainRE.ReplaceAllStringFunc(s, func(m string) string {
+		return strings.ReplaceAll(m, ".", ".\u200b")
+	})
+}
+
+// domainRE matches host names ending in a top-level domain that chat clients
+// auto-link. File names like config.yaml or main.c are left alone.
+var domainRE = regexp.MustCompile(`(?i)\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|cn|co|me|info|biz|ru|de|uk|jp|app|dev|xyz|top|ly|gl|gg|sh|link|site|online|club|shop|vip|cc|tv|ai|us|eu|hk|tw|in|to|ws|tk|ml|ga|cf|gq|pw|su|icu|buzz|live|click|fun|store|tech|space|website|cloud|work|life|page|zip|mov)\b`)

@@ -1,0 +1,155 @@
+package slack
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/bot"
+)
+
+// Feedback button action ids; the button's value is the answer's message id.
+const (
+	ActionUp   = "shifu_feedback_up"
+	ActionDown = "shifu_feedback_down"
+)
+
+// sectionMax is Slack's limit on a section's text.
+const sectionMax = 3000
+
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// Escape makes text inert in mrkdwn: &, < and > escaped (so <!channel>,
+// <!subteam^…> and <@U…> cannot mention anyone) and broadcast words defused.
+func Escape(s string) string { return bot.Defuse(escaper.Replace(s)) }
+
+var (
+	boldRE    = regexp.MustCompile(`\*\*([^*\n]+)\*\*`)
+	headingRE = regexp.MustCompile(`(?m)^#{1,6}[ \t]+(.+)$`)
+)
+
+// Mrkdwn turns model output (Markdown) into safe Slack mrkdwn: text escaped,
+// links to the web app kept as <url|label>, every other link reduced to its
+// label and bare foreign URLs dropped.
+func Mrkdwn(text, public string) string {
+	var b strings.Builder
+	for _, seg := range bot.Split(text) {
+		switch {
+		case seg.URL == "":
+			b.WriteString(Escape(seg.Text))
+		case bot.Allowed(seg.URL, public):
+			label := seg.Text
+			if label == "" {
+				label = seg.URL
+			}
+			fmt.Fprintf(&b, "<%s|%s>", escaper.Replace(seg.URL), strings.ReplaceAll(Escape(label), "|", "¦"))
+		case seg.Text != "":
+			b.WriteString(Escape(seg.Text))
+		default:
+			b.WriteString("[link removed]")
+		}
+	}
+	s := boldRE.ReplaceAllString(b.String(), "*$1*")
+	return headingRE.ReplaceAllString(s, "*$1*")
+}
+
+// DocURL is the web app's page for a citation.
+func DocURL(public string, c shifu.Citation) string {
+	u := fmt.Sprintf("%s/documents/%d", strings.TrimRight(public, "/"), c.DocID)
+	switch {
+	case c.PageStart > 0:
+		u += "#page=" + strconv.Itoa(c.PageStart)
+	case c.Anchor != "":
+		u += "#" + escapeFragment(c.Anchor)
+	}
+	return u
+}
+
+func escapeFragment(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 128 && (r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// Blocks renders an answer: its text, one context block per citation
+// (document, page, link into the web app) and feedback buttons.
+func Blocks(a shifu.Answer, public string) []slack.Block {
+	var blocks []slack.Block
+	for _, part := range split(Mrkdwn(a.Text, public), sectionMax) {
+		// verbatim: Slack must not auto-link or auto-mention anything in it.
+		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, part, false, true), nil, nil))
+	}
+	for _, c := range a.Citations {
+		name := c.Title
+		if name == "" {
+			name = c.Document
+		}
+		line := fmt.Sprintf("[%d] *%s*", c.N, Escape(name))
+		switch {
+		case c.PageStart > 0 && c.PageEnd > c.PageStart:
+			line += fmt.Sprintf(", pp. %d–%d", c.PageStart, c.PageEnd)
+		case c.PageStart > 0:
+			line += fmt.Sprintf(", p. %d", c.PageStart)
+		}
+		if c.DocID > 0 && public != "" {
+			line += fmt.Sprintf(" · <%s|open>", escaper.Replace(DocURL(public, c)))
+		}
+		if !c.Verified {
+			line += " · _quote not verified_"
+		}
+		blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, line, false, true)))
+	}
+	if a.MessageID > 0 {
+		id := strconv.FormatInt(a.MessageID, 10)
+		up := slack.NewButtonBlockElement(ActionUp, id, slack.NewTextBlockObject(slack.PlainTextType, "👍 Helpful", true, false))
+		down := slack.NewButtonBlockElement(ActionDown, id, slack.NewTextBlockObject(slack.PlainTextType, "👎 Not helpful", true, false))
+		blocks = append(blocks, slack.NewActionBlock("shifu_feedback", up, down))
+	}
+	return blocks
+}
+
+// Fallback is the message's plain text, shown in notifications.
+func Fallback(a shifu.Answer) string {
+	s := Escape(a.Text)
+	if r := []rune(s); len(r) > 300 {
+		s = string(r[:300]) + "…"
+	}
+	// Links are not rendered in notifications, but keep foreign ones out anyway.
+	var b strings.Builder
+	for _, seg := range bot.Split(s) {
+		if seg.URL == "" || seg.Text != "" {
+			b.WriteString(seg.Text)
+		}
+	}
+	return b.String()
+}
+
+// split cuts s into pieces of at most max bytes, at line ends when it can.
+func split(s string, max int) []string {
+	var out []string
+	for len(s) > max {
+		cut := strings.LastIndex(s[:max], "\n")
+		if cut <= 0 {
+			cut = max
+			for cut > 0 && !isRuneStart(s[cut]) {
+				cut--
+			}
+		}
+		out = append(out, s[:cut])
+		s = strings.TrimLeft(s[cut:], "\n")
+	}
+	if s != "" || len(out) == 0 {
+		out = append(out, s)
+	}
+	return out
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -1,0 +1,395 @@
+// Package slack is Shifu's Slack app: the Events API, interactivity and slash
+// command endpoints (each request's signature checked with the secret of the
+// installation its team id names, before anything else is done), answers
+// posted in the thread with Block Kit, and Socket Mode for factories without
+// a public URL.
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/bot"
+)
+
+// MaxBody is the largest request Slack sends us that we read.
+const MaxBody = 1 << 20
+
+// Config configures the Slack endpoints.
+type Config struct {
+	// APIURL is Slack's Web API base (SHIFU_SLACK_API_URL), ending in "/";
+	// default https://slack.com/api/.
+	APIURL string
+	// HookURLs are the prefixes a slash command's response_url may have;
+	// default https://hooks.slack.com/. Anything else is not posted to.
+	HookURLs []string
+	// HTTPClient posts to Slack; default one with a 20 s timeout.
+	HTTPClient *http.Client
+	// Now is the clock signatures are checked against; default time.Now.
+	Now func() time.Time
+	// AnswerTimeout bounds one answer; default 2 minutes.
+	AnswerTimeout time.Duration
+}
+
+// Handler serves Slack's requests for every installation.
+type Handler struct {
+	svc *bot.Service
+	c   Config
+}
+
+// New returns the Slack endpoints over the bots' core.
+func New(svc *bot.Service, c Config) *Handler {
+	if c.APIURL == "" {
+		c.APIURL = slack.APIURL
+	}
+	if !strings.HasSuffix(c.APIURL, "/") {
+		c.APIURL += "/"
+	}
+	if len(c.HookURLs) == 0 {
+		c.HookURLs = []string{"https://hooks.slack.com/"}
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: 20 * time.Second}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.AnswerTimeout <= 0 {
+		c.AnswerTimeout = 2 * time.Minute
+	}
+	return &Handler{svc: svc, c: c}
+}
+
+// Register mounts the endpoints on mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /bots/slack/events", h.Events)
+	mux.HandleFunc("POST /bots/slack/interactions", h.Interactions)
+	mux.HandleFunc("POST /bots/slack/commands", h.Commands)
+}
+
+// read reads the raw body, size-limited: the signature covers its bytes.
+func read(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
+		} else {
+			http.Error(w, "cannot read request", http.StatusBadRequest)
+		}
+		return nil, false
+	}
+	return body, true
+}
+
+// authenticate refuses a stale request before looking anything up, then finds
+// the installation of team and checks the signature with its secret.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, body []byte, team string) (bot.Installation, bool) {
+	now := h.c.Now()
+	if _, err := Timestamp(r.Header, now); err != nil {
+		h.refuse(w, r, err)
+		return bot.Installation{}, false
+	}
+	in, err := h.svc.Installation(r.Context(), bot.Slack, team)
+	if err != nil {
+		h.refuse(w, r, err)
+		return in, false
+	}
+	if err := Verify(r.Header, body, in.Secret, now); err != nil {
+		h.refuse(w, r, err)
+		return in, false
+	}
+	return in, true
+}
+
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, shifu.ErrUnauthorized):
+		status = http.StatusUnauthorized
+	case errors.Is(err, shifu.ErrInvalid):
+		status = http.StatusBadRequest
+	case errors.Is(err, shifu.ErrUnavailable):
+		status = http.StatusServiceUnavailable
+	}
+	if status == http.StatusInternalServerError {
+		h.svc.Logger().Error("slack request", "path", r.URL.Path, "err", err)
+	} else {
+		h.svc.Logger().Warn("slack request refused", "path", r.URL.Path, "status", status, "err", err)
+	}
+	http.Error(w, shifu.Message(err), status)
+}
+
+// envelope is the outer Events API body.
+type envelope struct {
+	Type           string          `json:"type"`
+	Challenge      string          `json:"challenge"`
+	TeamID         string          `json:"team_id"`
+	EventID        string          `json:"event_id"`
+	Event          json.RawMessage `json:"event"`
+	Authorizations []struct {
+		UserID string `json:"user_id"`
+		IsBot  bool   `json:"is_bot"`
+	} `json:"authorizations"`
+}
+
+// event is the inner event: an app_mention or a message.
+type event struct {
+	Type        string `json:"type"`
+	SubType     string `json:"subtype"`
+	User        string `json:"user"`
+	BotID       string `json:"bot_id"`
+	Text        string `json:"text"`
+	TS          string `json:"ts"`
+	ThreadTS    string `json:"thread_ts"`
+	Channel     string `json:"channel"`
+	ChannelType string `json:"channel_type"`
+}
+
+var challengeRE = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,200}$`)
+
+// Events is POST /bots/slack/events.
+func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
+	body, ok := read(w, r)
+	if !ok {
+		return
+	}
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		http.Error(w, "body is not an Events API JSON object", http.StatusBadRequest)
+		return
+	}
+	if env.Type == "url_verification" {
+		h.verifyURL(w, r, body, env)
+		return
+	}
+	in, ok := h.authenticate(w, r, body, env.TeamID)
+	if !ok {
+		return
+	}
+	if env.Type != "event_callback" || env.EventID == "" {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	var ev event
+	if err := json.Unmarshal(env.Event, &ev); err != nil {
+		http.Error(w, "event is not a JSON object", http.StatusBadRequest)
+		return
+	}
+	self := map[string]bool{}
+	for _, a := range env.Authorizations {
+		if a.IsBot {
+			self[a.UserID] = true
+		}
+	}
+	if !wanted(ev, self) {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	thread := ev.ThreadTS
+	if thread == "" {
+		thread = ev.TS
+	}
+	d := bot.Delivery{In: in, EventID: env.EventID, User: ev.User, Text: question(ev.Text),
+		Thread: in.External + ":" + ev.Channel + ":" + thread}
+	if d.Text == "" {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if _, err := h.svc.Accept(r.Context(), d, func(ctx context.Context) {
+		h.answer(ctx, d, ev.Channel, thread)
+	}); err != nil {
+		h.refuse(w, r, err)
+		return
+	}
+	// Acknowledged at once; the answer follows from the pool.
+	w.WriteHeader(http.StatusOK)
+}
+
+// verifyURL answers Slack's url_verification. Its body names no team, so when
+// the Request URL carries ?team=T… the signature is checked with that team's
+// secret; without it the challenge (a plain token) is echoed and nothing else
+// happens, which tells a caller nothing and changes nothing.
+func (h *Handler) verifyURL(w http.ResponseWriter, r *http.Request, body []byte, env envelope) {
+	if team := r.URL.Query().Get("team"); team != "" {
+		if _, ok := h.authenticate(w, r, body, team); !ok {
+			return
+		}
+	}
+	if !challengeRE.MatchString(env.Challenge) {
+		http.Error(w, "malformed challenge", http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	io.WriteString(w, env.Challenge)
+}
+
+// wanted says whether Shifu answers ev: mentions, and direct messages from
+// people (not bots, not edits, joins or other subtypes, not itself).
+func wanted(ev event, self map[string]bool) bool {
+	if ev.BotID != "" || ev.User == "" || self[ev.User] || ev.Channel == "" {
+		return false
+	}
+	switch ev.Type {
+	case "app_mention":
+		return ev.SubType == ""
+	case "message":
+		return ev.ChannelType == "im" && ev.SubType == ""
+	}
+	return false
+}
+
+var mentionRE = regexp.MustCompile(`<@[A-Z0-9]+(?:\|[^>]*)?>`)
+
+// question is the message text without the bot's mention.
+func question(text string) string {
+	return strings.TrimSpace(mentionRE.ReplaceAllString(text, " "))
+}
+
+func (h *Handler) client(in bot.Installation) *slack.Client {
+	return slack.New(in.Token, slack.OptionAPIURL(h.c.APIURL), slack.OptionHTTPClient(h.c.HTTPClient))
+}
+
+// answer asks and posts the answer in the thread.
+func (h *Handler) answer(ctx context.Context, d bot.Delivery, channel, thread string) {
+	ctx, cancel := context.WithTimeout(ctx, h.c.AnswerTimeout)
+	defer cancel()
+	opts := []slack.MsgOption{slack.MsgOptionTS(thread), slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl()}
+	a, err := h.svc.Ask(ctx, d)
+	if err != nil {
+		h.svc.Logger().Warn("slack answer", "tenant", d.In.Tenant, "err", err)
+		opts = append(opts, slack.MsgOptionText(Escape(bot.Reply(err)), false))
+	} else {
+		opts = append(opts, slack.MsgOptionText(Fallback(a), false), slack.MsgOptionBlocks(Blocks(a, h.svc.PublicURL())...))
+	}
+	if _, _, err := h.client(d.In).PostMessageContext(ctx, channel, opts...); err != nil {
+		h.svc.Logger().Error("slack chat.postMessage", "tenant", d.In.Tenant, "err", err)
+	}
+}
+
+// Commands is POST /bots/slack/commands: `/shifu QUESTION`.
+func (h *Handler) Commands(w http.ResponseWriter, r *http.Request) {
+	body, ok := read(w, r)
+	if !ok {
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		http.Error(w, "body is not form-encoded", http.StatusBadRequest)
+		return
+	}
+	in, ok := h.authenticate(w, r, body, form.Get("team_id"))
+	if !ok {
+		return
+	}
+	text := strings.TrimSpace(form.Get("text"))
+	w.Header().Set("Content-Type", "application/json")
+	if text == "" {
+		json.NewEncoder(w).Encode(map[string]string{"response_type": "ephemeral",
+			"text": "Ask a question about your manuals, e.g. `" + form.Get("command") + " how do I reset the spindle alarm?`"})
+		return
+	}
+	respURL := form.Get("response_url")
+	if !h.hook(respURL) {
+		http.Error(w, "response_url is not a Slack hook", http.StatusBadRequest)
+		return
+	}
+	d := bot.Delivery{In: in, EventID: "command:" + form.Get("trigger_id"), User: form.Get("user_id"),
+		UserName: form.Get("user_name"), Text: text, Thread: in.External + ":" + form.Get("channel_id") + ":command"}
+	if form.Get("trigger_id") == "" {
+		d.EventID = "command:" + Sign(in.Secret, r.Header.Get("X-Slack-Request-Timestamp"), body)
+	}
+	if _, err := h.svc.Accept(r.Context(), d, func(ctx context.Context) { h.respond(ctx, d, respURL) }); err != nil {
+		h.refuse(w, r, err)
+		return
+	}
+	// in_channel shows the question to the channel; the answer follows.
+	json.NewEncoder(w).Encode(map[string]string{"response_type": "in_channel"})
+}
+
+func (h *Handler) hook(u string) bool {
+	for _, p := range h.c.HookURLs {
+		if strings.HasPrefix(u, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// respond answers a slash command through its response_url.
+func (h *Handler) respond(ctx context.Context, d bot.Delivery, respURL string) {
+	ctx, cancel := context.WithTimeout(ctx, h.c.AnswerTimeout)
+	defer cancel()
+	msg := &slack.WebhookMessage{ResponseType: slack.ResponseTypeInChannel}
+	no := false
+	msg.UnfurlLinks, msg.UnfurlMedia = &no, &no
+	a, err := h.svc.Ask(ctx, d)
+	if err != nil {
+		h.svc.Logger().Warn("slack command answer", "tenant", d.In.Tenant, "err", err)
+		msg.ResponseType, msg.Text = slack.ResponseTypeEphemeral, Escape(bot.Reply(err))
+	} else {
+		msg.Text = Fallback(a)
+		msg.Blocks = &slack.Blocks{BlockSet: Blocks(a, h.svc.PublicURL())}
+	}
+	if err := slack.PostWebhookCustomHTTPContext(ctx, respURL, h.c.HTTPClient, msg); err != nil {
+		h.svc.Logger().Error("slack response_url", "tenant", d.In.Tenant, "err", err)
+	}
+}
+
+// Interactions is POST /bots/slack/interactions: the feedback buttons.
+func (h *Handler) Interactions(w http.ResponseWriter, r *http.Request) {
+	body, ok := read(w, r)
+	if !ok {
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		http.Error(w, "body is not form-encoded", http.StatusBadRequest)
+		return
+	}
+	var cb slack.InteractionCallback
+	if err := json.Unmarshal([]byte(form.Get("payload")), &cb); err != nil {
+		http.Error(w, "payload is not an interaction JSON object", http.StatusBadRequest)
+		return
+	}
+	in, ok := h.authenticate(w, r, body, cb.Team.ID)
+	if !ok {
+		return
+	}
+	for _, a := range cb.ActionCallback.BlockActions {
+		rating := map[string]int{ActionUp: 1, ActionDown: -1}[a.ActionID]
+		if rating == 0 {
+			continue
+		}
+		id, err := strconv.ParseInt(a.Value, 10, 64)
+		if err != nil || id <= 0 {
+			http.Error(w, "feedback button value is not a message id", http.StatusBadRequest)
+			return
+		}
+		// Recording a rating is one short transaction: done before the ack.
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		err = h.svc.Feedback(ctx, in, cb.User.ID, cb.User.Name, id, rating)
+		cancel()
+		if err != nil {
+			if errors.Is(err, shifu.ErrNotFound) {
+				h.svc.Logger().Warn("slack feedback", "tenant", in.Tenant, "err", err)
+				continue
+			}
+			h.refuse(w, r, err)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+}

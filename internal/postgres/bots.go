@@ -1,0 +1,201 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shifu-factory/shifu"
+)
+
+// Bot is one Slack or DingTalk installation. Secret and Token are sealed under
+// the tenant's data key; this package never sees them in the clear.
+type Bot struct {
+	ID         int64
+	TenantID   int64
+	Platform   string // slack | dingtalk
+	ExternalID string // Slack team id, DingTalk app key
+	Secret     []byte // sealed signing secret / app secret
+	Token      []byte // sealed bot token (Slack); empty for DingTalk
+	CreatedAt  time.Time
+}
+
+// AddBot stores an installation for the tenant. A platform's team or app can
+// belong to one tenant only.
+func (db *DB) AddBot(ctx context.Context, tenant int64, b Bot) (Bot, error) {
+	b.TenantID = tenant
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO bots (platform, external_id, secret, token) VALUES ($1, $2, $3, $4)
+			RETURNING id, created_at`, b.Platform, b.ExternalID, b.Secret, b.Token).Scan(&b.ID, &b.CreatedAt)
+	})
+	if err != nil {
+		err = classify(err)
+		switch {
+		case errors.Is(err, shifu.ErrConflict):
+			return b, shifu.Errorf(shifu.ErrConflict, "a %s bot for %q is already installed (remove it first with `shifu bot remove`)", b.Platform, b.ExternalID)
+		case errors.Is(err, shifu.ErrInvalid):
+			return b, shifu.Errorf(shifu.ErrInvalid, "bot platform %q: use slack or dingtalk", b.Platform)
+		}
+		return b, fmt.Errorf("add bot: %w", err)
+	}
+	return b, nil
+}
+
+// Bots lists the tenant's installations.
+func (db *DB) Bots(ctx context.Context, tenant int64) ([]Bot, error) {
+	var out []Bot
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, tenant_id, platform, external_id, secret, token, created_at
+			FROM bots ORDER BY platform, external_id`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var b Bot
+			if err := rows.Scan(&b.ID, &b.TenantID, &b.Platform, &b.ExternalID, &b.Secret, &b.Token, &b.CreatedAt); err != nil {
+				return err
+			}
+			out = append(out, b)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list bots: %w", err)
+	}
+	return out, nil
+}
+
+// RemoveBot deletes one of the tenant's installations.
+func (db *DB) RemoveBot(ctx context.Context, tenant int64, platform, externalID string) error {
+	var n int64
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM bots WHERE platform = $1 AND external_id = $2`, platform, externalID)
+		n = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("remove bot: %w", err)
+	}
+	if n == 0 {
+		return shifu.Errorf(shifu.ErrNotFound, "no %s bot %q in this tenant (`shifu bot list` shows them)", platform, externalID)
+	}
+	return nil
+}
+
+// FindBot finds the installation an incoming event names, before its tenant is
+// known: auth_bot() is the only door, returning the one matching row; the row
+// itself is then read inside the tenant. An unknown team or app is
+// ErrUnauthorized.
+func (db *DB) FindBot(ctx context.Context, platform, externalID string) (Bot, error) {
+	var b Bot
+	err := db.pool.QueryRow(ctx, `SELECT tenant_id, bot_id FROM auth_bot($1, $2)`, platform, externalID).Scan(&b.TenantID, &b.ID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return b, shifu.Errorf(shifu.ErrUnauthorized, "unknown %s installation", platform)
+	}
+	if err != nil {
+		return b, fmt.Errorf("find bot: %w", err)
+	}
+	err = db.InTenant(ctx, b.TenantID, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT platform, external_id, secret, token, created_at FROM bots WHERE id = $1`, b.ID).
+			Scan(&b.Platform, &b.ExternalID, &b.Secret, &b.Token, &b.CreatedAt)
+	})
+	if err != nil {
+		return b, fmt.Errorf("find bot: %w", classify(err))
+	}
+	return b, nil
+}
+
+// FirstBotEvent records a delivery and reports whether it is the first one
+// with this id: retries and replays of the same event return false.
+func (db *DB) FirstBotEvent(ctx context.Context, tenant int64, platform, eventID string) (bool, error) {
+	var n int64
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO bot_events (platform, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, platform, eventID)
+		n = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("record bot event: %w", err)
+	}
+	return n == 1, nil
+}
+
+// ForgetBotEvent removes a recorded delivery, so a retry of an event Shifu
+// could not take on (busy) is answered when it comes again.
+func (db *DB) ForgetBotEvent(ctx context.Context, tenant int64, platform, eventID string) error {
+	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `DELETE FROM bot_events WHERE platform = $1 AND event_id = $2`, platform, eventID)
+		return err
+	})
+}
+
+// BotUser returns the tenant's user for a chat identity (external, e.g.
+// "slack:T123:U456"), creating it as a worker on first use. Its login is the
+// identity itself, which no person's login contains (':' is not typed into a
+// login form by accident). A disabled user is ErrForbidden.
+func (db *DB) BotUser(ctx context.Context, tenant int64, external, name string) (shifu.User, error) {
+	u := shifu.User{TenantID: tenant}
+	var ext string
+	var disabled *time.Time
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT id, login, name, role, external, disabled_at FROM users WHERE external = $1 ORDER BY id LIMIT 1`, external).
+			Scan(&u.ID, &u.Login, &u.Name, &u.Role, &ext, &disabled)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		// Two first messages at once: the loser of the race reads the winner's row.
+		return tx.QueryRow(ctx, `INSERT INTO users (login, name, role, external) VALUES ($1, $2, 'worker', $1)
+			ON CONFLICT (tenant_id, login) DO UPDATE SET name = users.name
+			RETURNING id, login, name, role, external, disabled_at`, external, name).
+			Scan(&u.ID, &u.Login, &u.Name, &u.Role, &ext, &disabled)
+	})
+	if err != nil {
+		return u, fmt.Errorf("bot user: %w", classify(err))
+	}
+	if ext != external {
+		return u, shifu.Errorf(shifu.ErrConflict, "login %q is taken by a user who is not this chat identity", external)
+	}
+	if disabled != nil {
+		return u, shifu.Errorf(shifu.ErrForbidden, "your Shifu account is disabled; ask your administrator")
+	}
+	return u, nil
+}
+
+// BotFeedback records a rating of an assistant message by a bot user
+// (a second click changes the rating). A down-vote also opens a gap, as in
+// the web app. The message must be one of the tenant's assistant messages:
+// foreign keys are checked without row-level security, so this looks first.
+func (db *DB) BotFeedback(ctx context.Context, tenant, userID, messageID int64, rating int) error {
+	if rating != 1 && rating != -1 {
+		return shifu.Errorf(shifu.ErrInvalid, "rating %d: use 1 or -1", rating)
+	}
+	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var conv int64
+		err := tx.QueryRow(ctx, `SELECT conversation_id FROM messages WHERE id = $1 AND role = 'assistant'`, messageID).Scan(&conv)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return shifu.Errorf(shifu.ErrNotFound, "no answer %d to rate", messageID)
+		}
+		if err != nil {
+			return fmt.Errorf("bot feedback: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO feedback (message_id, user_id, rating) VALUES ($1, $2, $3)
+			ON CONFLICT (message_id, user_id) DO UPDATE SET rating = excluded.rating, created_at = now()`,
+			messageID, userID, rating); err != nil {
+			return fmt.Errorf("bot feedback: %w", err)
+		}
+		if rating < 0 {
+			_, err = tx.Exec(ctx, `INSERT INTO gaps (question, reason, message_id, user_id)
+				SELECT coalesce((SELECT content FROM messages WHERE conversation_id = $1 AND role = 'user' AND id < $2 ORDER BY id DESC LIMIT 1), ''),
+					'downvoted', $2, $3
+				WHERE NOT EXISTS (SELECT FROM gaps WHERE message_id = $2 AND reason = 'downvoted')`, conv, messageID, userID)
+			if err != nil {
+				return fmt.Errorf("bot feedback: gap: %w", err)
+			}
+		}
+		return nil
+	})
+}
