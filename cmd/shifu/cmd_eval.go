@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/postgres"
+	"github.com/shifu-factory/shifu/retrieval"
+)
+
+// cmdEval runs an evaluation set through search and prints the scores of
+// ../shared/eval/README.md. The tuning flags exist to measure alternatives;
+// their defaults are the shipped settings.
+func cmdEval(ctx context.Context, e *env, args []string) error {
+	d := retrieval.Defaults()
+	fs := flags(e, "eval")
+	tenantName := fs.String("tenant", "", "tenant name")
+	questions := fs.String("questions", "", "JSON-lines evaluation set")
+	k := fs.Int("k", 10, "hits per question")
+	outPath := fs.String("out", "", "write one JSON line of hits per question here")
+	fusion := fs.String("fusion", string(d.Fusion), "rrf or convex")
+	alpha := fs.Float64("alpha", d.Alpha, "convex fusion: weight of the vector score (0-1)")
+	exact := fs.Float64("exact-boost", d.ExactBoost, "boost for chunks holding the question's codes (negative: off)")
+	abstain := fs.Float64("abstain-below", d.AbstainBelow, "abstain when confidence is lower")
+	k1 := fs.Float64("k1", d.BM25.K1, "BM25 k1")
+	b := fs.Float64("b", d.BM25.B, "BM25 b")
+	maxDF := fs.Float64("max-df", d.BM25.MaxDF, "BM25: skip query terms in more than this share of chunks")
+	dup := fs.Float64("dup", d.DupThreshold, "duplicate collapse threshold (1: off)")
+	cands := fs.Int("candidates", d.Candidates, "candidates per list")
+	lexOnly := fs.Bool("lexical-only", false, "BM25 alone (no vectors)")
+	verbose := fs.Bool("v", false, "print each question's rank")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *questions == "" {
+		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu eval --tenant NAME --questions FILE.jsonl [--k 10] [--out HITS.jsonl]")
+	}
+	f, err := os.Open(*questions)
+	if err != nil {
+		return shifu.Errorf(shifu.ErrInvalid, "--questions %s: %v", *questions, err)
+	}
+	qs, err := retrieval.ReadQuestions(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	t, err := e.tenant(ctx, *tenantName)
+	if err != nil {
+		return err
+	}
+	o := retrieval.Options{Fusion: retrieval.Fusion(*fusion), Alpha: *alpha, ExactBoost: *exact, AbstainBelow: *abstain,
+		BM25: postgres.BM25{K1: *k1, B: *b, MaxDF: *maxDF}, DupThreshold: *dup, Candidates: *cands}
+	if o.Fusion != retrieval.RRF && o.Fusion != retrieval.Convex {
+		return shifu.Errorf(shifu.ErrInvalid, "--fusion %q: use rrf or convex", *fusion)
+	}
+	s, err := e.searcher(ctx, o)
+	if err != nil {
+		return err
+	}
+	if *lexOnly {
+		db, _ := e.db(ctx)
+		a, _ := e.analyzer()
+		s = retrieval.New(db, a, nil, s.Options())
+	}
+	outs, err := retrieval.Evaluate(ctx, s, t.ID, qs, *k)
+	if err != nil {
+		return err
+	}
+	if *outPath != "" {
+		if err := writeHits(*outPath, outs); err != nil {
+			return err
+		}
+	}
+	db, err := e.db(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := db.Corpus(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	r := retrieval.Score(outs)
+	if *verbose {
+		for _, o := range outs {
+			fmt.Fprintf(e.stdout, "%-12s rank %-2d abstain %-5v %s\n", o.Question.ID, o.Rank, o.Abstained, o.Question.Question)
+		}
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "lang\tn\thit@1\thit@5\thit@10\tMRR@10\tfalse abstain\t")
+	for _, ls := range append(r.Langs, r.All) {
+		fmt.Fprintf(w, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t\n", ls.Lang, ls.N, ls.Hit1, ls.Hit5, ls.Hit10, ls.MRR10, ls.FalseAbstain)
+	}
+	w.Flush()
+	models := make([]string, 0, len(st.Models))
+	for m, n := range st.Models {
+		models = append(models, fmt.Sprintf("%s (%d)", m, n))
+	}
+	sort.Strings(models)
+	fmt.Fprintf(e.stdout, "unanswerable: %d, abstained on %.0f%%\n", r.Unanswerable, 100*r.Abstain)
+	fmt.Fprintf(e.stdout, "latency: p50 %.1f ms, p95 %.1f ms\n", ms(r.P50), ms(r.P95))
+	fmt.Fprintf(e.stdout, "chunks: %d live, median %d characters; embeddings %v; query model %s\n",
+		st.Chunks, st.MedianChars, models, embModel(e))
+	return nil
+}
+
+func embModel(e *env) string {
+	emb, err := e.embedder()
+	if err != nil {
+		return "?"
+	}
+	return emb.Model()
+}
+
+// evalLine is one line of --out.
+type evalLine struct {
+	ID        string      `json:"id"`
+	Hits      []searchHit `json:"hits"`
+	Abstained bool        `json:"abstained"`
+	LatencyMS float64     `json:"latency_ms"`
+	Rank      int         `json:"rank,omitempty"`
+}
+
+func writeHits(path string, outs []retrieval.Outcome) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return shifu.Errorf(shifu.ErrInvalid, "--out %s: %v", path, err)
+	}
+	enc := json.NewEncoder(f)
+	enc.SetEscapeHTML(false)
+	for _, o := range outs {
+		if err := enc.Encode(evalLine{ID: o.Question.ID, Hits: toSearchHits(o.Hits), Abstained: o.Abstained,
+			LatencyMS: ms(o.Latency), Rank: o.Rank}); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

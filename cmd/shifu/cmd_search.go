@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/model"
+	"github.com/shifu-factory/shifu/retrieval"
+)
+
+// searcher builds the hybrid searcher from the configuration: the configured
+// embedder, and the chat model (query rewrites) and reranker when set.
+func (e *env) searcher(ctx context.Context, o retrieval.Options) (*retrieval.Searcher, error) {
+	db, err := e.db(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, err := e.analyzer()
+	if err != nil {
+		return nil, err
+	}
+	emb, err := e.embedder()
+	if err != nil {
+		return nil, err
+	}
+	c, err := e.config()
+	if err != nil {
+		return nil, err
+	}
+	if o.Chat == nil && c.LLM.Provider != "" {
+		if o.Chat, err = e.chat(); err != nil {
+			return nil, err
+		}
+	}
+	if o.Reranker == nil && c.Rerank.Provider != "" {
+		o.Reranker, err = model.NewReranker(model.RerankConfig{
+			Provider: c.Rerank.Provider, URL: c.Rerank.BaseURL, APIKey: c.Rerank.APIKey.Value(),
+			Model: c.Rerank.Model, Timeout: c.Rerank.Timeout,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if o.Logger == nil {
+		o.Logger = e.logger()
+	}
+	return retrieval.New(db, a, emb, o), nil
+}
+
+// chat builds the configured chat model (nil, nil when none is configured).
+func (e *env) chat() (model.Chat, error) {
+	c, err := e.config()
+	if err != nil {
+		return nil, err
+	}
+	if c.LLM.Provider == "" {
+		return nil, nil
+	}
+	return model.NewChat(model.ChatConfig{
+		Provider: c.LLM.Provider, BaseURL: c.LLM.BaseURL, APIKey: c.LLM.APIKey.Value(),
+		Model: c.LLM.Model, Timeout: c.LLM.Timeout,
+	})
+}
+
+// searchHit is one hit as `shifu search --json` prints it.
+type searchHit struct {
+	Document  string  `json:"document"`
+	Title     string  `json:"title"`
+	PageStart int     `json:"page_start"`
+	PageEnd   int     `json:"page_end"`
+	Anchor    string  `json:"anchor"`
+	Heading   string  `json:"heading"`
+	Text      string  `json:"text"`
+	Score     float64 `json:"score"`
+}
+
+func toSearchHits(hits []shifu.Hit) []searchHit {
+	out := make([]searchHit, len(hits))
+	for i, h := range hits {
+		out[i] = searchHit{Document: h.Document, Title: h.Title, PageStart: h.PageStart, PageEnd: h.PageEnd,
+			Anchor: h.Anchor, Heading: h.Heading, Text: h.Text, Score: h.Score}
+	}
+	return out
+}
+
+// cmdSearch prints the best passages for a question.
+func cmdSearch(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "search")
+	tenantName := fs.String("tenant", "", "tenant name")
+	k := fs.Int("k", 5, "number of hits")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	question := strings.TrimSpace(strings.Join(fs.Args(), " "))
+	if question == "" {
+		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu search --tenant NAME [--k N] [--json] QUESTION")
+	}
+	if *k < 1 || *k > 100 {
+		return shifu.Errorf(shifu.ErrInvalid, "--k %d: use 1 to 100", *k)
+	}
+	t, err := e.tenant(ctx, *tenantName)
+	if err != nil {
+		return err
+	}
+	s, err := e.searcher(ctx, retrieval.Options{})
+	if err != nil {
+		return err
+	}
+	r, err := s.Retrieve(ctx, t.ID, retrieval.Query{Text: question, K: *k})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(toSearchHits(r.Hits))
+	}
+	if r.Abstain {
+		fmt.Fprintf(e.stdout, "(low confidence %.2f: the manuals may not cover this)\n\n", r.Confidence)
+	}
+	for i, h := range r.Hits {
+		fmt.Fprintf(e.stdout, "%d. %s — %s  (score %.3f)\n", i+1, h.Document, place(h), h.Score)
+		if h.Heading != "" {
+			fmt.Fprintf(e.stdout, "   %s\n", h.Heading)
+		}
+		fmt.Fprintf(e.stdout, "   %s\n\n", snippet(h.Text, 300))
+	}
+	if len(r.Hits) == 0 {
+		fmt.Fprintln(e.stdout, "no passages found")
+	}
+	return nil
+}
+
+// place is where a hit is: its page span or its section anchor.
+func place(h shifu.Hit) string {
+	switch {
+	case h.PageStart > 0 && h.PageEnd > h.PageStart:
+		return fmt.Sprintf("pages %d-%d", h.PageStart, h.PageEnd)
+	case h.PageStart > 0:
+		return fmt.Sprintf("page %d", h.PageStart)
+	case h.Anchor != "":
+		return "#" + h.Anchor
+	}
+	return "(no page)"
+}
+
+func snippet(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}

@@ -1,0 +1,398 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
+
+	"github.com/shifu-factory/shifu"
+)
+
+// Filter narrows a search. Filters are applied inside the query that ranks,
+// never after a LIMIT, so a narrow filter still returns a full page of hits.
+type Filter struct {
+	Documents []int64       // only these documents; empty: all
+	Kind      shifu.DocKind // manual or note; "": both
+	Equipment string        // documents tagged with this equipment; "": any
+}
+
+// filterSQL returns the WHERE conditions on d (documents) for f, numbering
+// its parameters from next.
+func filterSQL(f Filter, next int) (string, []any) {
+	var conds []string
+	var args []any
+	if len(f.Documents) > 0 {
+		conds = append(conds, fmt.Sprintf("d.id = ANY($%d::bigint[])", next+len(args)))
+		args = append(args, f.Documents)
+	}
+	if f.Kind != "" {
+		conds = append(conds, fmt.Sprintf("d.kind = $%d", next+len(args)))
+		args = append(args, string(f.Kind))
+	}
+	if f.Equipment != "" {
+		conds = append(conds, fmt.Sprintf("d.equipment = $%d", next+len(args)))
+		args = append(args, f.Equipment)
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " AND " + strings.Join(conds, " AND "), args
+}
+
+// BM25 holds the lexical ranking's parameters.
+type BM25 struct {
+	K1 float64 // term-frequency saturation; default 1.2
+	B  float64 // length normalisation; default 0.75
+	// MaxDF drops query terms found in more than this fraction of the
+	// tenant's live chunks (they rank nothing and cost the most postings);
+	// default 0.2, 1 keeps every term.
+	MaxDF float64
+}
+
+func (p BM25) withDefaults() BM25 {
+	if p.K1 <= 0 {
+		p.K1 = 1.2
+	}
+	if p.B < 0 || p.B > 1 {
+		p.B = 0.75
+	}
+	if p.MaxDF <= 0 {
+		p.MaxDF = 0.2
+	}
+	return p
+}
+
+// hitColumns are the columns scanHit reads, c being chunks and d documents.
+const hitColumns = `c.id, c.document_id, c.ord, c.text, c.heading, c.page_start, c.page_end, c.anchor,
+	c.language, c.tokens, d.name, d.title, d.kind, CASE WHEN d.kind = 'note' THEN d.uploader ELSE '' END`
+
+func scanHit(rows pgx.Rows, score *float64) (shifu.Hit, error) {
+	var h shifu.Hit
+	dest := []any{&h.ID, &h.DocumentID, &h.Ord, &h.Text, &h.Heading, &h.PageStart, &h.PageEnd, &h.Anchor,
+		&h.Language, &h.Tokens, &h.Document, &h.Title, &h.Kind, &h.Author}
+	if score != nil {
+		dest = append(dest, score)
+	}
+	err := rows.Scan(dest...)
+	if score != nil {
+		h.Score = *score
+	}
+	return h, err
+}
+
+func collectHits(rows pgx.Rows, withScore bool) ([]shifu.Hit, error) {
+	defer rows.Close()
+	var out []shifu.Hit
+	var s float64
+	sp := &s
+	if !withScore {
+		sp = nil
+	}
+	for rows.Next() {
+		h, err := scanHit(rows, sp)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// TermStats is what BM25 needs to know about the tenant's live chunks.
+type TermStats struct {
+	N     int            // live chunks
+	AvgDL float64        // their mean length in terms
+	DF    map[string]int // chunks holding each query term; absent: none
+}
+
+// IDF is the BM25 (Robertson-Spärck Jones, floored at 0 by the +1) inverse
+// document frequency of a term found in df of n chunks.
+func IDF(n, df int) float64 {
+	return math.Log(1 + (float64(n)-float64(df)+0.5)/(float64(df)+0.5))
+}
+
+// Lexical ranks the tenant's live chunks by BM25 over the postings table for
+// the given (distinct, analysed) query terms and returns the best limit, Score
+// being the BM25 score, with the statistics it used.
+func (db *DB) Lexical(ctx context.Context, tenant int64, terms []string, f Filter, p BM25, limit int) ([]shifu.Hit, TermStats, error) {
+	var hits []shifu.Hit
+	var st TermStats
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		if st, err = termStats(ctx, tx, terms); err != nil {
+			return err
+		}
+		hits, err = lexical(ctx, tx, terms, st, f, p, limit)
+		return err
+	})
+	if err != nil {
+		return nil, st, fmt.Errorf("lexical search: %w", err)
+	}
+	return hits, st, nil
+}
+
+// termStats reads N, the mean length and the query terms' document
+// frequencies. They cover the tenant's live chunks whatever the filter: a
+// filter chooses which chunks compete, not how rare a word is.
+func termStats(ctx context.Context, tx pgx.Tx, terms []string) (TermStats, error) {
+	st := TermStats{DF: map[string]int{}}
+	err := tx.QueryRow(ctx, `SELECT count(*), coalesce(avg(c.nterms), 1)::float8
+		FROM chunks c JOIN documents d ON d.id = c.document_id
+		WHERE c.tenant_id = app_tenant() AND d.status = 'ready'`).Scan(&st.N, &st.AvgDL)
+	if err != nil || len(terms) == 0 {
+		return st, err
+	}
+	rows, err := tx.Query(ctx, `SELECT ct.term, count(*)
+		FROM chunk_terms ct JOIN chunks c ON c.id = ct.chunk_id JOIN documents d ON d.id = c.document_id
+		WHERE ct.tenant_id = app_tenant() AND ct.term = ANY($1::text[]) AND d.status = 'ready'
+		GROUP BY ct.term`, terms)
+	if err != nil {
+		return st, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t string
+		var n int
+		if err := rows.Scan(&t, &n); err != nil {
+			return st, err
+		}
+		st.DF[t] = n
+	}
+	return st, rows.Err()
+}
+
+func lexical(ctx context.Context, tx pgx.Tx, terms []string, st TermStats, f Filter, p BM25, limit int) ([]shifu.Hit, error) {
+	p = p.withDefaults()
+	var kept []string
+	var idf []float64
+	for _, t := range terms {
+		df := st.DF[t]
+		if df == 0 || float64(df) > max(p.MaxDF*float64(st.N), 1) {
+			continue
+		}
+		kept, idf = append(kept, t), append(idf, IDF(st.N, df))
+	}
+	if len(kept) == 0 || limit <= 0 {
+		return nil, nil
+	}
+	where, fargs := filterSQL(f, 7)
+	q := `WITH q AS (SELECT * FROM unnest($1::text[], $2::float8[]) AS q(term, idf)),
+	scored AS (
+		SELECT ct.chunk_id, sum(q.idf * ct.tf * ($3 + 1) / (ct.tf + $3 * (1 - $4 + $4 * c.nterms / $5::float8))) AS score
+		FROM q JOIN chunk_terms ct ON ct.tenant_id = app_tenant() AND ct.term = q.term
+		JOIN chunks c ON c.id = ct.chunk_id JOIN documents d ON d.id = c.document_id
+		WHERE d.status = 'ready'` + where + `
+		GROUP BY ct.chunk_id ORDER BY score DESC LIMIT $6
+	)
+	SELECT ` + hitColumns + `, sc.score FROM scored sc JOIN chunks c ON c.id = sc.chunk_id
+	JOIN documents d ON d.id = c.document_id ORDER BY sc.score DESC, c.id`
+	args := append([]any{kept, idf, p.K1, p.B, max(st.AvgDL, 1), limit}, fargs...)
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collectHits(rows, true)
+}
+
+// VectorSearch tunes the nearest-neighbour query.
+type VectorSearch struct {
+	// EfSearch > 0 sets hnsw.ef_search for the query; used only when the
+	// planner picks the HNSW index.
+	EfSearch int
+}
+
+// Nearest returns the limit live chunks whose embeddings from model are
+// closest (cosine) to vec, Score being the cosine similarity. Only vectors of
+// the same model are compared: another model's space is another geometry.
+func (db *DB) Nearest(ctx context.Context, tenant int64, vec []float32, model string, f Filter, vs VectorSearch, limit int) ([]shifu.Hit, error) {
+	if len(vec) == 0 || limit <= 0 {
+		return nil, nil
+	}
+	var hits []shifu.Hit
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		hits, err = nearest(ctx, tx, vec, model, f, vs, limit)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vector search: %w", err)
+	}
+	return hits, nil
+}
+
+func nearest(ctx context.Context, tx pgx.Tx, vec []float32, model string, f Filter, vs VectorSearch, limit int) ([]shifu.Hit, error) {
+	// If the planner uses an HNSW index, a filter (tenant, status, kind …)
+	// applied after the index scan would starve the result; the iterative
+	// scan keeps reading the graph until limit rows pass the filter.
+	if _, err := tx.Exec(ctx, `SET LOCAL hnsw.iterative_scan = relaxed_order`); err != nil {
+		return nil, err
+	}
+	if vs.EfSearch > 0 {
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL hnsw.ef_search = %d`, vs.EfSearch)); err != nil {
+			return nil, err
+		}
+	}
+	where, fargs := filterSQL(f, 4)
+	// relaxed_order may return rows slightly out of order: the outer ORDER
+	// BY re-sorts the materialised candidates.
+	q := `WITH nn AS MATERIALIZED (
+		SELECT c.id, c.embedding <=> $1::halfvec AS dist
+		FROM chunks c JOIN documents d ON d.id = c.document_id
+		WHERE c.tenant_id = app_tenant() AND c.embed_model = $2 AND d.status = 'ready'` + where + `
+		ORDER BY c.embedding <=> $1::halfvec LIMIT $3
+	)
+	SELECT ` + hitColumns + `, 1 - nn.dist FROM nn JOIN chunks c ON c.id = nn.id
+	JOIN documents d ON d.id = c.document_id ORDER BY nn.dist, c.id`
+	args := append([]any{pgvector.NewHalfVector(Pad(vec)), model, limit}, fargs...)
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collectHits(rows, true)
+}
+
+// Candidates is the two ranked lists a hybrid search fuses.
+type Candidates struct {
+	Lexical []shifu.Hit
+	Vector  []shifu.Hit
+	Stats   TermStats
+}
+
+// HybridQuery is one hybrid search: lexical terms and/or a query vector.
+type HybridQuery struct {
+	Terms    []string
+	Vector   []float32
+	Model    string
+	Filter   Filter
+	BM25     BM25
+	Vec      VectorSearch
+	LexicalK int // candidates from BM25
+	VectorK  int // candidates from the vector index
+}
+
+// Hybrid runs the lexical and the vector search in one tenant transaction
+// (one round trip to set the tenant, one snapshot for both lists).
+func (db *DB) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidates, error) {
+	var c Candidates
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		if c.Stats, err = termStats(ctx, tx, q.Terms); err != nil {
+			return fmt.Errorf("term stats: %w", err)
+		}
+		if len(q.Terms) > 0 && q.LexicalK > 0 {
+			if c.Lexical, err = lexical(ctx, tx, q.Terms, c.Stats, q.Filter, q.BM25, q.LexicalK); err != nil {
+				return fmt.Errorf("lexical: %w", err)
+			}
+		}
+		if len(q.Vector) > 0 && q.VectorK > 0 {
+			if c.Vector, err = nearest(ctx, tx, q.Vector, q.Model, q.Filter, q.Vec, q.VectorK); err != nil {
+				return fmt.Errorf("vector: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return c, fmt.Errorf("hybrid search: %w", err)
+	}
+	return c, nil
+}
+
+// Neighbours returns the chunks just before and after each given chunk in its
+// document (ord ± 1), live documents only, excluding the given chunks
+// themselves. Score is 0.
+func (db *DB) Neighbours(ctx context.Context, tenant int64, ids []int64) ([]shifu.Hit, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var hits []shifu.Hit
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+hitColumns+`
+			FROM chunks s JOIN chunks c ON c.document_id = s.document_id AND c.ord IN (s.ord - 1, s.ord + 1)
+			JOIN documents d ON d.id = c.document_id
+			WHERE s.id = ANY($1::bigint[]) AND d.status = 'ready' AND NOT c.id = ANY($1::bigint[])
+			ORDER BY c.document_id, c.ord`, ids)
+		if err != nil {
+			return err
+		}
+		hits, err = collectHits(rows, false)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("neighbours: %w", err)
+	}
+	// A chunk between two hits is its neighbour twice.
+	out := hits[:0]
+	seen := map[int64]bool{}
+	for _, h := range hits {
+		if !seen[h.ID] {
+			seen[h.ID] = true
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+// ChunksByID returns the given live chunks with their documents, in no
+// particular order; ids of other tenants' or unpublished chunks are skipped.
+func (db *DB) ChunksByID(ctx context.Context, tenant int64, ids []int64) ([]shifu.Hit, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var hits []shifu.Hit
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+hitColumns+` FROM chunks c JOIN documents d ON d.id = c.document_id
+			WHERE c.id = ANY($1::bigint[]) AND d.status = 'ready'`, ids)
+		if err != nil {
+			return err
+		}
+		hits, err = collectHits(rows, false)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chunks by id: %w", err)
+	}
+	return hits, nil
+}
+
+// CorpusStats describes a tenant's live chunks.
+type CorpusStats struct {
+	Chunks      int
+	MedianChars int
+	Models      map[string]int // embed_model → chunks embedded with it
+}
+
+// Corpus returns statistics of the tenant's live chunks (for eval reports,
+// and to know which embedding model the index was built with).
+func (db *DB) Corpus(ctx context.Context, tenant int64) (CorpusStats, error) {
+	st := CorpusStats{Models: map[string]int{}}
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT count(*), coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY char_length(c.text)), 0)
+			FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.status = 'ready'`).Scan(&st.Chunks, &st.MedianChars)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT c.embed_model, count(*) FROM chunks c JOIN documents d ON d.id = c.document_id
+			WHERE d.status = 'ready' AND c.embedding IS NOT NULL GROUP BY c.embed_model`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var m string
+			var n int
+			if err := rows.Scan(&m, &n); err != nil {
+				return err
+			}
+			st.Models[m] = n
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return st, fmt.Errorf("corpus stats: %w", err)
+	}
+	return st, nil
+}

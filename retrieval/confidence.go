@@ -1,0 +1,44 @@
+package retrieval
+
+import (
+	"math"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/postgres"
+)
+
+// confidence measures whether the hits are about the question at all: the
+// share of the question's vocabulary, weighted by rarity, that the best of
+// the first few hits holds. A term no chunk holds weighs the most: a question
+// about "HEPA filters" in a library without the word "HEPA" is not covered
+// however well "filter" matches.
+func (s *Searcher) confidence(r run, hits []shifu.Hit) float64 {
+	if len(hits) == 0 || len(r.terms) == 0 {
+		return 0
+	}
+	st := r.cand.Stats
+	weights := make([]float64, len(r.terms))
+	total := 0.0
+	for i, t := range r.terms {
+		weights[i] = postgres.IDF(st.N, st.DF[t])
+		total += weights[i]
+	}
+	if total == 0 {
+		return 0
+	}
+	best := 0.0
+	for _, h := range hits[:min(3, len(hits))] {
+		have := map[string]bool{}
+		for _, t := range s.analyzer.Terms(h.Text) {
+			have[t] = true
+		}
+		got := 0.0
+		for i, t := range r.terms {
+			if have[t] {
+				got += weights[i]
+			}
+		}
+		best = math.Max(best, got/total)
+	}
+	return best
+}

@@ -1,0 +1,108 @@
+package retrieval
+
+import (
+	"hash/fnv"
+	"strings"
+	"unicode"
+)
+
+// collapse drops chunks whose text is nearly the same as a better-ranked
+// one's (a manual reproduced inside another, a warning repeated on every
+// page), keeping the first keep survivors. fs must be sorted best first.
+func collapse(fs []*fused, threshold float64, keep int) []*fused {
+	if threshold >= 1 {
+		if len(fs) > keep {
+			fs = fs[:keep]
+		}
+		return fs
+	}
+	var out []*fused
+	var sigs []map[uint64]bool
+	for _, f := range fs {
+		sig := shingles(body(f.hit.Text, f.hit.Heading))
+		dup := false
+		for _, o := range sigs {
+			if jaccard(sig, o) >= threshold {
+				dup = true
+				break
+			}
+		}
+		if dup {
+			continue
+		}
+		out, sigs = append(out, f), append(sigs, sig)
+		if len(out) == keep {
+			break
+		}
+	}
+	return out
+}
+
+// body is a chunk's text without its heading line: the same paragraph under
+// two documents' different heading paths is still the same paragraph.
+func body(text, heading string) string {
+	if heading != "" {
+		if first, rest, ok := strings.Cut(text, "\n"); ok && strings.Contains(first, lastPart(heading)) {
+			return rest
+		}
+	}
+	return text
+}
+
+func lastPart(heading string) string {
+	if i := strings.LastIndex(heading, " > "); i >= 0 {
+		return heading[i+3:]
+	}
+	return heading
+}
+
+// shingles hashes the text's overlapping word triples (Han characters count
+// as words), lowercased, so layout and case do not matter.
+func shingles(text string) map[uint64]bool {
+	var words []string
+	var cur strings.Builder
+	flush := func() {
+		if cur.Len() > 0 {
+			words = append(words, cur.String())
+			cur.Reset()
+		}
+	}
+	for _, r := range strings.ToLower(text) {
+		switch {
+		case unicode.Is(unicode.Han, r):
+			flush()
+			words = append(words, string(r))
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			cur.WriteRune(r)
+		default:
+			flush()
+		}
+	}
+	flush()
+	out := map[uint64]bool{}
+	for i := 0; i+3 <= len(words) || (i == 0 && len(words) > 0); i++ {
+		h := fnv.New64a()
+		for _, w := range words[i:min(i+3, len(words))] {
+			h.Write([]byte(w))
+			h.Write([]byte{0})
+		}
+		out[h.Sum64()] = true
+	}
+	return out
+}
+
+func jaccard(a, b map[uint64]bool) float64 {
+	if len(a) == 0 || len(b) == 0 {
+		return 0
+	}
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	inter := 0
+	for k := range a {
+		if b[k] {
+			inter++
+		}
+	}
+	return float64(inter) / float64(len(a)+len(b)-inter)
+}

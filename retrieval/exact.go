@@ -1,0 +1,144 @@
+package retrieval
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/shifu-factory/shifu/internal/postgres"
+)
+
+// exactToken is a code-like word of the question — an alarm or G/M code, a
+// parameter, pin or file name — that a passage must contain verbatim to be
+// about the same thing. weight is its rarity in the tenant's chunks, in [0, 1].
+type exactToken struct {
+	text   string // lowercased, as written
+	weight float64
+}
+
+// exactTokens picks the question's code-like words: letters with digits (G64,
+// E-104, M6, 7i43), identifiers with _ or an inner dot (MIN_LIMIT, tool.tbl,
+// motion.spindle-on), and all-capital words (DISPLAY, PWM). A word found in
+// no chunk, or in most of them, carries no weight.
+func exactTokens(q string, a Analyzer, st postgres.TermStats) []exactToken {
+	var out []exactToken
+	seen := map[string]bool{}
+	maxIDF := postgres.IDF(st.N, 1)
+	for _, w := range codeWords(q) {
+		lw := strings.ToLower(w)
+		if seen[lw] || !isCode(w) {
+			continue
+		}
+		seen[lw] = true
+		ts := a.QueryTerms(w)
+		if len(ts) == 0 || maxIDF <= 0 {
+			continue
+		}
+		df := st.DF[ts[0]]
+		if df == 0 {
+			continue
+		}
+		out = append(out, exactToken{text: lw, weight: postgres.IDF(st.N, df) / maxIDF})
+	}
+	return out
+}
+
+// codeWords splits text into runs of letters, digits and _ with . - / inside.
+func codeWords(s string) []string {
+	var out []string
+	start := -1
+	for i, r := range s {
+		inner := (r == '.' || r == '-' || r == '/') && start >= 0 && i+1 < len(s) && isWordByte(s[i+1])
+		if isWordRune(r) || inner {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 {
+			out = append(out, s[start:i])
+			start = -1
+		}
+	}
+	if start >= 0 {
+		out = append(out, s[start:])
+	}
+	return out
+}
+
+func isWordRune(r rune) bool {
+	return r == '_' || (r < 0x2E80 && (unicode.IsLetter(r) || unicode.IsDigit(r)))
+}
+
+func isWordByte(b byte) bool {
+	return b == '_' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+}
+
+func isCode(w string) bool {
+	letters, digits, upper := 0, 0, 0
+	for _, r := range w {
+		switch {
+		case unicode.IsDigit(r):
+			digits++
+		case unicode.IsLetter(r):
+			letters++
+			if unicode.IsUpper(r) {
+				upper++
+			}
+		}
+	}
+	switch {
+	case letters > 0 && digits > 0:
+		return true
+	case strings.Contains(w, "_") && letters > 0:
+		return true
+	case strings.Contains(strings.Trim(w, "."), ".") && letters > 1:
+		return true
+	case letters >= 2 && upper == letters:
+		return true
+	}
+	return false
+}
+
+// containsWord reports whether lowered text holds tok as a whole word (not
+// inside a longer code: G64 is not in G640).
+func containsWord(text, tok string) bool {
+	for i := 0; ; {
+		j := strings.Index(text[i:], tok)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(tok)
+		before, _ := utf8.DecodeLastRuneInString(text[:j])
+		after, _ := utf8.DecodeRuneInString(text[end:])
+		if (j == 0 || !isWordRune(before)) && (end == len(text) || !isWordRune(after)) {
+			return true
+		}
+		i = j + 1
+	}
+}
+
+// boostExact raises chunks holding the question's codes above the rest.
+func (s *Searcher) boostExact(fs []*fused, r run) {
+	if len(r.exact) == 0 || s.opt.ExactBoost <= 0 {
+		return
+	}
+	total := 0.0
+	for _, t := range r.exact {
+		total += t.weight
+	}
+	if total == 0 {
+		return
+	}
+	for _, f := range fs {
+		lt := strings.ToLower(f.hit.Text)
+		got := 0.0
+		for _, t := range r.exact {
+			if containsWord(lt, t.text) {
+				got += t.weight
+			}
+		}
+		f.score += s.opt.ExactBoost * got / total
+	}
+}

@@ -1,0 +1,426 @@
+// Package retrieval finds the passages that answer a question: BM25 over the
+// postings table and cosine search over chunk embeddings, fused, with exact
+// codes (G64, E-104, MIN_LIMIT) put first, repeated text collapsed, and
+// optionally a hosted reranker and model-written query rewrites. It also
+// decides when nothing found is relevant enough to answer from.
+package retrieval
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/model"
+	"github.com/shifu-factory/shifu/internal/postgres"
+)
+
+// Store is the part of the database search reads.
+type Store interface {
+	Hybrid(ctx context.Context, tenant int64, q postgres.HybridQuery) (postgres.Candidates, error)
+	Neighbours(ctx context.Context, tenant int64, ids []int64) ([]shifu.Hit, error)
+}
+
+// Analyzer is the lexical analyzer the index was built with.
+type Analyzer interface {
+	Terms(text string) []string
+	QueryTerms(q string) []string
+}
+
+// Fusion says how the lexical and vector lists are combined.
+type Fusion string
+
+const (
+	// RRF is reciprocal rank fusion: Σ 1/(k + rank). Robust, ignores scores.
+	RRF Fusion = "rrf"
+	// Convex is α·vector + (1-α)·lexical over normalised scores (Bruch et
+	// al., 2023); one weight, tuned on the dev set.
+	Convex Fusion = "convex"
+)
+
+// Options tune a Searcher. Zero fields take the defaults tuned on the dev set
+// (see Defaults).
+type Options struct {
+	Fusion Fusion
+	Alpha  float64 // convex: weight of the vector score
+	RRFK   float64 // rrf: the k constant
+	BM25   postgres.BM25
+	// Candidates is how many chunks each list contributes before fusion.
+	Candidates int
+	// ExactBoost is added (times the matched share) to the fused score, which
+	// is normalised to [0, 1], of a chunk holding the question's exact codes.
+	ExactBoost float64
+	// DupThreshold is the word-shingle Jaccard similarity above which two
+	// chunks count as the same text (repeated manuals); ≥1 turns it off.
+	DupThreshold float64
+	// AbstainBelow: a result whose Confidence is lower is not answered from.
+	AbstainBelow float64
+	// EfSearch for HNSW index scans (when the planner uses the index).
+	EfSearch int
+
+	Reranker  model.Reranker // optional: reorders the fused top RerankTop
+	RerankTop int
+	Chat      model.Chat // optional: rewrites follow-ups, translates
+	Logger    *slog.Logger
+}
+
+// Defaults are the settings measured best on the dev set with the offline
+// embedder (see the eval notes in the package tests).
+func Defaults() Options {
+	return Options{
+		Fusion:       Convex,
+		Alpha:        0.3,
+		RRFK:         60,
+		BM25:         postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 0.2},
+		Candidates:   60,
+		ExactBoost:   0.5,
+		DupThreshold: 0.8,
+		AbstainBelow: 0.35,
+		RerankTop:    30,
+	}
+}
+
+func (o Options) withDefaults() Options {
+	d := Defaults()
+	if o.Fusion == "" {
+		o.Fusion = d.Fusion
+	}
+	if o.Alpha <= 0 || o.Alpha > 1 {
+		o.Alpha = d.Alpha
+	}
+	if o.RRFK <= 0 {
+		o.RRFK = d.RRFK
+	}
+	if o.BM25 == (postgres.BM25{}) {
+		o.BM25 = d.BM25
+	}
+	if o.Candidates <= 0 {
+		o.Candidates = d.Candidates
+	}
+	if o.ExactBoost == 0 {
+		o.ExactBoost = d.ExactBoost
+	}
+	if o.DupThreshold <= 0 {
+		o.DupThreshold = d.DupThreshold
+	}
+	if o.AbstainBelow == 0 {
+		o.AbstainBelow = d.AbstainBelow
+	}
+	if o.RerankTop <= 0 {
+		o.RerankTop = d.RerankTop
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Searcher runs hybrid searches. It is safe for concurrent use.
+type Searcher struct {
+	store    Store
+	analyzer Analyzer
+	embedder model.Embedder
+	opt      Options
+}
+
+// New returns a Searcher. embedder may be nil: lexical search only.
+func New(store Store, a Analyzer, e model.Embedder, o Options) *Searcher {
+	return &Searcher{store: store, analyzer: a, embedder: e, opt: o.withDefaults()}
+}
+
+// Options returns the settings in effect.
+func (s *Searcher) Options() Options { return s.opt }
+
+// Query is one search.
+type Query struct {
+	Text    string
+	K       int // hits wanted; default 10
+	Filter  postgres.Filter
+	History []shifu.Turn // earlier turns, for rewriting follow-ups (needs Chat)
+	// Neighbours adds, after each of the first Neighbours hits, the chunks
+	// just before and after it in its document (a procedure cut in two).
+	Neighbours int
+}
+
+// Result is a search with what it was based on.
+type Result struct {
+	Hits []shifu.Hit
+	// Confidence in [0, 1]: how much of the question's rare vocabulary the best
+	// hits hold, and how close the nearest vectors are.
+	Confidence float64
+	// Abstain: nothing found is relevant enough to answer from.
+	Abstain bool
+	// Queries are the texts searched: the question, then any rewrites.
+	Queries []string
+	// Elapsed is the time the search took.
+	Elapsed time.Duration
+}
+
+// Search returns the best hits for q, best first.
+func (s *Searcher) Search(ctx context.Context, tenant int64, q Query) ([]shifu.Hit, error) {
+	r, err := s.Retrieve(ctx, tenant, q)
+	return r.Hits, err
+}
+
+// Retrieve is Search with the abstention decision and what was searched.
+func (s *Searcher) Retrieve(ctx context.Context, tenant int64, q Query) (Result, error) {
+	start := time.Now()
+	text := strings.TrimSpace(q.Text)
+	if text == "" {
+		return Result{}, shifu.Errorf(shifu.ErrInvalid, "the question is empty")
+	}
+	if q.K <= 0 {
+		q.K = 10
+	}
+	res := Result{Queries: []string{text}}
+	if s.opt.Chat != nil {
+		res.Queries = append(res.Queries, s.rewrite(ctx, text, q.History)...)
+	}
+
+	var runs []run
+	for i, qt := range res.Queries {
+		r, err := s.candidates(ctx, tenant, qt, q.Filter)
+		if err != nil {
+			return res, err
+		}
+		r.weight = 1
+		if i > 0 {
+			r.weight = 0.8 // rewrites can drift; the words the worker used count most
+		}
+		runs = append(runs, r)
+	}
+	fused := s.fuse(runs)
+	s.boostExact(fused, runs[0])
+	sortFused(fused)
+	fused = collapse(fused, s.opt.DupThreshold, q.K+q.K/2+5)
+	if s.opt.Reranker != nil {
+		fused = s.rerank(ctx, text, fused)
+	}
+	if len(fused) > q.K {
+		fused = fused[:q.K]
+	}
+	res.Hits = make([]shifu.Hit, len(fused))
+	for i, f := range fused {
+		res.Hits[i] = f.hit
+		res.Hits[i].Score = f.score
+	}
+	res.Confidence = s.confidence(runs[0], res.Hits)
+	res.Abstain = len(res.Hits) == 0 || res.Confidence < s.opt.AbstainBelow
+	if q.Neighbours > 0 && len(res.Hits) > 0 {
+		hits, err := s.expand(ctx, tenant, res.Hits, q.Neighbours)
+		if err != nil {
+			return res, err
+		}
+		res.Hits = hits
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// run is one query's candidate lists.
+type run struct {
+	text   string
+	terms  []string
+	cand   postgres.Candidates
+	exact  []exactToken
+	weight float64
+}
+
+func (s *Searcher) candidates(ctx context.Context, tenant int64, text string, f postgres.Filter) (run, error) {
+	r := run{text: text, terms: s.analyzer.QueryTerms(text)}
+	hq := postgres.HybridQuery{
+		Terms: r.terms, Filter: f, BM25: s.opt.BM25,
+		LexicalK: s.opt.Candidates, VectorK: s.opt.Candidates,
+		Vec: postgres.VectorSearch{EfSearch: s.opt.EfSearch},
+	}
+	if s.embedder != nil && s.opt.Alpha > 0 {
+		vecs, err := s.embedder.Embed(ctx, []string{text})
+		if err != nil {
+			// A hosted embedder being down must not stop search: BM25 alone
+			// still finds most answers.
+			s.opt.Logger.Warn("query embedding failed; lexical search only", "err", err)
+		} else if len(vecs) == 1 {
+			hq.Vector, hq.Model = vecs[0], s.embedder.Model()
+		}
+	}
+	c, err := s.store.Hybrid(ctx, tenant, hq)
+	if err != nil {
+		return r, err
+	}
+	r.cand = c
+	r.exact = exactTokens(text, s.analyzer, c.Stats)
+	return r, nil
+}
+
+// fused is a candidate with its combined score.
+type fused struct {
+	hit   shifu.Hit
+	score float64
+	lex   float64 // normalised lexical score of the first run (for confidence)
+	vec   float64
+}
+
+func (s *Searcher) fuse(runs []run) []*fused {
+	byID := map[int64]*fused{}
+	var order []*fused
+	get := func(h shifu.Hit) *fused {
+		f, ok := byID[h.ID]
+		if !ok {
+			f = &fused{hit: h}
+			byID[h.ID] = f
+			order = append(order, f)
+		}
+		return f
+	}
+	for ri, r := range runs {
+		lexW, vecW := 1-s.opt.Alpha, s.opt.Alpha
+		if len(r.cand.Vector) == 0 {
+			lexW = 1
+		}
+		if len(r.cand.Lexical) == 0 {
+			vecW = 1
+		}
+		lexN := normalise(r.cand.Lexical, false)
+		vecN := normalise(r.cand.Vector, true)
+		for i, h := range r.cand.Lexical {
+			f := get(h)
+			switch s.opt.Fusion {
+			case RRF:
+				f.score += r.weight / (s.opt.RRFK + float64(i+1))
+			default:
+				f.score += r.weight * lexW * lexN[i]
+			}
+			if ri == 0 {
+				f.lex = lexN[i]
+			}
+		}
+		for i, h := range r.cand.Vector {
+			f := get(h)
+			switch s.opt.Fusion {
+			case RRF:
+				f.score += r.weight / (s.opt.RRFK + float64(i+1))
+			default:
+				f.score += r.weight * vecW * vecN[i]
+			}
+			if ri == 0 {
+				f.vec = vecN[i]
+			}
+		}
+	}
+	// Scale to [0, 1] so the exact-code boost means the same under either fusion.
+	top := 0.0
+	for _, f := range order {
+		top = math.Max(top, f.score)
+	}
+	if top > 0 {
+		for _, f := range order {
+			f.score /= top
+		}
+	}
+	return order
+}
+
+// normalise maps a list's scores to [0, 1]. BM25 has a natural floor of 0
+// and no ceiling: divide by the best. Cosine scores of one query bunch in a
+// narrow band: min-max over the list spreads them.
+func normalise(hits []shifu.Hit, minmax bool) []float64 {
+	out := make([]float64, len(hits))
+	if len(hits) == 0 {
+		return out
+	}
+	hi, lo := hits[0].Score, hits[0].Score
+	for _, h := range hits {
+		hi, lo = math.Max(hi, h.Score), math.Min(lo, h.Score)
+	}
+	if !minmax {
+		lo = 0
+	}
+	for i, h := range hits {
+		if hi > lo {
+			out[i] = (h.Score - lo) / (hi - lo)
+		} else {
+			out[i] = 1
+		}
+	}
+	return out
+}
+
+func sortFused(fs []*fused) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		if fs[i].score != fs[j].score {
+			return fs[i].score > fs[j].score
+		}
+		return fs[i].hit.ID < fs[j].hit.ID
+	})
+}
+
+// rerank reorders the top candidates with the hosted reranker; on failure the
+// fused order stands.
+func (s *Searcher) rerank(ctx context.Context, query string, fs []*fused) []*fused {
+	n := min(len(fs), s.opt.RerankTop)
+	if n < 2 {
+		return fs
+	}
+	docs := make([]string, n)
+	for i := range n {
+		docs[i] = fs[i].hit.Text
+	}
+	ranked, err := s.opt.Reranker.Rerank(ctx, query, docs, n)
+	if err != nil {
+		s.opt.Logger.Warn("rerank failed; keeping fused order", "err", err)
+		return fs
+	}
+	out := make([]*fused, 0, len(fs))
+	used := make([]bool, n)
+	for _, r := range ranked {
+		if r.Index < 0 || r.Index >= n || used[r.Index] {
+			continue
+		}
+		used[r.Index] = true
+		f := fs[r.Index]
+		f.score = r.Score
+		out = append(out, f)
+	}
+	for i := range n { // anything the reranker left out keeps its place after
+		if !used[i] {
+			out = append(out, fs[i])
+		}
+	}
+	return append(out, fs[n:]...)
+}
+
+// expand inserts the neighbours of the first n hits right after them.
+func (s *Searcher) expand(ctx context.Context, tenant int64, hits []shifu.Hit, n int) ([]shifu.Hit, error) {
+	n = min(n, len(hits))
+	ids := make([]int64, n)
+	for i := range n {
+		ids[i] = hits[i].ID
+	}
+	nb, err := s.store.Neighbours(ctx, tenant, ids)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	have := map[int64]bool{}
+	for _, h := range hits {
+		have[h.ID] = true
+	}
+	out := make([]shifu.Hit, 0, len(hits)+len(nb))
+	for i, h := range hits {
+		out = append(out, h)
+		if i >= n {
+			continue
+		}
+		for _, x := range nb {
+			if x.DocumentID == h.DocumentID && (x.Ord == h.Ord-1 || x.Ord == h.Ord+1) && !have[x.ID] {
+				have[x.ID] = true
+				x.Score = h.Score
+				out = append(out, x)
+			}
+		}
+	}
+	return out, nil
+}
