@@ -36,7 +36,7 @@ type Store interface {
 	FirstBotEvent(ctx context.Context, tenant int64, platform, eventID string) (bool, error)
 	ForgetBotEvent(ctx context.Context, tenant int64, platform, eventID string) error
 	BotUser(ctx context.Context, tenant int64, external, name string) (shifu.User, error)
-	BotFeedback(ctx context.Context, tenant, userID, messageID int64, rating int) error
+	AddFeedback(ctx context.Context, tenant int64, f postgres.Feedback) error
 }
 
 // Keys hands out tenants' data keys (a *keyring.Ring).
@@ -219,7 +219,7 @@ func (s *Service) Feedback(ctx context.Context, in Installation, user, userName 
 	if err != nil {
 		return err
 	}
-	return s.store.BotFeedback(ctx, in.Tenant, u.ID, messageID, rating)
+	return s.store.AddFeedback(ctx, in.Tenant, postgres.Feedback{MessageID: messageID, UserID: u.ID, Rating: rating})
 }
 
 // Reply is what a bot says back when asking failed: the client-safe message,

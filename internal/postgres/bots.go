@@ -27,6 +27,9 @@ type Bot struct {
 // belong to one tenant only.
 func (db *DB) AddBot(ctx context.Context, tenant int64, b Bot) (Bot, error) {
 	b.TenantID = tenant
+	if b.Token == nil {
+		b.Token = []byte{} // the column is NOT NULL DEFAULT ''
+	}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `INSERT INTO bots (platform, external_id, secret, token) VALUES ($1, $2, $3, $4)
 			RETURNING id, created_at`, b.Platform, b.ExternalID, b.Secret, b.Token).Scan(&b.ID, &b.CreatedAt)
@@ -163,39 +166,4 @@ func (db *DB) BotUser(ctx context.Context, tenant int64, external, name string) 
 		return u, shifu.Errorf(shifu.ErrForbidden, "your Shifu account is disabled; ask your administrator")
 	}
 	return u, nil
-}
-
-// BotFeedback records a rating of an assistant message by a bot user
-// (a second click changes the rating). A down-vote also opens a gap, as in
-// the web app. The message must be one of the tenant's assistant messages:
-// foreign keys are checked without row-level security, so this looks first.
-func (db *DB) BotFeedback(ctx context.Context, tenant, userID, messageID int64, rating int) error {
-	if rating != 1 && rating != -1 {
-		return shifu.Errorf(shifu.ErrInvalid, "rating %d: use 1 or -1", rating)
-	}
-	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var conv int64
-		err := tx.QueryRow(ctx, `SELECT conversation_id FROM messages WHERE id = $1 AND role = 'assistant'`, messageID).Scan(&conv)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return shifu.Errorf(shifu.ErrNotFound, "no answer %d to rate", messageID)
-		}
-		if err != nil {
-			return fmt.Errorf("bot feedback: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO feedback (message_id, user_id, rating) VALUES ($1, $2, $3)
-			ON CONFLICT (message_id, user_id) DO UPDATE SET rating = excluded.rating, created_at = now()`,
-			messageID, userID, rating); err != nil {
-			return fmt.Errorf("bot feedback: %w", err)
-		}
-		if rating < 0 {
-			_, err = tx.Exec(ctx, `INSERT INTO gaps (question, reason, message_id, user_id)
-				SELECT coalesce((SELECT content FROM messages WHERE conversation_id = $1 AND role = 'user' AND id < $2 ORDER BY id DESC LIMIT 1), ''),
-					'downvoted', $2, $3
-				WHERE NOT EXISTS (SELECT FROM gaps WHERE message_id = $2 AND reason = 'downvoted')`, conv, messageID, userID)
-			if err != nil {
-				return fmt.Errorf("bot feedback: gap: %w", err)
-			}
-		}
-		return nil
-	})
 }

@@ -1,0 +1,149 @@
+package postgres_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/postgres"
+	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
+)
+
+func TestBots(t *testing.T) {
+	ctx := context.Background()
+	db, url := pgtest.DB(t)
+	a, b := mkTenant(t, url, "acme"), mkTenant(t, url, "bolt")
+
+	sa, err := db.AddBot(ctx, a.ID, postgres.Bot{Platform: "slack", ExternalID: "T1", Secret: []byte("sealed-a"), Token: []byte("tok-a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sa.ID == 0 || sa.TenantID != a.ID {
+		t.Fatalf("added %+v", sa)
+	}
+	if _, err := db.AddBot(ctx, b.ID, postgres.Bot{Platform: "slack", ExternalID: "T1", Secret: []byte("x")}); !errors.Is(err, shifu.ErrConflict) {
+		t.Fatalf("same team in a second tenant: %v", err)
+	}
+	if _, err := db.AddBot(ctx, b.ID, postgres.Bot{Platform: "teams", ExternalID: "T9", Secret: []byte("x")}); !errors.Is(err, shifu.ErrInvalid) {
+		t.Fatalf("unknown platform: %v", err)
+	}
+	if _, err := db.AddBot(ctx, b.ID, postgres.Bot{Platform: "dingtalk", ExternalID: "ding-b", Secret: []byte("sealed-b")}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Each tenant lists only its own.
+	la, err := db.Bots(ctx, a.ID)
+	if err != nil || len(la) != 1 || la[0].ExternalID != "T1" {
+		t.Fatalf("tenant a bots: %+v %v", la, err)
+	}
+	lb, err := db.Bots(ctx, b.ID)
+	if err != nil || len(lb) != 1 || lb[0].Platform != "dingtalk" {
+		t.Fatalf("tenant b bots: %+v %v", lb, err)
+	}
+
+	// An event finds its tenant by platform and external id alone.
+	f, err := db.FindBot(ctx, "slack", "T1")
+	if err != nil || f.TenantID != a.ID || f.ID != sa.ID || !bytes.Equal(f.Secret, []byte("sealed-a")) || !bytes.Equal(f.Token, []byte("tok-a")) {
+		t.Fatalf("find: %+v %v", f, err)
+	}
+	if _, err := db.FindBot(ctx, "dingtalk", "T1"); !errors.Is(err, shifu.ErrUnauthorized) {
+		t.Fatalf("wrong platform: %v", err)
+	}
+	if _, err := db.FindBot(ctx, "slack", "T404"); !errors.Is(err, shifu.ErrUnauthorized) {
+		t.Fatalf("unknown team: %v", err)
+	}
+
+	// Tenant b cannot remove tenant a's bot.
+	if err := db.RemoveBot(ctx, b.ID, "slack", "T1"); !errors.Is(err, shifu.ErrNotFound) {
+		t.Fatalf("foreign remove: %v", err)
+	}
+	if err := db.RemoveBot(ctx, a.ID, "slack", "T1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.FindBot(ctx, "slack", "T1"); !errors.Is(err, shifu.ErrUnauthorized) {
+		t.Fatalf("removed bot still found: %v", err)
+	}
+}
+
+func TestBotEventsOnce(t *testing.T) {
+	ctx := context.Background()
+	db, url := pgtest.DB(t)
+	a, b := mkTenant(t, url, "acme"), mkTenant(t, url, "bolt")
+
+	// Ten concurrent deliveries of one event: exactly one is first.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	firsts := 0
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := db.FirstBotEvent(ctx, a.ID, "slack", "Ev1")
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				firsts++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if firsts != 1 {
+		t.Fatalf("first deliveries = %d, want 1", firsts)
+	}
+	// The same id in another tenant or platform is another event.
+	if ok, err := db.FirstBotEvent(ctx, b.ID, "slack", "Ev1"); err != nil || !ok {
+		t.Fatalf("other tenant: %v %v", ok, err)
+	}
+	if ok, err := db.FirstBotEvent(ctx, a.ID, "dingtalk", "Ev1"); err != nil || !ok {
+		t.Fatalf("other platform: %v %v", ok, err)
+	}
+	if err := db.ForgetBotEvent(ctx, a.ID, "slack", "Ev1"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := db.FirstBotEvent(ctx, a.ID, "slack", "Ev1"); err != nil || !ok {
+		t.Fatalf("after forget: %v %v", ok, err)
+	}
+}
+
+func TestBotUser(t *testing.T) {
+	ctx := context.Background()
+	db, url := pgtest.DB(t)
+	a, b := mkTenant(t, url, "acme"), mkTenant(t, url, "bolt")
+
+	u, err := db.BotUser(ctx, a.ID, "slack:T1:U1", "Li Wei")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.ID == 0 || u.TenantID != a.ID || u.Role != shifu.RoleWorker || u.Login != "slack:T1:U1" || u.Name != "Li Wei" {
+		t.Fatalf("created %+v", u)
+	}
+	again, err := db.BotUser(ctx, a.ID, "slack:T1:U1", "renamed")
+	if err != nil || again.ID != u.ID {
+		t.Fatalf("second use: %+v %v", again, err)
+	}
+	// Same identity string in another tenant is another user.
+	ub, err := db.BotUser(ctx, b.ID, "slack:T1:U1", "")
+	if err != nil || ub.ID == u.ID || ub.TenantID != b.ID {
+		t.Fatalf("tenant b: %+v %v", ub, err)
+	}
+	// A person whose login happens to be the identity is not taken over.
+	if _, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "dingtalk:k:s1", Role: shifu.RoleAdmin}, "h"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.BotUser(ctx, a.ID, "dingtalk:k:s1", ""); !errors.Is(err, shifu.ErrConflict) {
+		t.Fatalf("login squatting: %v", err)
+	}
+	// A disabled bot user is refused.
+	if err := db.SetUserDisabled(ctx, a.ID, u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.BotUser(ctx, a.ID, "slack:T1:U1", ""); !errors.Is(err, shifu.ErrForbidden) {
+		t.Fatalf("disabled: %v", err)
+	}
+}
