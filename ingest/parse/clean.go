@@ -1,0 +1,254 @@
+package parse
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Clean removes running headers and footers from the pages of a document and
+// normalises the whitespace of every line. Each page is a list of lines in
+// reading order; the result has the same number of pages, blank lines dropped
+// at page edges but kept inside (they mark paragraph breaks).
+func Clean(pages [][]string) [][]string {
+	out := make([][]string, len(pages))
+	for i, p := range pages {
+		lines := make([]string, 0, len(p))
+		for _, l := range p {
+			lines = append(lines, CleanLine(l))
+		}
+		out[i] = trimBlank(lines)
+	}
+	dropRunning(out)
+	return out
+}
+
+// edge is how many non-blank lines at the top and at the bottom of a page may
+// be a running header or footer.
+const edge = 2
+
+// dropRunning removes lines that repeat at the top or bottom of more than
+// half of the pages. Digits are masked so "Page 12" and "Page 13" match.
+func dropRunning(pages [][]string) {
+	if len(pages) < 3 {
+		return
+	}
+	top, bottom := map[string]int{}, map[string]int{}
+	for _, p := range pages {
+		seenT, seenB := map[string]bool{}, map[string]bool{}
+		for _, i := range edgeLines(p, true) {
+			if k := runningKey(p[i]); !seenT[k] {
+				seenT[k] = true
+				top[k]++
+			}
+		}
+		for _, i := range edgeLines(p, false) {
+			if k := runningKey(p[i]); !seenB[k] {
+				seenB[k] = true
+				bottom[k]++
+			}
+		}
+	}
+	half := len(pages) / 2
+	for n, p := range pages {
+		drop := map[int]bool{}
+		for _, i := range edgeLines(p, true) {
+			if top[runningKey(p[i])] > half {
+				drop[i] = true
+			}
+		}
+		for _, i := range edgeLines(p, false) {
+			if bottom[runningKey(p[i])] > half {
+				drop[i] = true
+			}
+		}
+		if len(drop) == 0 {
+			continue
+		}
+		kept := p[:0:0]
+		for i, l := range p {
+			if !drop[i] {
+				kept = append(kept, l)
+			}
+		}
+		pages[n] = trimBlank(kept)
+	}
+}
+
+// edgeLines returns the indexes of the first (or last) non-blank lines.
+func edgeLines(p []string, top bool) []int {
+	var idx []int
+	for k := range p {
+		i := k
+		if !top {
+			i = len(p) - 1 - k
+		}
+		if p[i] == "" {
+			continue
+		}
+		idx = append(idx, i)
+		if len(idx) == edge {
+			break
+		}
+	}
+	return idx
+}
+
+func runningKey(s string) string {
+	var b strings.Builder
+	prevDigit := false
+	for _, r := range strings.ToLower(s) {
+		if unicode.IsDigit(r) {
+			if !prevDigit {
+				b.WriteByte('#')
+			}
+			prevDigit = true
+			continue
+		}
+		prevDigit = false
+		// Roman page numbers (front matter) count as digits too.
+		b.WriteRune(r)
+	}
+	k := b.String()
+	if isRoman(k) {
+		return "#"
+	}
+	return k
+}
+
+func isRoman(s string) bool {
+	if s == "" || len(s) > 8 {
+		return false
+	}
+	return strings.Trim(s, "ivxlc") == ""
+}
+
+func trimBlank(lines []string) []string {
+	for len(lines) > 0 && lines[0] == "" {
+		lines = lines[1:]
+	}
+	for len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	return lines
+}
+
+// CleanLine normalises one line: control characters and NULs go, typographic
+// ligatures and odd spaces become plain letters and spaces, and runs of
+// spaces collapse to one. Full-width punctuation is kept on purpose (full
+// NFKC would turn Chinese "，" into ",").
+func CleanLine(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, r := range s {
+		if r == utf8.RuneError {
+			continue
+		}
+		lig, isLig := ligatures[r]
+		switch {
+		case r == '\u00ad' || r == '\u200b' || r == '\u200c' || r == '\u200d' || r == '\ufeff' || r == '\ufffe':
+			continue // soft hyphen, zero-width characters, BOM
+		case r == '\t' || unicode.IsSpace(r) || r == '\u3000':
+			space = true
+			continue
+		case unicode.IsControl(r):
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		if isLig {
+			b.WriteString(lig)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+var ligatures = map[rune]string{
+	'\ufb00': "ff", '\ufb01': "fi", '\ufb02': "fl", '\ufb03': "ffi", '\ufb04': "ffl", '\ufb05': "st", '\ufb06': "st",
+	'\u2010': "-", '\u2011': "-", '\u2212': "-",
+}
+
+// JoinLines joins the lines of one paragraph: a hyphen at a line end followed
+// by a lower-case word is a broken word and is removed; Han characters join
+// without a space; everything else joins with one space.
+func JoinLines(lines []string) string {
+	var b strings.Builder
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString(l)
+			continue
+		}
+		cur := b.String()
+		last, _ := utf8.DecodeLastRuneInString(cur)
+		first, _ := utf8.DecodeRuneInString(l)
+		switch {
+		case last == '-' && unicode.IsLower(first) && len(cur) > 1 && isLetterBefore(cur):
+			s := cur[:len(cur)-1]
+			b.Reset()
+			b.WriteString(s)
+		case isCJK(last) && isCJK(first):
+			// no space between Chinese characters or their punctuation
+		default:
+			b.WriteByte(' ')
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
+func isLetterBefore(s string) bool {
+	r, _ := utf8.DecodeLastRuneInString(s[:len(s)-1])
+	return unicode.IsLetter(r)
+}
+
+// isCJK reports Han characters and CJK/full-width punctuation.
+func isCJK(r rune) bool {
+	return unicode.Is(unicode.Han, r) || (r >= 0x3000 && r <= 0x303f) || (r >= 0xff00 && r <= 0xffef) ||
+		unicode.Is(unicode.Hiragana, r) || unicode.Is(unicode.Katakana, r)
+}
+
+// normText normalises CRLF/CR line ends to LF.
+func normText(s string) string {
+	if strings.IndexByte(s, '\r') < 0 {
+		return s
+	}
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.ReplaceAll(s, "\r", "\n")
+}
+
+// Lang returns "zh" when Han characters outnumber Latin words, "en" when
+// there are Latin letters, else "". A Han character carries about as much as
+// a word, and Chinese manuals quote many English commands, so counting Latin
+// letters would call them English.
+func Lang(texts ...string) string {
+	han, words := 0, 0
+	for _, t := range texts {
+		inWord := false
+		for _, r := range t {
+			latin := r < 0x250 && unicode.IsLetter(r)
+			switch {
+			case unicode.Is(unicode.Han, r):
+				han++
+			case latin && !inWord:
+				words++
+			}
+			inWord = latin
+		}
+	}
+	switch {
+	case han > 0 && han >= words:
+		return "zh"
+	case words > 0:
+		return "en"
+	}
+	return ""
+}

@@ -1,0 +1,89 @@
+package parse
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
+
+func TestCleanRunningHeaders(t *testing.T) {
+	var pages [][]string
+	for i := 1; i <= 6; i++ {
+		pages = append(pages, []string{
+			"LinuxCNC Manual  v2.9",
+			fmt.Sprintf("Body text about topic %c.", 'A'+i),
+			"",
+			fmt.Sprintf("More text on %c.", 'A'+i),
+			fmt.Sprintf("Page %d of 6", i),
+		})
+	}
+	pages[2] = append([]string{"Chapter 3"}, pages[2]...) // a header that is not running
+	got := Clean(pages)
+	for i, p := range got {
+		for _, l := range p {
+			if l == "LinuxCNC Manual v2.9" || len(l) > 4 && l[:4] == "Page" {
+				t.Errorf("page %d kept running line %q", i+1, l)
+			}
+		}
+		if !slices.Contains(p, fmt.Sprintf("Body text about topic %c.", 'A'+i+1)) {
+			t.Errorf("page %d lost its body: %q", i+1, p)
+		}
+	}
+	if got[2][0] != "Chapter 3" {
+		t.Errorf("page 3 starts with %q, want Chapter 3", got[2][0])
+	}
+	// Fewer than three pages: nothing can be called running.
+	two := Clean([][]string{{"Head", "a"}, {"Head", "b"}})
+	if two[0][0] != "Head" {
+		t.Errorf("two pages: header dropped")
+	}
+}
+
+func TestCleanLine(t *testing.T) {
+	tests := map[string]string{
+		"  a \t b\u00a0c  ":   "a b c",
+		"con\u00adfig\x00ure": "configure",
+		"\ufb01le \ufb02ow":   "file flow",
+		"主轴\u3000过热，检查":       "主轴 过热，检查",
+		"x\r":                 "x",
+	}
+	for in, want := range tests {
+		if got := CleanLine(in); got != want {
+			t.Errorf("CleanLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestJoinLines(t *testing.T) {
+	tests := []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"config-", "uration file"}, "configuration file"},
+		{[]string{"X-", "Axis"}, "X- Axis"},
+		{[]string{"the G-code", "reference"}, "the G-code reference"},
+		{[]string{"主轴过热时，", "检查风扇。"}, "主轴过热时，检查风扇。"},
+		{[]string{"设置 INI", "文件"}, "设置 INI 文件"},
+		{[]string{"", " a ", "", "b"}, "a b"},
+	}
+	for _, tt := range tests {
+		if got := JoinLines(tt.in); got != tt.want {
+			t.Errorf("JoinLines(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestLang(t *testing.T) {
+	tests := map[string]string{
+		"The spindle runs hot.": "en",
+		"主轴过热，检查风扇。":            "zh",
+		"使用 apt-get install 安装软件包，然后运行 dpkg 检查。":  "zh",
+		"Use the 主轴 setting on the spindle page.": "en",
+		"1234 !!": "",
+	}
+	for in, want := range tests {
+		if got := Lang(in); got != want {
+			t.Errorf("Lang(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,127 @@
+package parse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/klippa-app/go-pdfium"
+	"github.com/klippa-app/go-pdfium/webassembly"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/shifu-factory/shifu"
+)
+
+// Options tune a Parser. Zero values take the defaults.
+type Options struct {
+	MaxBytes   int64         // largest accepted upload; default 200 MiB
+	Timeout    time.Duration // per document; default 5 min
+	PDFWorkers int           // PDFium instances parsing pages in parallel; default 2
+}
+
+// Parser turns uploads into Docs. It owns the process's one PDFium
+// (WebAssembly) pool, whose start-up costs seconds, so make one and share it.
+// It is safe for concurrent use.
+type Parser struct {
+	opts Options
+	pool pdfium.Pool
+}
+
+// New starts the PDFium pool. ctx bounds only the start-up; the pool lives
+// until Close.
+func New(ctx context.Context, opts Options) (*Parser, error) {
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = 200 << 20
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Minute
+	}
+	if opts.PDFWorkers <= 0 {
+		opts.PDFWorkers = 2
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	pool, err := webassembly.Init(webassembly.Config{
+		Context:  context.WithoutCancel(ctx),
+		MinIdle:  1,
+		MaxIdle:  opts.PDFWorkers,
+		MaxTotal: opts.PDFWorkers + 1, // one spare so RenderPage is not starved by a long parse
+		// CloseOnContextDone lets Kill interrupt a page that hangs in PDFium.
+		RuntimeConfig: wazero.NewRuntimeConfig().
+			WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesExceptionHandling).
+			WithCloseOnContextDone(true),
+		ReuseWorkers: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("parse: start pdfium: %w", err)
+	}
+	return &Parser{opts: opts, pool: pool}, nil
+}
+
+// Close stops the PDFium pool.
+func (p *Parser) Close() error {
+	if p == nil || p.pool == nil {
+		return nil
+	}
+	return p.pool.Close()
+}
+
+// Parse sniffs data and parses it into a Doc within the Parser's timeout.
+// progress, when not nil, is told pages done/total (PDF only).
+func (p *Parser) Parse(ctx context.Context, name string, data []byte, progress func(done, total int)) (*Doc, error) {
+	if int64(len(data)) > p.opts.MaxBytes {
+		return nil, shifu.Errorf(shifu.ErrTooLarge, "%s: file is %d MiB; the limit is %d MiB", name, len(data)>>20, p.opts.MaxBytes>>20)
+	}
+	f, err := Sniff(name, data)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
+	defer cancel()
+	var doc *Doc
+	switch f {
+	case PDF:
+		doc, err = p.parsePDF(ctx, name, data, progress)
+	case DOCX:
+		doc, err = parseDOCX(name, data, p.opts.MaxBytes)
+	case HTML:
+		doc, err = parseHTML(name, data)
+	case Markdown:
+		doc, err = parseMarkdown(data)
+	default:
+		doc, err = parseText(data)
+	}
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			return nil, shifu.Errorf(shifu.ErrInvalid, "%s: parsing took longer than %s; split the file or upload a smaller one", name, p.opts.Timeout)
+		}
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	doc.Format = f
+	finish(doc)
+	return doc, nil
+}
+
+// finish fills the fields every format derives the same way.
+func finish(d *Doc) {
+	texts := make([]string, 0, len(d.Blocks))
+	for _, b := range d.Blocks {
+		texts = append(texts, b.Text)
+	}
+	d.Lang = Lang(texts...)
+	if d.Title == "" {
+		for _, b := range d.Blocks {
+			if b.Kind == Heading {
+				d.Title = b.Text
+				break
+			}
+		}
+	}
+}

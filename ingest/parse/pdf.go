@@ -1,0 +1,381 @@
+package parse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/klippa-app/go-pdfium"
+	pdferr "github.com/klippa-app/go-pdfium/errors"
+	"github.com/klippa-app/go-pdfium/references"
+	"github.com/klippa-app/go-pdfium/requests"
+	"github.com/klippa-app/go-pdfium/responses"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shifu-factory/shifu"
+)
+
+// pagesPerWorker is the least work that makes opening the document in one
+// more PDFium instance worth it.
+const pagesPerWorker = 24
+
+// session is one PDFium instance with the document open in it. A watcher
+// kills the instance when ctx ends, which interrupts a page stuck in PDFium.
+type session struct {
+	inst pdfium.Pdfium
+	doc  references.FPDF_DOCUMENT
+	stop func() bool
+}
+
+func (p *Parser) open(ctx context.Context, name string, data []byte) (*session, error) {
+	inst, err := p.pool.GetInstanceWithContext(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("parse: pdfium instance: %w", err)
+	}
+	s := &session{inst: inst}
+	s.stop = context.AfterFunc(ctx, func() { _ = inst.Kill() })
+	doc, err := inst.OpenDocument(&requests.OpenDocument{File: &data})
+	if err != nil {
+		s.close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if errors.Is(err, pdferr.ErrPassword) || errors.Is(err, pdferr.ErrSecurity) {
+			return nil, shifu.Errorf(shifu.ErrInvalid, "%s: PDF is encrypted (password protected); upload an unprotected copy", name)
+		}
+		return nil, shifu.Errorf(shifu.ErrInvalid, "%s: corrupt or unreadable PDF", name)
+	}
+	s.doc = doc.Document
+	return s, nil
+}
+
+// close returns the instance to the pool unless the watcher already killed it.
+func (s *session) close() {
+	if s.stop() {
+		_ = s.inst.Close() // also closes the document
+	}
+}
+
+func (p *Parser) parsePDF(ctx context.Context, name string, data []byte, progress func(done, total int)) (*Doc, error) {
+	first, err := p.open(ctx, name, data)
+	if err != nil {
+		return nil, err
+	}
+	defer first.close()
+	cnt, err := first.inst.FPDF_GetPageCount(&requests.FPDF_GetPageCount{Document: first.doc})
+	if err != nil {
+		return nil, p.pdfErr(ctx, name, err)
+	}
+	n := cnt.PageCount
+	if n <= 0 {
+		return nil, shifu.Errorf(shifu.ErrInvalid, "%s: PDF has no pages", name)
+	}
+	d := &Doc{Pages: n}
+	if t, err := first.inst.FPDF_GetMetaText(&requests.FPDF_GetMetaText{Document: first.doc, Tag: "Title"}); err == nil {
+		d.Title = CleanLine(t.Value)
+	}
+	var marks []mark
+	if bm, err := first.inst.GetBookmarks(&requests.GetBookmarks{Document: first.doc}); err == nil {
+		marks = flattenMarks(bm.Bookmarks, 1, n, nil)
+	}
+
+	raw, err := p.pageTexts(ctx, name, data, first, n, progress)
+	if err != nil {
+		return nil, err
+	}
+	d.Blocks = pdfBlocks(Clean(raw), marks)
+	return d, nil
+}
+
+func (p *Parser) pdfErr(ctx context.Context, name string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("%w: %w", shifu.Errorf(shifu.ErrInvalid, "%s: corrupt or unreadable PDF", name), err)
+}
+
+// pageTexts extracts the lines of every page, spreading pages over up to
+// PDFWorkers instances (PDFium is single-threaded per instance).
+func (p *Parser) pageTexts(ctx context.Context, name string, data []byte, first *session, n int, progress func(done, total int)) ([][]string, error) {
+	pages := make([][]string, n)
+	var next, done atomic.Int64
+	var mu sync.Mutex
+	lastPct := -1
+	report := func() {
+		if progress == nil {
+			return
+		}
+		d := int(done.Add(1))
+		mu.Lock()
+		defer mu.Unlock()
+		if pct := d * 100 / n; pct != lastPct || d == n {
+			lastPct = pct
+			progress(d, n)
+		}
+	}
+	work := func(s *session) error {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= n {
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			text, err := pageText(s, i)
+			if err != nil {
+				return p.pdfErr(ctx, name, fmt.Errorf("page %d: %w", i+1, err))
+			}
+			pages[i] = strings.Split(normText(text), "\n")
+			report()
+		}
+	}
+	workers := min(p.opts.PDFWorkers, (n+pagesPerWorker-1)/pagesPerWorker)
+	g, gctx := errgroup.WithContext(ctx)
+	for range workers - 1 {
+		g.Go(func() error {
+			s, err := p.open(gctx, name, data)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			return work(s)
+		})
+	}
+	g.Go(func() error { return work(first) })
+	if err := g.Wait(); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	return pages, nil
+}
+
+// pageText returns the text of page i (0-based) in PDFium's reading order,
+// lines separated by "\r\n".
+func pageText(s *session, i int) (string, error) {
+	pg, err := s.inst.FPDF_LoadPage(&requests.FPDF_LoadPage{Document: s.doc, Index: i})
+	if err != nil {
+		return "", err
+	}
+	defer s.inst.FPDF_ClosePage(&requests.FPDF_ClosePage{Page: pg.Page})
+	tp, err := s.inst.FPDFText_LoadPage(&requests.FPDFText_LoadPage{Page: requests.Page{ByReference: &pg.Page}})
+	if err != nil {
+		return "", err
+	}
+	defer s.inst.FPDFText_ClosePage(&requests.FPDFText_ClosePage{TextPage: tp.TextPage})
+	cc, err := s.inst.FPDFText_CountChars(&requests.FPDFText_CountChars{TextPage: tp.TextPage})
+	if err != nil {
+		return "", err
+	}
+	if cc.Count <= 0 {
+		return "", nil
+	}
+	t, err := s.inst.FPDFText_GetText(&requests.FPDFText_GetText{TextPage: tp.TextPage, StartIndex: 0, Count: cc.Count})
+	if err != nil {
+		return "", err
+	}
+	return t.Text, nil
+}
+
+// mark is one outline entry: a heading at a page.
+type mark struct {
+	title string
+	level int
+	page  int // 0-based
+}
+
+func flattenMarks(bs []responses.GetBookmarksBookmark, level, pages int, out []mark) []mark {
+	for _, b := range bs {
+		page := -1
+		if b.DestInfo != nil {
+			page = b.DestInfo.PageIndex
+		} else if b.ActionInfo != nil && b.ActionInfo.DestInfo != nil {
+			page = b.ActionInfo.DestInfo.PageIndex
+		}
+		if t := CleanLine(b.Title); t != "" && page >= 0 && page < pages {
+			out = append(out, mark{title: t, level: min(level, 6), page: page})
+		}
+		out = flattenMarks(b.Children, level+1, pages, out)
+	}
+	return out
+}
+
+// pdfBlocks turns cleaned page lines into blocks, inserting outline headings
+// where their title appears on the destination page (else at its top).
+func pdfBlocks(pages [][]string, marks []mark) []Block {
+	byPage := map[int][]mark{}
+	for _, m := range marks {
+		byPage[m.page] = append(byPage[m.page], m)
+	}
+	var blocks []Block
+	for i, lines := range pages {
+		page := i + 1
+		from := 0 // lines before from are already emitted
+		for _, m := range byPage[i] {
+			at, span := findTitle(lines, from, m.title)
+			if at < 0 {
+				blocks = append(blocks, Block{Kind: Heading, Level: m.level, Text: m.title, Page: page})
+				continue
+			}
+			blocks = append(blocks, paragraphs(lines[from:at], page)...)
+			blocks = append(blocks, Block{Kind: Heading, Level: m.level, Text: m.title, Page: page})
+			from = at + span
+		}
+		blocks = append(blocks, paragraphs(lines[from:], page)...)
+	}
+	return blocks
+}
+
+// findTitle finds the line (or two lines, for a wrapped heading) at or after
+// from that carries title, allowing a section number in front.
+func findTitle(lines []string, from int, title string) (at, span int) {
+	want := titleKey(title)
+	if want == "" {
+		return -1, 0
+	}
+	for i := from; i < len(lines); i++ {
+		got := titleKey(lines[i])
+		if got == "" {
+			continue
+		}
+		if titleMatch(got, want) {
+			return i, 1
+		}
+		if i+1 < len(lines) && (strings.HasPrefix(want, got) || strings.HasPrefix(stripNumber(want), stripNumber(got))) &&
+			titleMatch(titleKey(lines[i]+lines[i+1]), want) {
+			return i, 2
+		}
+	}
+	return -1, 0
+}
+
+func titleMatch(got, want string) bool {
+	return got == want || stripNumber(got) == stripNumber(want)
+}
+
+// titleKey lower-cases and drops spaces and punctuation, so layout
+// differences between the outline and the page text do not matter.
+func titleKey(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// stripNumber drops a leading section number ("3.2.1", "第3章" is kept).
+func stripNumber(k string) string {
+	return strings.TrimLeft(k, "0123456789")
+}
+
+// paragraphs splits the lines of a page region into blocks. PDF text has no
+// blank lines between paragraphs, so a paragraph ends at a short line that
+// closes a sentence, at a blank line, or before a bullet. Runs of short lines
+// (table rows, key/value lists) stay together as one Table block.
+func paragraphs(lines []string, page int) []Block {
+	width := typicalWidth(lines)
+	short := func(l string) bool { return utf8.RuneCountInString(l)*100 < width*55 }
+	var blocks []Block
+	var cur []string
+	flush := func() {
+		if t := JoinLines(cur); t != "" {
+			blocks = append(blocks, Block{Kind: Paragraph, Text: t, Page: page})
+		}
+		cur = cur[:0]
+	}
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		if l == "" {
+			flush()
+			continue
+		}
+		// A short line inside a paragraph is its last line.
+		if width > 0 && short(l) && len(cur) > 0 && !bullet(l) {
+			cur = append(cur, l)
+			flush()
+			continue
+		}
+		// A run of 3+ short lines is a table or a list: keep its rows intact.
+		if width > 0 && short(l) {
+			j := i
+			for j < len(lines) && lines[j] != "" && short(lines[j]) {
+				j++
+			}
+			if j-i >= 3 {
+				flush()
+				kind := Table
+				if bullets(lines[i:j])*2 >= j-i {
+					kind = List
+				}
+				blocks = append(blocks, Block{Kind: kind, Text: strings.Join(lines[i:j], "\n"), Page: page})
+				i = j - 1
+				continue
+			}
+		}
+		if bullet(l) && len(cur) > 0 {
+			flush()
+		}
+		cur = append(cur, l)
+		if endsSentence(l) && (width == 0 || utf8.RuneCountInString(l)*100 < width*85) {
+			flush()
+		}
+	}
+	flush()
+	return blocks
+}
+
+// typicalWidth is the length in runes of a full line: the 90th percentile.
+func typicalWidth(lines []string) int {
+	var ws []int
+	for _, l := range lines {
+		if l != "" {
+			ws = append(ws, utf8.RuneCountInString(l))
+		}
+	}
+	if len(ws) < 4 {
+		return 0
+	}
+	slices.Sort(ws)
+	return ws[min(len(ws)-1, len(ws)*9/10)]
+}
+
+func endsSentence(l string) bool {
+	r, _ := utf8.DecodeLastRuneInString(l)
+	return strings.ContainsRune(".:!?。：！？；", r)
+}
+
+func bullet(l string) bool {
+	r, size := utf8.DecodeRuneInString(l)
+	if strings.ContainsRune("•·◦▪‣●○■□–—*", r) {
+		return true
+	}
+	if r == '-' && len(l) > size && l[size] == ' ' {
+		return true
+	}
+	// "1." / "2)" numbered items
+	k := strings.TrimLeft(l, "0123456789")
+	return len(k) < len(l) && len(l)-len(k) <= 3 && (strings.HasPrefix(k, ". ") || strings.HasPrefix(k, ") "))
+}
+
+func bullets(lines []string) int {
+	n := 0
+	for _, l := range lines {
+		if bullet(l) {
+			n++
+		}
+	}
+	return n
+}
