@@ -230,6 +230,12 @@ func (c *chat) attempt(ctx context.Context, msgs []llms.MessageContent, maxTok i
 	p := &probe{}
 	resp, err := c.llm.GenerateContent(withProbe(actx, p), msgs, opts...)
 	what := "chat with " + c.cfg.Model
+	if err == nil && actx.Err() != nil && (len(resp.Choices) == 0 || resp.Choices[0].StopReason == "") {
+		// langchaingo's stream reader stops quietly when the context ends and
+		// returns the partial text as a success: an answer cut before its
+		// finish_reason is not one.
+		err = context.Cause(actx)
+	}
 	if err != nil {
 		switch cause := context.Cause(actx); {
 		case errors.Is(cause, errFirstByte):
