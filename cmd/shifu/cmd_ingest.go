@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/ingest"
+	"github.com/shifu-factory/shifu/ingest/parse"
+)
+
+// cmdIngest stores every file under the paths and waits until each is ready
+// or failed. Jobs run in this process (and in any running server), so the
+// command works on its own. A bad file is reported and the rest go on; the
+// exit status is non-zero if any file failed.
+func cmdIngest(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "ingest")
+	tenantName := fs.String("tenant", "", "tenant name")
+	kind := fs.String("kind", "manual", "manual or note (notes: .csv or .md files of technician notes)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu ingest --tenant NAME [--kind manual|note] PATH...")
+	}
+	if k := shifu.DocKind(*kind); !k.Valid() {
+		return shifu.Errorf(shifu.ErrInvalid, "--kind %q: accepted kinds are manual and note", *kind)
+	}
+	t, err := e.tenant(ctx, *tenantName)
+	if err != nil {
+		return err
+	}
+	files, err := collect(fs.Args())
+	if err != nil {
+		return err
+	}
+	svc, err := e.ingest(ctx, 2)
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := svc.Start(runCtx); err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, c := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer c()
+		_ = svc.Stop(stopCtx)
+	}()
+
+	out := newReporter(e.stdout)
+	var ids []int64
+	names := map[int64]string{}
+	failed, unchanged := 0, 0
+	for _, f := range files {
+		docs, err := addFile(ctx, svc, t.ID, f, shifu.DocKind(*kind))
+		if err != nil {
+			failed++
+			out.line(f, "failed", errMessage(err))
+			continue
+		}
+		for _, d := range docs {
+			if d.dup {
+				unchanged++
+				out.line(f, string(d.doc.Status), "already stored (same bytes): nothing changed")
+				continue
+			}
+			ids = append(ids, d.doc.ID)
+			names[d.doc.ID] = f
+		}
+	}
+	final, err := svc.Wait(ctx, t.ID, ids, func(d shifu.Document) { out.progress(names[d.ID], d) })
+	if err != nil {
+		return err
+	}
+	ready := 0
+	for _, d := range final {
+		if d.Status == shifu.StatusFailed {
+			failed++
+			out.line(names[d.ID], "failed", d.Error)
+		} else {
+			ready++
+			out.line(names[d.ID], "ready", fmt.Sprintf("%d pages, %d chunks, version %d", d.Pages, d.Chunks, d.Version))
+		}
+	}
+	out.done()
+	fmt.Fprintf(e.stdout, "%d ready, %d failed, %d unchanged\n", ready, failed, unchanged)
+	if failed > 0 {
+		return exitError(1)
+	}
+	return nil
+}
+
+type added struct {
+	doc shifu.Document
+	dup bool
+}
+
+func addFile(ctx context.Context, svc *ingest.Service, tenant int64, path string, kind shifu.DocKind) ([]added, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, shifu.Errorf(shifu.ErrInvalid, "%s: cannot read: %v", path, errors.Unwrap(err))
+	}
+	if kind == shifu.KindNote {
+		notes, err := readNotes(path, data)
+		if err != nil {
+			return nil, err
+		}
+		var out []added
+		for _, n := range notes {
+			d, dup, err := svc.AddNote(ctx, tenant, n, 0)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, added{d, dup})
+		}
+		return out, nil
+	}
+	d, dup, err := svc.Add(ctx, tenant, ingest.Upload{Name: filepath.Base(path), Data: data})
+	if err != nil {
+		return nil, err
+	}
+	return []added{{d, dup}}, nil
+}
+
+func readNotes(path string, data []byte) ([]shifu.Note, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv":
+		return parse.ParseNotesCSV(filepath.Base(path), strings.NewReader(string(data)))
+	case ".md", ".markdown":
+		return parse.ParseNotesMarkdown(filepath.Base(path), data)
+	}
+	return nil, shifu.Errorf(shifu.ErrInvalid, "%s: notes are imported from .csv (title,equipment,symptom,cause,fix,author) or .md files", path)
+}
+
+// collect expands folders recursively, in a stable order.
+func collect(paths []string) ([]string, error) {
+	var files []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, shifu.Errorf(shifu.ErrInvalid, "%s: no such file or folder", p)
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() && !strings.HasPrefix(d.Name(), ".") {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+func cmdNote(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "add" {
+		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu note add --tenant NAME --title T --fix F --author A [--equipment E] [--symptom S] [--cause C]")
+	}
+	fs := flags(e, "note add")
+	tenantName := fs.String("tenant", "", "tenant name")
+	var n shifu.Note
+	fs.StringVar(&n.Title, "title", "", "short title")
+	fs.StringVar(&n.Equipment, "equipment", "", "machine or equipment tag")
+	fs.StringVar(&n.Symptom, "symptom", "", "what the worker sees")
+	fs.StringVar(&n.Cause, "cause", "", "why it happens")
+	fs.StringVar(&n.Fix, "fix", "", "what to do")
+	fs.StringVar(&n.Author, "author", "", "who knows this")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	t, err := e.tenant(ctx, *tenantName)
+	if err != nil {
+		return err
+	}
+	svc, err := e.ingest(ctx, 1)
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := svc.Start(runCtx); err != nil {
+		return err
+	}
+	defer svc.Stop(context.WithoutCancel(ctx)) //nolint:errcheck
+	d, dup, err := svc.AddNote(ctx, t.ID, n, 0)
+	if err != nil {
+		return err
+	}
+	if !dup {
+		final, err := svc.Wait(ctx, t.ID, []int64{d.ID}, nil)
+		if err != nil {
+			return err
+		}
+		d = final[0]
+	}
+	fmt.Fprintf(e.stdout, "note %q: %s (document %d)\n", n.Title, d.Status, d.ID)
+	return nil
+}
+
+// docJSON is one line of `shifu docs --json`, and the API's document shape.
+type docJSON struct {
+	ID        int64          `json:"id"`
+	Name      string         `json:"name"`
+	Title     string         `json:"title"`
+	Kind      string         `json:"kind"`
+	Status    string         `json:"status"`
+	Pages     int            `json:"pages"`
+	Chunks    int            `json:"chunks"`
+	Version   int            `json:"version"`
+	SHA256    string         `json:"sha256"`
+	Size      int64          `json:"size"`
+	Error     string         `json:"error"`
+	Language  string         `json:"language"`
+	Uploader  string         `json:"uploader"`
+	Progress  shifu.Progress `json:"progress"`
+	CreatedAt time.Time      `json:"created_at"`
+}
+
+func cmdDocs(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "docs")
+	tenantName := fs.String("tenant", "", "tenant name")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	t, err := e.tenant(ctx, *tenantName)
+	if err != nil {
+		return err
+	}
+	db, err := e.db(ctx)
+	if err != nil {
+		return err
+	}
+	docs, err := db.Documents(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out := make([]docJSON, len(docs))
+		for i, d := range docs {
+			out[i] = docJSON{ID: d.ID, Name: d.Name, Title: d.Title, Kind: string(d.Kind), Status: string(d.Status),
+				Pages: d.Pages, Chunks: d.Chunks, Version: d.Version, SHA256: d.SHA256, Size: d.Size, Error: d.Error,
+				Language: d.Language, Uploader: d.UploadedBy, Progress: d.Progress, CreatedAt: d.CreatedAt}
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	for _, d := range docs {
+		fmt.Fprintf(e.stdout, "%-40s %-9s v%-2d %5d pages %6d chunks  %s\n", d.Name, d.Status, d.Version, d.Pages, d.Chunks, d.Error)
+	}
+	return nil
+}

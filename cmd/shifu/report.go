@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/shifu-factory/shifu"
+)
+
+// reporter shows ingest progress: a redrawn bar on a terminal, and one line
+// per file and state otherwise (logs, CI, pipes).
+type reporter struct {
+	w    io.Writer
+	tty  bool
+	last string
+}
+
+func newReporter(w io.Writer) *reporter {
+	r := &reporter{w: w}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			r.tty = true
+		}
+	}
+	return r
+}
+
+func (r *reporter) line(name, status, detail string) {
+	r.clear()
+	fmt.Fprintf(r.w, "%-9s %s: %s\n", status, name, detail)
+}
+
+func (r *reporter) progress(name string, d shifu.Document) {
+	if d.Status.Done() {
+		return // the final line says it
+	}
+	p := d.Progress
+	var frac float64
+	switch {
+	case d.Status == shifu.StatusEmbedding && p.ChunksTotal > 0:
+		frac = 0.5 + 0.5*float64(p.ChunksEmbedded)/float64(p.ChunksTotal)
+	case p.PagesTotal > 0:
+		frac = 0.5 * float64(p.PagesParsed) / float64(p.PagesTotal)
+	}
+	if !r.tty {
+		s := fmt.Sprintf("%-9s %s", d.Status, name)
+		if s != r.last {
+			fmt.Fprintln(r.w, s)
+			r.last = s
+		}
+		return
+	}
+	const width = 30
+	n := int(frac * width)
+	fmt.Fprintf(r.w, "\r\033[K%-9s [%s%s] %3.0f%% %s", d.Status, strings.Repeat("#", n), strings.Repeat(".", width-n), frac*100, name)
+}
+
+func (r *reporter) clear() {
+	if r.tty {
+		fmt.Fprint(r.w, "\r\033[K")
+	}
+}
+
+func (r *reporter) done() { r.clear() }
