@@ -100,3 +100,69 @@ func Defuse(s string) string {
 // domainRE matches host names ending in a top-level domain that chat clients
 // auto-link. File names like config.yaml or main.c are left alone.
 var domainRE = regexp.MustCompile(`(?i)\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|cn|co|me|info|biz|ru|de|uk|jp|app|dev|xyz|top|ly|gl|gg|sh|link|site|online|club|shop|vip|cc|tv|ai|us|eu|hk|tw|in|to|ws|tk|ml|ga|cf|gq|pw|su|icu|buzz|live|click|fun|store|tech|space|website|cloud|work|life|page|zip|mov)\b`)
+
+// Label is link text made link-free: a label may itself hold a URL or a
+// nested link, which would otherwise be auto-linked once posted. Every pass
+// that finds a link shortens s, so the loop ends.
+func Label(s string) string {
+	for {
+		var b strings.Builder
+		found := false
+		for _, seg := range Split(s) {
+			if seg.URL != "" {
+				found = true
+			}
+			b.WriteString(seg.Text)
+		}
+		s = b.String()
+		if !found {
+			return s
+		}
+	}
+}
+
+// mark is the first of the private-use runes that hold allowed links' places
+// in cleaned text.
+const mark = '\uE000'
+
+// Clean reduces every link in model output to its label and drops bare URLs,
+// except links into the web app at public: those are returned, and the text
+// holds a placeholder rune where each goes (see Relink). Joining the pieces
+// cannot form a new link: the result is cleaned until none is left.
+func Clean(s, public string) (string, []Segment) {
+	s = strings.Map(func(r rune) rune {
+		if r >= mark && r <= '\uF8FF' {
+			return -1
+		}
+		return r
+	}, s)
+	var links []Segment
+	var b strings.Builder
+	for _, seg := range Split(s) {
+		if seg.URL != "" && !seg.Image && Allowed(seg.URL, public) && len(links) < 0x1000 {
+			seg.Text = Label(seg.Text)
+			links = append(links, seg)
+			b.WriteRune(mark + rune(len(links)-1))
+			continue
+		}
+		b.WriteString(seg.Text)
+	}
+	return Label(b.String()), links
+}
+
+// Relink puts links back into cleaned (and by then escaped) text, each
+// rendered by the platform's link function.
+func Relink(s string, links []Segment, link func(Segment) string) string {
+	if len(links) == 0 {
+		return s
+	}
+	return strings.NewReplacer(relinkPairs(links, link)...).Replace(s)
+}
+
+func relinkPairs(links []Segment, link func(Segment) string) []string {
+	pairs := make([]string, 0, 2*len(links))
+	for i, l := range links {
+		pairs = append(pairs, string(mark+rune(i)), link(l))
+	}
+	return pairs
+}

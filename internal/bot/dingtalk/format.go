@@ -2,52 +2,41 @@ package dingtalk
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/bot"
 )
 
-// tagRE finds HTML-like tags, which DingTalk's markdown partly renders
-// (<font>, <a>, <img>).
-var tagRE = regexp.MustCompile(`</?[A-Za-z][^<>]*>`)
+// plainEscaper keeps a plain run from being read as markup: angle brackets
+// (DingTalk renders some HTML: <font>, <a>, <img>) become look-alikes, and
+// "](" is split so no markdown link can open. Replacing, never deleting,
+// means no two pieces join into something new.
+var plainEscaper = strings.NewReplacer("<", "‹", ">", "›", "](", "] (")
 
-// mdEscaper stops text from opening links or images of its own.
-var mdEscaper = strings.NewReplacer("[", "［", "]", "］", "<", "‹", ">", "›")
+// mdEscaper also stops brackets, for text that must not open markdown syntax
+// at all (titles, link labels).
+var mdEscaper = strings.NewReplacer("[", "［", "]", "］", "<", "‹", ">", "›", "(", "（", ")", "）")
 
-// Escape makes a plain run inert in DingTalk markdown: tags removed, link
-// brackets and angle brackets replaced by look-alikes, @all defused.
-func Escape(s string) string {
-	return bot.Defuse(tagRE.ReplaceAllString(s, ""))
-}
+// Escape makes a plain run inert in DingTalk markdown and defuses @all.
+func Escape(s string) string { return bot.Defuse(plainEscaper.Replace(s)) }
 
 // inert is Escape for text that must not open markdown syntax at all (titles,
 // link labels).
-func inert(s string) string { return mdEscaper.Replace(Escape(s)) }
+func inert(s string) string { return bot.Defuse(mdEscaper.Replace(s)) }
 
 // Text turns model output into safe DingTalk markdown: links into the web app
 // kept, other links reduced to their label, images and bare foreign URLs
 // dropped.
 func Text(text, public string) string {
-	var b strings.Builder
-	for _, seg := range bot.Split(text) {
-		switch {
-		case seg.URL == "":
-			b.WriteString(Escape(seg.Text))
-		case bot.Allowed(seg.URL, public) && !seg.Image:
-			label := seg.Text
-			if label == "" {
-				label = seg.URL
-			}
-			fmt.Fprintf(&b, "[%s](%s)", inert(label), strings.NewReplacer("(", "%28", ")", "%29", " ", "%20").Replace(seg.URL))
-		case seg.Text != "":
-			b.WriteString(inert(seg.Text))
-		case !seg.Image:
-			b.WriteString("[link removed]")
+	clean, links := bot.Clean(text, public)
+	return bot.Relink(Escape(clean), links, func(l bot.Segment) string {
+		label := l.Text
+		if label == "" {
+			label = "link"
 		}
-	}
-	return b.String()
+		return "[" + inert(label) + "](" + strings.NewReplacer("(", "%28", ")", "%29", " ", "%20").Replace(l.URL) + ")"
+	})
 }
 
 // Markdown renders an answer: its text, then the sources as a list (DingTalk
@@ -63,7 +52,7 @@ func Markdown(a shifu.Answer, public string) string {
 		if name == "" {
 			name = c.Document
 		}
-		fmt.Fprintf(&b, "- %d. %s", c.N, inert(name))
+		fmt.Fprintf(&b, "- %d. %s", c.N, inert(bot.Label(name)))
 		switch {
 		case c.PageStart > 0 && c.PageEnd > c.PageStart:
 			fmt.Fprintf(&b, ", pp. %d–%d", c.PageStart, c.PageEnd)
@@ -88,7 +77,7 @@ func docURL(public string, c shifu.Citation) string {
 
 // Title is the message's title (shown in the chat list): the question, short.
 func Title(q string) string {
-	q = strings.Join(strings.Fields(inert(q)), " ")
+	q = strings.Join(strings.Fields(inert(bot.Label(q))), " ")
 	if r := []rune(q); len(r) > 40 {
 		q = string(r[:40]) + "…"
 	}

@@ -36,24 +36,15 @@ var (
 // links to the web app kept as <url|label>, every other link reduced to its
 // label and bare foreign URLs dropped.
 func Mrkdwn(text, public string) string {
-	var b strings.Builder
-	for _, seg := range bot.Split(text) {
-		switch {
-		case seg.URL == "":
-			b.WriteString(Escape(seg.Text))
-		case bot.Allowed(seg.URL, public):
-			label := seg.Text
-			if label == "" {
-				label = seg.URL
-			}
-			fmt.Fprintf(&b, "<%s|%s>", escaper.Replace(seg.URL), strings.ReplaceAll(Escape(label), "|", "¦"))
-		case seg.Text != "":
-			b.WriteString(Escape(seg.Text))
-		default:
-			b.WriteString("[link removed]")
+	clean, links := bot.Clean(text, public)
+	s := bot.Relink(Escape(clean), links, func(l bot.Segment) string {
+		label := l.Text
+		if label == "" {
+			label = "link"
 		}
-	}
-	s := boldRE.ReplaceAllString(b.String(), "*$1*")
+		return "<" + escaper.Replace(l.URL) + "|" + strings.ReplaceAll(Escape(label), "|", "¦") + ">"
+	})
+	s = boldRE.ReplaceAllString(s, "*$1*")
 	return headingRE.ReplaceAllString(s, "*$1*")
 }
 
@@ -92,7 +83,7 @@ func Blocks(a shifu.Answer, public string) []slack.Block {
 		if name == "" {
 			name = c.Document
 		}
-		line := fmt.Sprintf("[%d] *%s*", c.N, Escape(name))
+		line := fmt.Sprintf("[%d] *%s*", c.N, Escape(bot.Label(name)))
 		switch {
 		case c.PageStart > 0 && c.PageEnd > c.PageStart:
 			line += fmt.Sprintf(", pp. %d–%d", c.PageStart, c.PageEnd)
@@ -116,20 +107,14 @@ func Blocks(a shifu.Answer, public string) []slack.Block {
 	return blocks
 }
 
-// Fallback is the message's plain text, shown in notifications.
+// Fallback is the message's plain text, shown in notifications: no links at
+// all, escaped.
 func Fallback(a shifu.Answer) string {
-	s := Escape(a.Text)
+	s := bot.Label(a.Text)
 	if r := []rune(s); len(r) > 300 {
 		s = string(r[:300]) + "…"
 	}
-	// Links are not rendered in notifications, but keep foreign ones out anyway.
-	var b strings.Builder
-	for _, seg := range bot.Split(s) {
-		if seg.URL == "" || seg.Text != "" {
-			b.WriteString(seg.Text)
-		}
-	}
-	return b.String()
+	return Escape(s)
 }
 
 // split cuts s into pieces of at most max bytes, at line ends when it can.
