@@ -73,9 +73,9 @@ type Options struct {
 func Defaults() Options {
 	return Options{
 		Fusion:       Convex,
-		Alpha:        0.3,
+		Alpha:        0.2,
 		RRFK:         60,
-		BM25:         postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 0.2},
+		BM25:         postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 0.4, Context: 0.2},
 		Candidates:   60,
 		ExactBoost:   0.5,
 		DupThreshold: 0.8,

@@ -31,6 +31,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	k1 := fs.Float64("k1", d.BM25.K1, "BM25 k1")
 	b := fs.Float64("b", d.BM25.B, "BM25 b")
 	maxDF := fs.Float64("max-df", d.BM25.MaxDF, "BM25: skip query terms in more than this share of chunks")
+	ctxW := fs.Float64("context", d.BM25.Context, "BM25: share of neighbouring chunks' scores added")
 	dup := fs.Float64("dup", d.DupThreshold, "duplicate collapse threshold (1: off)")
 	cands := fs.Int("candidates", d.Candidates, "candidates per list")
 	lexOnly := fs.Bool("lexical-only", false, "BM25 alone (no vectors)")
@@ -55,7 +56,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	o := retrieval.Options{Fusion: retrieval.Fusion(*fusion), Alpha: *alpha, ExactBoost: *exact, AbstainBelow: *abstain,
-		BM25: postgres.BM25{K1: *k1, B: *b, MaxDF: *maxDF}, DupThreshold: *dup, Candidates: *cands}
+		BM25: postgres.BM25{K1: *k1, B: *b, MaxDF: *maxDF, Context: *ctxW}, DupThreshold: *dup, Candidates: *cands}
 	if o.Fusion != retrieval.RRF && o.Fusion != retrieval.Convex {
 		return shifu.Errorf(shifu.ErrInvalid, "--fusion %q: use rrf or convex", *fusion)
 	}

@@ -51,6 +51,9 @@ type BM25 struct {
 	// tenant's live chunks (they rank nothing and cost the most postings);
 	// default 0.2, 1 keeps every term.
 	MaxDF float64
+	// Context is the share of each neighbouring chunk's score (ord ± 1) a
+	// chunk adds to its own; 0: none.
+	Context float64
 }
 
 func (p BM25) withDefaults() BM25 {
@@ -179,18 +182,27 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, st TermStats, f Fil
 	if len(kept) == 0 || limit <= 0 {
 		return nil, nil
 	}
-	where, fargs := filterSQL(f, 7)
+	where, fargs := filterSQL(f, 8)
+	// A chunk's score borrows Context times its neighbours' (ord ± 1): an
+	// answer cut in two by the chunker, or a question whose words are spread
+	// over a section, still ranks the right place.
 	q := `WITH q AS (SELECT * FROM unnest($1::text[], $2::float8[]) AS q(term, idf)),
-	scored AS (
-		SELECT ct.chunk_id, sum(q.idf * ct.tf * ($3 + 1) / (ct.tf + $3 * (1 - $4 + $4 * c.nterms / $5::float8))) AS score
+	raw AS (
+		SELECT ct.chunk_id, c.document_id, c.ord,
+			sum(q.idf * ct.tf * ($3 + 1) / (ct.tf + $3 * (1 - $4 + $4 * c.nterms / $5::float8))) AS score
 		FROM q JOIN chunk_terms ct ON ct.tenant_id = app_tenant() AND ct.term = q.term
 		JOIN chunks c ON c.id = ct.chunk_id JOIN documents d ON d.id = c.document_id
 		WHERE d.status = 'ready'` + where + `
-		GROUP BY ct.chunk_id ORDER BY score DESC LIMIT $6
+		GROUP BY ct.chunk_id, c.document_id, c.ord
+	), scored AS (
+		SELECT r.chunk_id, r.score + $7 * (coalesce(p.score, 0) + coalesce(n.score, 0)) AS score
+		FROM raw r LEFT JOIN raw p ON p.document_id = r.document_id AND p.ord = r.ord - 1
+		LEFT JOIN raw n ON n.document_id = r.document_id AND n.ord = r.ord + 1
+		ORDER BY score DESC LIMIT $6
 	)
 	SELECT ` + hitColumns + `, sc.score FROM scored sc JOIN chunks c ON c.id = sc.chunk_id
 	JOIN documents d ON d.id = c.document_id ORDER BY sc.score DESC, c.id`
-	args := append([]any{kept, idf, p.K1, p.B, max(st.AvgDL, 1), limit}, fargs...)
+	args := append([]any{kept, idf, p.K1, p.B, max(st.AvgDL, 1), limit, p.Context}, fargs...)
 	rows, err := tx.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
