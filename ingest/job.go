@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -89,8 +90,14 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 		if err != nil {
 			return err
 		}
+		var mu sync.Mutex // parsers may report from several goroutines
 		var lastReport time.Time
 		pd, err := s.parser.Parse(ctx, doc.Name, data, func(done, total int) {
+			mu.Lock()
+			defer mu.Unlock()
+			if done < prog.PagesParsed {
+				return
+			}
 			prog.PagesParsed, prog.PagesTotal = done, total
 			if time.Since(lastReport) > 300*time.Millisecond || done == total {
 				lastReport = time.Now()

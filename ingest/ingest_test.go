@@ -1,0 +1,315 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/ingest/parse"
+	"github.com/shifu-factory/shifu/internal/keyring"
+	"github.com/shifu-factory/shifu/internal/model"
+	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/postgres"
+	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
+	"github.com/shifu-factory/shifu/internal/terms"
+)
+
+// One PDF engine and one dictionary per test binary: each costs seconds.
+var (
+	testParser   *parse.Parser
+	testAnalyzer *terms.Analyzer
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	if testParser, err = parse.New(context.Background(), parse.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if testAnalyzer, err = terms.New(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	testParser.Close()
+	os.Exit(code)
+}
+
+type fixture struct {
+	svc    *Service
+	db     *postgres.DB
+	ring   *keyring.Ring
+	tenant int64
+	url    string
+}
+
+func setup(t *testing.T, emb Embedder, o Options) *fixture {
+	t.Helper()
+	db, url := pgtest.DB(t)
+	m, _ := keyring.ParseMaster(keyring.Generate())
+	ring := keyring.NewRing(m, func(ctx context.Context, id int64) (string, []byte, error) {
+		tn, w, err := db.TenantByID(ctx, id)
+		return tn.Name, w, err
+	})
+	w, _ := m.NewDataKey("acme")
+	tn, err := postgres.CreateTenant(context.Background(), url, "acme", w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if emb == nil {
+		emb, err = model.NewOffline(256)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc, err := New(db, ring, testParser, testAnalyzer, emb, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{svc: svc, db: db, ring: ring, tenant: tn.ID, url: url}
+}
+
+// manual is a Markdown manual with n sections, each long enough to chunk apart.
+func manual(title string, n int) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s\n\n", title)
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "## Section %d: spindle check %d\n\n", i, i)
+		for j := 0; j < 12; j++ {
+			fmt.Fprintf(&b, "Step %d.%d: inspect the spindle bearing number %d and record alarm E-%d in the log. ", i, j, j, 100+i)
+		}
+		b.WriteString("\n\n")
+	}
+	return []byte(b.String())
+}
+
+func liveChunks(t *testing.T, f *fixture, name string) (docIDs map[int64]bool, n int) {
+	t.Helper()
+	docIDs = map[int64]bool{}
+	err := f.db.InTenant(context.Background(), f.tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(context.Background(), `SELECT c.document_id FROM chunks c JOIN documents d ON d.id = c.document_id
+			WHERE d.name = $1 AND d.status = 'ready'`, name)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			docIDs[id] = true
+			n++
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return docIDs, n
+}
+
+func TestSameBytesChangeNothing(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t, nil, Options{})
+	data := manual("Lathe", 3)
+	d1, dup, err := f.svc.Add(ctx, f.tenant, Upload{Name: "lathe.md", Data: data})
+	if err != nil || dup {
+		t.Fatalf("first add: dup %v err %v", dup, err)
+	}
+	if err := f.svc.process(ctx, f.tenant, d1.ID); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := f.db.Document(ctx, f.tenant, d1.ID)
+	d2, dup, err := f.svc.Add(ctx, f.tenant, Upload{Name: "copy-of-lathe.md", Data: data})
+	if err != nil || !dup || d2.ID != d1.ID {
+		t.Fatalf("second add: id %d (first %d) dup %v err %v", d2.ID, d1.ID, dup, err)
+	}
+	docs, _ := f.db.Documents(ctx, f.tenant)
+	after, _ := f.db.Document(ctx, f.tenant, d1.ID)
+	if len(docs) != 1 || after.UpdatedAt != before.UpdatedAt || after.Chunks != before.Chunks {
+		t.Fatalf("re-upload changed something: %d documents, %+v -> %+v", len(docs), before, after)
+	}
+}
+
+func TestOriginalIsSealed(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t, nil, Options{})
+	data := manual("Secret press manual", 1)
+	d, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "press.md", Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := f.db.Original(ctx, f.tenant, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, []byte("Secret press manual")) || len(sealed) < len(data) {
+		t.Fatal("the stored original is not encrypted")
+	}
+	got, err := f.svc.Original(ctx, f.tenant, d.ID)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Original: %v", err)
+	}
+}
+
+func TestRevisionReplacesAtomically(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t, nil, Options{})
+	v1, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "press.md", Data: manual("Press rev A", 2), Revision: "A"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.process(ctx, f.tenant, v1.ID); err != nil {
+		t.Fatal(err)
+	}
+	v2, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "press.md", Data: manual("Press rev B", 4), Revision: "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v2.Version != 2 {
+		t.Fatalf("new revision has version %d, want 2", v2.Version)
+	}
+	// While v2 is queued and while it is half-way (chunks stored, not yet
+	// embedded), readers still see v1 alone.
+	if ids, _ := liveChunks(t, f, "press.md"); len(ids) != 1 || !ids[v1.ID] {
+		t.Fatalf("live before v2 ingest: %v", ids)
+	}
+	if err := f.db.StoreChunks(ctx, f.tenant, v2.ID, postgres.Meta{}, []postgres.ChunkRow{{Chunk: shifu.Chunk{Ord: 0, Text: "half"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := liveChunks(t, f, "press.md"); len(ids) != 1 || !ids[v1.ID] {
+		t.Fatalf("live during v2 ingest: %v", ids)
+	}
+	if err := f.svc.process(ctx, f.tenant, v2.ID); err != nil {
+		t.Fatal(err)
+	}
+	ids, n := liveChunks(t, f, "press.md")
+	if len(ids) != 1 || !ids[v2.ID] || n == 0 {
+		t.Fatalf("live after v2: %v (%d chunks)", ids, n)
+	}
+	if _, err := f.db.Document(ctx, f.tenant, v1.ID); !errors.Is(err, shifu.ErrNotFound) {
+		t.Fatalf("v1 still stored: %v", err)
+	}
+}
+
+func TestCrashMidEmbeddingResumes(t *testing.T) {
+	ctx := context.Background()
+	var broken atomic.Bool
+	srv := modeltest.NewServer(t, modeltest.Options{Dim: 64, Fail: func(n int, r modeltest.Request) *modeltest.Step {
+		if broken.Load() && n >= 2 {
+			return &modeltest.Step{Status: 500}
+		}
+		return nil
+	}})
+	emb, err := model.NewEmbedder(model.EmbedConfig{Provider: "compatible", BaseURL: srv.BaseURL(), Model: "test-embed", Dim: 64, MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := setup(t, emb, Options{EmbedBatch: 2})
+	d, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "mill.md", Data: manual("Mill", 8)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken.Store(true)
+	if err := f.svc.process(ctx, f.tenant, d.ID); err == nil {
+		t.Fatal("the embedding server failed but process did not")
+	}
+	mid, _ := f.db.Document(ctx, f.tenant, d.ID)
+	left, _, _ := f.db.Unembedded(ctx, f.tenant, d.ID, emb.Model())
+	if mid.Status != shifu.StatusEmbedding || mid.Chunks < 6 || len(left) != mid.Chunks-4 {
+		t.Fatalf("after the crash: status %s, %d chunks, %d unembedded (want %d)", mid.Status, mid.Chunks, len(left), mid.Chunks-4)
+	}
+	embedCalls := srv.Count("/embeddings")
+	broken.Store(false)
+	if err := f.svc.process(ctx, f.tenant, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	final, _ := f.db.Document(ctx, f.tenant, d.ID)
+	left, _, _ = f.db.Unembedded(ctx, f.tenant, d.ID, emb.Model())
+	_, n := liveChunks(t, f, "mill.md")
+	if final.Status != shifu.StatusReady || len(left) != 0 || n != mid.Chunks || final.Chunks != mid.Chunks {
+		t.Fatalf("after resume: status %s, %d live chunks (want %d), %d unembedded", final.Status, n, mid.Chunks, len(left))
+	}
+	// Only the missing chunks were embedded again.
+	if again := srv.Count("/embeddings") - embedCalls; again != (mid.Chunks-4+1)/2 {
+		t.Fatalf("resume made %d embedding calls, want %d", again, (mid.Chunks-4+1)/2)
+	}
+}
+
+func TestBadInputIsRefusedClearly(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t, nil, Options{MaxBytes: 1 << 20})
+	png := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 64)...)
+	for _, c := range []struct {
+		name string
+		data []byte
+		kind error
+		want []string
+	}{
+		{"empty.pdf", nil, shifu.ErrInvalid, []string{"empty.pdf", "empty"}},
+		{"photo.pdf", png, shifu.ErrInvalid, []string{"photo.pdf", "PDF"}},
+		{"huge.txt", bytes.Repeat([]byte("a"), 2<<20), shifu.ErrTooLarge, []string{"huge.txt", "limit"}},
+	} {
+		_, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: c.name, Data: c.data})
+		if !errors.Is(err, c.kind) {
+			t.Errorf("%s: err %v, want %v", c.name, err, c.kind)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(shifu.Message(err), w) {
+				t.Errorf("%s: message %q does not mention %q", c.name, shifu.Message(err), w)
+			}
+		}
+	}
+	if docs, _ := f.db.Documents(ctx, f.tenant); len(docs) != 0 {
+		t.Fatalf("refused uploads left %d documents", len(docs))
+	}
+}
+
+// TestWorkersIngestAndFailCleanly runs the real job path: River workers pick
+// the jobs up; a corrupt PDF fails with a plain reason while a good file in
+// the same batch becomes ready.
+func TestWorkersIngestAndFailCleanly(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	f := setup(t, nil, Options{Workers: 2})
+	if err := f.svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer f.svc.Stop(context.Background())
+	bad, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "broken.pdf", Data: []byte("%PDF-1.7\n1 0 obj garbage that is not a pdf\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "good.md", Data: manual("Good", 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	note, _, err := f.svc.AddNote(ctx, f.tenant, shifu.Note{Title: "Coolant foams", Equipment: "CNC-3000", Fix: "Use 5% concentrate", Author: "Li"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := f.svc.Wait(ctx, f.tenant, []int64{bad.ID, good.ID, note.ID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if docs[0].Status != shifu.StatusFailed || !strings.Contains(docs[0].Error, "broken.pdf") {
+		t.Errorf("corrupt PDF: status %s, error %q", docs[0].Status, docs[0].Error)
+	}
+	if docs[1].Status != shifu.StatusReady || docs[1].Chunks == 0 {
+		t.Errorf("good file: %+v", docs[1])
+	}
+	if docs[2].Status != shifu.StatusReady || docs[2].Kind != shifu.KindNote || docs[2].UploadedBy != "Li" {
+		t.Errorf("note: %+v", docs[2])
+	}
+}
