@@ -1,0 +1,156 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/auth"
+	"github.com/shifu-factory/shifu/internal/postgres"
+)
+
+func (s *Server) listUsers(c *gin.Context) {
+	u, err := s.o.DB.Users(c, who(c).tenant())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if u == nil {
+		u = []postgres.UserRow{}
+	}
+	c.JSON(http.StatusOK, gin.H{"users": u})
+}
+
+type userRequest struct {
+	Login    string     `json:"login"`
+	Name     string     `json:"name"`
+	Role     shifu.Role `json:"role"`
+	Password string     `json:"password"`
+}
+
+// createUser adds a user to the admin's own tenant. An empty password is
+// generated and returned once.
+func (s *Server) createUser(c *gin.Context) {
+	var req userRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	pw, generated := req.Password, false
+	if pw == "" {
+		pw, generated = auth.Secret()[:20], true
+	}
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	login := strings.TrimSpace(req.Login)
+	name := strings.TrimSpace(req.Name)
+	if name == "" {
+		name = login
+	}
+	u, err := s.o.DB.CreateUser(c, p.tenant(), shifu.User{Login: login, Name: name, Role: req.Role}, hash)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "user.create", map[string]any{"login": u.Login, "role": u.Role})
+	out := gin.H{"user": u}
+	if generated {
+		out["password"] = pw
+	}
+	c.JSON(http.StatusCreated, out)
+}
+
+func (s *Server) disableUser(c *gin.Context) { s.setDisabled(c, true) }
+func (s *Server) enableUser(c *gin.Context)  { s.setDisabled(c, false) }
+
+func (s *Server) setDisabled(c *gin.Context, disabled bool) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	if id == p.User.ID && disabled {
+		s.fail(c, shifu.Errorf(shifu.ErrInvalid, "you cannot disable yourself"))
+		return
+	}
+	if err := s.o.DB.SetUserDisabled(c, p.tenant(), id, disabled); err != nil {
+		s.fail(c, err)
+		return
+	}
+	action := "user.enable"
+	if disabled {
+		action = "user.disable"
+	}
+	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, action, map[string]any{"user_id": id})
+	c.JSON(http.StatusOK, gin.H{"ok": true})
+}
+
+func (s *Server) listTokens(c *gin.Context) {
+	t, err := s.o.DB.Tokens(c, who(c).tenant())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if t == nil {
+		t = []postgres.Token{}
+	}
+	c.JSON(http.StatusOK, gin.H{"tokens": t})
+}
+
+type tokenRequest struct {
+	UserID int64  `json:"user_id"`
+	Name   string `json:"name"`
+}
+
+// createToken makes a bearer token for a user of the admin's tenant; the
+// token is in this answer only.
+func (s *Server) createToken(c *gin.Context) {
+	var req tokenRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	tok, hash := auth.NewToken()
+	row, err := s.o.DB.CreateToken(c, p.tenant(), req.UserID, strings.TrimSpace(req.Name), hash)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "token.create", map[string]any{"token_id": row.ID, "login": row.Login})
+	c.JSON(http.StatusCreated, gin.H{"token": tok, "info": row})
+}
+
+func (s *Server) revokeToken(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	if err := s.o.DB.RevokeToken(c, p.tenant(), id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "token.revoke", map[string]any{"token_id": id})
+	c.JSON(http.StatusOK, gin.H{"ok": true})
+}
+
+func (s *Server) auditLog(c *gin.Context) {
+	a, err := s.o.DB.AuditLog(c, who(c).tenant(), 100)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if a == nil {
+		a = []postgres.AuditEntry{}
+	}
+	c.JSON(http.StatusOK, gin.H{"audit": a})
+}

@@ -1,0 +1,497 @@
+package web
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/postgres"
+)
+
+// docJSON is a document as the API shows it: the fields of `shifu docs
+// --json` and what the desk needs besides.
+type docJSON struct {
+	ID        int64          `json:"id"`
+	Name      string         `json:"name"`
+	Title     string         `json:"title"`
+	Kind      shifu.DocKind  `json:"kind"`
+	Status    shifu.Status   `json:"status"`
+	Pages     int            `json:"pages"`
+	Chunks    int            `json:"chunks"`
+	Version   int            `json:"version"`
+	Revision  string         `json:"revision"`
+	SHA256    string         `json:"sha256"`
+	Size      int64          `json:"size"`
+	MIME      string         `json:"mime"`
+	Error     string         `json:"error"`
+	Language  string         `json:"language"`
+	Uploader  string         `json:"uploader"`
+	Equipment string         `json:"equipment"`
+	Progress  shifu.Progress `json:"progress"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
+}
+
+func toJSON(d shifu.Document) docJSON {
+	return docJSON{ID: d.ID, Name: d.Name, Title: d.Title, Kind: d.Kind, Status: d.Status, Pages: d.Pages, Chunks: d.Chunks,
+		Version: d.Version, Revision: d.Revision, SHA256: d.SHA256, Size: d.Size, MIME: d.MIME, Error: d.Error,
+		Language: d.Language, Uploader: d.UploadedBy, Equipment: d.Equipment, Progress: d.Progress,
+		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+}
+
+func (s *Server) listDocuments(c *gin.Context) {
+	docs, err := s.o.DB.Documents(c, who(c).tenant())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]docJSON, 0, len(docs))
+	for _, d := range docs {
+		if k := c.Query("kind"); k != "" && string(d.Kind) != k {
+			continue
+		}
+		out = append(out, toJSON(d))
+	}
+	c.JSON(http.StatusOK, gin.H{"documents": out})
+}
+
+func (s *Server) getDocument(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	d, err := s.o.DB.Document(c, who(c).tenant(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toJSON(d))
+}
+
+func (s *Server) deleteDocument(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	d, err := s.o.DB.Document(c, p.tenant(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.o.DB.DeleteDocument(c, p.tenant(), id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.pages.dropDoc(p.tenant(), id)
+	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "document.delete", map[string]any{"id": id, "name": d.Name, "version": d.Version})
+	c.JSON(http.StatusOK, gin.H{"deleted": id})
+}
+
+func (s *Server) reingest(c *gin.Context) {
+	if s.o.Ingester == nil {
+		s.fail(c, shifu.Errorf(shifu.ErrUnavailable, "ingest is not available on this server"))
+		return
+	}
+	id, err := idParam(c, "id")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	if err := s.o.Ingester.Reingest(c, p.tenant(), id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.pages.dropDoc(p.tenant(), id)
+	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "document.reingest", map[string]any{"id": id})
+	d, err := s.o.DB.Document(c, p.tenant(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, toJSON(d))
+}
+
+// original sends the decrypted upload, only ever of the caller's tenant
+// (the tenant comes from the session; row-level security does the rest).
+func (s *Server) original(c *gin.Context) {
+	if s.o.Ingester == nil {
+		s.fail(c, shifu.Errorf(shifu.ErrUnavailable, "originals are not available on this server"))
+		return
+	}
+	id, err := idParam(c, "id")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	d, err := s.o.DB.Document(c, p.tenant(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	data, err := s.o.Ingester.Original(c, p.tenant(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	ct := d.MIME
+	if ct == "" || strings.HasPrefix(ct, "text/html") {
+		// Never serve a stored HTML manual as HTML from our origin: its
+		// scripts would run with the user's session.
+		ct = "text/plain; charset=utf-8"
+	}
+	disp := "inline"
+	if c.Query("download") != "" || ct != "application/pdf" {
+		disp = "attachment"
+	}
+	c.Header("Content-Disposition", mime.FormatMediaType(disp, map[string]string{"filename": d.Name}))
+	c.Header("Content-Security-Policy", "default-src 'none'; sandbox")
+	c.Header("Cache-Control", "private, no-store")
+	c.Data(http.StatusOK, ct, data)
+}
+
+// pageImage renders one page of a PDF manual as PNG, for the citation view.
+func (s *Server) pageImage(c *gin.Context) {
+	if s.o.Renderer == nil || s.o.Ingester == nil {
+		s.fail(c, shifu.Errorf(shifu.ErrUnavailable, "page images are not available on this server"))
+		return
+	}
+	id, err := idParam(c, "id")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(c.Param("page"), ".png"))
+	if err != nil || n <= 0 {
+		s.fail(c, shifu.Errorf(shifu.ErrInvalid, "page %q: want a page number such as 3.png", c.Param("page")))
+		return
+	}
+	width := 1000
+	if w, err := strconv.Atoi(c.Query("w")); err == nil {
+		width = min(max(w, 200), 2000)
+	}
+	quote := c.Query("q")
+	if len(quote) > 500 {
+		quote = quote[:500]
+	}
+	p := who(c)
+	d, err := s.o.DB.Document(c, p.tenant(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if d.MIME != "application/pdf" {
+		s.fail(c, shifu.Errorf(shifu.ErrInvalid, "%s is not a PDF, so it has no page images", d.Name))
+		return
+	}
+	if d.Pages > 0 && n > d.Pages {
+		s.fail(c, shifu.Errorf(shifu.ErrNotFound, "%s has %d pages, not %d", d.Name, d.Pages, n))
+		return
+	}
+	qh := sha256.Sum256([]byte(quote))
+	key := pageKey{tenant: p.tenant(), doc: id, sha: d.SHA256, page: n, width: width, quote: hex.EncodeToString(qh[:8])}
+	png, ok := s.pages.get(key)
+	if !ok {
+		pdf, err := s.o.Ingester.Original(c, p.tenant(), id)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if h, ok := s.o.Renderer.(Highlighter); ok && quote != "" {
+			png, err = h.RenderPageHighlight(c, pdf, n, width, quote)
+		} else {
+			png, err = s.o.Renderer.RenderPage(c, pdf, n, width)
+		}
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if f, ok := s.o.Renderer.(TextFinder); ok && quote != "" {
+			// A quote that cannot be found or painted still leaves the page.
+			if rects, err := f.FindRects(c, pdf, n, quote); err == nil && len(rects) > 0 {
+				if hl, err := highlightPNG(png, rects); err == nil {
+					png = hl
+				}
+			}
+		}
+		s.pages.put(key, png)
+	}
+	c.Header("Cache-Control", "private, max-age=3600")
+	c.Data(http.StatusOK, "image/png", png)
+}
+
+// fileResult is what happened to one file of an upload.
+type fileResult struct {
+	Name      string   `json:"name"`
+	OK        bool     `json:"ok"`
+	Duplicate bool     `json:"duplicate,omitempty"`
+	Status    int      `json:"status"`
+	Error     string   `json:"error,omitempty"`
+	Document  *docJSON `json:"document,omitempty"`
+}
+
+// upload takes one or more "file" parts. Each file is handled on its own, so
+// one bad file does not stop the rest of a batch; the answer lists a result
+// per file. Fields "kind", "revision" and "title" apply to the files after them.
+func (s *Server) upload(c *gin.Context) {
+	s.uploadFiles(c, "")
+}
+
+// revision uploads a new revision of an existing document: the file is stored
+// under that document's name, so it replaces it once ready.
+func (s *Server) revision(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	d, err := s.o.DB.Document(c, who(c).tenant(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if d.Kind != shifu.KindManual {
+		s.fail(c, shifu.Errorf(shifu.ErrInvalid, "%s is a note: edit it with the note form", d.Name))
+		return
+	}
+	s.uploadFiles(c, d.Name)
+}
+
+func (s *Server) uploadFiles(c *gin.Context, asName string) {
+	if s.o.Ingester == nil {
+		s.fail(c, shifu.Errorf(shifu.ErrUnavailable, "uploads are not available on this server"))
+		return
+	}
+	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if mt != "multipart/form-data" {
+		c.AbortWithStatusJSON(http.StatusUnsupportedMediaType, errBody{Error: "send files as multipart/form-data with one or more \"file\" parts"})
+		return
+	}
+	p := who(c)
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.o.MaxBatchBytes)
+	c.Request.Body = body
+	mr, err := c.Request.MultipartReader()
+	if err != nil {
+		s.fail(c, shifu.Errorf(shifu.ErrInvalid, "the upload is not valid multipart/form-data"))
+		return
+	}
+	kind, revision, title := shifu.KindManual, c.Query("revision"), ""
+	if k := c.Query("kind"); k != "" {
+		kind = shifu.DocKind(k)
+	}
+	var results []fileResult
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				s.metrics.uploads.WithLabelValues("too_large").Inc()
+				c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"error": fmt.Sprintf(
+					"the upload is over the limit of %d MB per request; send fewer files at a time", s.o.MaxBatchBytes>>20), "files": results})
+				return
+			}
+			s.fail(c, shifu.Errorf(shifu.ErrInvalid, "the upload is not valid multipart/form-data"))
+			return
+		}
+		switch part.FormName() {
+		case "kind", "revision", "title":
+			v, _ := io.ReadAll(io.LimitReader(part, 1024))
+			switch part.FormName() {
+			case "kind":
+				kind = shifu.DocKind(strings.TrimSpace(string(v)))
+			case "revision":
+				revision = strings.TrimSpace(string(v))
+			case "title":
+				title = strings.TrimSpace(string(v))
+			}
+		case "file":
+			r := s.uploadOne(c, p, part, asName, kind, revision, title)
+			if r.Status == http.StatusRequestEntityTooLarge && r.Error == "" {
+				return // the whole request was over the limit; already answered
+			}
+			results = append(results, r)
+		}
+		part.Close()
+	}
+	if len(results) == 0 {
+		s.fail(c, shifu.Errorf(shifu.ErrInvalid, "no file in the upload: send one or more parts named \"file\""))
+		return
+	}
+	code := http.StatusOK
+	if !anyOK(results) {
+		code = results[0].Status // all failed: the first reason is the request's
+	}
+	c.JSON(code, gin.H{"files": results})
+}
+
+func anyOK(rs []fileResult) bool {
+	for _, r := range rs {
+		if r.OK {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) uploadOne(c *gin.Context, p *principal, part *multipart.Part, asName string, kind shifu.DocKind, revision, title string) fileResult {
+	name := filepath.Base(strings.ReplaceAll(part.FileName(), "\\", "/"))
+	if asName != "" {
+		name = asName
+	}
+	res := fileResult{Name: name}
+	data, err := io.ReadAll(io.LimitReader(part, s.o.MaxUploadBytes+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.metrics.uploads.WithLabelValues("too_large").Inc()
+			c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, errBody{Error: fmt.Sprintf(
+				"the upload is over the limit of %d MB per request; send fewer files at a time", s.o.MaxBatchBytes>>20)})
+			return fileResult{Status: http.StatusRequestEntityTooLarge}
+		}
+		res.Status, res.Error = http.StatusBadRequest, name+": the file could not be read completely"
+		return res
+	}
+	if int64(len(data)) > s.o.MaxUploadBytes {
+		_, _ = io.Copy(io.Discard, part) // the rest of this part, to reach the next one
+		s.metrics.uploads.WithLabelValues("too_large").Inc()
+		res.Status, res.Error = http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("%s: the file is over the upload limit of %d MB", name, s.o.MaxUploadBytes>>20)
+		return res
+	}
+	doc, dup, err := s.o.Ingester.Add(c, p.tenant(), Upload{Name: name, Data: data, Kind: kind, Title: title,
+		Revision: revision, UserID: p.User.ID, UserName: displayName(p.User)})
+	if err != nil {
+		res.Status, res.Error = status(err), shifu.Message(err)
+		if res.Status >= 500 {
+			s.log.Error("upload", "file", name, "err", err)
+		}
+		s.metrics.uploads.WithLabelValues("refused").Inc()
+		return res
+	}
+	s.metrics.uploads.WithLabelValues("stored").Inc()
+	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "document.upload", map[string]any{"id": doc.ID, "name": doc.Name, "version": doc.Version, "duplicate": dup})
+	j := toJSON(doc)
+	res.OK, res.Duplicate, res.Status, res.Document = true, dup, http.StatusCreated, &j
+	if dup {
+		res.Status = http.StatusOK
+	}
+	return res
+}
+
+func displayName(u shifu.User) string {
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.Login
+}
+
+type noteRequest struct {
+	Title     string `json:"title"`
+	Equipment string `json:"equipment"`
+	Symptom   string `json:"symptom"`
+	Cause     string `json:"cause"`
+	Fix       string `json:"fix"`
+}
+
+func (s *Server) addNote(c *gin.Context) {
+	var req noteRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	d, ok := s.storeNote(c, req)
+	if ok {
+		c.JSON(http.StatusCreated, toJSON(d))
+	}
+}
+
+func (s *Server) storeNote(c *gin.Context, req noteRequest) (shifu.Document, bool) {
+	if s.o.Ingester == nil {
+		s.fail(c, shifu.Errorf(shifu.ErrUnavailable, "notes are not available on this server"))
+		return shifu.Document{}, false
+	}
+	for _, f := range []string{req.Title, req.Equipment, req.Symptom, req.Cause, req.Fix} {
+		if len([]rune(f)) > 5000 {
+			s.fail(c, shifu.Errorf(shifu.ErrInvalid, "a note field is too long: at most 5000 characters each"))
+			return shifu.Document{}, false
+		}
+	}
+	p := who(c)
+	n := shifu.Note{Title: strings.TrimSpace(req.Title), Equipment: strings.TrimSpace(req.Equipment),
+		Symptom: strings.TrimSpace(req.Symptom), Cause: strings.TrimSpace(req.Cause), Fix: strings.TrimSpace(req.Fix),
+		Author: displayName(p.User)}
+	d, _, err := s.o.Ingester.AddNote(c, p.tenant(), n, p.User.ID)
+	if err != nil {
+		s.fail(c, err)
+		return d, false
+	}
+	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "note.add", map[string]any{"id": d.ID, "title": n.Title})
+	return d, true
+}
+
+func (s *Server) gaps(c *gin.Context) {
+	g, err := s.o.DB.Gaps(c, who(c).tenant(), 200)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if g == nil {
+		g = []postgres.GapGroup{}
+	}
+	c.JSON(http.StatusOK, gin.H{"gaps": g})
+}
+
+// answerGap turns a technician's answer to a knowledge gap into a note and
+// closes the gap (and every open gap asking the same).
+func (s *Server) answerGap(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var req noteRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	q, err := s.o.DB.Gap(c, p.tenant(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if strings.TrimSpace(req.Title) == "" {
+		req.Title = q
+	}
+	if strings.TrimSpace(req.Symptom) == "" {
+		req.Symptom = q
+	}
+	d, ok := s.storeNote(c, req)
+	if !ok {
+		return
+	}
+	if err := s.o.DB.ResolveGap(c, p.tenant(), id, d.ID); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, toJSON(d))
+}

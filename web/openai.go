@@ -1,0 +1,242 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/auth"
+)
+
+// The OpenAI-compatible API lets existing chat clients and scripts use Shifu:
+// the last user message is the question, the answer comes from Shifu's
+// retrieval, and citations are appended as a Markdown list and also given in
+// an extra "citations" field.
+
+type oaiMessage struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+type oaiRequest struct {
+	Model         string       `json:"model"`
+	Messages      []oaiMessage `json:"messages"`
+	Stream        bool         `json:"stream"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+	User string `json:"user"`
+}
+
+// text reads content given as a string or as a list of parts.
+func (m oaiMessage) text() string {
+	var s string
+	if json.Unmarshal(m.Content, &s) == nil {
+		return s
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if json.Unmarshal(m.Content, &parts) == nil {
+		var b strings.Builder
+		for _, p := range parts {
+			if p.Type == "text" {
+				b.WriteString(p.Text)
+			}
+		}
+		return b.String()
+	}
+	return ""
+}
+
+type oaiUsage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+type oaiChoice struct {
+	Index        int             `json:"index"`
+	Message      *oaiOutMessage  `json:"message,omitempty"`
+	Delta        *oaiOutMessage  `json:"delta,omitempty"`
+	FinishReason *string         `json:"finish_reason"`
+	Logprobs     json.RawMessage `json:"logprobs"`
+}
+
+type oaiOutMessage struct {
+	Role    string `json:"role,omitempty"`
+	Content string `json:"content"`
+}
+
+type oaiResponse struct {
+	ID        string           `json:"id"`
+	Object    string           `json:"object"`
+	Created   int64            `json:"created"`
+	Model     string           `json:"model"`
+	Choices   []oaiChoice      `json:"choices"`
+	Usage     *oaiUsage        `json:"usage,omitempty"`
+	Citations []shifu.Citation `json:"citations,omitempty"`
+	Shifu     *oaiShifu        `json:"shifu,omitempty"`
+}
+
+// oaiShifu carries what only Shifu knows about an answer.
+type oaiShifu struct {
+	Abstained      bool  `json:"abstained"`
+	Degraded       bool  `json:"degraded"`
+	ConversationID int64 `json:"conversation_id,omitempty"`
+	MessageID      int64 `json:"message_id,omitempty"`
+}
+
+func (s *Server) models(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"object": "list", "data": []gin.H{{
+		"id": s.o.ModelName, "object": "model", "created": 1700000000, "owned_by": "shifu"}}})
+}
+
+// oaiFail answers in the OpenAI error shape, which clients parse.
+func (s *Server) oaiFail(c *gin.Context, err error) {
+	code := status(err)
+	if code >= 500 {
+		s.log.Error("v1 chat", "err", err)
+	}
+	typ := "invalid_request_error"
+	if code >= 500 {
+		typ = "server_error"
+	}
+	c.AbortWithStatusJSON(code, gin.H{"error": gin.H{"message": shifu.Message(err), "type": typ, "code": nil, "param": nil}})
+}
+
+func (s *Server) completions(c *gin.Context) {
+	if s.o.Asker == nil {
+		s.oaiFail(c, shifu.Errorf(shifu.ErrUnavailable, "answering is not available on this server"))
+		return
+	}
+	var req oaiRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.oaiFail(c, err)
+		return
+	}
+	var question string
+	for i := len(req.Messages) - 1; i >= 0; i-- {
+		if req.Messages[i].Role == "user" {
+			question = req.Messages[i].text()
+			break
+		}
+	}
+	cr := chatRequest{Question: question}
+	q, err := cr.question(who(c), "api")
+	if err != nil {
+		s.oaiFail(c, err)
+		return
+	}
+	id := "chatcmpl-" + auth.Secret()[:24]
+	created := time.Now().Unix()
+	model := s.o.ModelName
+	start := time.Now()
+	if !req.Stream {
+		ans, err := s.o.Asker.Ask(c, q, nil)
+		s.observeAnswer("api", ans, err, time.Since(start))
+		if err != nil {
+			s.oaiFail(c, err)
+			return
+		}
+		stop := "stop"
+		c.JSON(http.StatusOK, oaiResponse{ID: id, Object: "chat.completion", Created: created, Model: model,
+			Choices: []oaiChoice{{Message: &oaiOutMessage{Role: "assistant", Content: ans.Text + sourcesMarkdown(ans.Citations)},
+				FinishReason: &stop, Logprobs: json.RawMessage("null")}},
+			Usage:     &oaiUsage{ans.Usage.PromptTokens, ans.Usage.CompletionTokens, ans.Usage.TotalTokens},
+			Citations: ans.Citations, Shifu: shifuOf(ans)})
+		return
+	}
+
+	h := c.Writer.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	c.Status(http.StatusOK)
+	w := &sseWriter{w: c.Writer}
+	chunk := func(delta *oaiOutMessage, finish *string, extra func(*oaiResponse)) {
+		r := oaiResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: model,
+			Choices: []oaiChoice{{Delta: delta, FinishReason: finish, Logprobs: json.RawMessage("null")}}}
+		if extra != nil {
+			extra(&r)
+		}
+		w.data(r)
+	}
+	chunk(&oaiOutMessage{Role: "assistant"}, nil, nil)
+	ans, err := s.o.Asker.Ask(c, q, func(d string) { chunk(&oaiOutMessage{Content: d}, nil, nil) })
+	s.observeAnswer("api", ans, err, time.Since(start))
+	if err != nil {
+		// Headers are gone; OpenAI streams report errors as a data event.
+		w.data(gin.H{"error": gin.H{"message": shifu.Message(err), "type": "server_error"}})
+		w.raw("data: [DONE]\n\n")
+		return
+	}
+	if src := sourcesMarkdown(ans.Citations); src != "" {
+		chunk(&oaiOutMessage{Content: src}, nil, nil)
+	}
+	stop := "stop"
+	chunk(&oaiOutMessage{}, &stop, func(r *oaiResponse) { r.Citations, r.Shifu = ans.Citations, shifuOf(ans) })
+	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
+		w.data(oaiResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: model, Choices: []oaiChoice{},
+			Usage: &oaiUsage{ans.Usage.PromptTokens, ans.Usage.CompletionTokens, ans.Usage.TotalTokens}})
+	}
+	w.raw("data: [DONE]\n\n")
+}
+
+func shifuOf(a shifu.Answer) *oaiShifu {
+	return &oaiShifu{Abstained: a.Abstained, Degraded: a.Degraded, ConversationID: a.ConversationID, MessageID: a.MessageID}
+}
+
+// sourcesMarkdown lists citations under the answer, as chat clients show
+// only the message text.
+func sourcesMarkdown(cs []shifu.Citation) string {
+	if len(cs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\n\n**Sources**\n")
+	for _, c := range cs {
+		title := c.Title
+		if title == "" {
+			title = c.Document
+		}
+		fmt.Fprintf(&b, "%d. %s", c.N, title)
+		if c.PageStart > 0 {
+			if c.PageEnd > c.PageStart {
+				fmt.Fprintf(&b, ", pp. %d–%d", c.PageStart, c.PageEnd)
+			} else {
+				fmt.Fprintf(&b, ", p. %d", c.PageStart)
+			}
+		}
+		if c.Author != "" {
+			fmt.Fprintf(&b, " (note by %s)", c.Author)
+		}
+		if q := strings.TrimSpace(c.Quote); q != "" {
+			fmt.Fprintf(&b, ": “%s”", strings.ReplaceAll(q, "\n", " "))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// data writes one unnamed SSE event, as the OpenAI protocol uses.
+func (w *sseWriter) data(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	w.raw("data: " + string(b) + "\n\n")
+}
+
+func (w *sseWriter) raw(s string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, _ = w.w.WriteString(s)
+	w.w.Flush()
+}

@@ -1,0 +1,58 @@
+// The admin page: users and API tokens of the admin's own tenant.
+'use strict';
+(() => {
+  const { api, el, t, date } = Shifu;
+
+  async function loadUsers() {
+    const d = await api('GET', '/api/users');
+    const tb = document.querySelector('#users tbody'); tb.textContent = '';
+    const sel = document.getElementById('token-user'); sel.textContent = '';
+    for (const u of d.users) {
+      tb.append(el('tr', {}, el('td', { text: u.Login }), el('td', { text: u.Name }), el('td', { text: t('role.' + u.Role) }),
+        el('td', {}, el('button', { type: 'button', text: u.disabled ? t('admin.enable') : t('admin.disable'), onclick: async () => {
+          try { await api('POST', '/api/users/' + u.ID + (u.disabled ? '/enable' : '/disable')); } catch (e) { alert(e.message); }
+          loadUsers();
+        } }))));
+      if (!u.disabled) sel.append(el('option', { value: u.ID, text: u.Login }));
+    }
+  }
+  async function loadTokens() {
+    const d = await api('GET', '/api/tokens');
+    const tb = document.querySelector('#tokens tbody'); tb.textContent = '';
+    for (const k of d.tokens) {
+      tb.append(el('tr', {}, el('td', { text: k.login }), el('td', { text: k.name }), el('td', { text: date(k.created_at) }),
+        el('td', { text: k.last_used_at ? date(k.last_used_at) : '' }),
+        el('td', {}, k.revoked ? el('span', { text: '—' }) : el('button', { type: 'button', text: t('admin.revoke'), onclick: async () => {
+          try { await api('DELETE', '/api/tokens/' + k.id); } catch (e) { alert(e.message); }
+          loadTokens();
+        } }))));
+    }
+  }
+  async function loadAudit() {
+    const d = await api('GET', '/api/audit');
+    const ul = document.getElementById('audit'); ul.textContent = '';
+    for (const a of d.audit) ul.append(el('li', { text: date(a.created_at) + ' · ' + (a.login || 'cli') + ' · ' + a.action + ' ' + JSON.stringify(a.detail) }));
+  }
+
+  document.getElementById('user-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    const msg = document.getElementById('user-msg');
+    try {
+      const r = await api('POST', '/api/users', { login: f.get('login'), name: f.get('name'), role: f.get('role'), password: f.get('password') });
+      msg.textContent = r.password ? t('admin.generated') + ' ' + r.password : '';
+      e.target.reset(); loadUsers(); loadAudit();
+    } catch (err) { msg.textContent = err.message; }
+  });
+  document.getElementById('token-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    const msg = document.getElementById('token-msg');
+    try {
+      const r = await api('POST', '/api/tokens', { user_id: Number(f.get('user_id')), name: f.get('name') });
+      msg.textContent = t('admin.token_once') + ' ' + r.token;
+      loadTokens(); loadAudit();
+    } catch (err) { msg.textContent = err.message; }
+  });
+  loadUsers(); loadTokens(); loadAudit();
+})();

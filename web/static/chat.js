@@ -1,0 +1,157 @@
+// The worker's chat: streams the answer over SSE (fetch + reader), shows
+// citations as chips that open the cited manual page, and takes feedback.
+'use strict';
+(() => {
+  const { api, el, t, lang } = Shifu;
+  const log = document.getElementById('log');
+  const form = document.getElementById('ask');
+  const input = document.getElementById('question');
+  const send = document.getElementById('send');
+  const viewer = document.getElementById('viewer');
+  let conversation = 0;
+  const histKey = 'shifu.history';
+
+  function history() { try { return JSON.parse(localStorage.getItem(histKey)) || []; } catch (e) { return []; } }
+  function remember(q) {
+    const h = history().filter((x) => x !== q); h.unshift(q);
+    localStorage.setItem(histKey, JSON.stringify(h.slice(0, 30))); drawHistory();
+  }
+  function drawHistory() {
+    const ol = document.getElementById('history-list'); ol.textContent = '';
+    for (const q of history()) ol.append(el('li', {}, el('button', { type: 'button', text: q, onclick: () => { input.value = q; input.focus(); } })));
+  }
+
+  // readSSE calls onEvent(name, data) for each event of a fetch response body.
+  async function readSSE(resp, onEvent) {
+    const reader = resp.body.getReader();
+    const dec = new TextDecoder();
+    let buf = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += dec.decode(value, { stream: true });
+      let i;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const raw = buf.slice(0, i); buf = buf.slice(i + 2);
+        let name = 'message', data = '';
+        for (const line of raw.split('\n')) {
+          if (line.startsWith('event:')) name = line.slice(6).trim();
+          else if (line.startsWith('data:')) data += line.slice(5).trim();
+        }
+        let obj = null; try { obj = JSON.parse(data); } catch (e) { obj = null; }
+        onEvent(name, obj);
+      }
+    }
+  }
+
+  function openCitation(c) {
+    document.getElementById('viewer-title').textContent = (c.title || c.document) + (c.page_start ? ' · ' + t('chat.page') + ' ' + c.page_start : '');
+    document.getElementById('viewer-quote').textContent = c.quote || '';
+    const img = document.getElementById('viewer-img');
+    const link = document.getElementById('viewer-link');
+    const orig = '/api/documents/' + encodeURIComponent(c.document_id) + '/original';
+    if (c.page_start > 0) {
+      const w = Math.min(1600, Math.round(Math.max(window.innerWidth, 400) * (window.devicePixelRatio || 1)));
+      img.hidden = false;
+      img.alt = (c.title || c.document) + ' ' + c.page_start;
+      img.src = '/api/documents/' + encodeURIComponent(c.document_id) + '/pages/' + c.page_start + '.png?w=' + w + '&q=' + encodeURIComponent((c.quote || '').slice(0, 300));
+      link.href = orig + '#page=' + c.page_start;
+    } else {
+      img.hidden = true; img.removeAttribute('src');
+      link.href = orig;
+    }
+    if (viewer.showModal) viewer.showModal(); else viewer.setAttribute('open', '');
+  }
+  document.getElementById('viewer-close').addEventListener('click', () => viewer.close());
+
+  function chips(cs) {
+    const box = el('div', { class: 'chips', 'aria-label': t('chat.sources') });
+    for (const c of cs) {
+      const title = '[' + c.n + '] ' + (c.title || c.document) + (c.page_start ? ' · ' + t('chat.page') + ' ' + c.page_start : '') +
+        (c.author ? ' · ' + t('chat.note_by') + ' ' + c.author : '');
+      box.append(el('button', { type: 'button', class: 'chip', 'data-doc': c.document_id, 'data-page': c.page_start, onclick: () => openCitation(c) },
+        el('span', { class: 't', text: title }),
+        el('span', { class: 'q', text: c.quote || '' }),
+        c.verified === false ? el('span', { class: 'unverified', text: t('chat.unverified') }) : null));
+    }
+    return box;
+  }
+
+  function rating(messageId) {
+    const box = el('div', { class: 'rate' });
+    const status = el('span', { role: 'status' });
+    const comment = el('input', { type: 'text', placeholder: t('chat.comment'), maxlength: 2000 });
+    const commentRow = el('div', { class: 'comment', hidden: true }, comment,
+      el('button', { type: 'button', text: t('chat.send_feedback'), onclick: () => rate(-1, comment.value) }));
+    const up = el('button', { type: 'button', class: 'up', 'aria-label': t('chat.helpful'), title: t('chat.helpful'), text: '👍', onclick: () => rate(1, '') });
+    const down = el('button', { type: 'button', class: 'down', 'aria-label': t('chat.unhelpful'), title: t('chat.unhelpful'), text: '👎',
+      onclick: () => { commentRow.hidden = false; rate(-1, ''); comment.focus(); } });
+    async function rate(r, text) {
+      try {
+        await api('POST', '/api/feedback', { message_id: messageId, rating: r, comment: text });
+        up.classList.toggle('on', r > 0); down.classList.toggle('on', r < 0);
+        status.textContent = t('chat.thanks');
+        if (r > 0) commentRow.hidden = true;
+      } catch (e) { status.textContent = e.message; }
+    }
+    box.append(up, down, status, commentRow);
+    return box;
+  }
+
+  async function ask(q) {
+    log.append(el('div', { class: 'msg user', text: q }));
+    const body = el('div', { class: 'body streaming', text: t('chat.thinking') });
+    const msg = el('div', { class: 'msg assistant' }, body);
+    log.append(msg);
+    msg.scrollIntoView({ block: 'end' });
+    send.disabled = true;
+    let started = false;
+    try {
+      const resp = await fetch('/api/chat', {
+        method: 'POST', credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': Shifu.csrf(), 'Accept': 'text/event-stream' },
+        body: JSON.stringify({ question: q, conversation_id: conversation, lang }),
+      });
+      if (!resp.ok) {
+        let m = resp.status + ''; try { m = (await resp.json()).error || m; } catch (e) { /* keep status */ }
+        throw new Error(m);
+      }
+      await readSSE(resp, (name, d) => {
+        if (name === 'delta' && d) {
+          if (!started) { body.textContent = ''; started = true; }
+          body.textContent += d.text; // plain text while streaming: nothing is parsed as HTML
+        } else if (name === 'final' && d) {
+          conversation = d.conversation_id || conversation;
+          body.classList.remove('streaming');
+          body.innerHTML = d.html; // rendered and sanitised on the server (goldmark + bluemonday)
+          if (d.degraded) msg.prepend(el('div', { class: 'banner degraded', text: t('chat.degraded') }));
+          if (d.abstained) msg.prepend(el('div', { class: 'banner abstained', text: t('chat.abstained') }));
+          if (d.citations && d.citations.length) msg.append(chips(d.citations));
+          if (d.message_id) msg.append(rating(d.message_id));
+          msg.dataset.done = '1';
+        } else if (name === 'error') {
+          throw new Error((d && d.error) || t('chat.error'));
+        }
+      });
+    } catch (e) {
+      msg.append(el('div', { class: 'banner error', role: 'alert', text: t('chat.error') + ': ' + e.message }));
+      msg.dataset.done = 'error';
+    } finally {
+      send.disabled = false;
+    }
+  }
+
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const q = input.value.trim();
+    if (!q) return;
+    input.value = '';
+    remember(q);
+    ask(q);
+  });
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
+  });
+  document.getElementById('new-chat').addEventListener('click', () => { conversation = 0; log.textContent = ''; input.focus(); });
+  drawHistory();
+})();

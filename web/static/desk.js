@@ -1,0 +1,148 @@
+// The supervisor's desk: drag-and-drop uploads with a progress bar per file
+// that follows the real ingest job, the document list, notes and gaps.
+'use strict';
+(() => {
+  const { api, el, t, date } = Shifu;
+  const drop = document.getElementById('drop');
+  const picker = document.getElementById('files');
+  const uploads = document.getElementById('uploads');
+  const tbody = document.querySelector('#docs tbody');
+  const replacePicker = document.getElementById('replace-file');
+  let replaceId = 0;
+
+  // fraction estimates how far ingest is from the document's progress.
+  function fraction(d) {
+    const p = d.progress || {};
+    switch (d.status) {
+      case 'queued': return 0.05;
+      case 'parsing': return 0.05 + 0.45 * (p.pages_total ? p.pages_parsed / p.pages_total : 0);
+      case 'embedding': return 0.5 + 0.5 * (p.chunks_total ? p.chunks_embedded / p.chunks_total : 0);
+      default: return 1;
+    }
+  }
+
+  // send uploads one file with XHR (fetch cannot report upload progress).
+  function send(url, file, onProgress) {
+    return new Promise((resolve, reject) => {
+      const fd = new FormData(); fd.append('file', file, file.name);
+      const x = new XMLHttpRequest();
+      x.open('POST', url);
+      x.setRequestHeader('X-CSRF-Token', Shifu.csrf());
+      x.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+      x.onload = () => {
+        let d = null; try { d = JSON.parse(x.responseText); } catch (e) { d = null; }
+        if (d && d.files && d.files[0]) resolve(d.files[0]);
+        else reject(new Error((d && d.error) || x.status + ''));
+      };
+      x.onerror = () => reject(new Error('network error'));
+      x.send(fd);
+    });
+  }
+
+  async function uploadFile(file, url) {
+    const bar = el('progress', { max: 1, value: 0 });
+    const state = el('span', { class: 'state', text: t('status.queued') });
+    const li = el('li', { class: 'upload', 'data-name': file.name }, el('strong', { text: file.name }), bar, state);
+    uploads.prepend(li);
+    try {
+      const r = await send(url, file, (f) => { bar.value = 0.3 * f; });
+      if (!r.ok) { fail(r.error); return; }
+      if (r.duplicate) state.textContent = t('desk.duplicate') + ' · ';
+      await follow(r.document.id);
+    } catch (e) { fail(e.message); }
+
+    function fail(msg) { bar.value = 1; state.className = 'state failed'; state.textContent = t('status.failed') + ': ' + msg; li.dataset.status = 'failed'; }
+    async function follow(id) {
+      for (;;) {
+        let d;
+        try { d = await api('GET', '/api/documents/' + id); } catch (e) { fail(e.message); return; }
+        bar.value = 0.3 + 0.7 * fraction(d);
+        const p = d.progress || {};
+        let extra = '';
+        if (d.status === 'parsing' && p.pages_total) extra = ' ' + p.pages_parsed + '/' + p.pages_total;
+        if (d.status === 'embedding' && p.chunks_total) extra = ' ' + p.chunks_embedded + '/' + p.chunks_total;
+        state.className = 'state ' + d.status;
+        state.textContent = t('status.' + d.status) + extra + (d.status === 'failed' && d.error ? ': ' + d.error : '');
+        li.dataset.status = d.status;
+        if (d.status === 'ready' || d.status === 'failed') { loadDocs(); return; }
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  function uploadAll(files) { for (const f of files) uploadFile(f, '/api/documents'); }
+
+  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); uploadAll(e.dataTransfer.files); });
+  drop.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); picker.click(); } });
+  picker.addEventListener('change', () => { uploadAll(picker.files); picker.value = ''; });
+  replacePicker.addEventListener('change', () => {
+    if (replacePicker.files[0]) uploadFile(replacePicker.files[0], '/api/documents/' + replaceId + '/revision');
+    replacePicker.value = '';
+  });
+
+  async function loadDocs() {
+    let d;
+    try { d = await api('GET', '/api/documents'); } catch (e) { return; }
+    tbody.textContent = '';
+    for (const doc of d.documents) {
+      const actions = el('div', { class: 'actions' },
+        el('a', { class: 'button', href: '/api/documents/' + doc.id + '/original?download=1', text: t('desk.download') }),
+        doc.kind === 'manual' ? el('button', { type: 'button', text: t('desk.replace'), onclick: () => { replaceId = doc.id; replacePicker.click(); } }) : null,
+        el('button', { type: 'button', text: t('desk.reingest'), onclick: async () => { try { await api('POST', '/api/documents/' + doc.id + '/reingest'); } catch (e) { alert(e.message); } loadDocs(); } }),
+        el('button', { type: 'button', class: 'danger', text: t('desk.delete'), onclick: async () => {
+          if (!confirm(t('desk.confirm_delete') + '\n' + doc.name)) return;
+          try { await api('DELETE', '/api/documents/' + doc.id); } catch (e) { alert(e.message); }
+          loadDocs();
+        } }));
+      const status = el('td', { class: 'status-' + doc.status, text: t('status.' + doc.status) + (doc.error ? ': ' + doc.error : '') });
+      tbody.append(el('tr', { 'data-id': doc.id },
+        el('td', {}, el('strong', { text: doc.title || doc.name }), el('br'), el('small', { text: doc.name + (doc.kind === 'note' ? ' · note' : '') })),
+        status, el('td', { text: doc.pages || '' }), el('td', { text: doc.chunks }),
+        el('td', { text: 'v' + doc.version + (doc.revision ? ' (' + doc.revision + ')' : '') }),
+        el('td', { text: doc.uploader }), el('td', { text: date(doc.created_at) }), el('td', {}, actions)));
+    }
+  }
+
+  const noteForm = document.getElementById('note');
+  const noteMsg = document.getElementById('note-msg');
+  noteForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = new FormData(noteForm);
+    const body = {}; for (const k of ['title', 'equipment', 'symptom', 'cause', 'fix']) body[k] = f.get(k) || '';
+    const gap = f.get('gap_id');
+    try {
+      await api('POST', gap ? '/api/gaps/' + gap + '/note' : '/api/notes', body);
+      noteForm.reset(); document.getElementById('gap-id').value = '';
+      noteMsg.textContent = t('desk.note_saved');
+      loadDocs(); loadGaps();
+    } catch (err) { noteMsg.textContent = err.message; }
+  });
+
+  async function loadGaps() {
+    const ul = document.getElementById('gaps');
+    let d;
+    try { d = await api('GET', '/api/gaps'); } catch (e) { return; }
+    ul.textContent = '';
+    if (!d.gaps.length) { ul.append(el('li', { text: t('desk.no_gaps') })); return; }
+    for (const g of d.gaps) {
+      const reasons = g.reasons.map((r) => t('desk.' + r)).join(', ');
+      ul.append(el('li', { 'data-id': g.id },
+        el('strong', { text: g.question }),
+        el('div', { class: 'meta', text: reasons + ' · ' + t('desk.asked') + ' ' + g.count + ' ' + t('desk.times') + ' · ' + date(g.latest) }),
+        g.answer ? el('div', { class: 'meta', text: t('desk.shifu_said') + ': ' + g.answer.slice(0, 200) }) : null,
+        ...g.comments.map((c) => el('div', { class: 'meta', text: '“' + c + '”' })),
+        el('button', { type: 'button', class: 'primary answer-gap', text: t('desk.answer_gap'), onclick: () => {
+          noteForm.elements.title.value = g.question;
+          noteForm.elements.symptom.value = g.question;
+          document.getElementById('gap-id').value = g.id;
+          noteForm.elements.fix.focus();
+          document.getElementById('note-card').scrollIntoView();
+        } })));
+    }
+  }
+
+  loadDocs();
+  loadGaps();
+})();

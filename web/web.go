@@ -1,0 +1,227 @@
+// Package web is Shifu's HTTP face: the worker's chat, the supervisor's desk,
+// the admin page, the JSON API under /api/, the OpenAI-compatible API under
+// /v1/, health and metrics. Every route is declared once in a table with the
+// role it needs; the tenant always comes from the session or bearer token.
+package web
+
+import (
+	"context"
+	"embed"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/postgres"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Asker answers questions with retrieval and citations (internal/answer).
+// It stores the conversation and returns its ids in the Answer. onDelta gets
+// the answer text as it streams.
+type Asker interface {
+	Ask(ctx context.Context, q shifu.Question, onDelta func(string)) (shifu.Answer, error)
+}
+
+// Upload is one file to ingest (mirrors ingest.Upload, so web does not pull
+// in the pipeline).
+type Upload struct {
+	Name      string
+	Data      []byte
+	Kind      shifu.DocKind
+	Title     string
+	Revision  string
+	Equipment string
+	UserID    int64
+	UserName  string
+}
+
+// Ingester stores uploads and notes and queues their ingest (ingest.Service,
+// adapted in cmd).
+type Ingester interface {
+	Add(ctx context.Context, tenant int64, u Upload) (doc shifu.Document, dup bool, err error)
+	AddNote(ctx context.Context, tenant int64, n shifu.Note, userID int64) (shifu.Document, bool, error)
+	Reingest(ctx context.Context, tenant, id int64) error
+	Original(ctx context.Context, tenant, id int64) ([]byte, error)
+}
+
+// PageRenderer draws one page (1-based) of a PDF as a PNG widthPx wide.
+type PageRenderer interface {
+	RenderPage(ctx context.Context, pdf []byte, page, widthPx int) ([]byte, error)
+}
+
+// Highlighter is an optional PageRenderer that also marks a quote on the page.
+type Highlighter interface {
+	RenderPageHighlight(ctx context.Context, pdf []byte, page, widthPx int, quote string) ([]byte, error)
+}
+
+// Options are the server's parts and limits. DB is required; a nil Asker,
+// Ingester or Renderer makes its routes answer 503.
+type Options struct {
+	DB       *postgres.DB
+	Asker    Asker
+	Ingester Ingester
+	Renderer PageRenderer
+	Bots     http.Handler // mounted at /bots/ when set; it authenticates its own requests
+
+	MaxUploadBytes int64 // per file; default 200 MiB
+	MaxBatchBytes  int64 // per request; default 4 × MaxUploadBytes
+	// SecureCookies marks cookies Secure even when TLS ends at a proxy
+	// (requests arriving over TLS get Secure anyway).
+	SecureCookies bool
+	SessionTTL    time.Duration // default 12 h
+	ModelName     string        // the id /v1/models lists; default "shifu"
+	PageCacheMB   int           // rendered page images kept; default 64
+	Logger        *slog.Logger
+	Metrics       *Metrics // default: a new registry
+}
+
+// Server is the web app. Close stops its background work.
+type Server struct {
+	o        Options
+	engine   *gin.Engine
+	tmpl     *templates
+	throttle *throttle
+	pages    *pageCache
+	metrics  *Metrics
+	log      *slog.Logger
+	routes   []route
+}
+
+// New builds the server and its route table.
+func New(o Options) (*Server, error) {
+	if o.MaxUploadBytes <= 0 {
+		o.MaxUploadBytes = 200 << 20
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = 4 * o.MaxUploadBytes
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 12 * time.Hour
+	}
+	if o.ModelName == "" {
+		o.ModelName = "shifu"
+	}
+	if o.PageCacheMB <= 0 {
+		o.PageCacheMB = 64
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics()
+	}
+	t, err := parseTemplates()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{o: o, tmpl: t, throttle: newThrottle(5, 15*time.Minute), pages: newPageCache(int64(o.PageCacheMB) << 20),
+		metrics: o.Metrics, log: o.Logger}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.ContextWithFallback = true
+	e.HandleMethodNotAllowed = true
+	e.Use(s.recoverer, s.observe, s.secureHeaders)
+	e.NoRoute(func(c *gin.Context) { s.fail(c, shifu.Errorf(shifu.ErrNotFound, "no such page or API: %s", c.Request.URL.Path)) })
+	e.NoMethod(func(c *gin.Context) {
+		s.fail(c, shifu.Errorf(shifu.ErrInvalid, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+	})
+	s.routes = s.table()
+	for _, r := range s.routes {
+		e.Handle(r.method, r.path, s.guard(r), r.h)
+	}
+	static, _ := fs.Sub(staticFS, "static")
+	e.StaticFS("/static", http.FS(static))
+	if o.Bots != nil {
+		e.Any("/bots/*path", gin.WrapH(o.Bots))
+	}
+	s.engine = e
+	return s, nil
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// Close stops the login throttle's sweeper.
+func (s *Server) Close() { s.throttle.Close() }
+
+// Routes lists method, path and role of every route (for tests and docs).
+func (s *Server) Routes() []RouteInfo {
+	out := make([]RouteInfo, len(s.routes))
+	for i, r := range s.routes {
+		out[i] = RouteInfo{Method: r.method, Path: r.path, Role: r.role, Page: r.page}
+	}
+	return out
+}
+
+// RouteInfo describes one route.
+type RouteInfo struct {
+	Method, Path string
+	Role         shifu.Role // "" for public
+	Page         bool       // an HTML page: anonymous users are sent to /login
+}
+
+// route is one row of the table: who may call it and what handles it.
+type route struct {
+	method, path string
+	role         shifu.Role
+	page         bool
+	h            gin.HandlerFunc
+}
+
+const (
+	public     = shifu.Role("")
+	worker     = shifu.RoleWorker
+	supervisor = shifu.RoleSupervisor
+	admin      = shifu.RoleAdmin
+)
+
+func (s *Server) table() []route {
+	get, post, del := http.MethodGet, http.MethodPost, http.MethodDelete
+	return []route{
+		{get, "/healthz", public, false, s.healthz},
+		{get, "/readyz", public, false, s.readyz},
+		{get, "/metrics", public, false, s.metricsHandler},
+		{get, "/login", public, true, s.loginPage},
+		{post, "/login", public, true, s.login},
+
+		{get, "/", worker, true, s.chatPage},
+		{post, "/logout", worker, true, s.logout},
+		{get, "/api/me", worker, false, s.me},
+		{post, "/api/chat", worker, false, s.chat},
+		{post, "/api/feedback", worker, false, s.feedback},
+		{get, "/api/documents/:id/original", worker, false, s.original},
+		{get, "/api/documents/:id/pages/:page", worker, false, s.pageImage},
+		{get, "/v1/models", worker, false, s.models},
+		{post, "/v1/chat/completions", worker, false, s.completions},
+
+		{get, "/desk", supervisor, true, s.deskPage},
+		{get, "/api/documents", supervisor, false, s.listDocuments},
+		{post, "/api/documents", supervisor, false, s.upload},
+		{get, "/api/documents/:id", supervisor, false, s.getDocument},
+		{del, "/api/documents/:id", supervisor, false, s.deleteDocument},
+		{post, "/api/documents/:id/reingest", supervisor, false, s.reingest},
+		{post, "/api/documents/:id/revision", supervisor, false, s.revision},
+		{post, "/api/notes", supervisor, false, s.addNote},
+		{get, "/api/gaps", supervisor, false, s.gaps},
+		{post, "/api/gaps/:id/note", supervisor, false, s.answerGap},
+
+		{get, "/admin", admin, true, s.adminPage},
+		{get, "/api/users", admin, false, s.listUsers},
+		{post, "/api/users", admin, false, s.createUser},
+		{post, "/api/users/:id/disable", admin, false, s.disableUser},
+		{post, "/api/users/:id/enable", admin, false, s.enableUser},
+		{get, "/api/tokens", admin, false, s.listTokens},
+		{post, "/api/tokens", admin, false, s.createToken},
+		{del, "/api/tokens/:id", admin, false, s.revokeToken},
+		{get, "/api/audit", admin, false, s.auditLog},
+	}
+}
