@@ -334,8 +334,14 @@ func Pad(v []float32) []float32 {
 // one, never both and never neither.
 func (db *DB) Publish(ctx context.Context, tenant, docID int64) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		// A newer revision that finished first wins; this one is outdated.
+		tag, err := tx.Exec(ctx, `DELETE FROM documents o USING documents n
+			WHERE o.id = $1 AND n.name = o.name AND n.kind = o.kind AND n.version > o.version AND n.status = 'ready'`, docID)
+		if err != nil || tag.RowsAffected() > 0 {
+			return err
+		}
 		var replaces *int64
-		err := tx.QueryRow(ctx, `UPDATE documents SET status = 'ready', error = '', updated_at = now(),
+		err = tx.QueryRow(ctx, `UPDATE documents SET status = 'ready', error = '', updated_at = now(),
 			chunks = (SELECT count(*) FROM chunks WHERE document_id = $1)
 			WHERE id = $1 RETURNING replaces`, docID).Scan(&replaces)
 		if err != nil {
