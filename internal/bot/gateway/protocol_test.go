@@ -1,0 +1,347 @@
+package gateway_test
+
+// Protocol tests: what Slack and DingTalk send in, what the real client code
+// sends out, refusals. The answer service is a stand-in here (these tests are
+// about the wire); e2e_test.go runs the same path with the real one.
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shifu-factory/shifu"
+	bslack "github.com/shifu-factory/shifu/internal/bot/slack"
+)
+
+// standIn answers every question the same way and remembers what it was asked.
+type standIn struct {
+	mu   sync.Mutex
+	qs   []shifu.Question
+	text string
+	wait chan struct{} // when set, Ask blocks until it is closed
+}
+
+func (s *standIn) Ask(ctx context.Context, q shifu.Question, _ func(string)) (shifu.Answer, error) {
+	s.mu.Lock()
+	s.qs = append(s.qs, q)
+	s.mu.Unlock()
+	if s.wait != nil {
+		select {
+		case <-s.wait:
+		case <-ctx.Done():
+			return shifu.Answer{}, ctx.Err()
+		}
+	}
+	return shifu.Answer{Text: s.text, Citations: []shifu.Citation{
+		{N: 1, Document: "vfd.pdf", Title: "VFD-200 manual", PageStart: 12, PageEnd: 12, DocID: 7, Verified: true},
+	}}, nil
+}
+
+func (s *standIn) Questions() []shifu.Question {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]shifu.Question(nil), s.qs...)
+}
+
+func status(t *testing.T, resp *http.Response, want int) string {
+	t.Helper()
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		t.Fatalf("status %d (%s), want %d", resp.StatusCode, b, want)
+	}
+	return string(b)
+}
+
+func TestSlackURLVerification(t *testing.T) {
+	w := newWorld(t, &standIn{text: "x"})
+	body := `{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}`
+	got := status(t, w.slackPost(t, "/bots/slack/events", "application/json", body, "anything", w.now), 200)
+	if got != "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" {
+		t.Fatalf("challenge echo %q", got)
+	}
+	// With ?team= in the Request URL the signature is checked too.
+	status(t, w.slackPost(t, "/bots/slack/events?team=TACME", "application/json", body, "wrong", w.now), 401)
+	status(t, w.slackPost(t, "/bots/slack/events?team=TACME", "application/json", body, w.slackSec["TACME"], w.now), 200)
+	// A challenge that is not a token is not echoed.
+	status(t, w.slackPost(t, "/bots/slack/events", "application/json",
+		`{"type":"url_verification","challenge":"<script>alert(1)</script>"}`, "x", w.now), 400)
+}
+
+func TestSlackMentionRefusalsAndRetries(t *testing.T) {
+	asker := &standIn{text: "Reset the drive with P-07 [1]. <!channel> see [this](https://evil.test/x)"}
+	w := newWorld(t, asker)
+	sec := w.slackSec["TACME"]
+	body := mentionBody("TACME", "Ev0001", "C0LAN2Q65", "1515449522.000016", "", "<@U0LAN0Z89> how do I reset the VFD?")
+
+	// Refused before anything happens: bad signature, stale, from the future,
+	// unknown team; none is answered.
+	status(t, w.slackPost(t, "/bots/slack/events", "application/json", body, "not-the-secret", w.now), 401)
+	status(t, w.slackPost(t, "/bots/slack/events", "application/json", body, sec, w.now.Add(-6*time.Minute)), 401)
+	status(t, w.slackPost(t, "/bots/slack/events", "application/json", body, sec, w.now.Add(6*time.Minute)), 401)
+	unknown := mentionBody("TNOBODY", "Ev0002", "C1", "1.1", "", "<@U0LAN0Z89> hi")
+	status(t, w.slackPost(t, "/bots/slack/events", "application/json", unknown, sec, w.now), 401)
+	// Tenant bolt's secret does not sign for acme's team.
+	status(t, w.slackPost(t, "/bots/slack/events", "application/json", body, w.slackSec["TBOLT"], w.now), 401)
+	quiet(t, w.slack.got)
+	if n := len(asker.Questions()); n != 0 {
+		t.Fatalf("%d questions asked on refused requests", n)
+	}
+
+	// The signed mention is acknowledged and answered once, in its thread,
+	// even when Slack retries it.
+	start := time.Now()
+	status(t, w.slackPost(t, "/bots/slack/events", "application/json", body, sec, w.now), 200)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("ack took %v", d)
+	}
+	status(t, w.slackPost(t, "/bots/slack/events", "application/json", body, sec, w.now,
+		"X-Slack-Retry-Num", "1", "X-Slack-Retry-Reason", "http_timeout"), 200)
+	wait(t, w.slack.got, 1)
+	quiet(t, w.slack.got)
+	posts := w.slack.Posts()
+	if len(posts) != 1 {
+		t.Fatalf("%d posts, want 1", len(posts))
+	}
+	p := posts[0]
+	if p.Get("channel") != "C0LAN2Q65" || p.Get("thread_ts") != "1515449522.000016" || p.Get("token") != "xoxb-acme" {
+		t.Errorf("posted to %v", p)
+	}
+	if p.Get("unfurl_links") != "false" || p.Get("unfurl_media") != "false" {
+		t.Errorf("unfurling not off: %v", p)
+	}
+	var blocks []map[string]any
+	if err := json.Unmarshal([]byte(p.Get("blocks")), &blocks); err != nil {
+		t.Fatalf("blocks %q: %v", p.Get("blocks"), err)
+	}
+	raw := p.Get("blocks") + p.Get("text")
+	if strings.Contains(raw, "<!channel>") || strings.Contains(raw, "evil.test") {
+		t.Errorf("hostile output posted: %s", raw)
+	}
+	if !strings.Contains(raw, "VFD-200 manual") || !strings.Contains(raw, "https://shifu.example.cn/documents/7#page=12") {
+		t.Errorf("citation missing: %s", raw)
+	}
+	qs := asker.Questions()
+	if len(qs) != 1 || qs[0].Tenant != w.acme.ID || qs[0].Text != "how do I reset the VFD?" || qs[0].Channel != "slack" ||
+		qs[0].UserID == 0 || qs[0].External != "TACME:C0LAN2Q65:1515449522.000016" {
+		t.Fatalf("asked %+v", qs)
+	}
+	u, err := w.db.User(context.Background(), w.acme.ID, qs[0].UserID)
+	if err != nil || u.Login != "slack:TACME:U061F7AUR" || u.Role != shifu.RoleWorker {
+		t.Errorf("asker user %+v %v", u, err)
+	}
+
+	// A reply in the thread goes to the same thread.
+	status(t, w.slackPost(t, "/bots/slack/events", "application/json",
+		mentionBody("TACME", "Ev0003", "C0LAN2Q65", "1515449600.000100", "1515449522.000016", "<@U0LAN0Z89> and P-08?"), sec, w.now), 200)
+	wait(t, w.slack.got, 1)
+	if p := w.slack.Posts()[1]; p.Get("thread_ts") != "1515449522.000016" {
+		t.Errorf("follow-up posted to thread %q", p.Get("thread_ts"))
+	}
+}
+
+func TestSlackIgnoresBotsAndSubtypes(t *testing.T) {
+	asker := &standIn{text: "x"}
+	w := newWorld(t, asker)
+	sec := w.slackSec["TACME"]
+	ev := func(id string, inner map[string]any) string {
+		b, _ := json.Marshal(map[string]any{"team_id": "TACME", "type": "event_callback", "event_id": id, "event": inner,
+			"authorizations": []map[string]any{{"user_id": "UBOT", "is_bot": true}}})
+		return string(b)
+	}
+	for id, inner := range map[string]map[string]any{
+		"E1": {"type": "message", "channel_type": "im", "user": "UBOT", "text": "my own answer", "ts": "1.1", "channel": "D1"},
+		"E2": {"type": "message", "channel_type": "im", "bot_id": "B1", "user": "U2", "text": "another bot", "ts": "1.2", "channel": "D1"},
+		"E3": {"type": "message", "channel_type": "im", "subtype": "message_changed", "user": "U2", "text": "edit", "ts": "1.3", "channel": "D1"},
+		"E4": {"type": "message", "channel_type": "channel", "user": "U2", "text": "chatter", "ts": "1.4", "channel": "C1"},
+		"E5": {"type": "reaction_added", "user": "U2", "reaction": "thumbsup"},
+	} {
+		status(t, w.slackPost(t, "/bots/slack/events", "application/json", ev(id, inner), sec, w.now), 200)
+	}
+	quiet(t, w.slack.got)
+	if n := len(asker.Questions()); n != 0 {
+		t.Fatalf("answered %d ignorable events", n)
+	}
+	// A direct message from a person is answered, in a thread under it.
+	status(t, w.slackPost(t, "/bots/slack/events", "application/json",
+		ev("E6", map[string]any{"type": "message", "channel_type": "im", "user": "U2", "text": "torque for M8?", "ts": "1.6", "channel": "D1"}), sec, w.now), 200)
+	wait(t, w.slack.got, 1)
+	if p := w.slack.Posts()[0]; p.Get("channel") != "D1" || p.Get("thread_ts") != "1.6" {
+		t.Errorf("DM answer %v", p)
+	}
+}
+
+func TestSlackSlashCommand(t *testing.T) {
+	asker := &standIn{text: "Use P-07 [1]."}
+	w := newWorld(t, asker)
+	sec := w.slackSec["TACME"]
+	form := url.Values{
+		"token": {"gIkuvaNzQIHg97ATvDxqgjtO"}, "team_id": {"TACME"}, "team_domain": {"acme"}, "channel_id": {"C2147483705"},
+		"channel_name": {"line-3"}, "user_id": {"U2147483697"}, "user_name": {"li"}, "command": {"/shifu"},
+		"text": {"how do I reset the VFD?"}, "response_url": {w.slack.URL + "/hooks/commands/1234/5678"},
+		"trigger_id": {"13345224609.738474920.8088930838d88f008e0"},
+	}
+	got := status(t, w.slackPost(t, "/bots/slack/commands", "application/x-www-form-urlencoded", form.Encode(), sec, w.now), 200)
+	if !strings.Contains(got, `"in_channel"`) {
+		t.Errorf("ack %q", got)
+	}
+	wait(t, w.slack.got, 1)
+	h := w.slack.Hooks()
+	if len(h) != 1 || h[0]["response_type"] != "in_channel" || !strings.Contains(h[0]["text"].(string), "Use P-07") {
+		t.Fatalf("response_url got %v", h)
+	}
+	if b, _ := json.Marshal(h[0]["blocks"]); !strings.Contains(string(b), "documents/7#page=12") {
+		t.Errorf("blocks %s", b)
+	}
+	// A response_url that is not a Slack hook is never posted to.
+	form.Set("response_url", "http://169.254.169.254/latest/meta-data")
+	form.Set("trigger_id", "other")
+	status(t, w.slackPost(t, "/bots/slack/commands", "application/x-www-form-urlencoded", form.Encode(), sec, w.now), 400)
+	// Unsigned: refused.
+	status(t, w.slackPost(t, "/bots/slack/commands", "application/x-www-form-urlencoded", form.Encode(), "nope", w.now), 401)
+	quiet(t, w.slack.got)
+}
+
+func TestSlackFeedbackButtons(t *testing.T) {
+	w := newWorld(t, &standIn{text: "x"})
+	ctx := context.Background()
+	// An answer stored in each tenant, as the answer service stores them.
+	msg := func(tenant int64) int64 {
+		var id int64
+		err := w.db.InTenant(ctx, tenant, func(tx pgxTx) error {
+			var conv int64
+			if err := tx.QueryRow(ctx, `INSERT INTO conversations (channel) VALUES ('slack') RETURNING id`).Scan(&conv); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO messages (conversation_id, role, content) VALUES ($1, 'user', 'how do I reset?')`, conv); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, `INSERT INTO messages (conversation_id, role, content) VALUES ($1, 'assistant', 'P-07') RETURNING id`, conv).Scan(&id)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	mine, theirs := msg(w.acme.ID), msg(w.bolt.ID)
+	click := func(action string, id int64, secret string) *http.Response {
+		payload, _ := json.Marshal(map[string]any{
+			"type": "block_actions", "team": map[string]any{"id": "TACME", "domain": "acme"},
+			"user":         map[string]any{"id": "U2147483697", "username": "li", "name": "li", "team_id": "TACME"},
+			"api_app_id":   "A0FFV41KK", "trigger_id": "1.2.3", "response_url": w.slack.URL + "/hooks/actions/1",
+			"container":    map[string]any{"type": "message", "message_ts": "1.5", "channel_id": "C1"},
+			"actions": []map[string]any{{"action_id": action, "block_id": "shifu_feedback", "value": itoa(id),
+				"type": "button", "action_ts": "1.6", "text": map[string]any{"type": "plain_text", "text": "x"}}},
+		})
+		return w.slackPost(t, "/bots/slack/interactions", "application/x-www-form-urlencoded",
+			url.Values{"payload": {string(payload)}}.Encode(), secret, w.now)
+	}
+	status(t, click(bslack.ActionDown, mine, "forged"), 401)
+	status(t, click(bslack.ActionDown, mine, w.slackSec["TACME"]), 200)
+	// Another tenant's message id is not rated (and not revealed).
+	status(t, click(bslack.ActionUp, theirs, w.slackSec["TACME"]), 200)
+
+	var ratings []int
+	var user string
+	err := w.db.InTenant(ctx, w.acme.ID, func(tx pgxTx) error {
+		rows, err := tx.Query(ctx, `SELECT f.rating, u.login FROM feedback f JOIN users u ON u.id = f.user_id`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r int
+			if err := rows.Scan(&r, &user); err != nil {
+				return err
+			}
+			ratings = append(ratings, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ratings) != 1 || ratings[0] != -1 || user != "slack:TACME:U2147483697" {
+		t.Fatalf("acme feedback %v by %q", ratings, user)
+	}
+	gaps, err := w.db.Gaps(ctx, w.acme.ID, 10)
+	if err != nil || len(gaps) != 1 || gaps[0].Question != "how do I reset?" {
+		t.Errorf("down-vote gap %+v %v", gaps, err)
+	}
+	var n int
+	w.db.InTenant(ctx, w.bolt.ID, func(tx pgxTx) error { return tx.QueryRow(ctx, `SELECT count(*) FROM feedback`).Scan(&n) })
+	if n != 0 {
+		t.Errorf("tenant bolt got %d ratings from acme's bot", n)
+	}
+}
+
+// dingBody is a robot callback as DingTalk documents it.
+func dingBody(msgID, text, webhook string, expires time.Time) string {
+	b, _ := json.Marshal(map[string]any{
+		"conversationId": "cid6KeBBLoveMJOGXoYKF5x7EeiodoA==", "atUsers": []map[string]any{{"dingtalkId": "$:LWCP_v1:$Ntaqu"}},
+		"chatbotCorpId": "dinge8a565", "chatbotUserId": "$:LWCP_v1:$Ntaqu", "msgId": msgID, "senderNick": "张三",
+		"isAdmin": false, "senderStaffId": "user123", "sessionWebhookExpiredTime": expires.UnixMilli(),
+		"createAt": time.Now().UnixMilli(), "senderCorpId": "dinge8a565", "conversationType": "2",
+		"senderId": "$:LWCP_v1:$ff09GIxQ", "conversationTitle": "3号线", "isInAtList": true,
+		"sessionWebhook": webhook, "text": map[string]any{"content": text}, "msgtype": "text",
+	})
+	return string(b)
+}
+
+func TestDingTalkCallback(t *testing.T) {
+	asker := &standIn{text: "按 P-07 复位 [1]。@all 详见 [这里](https://evil.test/x)"}
+	w := newWorld(t, asker)
+	sec := w.dingSec["dingacme"]
+	hook := w.ding.URL + "/robot/sendBySession?session=c5ab1234"
+	body := dingBody("msgA1", " 变频器怎么复位？", hook, w.now.Add(90*time.Minute))
+
+	status(t, w.dingPost(t, "dingacme", body, "wrong secret", w.now), 401)
+	status(t, w.dingPost(t, "dingacme", body, sec, w.now.Add(-61*time.Minute)), 401)
+	status(t, w.dingPost(t, "dingnobody", body, sec, w.now), 401)
+	quiet(t, w.ding.got)
+
+	status(t, w.dingPost(t, "dingacme", body, sec, w.now), 200)
+	status(t, w.dingPost(t, "dingacme", body, sec, w.now), 200) // redelivered: answered once
+	wait(t, w.ding.got, 1)
+	quiet(t, w.ding.got)
+	posts := w.ding.Posts()
+	if len(posts) != 1 || posts[0]["msgtype"] != "markdown" || posts[0]["session"] != "c5ab1234" {
+		t.Fatalf("posts %v", posts)
+	}
+	md := posts[0]["markdown"].(map[string]any)
+	text := md["text"].(string)
+	if !strings.Contains(text, "按 P-07 复位 [1]") || !strings.Contains(text, "VFD-200 manual, p. 12 [open](https://shifu.example.cn/documents/7#page=12)") {
+		t.Errorf("markdown %q", text)
+	}
+	if strings.Contains(text, "@all") || strings.Contains(text, "evil.test") {
+		t.Errorf("hostile output posted: %q", text)
+	}
+	if !strings.Contains(md["title"].(string), "变频器怎么复位") {
+		t.Errorf("title %q", md["title"])
+	}
+	qs := asker.Questions()
+	if len(qs) != 1 || qs[0].Tenant != w.acme.ID || qs[0].Text != "变频器怎么复位？" || qs[0].Channel != "dingtalk" ||
+		qs[0].External != "cid6KeBBLoveMJOGXoYKF5x7EeiodoA==" {
+		t.Fatalf("asked %+v", qs)
+	}
+	u, err := w.db.User(context.Background(), w.acme.ID, qs[0].UserID)
+	if err != nil || u.Login != "dingtalk:dingacme:user123" || u.Name != "张三" {
+		t.Errorf("user %+v %v", u, err)
+	}
+
+	// A session webhook that is not DingTalk's is not posted to.
+	status(t, w.dingPost(t, "dingacme", dingBody("msgA2", "hi", "http://169.254.169.254/", w.now.Add(time.Hour)), sec, w.now), 400)
+	// An answer that would arrive after the webhook expired is not posted.
+	status(t, w.dingPost(t, "dingacme", dingBody("msgA3", "hi", hook, w.now.Add(-time.Second)), sec, w.now), 200)
+	quiet(t, w.ding.got)
+}
+
+type pgxTx = pgx.Tx
