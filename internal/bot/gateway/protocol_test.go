@@ -235,9 +235,9 @@ func TestSlackFeedbackButtons(t *testing.T) {
 	click := func(action string, id int64, secret string) *http.Response {
 		payload, _ := json.Marshal(map[string]any{
 			"type": "block_actions", "team": map[string]any{"id": "TACME", "domain": "acme"},
-			"user":         map[string]any{"id": "U2147483697", "username": "li", "name": "li", "team_id": "TACME"},
-			"api_app_id":   "A0FFV41KK", "trigger_id": "1.2.3", "response_url": w.slack.URL + "/hooks/actions/1",
-			"container":    map[string]any{"type": "message", "message_ts": "1.5", "channel_id": "C1"},
+			"user":       map[string]any{"id": "U2147483697", "username": "li", "name": "li", "team_id": "TACME"},
+			"api_app_id": "A0FFV41KK", "trigger_id": "1.2.3", "response_url": w.slack.URL + "/hooks/actions/1",
+			"container": map[string]any{"type": "message", "message_ts": "1.5", "channel_id": "C1"},
 			"actions": []map[string]any{{"action_id": action, "block_id": "shifu_feedback", "value": itoa(id),
 				"type": "button", "action_ts": "1.6", "text": map[string]any{"type": "plain_text", "text": "x"}}},
 		})
