@@ -449,7 +449,7 @@ func (s *Server) storeNote(c *gin.Context, req noteRequest) (shifu.Document, boo
 }
 
 func (s *Server) gaps(c *gin.Context) {
-	g, err := s.o.DB.Gaps(c, who(c).tenant(), 200)
+	g, err := s.o.DB.GapGroups(c, who(c).tenant(), 200)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -489,7 +489,7 @@ func (s *Server) answerGap(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := s.o.DB.ResolveGap(c, p.tenant(), id, d.ID); err != nil {
+	if err := s.o.DB.CloseGap(c, p.tenant(), id, d.ID); err != nil {
 		s.fail(c, err)
 		return
 	}

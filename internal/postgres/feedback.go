@@ -85,8 +85,10 @@ type GapGroup struct {
 // question mark.
 const gapKey = `regexp_replace(regexp_replace(lower(btrim(g.question)), '[\s?？。.!！]+$', ''), '\s+', ' ', 'g')`
 
-// Gaps lists open knowledge gaps, grouped by question, newest first.
-func (db *DB) Gaps(ctx context.Context, tenant int64, limit int) ([]GapGroup, error) {
+// GapGroups lists open knowledge gaps for the supervisor's desk, grouped by
+// question (case, spacing and end punctuation aside), newest first, with the
+// down-voters' comments and what Shifu answered.
+func (db *DB) GapGroups(ctx context.Context, tenant int64, limit int) ([]GapGroup, error) {
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
@@ -132,9 +134,9 @@ func (db *DB) Gap(ctx context.Context, tenant, id int64) (string, error) {
 	return q, err
 }
 
-// ResolveGap closes a gap and every open gap asking the same question, naming
-// the note that answers them.
-func (db *DB) ResolveGap(ctx context.Context, tenant, id, noteID int64) error {
+// CloseGap closes a gap and every open gap asking the same question (grouped
+// as GapGroups groups them), naming the note that answers them.
+func (db *DB) CloseGap(ctx context.Context, tenant, id, noteID int64) error {
 	var note *int64
 	if noteID > 0 {
 		note = &noteID
