@@ -1,0 +1,378 @@
+// Package answer turns a question into a cited answer: it searches the
+// tenant's manuals, abstains (and records a knowledge gap) when nothing
+// relevant is found, asks the chat model to answer only from numbered
+// passages, streams the answer, checks every citation against the passages
+// actually sent, and stores the exchange. Without a working model it still
+// answers, with the best passages quoted and cited, marked degraded.
+package answer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/model"
+	"github.com/shifu-factory/shifu/internal/postgres"
+	"github.com/shifu-factory/shifu/internal/terms"
+	"github.com/shifu-factory/shifu/prompts"
+	"github.com/shifu-factory/shifu/retrieval"
+)
+
+// Searcher finds passages.
+type Searcher interface {
+	Retrieve(ctx context.Context, tenant int64, q retrieval.Query) (retrieval.Result, error)
+}
+
+// Store keeps conversations.
+type Store interface {
+	CreateConversation(ctx context.Context, tenant int64, c postgres.NewConversation) (int64, error)
+	ConversationByExternal(ctx context.Context, tenant int64, channel, external string) (int64, error)
+	History(ctx context.Context, tenant, conversation int64, limit int) ([]shifu.Turn, error)
+	Exchange(ctx context.Context, tenant, conversation, userID int64, question string, a shifu.Answer) (int64, error)
+}
+
+// Options tune the service. Zero fields take defaults.
+type Options struct {
+	Passages        int // passages searched for; default 6
+	Neighbours      int // of the first this many hits, add adjacent chunks; default 2
+	MaxPassages     int // passages sent to the model, neighbours included; default 8
+	MaxPassageChars int // longer passages are cut; default 2,000
+	MaxTokens       int // answer length cap; default 800
+	HistoryTurns    int // earlier messages used for follow-ups; default 6
+	Timeout         time.Duration
+	Logger          *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Passages <= 0 {
+		o.Passages = 6
+	}
+	if o.Neighbours < 0 {
+		o.Neighbours = 0
+	} else if o.Neighbours == 0 {
+		o.Neighbours = 2
+	}
+	if o.MaxPassages <= 0 {
+		o.MaxPassages = 8
+	}
+	if o.MaxPassageChars <= 0 {
+		o.MaxPassageChars = 2000
+	}
+	if o.MaxTokens <= 0 {
+		o.MaxTokens = 800
+	}
+	if o.HistoryTurns <= 0 {
+		o.HistoryTurns = 6
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 90 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Service answers questions. It is safe for concurrent use.
+type Service struct {
+	store  Store
+	search Searcher
+	chat   model.Chat // nil: always degraded
+	opt    Options
+}
+
+// New returns a Service; chat may be nil (no model configured).
+func New(store Store, search Searcher, chat model.Chat, o Options) *Service {
+	return &Service{store: store, search: search, chat: chat, opt: o.withDefaults()}
+}
+
+// Ask answers q, streaming the answer's text to onDelta (which may be nil) as
+// it is written, and stores the exchange.
+func (s *Service) Ask(ctx context.Context, q shifu.Question, onDelta func(string)) (shifu.Answer, error) {
+	start := time.Now()
+	text := strings.TrimSpace(q.Text)
+	if text == "" {
+		return shifu.Answer{}, shifu.Errorf(shifu.ErrInvalid, "the question is empty")
+	}
+	if r := []rune(text); len(r) > 2000 {
+		return shifu.Answer{}, shifu.Errorf(shifu.ErrTooLarge, "the question is %d characters long; at most 2,000 are accepted", len(r))
+	}
+	if onDelta == nil {
+		onDelta = func(string) {}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opt.Timeout)
+	defer cancel()
+
+	conv, history, err := s.conversation(ctx, q, text)
+	if err != nil {
+		return shifu.Answer{}, err
+	}
+	lang := terms.Lang(text)
+	if lang == "" {
+		lang = q.Lang
+	}
+	res, err := s.search.Retrieve(ctx, q.Tenant, retrieval.Query{
+		Text: text, K: s.opt.Passages, History: history, Neighbours: s.opt.Neighbours,
+	})
+	if err != nil {
+		return shifu.Answer{}, err
+	}
+	var a shifu.Answer
+	switch {
+	case res.Abstain:
+		a = abstain(lang)
+		onDelta(a.Text)
+	default:
+		a, err = s.answer(ctx, text, lang, history, s.passages(res.Hits), onDelta)
+		if err != nil {
+			return shifu.Answer{}, err
+		}
+	}
+	a.Hits = res.Hits
+	a.ConversationID = conv
+	a.LatencyMS = time.Since(start).Milliseconds()
+	// Store even if the caller went away mid-answer: the exchange happened.
+	id, err := s.store.Exchange(context.WithoutCancel(ctx), q.Tenant, conv, q.UserID, text, a)
+	if err != nil {
+		return a, err
+	}
+	a.MessageID = id
+	return a, nil
+}
+
+func (s *Service) conversation(ctx context.Context, q shifu.Question, text string) (int64, []shifu.Turn, error) {
+	conv := q.ConversationID
+	if conv == 0 && q.External != "" {
+		id, err := s.store.ConversationByExternal(ctx, q.Tenant, q.Channel, q.External)
+		if err != nil {
+			return 0, nil, err
+		}
+		conv = id
+	}
+	if conv == 0 {
+		id, err := s.store.CreateConversation(ctx, q.Tenant, postgres.NewConversation{
+			UserID: q.UserID, Channel: q.Channel, External: q.External, Title: text,
+		})
+		return id, nil, err
+	}
+	h, err := s.store.History(ctx, q.Tenant, conv, s.opt.HistoryTurns)
+	return conv, h, err
+}
+
+// passage is a hit as numbered for the model.
+type passage struct {
+	n   int
+	hit shifu.Hit
+}
+
+func (s *Service) passages(hits []shifu.Hit) []passage {
+	out := make([]passage, 0, min(len(hits), s.opt.MaxPassages))
+	for _, h := range hits {
+		if len(out) == s.opt.MaxPassages {
+			break
+		}
+		if r := []rune(h.Text); len(r) > s.opt.MaxPassageChars {
+			h.Text = string(r[:s.opt.MaxPassageChars]) + "…"
+		}
+		out = append(out, passage{n: len(out) + 1, hit: h})
+	}
+	return out
+}
+
+// source names where a passage is from, for the model and the reader.
+func source(h shifu.Hit) string {
+	name := h.Title
+	if name == "" {
+		name = h.Document
+	}
+	switch {
+	case h.PageStart > 0 && h.PageEnd > h.PageStart:
+		name += fmt.Sprintf(", pages %d-%d", h.PageStart, h.PageEnd)
+	case h.PageStart > 0:
+		name += fmt.Sprintf(", page %d", h.PageStart)
+	case h.Heading != "":
+		name += ", " + h.Heading
+	}
+	if h.Author != "" {
+		name += " (note by " + h.Author + ")"
+	}
+	return name
+}
+
+// fence returns a marker line found in none of the passages, so passage text
+// cannot close the data block and speak as the prompt.
+func fence(ps []passage) string {
+	for {
+		b := make([]byte, 6)
+		_, _ = rand.Read(b)
+		f := "=====PASSAGES-" + hex.EncodeToString(b) + "====="
+		clash := false
+		for _, p := range ps {
+			if strings.Contains(p.hit.Text, f) {
+				clash = true
+			}
+		}
+		if !clash {
+			return f
+		}
+	}
+}
+
+// Messages builds the model request for a question: the system prompt, the
+// earlier turns, and the question with its fenced, numbered passages.
+func messages(question, lang string, history []shifu.Turn, ps []passage) ([]model.Message, error) {
+	sys, err := prompts.Render("system", lang, nil)
+	if err != nil {
+		return nil, err
+	}
+	data := prompts.Answer{Question: question, Fence: fence(ps)}
+	for _, p := range ps {
+		data.Passages = append(data.Passages, prompts.Passage{N: p.n, Source: source(p.hit), Text: p.hit.Text})
+	}
+	user, err := prompts.Render("question", lang, data)
+	if err != nil {
+		return nil, err
+	}
+	msgs := []model.Message{{Role: "system", Content: sys}}
+	for _, t := range history {
+		c := t.Content
+		if r := []rune(c); len(r) > 1500 {
+			c = string(r[:1500]) + "…"
+		}
+		if t.Role == "user" || t.Role == "assistant" {
+			msgs = append(msgs, model.Message{Role: t.Role, Content: c})
+		}
+	}
+	return append(msgs, model.Message{Role: "user", Content: user}), nil
+}
+
+func (s *Service) answer(ctx context.Context, question, lang string, history []shifu.Turn, ps []passage, onDelta func(string)) (shifu.Answer, error) {
+	if s.chat == nil {
+		a := degraded(lang, ps, false)
+		onDelta(a.Text)
+		return a, nil
+	}
+	msgs, err := messages(question, lang, history, ps)
+	if err != nil {
+		return shifu.Answer{}, err
+	}
+	streamed := false
+	reply, err := s.chat.Complete(ctx, model.Request{Messages: msgs, MaxTokens: s.opt.MaxTokens}, func(d string) {
+		streamed = true
+		onDelta(d)
+	})
+	if err != nil {
+		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return shifu.Answer{}, ctx.Err() // the caller left
+		}
+		s.opt.Logger.Warn("chat model failed; answering with passages", "err", err)
+		a := degraded(lang, ps, streamed)
+		if streamed {
+			onDelta("\n\n")
+		}
+		onDelta(a.Text)
+		return a, nil
+	}
+	a := shifu.Answer{Model: reply.Model, PromptVersion: prompts.Version, Usage: reply.Usage}
+	if a.Model == "" {
+		a.Model = s.chat.Model()
+	}
+	if a.Usage.TotalTokens == 0 {
+		a.Usage.TotalTokens = a.Usage.PromptTokens + a.Usage.CompletionTokens
+	}
+	a.Text, a.Citations = verify(reply.Text, ps, lang)
+	if len(a.Citations) == 0 && saysNotCovered(a.Text) {
+		a.Abstained = true
+	}
+	return a, nil
+}
+
+var notCovered = []string{"do not cover", "don't cover", "does not cover", "not covered", "没有涉及", "未涉及", "没有提到", "没有相关"}
+
+func saysNotCovered(text string) bool {
+	l := strings.ToLower(text)
+	for _, p := range notCovered {
+		if strings.Contains(l, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// abstain is the answer when nothing relevant was found.
+func abstain(lang string) shifu.Answer {
+	t := "The manuals do not cover this. I have noted the question for your supervisor, so the answer can be added."
+	if lang == "zh" {
+		t = "手册中没有涉及这个问题。已将问题记录给主管，以便补充答案。"
+	}
+	return shifu.Answer{Text: t, Abstained: true, PromptVersion: prompts.Version, Citations: []shifu.Citation{}}
+}
+
+// degradedPassages is how many passages a degraded answer quotes.
+const degradedPassages = 3
+
+// degraded quotes and cites the best passages when no model answer is
+// available.
+func degraded(lang string, ps []passage, afterPartial bool) shifu.Answer {
+	var b strings.Builder
+	switch {
+	case lang == "zh" && afterPartial:
+		b.WriteString("（模型回答中断。）以下是手册中最相关的段落：\n")
+	case lang == "zh":
+		b.WriteString("目前没有可用的模型回答。以下是手册中最相关的段落：\n")
+	case afterPartial:
+		b.WriteString("(The model's answer was cut off.) The most relevant passages from the manuals:\n")
+	default:
+		b.WriteString("No model answer is available right now. The most relevant passages from the manuals:\n")
+	}
+	a := shifu.Answer{Degraded: true, PromptVersion: prompts.Version, Citations: []shifu.Citation{}}
+	for _, p := range ps[:min(len(ps), degradedPassages)] {
+		q := excerpt(p.hit, 300)
+		fmt.Fprintf(&b, "\n[%d] %s\n\"%s\"\n", p.n, source(p.hit), q)
+		a.Citations = append(a.Citations, citation(p, q, true))
+	}
+	a.Text = b.String()
+	return a
+}
+
+// excerpt is the start of a passage's body (without its heading line), at
+// most n characters, cut at a word or sentence end when one is near.
+func excerpt(h shifu.Hit, n int) string {
+	body := h.Text
+	if first, rest, ok := strings.Cut(body, "\n"); ok && h.Heading != "" && strings.TrimSpace(rest) != "" &&
+		strings.Contains(first, lastHeading(h.Heading)) {
+		body = rest
+	}
+	body = strings.Join(strings.Fields(body), " ")
+	r := []rune(body)
+	if len(r) <= n {
+		return body
+	}
+	cut := n
+	for i := n; i > n*2/3; i-- {
+		if r[i] == ' ' || r[i] == '。' || r[i] == '，' {
+			cut = i
+			break
+		}
+	}
+	return strings.TrimSpace(string(r[:cut])) + "…"
+}
+
+func lastHeading(h string) string {
+	if i := strings.LastIndex(h, " > "); i >= 0 {
+		return h[i+3:]
+	}
+	return h
+}
+
+func citation(p passage, quote string, verified bool) shifu.Citation {
+	h := p.hit
+	return shifu.Citation{N: p.n, Document: h.Document, Title: h.Title, PageStart: h.PageStart, PageEnd: h.PageEnd,
+		Anchor: h.Anchor, Quote: quote, ChunkID: h.ID, DocID: h.DocumentID, Author: h.Author, Verified: verified}
+}
