@@ -130,7 +130,9 @@ func New(o Options) (*Server, error) {
 	e.ContextWithFallback = true
 	e.HandleMethodNotAllowed = true
 	e.Use(s.recoverer, s.observe, s.secureHeaders)
-	e.NoRoute(func(c *gin.Context) { s.fail(c, shifu.Errorf(shifu.ErrNotFound, "no such page or API: %s", c.Request.URL.Path)) })
+	e.NoRoute(func(c *gin.Context) {
+		s.fail(c, shifu.Errorf(shifu.ErrNotFound, "no such page or API: %s", c.Request.URL.Path))
+	})
 	e.NoMethod(func(c *gin.Context) {
 		s.fail(c, shifu.Errorf(shifu.ErrInvalid, "method %s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
 	})
