@@ -1,0 +1,252 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/keyring"
+	"github.com/shifu-factory/shifu/internal/postgres"
+	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
+)
+
+// corpus builds tenants with small documents whose chunks carry hand-made
+// terms and one-hot-ish vectors, so rankings are known in advance.
+type corpus struct {
+	db  *postgres.DB
+	url string
+}
+
+func newCorpus(t *testing.T) *corpus {
+	db, url := pgtest.DB(t)
+	return &corpus{db: db, url: url}
+}
+
+func (c *corpus) tenant(t *testing.T, name string) int64 {
+	t.Helper()
+	m, err := keyring.ParseMaster(keyring.Generate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := m.NewDataKey(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ten, err := postgres.CreateTenant(context.Background(), c.url, name, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ten.ID
+}
+
+// doc stores a ready document with one chunk per text; each chunk's vector
+// points along axis vec[i].
+func (c *corpus) doc(t *testing.T, tenant int64, name string, kind shifu.DocKind, equipment string, texts []string, axes []int) int64 {
+	t.Helper()
+	ctx := context.Background()
+	var id int64
+	err := c.db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO documents (name, kind, sha256, size, equipment, status) VALUES ($1, $2, $3, 1, $4, 'ready') RETURNING id`,
+			name, kind, fmt.Sprintf("%s-%d", name, tenant), equipment).Scan(&id)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := make([]postgres.ChunkRow, len(texts))
+	for i, tx := range texts {
+		rows[i] = postgres.ChunkRow{Chunk: shifu.Chunk{Ord: i, Text: tx, PageStart: i + 1, PageEnd: i + 1}, Terms: strings.Fields(strings.ToLower(tx))}
+	}
+	if err := c.db.StoreChunks(ctx, tenant, id, postgres.Meta{Title: name}, rows); err != nil {
+		t.Fatal(err)
+	}
+	ids, _, err := c.db.Unembedded(ctx, tenant, id, "test-model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vecs := make([][]float32, len(ids))
+	for i := range ids {
+		vecs[i] = axis(axes[i])
+	}
+	if err := c.db.StoreEmbeddings(ctx, tenant, "test-model", ids, vecs); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func axis(i int) []float32 {
+	v := make([]float32, 16)
+	v[i%16] = 1
+	v[(i+1)%16] = 0.1
+	return v
+}
+
+func TestLexicalRanksRareTermsAndIsolatesTenants(t *testing.T) {
+	c := newCorpus(t)
+	ctx := context.Background()
+	a, b := c.tenant(t, "alpha"), c.tenant(t, "beta")
+	c.doc(t, a, "mill.pdf", shifu.KindManual, "", []string{
+		"spindle stops when estop pressed",
+		"coolant pump primes before spindle start",
+		"alarm e-104 means spindle overload",
+	}, []int{0, 1, 2})
+	c.doc(t, b, "secret.pdf", shifu.KindManual, "", []string{"alarm e-104 beta secret procedure"}, []int{2})
+
+	hits, st, err := c.db.Lexical(ctx, a, []string{"e-104", "spindle"}, postgres.Filter{}, postgres.BM25{MaxDF: 1}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.N != 3 || st.DF["spindle"] != 3 || st.DF["e-104"] != 1 {
+		t.Fatalf("stats of tenant alpha = %+v, want N 3, df spindle 3, e-104 1", st)
+	}
+	if len(hits) != 3 || !strings.Contains(hits[0].Text, "e-104") {
+		t.Fatalf("hits = %v, want the e-104 chunk first of 3", texts(hits))
+	}
+	for _, h := range hits {
+		if strings.Contains(h.Text, "secret") {
+			t.Fatalf("tenant alpha saw tenant beta's chunk %q", h.Text)
+		}
+	}
+	// The vector search is isolated too, even for the exact vector of B's chunk.
+	vh, err := c.db.Nearest(ctx, a, axis(2), "test-model", postgres.Filter{}, postgres.VectorSearch{}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vh) != 3 || !strings.Contains(vh[0].Text, "e-104 means") || vh[0].Score < 0.99 {
+		t.Fatalf("nearest = %v (top score %.3f), want alpha's e-104 chunk with cosine ~1", texts(vh), vh[0].Score)
+	}
+	for _, h := range vh {
+		if strings.Contains(h.Text, "secret") {
+			t.Fatalf("vector search of alpha returned beta's chunk")
+		}
+	}
+	bh, _, err := c.db.Lexical(ctx, b, []string{"spindle"}, postgres.Filter{}, postgres.BM25{MaxDF: 1}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bh) != 0 {
+		t.Fatalf("tenant beta found %v for a word only alpha has", texts(bh))
+	}
+}
+
+func TestFiltersDoNotStarve(t *testing.T) {
+	c := newCorpus(t)
+	ctx := context.Background()
+	a := c.tenant(t, "gamma")
+	// 40 manual chunks closer to the query than the one note.
+	var many []string
+	var axes []int
+	for i := range 40 {
+		many = append(many, fmt.Sprintf("pump seal chapter %d", i))
+		axes = append(axes, 3)
+	}
+	c.doc(t, a, "big.pdf", shifu.KindManual, "press-1", many, axes)
+	note := c.doc(t, a, "tip.md", shifu.KindNote, "lathe-2", []string{"pump seal leaks: replace the o-ring"}, []int{5})
+
+	for _, f := range []postgres.Filter{{Kind: shifu.KindNote}, {Equipment: "lathe-2"}, {Documents: []int64{note}}} {
+		vh, err := c.db.Nearest(ctx, a, axis(3), "test-model", f, postgres.VectorSearch{}, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vh) != 1 || vh[0].DocumentID != note {
+			t.Fatalf("filter %+v: nearest = %v, want only the note", f, texts(vh))
+		}
+		lh, _, err := c.db.Lexical(ctx, a, []string{"pump", "seal"}, f, postgres.BM25{MaxDF: 1}, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(lh) != 1 || lh[0].DocumentID != note {
+			t.Fatalf("filter %+v: lexical = %v, want only the note", f, texts(lh))
+		}
+	}
+	// Another model's vectors are never compared.
+	vh, err := c.db.Nearest(ctx, a, axis(3), "other-model", postgres.Filter{}, postgres.VectorSearch{}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vh) != 0 {
+		t.Fatalf("search with another model's vector found %d chunks", len(vh))
+	}
+}
+
+func TestNeighboursAndUnpublished(t *testing.T) {
+	c := newCorpus(t)
+	ctx := context.Background()
+	a := c.tenant(t, "delta")
+	doc := c.doc(t, a, "proc.pdf", shifu.KindManual, "", []string{"step one", "step two", "step three", "step four"}, []int{0, 1, 2, 3})
+	hits, _, err := c.db.Lexical(ctx, a, []string{"three"}, postgres.Filter{}, postgres.BM25{MaxDF: 1}, 1)
+	if err != nil || len(hits) != 1 {
+		t.Fatalf("lexical: %v %v", hits, err)
+	}
+	nb, err := c.db.Neighbours(ctx, a, []int64{hits[0].ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(nb); len(got) != 2 || got[0] != "step two" || got[1] != "step four" {
+		t.Fatalf("neighbours of step three = %v", got)
+	}
+	// A document still in ingest is invisible to search.
+	if err := c.db.SetStatus(ctx, a, doc, shifu.StatusEmbedding, "", shifu.Progress{}); err != nil {
+		t.Fatal(err)
+	}
+	hits, _, err = c.db.Lexical(ctx, a, []string{"three"}, postgres.Filter{}, postgres.BM25{MaxDF: 1}, 5)
+	if err != nil || len(hits) != 0 {
+		t.Fatalf("unpublished document searchable: %v %v", texts(hits), err)
+	}
+}
+
+func TestGaps(t *testing.T) {
+	c := newCorpus(t)
+	ctx := context.Background()
+	a, b := c.tenant(t, "eps"), c.tenant(t, "zeta")
+	conv, err := c.db.CreateConversation(ctx, a, postgres.NewConversation{Channel: "cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"HEPA filter interval?", "  hepa filter interval?", "AGV alarm"} {
+		if _, err := c.db.Exchange(ctx, a, conv, 0, q, shifu.Answer{Text: "not covered", Abstained: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.db.Exchange(ctx, a, conv, 0, "covered", shifu.Answer{Text: "yes [1]"}); err != nil {
+		t.Fatal(err)
+	}
+	gaps, err := c.db.Gaps(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gaps) != 2 || gaps[0].Count != 2 || !strings.Contains(strings.ToLower(gaps[0].Question), "hepa") {
+		t.Fatalf("gaps = %+v, want HEPA ×2 then AGV", gaps)
+	}
+	if g, _ := c.db.Gaps(ctx, b); len(g) != 0 {
+		t.Fatalf("tenant zeta sees %d gaps of eps", len(g))
+	}
+	if err := c.db.ResolveGap(ctx, b, gaps[0].ID, 0); err == nil {
+		t.Fatal("tenant zeta resolved a gap of eps")
+	}
+	if err := c.db.ResolveGap(ctx, a, gaps[0].ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	gaps, _ = c.db.Gaps(ctx, a)
+	if len(gaps) != 1 || gaps[0].Question != "AGV alarm" {
+		t.Fatalf("after resolving HEPA, gaps = %+v", gaps)
+	}
+	h, err := c.db.History(ctx, a, conv, 3)
+	if err != nil || len(h) != 3 || h[2].Content != "yes [1]" || h[1].Content != "covered" {
+		t.Fatalf("history = %+v, %v", h, err)
+	}
+	if _, err := c.db.History(ctx, b, conv, 3); err == nil {
+		t.Fatal("tenant zeta read a conversation of eps")
+	}
+}
+
+func texts(hs []shifu.Hit) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.Text
+	}
+	return out
+}
