@@ -45,7 +45,7 @@ var blockish = map[atom.Atom]bool{
 }
 
 func (w *htmlWalker) add(k BlockKind, level int, text string) {
-	if text == "" {
+	if strings.TrimSpace(text) == "" {
 		return
 	}
 	w.blocks = append(w.blocks, Block{Kind: k, Level: level, Text: text, Anchor: w.anchor})

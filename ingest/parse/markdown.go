@@ -50,12 +50,19 @@ func parseMarkdown(data []byte) (*Doc, error) {
 		case strings.HasPrefix(l, "|") && i+1 < len(lines) && tableSep(lines[i+1]):
 			flush()
 			var rows []string
-			rows = append(rows, tableRow(l))
+			add := func(l string) {
+				if r := tableRow(l); strings.Trim(r, " |") != "" {
+					rows = append(rows, r)
+				}
+			}
+			add(l)
 			for i += 2; i < len(lines) && strings.HasPrefix(strings.TrimSpace(lines[i]), "|"); i++ {
-				rows = append(rows, tableRow(lines[i]))
+				add(lines[i])
 			}
 			i--
-			d.Blocks = append(d.Blocks, Block{Kind: Table, Text: strings.Join(rows, "\n")})
+			if len(rows) > 0 {
+				d.Blocks = append(d.Blocks, Block{Kind: Table, Text: strings.Join(rows, "\n")})
+			}
 		case mdItem(l) && len(para) == 0:
 			var items []string
 			for ; i < len(lines); i++ {

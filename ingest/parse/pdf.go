@@ -1,10 +1,14 @@
 package parse
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,17 +87,84 @@ func (p *Parser) parsePDF(ctx context.Context, name string, data []byte, progres
 	if t, err := first.inst.FPDF_GetMetaText(&requests.FPDF_GetMetaText{Document: first.doc, Tag: "Title"}); err == nil {
 		d.Title = CleanLine(t.Value)
 	}
+	var raw [][]string
 	var marks []mark
-	if bm, err := first.inst.GetBookmarks(&requests.GetBookmarks{Document: first.doc}); err == nil {
-		marks = flattenMarks(bm.Bookmarks, 1, n, nil)
+	if p.opts.PDFToText != "" {
+		// pdftotext runs in its own processes while PDFium reads the outline.
+		type result struct {
+			pages [][]string
+			err   error
+		}
+		ch := make(chan result, 1)
+		go func() {
+			pages, err := p.popplerTexts(ctx, data, n, progress)
+			ch <- result{pages, err}
+		}()
+		marks = outline(first, n)
+		r := <-ch
+		raw, err = r.pages, r.err
+		if err != nil && ctx.Err() == nil {
+			slog.Warn("parse: pdftotext failed, using PDFium", "file", name, "err", err)
+			raw, err = p.pageTexts(ctx, name, data, first, n, progress)
+		}
+	} else {
+		marks = outline(first, n)
+		raw, err = p.pageTexts(ctx, name, data, first, n, progress)
 	}
-
-	raw, err := p.pageTexts(ctx, name, data, first, n, progress)
 	if err != nil {
 		return nil, err
 	}
 	d.Blocks = pdfBlocks(Clean(raw), marks)
 	return d, nil
+}
+
+func outline(s *session, pages int) []mark {
+	bm, err := s.inst.GetBookmarks(&requests.GetBookmarks{Document: s.doc})
+	if err != nil {
+		return nil // no outline: no headings, the text is still there
+	}
+	return flattenMarks(bm.Bookmarks, 1, pages, nil)
+}
+
+// popplerTexts runs pdftotext over page ranges in parallel; pages end with
+// a form feed in its output.
+func (p *Parser) popplerTexts(ctx context.Context, data []byte, n int, progress func(done, total int)) ([][]string, error) {
+	workers := min(p.opts.PDFWorkers, (n+pagesPerWorker-1)/pagesPerWorker)
+	per := (n + workers - 1) / workers
+	pages := make([][]string, n)
+	var done atomic.Int64
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	for from := 0; from < n; from += per {
+		to := min(from+per, n) // exclusive
+		g.Go(func() error {
+			cmd := exec.CommandContext(gctx, p.opts.PDFToText, "-q", "-enc", "UTF-8",
+				"-f", strconv.Itoa(from+1), "-l", strconv.Itoa(to), "-", "-")
+			cmd.Stdin = bytes.NewReader(data)
+			out, err := cmd.Output()
+			if err != nil {
+				return fmt.Errorf("pdftotext pages %d-%d: %w", from+1, to, err)
+			}
+			texts := strings.Split(normText(string(out)), "\f")
+			if len(texts) < to-from {
+				return fmt.Errorf("pdftotext pages %d-%d: got %d pages", from+1, to, len(texts))
+			}
+			for i := range to - from {
+				pages[from+i] = strings.Split(texts[i], "\n")
+			}
+			if progress != nil {
+				d := int(done.Add(int64(to - from)))
+				mu.Lock()
+				progress(d, n)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return pages, nil
 }
 
 func (p *Parser) pdfErr(ctx context.Context, name string, err error) error {

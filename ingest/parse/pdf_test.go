@@ -6,6 +6,7 @@ import (
 	"image/png"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -201,6 +202,10 @@ func BenchmarkPDF(b *testing.B) {
 			b.Logf("pdftotext: %v", time.Since(start))
 		}
 	}
+	if os.Getenv("PDFTOTEXT") != "" {
+		p = &Parser{opts: p.opts, pool: p.pool}
+		p.opts.PDFToText = os.Getenv("PDFTOTEXT")
+	}
 	b.ResetTimer()
 	pages := 0
 	for b.Loop() {
@@ -211,4 +216,44 @@ func BenchmarkPDF(b *testing.B) {
 		pages += d.Pages
 	}
 	b.ReportMetric(float64(pages)/b.Elapsed().Seconds(), "pages/s")
+}
+
+func TestPDFPoppler(t *testing.T) {
+	exe, err := exec.LookPath("pdftotext")
+	if err != nil {
+		t.Skip("pdftotext not installed")
+	}
+	base := parser(t)
+	p := &Parser{opts: base.opts, pool: base.pool}
+	p.opts.PDFToText = exe
+	d, err := p.Parse(context.Background(), "sample.pdf", readFile(t, "testdata/sample.pdf"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Pages != 4 || len(headings(d)) != 4 {
+		t.Fatalf("pages %d headings %+v", d.Pages, headings(d))
+	}
+	for _, w := range []struct {
+		kind BlockKind
+		text string
+		page int
+	}{
+		{Heading, "Setup", 2},
+		{Paragraph, "check the wiring twice", 2},
+		{Paragraph, "configuration file exactly", 3},
+		{Heading, "Wiring", 4},
+	} {
+		if b := findBlock(d, w.kind, w.text); b == nil || b.Page != w.page {
+			t.Errorf("%q: block %+v, want page %d", w.text, b, w.page)
+		}
+	}
+	for _, b := range d.Blocks {
+		if strings.Contains(b.Text, "Page ") {
+			t.Errorf("running footer kept: %+v", b)
+		}
+	}
+	p.opts.PDFToText = "/nonexistent/pdftotext" // falls back to PDFium
+	if d, err := p.Parse(context.Background(), "sample.pdf", readFile(t, "testdata/sample.pdf"), nil); err != nil || d.Pages != 4 {
+		t.Errorf("fallback: %v", err)
+	}
 }
