@@ -80,6 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdUser(ctx, env, rest)
 	case "token":
 		return cmdToken(ctx, env, rest)
+	case "bot":
+		return cmdBot(ctx, env, rest)
 	case "serve":
 		return cmdServe(ctx, env, rest)
 	case "help", "-h", "--help":

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/bot"
+	"github.com/shifu-factory/shifu/internal/bot/gateway"
+)
+
+const botUsage = `usage:
+  shifu bot add slack --tenant NAME --team TEAM_ID --signing-secret S --bot-token xoxb-…
+  shifu bot add dingtalk --tenant NAME --app-key K --app-secret S
+  shifu bot list --tenant NAME [--json]
+  shifu bot remove slack --tenant NAME --team TEAM_ID
+  shifu bot remove dingtalk --tenant NAME --app-key K
+A secret given as "-" is read from standard input (one line each, in flag order),
+so it stays out of the shell history and the process list.`
+
+// cmdBot manages Slack and DingTalk installations. Secrets are sealed under
+// the tenant's data key before they reach the database.
+func cmdBot(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		return shifu.Errorf(shifu.ErrInvalid, "%s", botUsage)
+	}
+	fs := flags(e, "bot "+args[0])
+	tenant := fs.String("tenant", "", "tenant NAME")
+	team := fs.String("team", "", "Slack team (workspace) id, T…")
+	signing := fs.String("signing-secret", "", "Slack signing secret")
+	token := fs.String("bot-token", "", "Slack bot token, xoxb-…")
+	appKey := fs.String("app-key", "", "DingTalk robot AppKey")
+	appSecret := fs.String("app-secret", "", "DingTalk robot AppSecret")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	platform := fs.Arg(0)
+	t, err := e.tenant(ctx, *tenant)
+	if err != nil {
+		return err
+	}
+	core, err := e.botCore(ctx, nil, nil)
+	if err != nil {
+		return err
+	}
+	defer core.Close(context.Background())
+
+	external := func() (string, error) {
+		switch platform {
+		case bot.Slack:
+			if !strings.HasPrefix(*team, "T") && !strings.HasPrefix(*team, "E") {
+				return "", shifu.Errorf(shifu.ErrInvalid, "--team %q: give the Slack team id (T… or E… for Enterprise Grid)", *team)
+			}
+			return *team, nil
+		case bot.DingTalk:
+			if *appKey == "" {
+				return "", shifu.Errorf(shifu.ErrInvalid, "--app-key is required: the robot's AppKey (Client ID)")
+			}
+			return *appKey, nil
+		}
+		return "", shifu.Errorf(shifu.ErrInvalid, "platform %q: use slack or dingtalk\n%s", platform, botUsage)
+	}
+
+	switch args[0] {
+	case "add":
+		ext, err := external()
+		if err != nil {
+			return err
+		}
+		in := bufio.NewScanner(e.stdin)
+		stdin := func(v *string, name string) error {
+			if *v != "-" {
+				return nil
+			}
+			if !in.Scan() {
+				return shifu.Errorf(shifu.ErrInvalid, "--%s -: no line on standard input", name)
+			}
+			*v = strings.TrimSpace(in.Text())
+			return nil
+		}
+		var secret, tok string
+		if platform == bot.Slack {
+			if err := stdin(signing, "signing-secret"); err != nil {
+				return err
+			}
+			if err := stdin(token, "bot-token"); err != nil {
+				return err
+			}
+			if *signing == "" {
+				return shifu.Errorf(shifu.ErrInvalid, "--signing-secret is required (Slack app → Basic Information → Signing Secret)")
+			}
+			if !strings.HasPrefix(*token, "xoxb-") {
+				return shifu.Errorf(shifu.ErrInvalid, "--bot-token: give the bot user OAuth token, which starts with xoxb-")
+			}
+			secret, tok = *signing, *token
+		} else {
+			if err := stdin(appSecret, "app-secret"); err != nil {
+				return err
+			}
+			if *appSecret == "" {
+				return shifu.Errorf(shifu.ErrInvalid, "--app-secret is required: the robot's AppSecret (Client Secret)")
+			}
+			secret = *appSecret
+		}
+		b, err := core.Install(ctx, t.ID, platform, ext, secret, tok)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s bot %s added to tenant %s (id %d)\n", platform, ext, t.Name, b.ID)
+		c, _ := e.config()
+		if platform == bot.Slack {
+			fmt.Fprintf(e.stdout, "Events, interactivity and slash command URLs: %s/bots/slack/events, %s/bots/slack/interactions, %s/bots/slack/commands\n",
+				c.PublicURL, c.PublicURL, c.PublicURL)
+		} else {
+			fmt.Fprintf(e.stdout, "Message receiving address (HTTP mode): %s/bots/dingtalk/%s/callback\n", c.PublicURL, ext)
+		}
+		return nil
+	case "list":
+		bots, err := core.Installations(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			type row struct {
+				ID       int64  `json:"id"`
+				Platform string `json:"platform"`
+				External string `json:"external_id"`
+				Created  string `json:"created_at"`
+			}
+			out := []row{}
+			for _, b := range bots {
+				out = append(out, row{b.ID, b.Platform, b.ExternalID, b.CreatedAt.UTC().Format("2006-01-02T15:04:05Z")})
+			}
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(out)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tPLATFORM\tTEAM / APP KEY\tADDED")
+		for _, b := range bots {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", b.ID, b.Platform, b.ExternalID, b.CreatedAt.Format("2006-01-02 15:04"))
+		}
+		return tw.Flush()
+	case "remove":
+		ext, err := external()
+		if err != nil {
+			return err
+		}
+		if err := core.Uninstall(ctx, t.ID, platform, ext); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s bot %s removed from tenant %s\n", platform, ext, t.Name)
+		return nil
+	}
+	return shifu.Errorf(shifu.ErrInvalid, "bot %q: use add, list or remove\n%s", args[0], botUsage)
+}
+
+// botCore is the bots' shared core over this process's database and keys.
+func (e *env) botCore(ctx context.Context, asker bot.Asker, log *slog.Logger) (*bot.Service, error) {
+	db, err := e.db(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ring, err := e.keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := e.config()
+	if err != nil {
+		return nil, err
+	}
+	return bot.New(db, ring, asker, bot.Options{PublicURL: c.PublicURL, Logger: log}), nil
+}
+
+// bots builds the /bots/ handler for `shifu serve` (web.Options.Bots). The
+// caller closes it after the HTTP server has stopped, so answers in flight
+// are drained.
+func (e *env) bots(ctx context.Context, asker bot.Asker, log *slog.Logger) (*gateway.Gateway, error) {
+	db, err := e.db(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ring, err := e.keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := e.config()
+	if err != nil {
+		return nil, err
+	}
+	return gateway.New(db, ring, asker, gateway.Config{PublicURL: c.PublicURL, SlackAPIURL: c.SlackAPIURL, Logger: log}), nil
+}
