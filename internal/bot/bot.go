@@ -34,7 +34,6 @@ type Store interface {
 	RemoveBot(ctx context.Context, tenant int64, platform, externalID string) error
 	FindBot(ctx context.Context, platform, externalID string) (postgres.Bot, error)
 	FirstBotEvent(ctx context.Context, tenant int64, platform, eventID string) (bool, error)
-	ForgetBotEvent(ctx context.Context, tenant int64, platform, eventID string) error
 	BotUser(ctx context.Context, tenant int64, external, name string) (shifu.User, error)
 	AddFeedback(ctx context.Context, tenant int64, f postgres.Feedback) error
 }
@@ -182,8 +181,8 @@ type Delivery struct {
 // Accept records the delivery and hands run to the pool. It returns false,
 // nil for a delivery already seen (a retry or a replay: ignore it), and
 // ErrUnavailable when every worker and backlog slot is taken (tell the
-// platform to retry later: the delivery is forgotten again so the retry is
-// answered).
+// platform to retry later: the slot is taken before the delivery is recorded,
+// so the retry is answered).
 func (s *Service) Accept(ctx context.Context, d Delivery, run func(ctx context.Context)) (bool, error) {
 	slot, ok := s.pool.Reserve()
 	if !ok {
