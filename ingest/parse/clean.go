@@ -135,12 +135,14 @@ func trimBlank(lines []string) []string {
 
 // CleanLine normalises one line: control characters and NULs go, typographic
 // ligatures and odd spaces become plain letters and spaces, and runs of
-// spaces collapse to one. Full-width punctuation is kept on purpose (full
+// spaces collapse to one; a space between two Han characters goes (it is a
+// line break or layout artefact, not a word boundary). Full-width punctuation is kept on purpose (full
 // NFKC would turn Chinese "，" into ",").
 func CleanLine(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
+	var prev rune
 	for _, r := range s {
 		if r == utf8.RuneError {
 			continue
@@ -155,10 +157,11 @@ func CleanLine(s string) string {
 		case unicode.IsControl(r):
 			continue
 		}
-		if space && b.Len() > 0 {
+		if space && b.Len() > 0 && !(unicode.Is(unicode.Han, prev) && unicode.Is(unicode.Han, r)) {
 			b.WriteByte(' ')
 		}
 		space = false
+		prev = r
 		if isLig {
 			b.WriteString(lig)
 			continue

@@ -44,7 +44,8 @@ func TestCleanLine(t *testing.T) {
 		"  a \t b\u00a0c  ":   "a b c",
 		"con\u00adfig\x00ure": "configure",
 		"\ufb01le \ufb02ow":   "file flow",
-		"主轴\u3000过热，检查":       "主轴 过热，检查",
+		"主轴\u3000过热，检查":       "主轴过热，检查",
+		"当前的 测试版 Debian 系统":   "当前的测试版 Debian 系统",
 		"x\r":                 "x",
 	}
 	for in, want := range tests {

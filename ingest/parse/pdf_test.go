@@ -6,6 +6,7 @@ import (
 	"image/png"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -155,13 +156,36 @@ func TestCorpusPDF(t *testing.T) {
 }
 
 func TestCorpusChinesePDF(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: parses a few hundred pages")
+	}
 	path := corpus(t, "debian-reference.zh-cn.pdf")
-	d, err := parser(t).Parse(context.Background(), "debian-reference.zh-cn.pdf", readFile(t, path), nil)
+	data := readFile(t, path)
+	d, err := parser(t).Parse(context.Background(), "debian-reference.zh-cn.pdf", data, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d.Lang != "zh" || d.Pages < 100 || len(headings(d)) < 50 {
 		t.Errorf("lang %q pages %d headings %d", d.Lang, d.Pages, len(headings(d)))
+	}
+	// Lines inside a Chinese paragraph join without spaces between Han characters.
+	han := regexp.MustCompile(`\p{Han} \p{Han}`)
+	for _, b := range d.Blocks {
+		if b.Kind == Paragraph && han.MatchString(b.Text) {
+			t.Errorf("space between Han characters on page %d: %q", b.Page, b.Text)
+			break
+		}
+	}
+
+	// A per-document timeout stops the parse with a message the user can act on,
+	// and the killed PDFium instances do not break the pool.
+	base := parser(t)
+	short := &Parser{opts: base.opts, pool: base.pool}
+	short.opts.Timeout = 300 * time.Millisecond
+	_, err = short.Parse(context.Background(), "slow.pdf", data, nil)
+	wantInvalid(t, err, "slow.pdf", "took longer than")
+	if _, err := base.Parse(context.Background(), "sample.pdf", readFile(t, "testdata/sample.pdf"), nil); err != nil {
+		t.Errorf("pool broken after a timeout: %v", err)
 	}
 }
 
