@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shifu-factory/shifu/internal/keyring"
+	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
+)
+
+// shell runs the CLI the way a person would, through run, against one database.
+type shell struct {
+	t   *testing.T
+	env map[string]string
+}
+
+func newShell(t *testing.T) *shell {
+	return &shell{t: t, env: map[string]string{
+		"DATABASE_URL":     pgtest.URL(t),
+		"SHIFU_MASTER_KEY": keyring.Generate(),
+	}}
+}
+
+func (s *shell) run(args ...string) (string, error) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	err := run(ctx, args, func(k string) string { return s.env[k] }, strings.NewReader(""), &out, &errb)
+	return out.String() + errb.String(), err
+}
+
+func (s *shell) must(args ...string) string {
+	s.t.Helper()
+	out, err := s.run(args...)
+	if err != nil {
+		s.t.Fatalf("shifu %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+type docLine struct {
+	Name    string `json:"name"`
+	Status  string `json:"status"`
+	Pages   int    `json:"pages"`
+	Chunks  int    `json:"chunks"`
+	Version int    `json:"version"`
+	SHA256  string `json:"sha256"`
+	Error   string `json:"error"`
+}
+
+func (s *shell) docs(tenant string) []docLine {
+	s.t.Helper()
+	var docs []docLine
+	if err := json.Unmarshal([]byte(s.must("docs", "--tenant", tenant, "--json")), &docs); err != nil {
+		s.t.Fatal(err)
+	}
+	return docs
+}
+
+func TestCLIBatchWithBadFiles(t *testing.T) {
+	sh := newShell(t)
+	sh.must("tenant", "create", "acme")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "good.md"), []byte("# Press\n\n## Clamp\n\nTighten the clamp bolts to 40 Nm before each shift.\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "empty.txt"), nil, 0o644)
+	os.WriteFile(filepath.Join(dir, "photo.pdf"), append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 100)...), 0o644)
+	out, err := sh.run("ingest", "--tenant", "acme", dir)
+	var ex exitError
+	if !errors.As(err, &ex) || ex != 1 {
+		t.Fatalf("ingest with bad files: err %v, want exit status 1\n%s", err, out)
+	}
+	for _, want := range []string{"empty.txt", "photo.pdf", "accepted", "1 ready, 2 failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output does not mention %q:\n%s", want, out)
+		}
+	}
+	docs := sh.docs("acme")
+	if len(docs) != 1 || docs[0].Name != "good.md" || docs[0].Status != "ready" {
+		t.Fatalf("docs: %+v", docs)
+	}
+	// Unknown tenant and missing flags are clear errors.
+	if out, err := sh.run("docs", "--tenant", "nope"); err == nil || !strings.Contains(errMessage(err), "nope") {
+		t.Errorf("unknown tenant: %v %s", err, out)
+	}
+}
+
+func TestCLIWrongMasterKey(t *testing.T) {
+	sh := newShell(t)
+	sh.must("tenant", "create", "acme")
+	sh.env["SHIFU_MASTER_KEY"] = keyring.Generate()
+	_, err := sh.run("docs", "--tenant", "acme")
+	if err == nil || !strings.Contains(errMessage(err), "SHIFU_MASTER_KEY") {
+		t.Fatalf("wrong master key: %v", err)
+	}
+	sh.env["SHIFU_MASTER_KEY"] = "short"
+	if _, err := sh.run("docs", "--tenant", "acme"); err == nil || !strings.Contains(errMessage(err), "32 bytes") {
+		t.Fatalf("malformed master key: %v", err)
+	}
+}
+
+// TestCorpus is the issue's acceptance run on the seven real manuals: all
+// ready with page counts, a second ingest adds nothing, and another tenant
+// finds none of the text.
+func TestCorpus(t *testing.T) {
+	dir := filepath.Join(os.Getenv("SHIFU_CORPUS"), "docs")
+	if _, err := os.Stat(filepath.Join(dir, "LinuxCNC_Documentation.pdf")); os.Getenv("SHIFU_CORPUS") == "" || err != nil {
+		t.Skip("corpus not fetched: run ../shared/eval/fetch-corpus.sh and set SHIFU_CORPUS (make test does both)")
+	}
+	sh := newShell(t)
+	sh.must("tenant", "create", "acme")
+	sh.must("tenant", "create", "globex")
+	sh.must("ingest", "--tenant", "acme", dir)
+	docs := sh.docs("acme")
+	if len(docs) != 7 {
+		t.Fatalf("%d documents, want 7: %+v", len(docs), docs)
+	}
+	pages := map[string]int{}
+	for _, d := range docs {
+		if d.Status != "ready" || d.Chunks == 0 {
+			t.Errorf("%s: %s, %d chunks, %q", d.Name, d.Status, d.Chunks, d.Error)
+		}
+		pages[d.Name] = d.Pages
+	}
+	if pages["LinuxCNC_Documentation.pdf"] != 1335 {
+		t.Errorf("LinuxCNC_Documentation.pdf has %d pages, want 1335", pages["LinuxCNC_Documentation.pdf"])
+	}
+	out := sh.must("ingest", "--tenant", "acme", dir)
+	if !strings.Contains(out, "0 ready, 0 failed, 7 unchanged") {
+		t.Errorf("second ingest:\n%s", out)
+	}
+	again := sh.docs("acme")
+	if len(again) != 7 {
+		t.Fatalf("second ingest left %d documents", len(again))
+	}
+	for i := range docs {
+		if again[i] != docs[i] {
+			t.Errorf("second ingest changed %+v into %+v", docs[i], again[i])
+		}
+	}
+	var hits []map[string]any
+	if err := json.Unmarshal([]byte(sh.must("search", "--tenant", "acme", "--json", "spindle won't stop when I hit estop")), &hits); err != nil || len(hits) == 0 {
+		t.Fatalf("acme search: %v, %d hits", err, len(hits))
+	}
+	for _, q := range []string{"spindle won't stop when I hit estop", "那台工控机能直接拔电关机吗", "G64"} {
+		out := sh.must("search", "--tenant", "globex", "--json", q)
+		if err := json.Unmarshal([]byte(out), &hits); err != nil || len(hits) != 0 {
+			t.Errorf("globex searching %q sees acme's text: %s", q, out)
+		}
+	}
+}
