@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/open-dingtalk/dingtalk-stream-sdk-go/chatbot"
 
 	"github.com/shifu-factory/shifu"
 	bslack "github.com/shifu-factory/shifu/internal/bot/slack"
@@ -272,9 +273,12 @@ func TestSlackFeedbackButtons(t *testing.T) {
 	if len(ratings) != 1 || ratings[0] != -1 || user != "slack:TACME:U2147483697" {
 		t.Fatalf("acme feedback %v by %q", ratings, user)
 	}
-	gaps, err := w.db.Gaps(ctx, w.acme.ID, 10)
-	if err != nil || len(gaps) != 1 || gaps[0].Question != "how do I reset?" {
-		t.Errorf("down-vote gap %+v %v", gaps, err)
+	var gap string
+	err = w.db.InTenant(ctx, w.acme.ID, func(tx pgxTx) error {
+		return tx.QueryRow(ctx, `SELECT string_agg(question, '|') FROM gaps WHERE reason = 'downvoted'`).Scan(&gap)
+	})
+	if err != nil || gap != "how do I reset?" {
+		t.Errorf("down-vote gap %q %v", gap, err)
 	}
 	var n int
 	w.db.InTenant(ctx, w.bolt.ID, func(tx pgxTx) error { return tx.QueryRow(ctx, `SELECT count(*) FROM feedback`).Scan(&n) })
@@ -345,3 +349,39 @@ func TestDingTalkCallback(t *testing.T) {
 }
 
 type pgxTx = pgx.Tx
+
+func TestDingTalkStreamGlue(t *testing.T) {
+	asker := &standIn{text: "按 P-07 复位 [1]。"}
+	w := newWorld(t, asker)
+	ctx := context.Background()
+	in, err := w.gw.Core.Installation(ctx, "dingtalk", "dingacme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := w.gw.DingTalk.Stream(in)
+	frame := &chatbot.BotCallbackDataModel{
+		ConversationId: "cidStream==", MsgId: "msgS1", SenderNick: "李四", SenderStaffId: "staff9",
+		SessionWebhookExpiredTime: time.Now().Add(90 * time.Minute).UnixMilli(), CreateAt: time.Now().UnixMilli(),
+		ConversationType: "1", SenderId: "$:LWCP_v1:$x", SessionWebhook: w.ding.URL + "/robot/sendBySession?session=stream1",
+		Text: chatbot.BotCallbackDataTextModel{Content: " 怎么复位？"}, Msgtype: "text",
+	}
+	if _, err := s.OnMessage(ctx, frame); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OnMessage(ctx, frame); err != nil { // redelivered frame
+		t.Fatal(err)
+	}
+	wait(t, w.ding.got, 1)
+	quiet(t, w.ding.got)
+	p := w.ding.Posts()
+	if len(p) != 1 || p[0]["session"] != "stream1" || !strings.Contains(p[0]["markdown"].(map[string]any)["text"].(string), "VFD-200 manual, p. 12") {
+		t.Fatalf("stream answer %v", p)
+	}
+	qs := asker.Questions()
+	if len(qs) != 1 || qs[0].Tenant != w.acme.ID || qs[0].Text != "怎么复位？" || qs[0].External != "cidStream==" {
+		t.Fatalf("asked %+v", qs)
+	}
+	if s.SinceLastFrame() <= 0 || s.SinceLastFrame() > time.Minute {
+		t.Errorf("last frame %v ago", s.SinceLastFrame())
+	}
+}
