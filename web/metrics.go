@@ -75,12 +75,17 @@ func (j *jobCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	defer rows.Close()
+	// Every state is reported, zero included, so alerts see a steady series.
+	counts := map[string]float64{"available": 0, "running": 0, "retryable": 0, "scheduled": 0, "completed": 0, "discarded": 0, "cancelled": 0}
 	for rows.Next() {
 		var state string
 		var n int64
 		if rows.Scan(&state, &n) == nil {
-			ch <- prometheus.MustNewConstMetric(j.desc, prometheus.GaugeValue, float64(n), state)
+			counts[state] = float64(n)
 		}
+	}
+	for state, n := range counts {
+		ch <- prometheus.MustNewConstMetric(j.desc, prometheus.GaugeValue, n, state)
 	}
 }
 

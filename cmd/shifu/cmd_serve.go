@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/ingest"
+	"github.com/shifu-factory/shifu/ingest/parse"
+	"github.com/shifu-factory/shifu/web"
+)
+
+// cmdServe runs the web app, the API and the ingest workers until ctx ends,
+// then drains: in-flight requests get 30 s, ingest jobs stop cleanly.
+func cmdServe(ctx context.Context, e *env, args []string) error {
+	c, err := e.config()
+	if err != nil {
+		return err
+	}
+	fs := flags(e, "serve")
+	addr := fs.String("addr", c.Addr, "listen address HOST:PORT")
+	secure := fs.Bool("secure-cookies", false, "mark cookies Secure (TLS ends at a proxy in front)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	db, err := e.db(ctx)
+	if err != nil {
+		return err
+	}
+	svc, err := e.ingest(ctx, c.Workers)
+	if err != nil {
+		return err
+	}
+	p, err := e.parser(ctx)
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := svc.Start(runCtx); err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, c := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer c()
+		_ = svc.Stop(stopCtx)
+	}()
+
+	metrics := web.NewMetrics()
+	metrics.WatchJobs(db.Pool())
+	asker, closeAsker, err := e.asker(ctx, metrics)
+	if err != nil {
+		return err
+	}
+	defer closeAsker()
+	srv, err := web.New(web.Options{
+		DB: db, Asker: asker, Ingester: ingester{svc}, Renderer: pages{p},
+		MaxUploadBytes: c.MaxUploadBytes, SecureCookies: *secure || os.Getenv("SHIFU_SECURE_COOKIES") == "1",
+		Logger: log, Metrics: metrics,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	hs := &http.Server{
+		Addr:              *addr,
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		// No WriteTimeout: answers stream for as long as the model takes;
+		// the answer service bounds that.
+		BaseContext: func(net.Listener) context.Context { return runCtx },
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	fmt.Fprintf(e.stderr, "shifu: serving on http://%s\n", ln.Addr())
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(ln) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	case <-ctx.Done():
+		shutCtx, c := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer c()
+		_ = hs.Shutdown(shutCtx)
+		<-done
+	}
+	return nil
+}
+
+// ingester adapts the ingest pipeline to what the web app consumes.
+type ingester struct{ s *ingest.Service }
+
+func (i ingester) Add(ctx context.Context, tenant int64, u web.Upload) (shifu.Document, bool, error) {
+	return i.s.Add(ctx, tenant, ingest.Upload{Name: u.Name, Data: u.Data, Kind: u.Kind, Title: u.Title, Revision: u.Revision,
+		Equipment: u.Equipment, UserID: u.UserID, UserName: u.UserName})
+}
+
+func (i ingester) AddNote(ctx context.Context, tenant int64, n shifu.Note, userID int64) (shifu.Document, bool, error) {
+	return i.s.AddNote(ctx, tenant, n, userID)
+}
+
+func (i ingester) Reingest(ctx context.Context, tenant, id int64) error {
+	return i.s.Reingest(ctx, tenant, id)
+}
+
+func (i ingester) Original(ctx context.Context, tenant, id int64) ([]byte, error) {
+	return i.s.Original(ctx, tenant, id)
+}
+
+// pages renders citation pages with PDFium and finds quotes on them.
+type pages struct{ p *parse.Parser }
+
+func (g pages) RenderPage(ctx context.Context, pdf []byte, page, width int) ([]byte, error) {
+	return g.p.RenderPage(ctx, pdf, page, width)
+}
+
+func (g pages) FindRects(ctx context.Context, pdf []byte, page int, quote string) ([]web.Rect, error) {
+	rs, err := g.p.FindText(ctx, pdf, page, quote)
+	out := make([]web.Rect, len(rs))
+	for i, r := range rs {
+		out[i] = web.Rect{X: r.X, Y: r.Y, W: r.W, H: r.H}
+	}
+	return out, err
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/auth"
+)
+
+// cmdUser creates a user. The password is read from stdin (first line) so it
+// never appears in the process list or shell history; an interactive terminal
+// or empty input gets a generated password, printed once.
+func cmdUser(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu user create --tenant NAME --user LOGIN --role worker|supervisor|admin [--name 'Full Name']")
+	}
+	fs := flags(e, "user create")
+	tenantName := fs.String("tenant", "", "tenant name")
+	login := fs.String("user", "", "login name")
+	role := fs.String("role", "worker", "worker, supervisor or admin")
+	name := fs.String("name", "", "display name (defaults to the login)")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*login) == "" {
+		return shifu.Errorf(shifu.ErrInvalid, "--user LOGIN is required")
+	}
+	r := shifu.Role(*role)
+	if !r.Valid() {
+		return shifu.Errorf(shifu.ErrInvalid, "--role %q: accepted roles are worker, supervisor and admin", *role)
+	}
+	pw, generated, err := readPassword(e)
+	if err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	t, err := e.tenant(ctx, *tenantName)
+	if err != nil {
+		return err
+	}
+	db, err := e.db(ctx)
+	if err != nil {
+		return err
+	}
+	display := strings.TrimSpace(*name)
+	if display == "" {
+		display = *login
+	}
+	u, err := db.CreateUser(ctx, t.ID, shifu.User{Login: strings.TrimSpace(*login), Name: display, Role: r}, hash)
+	if err != nil {
+		return err
+	}
+	_ = db.Audit(ctx, t.ID, 0, "user.create", map[string]any{"login": u.Login, "role": u.Role, "by": "cli"})
+	fmt.Fprintf(e.stdout, "user %s (%s) created in tenant %s\n", u.Login, u.Role, t.Name)
+	if generated {
+		fmt.Fprintf(e.stdout, "password: %s\n(shown once; it is stored only as a hash)\n", pw)
+	}
+	return nil
+}
+
+// readPassword takes the first line of stdin, or generates a password when
+// stdin is a terminal or empty.
+func readPassword(e *env) (pw string, generated bool, err error) {
+	if f, ok := e.stdin.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return auth.Secret()[:20], true, nil
+		}
+	}
+	if e.stdin != nil {
+		line, err := bufio.NewReader(e.stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return auth.Secret()[:20], true, nil
+		}
+		pw = strings.TrimRight(line, "\r\n")
+	}
+	if pw == "" {
+		return auth.Secret()[:20], true, nil
+	}
+	return pw, false, nil
+}
