@@ -200,6 +200,15 @@ func TestRevisionReplacesAtomically(t *testing.T) {
 	if _, err := f.db.Document(ctx, f.tenant, v1.ID); !errors.Is(err, shifu.ErrNotFound) {
 		t.Fatalf("v1 still stored: %v", err)
 	}
+	// The replaced revision's postings went with its chunks.
+	var orphans, postings int
+	err = f.db.InTenant(ctx, f.tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE c.id IS NULL), count(*)
+			FROM chunk_terms t LEFT JOIN chunks c ON c.id = t.chunk_id`).Scan(&orphans, &postings)
+	})
+	if err != nil || orphans != 0 || postings == 0 {
+		t.Fatalf("postings: %d orphaned of %d, err %v", orphans, postings, err)
+	}
 }
 
 func TestCrashMidEmbeddingResumes(t *testing.T) {

@@ -72,6 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdDocs(ctx, env, rest)
 	case "search":
 		return cmdSearch(ctx, env, rest)
+	case "ask":
+		return cmdAsk(ctx, env, rest)
 	case "eval":
 		return cmdEval(ctx, env, rest)
 	case "bench":

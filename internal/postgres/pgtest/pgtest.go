@@ -37,9 +37,9 @@ func URL(t testing.TB) string {
 	}
 	defer admin.Close(ctx)
 
-	// One template per schema version, built once by whichever test process
+	// One template per schema (hash of the migrations), built once by whichever test process
 	// gets the lock first.
-	tmpl := fmt.Sprintf("%s_v%d", template, postgres.Latest())
+	tmpl := fmt.Sprintf("%s_%s", template, postgres.SchemaHash())
 	if _, err := admin.Exec(ctx, "SELECT pg_advisory_lock(7302)"); err != nil {
 		t.Fatal(err)
 	}
