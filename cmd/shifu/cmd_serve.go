@@ -55,13 +55,23 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 
 	metrics := web.NewMetrics()
 	metrics.WatchJobs(db.Pool())
-	asker, closeAsker, err := e.asker(ctx, metrics)
+	asker, err := e.asker(ctx, log)
 	if err != nil {
 		return err
 	}
-	defer closeAsker()
+	bots, err := e.bots(ctx, asker, log)
+	if err != nil {
+		return err
+	}
+	// Runs after the HTTP server has stopped (defers run last-in first-out),
+	// so bot answers in flight are drained.
+	defer func() {
+		drainCtx, c := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer c()
+		_ = bots.Close(drainCtx)
+	}()
 	srv, err := web.New(web.Options{
-		DB: db, Asker: asker, Ingester: ingester{svc}, Renderer: pages{p},
+		DB: db, Asker: asker, Ingester: ingester{svc}, Renderer: pages{p}, Bots: bots,
 		MaxUploadBytes: c.MaxUploadBytes, SecureCookies: *secure || os.Getenv("SHIFU_SECURE_COOKIES") == "1",
 		Logger: log, Metrics: metrics,
 	})
