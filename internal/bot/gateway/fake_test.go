@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -135,6 +136,12 @@ type world struct {
 
 func newWorld(t *testing.T, asker bot.Asker) *world {
 	t.Helper()
+	return newWorldWith(t, func(*world) bot.Asker { return asker })
+}
+
+// newWorldWith builds the asker once the database and tenants exist.
+func newWorldWith(t *testing.T, mkAsker func(*world) bot.Asker) *world {
+	t.Helper()
 	ctx := context.Background()
 	db, u := pgtest.DB(t)
 	m, err := keyring.ParseMaster(keyring.Generate())
@@ -162,11 +169,12 @@ func newWorld(t *testing.T, asker bot.Asker) *world {
 		}
 	}
 	w.slack, w.ding = newFakeSlack(t), newFakeDingTalk(t)
-	w.gw = gateway.New(db, w.ring, asker, gateway.Config{
+	w.gw = gateway.New(db, w.ring, mkAsker(w), gateway.Config{
 		PublicURL:           public,
 		SlackAPIURL:         w.slack.URL + "/api/",
 		DingTalkWebhookURLs: []string{w.ding.URL + "/robot/"},
 		Now:                 func() time.Time { return w.now },
+		Logger:              slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
