@@ -16,6 +16,7 @@ import (
 
 const botUsage = `usage:
   shifu bot add slack --tenant NAME --team TEAM_ID --signing-secret S --bot-token xoxb-…
+  shifu bot add slack --tenant NAME --team TEAM_ID --app-token xapp-… --bot-token xoxb-…   (Socket Mode)
   shifu bot add dingtalk --tenant NAME --app-key K --app-secret S
   shifu bot list --tenant NAME [--json]
   shifu bot remove slack --tenant NAME --team TEAM_ID
@@ -34,6 +35,7 @@ func cmdBot(ctx context.Context, e *env, args []string) error {
 	team := fs.String("team", "", "Slack team (workspace) id, T…")
 	signing := fs.String("signing-secret", "", "Slack signing secret")
 	token := fs.String("bot-token", "", "Slack bot token, xoxb-…")
+	appToken := fs.String("app-token", "", "Slack app-level token, xapp-… (Socket Mode, instead of --signing-secret)")
 	appKey := fs.String("app-key", "", "DingTalk robot AppKey")
 	appSecret := fs.String("app-secret", "", "DingTalk robot AppSecret")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -89,16 +91,26 @@ func cmdBot(ctx context.Context, e *env, args []string) error {
 			if err := stdin(signing, "signing-secret"); err != nil {
 				return err
 			}
+			if err := stdin(appToken, "app-token"); err != nil {
+				return err
+			}
 			if err := stdin(token, "bot-token"); err != nil {
 				return err
 			}
-			if *signing == "" {
-				return shifu.Errorf(shifu.ErrInvalid, "--signing-secret is required (Slack app → Basic Information → Signing Secret)")
+			switch {
+			case *signing != "" && *appToken != "":
+				return shifu.Errorf(shifu.ErrInvalid, "give --signing-secret (HTTP events) or --app-token (Socket Mode), not both")
+			case *appToken != "" && !strings.HasPrefix(*appToken, "xapp-"):
+				return shifu.Errorf(shifu.ErrInvalid, "--app-token: give the app-level token, which starts with xapp-")
+			case *signing == "" && *appToken == "":
+				return shifu.Errorf(shifu.ErrInvalid, "--signing-secret is required (Slack app → Basic Information → Signing Secret), or --app-token xapp-… for Socket Mode")
+			case strings.HasPrefix(*signing, "xapp-"):
+				return shifu.Errorf(shifu.ErrInvalid, "--signing-secret: that is an app-level token; pass it as --app-token for Socket Mode")
 			}
 			if !strings.HasPrefix(*token, "xoxb-") {
 				return shifu.Errorf(shifu.ErrInvalid, "--bot-token: give the bot user OAuth token, which starts with xoxb-")
 			}
-			secret, tok = *signing, *token
+			secret, tok = *signing+*appToken, *token
 		} else {
 			if err := stdin(appSecret, "app-secret"); err != nil {
 				return err
@@ -114,7 +126,9 @@ func cmdBot(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "%s bot %s added to tenant %s (id %d)\n", platform, ext, t.Name, b.ID)
 		c, _ := e.config()
-		if platform == bot.Slack {
+		if platform == bot.Slack && *appToken != "" {
+			fmt.Fprintln(e.stdout, "Socket Mode: no public URL needed; the server connects to Slack itself.")
+		} else if platform == bot.Slack {
 			fmt.Fprintf(e.stdout, "Events, interactivity and slash command URLs: %s/bots/slack/events, %s/bots/slack/interactions, %s/bots/slack/commands\n",
 				c.PublicURL, c.PublicURL, c.PublicURL)
 		} else {

@@ -30,6 +30,14 @@ func TestCLIBots(t *testing.T) {
 		t.Fatalf("add dingtalk: %v %s %s", err, o.String(), e.String())
 	}
 
+	out = sh.must("bot", "add", "slack", "--tenant", "bolt", "--team", "T0SOCK", "--app-token", "xapp-1-A1-zz", "--bot-token", "xoxb-9")
+	if !strings.Contains(out, "Socket Mode") {
+		t.Errorf("add socket mode: %q", out)
+	}
+	if _, err := sh.run("bot", "add", "slack", "--tenant", "bolt", "--team", "T0X", "--signing-secret", "s", "--app-token", "xapp-1", "--bot-token", "xoxb-9"); !errors.Is(err, shifu.ErrInvalid) {
+		t.Errorf("both signing secret and app token: %v", err)
+	}
+
 	// The same team cannot be installed for a second tenant.
 	if _, err := sh.run("bot", "add", "slack", "--tenant", "bolt", "--team", "T0ACME", "--signing-secret", "x", "--bot-token", "xoxb-x"); !errors.Is(err, shifu.ErrConflict) {
 		t.Errorf("second tenant, same team: %v", err)

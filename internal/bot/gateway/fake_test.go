@@ -34,6 +34,9 @@ type fakeSlack struct {
 	posts []url.Values
 	hooks []map[string]any
 	got   chan struct{}
+	// Socket Mode: apps.connections.open hands out wsURL to appToken.
+	wsURL    string
+	appToken string
 }
 
 func newFakeSlack(t *testing.T) *fakeSlack {
@@ -55,6 +58,17 @@ func newFakeSlack(t *testing.T) *fakeSlack {
 				return
 			}
 			io.WriteString(w, `{"ok":true,"channel":"`+v.Get("channel")+`","ts":"1700000000.000200"}`)
+		case r.URL.Path == "/api/apps.connections.open":
+			w.Header().Set("Content-Type", "application/json")
+			f.mu.Lock()
+			ws := f.wsURL
+			f.mu.Unlock()
+			if r.Header.Get("Authorization") != "Bearer "+f.appToken || ws == "" {
+				io.WriteString(w, `{"ok":false,"error":"invalid_auth"}`)
+				return
+			}
+			io.WriteString(w, `{"ok":true,"url":"`+ws+`"}`)
+			return
 		case strings.HasPrefix(r.URL.Path, "/hooks/"):
 			var m map[string]any
 			if err := json.Unmarshal(body, &m); err != nil {

@@ -102,6 +102,9 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, body []by
 		return bot.Installation{}, false
 	}
 	in, err := h.svc.Installation(r.Context(), bot.Slack, team)
+	if err == nil && SocketMode(in) {
+		err = shifu.Errorf(shifu.ErrUnauthorized, "this Slack installation uses Socket Mode, not HTTP")
+	}
 	if err != nil {
 		h.refuse(w, r, err)
 		return in, false
@@ -178,14 +181,23 @@ func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if env.Type != "event_callback" || env.EventID == "" {
-		w.WriteHeader(http.StatusOK)
+	if err := h.event(r.Context(), in, env); err != nil {
+		h.refuse(w, r, err)
 		return
+	}
+	// Acknowledged at once; the answer follows from the pool.
+	w.WriteHeader(http.StatusOK)
+}
+
+// event takes an authenticated Events API envelope (HTTP or Socket Mode):
+// mentions and direct messages are answered once, later; the rest ignored.
+func (h *Handler) event(ctx context.Context, in bot.Installation, env envelope) error {
+	if env.Type != "event_callback" || env.EventID == "" {
+		return nil
 	}
 	var ev event
 	if err := json.Unmarshal(env.Event, &ev); err != nil {
-		http.Error(w, "event is not a JSON object", http.StatusBadRequest)
-		return
+		return shifu.Errorf(shifu.ErrInvalid, "event is not a JSON object")
 	}
 	self := map[string]bool{}
 	for _, a := range env.Authorizations {
@@ -194,8 +206,7 @@ func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !wanted(ev, self) {
-		w.WriteHeader(http.StatusOK)
-		return
+		return nil
 	}
 	thread := ev.ThreadTS
 	if thread == "" {
@@ -204,17 +215,10 @@ func (h *Handler) Events(w http.ResponseWriter, r *http.Request) {
 	d := bot.Delivery{In: in, EventID: env.EventID, User: ev.User, Text: question(ev.Text),
 		Thread: in.External + ":" + ev.Channel + ":" + thread}
 	if d.Text == "" {
-		w.WriteHeader(http.StatusOK)
-		return
+		return nil
 	}
-	if _, err := h.svc.Accept(r.Context(), d, func(ctx context.Context) {
-		h.answer(ctx, d, ev.Channel, thread)
-	}); err != nil {
-		h.refuse(w, r, err)
-		return
-	}
-	// Acknowledged at once; the answer follows from the pool.
-	w.WriteHeader(http.StatusOK)
+	_, err := h.svc.Accept(ctx, d, func(ctx context.Context) { h.answer(ctx, d, ev.Channel, thread) })
+	return err
 }
 
 // verifyURL answers Slack's url_verification. Its body names no team, so when
@@ -294,29 +298,51 @@ func (h *Handler) Commands(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	text := strings.TrimSpace(form.Get("text"))
-	w.Header().Set("Content-Type", "application/json")
-	if text == "" {
-		json.NewEncoder(w).Encode(map[string]string{"response_type": "ephemeral",
-			"text": "Ask a question about your manuals, e.g. `" + form.Get("command") + " how do I reset the spindle alarm?`"})
-		return
+	c := Command{TeamID: form.Get("team_id"), ChannelID: form.Get("channel_id"), UserID: form.Get("user_id"),
+		UserName: form.Get("user_name"), Command: form.Get("command"), Text: form.Get("text"),
+		ResponseURL: form.Get("response_url"), TriggerID: form.Get("trigger_id")}
+	if c.TriggerID == "" {
+		c.TriggerID = Sign(in.Secret, r.Header.Get("X-Slack-Request-Timestamp"), body)
 	}
-	respURL := form.Get("response_url")
-	if !h.hook(respURL) {
-		http.Error(w, "response_url is not a Slack hook", http.StatusBadRequest)
-		return
-	}
-	d := bot.Delivery{In: in, EventID: "command:" + form.Get("trigger_id"), User: form.Get("user_id"),
-		UserName: form.Get("user_name"), Text: text, Thread: in.External + ":" + form.Get("channel_id") + ":command"}
-	if form.Get("trigger_id") == "" {
-		d.EventID = "command:" + Sign(in.Secret, r.Header.Get("X-Slack-Request-Timestamp"), body)
-	}
-	if _, err := h.svc.Accept(r.Context(), d, func(ctx context.Context) { h.respond(ctx, d, respURL) }); err != nil {
+	ack, err := h.command(r.Context(), in, c)
+	if err != nil {
 		h.refuse(w, r, err)
 		return
 	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(ack)
+}
+
+// Command is a slash command's fields, as form values (HTTP) or JSON (Socket Mode).
+type Command struct {
+	TeamID      string `json:"team_id"`
+	ChannelID   string `json:"channel_id"`
+	UserID      string `json:"user_id"`
+	UserName    string `json:"user_name"`
+	Command     string `json:"command"`
+	Text        string `json:"text"`
+	ResponseURL string `json:"response_url"`
+	TriggerID   string `json:"trigger_id"`
+}
+
+// command takes an authenticated slash command and returns the immediate
+// acknowledgement; the answer follows through response_url.
+func (h *Handler) command(ctx context.Context, in bot.Installation, c Command) (map[string]string, error) {
+	text := strings.TrimSpace(c.Text)
+	if text == "" {
+		return map[string]string{"response_type": "ephemeral",
+			"text": "Ask a question about your manuals, e.g. `" + Escape(c.Command) + " how do I reset the spindle alarm?`"}, nil
+	}
+	if !h.hook(c.ResponseURL) {
+		return nil, shifu.Errorf(shifu.ErrInvalid, "response_url is not a Slack hook")
+	}
+	d := bot.Delivery{In: in, EventID: "command:" + c.TriggerID, User: c.UserID, UserName: c.UserName,
+		Text: text, Thread: in.External + ":" + c.ChannelID + ":command"}
+	if _, err := h.svc.Accept(ctx, d, func(ctx context.Context) { h.respond(ctx, d, c.ResponseURL) }); err != nil {
+		return nil, err
+	}
 	// in_channel shows the question to the channel; the answer follows.
-	json.NewEncoder(w).Encode(map[string]string{"response_type": "in_channel"})
+	return map[string]string{"response_type": "in_channel"}, nil
 }
 
 func (h *Handler) hook(u string) bool {
@@ -368,6 +394,16 @@ func (h *Handler) Interactions(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if err := h.interaction(r.Context(), in, cb); err != nil {
+		h.refuse(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// interaction records the feedback buttons' ratings of an authenticated
+// interaction. Recording a rating is one short transaction, done before the ack.
+func (h *Handler) interaction(ctx context.Context, in bot.Installation, cb slack.InteractionCallback) error {
 	for _, a := range cb.ActionCallback.BlockActions {
 		rating := map[string]int{ActionUp: 1, ActionDown: -1}[a.ActionID]
 		if rating == 0 {
@@ -375,21 +411,19 @@ func (h *Handler) Interactions(w http.ResponseWriter, r *http.Request) {
 		}
 		id, err := strconv.ParseInt(a.Value, 10, 64)
 		if err != nil || id <= 0 {
-			http.Error(w, "feedback button value is not a message id", http.StatusBadRequest)
-			return
+			return shifu.Errorf(shifu.ErrInvalid, "feedback button value is not a message id")
 		}
-		// Recording a rating is one short transaction: done before the ack.
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		err = h.svc.Feedback(ctx, in, cb.User.ID, cb.User.Name, id, rating)
+		fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err = h.svc.Feedback(fctx, in, cb.User.ID, cb.User.Name, id, rating)
 		cancel()
+		if errors.Is(err, shifu.ErrNotFound) {
+			// Another tenant's message id, or a deleted one: nothing to rate.
+			h.svc.Logger().Warn("slack feedback", "tenant", in.Tenant, "err", err)
+			continue
+		}
 		if err != nil {
-			if errors.Is(err, shifu.ErrNotFound) {
-				h.svc.Logger().Warn("slack feedback", "tenant", in.Tenant, "err", err)
-				continue
-			}
-			h.refuse(w, r, err)
-			return
+			return err
 		}
 	}
-	w.WriteHeader(http.StatusOK)
+	return nil
 }

@@ -1,0 +1,116 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/shifu-factory/shifu/internal/bot"
+)
+
+// TestSlackSocketMode runs the real slack-go Socket Mode client against a
+// fake Slack: apps.connections.open hands out a websocket, which says hello
+// and pushes an app_mention envelope (twice, as a redelivery); Shifu must
+// acknowledge each envelope and answer once with chat.postMessage.
+func TestSlackSocketMode(t *testing.T) {
+	asker := &standIn{text: "Reset with P-07 [1]."}
+	w := newWorld(t, asker)
+	const appToken = "xapp-1-A0FFV41KK-1-abc"
+	w.install(t, w.acme.ID, bot.Slack, "TSOCK", appToken, "xoxb-acme")
+
+	acks := make(chan map[string]any, 10)
+	ws := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		// Slack's client sends an Origin of its own.
+		up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+		conn, err := up.Upgrade(rw, r, nil)
+		if err != nil {
+			t.Errorf("upgrade: %v", err)
+			return
+		}
+		defer conn.Close()
+		conn.WriteJSON(map[string]any{"type": "hello", "num_connections": 1,
+			"connection_info": map[string]any{"app_id": "A0FFV41KK"}, "debug_info": map[string]any{"host": "fake"}})
+		payload := json.RawMessage(mentionBody("TSOCK", "EvSock1", "C9", "1700000001.000100", "", "<@U0LAN0Z89> how do I reset?"))
+		env := map[string]any{"envelope_id": "env-1", "type": "events_api", "payload": payload, "accepts_response_payload": false, "retry_attempt": 0}
+		conn.WriteJSON(env)
+		env["envelope_id"], env["retry_attempt"] = "env-2", 1
+		conn.WriteJSON(env)
+		// Keep the connection alive (the client wants pings) until it closes.
+		go func() {
+			for {
+				time.Sleep(200 * time.Millisecond)
+				if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second)) != nil {
+					return
+				}
+			}
+		}()
+		for {
+			var m map[string]any
+			if err := conn.ReadJSON(&m); err != nil {
+				return
+			}
+			acks <- m
+		}
+	}))
+	defer ws.Close()
+	w.slack.mu.Lock()
+	w.slack.wsURL, w.slack.appToken = "ws"+strings.TrimPrefix(ws.URL, "http")+"/link", appToken
+	w.slack.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	in, err := w.gw.Core.Installation(ctx, bot.Slack, "TSOCK")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock, err := w.gw.Slack.Socket(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- sock.Run(ctx) }()
+	defer func() {
+		cancel()
+		select {
+		case <-stopped:
+		case <-time.After(10 * time.Second):
+			t.Error("socket runner did not stop")
+		}
+	}()
+
+	got := map[string]bool{}
+	for len(got) < 2 {
+		select {
+		case a := <-acks:
+			id, _ := a["envelope_id"].(string)
+			got[id] = true
+		case <-time.After(20 * time.Second):
+			t.Fatalf("acks received: %v", got)
+		}
+	}
+	if !got["env-1"] || !got["env-2"] {
+		t.Fatalf("acks %v", got)
+	}
+	wait(t, w.slack.got, 1)
+	quiet(t, w.slack.got)
+	posts := w.slack.Posts()
+	if len(posts) != 1 || posts[0].Get("channel") != "C9" || posts[0].Get("thread_ts") != "1700000001.000100" || posts[0].Get("token") != "xoxb-acme" {
+		t.Fatalf("posts %v", posts)
+	}
+	if qs := asker.Questions(); len(qs) != 1 || qs[0].Tenant != w.acme.ID || qs[0].Text != "how do I reset?" {
+		t.Fatalf("asked %+v", qs)
+	}
+	if sock.SinceLastFrame() <= 0 {
+		t.Error("no frame time recorded")
+	}
+
+	// A Socket Mode installation has no signing secret: its HTTP requests are
+	// refused even when signed with the app token.
+	status(t, w.slackPost(t, "/bots/slack/events", "application/json",
+		mentionBody("TSOCK", "EvSock2", "C9", "1.2", "", "<@U0LAN0Z89> hi"), appToken, w.now), 401)
+}
