@@ -5,10 +5,12 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shifu-factory/shifu/internal/bot"
@@ -68,3 +70,37 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.Serv
 
 // Close stops taking messages and waits for answers in flight until ctx ends.
 func (g *Gateway) Close(ctx context.Context) error { return g.Core.Close(ctx) }
+
+// Connect runs Socket Mode for the named Slack teams and Stream mode for the
+// named DingTalk app keys (installations that have no public URL), each
+// reconnecting on its own, until ctx ends. The installations must exist
+// (`shifu bot add …`); Slack ones need an app-level token. It returns when
+// every runner has stopped.
+func (g *Gateway) Connect(ctx context.Context, slackTeams, dingtalkApps []string) error {
+	type runner interface{ Run(context.Context) error }
+	var rs []runner
+	for _, team := range slackTeams {
+		in, err := g.Core.Installation(ctx, bot.Slack, team)
+		if err != nil {
+			return fmt.Errorf("slack socket mode %s: %w", team, err)
+		}
+		s, err := g.Slack.Socket(in)
+		if err != nil {
+			return err
+		}
+		rs = append(rs, s)
+	}
+	for _, app := range dingtalkApps {
+		in, err := g.Core.Installation(ctx, bot.DingTalk, app)
+		if err != nil {
+			return fmt.Errorf("dingtalk stream %s: %w", app, err)
+		}
+		rs = append(rs, g.DingTalk.Stream(in))
+	}
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		wg.Go(func() { _ = r.Run(ctx) })
+	}
+	wg.Wait()
+	return ctx.Err()
+}

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/bot"
 )
 
@@ -113,4 +115,20 @@ func TestSlackSocketMode(t *testing.T) {
 	// refused even when signed with the app token.
 	status(t, w.slackPost(t, "/bots/slack/events", "application/json",
 		mentionBody("TSOCK", "EvSock2", "C9", "1.2", "", "<@U0LAN0Z89> hi"), appToken, w.now), 401)
+}
+
+func TestConnectRefusesUnknownOrHTTPInstallations(t *testing.T) {
+	w := newWorld(t, &standIn{text: "x"})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := w.gw.Connect(ctx, []string{"TNOPE"}, nil); !errors.Is(err, shifu.ErrUnauthorized) {
+		t.Errorf("unknown team: %v", err)
+	}
+	// TACME has a signing secret, not an app-level token: no Socket Mode.
+	if err := w.gw.Connect(ctx, []string{"TACME"}, nil); !errors.Is(err, shifu.ErrInvalid) {
+		t.Errorf("HTTP installation in Socket Mode: %v", err)
+	}
+	if err := w.gw.Connect(ctx, nil, []string{"dingnope"}); !errors.Is(err, shifu.ErrUnauthorized) {
+		t.Errorf("unknown DingTalk app: %v", err)
+	}
 }
