@@ -124,6 +124,9 @@ func cmdBot(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		if db, err := e.db(ctx); err == nil {
+			_ = db.Audit(ctx, t.ID, 0, "bot.add", map[string]any{"platform": platform, "external_id": ext, "bot_id": b.ID, "by": "cli"})
+		}
 		fmt.Fprintf(e.stdout, "%s bot %s added to tenant %s (id %d)\n", platform, ext, t.Name, b.ID)
 		c, _ := e.config()
 		if platform == bot.Slack && *appToken != "" {
@@ -168,6 +171,9 @@ func cmdBot(ctx context.Context, e *env, args []string) error {
 		}
 		if err := core.Uninstall(ctx, t.ID, platform, ext); err != nil {
 			return err
+		}
+		if db, err := e.db(ctx); err == nil {
+			_ = db.Audit(ctx, t.ID, 0, "bot.remove", map[string]any{"platform": platform, "external_id": ext, "by": "cli"})
 		}
 		fmt.Fprintf(e.stdout, "%s bot %s removed from tenant %s\n", platform, ext, t.Name)
 		return nil

@@ -90,4 +90,11 @@ func TestCLIBots(t *testing.T) {
 	if out := sh.must("bot", "list", "--tenant", "acme"); strings.Contains(out, "T0ACME") || !strings.Contains(out, "dingabc") {
 		t.Errorf("after remove: %q", out)
 	}
+	var adds, removes int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE action = 'bot.add'), count(*) FILTER (WHERE action = 'bot.remove') FROM audit`).Scan(&adds, &removes); err != nil {
+		t.Fatal(err)
+	}
+	if adds != 3 || removes != 1 {
+		t.Errorf("audit: %d bot.add, %d bot.remove; want 3 and 1", adds, removes)
+	}
 }

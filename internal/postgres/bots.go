@@ -139,7 +139,8 @@ func (db *DB) ForgetBotEvent(ctx context.Context, tenant int64, platform, eventI
 // BotUser returns the tenant's user for a chat identity (external, e.g.
 // "slack:T123:U456"), creating it as a worker on first use. Its login is the
 // identity itself, which no person's login contains (':' is not typed into a
-// login form by accident). A disabled user is ErrForbidden.
+// login form by accident), and its creation is audited. A disabled user is
+// ErrForbidden.
 func (db *DB) BotUser(ctx context.Context, tenant int64, external, name string) (shifu.User, error) {
 	u := shifu.User{TenantID: tenant}
 	var ext string
@@ -151,10 +152,17 @@ func (db *DB) BotUser(ctx context.Context, tenant int64, external, name string) 
 			return err
 		}
 		// Two first messages at once: the loser of the race reads the winner's row.
-		return tx.QueryRow(ctx, `INSERT INTO users (login, name, role, external) VALUES ($1, $2, 'worker', $1)
+		var created bool
+		err = tx.QueryRow(ctx, `INSERT INTO users (login, name, role, external) VALUES ($1, $2, 'worker', $1)
 			ON CONFLICT (tenant_id, login) DO UPDATE SET name = users.name
-			RETURNING id, login, name, role, external, disabled_at`, external, name).
-			Scan(&u.ID, &u.Login, &u.Name, &u.Role, &ext, &disabled)
+			RETURNING id, login, name, role, external, disabled_at, xmax = 0`, external, name).
+			Scan(&u.ID, &u.Login, &u.Name, &u.Role, &ext, &disabled, &created)
+		if err != nil || !created {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO audit (user_id, action, detail) VALUES ($1, 'user.create',
+			jsonb_build_object('login', $2::text, 'role', 'worker', 'by', 'bot'))`, u.ID, u.Login)
+		return err
 	})
 	if err != nil {
 		return u, fmt.Errorf("bot user: %w", classify(err))

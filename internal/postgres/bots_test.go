@@ -127,6 +127,19 @@ func TestBotUser(t *testing.T) {
 	if err != nil || again.ID != u.ID {
 		t.Fatalf("second use: %+v %v", again, err)
 	}
+	log, err := db.AuditLog(ctx, a.ID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := 0
+	for _, e := range log {
+		if e.Action == "user.create" {
+			created++
+		}
+	}
+	if created != 1 {
+		t.Errorf("%d user.create audit entries for one new bot user: %+v", created, log)
+	}
 	// Same identity string in another tenant is another user.
 	ub, err := db.BotUser(ctx, b.ID, "slack:T1:U1", "")
 	if err != nil || ub.ID == u.ID || ub.TenantID != b.ID {

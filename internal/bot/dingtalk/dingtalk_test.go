@@ -77,3 +77,11 @@ func TestMarkdownHostile(t *testing.T) {
 		t.Errorf("title %q", ti)
 	}
 }
+
+func TestTablesBecomeLists(t *testing.T) {
+	got := Text("Codes:\n\n| Code | Meaning |\n|------|:-------:|\n| P-07 | reset |\n| P-08 | stop |\n\nDone.", public)
+	want := "Codes:\n\n- Code · Meaning\n- P-07 · reset\n- P-08 · stop\n\nDone."
+	if got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

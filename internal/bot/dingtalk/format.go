@@ -2,6 +2,7 @@ package dingtalk
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/shifu-factory/shifu"
@@ -29,7 +30,7 @@ func inert(s string) string { return bot.Defuse(mdEscaper.Replace(s)) }
 // kept, other links reduced to their label, images and bare foreign URLs
 // dropped.
 func Text(text, public string) string {
-	clean, links := bot.Clean(text, public)
+	clean, links := bot.Clean(untable(text), public)
 	return bot.Relink(Escape(clean), links, func(l bot.Segment) string {
 		label := l.Text
 		if label == "" {
@@ -85,4 +86,33 @@ func Title(q string) string {
 		return "Shifu"
 	}
 	return "Shifu: " + q
+}
+
+var (
+	tableRowRE = regexp.MustCompile(`^\s*\|(.*)\|\s*$`)
+	tableSepRE = regexp.MustCompile(`^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$`)
+)
+
+// untable turns Markdown table rows into list items, since DingTalk's
+// markdown has no tables: "| P-07 | reset |" becomes "- P-07 · reset".
+func untable(s string) string {
+	if !strings.Contains(s, "|") {
+		return s
+	}
+	lines := strings.Split(s, "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if tableSepRE.MatchString(l) && strings.Contains(l, "-") {
+			continue
+		}
+		if m := tableRowRE.FindStringSubmatch(l); m != nil {
+			cells := strings.Split(m[1], "|")
+			for i := range cells {
+				cells[i] = strings.TrimSpace(cells[i])
+			}
+			l = "- " + strings.Join(cells, " · ")
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
 }
