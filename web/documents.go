@@ -284,6 +284,13 @@ func (s *Server) uploadFiles(c *gin.Context, asName string) {
 		return
 	}
 	p := who(c)
+	if c.Request.ContentLength > s.o.MaxBatchBytes {
+		// Known too large before reading: refuse without storing any file.
+		s.metrics.uploads.WithLabelValues("too_large").Inc()
+		c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, errBody{Error: fmt.Sprintf(
+			"the upload is over the limit of %d MB per request; send fewer files at a time", s.o.MaxBatchBytes>>20)})
+		return
+	}
 	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.o.MaxBatchBytes)
 	c.Request.Body = body
 	mr, err := c.Request.MultipartReader()

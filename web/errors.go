@@ -51,6 +51,18 @@ func (s *Server) fail(c *gin.Context, err error) {
 	if code == http.StatusServiceUnavailable && msg == shifu.ErrUnavailable.Error() {
 		msg = "the service is temporarily unavailable; try again shortly"
 	}
+	if strings.HasPrefix(c.Request.URL.Path, "/v1/") {
+		// OpenAI clients parse this shape for every error, auth included.
+		typ := "invalid_request_error"
+		switch {
+		case code == http.StatusUnauthorized:
+			typ = "authentication_error"
+		case code >= 500:
+			typ = "server_error"
+		}
+		c.AbortWithStatusJSON(code, gin.H{"error": gin.H{"message": msg, "type": typ, "code": nil, "param": nil}})
+		return
+	}
 	if wantsHTML(c) {
 		c.Status(code)
 		s.render(c, "error", map[string]any{"Code": code, "Message": msg})

@@ -98,18 +98,8 @@ func (s *Server) models(c *gin.Context) {
 		"id": s.o.ModelName, "object": "model", "created": 1700000000, "owned_by": "shifu"}}})
 }
 
-// oaiFail answers in the OpenAI error shape, which clients parse.
-func (s *Server) oaiFail(c *gin.Context, err error) {
-	code := status(err)
-	if code >= 500 {
-		s.log.Error("v1 chat", "err", err)
-	}
-	typ := "invalid_request_error"
-	if code >= 500 {
-		typ = "server_error"
-	}
-	c.AbortWithStatusJSON(code, gin.H{"error": gin.H{"message": shifu.Message(err), "type": typ, "code": nil, "param": nil}})
-}
+// oaiFail answers in the OpenAI error shape (fail does that under /v1/).
+func (s *Server) oaiFail(c *gin.Context, err error) { s.fail(c, err) }
 
 func (s *Server) completions(c *gin.Context) {
 	if s.o.Asker == nil {
