@@ -170,8 +170,8 @@ func TestUploads(t *testing.T) {
 		t.Fatalf("only a png: %d %v", code, out)
 	}
 	// The whole request over the batch limit: 413 JSON.
-	code, out = sup.upload("/api/documents", part{"file", "a.txt", big[:60 << 10]}, part{"file", "b.txt", big[:60 << 10]},
-		part{"file", "c.txt", big[:60 << 10]}, part{"file", "d.txt", big[:60 << 10]})
+	code, out = sup.upload("/api/documents", part{"file", "a.txt", big[:60<<10]}, part{"file", "b.txt", big[:60<<10]},
+		part{"file", "c.txt", big[:60<<10]}, part{"file", "d.txt", big[:60<<10]})
 	if code != 413 || !strings.Contains(out["error"].(string), "limit") {
 		t.Fatalf("over batch limit: %d %v", code, out)
 	}
