@@ -198,8 +198,14 @@ func (h *Handler) Receive(ctx context.Context, in bot.Installation, m Message) e
 	if user == "" {
 		user = m.SenderID
 	}
+	// A group chat has no threads: each member's questions there are their
+	// own conversation, so follow-ups do not mix people's history.
+	thread := m.ConversationID
+	if m.ConversationType == "2" {
+		thread += ":" + user
+	}
 	d := bot.Delivery{In: in, EventID: m.MsgID, User: user, UserName: m.SenderNick,
-		Text: strings.TrimSpace(m.Text.Content), Thread: m.ConversationID}
+		Text: strings.TrimSpace(m.Text.Content), Thread: thread}
 	if d.Text == "" {
 		return nil
 	}

@@ -333,7 +333,7 @@ func TestDingTalkCallback(t *testing.T) {
 	}
 	qs := asker.Questions()
 	if len(qs) != 1 || qs[0].Tenant != w.acme.ID || qs[0].Text != "变频器怎么复位？" || qs[0].Channel != "dingtalk" ||
-		qs[0].External != "cid6KeBBLoveMJOGXoYKF5x7EeiodoA==" {
+		qs[0].External != "cid6KeBBLoveMJOGXoYKF5x7EeiodoA==:user123" {
 		t.Fatalf("asked %+v", qs)
 	}
 	u, err := w.db.User(context.Background(), w.acme.ID, qs[0].UserID)

@@ -337,7 +337,8 @@ func (h *Handler) command(ctx context.Context, in bot.Installation, c Command) (
 		return nil, shifu.Errorf(shifu.ErrInvalid, "response_url is not a Slack hook")
 	}
 	d := bot.Delivery{In: in, EventID: "command:" + c.TriggerID, User: c.UserID, UserName: c.UserName,
-		Text: text, Thread: in.External + ":" + c.ChannelID + ":command"}
+		// Each slash command stands alone: no thread to follow up in.
+		Text: text, Thread: in.External + ":" + c.ChannelID + ":command:" + c.TriggerID}
 	if _, err := h.svc.Accept(ctx, d, func(ctx context.Context) { h.respond(ctx, d, c.ResponseURL) }); err != nil {
 		return nil, err
 	}
