@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/bot"
@@ -21,6 +22,9 @@ const botUsage = `usage:
   shifu bot list --tenant NAME [--json]
   shifu bot remove slack --tenant NAME --team TEAM_ID
   shifu bot remove dingtalk --tenant NAME --app-key K
+  shifu bot connect [slack:TEAM_ID | dingtalk:APP_KEY]...
+      run Socket Mode (Slack, installed with --app-token) and Stream mode
+      (DingTalk) for factories without a public URL, until interrupted
 A secret given as "-" is read from standard input (one line each, in flag order),
 so it stays out of the shell history and the process list.`
 
@@ -41,6 +45,9 @@ func cmdBot(ctx context.Context, e *env, args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
+	}
+	if args[0] == "connect" {
+		return botConnect(ctx, e, fs.Args())
 	}
 	platform := fs.Arg(0)
 	t, err := e.tenant(ctx, *tenant)
@@ -215,4 +222,43 @@ func (e *env) bots(ctx context.Context, asker bot.Asker, log *slog.Logger) (*gat
 		return nil, err
 	}
 	return gateway.New(db, ring, asker, gateway.Config{PublicURL: c.PublicURL, SlackAPIURL: c.SlackAPIURL, Logger: log}), nil
+}
+
+// botConnect runs Socket Mode and Stream mode connections (no public URL
+// needed) until ctx ends, then drains answers in flight.
+func botConnect(ctx context.Context, e *env, names []string) error {
+	var teams, apps []string
+	for _, n := range names {
+		platform, id, _ := strings.Cut(n, ":")
+		switch {
+		case platform == bot.Slack && id != "":
+			teams = append(teams, id)
+		case platform == bot.DingTalk && id != "":
+			apps = append(apps, id)
+		default:
+			return shifu.Errorf(shifu.ErrInvalid, "bot connect %q: name installations as slack:TEAM_ID or dingtalk:APP_KEY", n)
+		}
+	}
+	if len(teams)+len(apps) == 0 {
+		return shifu.Errorf(shifu.ErrInvalid, "bot connect: name at least one installation (slack:TEAM_ID or dingtalk:APP_KEY)")
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	asker, err := e.asker(ctx, log)
+	if err != nil {
+		return err
+	}
+	gw, err := e.bots(ctx, asker, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_ = gw.Close(drain)
+	}()
+	log.Info("bots connecting", "slack", teams, "dingtalk", apps)
+	if err := gw.Connect(ctx, teams, apps); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
 }

@@ -53,6 +53,12 @@ func TestCLIBots(t *testing.T) {
 		}
 	}
 
+	for _, bad := range [][]string{{"bot", "connect"}, {"bot", "connect", "T0ACME"}, {"bot", "connect", "teams:T1"}} {
+		if _, err := sh.run(bad...); !errors.Is(err, shifu.ErrInvalid) {
+			t.Errorf("%v: %v, want ErrInvalid", bad, err)
+		}
+	}
+
 	var rows []struct {
 		Platform string `json:"platform"`
 		External string `json:"external_id"`
