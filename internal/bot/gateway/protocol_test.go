@@ -85,11 +85,13 @@ func TestSlackMentionRefusalsAndRetries(t *testing.T) {
 
 	// Refused before anything happens: bad signature, stale, from the future,
 	// unknown team; none is answered.
-	status(t, w.slackPost(t, "/bots/slack/events", "application/json", body, "not-the-secret", w.now), 401)
+	badSig := status(t, w.slackPost(t, "/bots/slack/events", "application/json", body, "not-the-secret", w.now), 401)
 	status(t, w.slackPost(t, "/bots/slack/events", "application/json", body, sec, w.now.Add(-6*time.Minute)), 401)
 	status(t, w.slackPost(t, "/bots/slack/events", "application/json", body, sec, w.now.Add(6*time.Minute)), 401)
 	unknown := mentionBody("TNOBODY", "Ev0002", "C1", "1.1", "", "<@U0LAN0Z89> hi")
-	status(t, w.slackPost(t, "/bots/slack/events", "application/json", unknown, sec, w.now), 401)
+	if got := status(t, w.slackPost(t, "/bots/slack/events", "application/json", unknown, sec, w.now), 401); got != badSig {
+		t.Errorf("unknown team answered %q, bad signature %q: a caller can tell installed teams apart", got, badSig)
+	}
 	// Tenant bolt's secret does not sign for acme's team.
 	status(t, w.slackPost(t, "/bots/slack/events", "application/json", body, w.slackSec["TBOLT"], w.now), 401)
 	quiet(t, w.slack.got)

@@ -131,7 +131,13 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		h.svc.Logger().Warn("slack request refused", "path", r.URL.Path, "status", status, "err", err)
 	}
-	http.Error(w, shifu.Message(err), status)
+	msg := shifu.Message(err)
+	if status == http.StatusUnauthorized {
+		// One answer for every refusal, so a caller cannot tell an unknown
+		// installation from a bad signature; the log has the reason.
+		msg = "request not authenticated"
+	}
+	http.Error(w, msg, status)
 }
 
 // envelope is the outer Events API body.
