@@ -228,32 +228,43 @@ func (h *Handler) webhook(u string) bool {
 	return false
 }
 
-// answer asks and posts the answer before the session webhook expires.
+// answer asks and posts the answer before the session webhook expires,
+// leaving the post a few seconds of the webhook's life.
 func (h *Handler) answer(ctx context.Context, d bot.Delivery, m Message) {
-	deadline := h.c.Now().Add(h.c.AnswerTimeout)
+	now := h.c.Now()
+	expires := now.Add(24 * time.Hour)
 	if m.SessionWebhookExpiredTime > 0 {
-		if exp := time.UnixMilli(m.SessionWebhookExpiredTime); exp.Before(deadline) {
-			deadline = exp
-		}
+		expires = time.UnixMilli(m.SessionWebhookExpiredTime)
 	}
-	ctx, cancel := context.WithDeadline(ctx, deadline)
+	budget := min(h.c.AnswerTimeout, expires.Sub(now)-postMargin)
+	if budget <= 0 {
+		h.svc.Logger().Warn("dingtalk session webhook expires too soon to answer", "tenant", d.In.Tenant)
+		return
+	}
+	actx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	var title, text string
-	a, err := h.svc.Ask(ctx, d)
+	a, err := h.svc.Ask(actx, d)
 	if err != nil {
 		h.svc.Logger().Warn("dingtalk answer", "tenant", d.In.Tenant, "err", err)
 		title, text = "Shifu", Escape(bot.Reply(err))
 	} else {
 		title, text = Title(d.Text), Markdown(a, h.svc.PublicURL())
 	}
-	if m.SessionWebhookExpiredTime > 0 && !h.c.Now().Before(time.UnixMilli(m.SessionWebhookExpiredTime)) {
+	left := expires.Sub(h.c.Now())
+	if left <= 0 {
 		h.svc.Logger().Warn("dingtalk session webhook expired before the answer", "tenant", d.In.Tenant)
 		return
 	}
-	if err := h.post(ctx, m.SessionWebhook, title, text); err != nil {
+	pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), min(left, postMargin))
+	defer pcancel()
+	if err := h.post(pctx, m.SessionWebhook, title, text); err != nil {
 		h.svc.Logger().Error("dingtalk reply", "tenant", d.In.Tenant, "err", err)
 	}
 }
+
+// postMargin is the time kept for posting a reply before the webhook expires.
+const postMargin = 10 * time.Second
 
 // post sends a markdown message to a session webhook.
 func (h *Handler) post(ctx context.Context, webhook, title, text string) error {

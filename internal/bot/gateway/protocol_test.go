@@ -348,6 +348,9 @@ func TestDingTalkCallback(t *testing.T) {
 	// An answer that would arrive after the webhook expired is not posted.
 	status(t, w.dingPost(t, "dingacme", dingBody("msgA3", "hi", hook, w.now.Add(-time.Second)), sec, w.now), 200)
 	quiet(t, w.ding.got)
+	if n := len(asker.Questions()); n != 1 {
+		t.Errorf("%d questions asked; a message whose webhook has expired must not be asked", n)
+	}
 }
 
 type pgxTx = pgx.Tx

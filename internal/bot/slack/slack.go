@@ -26,6 +26,9 @@ import (
 // MaxBody is the largest request Slack sends us that we read.
 const MaxBody = 1 << 20
 
+// postTimeout bounds posting one message to Slack.
+const postTimeout = 15 * time.Second
+
 // Config configures the Slack endpoints.
 type Config struct {
 	// APIURL is Slack's Web API base (SHIFU_SLACK_API_URL), ending in "/";
@@ -284,7 +287,11 @@ func (h *Handler) answer(ctx context.Context, d bot.Delivery, channel, thread st
 	} else {
 		opts = append(opts, slack.MsgOptionText(Fallback(a), false), slack.MsgOptionBlocks(Blocks(a, h.svc.PublicURL())...))
 	}
-	if _, _, err := h.client(d.In).PostMessageContext(ctx, channel, opts...); err != nil {
+	// Posting gets its own time: an answer that used up its budget, or a
+	// shutdown, still leaves room to say so in the thread.
+	pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), postTimeout)
+	defer pcancel()
+	if _, _, err := h.client(d.In).PostMessageContext(pctx, channel, opts...); err != nil {
 		h.svc.Logger().Error("slack chat.postMessage", "tenant", d.In.Tenant, "err", err)
 	}
 }
@@ -376,7 +383,9 @@ func (h *Handler) respond(ctx context.Context, d bot.Delivery, respURL string) {
 		msg.Text = Fallback(a)
 		msg.Blocks = &slack.Blocks{BlockSet: Blocks(a, h.svc.PublicURL())}
 	}
-	if err := slack.PostWebhookCustomHTTPContext(ctx, respURL, h.c.HTTPClient, msg); err != nil {
+	pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), postTimeout)
+	defer pcancel()
+	if err := slack.PostWebhookCustomHTTPContext(pctx, respURL, h.c.HTTPClient, msg); err != nil {
 		h.svc.Logger().Error("slack response_url", "tenant", d.In.Tenant, "err", err)
 	}
 }
