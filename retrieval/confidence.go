@@ -2,6 +2,8 @@ package retrieval
 
 import (
 	"math"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/postgres"
@@ -21,6 +23,9 @@ func (s *Searcher) confidence(r run, hits []shifu.Hit) float64 {
 	total := 0.0
 	for i, t := range r.terms {
 		weights[i] = postgres.IDF(st.N, st.DF[t])
+		if hanUnigram(t) { // one character says less than a word, as in BM25
+			weights[i] *= max(s.opt.BM25.Unigram, 0)
+		}
 		total += weights[i]
 	}
 	if total == 0 {
@@ -41,4 +46,10 @@ func (s *Searcher) confidence(r run, hits []shifu.Hit) float64 {
 		best = math.Max(best, got/total)
 	}
 	return best
+}
+
+// hanUnigram reports a term of one Han character.
+func hanUnigram(t string) bool {
+	r, n := utf8.DecodeRuneInString(t)
+	return n == len(t) && n > 1 && unicode.Is(unicode.Han, r)
 }

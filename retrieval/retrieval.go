@@ -54,6 +54,11 @@ type Options struct {
 	// ExactBoost is added (times the matched share) to the fused score, which
 	// is normalised to [0, 1], of a chunk holding the question's exact codes.
 	ExactBoost float64
+	// HeadingBoost is added (times the IDF-weighted share of the question's
+	// terms found in the chunk's heading path) to the fused score: a BM25F-
+	// style field weight, since a heading names what the whole section is
+	// about while the body mentions much in passing. Negative: off.
+	HeadingBoost float64
 	// DupThreshold is the word-shingle Jaccard similarity above which two
 	// chunks count as the same text (repeated manuals); ≥1 turns it off.
 	DupThreshold float64
@@ -75,9 +80,10 @@ func Defaults() Options {
 		Fusion:       Convex,
 		Alpha:        0.2,
 		RRFK:         60,
-		BM25:         postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 0.4, Context: 0.2},
+		BM25:         postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 0.4, Context: 0.2, Unigram: 0.5},
 		Candidates:   60,
 		ExactBoost:   0.5,
+		HeadingBoost: 0.4,
 		DupThreshold: 0.8,
 		AbstainBelow: 0.35,
 		RerankTop:    30,
@@ -103,6 +109,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ExactBoost == 0 {
 		o.ExactBoost = d.ExactBoost
+	}
+	if o.HeadingBoost == 0 {
+		o.HeadingBoost = d.HeadingBoost
 	}
 	if o.DupThreshold <= 0 {
 		o.DupThreshold = d.DupThreshold
@@ -195,6 +204,7 @@ func (s *Searcher) Retrieve(ctx context.Context, tenant int64, q Query) (Result,
 	}
 	fused := s.fuse(runs)
 	s.boostExact(fused, runs[0])
+	s.boostHeading(fused, runs[0])
 	sortFused(fused)
 	fused = collapse(fused, s.opt.DupThreshold, q.K+q.K/2+5)
 	if s.opt.Reranker != nil {
@@ -423,4 +433,41 @@ func (s *Searcher) expand(ctx context.Context, tenant int64, hits []shifu.Hit, n
 		}
 	}
 	return out, nil
+}
+
+// boostHeading raises chunks whose heading path holds the question's rare
+// terms (see Options.HeadingBoost).
+func (s *Searcher) boostHeading(fs []*fused, r run) {
+	if s.opt.HeadingBoost <= 0 || len(r.terms) == 0 {
+		return
+	}
+	st := r.cand.Stats
+	weights := make(map[string]float64, len(r.terms))
+	total := 0.0
+	for _, t := range r.terms {
+		df := st.DF[t]
+		if df == 0 || float64(df) > s.opt.BM25.MaxDF*float64(st.N) {
+			continue // not searchable: not in the heading either, or everywhere
+		}
+		w := postgres.IDF(st.N, df)
+		if hanUnigram(t) {
+			w *= max(s.opt.BM25.Unigram, 0)
+		}
+		weights[t] = w
+		total += w
+	}
+	if total == 0 {
+		return
+	}
+	for _, f := range fs {
+		got := 0.0
+		seen := map[string]bool{}
+		for _, t := range s.analyzer.Terms(f.hit.Heading) {
+			if w, ok := weights[t]; ok && !seen[t] {
+				seen[t] = true
+				got += w
+			}
+		}
+		f.score += s.opt.HeadingBoost * got / total
+	}
 }

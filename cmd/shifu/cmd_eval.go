@@ -27,11 +27,13 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	fusion := fs.String("fusion", string(d.Fusion), "rrf or convex")
 	alpha := fs.Float64("alpha", d.Alpha, "convex fusion: weight of the vector score (0-1)")
 	exact := fs.Float64("exact-boost", d.ExactBoost, "boost for chunks holding the question's codes (negative: off)")
+	heading := fs.Float64("heading-boost", d.HeadingBoost, "boost for chunks whose heading path holds the question's terms (negative: off)")
 	abstain := fs.Float64("abstain-below", d.AbstainBelow, "abstain when confidence is lower")
 	k1 := fs.Float64("k1", d.BM25.K1, "BM25 k1")
 	b := fs.Float64("b", d.BM25.B, "BM25 b")
 	maxDF := fs.Float64("max-df", d.BM25.MaxDF, "BM25: skip query terms in more than this share of chunks")
 	ctxW := fs.Float64("context", d.BM25.Context, "BM25: share of neighbouring chunks' scores added")
+	unigram := fs.Float64("unigram", d.BM25.Unigram, "BM25: weight of single Han character terms (negative: off)")
 	dup := fs.Float64("dup", d.DupThreshold, "duplicate collapse threshold (1: off)")
 	cands := fs.Int("candidates", d.Candidates, "candidates per list")
 	lexOnly := fs.Bool("lexical-only", false, "BM25 alone (no vectors)")
@@ -55,8 +57,8 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	o := retrieval.Options{Fusion: retrieval.Fusion(*fusion), Alpha: *alpha, ExactBoost: *exact, AbstainBelow: *abstain,
-		BM25: postgres.BM25{K1: *k1, B: *b, MaxDF: *maxDF, Context: *ctxW}, DupThreshold: *dup, Candidates: *cands}
+	o := retrieval.Options{Fusion: retrieval.Fusion(*fusion), Alpha: *alpha, ExactBoost: *exact, HeadingBoost: *heading, AbstainBelow: *abstain,
+		BM25: postgres.BM25{K1: *k1, B: *b, MaxDF: *maxDF, Context: *ctxW, Unigram: *unigram}, DupThreshold: *dup, Candidates: *cands}
 	if o.Fusion != retrieval.RRF && o.Fusion != retrieval.Convex {
 		return shifu.Errorf(shifu.ErrInvalid, "--fusion %q: use rrf or convex", *fusion)
 	}

@@ -81,6 +81,7 @@ type draft struct {
 	whole         bool // holds one or more complete sections (may be merged)
 	hasPage       bool
 	headingTokens int
+	body          bool // holds text besides headings
 }
 
 // Split cuts doc into chunks, Ord from 0, deterministic for the same input.
@@ -90,7 +91,7 @@ func Split(doc *parse.Doc, opts Options) []shifu.Chunk {
 	for _, s := range sections(doc, o) {
 		drafts = append(drafts, pack(s, o)...)
 	}
-	drafts = merge(drafts, o)
+	drafts = absorbHeadings(merge(drafts, o))
 	out := make([]shifu.Chunk, 0, len(drafts))
 	for i, d := range drafts {
 		body := strings.Join(d.parts, "\n")
@@ -311,6 +312,7 @@ func pack(s section, o Options) []draft {
 		}
 		lastBlock = p.block
 		if p.text != "" {
+			d.body = true
 			if !p.prose && len(buf) > 0 { // table rows, list items, code lines
 				buf[len(buf)-1] += "\n" + p.text
 			} else {
@@ -413,6 +415,7 @@ func merge(ds []draft, o Options) []draft {
 				}
 				a.parts = append(a.parts, d.parts...)
 				a.tokens += d.tokens
+				a.body = a.body || d.body
 				if d.hasPage {
 					if !a.hasPage {
 						a.pageStart, a.hasPage = d.pageStart, true
@@ -425,6 +428,57 @@ func merge(ds []draft, o Options) []draft {
 		out = append(out, d)
 	}
 	return out
+}
+
+// absorbHeadings removes chunks that are a heading and nothing else (a part
+// or chapter title straight followed by its first subsection, which merge
+// could not join because that subsection is long). Alone they match the
+// heading's words and say nothing. When the next chunk sits under that
+// heading its heading line already holds the words and the chunk is dropped;
+// otherwise the heading becomes the next chunk's first line.
+func absorbHeadings(ds []draft) []draft {
+	out := make([]draft, 0, len(ds))
+	var carry []string // headings waiting for a body
+	for _, d := range ds {
+		if !d.body {
+			// its own title, then those of heading-only sections merged into it
+			carry = append(carry, lastTitle(d.path))
+			carry = append(carry, d.parts...)
+			continue
+		}
+		var lead []string
+		for _, h := range carry {
+			if h != "" && !containsTitle(d.path, h) {
+				lead = append(lead, h)
+			}
+		}
+		if len(lead) > 0 {
+			d.parts = append(lead, d.parts...)
+		}
+		carry = nil
+		out = append(out, d)
+	}
+	if len(out) == 0 { // headings only: they are all there is to search
+		return ds
+	}
+	if len(carry) > 0 { // trailing headings: keep their words on the last chunk
+		a := &out[len(out)-1]
+		for _, h := range carry {
+			if h != "" && !containsTitle(a.path, h) {
+				a.parts = append(a.parts, h)
+			}
+		}
+	}
+	return out
+}
+
+func containsTitle(path []string, h string) bool {
+	for _, p := range path {
+		if p == h {
+			return true
+		}
+	}
+	return false
 }
 
 func lastTitle(path []string) string {

@@ -181,6 +181,45 @@ func TestMergeTinySections(t *testing.T) {
 	}
 }
 
+func TestNoHeadingOnlyChunks(t *testing.T) {
+	doc := &parse.Doc{Blocks: []parse.Block{
+		h(1, "II Usage", 3, "_usage"),
+		h(2, "G-code Programming", 3, "_gcode"),
+		h(3, "G-code Overview", 3, "_overview"), para(enSentences(80, "ov"), 3),
+		h(2, "Appendix", 9, "_appendix"),
+		h(1, "III Tuning", 10, "_tuning"), para(enSentences(80, "tu"), 10),
+	}}
+	cs := Split(doc, Options{})
+	for _, c := range cs {
+		if c.Text == c.Heading || !strings.Contains(c.Text, "Sentence") {
+			t.Errorf("chunk %d is a heading without a body: %q", c.Ord, c.Text)
+		}
+	}
+	// The parents are in the first chunk's heading line; "Appendix" had no
+	// body and is not a parent of what follows, so it leads the next chunk.
+	if !strings.HasPrefix(cs[0].Text, "II Usage > G-code Programming > G-code Overview\n") || cs[0].Anchor != "_overview" {
+		t.Errorf("first chunk = %q (anchor %q)", cs[0].Text[:60], cs[0].Anchor)
+	}
+	var tuning *shifu.Chunk
+	for i := range cs {
+		if strings.Contains(cs[i].Text, "Sentence tu 0 ") {
+			tuning = &cs[i]
+		}
+	}
+	if tuning == nil || !strings.Contains(tuning.Text, "III Tuning\nAppendix\n") {
+		t.Errorf("the heading-only Appendix is not carried to the next chunk: %+v", tuning)
+	}
+	for i, c := range cs {
+		if c.Ord != i {
+			t.Errorf("ord %d at %d", c.Ord, i)
+		}
+	}
+	// A document of headings alone keeps them.
+	if cs := Split(&parse.Doc{Blocks: []parse.Block{h(1, "Only", 1, ""), h(2, "Titles", 1, "")}}, Options{}); len(cs) == 0 {
+		t.Error("headings-only document lost all chunks")
+	}
+}
+
 func TestDeterministic(t *testing.T) {
 	doc := synthetic(30, 1)
 	a, b := Split(doc, Options{}), Split(doc, Options{})

@@ -85,7 +85,7 @@ func (p *Parser) parsePDF(ctx context.Context, name string, data []byte, progres
 	}
 	d := &Doc{Pages: n}
 	if t, err := first.inst.FPDF_GetMetaText(&requests.FPDF_GetMetaText{Document: first.doc, Tag: "Title"}); err == nil {
-		d.Title = CleanLine(t.Value)
+		d.Title = tidyTitle(CleanLine(t.Value))
 	}
 	var raw [][]string
 	var marks []mark
@@ -449,4 +449,22 @@ func bullets(lines []string) int {
 		}
 	}
 	return n
+}
+
+// tidyTitle strips what document build systems append to a PDF's metadata
+// title — "LinuxCNC V2.9.0~pre1+git20230208.f1270d6ed7, 28 Jun 2026" — down to
+// its words ("LinuxCNC"): the title is shown in citations. A title that is
+// nothing but a build string becomes "", so finish falls back to the first
+// heading.
+func tidyTitle(t string) string {
+	fields := strings.Fields(t)
+	for i, f := range fields {
+		g := strings.TrimRight(f, ",;")
+		build := strings.Contains(g, "+git") || strings.Contains(g, "~") ||
+			len(g) > 2 && (g[0] == 'V' || g[0] == 'v') && g[1] >= '0' && g[1] <= '9' && strings.Contains(g, ".")
+		if build { // the version and whatever follows it (build date)
+			return strings.TrimRight(strings.Join(fields[:i], " "), " ,;-–")
+		}
+	}
+	return t
 }

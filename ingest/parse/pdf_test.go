@@ -281,3 +281,17 @@ func TestPDFPoppler(t *testing.T) {
 		t.Errorf("fallback: %v", err)
 	}
 }
+
+func TestTidyTitle(t *testing.T) {
+	for in, want := range map[string]string{
+		"LinuxCNC V2.9.0~pre1+git20230208.f1270d6ed7, 28 Jun 2026":               "LinuxCNC",
+		"Integrator Information V2.9.0~pre1+git20230208.f1270d6ed7, 28 Jun 2026": "Integrator Information",
+		"V2.9.0~pre1+git20230208.f1270d6ed7":                                     "",
+		"Debian 参考手册":                                                            "Debian 参考手册",
+		"Spindle Drive Manual v2 (revised)":                                      "Spindle Drive Manual v2 (revised)",
+	} {
+		if got := tidyTitle(in); got != want {
+			t.Errorf("tidyTitle(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgvector/pgvector-go"
@@ -54,6 +56,11 @@ type BM25 struct {
 	// Context is the share of each neighbouring chunk's score (ord ± 1) a
 	// chunk adds to its own; 0: none.
 	Context float64
+	// Unigram scales the weight of single Han character terms (the analyzer
+	// indexes them beside gse's words): they rescue questions whose verb or
+	// noun is one character, but a match on one says less than a word's.
+	// Default 0.5; negative: ignore them.
+	Unigram float64
 }
 
 func (p BM25) withDefaults() BM25 {
@@ -65,6 +72,9 @@ func (p BM25) withDefaults() BM25 {
 	}
 	if p.MaxDF <= 0 {
 		p.MaxDF = 0.2
+	}
+	if p.Unigram == 0 {
+		p.Unigram = 0.5
 	}
 	return p
 }
@@ -177,7 +187,14 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, st TermStats, f Fil
 		if df == 0 || float64(df) > max(p.MaxDF*float64(st.N), 1) {
 			continue
 		}
-		kept, idf = append(kept, t), append(idf, IDF(st.N, df))
+		w := IDF(st.N, df)
+		if hanUnigram(t) {
+			if p.Unigram < 0 {
+				continue
+			}
+			w *= p.Unigram
+		}
+		kept, idf = append(kept, t), append(idf, w)
 	}
 	if len(kept) == 0 || limit <= 0 {
 		return nil, nil
@@ -213,6 +230,12 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, st TermStats, f Fil
 		return nil, err
 	}
 	return collectHits(rows, true)
+}
+
+// hanUnigram reports a term of one Han character.
+func hanUnigram(t string) bool {
+	r, n := utf8.DecodeRuneInString(t)
+	return n == len(t) && n > 1 && unicode.Is(unicode.Han, r)
 }
 
 // VectorSearch tunes the nearest-neighbour query.

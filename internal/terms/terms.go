@@ -112,19 +112,34 @@ func (a *Analyzer) scan(text string, emit func(string)) {
 	}
 }
 
-// han emits the search-mode segmentation of a run of Han characters.
+// han emits the search-mode segmentation of a run of Han characters, then
+// every character of the run on its own.
+//
+// Words come from gse; single characters are added beside them because
+// questions on the shop floor use one-character verbs and nouns (跑, 满, 拔,
+// 盘) that gse leaves alone or glues to a particle (高亮吗), and those then
+// match nothing. Callers that rank (postgres.BM25.Unigram) weigh these
+// unigram terms below words, so they break ties and rescue misses rather than
+// outvote a matching word. Function characters (的, 了, 吗 …) are skipped.
 func (a *Analyzer) han(run string, emit func(string)) {
 	for _, w := range a.seg.CutSearch(run) {
 		if utf8.RuneCountInString(w) < 2 || zhStop[w] {
-			// Single characters are dropped. Measured on the dev set's 15 Chinese
-			// questions (BM25 over Debian Reference pages + KiCad sections):
-			// words only hit@5 0.87 MRR 0.66; plus gse's leftover single
-			// characters 0.87/0.61 (worse); plus every Han unigram 0.93/0.71 for
-			// ~+50% postings — one question, within noise, so not worth it yet.
 			continue
 		}
 		emit(w)
 	}
+	for i, r := range run {
+		c := run[i : i+utf8.RuneLen(r)]
+		if !zhStop[c] {
+			emit(c)
+		}
+	}
+}
+
+// Unigram reports whether t is a single Han character term (see han).
+func Unigram(t string) bool {
+	r, n := utf8.DecodeRuneInString(t)
+	return n == len(t) && n > 0 && isHan(r)
 }
 
 func isHan(r rune) bool { return r >= 0x2E80 && unicode.Is(unicode.Han, r) }

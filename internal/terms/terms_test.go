@@ -109,10 +109,16 @@ func TestChinese(t *testing.T) {
 	// Search mode gives the long word and the words inside it.
 	hasAll(t, got, "远程", "登录", "工控机", "工控", "任务", "中途")
 	hasNone(t, got, "，", "？", "了", "的")
+	// Single characters come beside the words (the verb 跑 is no word of
+	// gse's), function characters do not.
+	hasAll(t, got, "跑", "网", "断", "控")
 	for _, term := range got {
-		if utf8.RuneCountInString(term) < 2 && isHan([]rune(term)[0]) {
-			t.Errorf("single Han character %q emitted", term)
+		if Unigram(term) && zhStop[term] {
+			t.Errorf("function character %q emitted", term)
 		}
+	}
+	if !Unigram("跑") || Unigram("工控") || Unigram("x") || Unigram("") {
+		t.Error("Unigram misclassifies")
 	}
 	got = a.Terms("du(1) 报告目录树使用的硬盘空间")
 	hasAll(t, got, "du", "1", "报告", "目录", "硬盘", "空间", "硬盘空间")
