@@ -231,6 +231,11 @@ func TestDocumentsAcrossTenants(t *testing.T) {
 	if plain == b {
 		t.Fatal("highlighted page equals the plain one")
 	}
+	// Asked from page 1 through 3, the quote is found and shown on page 2.
+	resp = worker.do("GET", "/api/documents/"+id+"/pages/1.png?w=400&to=3&q="+urlq("check the wiring twice"), nil, "")
+	if b2 := readBody(t, resp); resp.Header.Get("X-Shifu-Page") != "2" || b2 != b {
+		t.Fatalf("quote search over pages 1-3 showed page %q", resp.Header.Get("X-Shifu-Page"))
+	}
 	if code := worker.json("GET", "/api/documents/"+id+"/pages/9.png", nil, nil); code != 404 {
 		t.Fatalf("page 9 of 4: %d", code)
 	}

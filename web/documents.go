@@ -166,6 +166,9 @@ func (s *Server) original(c *gin.Context) {
 	c.Data(http.StatusOK, ct, data)
 }
 
+// maxSpan bounds how many pages one image request may search for a quote.
+const maxSpan = 5
+
 // pageImage renders one page of a PDF manual as PNG, for the citation view.
 func (s *Server) pageImage(c *gin.Context) {
 	if s.o.Renderer == nil || s.o.Ingester == nil {
@@ -204,15 +207,36 @@ func (s *Server) pageImage(c *gin.Context) {
 		s.fail(c, shifu.Errorf(shifu.ErrNotFound, "%s has %d pages, not %d", d.Name, d.Pages, n))
 		return
 	}
+	// A passage can span pages: with ?to=M the quote is looked for on pages
+	// n..M and the first page holding it is shown (X-Shifu-Page says which).
+	to := n
+	if v, err := strconv.Atoi(c.Query("to")); err == nil && v > n {
+		to = min(v, n+maxSpan-1)
+		if d.Pages > 0 {
+			to = min(to, d.Pages)
+		}
+	}
 	qh := sha256.Sum256([]byte(quote))
-	key := pageKey{tenant: p.tenant(), doc: id, sha: d.SHA256, page: n, width: width, quote: hex.EncodeToString(qh[:8])}
-	png, ok := s.pages.get(key)
+	key := pageKey{tenant: p.tenant(), doc: id, sha: d.SHA256, page: n, to: to, width: width, quote: hex.EncodeToString(qh[:8])}
+	png, shown, ok := s.pages.get(key)
 	if !ok {
 		pdf, err := s.o.Ingester.Original(c, p.tenant(), id)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
+		var rects []Rect
+		f, canFind := s.o.Renderer.(TextFinder)
+		if canFind && quote != "" {
+			for pg := n; pg <= to; pg++ {
+				// A quote that cannot be found still leaves the first page.
+				if r, err := f.FindRects(c, pdf, pg, quote); err == nil && len(r) > 0 {
+					n, rects = pg, r
+					break
+				}
+			}
+		}
+		shown = n
 		if h, ok := s.o.Renderer.(Highlighter); ok && quote != "" {
 			png, err = h.RenderPageHighlight(c, pdf, n, width, quote)
 		} else {
@@ -222,16 +246,14 @@ func (s *Server) pageImage(c *gin.Context) {
 			s.fail(c, err)
 			return
 		}
-		if f, ok := s.o.Renderer.(TextFinder); ok && quote != "" {
-			// A quote that cannot be found or painted still leaves the page.
-			if rects, err := f.FindRects(c, pdf, n, quote); err == nil && len(rects) > 0 {
-				if hl, err := highlightPNG(png, rects); err == nil {
-					png = hl
-				}
+		if len(rects) > 0 {
+			if hl, err := highlightPNG(png, rects); err == nil {
+				png = hl
 			}
 		}
-		s.pages.put(key, png)
+		s.pages.put(key, png, shown)
 	}
+	c.Header("X-Shifu-Page", strconv.Itoa(shown))
 	c.Header("Cache-Control", "private, max-age=3600")
 	c.Data(http.StatusOK, "image/png", png)
 }

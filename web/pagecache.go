@@ -10,7 +10,8 @@ import (
 type pageKey struct {
 	tenant, doc int64
 	sha         string
-	page, width int
+	page, to    int
+	width       int
 	quote       string
 }
 
@@ -25,25 +26,27 @@ type pageCache struct {
 }
 
 type pageEntry struct {
-	key pageKey
-	png []byte
+	key   pageKey
+	png   []byte
+	shown int // the page drawn (the quote's page within key.page..key.to)
 }
 
 func newPageCache(maxBytes int64) *pageCache {
 	return &pageCache{max: maxBytes, order: list.New(), items: map[pageKey]*list.Element{}}
 }
 
-func (p *pageCache) get(k pageKey) ([]byte, bool) {
+func (p *pageCache) get(k pageKey) ([]byte, int, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e, ok := p.items[k]; ok {
 		p.order.MoveToFront(e)
-		return e.Value.(*pageEntry).png, true
+		ent := e.Value.(*pageEntry)
+		return ent.png, ent.shown, true
 	}
-	return nil, false
+	return nil, 0, false
 }
 
-func (p *pageCache) put(k pageKey, png []byte) {
+func (p *pageCache) put(k pageKey, png []byte, shown int) {
 	if int64(len(png)) > p.max/4 {
 		return // one huge page must not evict everything
 	}
@@ -53,7 +56,7 @@ func (p *pageCache) put(k pageKey, png []byte) {
 		p.size -= int64(len(e.Value.(*pageEntry).png))
 		p.order.Remove(e)
 	}
-	p.items[k] = p.order.PushFront(&pageEntry{key: k, png: png})
+	p.items[k] = p.order.PushFront(&pageEntry{key: k, png: png, shown: shown})
 	p.size += int64(len(png))
 	for p.size > p.max {
 		last := p.order.Back()

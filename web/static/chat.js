@@ -45,7 +45,8 @@
   }
 
   function openCitation(c) {
-    document.getElementById('viewer-title').textContent = (c.title || c.document) + (c.page_start ? ' · ' + t('chat.page') + ' ' + c.page_start : '');
+    const title = document.getElementById('viewer-title');
+    title.textContent = (c.title || c.document) + (c.page_start ? ' · ' + t('chat.page') + ' ' + c.page_start : '');
     document.getElementById('viewer-quote').textContent = c.quote || '';
     const img = document.getElementById('viewer-img');
     const link = document.getElementById('viewer-link');
@@ -54,8 +55,21 @@
       const w = Math.min(1600, Math.round(Math.max(window.innerWidth, 400) * (window.devicePixelRatio || 1)));
       img.hidden = false;
       img.alt = (c.title || c.document) + ' ' + c.page_start;
-      img.src = '/api/documents/' + encodeURIComponent(c.document_id) + '/pages/' + c.page_start + '.png?w=' + w + '&q=' + encodeURIComponent((c.quote || '').slice(0, 300));
       link.href = orig + '#page=' + c.page_start;
+      // Fetched rather than set as src: the server says which page of the
+      // passage holds the quote, and the title and link follow it.
+      fetch('/api/documents/' + encodeURIComponent(c.document_id) + '/pages/' + c.page_start + '.png?w=' + w +
+        '&to=' + (c.page_end || c.page_start) + '&q=' + encodeURIComponent((c.quote || '').slice(0, 300)), { credentials: 'same-origin' })
+        .then((r) => { if (!r.ok) throw new Error(r.status); return Promise.all([r.blob(), r.headers.get('X-Shifu-Page')]); })
+        .then(([blob, pg]) => {
+          if (img.src.startsWith('blob:')) URL.revokeObjectURL(img.src);
+          img.src = URL.createObjectURL(blob);
+          if (pg) {
+            link.href = orig + '#page=' + pg;
+            title.textContent = (c.title || c.document) + ' · ' + t('chat.page') + ' ' + pg;
+          }
+        })
+        .catch(() => { img.hidden = true; });
     } else {
       img.hidden = true; img.removeAttribute('src');
       link.href = orig;

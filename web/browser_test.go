@@ -1,0 +1,205 @@
+package web_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/shifu-factory/shifu/internal/model/modeltest"
+)
+
+// browser starts a headless Chromium for the test, with a fresh profile.
+func browser(t *testing.T, width, height int) (context.Context, string) {
+	t.Helper()
+	path := os.Getenv("SHIFU_CHROMIUM")
+	if path == "" {
+		path = "/usr/bin/chromium"
+	}
+	if _, err := exec.LookPath(path); err != nil {
+		t.Skipf("browser tests need Chromium at %s (apt-get install chromium, or set SHIFU_CHROMIUM): %v", path, err)
+	}
+	if testing.Short() {
+		t.Skip("browser tests are skipped with -short")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(width, height),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	if width < 600 {
+		// A phone: the layout viewport as well as the window.
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height), chromedp.EmulateScale(2), chromedp.EmulateMobile)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := os.Getenv("SHIFU_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	dir = filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", dir)
+	return ctx, dir
+}
+
+func shot(t *testing.T, ctx context.Context, dir, name string) {
+	t.Helper()
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func run[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func css(s string) chromedp.CSS { return chromedp.CSS(s) }
+
+func loginAs(w *world, tenant, login string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(w.http.URL+"/login?lang=en"),
+		chromedp.WaitVisible(css(`input[name=tenant]`)),
+		chromedp.SendKeys(css(`input[name=tenant]`), tenant),
+		chromedp.SendKeys(css(`input[name=login]`), login),
+		chromedp.SendKeys(css(`input[name=password]`), password),
+		chromedp.Submit(css(`#login-form`)),
+		chromedp.WaitVisible(css(`header.top nav form`)),
+	)
+}
+
+const spindleReply = `Connect the spindle drive to the controller, then check the wiring twice [1] "check the wiring twice". ` +
+	`Use **shielded cable** for the encoder signals.`
+
+// ask types a question and waits for the answer to finish. It returns how the
+// answer ended ("1" or "error") and how many DOM changes the answer made on the
+// way, so a streamed answer can be told from one that arrived whole.
+func ask(t *testing.T, ctx context.Context, q string) (done string, changes int) {
+	t.Helper()
+	do(t, ctx, "ask",
+		chromedp.WaitVisible(css(`#question`)),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`window.__changes = 0; new MutationObserver(() => window.__changes++).observe(document.getElementById('log'), {subtree: true, childList: true, characterData: true}); true`)(ctx, tg)
+			return err
+		}),
+		chromedp.SendKeys(css(`#question`), q),
+		chromedp.Click(css(`#send`)),
+		chromedp.WaitVisible(css(`.msg.assistant[data-done]`)),
+	)
+	done = run(t, ctx, "done", chromedp.AttributeValue(css(`.msg.assistant[data-done]`), "data-done")).Value
+	changes = run(t, ctx, "changes", chromedp.Evaluate[int](`window.__changes`))
+	return done, changes
+}
+
+func TestBrowserSupervisorUploadsThenWorkerAsks(t *testing.T) {
+	ctx, dir := browser(t, 1280, 900)
+	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: spindleReply, Chunk: 4, ChunkDelay: 15 * time.Millisecond}})
+	pdf, err := filepath.Abs("testdata/sample.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The supervisor uploads a PDF and watches it reach ready.
+	do(t, ctx, "upload",
+		loginAs(w, "acme", "supervisor"),
+		chromedp.WaitVisible(css(`#drop`)),
+		chromedp.SetUploadFiles(css(`#files`), []string{pdf}),
+		chromedp.WaitVisible(css(`li.upload[data-status="ready"], li.upload[data-status="failed"]`)),
+		chromedp.WaitVisible(css(`#docs tbody tr`)),
+	)
+	state := run(t, ctx, "state", chromedp.Text(css(`li.upload .state`)))
+	shot(t, ctx, dir, "1-desk-uploaded")
+	if !strings.HasPrefix(state, "Ready") {
+		t.Fatalf("upload ended as %q", state)
+	}
+
+	// Then asks about it, sees the answer stream in with a citation, and opens the cited page.
+	do(t, ctx, "chat page", chromedp.Navigate(w.http.URL+"/"))
+	done, changes := ask(t, ctx, "How do I connect the spindle drive?")
+	chip := run(t, ctx, "chip", chromedp.Text(css(`.chip .t`)))
+	answerHTML := run(t, ctx, "answer", chromedp.InnerHTML(css(`.msg.assistant .body`)))
+	shot(t, ctx, dir, "2-chat-answer")
+	if done != "1" || changes < 5 {
+		t.Fatalf("answer done=%q after %d DOM changes; want a streamed answer", done, changes)
+	}
+	page := regexp.MustCompile(`p\. (\d+)`).FindStringSubmatch(chip)
+	if !strings.Contains(chip, "Spindle Manual") || page == nil || !strings.Contains(answerHTML, "<strong>shielded cable</strong>") {
+		t.Fatalf("chip %q, answer %s", chip, answerHTML)
+	}
+	do(t, ctx, "open citation", chromedp.Click(css(`.chip`)), chromedp.WaitVisible(css(`#viewer-img`)))
+	imgWidth := run(t, ctx, "image", chromedp.Poll[int](`document.getElementById('viewer-img').complete && document.getElementById('viewer-img').naturalWidth`,
+		chromedp.WithPollingTimeout(30*time.Second)))
+	link := run(t, ctx, "link", chromedp.AttributeValue(css(`#viewer-link`), "href")).Value
+	title := run(t, ctx, "title", chromedp.Text(css(`#viewer-title`)))
+	shot(t, ctx, dir, "3-cited-page")
+	// The quote is on page 2; the passage may start on page 1.
+	if imgWidth < 200 || page[1] > "2" || !strings.HasSuffix(link, "/original#page=2") || !strings.HasSuffix(title, "p. 2") {
+		t.Fatalf("page image %d px wide, chip page %s, link %q, title %q", imgWidth, page[1], link, title)
+	}
+
+	// Thumbs down with a comment.
+	do(t, ctx, "feedback",
+		chromedp.Click(css(`#viewer-close`)),
+		chromedp.Click(css(`.rate .down`)),
+		chromedp.SendKeys(css(`.rate .comment input`), "the torque is missing"),
+		chromedp.Click(css(`.rate .comment button`)),
+		chromedp.Sleep(500*time.Millisecond),
+	)
+	if status := run(t, ctx, "status", chromedp.Text(css(`.rate [role=status]`))); !strings.Contains(status, "Thank you") {
+		t.Fatalf("feedback status %q", status)
+	}
+}
+
+func TestBrowserPhone(t *testing.T) {
+	ctx, dir := browser(t, 390, 844)
+	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: "Let the motor cool for 30 minutes and clean the fan cover [1]."}})
+	w.ingestReady(part{"file", "pump.md", []byte(manual)})
+	do(t, ctx, "login", loginAs(w, "acme", "worker"), chromedp.Navigate(w.http.URL+"/?lang=zh"))
+	done, _ := ask(t, ctx, "What does alarm E42 mean on pump P-101?")
+	chips := run(t, ctx, "chips", chromedp.Evaluate[string](`Array.from(document.querySelectorAll('.chip')).map(c => c.textContent).join('|')`))
+	overflow := run(t, ctx, "overflow", chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`))
+	shot(t, ctx, dir, "phone-chat-zh")
+	if done != "1" || !strings.Contains(chips, "Pump") {
+		t.Fatalf("done %q chips %q", done, chips)
+	}
+	if overflow > 0 {
+		t.Fatalf("page is %d px wider than the phone", overflow)
+	}
+	if h := run(t, ctx, "send", chromedp.Evaluate[float64](`document.getElementById('send').getBoundingClientRect().height`)); h < 48 {
+		t.Fatalf("send button is %.0f px tall; touch targets need 48", h)
+	}
+}
