@@ -80,7 +80,7 @@ func Defaults() Options {
 		Fusion:       Convex,
 		Alpha:        0.2,
 		RRFK:         60,
-		BM25:         postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 0.4, Context: 0.2, Unigram: 0.5},
+		BM25:         postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 0.4, Context: 0.2, Unigram: 0.3},
 		Candidates:   60,
 		ExactBoost:   0.5,
 		HeadingBoost: 0.4,

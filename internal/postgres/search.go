@@ -59,7 +59,7 @@ type BM25 struct {
 	// Unigram scales the weight of single Han character terms (the analyzer
 	// indexes them beside gse's words): they rescue questions whose verb or
 	// noun is one character, but a match on one says less than a word's.
-	// Default 0.5; negative: ignore them.
+	// Default 0.5 (the searcher tunes its own); negative: ignore them.
 	Unigram float64
 }
 

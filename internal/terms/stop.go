@@ -14,7 +14,8 @@ var queryStop = set(`what how which why where when who whom whose is are do doe 
 should would will i me my we our us you your someone somebody anyon anyone anything someth something
 tell explain pleas please ok okay
 怎么 怎样 怎么样 怎么办 如何 什么 什么样 哪个 哪些 哪里 哪儿 为什么 为何 是否 能否 可否 有没有 是不是 能不能 会不会
-吗 呢 吧 啊 请问 一下 我们 你们 想要 需要 应该 可以 能够`)
+吗 呢 吧 啊 请问 一下 我们 你们 想要 需要 应该 可以 能够
+怎 么 哪 什 想 请 问 能 会 该 要 需 一 只 没`)
 
 // zhStop are Chinese function words and particles. gse's own stop list is
 // not used: it also drops content words such as 开始, 通过, 不同 and 同时.

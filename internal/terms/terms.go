@@ -51,7 +51,7 @@ func New() (*Analyzer, error) {
 // term frequency n.
 func (a *Analyzer) Terms(text string) []string {
 	var out []string
-	a.scan(text, func(t string) { out = append(out, t) })
+	a.scan(text, true, func(t string) { out = append(out, t) })
 	return out
 }
 
@@ -60,7 +60,7 @@ func (a *Analyzer) Terms(text string) []string {
 func (a *Analyzer) QueryTerms(q string) []string {
 	seen := map[string]bool{}
 	var out []string
-	a.scan(q, func(t string) {
+	a.scan(q, false, func(t string) {
 		if seen[t] || queryStop[t] {
 			return
 		}
@@ -72,7 +72,7 @@ func (a *Analyzer) QueryTerms(q string) []string {
 
 // scan splits text into Han runs and Latin-ish "words" (letters, digits, _,
 // with . - / and digit-group commas allowed inside) and emits their terms.
-func (a *Analyzer) scan(text string, emit func(string)) {
+func (a *Analyzer) scan(text string, index bool, emit func(string)) {
 	text = norm.NFKC.String(text)
 	if !utf8.ValidString(text) {
 		text = strings.ToValidUTF8(text, " ")
@@ -94,7 +94,7 @@ func (a *Analyzer) scan(text string, emit func(string)) {
 				}
 				j += s2
 			}
-			a.han(text[i:j], emit)
+			a.han(text[i:j], index, emit)
 			prev, prevEnd = "", -1
 			i = j
 		case isWordRune(r):
@@ -121,16 +121,26 @@ func (a *Analyzer) scan(text string, emit func(string)) {
 // match nothing. Callers that rank (postgres.BM25.Unigram) weigh these
 // unigram terms below words, so they break ties and rescue misses rather than
 // outvote a matching word. Function characters (的, 了, 吗 …) are skipped.
-func (a *Analyzer) han(run string, emit func(string)) {
+//
+// The index gets every character; a question only the characters no word of
+// it covers, so a two-character word that matches is not counted three times
+// and the word's meaning, not its characters, ranks.
+func (a *Analyzer) han(run string, index bool, emit func(string)) {
+	covered := map[rune]bool{}
 	for _, w := range a.seg.CutSearch(run) {
 		if utf8.RuneCountInString(w) < 2 || zhStop[w] {
 			continue
 		}
 		emit(w)
+		if !index {
+			for _, r := range w {
+				covered[r] = true
+			}
+		}
 	}
 	for i, r := range run {
 		c := run[i : i+utf8.RuneLen(r)]
-		if !zhStop[c] {
+		if !zhStop[c] && !covered[r] {
 			emit(c)
 		}
 	}

@@ -117,6 +117,10 @@ func TestChinese(t *testing.T) {
 			t.Errorf("function character %q emitted", term)
 		}
 	}
+	// A question gets only the characters its words leave uncovered.
+	q := a.QueryTerms("硬盘快满了，怎么查？")
+	hasAll(t, q, "硬盘", "查")
+	hasNone(t, q, "硬", "盘", "怎", "么")
 	if !Unigram("跑") || Unigram("工控") || Unigram("x") || Unigram("") {
 		t.Error("Unigram misclassifies")
 	}
