@@ -1,0 +1,249 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
+
+	"github.com/shifu-factory/shifu"
+)
+
+// ExactBelow is the number of candidate chunks (the tenant's live chunks that
+// pass the filter) under which the nearest-neighbour search scores every
+// candidate instead of walking the shared HNSW index. Measured on this
+// machine (../shared/reference/retrieval-facts.md): a tenant of 4,000 chunks
+// in a 200k-row table took 20-26 ms exactly at recall 1.00, and 27 ms through
+// HNSW with iterative scans at recall 0.64; exact costs ~5 µs a chunk, so it
+// stays ahead up to a few tens of thousands.
+const ExactBelow = 50_000
+
+// Method is how a nearest-neighbour search was answered.
+type Method string
+
+const (
+	// Exact scored every candidate (btree on the tenant, then a top-k sort).
+	Exact Method = "exact"
+	// HNSW walked the index with an iterative scan.
+	HNSW Method = "hnsw"
+	// HNSWThenExact walked the index, found fewer than k rows that pass the
+	// filter, and fell back to scoring every candidate.
+	HNSWThenExact Method = "hnsw+exact"
+)
+
+// VectorPlan tunes how a nearest-neighbour search is planned. Zero fields take
+// the defaults.
+type VectorPlan struct {
+	// ExactBelow: fewer candidate chunks than this are searched exactly;
+	// default ExactBelow. Negative: always use the index (benchmarks).
+	ExactBelow int
+	// EfSearch is hnsw.ef_search, the index scan's candidate list; default
+	// 100 (recall@10 ≥ 0.95 on clustered data). The index path asks the
+	// index for max(limit, EfSearch) rows and keeps the best limit.
+	EfSearch int
+	// MaxScanTuples bounds an iterative scan (hnsw.max_scan_tuples); default
+	// 20,000, pgvector's. A scan that ends short falls back to exact search.
+	MaxScanTuples int
+}
+
+func (p VectorPlan) withDefaults() VectorPlan {
+	if p.ExactBelow == 0 {
+		p.ExactBelow = ExactBelow
+	}
+	if p.EfSearch <= 0 {
+		p.EfSearch = 100
+	}
+	// pgvector accepts ef_search in [1, 1000].
+	p.EfSearch = min(p.EfSearch, 1000)
+	if p.MaxScanTuples <= 0 {
+		p.MaxScanTuples = 20_000
+	}
+	return p
+}
+
+// VectorQuery is one nearest-neighbour search.
+type VectorQuery struct {
+	Vector []float32
+	Model  string // only chunks embedded by this model are compared
+	Filter Filter
+	Plan   VectorPlan
+	Limit  int
+}
+
+// VectorResult is the nearest chunks, best first, Score being the cosine
+// similarity, and how they were found.
+type VectorResult struct {
+	Hits       []shifu.Hit
+	Method     Method
+	Candidates int // live chunks passing the filter (embedded or not)
+}
+
+// Vector returns the q.Limit live chunks of the tenant whose embeddings from
+// q.Model are closest (cosine) to q.Vector. Small candidate sets are searched
+// exactly, large ones through the HNSW index (see vectorSearch).
+func (db *DB) Vector(ctx context.Context, tenant int64, q VectorQuery) (VectorResult, error) {
+	var r VectorResult
+	if len(q.Vector) == 0 || q.Limit <= 0 {
+		return r, nil
+	}
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		r, err = vectorSearch(ctx, tx, q, nil)
+		return err
+	})
+	if err != nil {
+		return VectorResult{}, fmt.Errorf("vector search: %w", err)
+	}
+	return r, nil
+}
+
+// ExplainVector runs q under EXPLAIN ANALYZE and returns the plan PostgreSQL
+// used for the chunk query, and the method chosen; for checking that small
+// tenants never touch the HNSW index and large ones do.
+func (db *DB) ExplainVector(ctx context.Context, tenant int64, q VectorQuery) (Method, string, error) {
+	var r VectorResult
+	var plan string
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		r, err = vectorSearch(ctx, tx, q, &plan)
+		return err
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("explain vector search: %w", err)
+	}
+	return r.Method, plan, nil
+}
+
+// vectorSearch runs q in tx, whose tenant is set. With explain set it runs
+// the chosen chunk query under EXPLAIN ANALYZE instead, stores the plan there
+// and returns no hits.
+//
+// The filter is resolved first, on documents (a few rows per tenant): the
+// live documents that pass it and their chunk count. That count picks the
+// plan, and the document ids become the chunk query's only join-free
+// condition, so the index scan filters rows itself and its iterative scan
+// keeps going until enough pass (a join above the scan could not).
+func vectorSearch(ctx context.Context, tx pgx.Tx, q VectorQuery, explain *string) (VectorResult, error) {
+	var r VectorResult
+	if len(q.Vector) == 0 || q.Limit <= 0 {
+		return r, nil
+	}
+	p := q.Plan.withDefaults()
+	where, fargs := filterSQL(q.Filter, 1)
+	var docs []int64
+	err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(d.id), '{}'), coalesce(sum(d.chunks), 0)
+		FROM documents d WHERE d.tenant_id = app_tenant() AND d.status = 'ready'`+where, fargs...).Scan(&docs, &r.Candidates)
+	if err != nil {
+		return r, fmt.Errorf("candidate documents: %w", err)
+	}
+	if len(docs) == 0 {
+		return r, nil
+	}
+	vec := pgvector.NewHalfVector(Pad(q.Vector))
+	if p.ExactBelow > 0 && r.Candidates < p.ExactBelow {
+		r.Method = Exact
+		r.Hits, err = exactNearest(ctx, tx, vec, q.Model, docs, q.Limit, explain)
+		return r, err
+	}
+	r.Method = HNSW
+	if r.Hits, err = indexNearest(ctx, tx, vec, q.Model, docs, p, q.Limit, explain); err != nil {
+		return r, err
+	}
+	if explain == nil && len(r.Hits) < q.Limit {
+		// The scan hit MaxScanTuples before limit rows passed the filter
+		// (a narrow filter on a big tenant, or chunks of another model):
+		// the exact search finds every one there is.
+		r.Method = HNSWThenExact
+		r.Hits, err = exactNearest(ctx, tx, vec, q.Model, docs, q.Limit, nil)
+	}
+	return r, err
+}
+
+// hitJoin fetches the k nearest chunks' columns by primary key. The LATERAL
+// subqueries (LIMIT 1 keeps them from being flattened) are run once per row:
+// joined plainly, the planner hashed every chunk of the tenant to join k rows.
+const hitJoin = `, LATERAL (SELECT * FROM chunks c0 WHERE c0.id = nn.id LIMIT 1) c,
+	LATERAL (SELECT * FROM documents d0 WHERE d0.id = c.document_id LIMIT 1) d`
+
+// exactNearestSQL scores every chunk of the given documents. The ORDER BY
+// expression is `distance + 0`, which no index can produce, so the planner
+// reads the chunks through the (tenant_id, document_id) btree and sorts;
+// ordering by the bare distance would let it choose the HNSW index, whose
+// post-filtered scan misses rows of small tenants (recall 0.03-0.64 measured).
+const exactNearestSQL = `WITH nn AS MATERIALIZED (
+	SELECT c.id, c.embedding <=> $1::halfvec AS dist
+	FROM chunks c
+	WHERE c.tenant_id = app_tenant() AND c.document_id = ANY($2::bigint[])
+		AND c.embed_model = $3 AND c.embedding IS NOT NULL
+	ORDER BY (c.embedding <=> $1::halfvec) + 0, c.id
+	LIMIT $4
+)
+SELECT ` + hitColumns + `, 1 - nn.dist FROM nn` + hitJoin + `
+ORDER BY nn.dist, c.id`
+
+func exactNearest(ctx context.Context, tx pgx.Tx, vec pgvector.HalfVector, model string, docs []int64, limit int, explain *string) ([]shifu.Hit, error) {
+	hits, err := queryHits(ctx, tx, explain, exactNearestSQL, vec, docs, model, limit)
+	if err != nil {
+		return nil, fmt.Errorf("exact nearest: %w", err)
+	}
+	return hits, nil
+}
+
+// queryHits runs a hit query, or with explain set, EXPLAIN ANALYZE of it.
+func queryHits(ctx context.Context, tx pgx.Tx, explain *string, sql string, args ...any) ([]shifu.Hit, error) {
+	if explain == nil {
+		rows, err := tx.Query(ctx, sql, args...)
+		if err != nil {
+			return nil, err
+		}
+		return collectHits(rows, true)
+	}
+	rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, COSTS OFF) "+sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	*explain = strings.Join(lines, "\n")
+	return nil, nil
+}
+
+// indexNearestSQL walks the HNSW index: ORDER BY the bare distance with a
+// LIMIT is the shape pgvector answers from the index. relaxed_order may return
+// rows slightly out of order, and asks for $5 ≥ $4 rows: the outer query
+// re-sorts by exact distance and keeps the best $4.
+const indexNearestSQL = `WITH nn AS MATERIALIZED (
+	SELECT c.id, c.embedding <=> $1::halfvec AS dist
+	FROM chunks c
+	WHERE c.tenant_id = app_tenant() AND c.document_id = ANY($2::bigint[]) AND c.embed_model = $3
+	ORDER BY c.embedding <=> $1::halfvec
+	LIMIT $5
+)
+SELECT ` + hitColumns + `, 1 - nn.dist FROM nn` + hitJoin + `
+ORDER BY nn.dist, c.id LIMIT $4`
+
+func indexNearest(ctx context.Context, tx pgx.Tx, vec pgvector.HalfVector, model string, docs []int64, p VectorPlan, limit int, explain *string) ([]shifu.Hit, error) {
+	// enable_sort = off makes the planner take the index's order rather
+	// than sort the tenant's rows: above ExactBelow the index is the point.
+	// It does so by adding a huge cost to sorting, which pushed the plan
+	// past jit_above_cost: JIT compiling took 300-600 ms of a 2 ms query, so
+	// jit is off too. SET LOCAL lasts to the end of the transaction, which
+	// may run other queries after this one (Hybrid): both are reset below.
+	set := fmt.Sprintf(`SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL hnsw.ef_search = %d;
+		SET LOCAL hnsw.max_scan_tuples = %d; SET LOCAL enable_sort = off; SET LOCAL jit = off`, p.EfSearch, p.MaxScanTuples)
+	if _, err := tx.Exec(ctx, set); err != nil {
+		return nil, fmt.Errorf("hnsw settings: %w", err)
+	}
+	hits, err := queryHits(ctx, tx, explain, indexNearestSQL, vec, docs, model, limit, max(limit, p.EfSearch))
+	if err != nil {
+		return nil, fmt.Errorf("hnsw nearest: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL enable_sort TO DEFAULT; SET LOCAL jit TO DEFAULT`); err != nil {
+		return nil, fmt.Errorf("hnsw settings: %w", err)
+	}
+	return hits, nil
+}

@@ -1,0 +1,385 @@
+package postgres_test
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	neturl "net/url"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
+	pgxvec "github.com/pgvector/pgvector-go/pgx"
+	"github.com/x448/float16"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/postgres"
+)
+
+// BenchmarkVectorSmall times both plans on one small tenant (2,000 chunks of
+// 48-dim clustered vectors, zero-padded to 1024, as the offline embedder's).
+func BenchmarkVectorSmall(b *testing.B) {
+	ctx := context.Background()
+	f := newVecFixture(b)
+	cl := newClusters(2, 20, 48, 0.35)
+	ten := f.tenant(b, "bench")
+	vs := make([][]float32, 2000)
+	for i := range vs {
+		vs[i] = cl.near(-1)
+	}
+	f.load(b, ten, "m.pdf", shifu.KindManual, "", "ready", "m1", vs)
+	for _, bc := range []struct {
+		name string
+		plan postgres.VectorPlan
+	}{{"exact", postgres.VectorPlan{}}, {"hnsw", postgres.VectorPlan{ExactBelow: -1}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				r, err := f.db.Vector(ctx, ten, postgres.VectorQuery{Vector: cl.near(i % 20), Model: "m1", Plan: bc.plan, Limit: 10})
+				if err != nil || len(r.Hits) != 10 {
+					b.Fatalf("%d hits, %v", len(r.Hits), err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkVector1M measures the HNSW path over 1,000,000 synthetic chunks in
+// one tenant: recall@10 against exact (brute-force) search over 200 held-out
+// queries, and latency p50/p95, for several ef_search values. Opt-in:
+//
+//	SHIFU_BENCH_1M=1 SHIFU_BENCH_1M_URL=postgres://postgres@127.0.0.1:54341/postgres \
+//	  go test -run '^$' -bench BenchmarkVector1M -benchtime 1x -timeout 3h ./internal/postgres/
+//
+// The URL is a superuser's (the load bypasses row-level security with COPY);
+// default TEST_DATABASE_URL. The database shifu_bench_1m is kept between runs:
+// loading and indexing take many minutes, measuring seconds.
+//
+// Vectors: 1,000 gaussian clusters in 512 dimensions (see synthetic),
+// zero-padded to 1024 as the offline embedder's are; HNSW recall on uniform
+// random vectors says nothing about text embeddings.
+func BenchmarkVector1M(b *testing.B) {
+	if os.Getenv("SHIFU_BENCH_1M") == "" {
+		b.Skip("set SHIFU_BENCH_1M=1 (and SHIFU_BENCH_1M_URL) to run the 1M-chunk benchmark")
+	}
+	base := cmp.Or(os.Getenv("SHIFU_BENCH_1M_URL"), os.Getenv("TEST_DATABASE_URL"))
+	if base == "" {
+		b.Fatal("set SHIFU_BENCH_1M_URL to a superuser URL")
+	}
+	ctx := context.Background()
+	const (
+		docs     = 1_000
+		clusters = 1_000
+		dim      = 512
+		queries  = 200
+	)
+	rows := 1_000_000
+	if n, err := strconv.Atoi(os.Getenv("SHIFU_BENCH_1M_ROWS")); err == nil && n >= docs {
+		rows = n - n%docs // a dry run of the harness on fewer rows
+	}
+	syn := newSynthetic(42, clusters, dim, 12, 0.25, 0.05)
+	url := bench1MDatabase(ctx, b, base, syn, rows, docs)
+	db, err := postgres.Open(ctx, url, 4)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var tenant int64
+	if err := db.Pool().QueryRow(ctx, `SELECT id FROM tenants WHERE name = 'bench'`).Scan(&tenant); err != nil {
+		b.Fatal(err)
+	}
+
+	// Held-out queries: fresh points of the same clusters (point ids past the table).
+	qs := make([][]float32, queries)
+	for i := range qs {
+		qs[i] = syn.point(rows + i)
+	}
+	start := time.Now()
+	truth := syn.topK(rows, qs, 10)
+	b.Logf("brute-force ground truth for %d queries over %d rows: %s", queries, rows, time.Since(start).Round(time.Second))
+
+	for _, ef := range []int{40, 100, 200} {
+		b.Run(fmt.Sprintf("ef_search=%d", ef), func(b *testing.B) {
+			plan := postgres.VectorPlan{EfSearch: ef, ExactBelow: -1} // the index path, whatever the size
+			// Warm the index into memory before timing.
+			for i := range 20 {
+				if _, err := db.Vector(ctx, tenant, postgres.VectorQuery{Vector: qs[i], Model: "syn", Plan: plan, Limit: 10}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var lat []time.Duration
+			found := 0
+			for b.Loop() {
+				lat, found = lat[:0], 0
+				for i, q := range qs {
+					t0 := time.Now()
+					r, err := db.Vector(ctx, tenant, postgres.VectorQuery{Vector: q, Model: "syn", Plan: plan, Limit: 10})
+					lat = append(lat, time.Since(t0))
+					if err != nil {
+						b.Fatal(err)
+					}
+					if r.Method != postgres.HNSW {
+						b.Fatalf("method %s, want hnsw", r.Method)
+					}
+					found += truth[i].recall(r.Hits)
+				}
+			}
+			slices.Sort(lat)
+			recall := float64(found) / float64(10*queries)
+			p50, p95 := lat[len(lat)/2], lat[int(math.Ceil(0.95*float64(len(lat))))-1]
+			b.ReportMetric(recall, "recall@10")
+			b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(p95.Microseconds())/1000, "p95-ms")
+			b.Logf("ef_search %d: recall@10 %.3f, p50 %s, p95 %s over %d queries", ef, recall, p50, p95, len(lat))
+		})
+	}
+}
+
+// synthetic generates the benchmark's vectors deterministically from their
+// index, so the ground truth can be recomputed without holding 1M vectors.
+// Each cluster is a centre plus a few directions of its own (text embeddings
+// vary along few directions near a topic) plus a little isotropic noise:
+// isotropic 512-dimensional blobs of 1,000 points would be as unstructured as
+// uniform random data, where nearest neighbours are ties and HNSW says nothing.
+type synthetic struct {
+	seed          uint64
+	clusters, dim int
+	basis         int     // directions per cluster
+	along, noise  float64 // spread along them, and isotropic
+	centres       [][][]float32
+}
+
+func newSynthetic(seed uint64, clusters, dim, basis int, along, noise float64) *synthetic {
+	s := &synthetic{seed: seed, clusters: clusters, dim: dim, basis: basis, along: along, noise: noise}
+	for c := range clusters {
+		rng := rand.New(rand.NewPCG(seed, uint64(c)))
+		vs := make([][]float32, basis+1) // the centre, then the directions
+		for k := range vs {
+			vs[k] = make([]float32, dim)
+			for i := range vs[k] {
+				vs[k][i] = float32(rng.NormFloat64())
+			}
+		}
+		s.centres = append(s.centres, vs)
+	}
+	return s
+}
+
+// point returns vector i, rounded to half precision as the column stores it.
+func (s *synthetic) point(i int) []float32 {
+	rng := rand.New(rand.NewPCG(s.seed+1, uint64(i)))
+	cl := s.centres[rng.IntN(s.clusters)]
+	v := slices.Clone(cl[0])
+	for _, dir := range cl[1:] {
+		a := float32(s.along * rng.NormFloat64())
+		for j := range v {
+			v[j] += a * dir[j]
+		}
+	}
+	for j := range v {
+		v[j] = float16.Fromfloat32(v[j] + float32(s.noise*rng.NormFloat64())).Float32()
+	}
+	return v
+}
+
+// truthK is one query's true nearest rows.
+type truthK struct {
+	ids   map[int64]bool // 1-based row ids (the chunks' ids)
+	worst float64        // the k-th smallest distance
+	q     []float32
+}
+
+// recall counts the hits among the true top k; a hit tied with the k-th
+// distance (to float precision) counts too.
+func (t truthK) recall(hits []shifu.Hit) int {
+	n := 0
+	for _, h := range hits {
+		if t.ids[h.ID] || 1-h.Score <= t.worst+1e-6 {
+			n++
+		}
+	}
+	return n
+}
+
+// topK brute-forces the k nearest of rows points for every query, in one
+// pass over the rows, on every core.
+func (s *synthetic) topK(rows int, qs [][]float32, k int) []truthK {
+	type cand struct {
+		id   int64
+		dist float64
+	}
+	workers := runtime.GOMAXPROCS(0)
+	part := make([][][]cand, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			best := make([][]cand, len(qs))
+			qn := make([]float64, len(qs))
+			for qi, q := range qs {
+				qn[qi] = norm(q)
+			}
+			for i := w; i < rows; i += workers {
+				p := s.point(i)
+				pn := norm(p)
+				for qi, q := range qs {
+					var dot float64
+					for j := range p {
+						dot += float64(p[j]) * float64(q[j])
+					}
+					d := 1 - dot/(pn*qn[qi])
+					bq := best[qi]
+					if len(bq) < k || d < bq[len(bq)-1].dist {
+						at, _ := slices.BinarySearchFunc(bq, d, func(c cand, d float64) int { return cmp.Compare(c.dist, d) })
+						bq = slices.Insert(bq, at, cand{int64(i + 1), d})
+						best[qi] = bq[:min(len(bq), k)]
+					}
+				}
+			}
+			part[w] = best
+		}()
+	}
+	wg.Wait()
+	out := make([]truthK, len(qs))
+	for qi := range qs {
+		var all []cand
+		for w := range workers {
+			all = append(all, part[w][qi]...)
+		}
+		slices.SortFunc(all, func(a, b cand) int { return cmp.Compare(a.dist, b.dist) })
+		all = all[:k]
+		t := truthK{ids: map[int64]bool{}, worst: all[k-1].dist, q: qs[qi]}
+		for _, c := range all {
+			t.ids[c.id] = true
+		}
+		out[qi] = t
+	}
+	return out
+}
+
+func norm(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	return math.Sqrt(s)
+}
+
+// bench1MDatabase returns the URL of shifu_bench_1m, creating, loading and
+// indexing it unless a previous run finished that.
+func bench1MDatabase(ctx context.Context, b *testing.B, base string, s *synthetic, rows, docs int) string {
+	const name = "shifu_bench_1m"
+	// The data's signature: a run with other parameters rebuilds.
+	sig := fmt.Sprintf("rows %d docs %d seed %d clusters %d dim %d basis %d along %g noise %g",
+		rows, docs, s.seed, s.clusters, s.dim, s.basis, s.along, s.noise)
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	u, err := neturl.Parse(base)
+	if err != nil {
+		b.Fatal(err)
+	}
+	u.Path = "/" + name
+	url := u.String()
+	var exists bool
+	if err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		b.Fatal(err)
+	}
+	if exists {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var ready bool
+		err = conn.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_indexes WHERE indexname = 'chunks_embedding_hnsw')
+			AND obj_description('chunks'::regclass, 'pg_class') = $1`, sig).Scan(&ready)
+		conn.Close(ctx)
+		if err == nil && ready {
+			b.Logf("reusing %s", name)
+			return url
+		}
+		if _, err := admin.Exec(ctx, `DROP DATABASE `+name+` WITH (FORCE)`); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := admin.Exec(ctx, `CREATE DATABASE `+name); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := postgres.Migrate(ctx, url); err != nil {
+		b.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if err := pgxvec.RegisterTypes(ctx, conn); err != nil {
+		b.Fatal(err)
+	}
+	// Loading into an existing HNSW index costs a graph insert per row:
+	// load first, index after, as a bulk import would.
+	var tenant int64
+	err = conn.QueryRow(ctx, `INSERT INTO tenants (name, wrapped_key) VALUES ('bench', 'unused') RETURNING id`).Scan(&tenant)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `DROP INDEX chunks_embedding_hnsw`); err != nil {
+		b.Fatal(err)
+	}
+	_, err = conn.Exec(ctx, `INSERT INTO documents (tenant_id, name, kind, sha256, size, status, chunks)
+		SELECT $1, 'doc-' || g || '.pdf', 'manual', 'sha-' || g, 1, 'ready', $3 FROM generate_series(1, $2) g`,
+		tenant, docs, rows/docs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	const batch = 10_000
+	for lo := 0; lo < rows; lo += batch {
+		src := make([][]any, 0, batch)
+		for i := lo; i < min(lo+batch, rows); i++ {
+			src = append(src, []any{tenant, int64(i/(rows/docs) + 1), int32(i % (rows / docs)),
+				fmt.Sprintf("synthetic chunk %d", i), pgvector.NewHalfVector(postgres.Pad(s.point(i))), "syn"})
+		}
+		_, err := conn.CopyFrom(ctx, pgx.Identifier{"chunks"},
+			[]string{"tenant_id", "document_id", "ord", "text", "embedding", "embed_model"}, pgx.CopyFromRows(src))
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("loaded %d rows in %s", rows, time.Since(start).Round(time.Second))
+	if _, err := conn.Exec(ctx, `VACUUM ANALYZE chunks`); err != nil {
+		b.Fatal(err)
+	}
+	// The migration's statement, with the memory a 1M-row graph needs.
+	start = time.Now()
+	_, err = conn.Exec(ctx, `SET maintenance_work_mem = '4GB'; SET max_parallel_maintenance_workers = 0;
+		CREATE INDEX chunks_embedding_hnsw ON chunks USING hnsw (embedding halfvec_cosine_ops) WITH (m = 16, ef_construction = 64)`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `COMMENT ON TABLE chunks IS `+pgQuote(sig)); err != nil {
+		b.Fatal(err)
+	}
+	var table, toast, index string
+	err = conn.QueryRow(ctx, `SELECT pg_size_pretty(pg_relation_size('chunks')),
+		pg_size_pretty(pg_total_relation_size('chunks') - pg_relation_size('chunks') - pg_indexes_size('chunks')),
+		pg_size_pretty(pg_relation_size('chunks_embedding_hnsw'))`).Scan(&table, &toast, &index)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("HNSW build: %s; table %s + TOAST %s, index %s", time.Since(start).Round(time.Second), table, toast, index)
+	return url
+}
+
+func pgQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
