@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/auth"
+	"github.com/shifu-factory/shifu/internal/postgres"
+)
+
+func (s *shell) runStdin(stdin string, args ...string) (string, string, error) {
+	s.t.Helper()
+	var out, errb bytes.Buffer
+	err := run(context.Background(), args, func(k string) string { return s.env[k] }, strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func TestCLIUsersAndTokens(t *testing.T) {
+	sh := newShell(t)
+	sh.must("tenant", "create", "acme")
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, sh.env["DATABASE_URL"], 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tn, _, err := db.Tenant(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Password from stdin: not echoed.
+	out, _, err := sh.runStdin("a long enough password\n", "user", "create", "--tenant", "acme", "--user", "li", "--role", "supervisor", "--name", "Li Wei")
+	if err != nil || strings.Contains(out, "password") || !strings.Contains(out, "li (supervisor)") {
+		t.Fatalf("create li: %v %q", err, out)
+	}
+	u, hash, err := db.UserByLogin(ctx, tn.ID, "li")
+	if err != nil || u.Role != shifu.RoleSupervisor || u.Name != "Li Wei" || !auth.CheckPassword(hash, "a long enough password") {
+		t.Fatalf("li stored as %+v %v", u, err)
+	}
+	// No stdin: a generated password, printed once, that works.
+	out, _, err = sh.runStdin("", "user", "create", "--tenant", "acme", "--user", "wang", "--role", "worker")
+	m := regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("create wang: %v %q", err, out)
+	}
+	if _, hash, _ := db.UserByLogin(ctx, tn.ID, "wang"); !auth.CheckPassword(hash, m[1]) {
+		t.Fatal("the printed password does not log in")
+	}
+	for _, tc := range []struct {
+		stdin string
+		args  []string
+		kind  error
+	}{
+		{"another long password\n", []string{"user", "create", "--tenant", "acme", "--user", "li", "--role", "worker"}, shifu.ErrConflict},
+		{"", []string{"user", "create", "--tenant", "acme", "--user", "x", "--role", "boss"}, shifu.ErrInvalid},
+		{"short\n", []string{"user", "create", "--tenant", "acme", "--user", "x"}, shifu.ErrInvalid},
+		{"", []string{"user", "create", "--tenant", "nope", "--user", "x"}, shifu.ErrNotFound},
+		{"", []string{"user", "create", "--tenant", "acme"}, shifu.ErrInvalid},
+		{"", []string{"token", "create", "--tenant", "acme", "--user", "nobody"}, shifu.ErrNotFound},
+	} {
+		if _, _, err := sh.runStdin(tc.stdin, tc.args...); !errors.Is(err, tc.kind) {
+			t.Errorf("%v: %v, want %v", tc.args, err, tc.kind)
+		}
+	}
+
+	// A token is printed once on stdout and stored only as its hash.
+	out, msg, err := sh.runStdin("", "token", "create", "--tenant", "acme", "--user", "li", "--name", "ci")
+	tok := strings.TrimSpace(out)
+	if err != nil || !strings.HasPrefix(tok, auth.TokenPrefix) || !strings.Contains(msg, "shown once") {
+		t.Fatalf("token: %v %q %q", err, out, msg)
+	}
+	who, err := db.UserByToken(ctx, auth.Hash(tok))
+	if err != nil || who.Login != "li" || who.TenantID != tn.ID {
+		t.Fatalf("token user %+v %v", who, err)
+	}
+	out2, _, _ := sh.runStdin("", "token", "create", "--tenant", "acme", "--user", "li")
+	if strings.TrimSpace(out2) == tok {
+		t.Fatal("two tokens are equal")
+	}
+}
+
+// `shifu serve` starts, answers health checks and the login page, and stops
+// cleanly when its context ends.
+func TestServe(t *testing.T) {
+	sh := newShell(t)
+	sh.must("tenant", "create", "acme")
+	if _, _, err := sh.runStdin("a long enough password\n", "user", "create", "--tenant", "acme", "--user", "li", "--role", "worker"); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var errb bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", addr}, func(k string) string { return sh.env[k] }, strings.NewReader(""), io.Discard, &errb)
+	}()
+	base := "http://" + addr
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended: %v\n%s", err, errb.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start: %s", errb.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, p := range []string{"/readyz", "/login", "/static/chat.js"} {
+		resp, err := http.Get(base + p)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %v %v", p, err, resp)
+		}
+		resp.Body.Close()
+	}
+	if resp, err := http.Get(base + "/api/documents"); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("anonymous /api/documents: %v %v", err, resp)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("serve did not stop")
+	}
+}
