@@ -206,7 +206,7 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, st TermStats, f Fil
 	q := `WITH q AS (SELECT * FROM unnest($1::text[], $2::float8[]) AS q(term, idf)),
 	raw AS (
 		SELECT ct.chunk_id, c.document_id, c.ord,
-			sum(q.idf * ct.tf * ($3 + 1) / (ct.tf + $3 * (1 - $4 + $4 * c.nterms / $5::float8))) AS score
+			sum(q.idf * ct.tf * ($3::float8 + 1) / (ct.tf + $3::float8 * (1 - $4::float8 + $4::float8 * c.nterms / $5::float8))) AS score
 		FROM q JOIN chunk_terms ct ON ct.tenant_id = app_tenant() AND ct.term = q.term
 		JOIN chunks c ON c.id = ct.chunk_id JOIN documents d ON d.id = c.document_id
 		WHERE d.status = 'ready'` + where + `
@@ -215,7 +215,7 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, st TermStats, f Fil
 		-- lag/lead over each document's matching chunks in order: a self-join
 		-- on (document, ord ± 1) made the planner merge on document alone and
 		-- compare a million pairs for common query words.
-		SELECT r.chunk_id, r.score + $7 * (
+		SELECT r.chunk_id, r.score + $7::float8 * (
 			CASE WHEN lag(r.ord) OVER w = r.ord - 1 THEN lag(r.score) OVER w ELSE 0 END +
 			CASE WHEN lead(r.ord) OVER w = r.ord + 1 THEN lead(r.score) OVER w ELSE 0 END) AS score
 		FROM raw r

@@ -250,3 +250,75 @@ func texts(hs []shifu.Hit) []string {
 	}
 	return out
 }
+
+// TestLexicalScoreIsBM25 checks the score against the formula computed here,
+// with fractional k1, b and context: PostgreSQL infers an integer type for a
+// bare parameter in `$3 + 1`, and pgx then truncated k1 1.2 to 1 and b 0.75
+// to 0 without a word.
+func TestLexicalScoreIsBM25(t *testing.T) {
+	c := newCorpus(t)
+	ctx := context.Background()
+	ten := c.tenant(t, "acme")
+	texts := []string{
+		"pump pump filter",
+		"valve seat gasket ring bolt nut washer",
+		"pump",
+		"motor",
+	}
+	c.doc(t, ten, "m.pdf", shifu.KindManual, "", texts, []int{0, 1, 2, 3})
+	avg := (3.0 + 7 + 1 + 1) / 4
+	bm25 := func(k1, b, tf, dl float64) float64 {
+		return postgres.IDF(4, 2) * tf * (k1 + 1) / (tf + k1*(1-b+b*dl/avg))
+	}
+	for _, p := range []postgres.BM25{
+		{K1: 1.2, B: 0.75, MaxDF: 1},
+		{K1: 2.5, B: 0.3, MaxDF: 1},
+		{K1: 0.6, B: 0.9, MaxDF: 1, Context: 0.25},
+	} {
+		hits, _, err := c.db.Lexical(ctx, ten, []string{"pump"}, postgres.Filter{}, p, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, h := range hits {
+			got[h.Text] = h.Score
+		}
+		first, third := bm25(p.K1, p.B, 2, 3), bm25(p.K1, p.B, 1, 1)
+		// Chunks 0 and 2 are not neighbours (ord 0 and 2): no context between them.
+		want := map[string]float64{texts[0]: first, texts[2]: third}
+		if len(got) != 2 {
+			t.Fatalf("%+v: hits %v, want the two pump chunks", p, got)
+		}
+		for k, w := range want {
+			if d := got[k] - w; d > 1e-9 || d < -1e-9 {
+				t.Errorf("%+v: score of %q = %.6f, want %.6f", p, k, got[k], w)
+			}
+		}
+	}
+	// Context: the chunk next to a match borrows Context of its score only
+	// when it matches itself (neighbours are matching chunks).
+	hits, _, err := c.db.Lexical(ctx, ten, []string{"pump", "valve"}, postgres.Filter{}, postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 1, Context: 0.25}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, h := range hits {
+		got[h.Text] = h.Score
+	}
+	valve := postgres.IDF(4, 1) * 1 * 2.2 / (1 + 1.2*(1-0.75+0.75*7/avg))
+	pump0 := bm25(1.2, 0.75, 2, 3)
+	pump2 := bm25(1.2, 0.75, 1, 1)
+	if w := valve + 0.25*(pump0+pump2); abs(got[texts[1]]-w) > 1e-9 {
+		t.Errorf("valve chunk with context = %.6f, want %.6f", got[texts[1]], w)
+	}
+	if w := pump0 + 0.25*valve; abs(got[texts[0]]-w) > 1e-9 {
+		t.Errorf("first pump chunk with context = %.6f, want %.6f", got[texts[0]], w)
+	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
