@@ -55,7 +55,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 
 	metrics := web.NewMetrics()
 	metrics.WatchJobs(db.Pool())
-	asker, err := e.asker(ctx, log)
+	asker, err := e.timedAsker(ctx, log, metrics)
 	if err != nil {
 		return err
 	}
