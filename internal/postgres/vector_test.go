@@ -249,6 +249,41 @@ func TestVector(t *testing.T) {
 		t.Logf("hnsw plan:\n%s", plan)
 	})
 
+	t.Run("plan follows the candidates' share of the index", func(t *testing.T) {
+		conn, err := pgx.Connect(ctx, f.url) // the owner: the app role may not ANALYZE
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, `ANALYZE chunks`); err != nil {
+			t.Fatal(err)
+		}
+		// 1,414 rows: alpha's ready documents hold 784 (55%), beta 600 (42%).
+		plan := postgres.VectorPlan{AlwaysExactBelow: 100}
+		for _, c := range []struct {
+			tenant int64
+			filter postgres.Filter
+			want   postgres.Method
+		}{
+			{a, postgres.Filter{}, postgres.HNSW},
+			{b, postgres.Filter{}, postgres.Exact},
+			{a, postgres.Filter{Kind: shifu.KindNote}, postgres.Exact}, // 14 candidates
+		} {
+			r, err := f.db.Vector(ctx, c.tenant, postgres.VectorQuery{Vector: queries[0], Model: "m1", Filter: c.filter, Plan: plan, Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Method != c.want || len(r.Hits) != 10 {
+				t.Errorf("tenant %d, filter %+v: %s with %d hits over %d candidates, want %s with 10", c.tenant, c.filter, r.Method, len(r.Hits), r.Candidates, c.want)
+			}
+		}
+		// The share rule off: exact below ExactBelow whatever the share.
+		r, err := f.db.Vector(ctx, a, postgres.VectorQuery{Vector: queries[0], Model: "m1", Plan: postgres.VectorPlan{AlwaysExactBelow: 100, IndexShare: 2}, Limit: 10})
+		if err != nil || r.Method != postgres.Exact {
+			t.Errorf("share rule off: %s, %v; want exact", r.Method, err)
+		}
+	})
+
 	t.Run("filters never starve", func(t *testing.T) {
 		filters := []struct {
 			f    postgres.Filter
