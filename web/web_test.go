@@ -3,6 +3,8 @@ package web_test
 import (
 	"bytes"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -295,5 +297,111 @@ func TestHealthAndMetrics(t *testing.T) {
 	resp = bad.do("POST", "/api/chat", strings.NewReader(`{"question": 5}`), "application/json")
 	if b := readBody(t, resp); resp.StatusCode != 400 || !strings.Contains(b, `question`) || strings.Contains(b, "json:") {
 		t.Fatalf("bad JSON: %d %s", resp.StatusCode, b)
+	}
+}
+
+// An admin manages users and tokens of their own tenant only.
+func TestAdminUsersAndTokens(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	adm := w.session("admin")
+	var created struct {
+		User     struct{ ID int64 }
+		Password string
+	}
+	if code := adm.json("POST", "/api/users", map[string]any{"login": "zhao", "name": "Zhao", "role": "worker"}, &created); code != 201 || len(created.Password) < 10 {
+		t.Fatalf("create: %d %+v", code, created)
+	}
+	zhao, resp := w.login("acme", "zhao", created.Password)
+	if resp.StatusCode != 303 {
+		t.Fatalf("new user cannot log in: %d", resp.StatusCode)
+	}
+	var tok struct {
+		Token string
+		Info  struct{ ID int64 }
+	}
+	if code := adm.json("POST", "/api/tokens", map[string]any{"user_id": created.User.ID, "name": "script"}, &tok); code != 201 {
+		t.Fatalf("token: %d", code)
+	}
+	api := w.anon()
+	api.bearer = tok.Token
+	var me map[string]any
+	if code := api.json("GET", "/api/me", nil, &me); code != 200 || me["login"] != "zhao" {
+		t.Fatalf("token works as %v (%d)", me, code)
+	}
+	// Another tenant's admin can neither see nor touch them.
+	bolt := w.token("bolt")
+	var users struct{ Users []map[string]any }
+	bolt.json("GET", "/api/users", nil, &users)
+	if len(users.Users) != 1 {
+		t.Fatalf("bolt sees %d users", len(users.Users))
+	}
+	if code := bolt.json("POST", "/api/users/"+jsonNum(created.User.ID)+"/disable", nil, nil); code != 404 {
+		t.Fatalf("bolt disabled acme's user: %d", code)
+	}
+	if code := bolt.json("DELETE", "/api/tokens/"+jsonNum(tok.Info.ID), nil, nil); code != 404 {
+		t.Fatalf("bolt revoked acme's token: %d", code)
+	}
+	if code := bolt.json("POST", "/api/tokens", map[string]any{"user_id": created.User.ID}, nil); code != 404 {
+		t.Fatalf("bolt made a token for acme's user: %d", code)
+	}
+	// Revoking the token and disabling the user take effect at once.
+	if code := adm.json("DELETE", "/api/tokens/"+jsonNum(tok.Info.ID), nil, nil); code != 200 {
+		t.Fatalf("revoke: %d", code)
+	}
+	if code := api.json("GET", "/api/me", nil, nil); code != 401 {
+		t.Fatalf("revoked token: %d", code)
+	}
+	if code := adm.json("POST", "/api/users/"+jsonNum(created.User.ID)+"/disable", nil, nil); code != 200 {
+		t.Fatalf("disable: %d", code)
+	}
+	if code := zhao.json("GET", "/api/me", nil, nil); code != 401 {
+		t.Fatalf("disabled user's session: %d", code)
+	}
+	if code := adm.json("POST", "/api/users/"+jsonNum(w.users["admin"].ID)+"/disable", nil, nil); code != 400 {
+		t.Fatalf("admin disabled themself: %d", code)
+	}
+	var audit struct{ Audit []struct{ Action string } }
+	adm.json("GET", "/api/audit", nil, &audit)
+	var actions []string
+	for _, a := range audit.Audit {
+		actions = append(actions, a.Action)
+	}
+	for _, want := range []string{"user.create", "token.create", "token.revoke", "user.disable", "login"} {
+		if !strings.Contains(strings.Join(actions, " "), want) {
+			t.Fatalf("audit lacks %s: %v", want, actions)
+		}
+	}
+}
+
+// Over TLS the session cookie is Secure.
+func TestSecureCookieOverTLS(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	ts := httptest.NewTLSServer(w.srv)
+	defer ts.Close()
+	hc := ts.Client()
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	jar, _ := cookiejar.New(nil)
+	hc.Jar = jar
+	resp, err := hc.Get(ts.URL + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := csrfInput.FindStringSubmatch(readBody(t, resp))
+	resp, err = hc.PostForm(ts.URL+"/login", url.Values{"tenant": {"acme"}, "login": {"worker"}, "password": {password}, "csrf": {m[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var set string
+	for _, h := range resp.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(h, "shifu_session=") && !strings.HasPrefix(h, "shifu_session=;") {
+			set = h
+		}
+	}
+	if resp.StatusCode != 303 || !strings.Contains(set, "Secure") || !strings.Contains(set, "HttpOnly") {
+		t.Fatalf("login over TLS: %d, cookie %q", resp.StatusCode, set)
+	}
+	if resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Fatal("no HSTS over TLS")
 	}
 }
