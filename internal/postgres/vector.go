@@ -284,3 +284,10 @@ func indexNearest(ctx context.Context, tx pgx.Tx, vec pgvector.HalfVector, model
 	}
 	return hits, nil
 }
+
+// nearestPlanned has the signature of search.go's nearest, for Hybrid and
+// Nearest to call instead: the plan chosen by vectorSearch.
+func nearestPlanned(ctx context.Context, tx pgx.Tx, vec []float32, model string, f Filter, vs VectorSearch, limit int) ([]shifu.Hit, error) {
+	r, err := vectorSearch(ctx, tx, VectorQuery{Vector: vec, Model: model, Filter: f, Plan: VectorPlan{EfSearch: vs.EfSearch}, Limit: limit}, nil)
+	return r.Hits, err
+}
