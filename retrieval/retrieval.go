@@ -66,6 +66,14 @@ type Options struct {
 	AbstainBelow float64
 	// EfSearch for HNSW index scans (when the planner uses the index).
 	EfSearch int
+	// Feedback is how many of the best fused hits expand the question's
+	// BM25 query (pseudo-relevance feedback, see expansion); negative: off.
+	Feedback int
+	// FeedbackTerms is how many expansion terms are added.
+	FeedbackTerms int
+	// FeedbackWeight is RM3's λ: the expansion terms' share of the query
+	// weight, in (0, 1).
+	FeedbackWeight float64
 
 	Reranker  model.Reranker // optional: reorders the fused top RerankTop
 	RerankTop int
@@ -87,6 +95,10 @@ func Defaults() Options {
 		DupThreshold: 0.8,
 		AbstainBelow: 0.35,
 		RerankTop:    30,
+
+		Feedback:       -1, // measured: en MRR ±0.03, zh −0.03 to −0.1 (see expansion)
+		FeedbackTerms:  10,
+		FeedbackWeight: 0.3,
 	}
 }
 
@@ -121,6 +133,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RerankTop <= 0 {
 		o.RerankTop = d.RerankTop
+	}
+	if o.Feedback == 0 {
+		o.Feedback = d.Feedback
+	}
+	if o.FeedbackTerms <= 0 {
+		o.FeedbackTerms = d.FeedbackTerms
+	}
+	if o.FeedbackWeight <= 0 || o.FeedbackWeight >= 1 {
+		o.FeedbackWeight = d.FeedbackWeight
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -202,10 +223,13 @@ func (s *Searcher) Retrieve(ctx context.Context, tenant int64, q Query) (Result,
 		}
 		runs = append(runs, r)
 	}
-	fused := s.fuse(runs)
-	s.boostExact(fused, runs[0])
-	s.boostHeading(fused, runs[0])
-	sortFused(fused)
+	fused := s.rank(runs)
+	if s.opt.Feedback > 0 && len(runs[0].terms) > 0 {
+		if err := s.feedback(ctx, tenant, &runs[0], fused, q.Filter); err != nil {
+			return res, err
+		}
+		fused = s.rank(runs)
+	}
 	fused = collapse(fused, s.opt.DupThreshold, q.K+q.K/2+5)
 	if s.opt.Reranker != nil {
 		fused = s.rerank(ctx, text, fused)
@@ -332,6 +356,16 @@ func (s *Searcher) fuse(runs []run) []*fused {
 		}
 	}
 	return order
+}
+
+// rank fuses the runs, applies the exact-code and heading boosts of the
+// question's run and sorts, best first.
+func (s *Searcher) rank(runs []run) []*fused {
+	fused := s.fuse(runs)
+	s.boostExact(fused, runs[0])
+	s.boostHeading(fused, runs[0])
+	sortFused(fused)
+	return fused
 }
 
 // normalise maps a list's scores to [0, 1]. BM25 has a natural floor of 0

@@ -36,6 +36,9 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	unigram := fs.Float64("unigram", d.BM25.Unigram, "BM25: weight of single Han character terms (negative: off)")
 	dup := fs.Float64("dup", d.DupThreshold, "duplicate collapse threshold (1: off)")
 	cands := fs.Int("candidates", d.Candidates, "candidates per list")
+	fb := fs.Int("feedback", d.Feedback, "pseudo-relevance feedback: best hits that expand the BM25 query (negative: off)")
+	fbTerms := fs.Int("feedback-terms", d.FeedbackTerms, "pseudo-relevance feedback: expansion terms added")
+	fbWeight := fs.Float64("feedback-weight", d.FeedbackWeight, "pseudo-relevance feedback: share of query weight of the expansion terms (0-1)")
 	lexOnly := fs.Bool("lexical-only", false, "BM25 alone (no vectors)")
 	verbose := fs.Bool("v", false, "print each question's rank")
 	if err := parseFlags(fs, args); err != nil {
@@ -58,7 +61,8 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	o := retrieval.Options{Fusion: retrieval.Fusion(*fusion), Alpha: *alpha, ExactBoost: *exact, HeadingBoost: *heading, AbstainBelow: *abstain,
-		BM25: postgres.BM25{K1: *k1, B: *b, MaxDF: *maxDF, Context: *ctxW, Unigram: *unigram}, DupThreshold: *dup, Candidates: *cands}
+		BM25: postgres.BM25{K1: *k1, B: *b, MaxDF: *maxDF, Context: *ctxW, Unigram: *unigram}, DupThreshold: *dup, Candidates: *cands,
+		Feedback: *fb, FeedbackTerms: *fbTerms, FeedbackWeight: *fbWeight}
 	if o.Fusion != retrieval.RRF && o.Fusion != retrieval.Convex {
 		return shifu.Errorf(shifu.ErrInvalid, "--fusion %q: use rrf or convex", *fusion)
 	}

@@ -139,7 +139,7 @@ func (db *DB) Lexical(ctx context.Context, tenant int64, terms []string, f Filte
 		if st, err = termStats(ctx, tx, terms); err != nil {
 			return err
 		}
-		hits, err = lexical(ctx, tx, terms, st, f, p, limit)
+		hits, err = lexical(ctx, tx, terms, nil, st, f, p, limit)
 		return err
 	})
 	if err != nil {
@@ -178,16 +178,23 @@ func termStats(ctx context.Context, tx pgx.Tx, terms []string) (TermStats, error
 	return st, rows.Err()
 }
 
-func lexical(ctx context.Context, tx pgx.Tx, terms []string, st TermStats, f Filter, p BM25, limit int) ([]shifu.Hit, error) {
+// lexical ranks by BM25; weights, when not nil, scale each term's IDF (the
+// query-side weight: expansion terms count less than the question's own).
+func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, st TermStats, f Filter, p BM25, limit int) ([]shifu.Hit, error) {
 	p = p.withDefaults()
 	var kept []string
 	var idf []float64
-	for _, t := range terms {
+	for i, t := range terms {
 		df := st.DF[t]
 		if df == 0 || float64(df) > max(p.MaxDF*float64(st.N), 1) {
 			continue
 		}
 		w := IDF(st.N, df)
+		if weights != nil {
+			if w *= weights[i]; w <= 0 {
+				continue
+			}
+		}
 		if hanUnigram(t) {
 			if p.Unigram < 0 {
 				continue
@@ -304,7 +311,10 @@ type Candidates struct {
 
 // HybridQuery is one hybrid search: lexical terms and/or a query vector.
 type HybridQuery struct {
-	Terms    []string
+	Terms []string
+	// Weights, when not nil, holds a query weight for each of Terms (1: a
+	// term of the question; less: a feedback expansion term).
+	Weights  []float64
 	Vector   []float32
 	Model    string
 	Filter   Filter
@@ -318,13 +328,16 @@ type HybridQuery struct {
 // (one round trip to set the tenant, one snapshot for both lists).
 func (db *DB) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidates, error) {
 	var c Candidates
+	if q.Weights != nil && len(q.Weights) != len(q.Terms) {
+		return c, fmt.Errorf("hybrid search: %d weights for %d terms", len(q.Weights), len(q.Terms))
+	}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var err error
 		if c.Stats, err = termStats(ctx, tx, q.Terms); err != nil {
 			return fmt.Errorf("term stats: %w", err)
 		}
 		if len(q.Terms) > 0 && q.LexicalK > 0 {
-			if c.Lexical, err = lexical(ctx, tx, q.Terms, c.Stats, q.Filter, q.BM25, q.LexicalK); err != nil {
+			if c.Lexical, err = lexical(ctx, tx, q.Terms, q.Weights, c.Stats, q.Filter, q.BM25, q.LexicalK); err != nil {
 				return fmt.Errorf("lexical: %w", err)
 			}
 		}

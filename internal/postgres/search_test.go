@@ -322,3 +322,36 @@ func abs(x float64) float64 {
 	}
 	return x
 }
+
+// TestHybridTermWeights checks the query-side weights of feedback terms:
+// a term's BM25 contribution scales with its weight, and weight 0 drops it.
+func TestHybridTermWeights(t *testing.T) {
+	c := newCorpus(t)
+	ctx := context.Background()
+	ten := c.tenant(t, "acme")
+	texts := []string{"pump seal", "valve seat", "motor", "fan"}
+	c.doc(t, ten, "m.pdf", shifu.KindManual, "", texts, []int{0, 1, 2, 3})
+	p := postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 1}
+	score := func(w []float64) map[string]float64 {
+		t.Helper()
+		cand, err := c.db.Hybrid(ctx, ten, postgres.HybridQuery{Terms: []string{"pump", "valve"}, Weights: w, BM25: p, LexicalK: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, h := range cand.Lexical {
+			out[h.Text] = h.Score
+		}
+		return out
+	}
+	full, half, none := score(nil), score([]float64{1, 0.5}), score([]float64{1, 0})
+	if len(full) != 2 || abs(half["valve seat"]-full["valve seat"]/2) > 1e-9 || half["pump seal"] != full["pump seal"] {
+		t.Fatalf("weights 1, 0.5: %v; unweighted %v", half, full)
+	}
+	if _, ok := none["valve seat"]; ok || len(none) != 1 {
+		t.Fatalf("weight 0 kept the term: %v", none)
+	}
+	if _, err := c.db.Hybrid(ctx, ten, postgres.HybridQuery{Terms: []string{"pump"}, Weights: []float64{1, 1}, LexicalK: 10}); err == nil {
+		t.Fatal("2 weights for 1 term accepted")
+	}
+}
