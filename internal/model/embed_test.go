@@ -224,7 +224,7 @@ func TestEmbedConfigErrors(t *testing.T) {
 		}
 	}
 	e, err := NewEmbedder(EmbedConfig{})
-	if err != nil || e.Model() != HashModel || e.Dim() != 512 {
+	if err != nil || e.Model() != HashModel || e.Dim() != 1024 {
 		t.Fatalf("default embedder: %v %v", e, err)
 	}
 }

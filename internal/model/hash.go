@@ -13,14 +13,19 @@ import (
 )
 
 // HashModel is the offline embedder's model name with the default settings.
-const HashModel = "shifu-hash-v1"
+const HashModel = "shifu-hash-v2"
+
+// hashModelV1 names vectors made with the first defaults (512 buckets, the
+// same features): configurations still asking for them keep their name, so
+// their stored vectors stay comparable.
+const hashModelV1 = "shifu-hash-v1"
 
 // HashConfig holds the offline embedder's knobs. Zero fields take the defaults
 // of DefaultHashConfig; a negative weight turns that feature family off.
 // Changing any knob changes Model(), so vectors made with different settings
 // are never compared.
 type HashConfig struct {
-	Dim       int     // vector width, ≤ MaxDim; default 512
+	Dim       int     // vector width, ≤ MaxDim; default 1024
 	Word      float32 // lightly stemmed word unigram
 	Bigram    float32 // pair of adjacent content words (stop words skipped)
 	Char      float32 // each character n-gram of a Latin word, with < > boundary marks
@@ -34,9 +39,13 @@ type HashConfig struct {
 	KeepStopWords bool
 }
 
-// DefaultHashConfig returns the settings NewOffline uses.
+// DefaultHashConfig returns the settings NewOffline uses. 1,024 buckets, not
+// 512: a 1,000-character chunk has ~1,500 distinct features, and at 512 their
+// collisions blurred the cosine (dev set, vectors alone: MRR@10 en 0.570 →
+// 0.581, zh 0.472 → 0.518; hit@10 zh 0.60 → 0.80). The column is
+// halfvec(1024) either way, so the width costs no storage.
 func DefaultHashConfig() HashConfig {
-	return HashConfig{Dim: 512, Word: 1, Bigram: 0.7, Char: 0.25, MinGram: 3, MaxGram: 5, Han: 0.5, HanBigram: 1}
+	return HashConfig{Dim: 1024, Word: 1, Bigram: 0.7, Char: 0.25, MinGram: 3, MaxGram: 5, Han: 0.5, HanBigram: 1}
 }
 
 // Hashing is the offline embedder: a hashing-trick ("feature hashing") vector.
@@ -63,7 +72,7 @@ type Hashing struct {
 }
 
 // NewOffline returns the offline embedder with default settings and the given
-// width (0: 512).
+// width (0: 1024).
 func NewOffline(dim int) (*Hashing, error) {
 	cfg := DefaultHashConfig()
 	if dim != 0 {
@@ -104,7 +113,12 @@ func NewHashing(cfg HashConfig) (*Hashing, error) {
 		return nil, shifu.Errorf(shifu.ErrInvalid, "character n-gram range %d–%d is not supported; use 1 ≤ min ≤ max ≤ 8", cfg.MinGram, cfg.MaxGram)
 	}
 	h := &Hashing{cfg: cfg, model: HashModel}
-	if cfg != def {
+	v1 := def
+	v1.Dim = 512
+	switch {
+	case cfg == v1:
+		h.model = hashModelV1
+	case cfg != def:
 		f := fnv.New32a()
 		fmt.Fprintf(f, "%+v", cfg)
 		h.model = fmt.Sprintf("%s+%08x", HashModel, f.Sum32())

@@ -35,7 +35,7 @@ func TestHashingDeterministicAndNormalised(t *testing.T) {
 	h2 := offline(t) // a fresh instance must give the same vectors
 	b, _ := h2.Embed(context.Background(), in)
 	for i := range in {
-		if len(a[i]) != 512 || math.Abs(norm(a[i])-1) > 1e-5 {
+		if len(a[i]) != 1024 || math.Abs(norm(a[i])-1) > 1e-5 {
 			t.Fatalf("%q: dim %d norm %v", in[i], len(a[i]), norm(a[i]))
 		}
 		for j := range a[i] {
@@ -44,7 +44,7 @@ func TestHashingDeterministicAndNormalised(t *testing.T) {
 			}
 		}
 	}
-	if h.Model() != HashModel || h.Dim() != 512 {
+	if h.Model() != HashModel || h.Dim() != 1024 {
 		t.Fatalf("model %q dim %d", h.Model(), h.Dim())
 	}
 	for _, empty := range []string{"", "  ,.;!", "the of and"} {
@@ -92,6 +92,12 @@ func TestHashingConfig(t *testing.T) {
 	same, _ := NewHashing(DefaultHashConfig())
 	if same.Model() != HashModel {
 		t.Fatalf("default config named %q", same.Model())
+	}
+	// The first defaults (512 buckets) keep the name their stored vectors
+	// carry; the new defaults must not share it.
+	old, err := NewOffline(512)
+	if err != nil || old.Model() != "shifu-hash-v1" || def.Model() == old.Model() {
+		t.Fatalf("dim 512: %v, model %q beside default %q", err, old.Model(), def.Model())
 	}
 	if _, err := NewHashing(HashConfig{Dim: 2048}); err == nil {
 		t.Fatal("dim 2048 accepted")
