@@ -1,0 +1,139 @@
+package web
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/png"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRenderMarkdown(t *testing.T) {
+	for in, want := range map[string]string{
+		"Use **torque** 25 Nm [1].":              `<p>Use <strong>torque</strong> 25 Nm <sup class="ref">[1]</sup>.</p>`,
+		"<script>alert(1)</script>\n\nok":        "<p>ok</p>",
+		"[x](javascript:alert(1))":               "<p>x</p>",
+		`<img src=x onerror=alert(1)>`:           "",
+		"| a | b |\n|---|---|\n| 1 | 2 |":        "<table>",
+		"see https://example.com/manual.pdf now": `href="https://example.com/manual.pdf"`,
+	} {
+		got := renderMarkdown(in)
+		if want == "" && strings.Contains(got, "<img") || want != "" && !strings.Contains(got, want) {
+			t.Errorf("renderMarkdown(%q) = %q, want it to contain %q", in, got, want)
+		}
+	}
+}
+
+// Whatever a model or a manual says, the rendered answer cannot run script.
+func FuzzRenderMarkdown(f *testing.F) {
+	for _, s := range []string{"**x** [1]", "<script>alert(1)</script>", "[a](javascript:alert(1))", "<img src=x onerror=y>",
+		"<a href=\"jav&#x09;ascript:alert(1)\">x</a>", "<svg onload=alert(1)>", "[a](JaVaScRiPt:alert(1))", "<iframe srcdoc='<script>'>",
+		"```html\n<script>\n```", "<style>body{}</style>", "[x]( javascript:alert(1) )", "<a href='data:text/html,<script>'>d</a>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out := strings.ToLower(renderMarkdown(in))
+		for _, bad := range []string{"<script", "<iframe", "<svg", "<style", "<img", "javascript:", "data:text", " onerror", " onload", " on"} {
+			if bad == " on" {
+				// Any on* attribute inside a tag.
+				for _, tag := range strings.Split(out, "<")[1:] {
+					head := tag[:max(0, strings.IndexByte(tag, '>'))]
+					for _, attr := range strings.Fields(head)[min(1, len(strings.Fields(head))):] {
+						if strings.HasPrefix(attr, "on") {
+							t.Fatalf("renderMarkdown(%q) has an event handler: %s", in, out)
+						}
+					}
+				}
+				continue
+			}
+			if strings.Contains(out, bad) {
+				t.Fatalf("renderMarkdown(%q) contains %q: %s", in, bad, out)
+			}
+		}
+	})
+}
+
+func TestPageCacheBound(t *testing.T) {
+	c := newPageCache(1000)
+	for i := 0; i < 10; i++ {
+		c.put(pageKey{tenant: 1, doc: 1, page: i}, make([]byte, 200), i)
+	}
+	if c.size > 1000 || len(c.items) != 5 {
+		t.Fatalf("size %d, %d items", c.size, len(c.items))
+	}
+	if _, _, ok := c.get(pageKey{tenant: 1, doc: 1, page: 0}); ok {
+		t.Fatal("oldest page kept")
+	}
+	if _, shown, ok := c.get(pageKey{tenant: 1, doc: 1, page: 9}); !ok || shown != 9 {
+		t.Fatal("newest page lost")
+	}
+	c.put(pageKey{tenant: 2, doc: 1, page: 1}, make([]byte, 100), 1)
+	c.dropDoc(1, 1)
+	if len(c.items) != 1 || c.size != 100 {
+		t.Fatalf("after dropDoc: %d items, %d bytes", len(c.items), c.size)
+	}
+	c.put(pageKey{tenant: 3}, make([]byte, 600), 1) // over a quarter of the budget: not cached
+	if _, _, ok := c.get(pageKey{tenant: 3}); ok {
+		t.Fatal("huge page cached")
+	}
+}
+
+func TestThrottle(t *testing.T) {
+	th := newThrottle(3, time.Minute)
+	defer th.Close()
+	now := time.Unix(1000, 0)
+	th.now = func() time.Time { return now }
+	for i := 0; i < 2; i++ {
+		th.fail("k")
+	}
+	if th.blocked("k") != 0 {
+		t.Fatal("blocked before the limit")
+	}
+	th.fail("k")
+	if d := th.blocked("k"); d != 30*time.Second {
+		t.Fatalf("first block %s", d)
+	}
+	th.fail("k")
+	if d := th.blocked("k"); d != time.Minute {
+		t.Fatalf("second block %s, want doubled", d)
+	}
+	if th.blocked("other") != 0 {
+		t.Fatal("another key blocked")
+	}
+	now = now.Add(2 * time.Minute)
+	if th.blocked("k") != 0 {
+		t.Fatal("still blocked after the block")
+	}
+	th.reset("k")
+	if len(th.seen) != 0 {
+		t.Fatal("reset kept the key")
+	}
+	th.Close() // twice is fine
+}
+
+func TestHighlightPNG(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 100, 100))
+	for i := range img.Pix {
+		img.Pix[i] = 255
+	}
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	out, err := highlightPNG(b.Bytes(), []Rect{{X: .1, Y: .1, W: .2, H: .1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := png.Decode(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := color.RGBAModel.Convert(got.At(20, 15)).(color.RGBA)
+	outside := color.RGBAModel.Convert(got.At(80, 80)).(color.RGBA)
+	if in.B >= 250 || outside != (color.RGBA{255, 255, 255, 255}) {
+		t.Fatalf("inside %v, outside %v", in, outside)
+	}
+	if same, _ := highlightPNG(b.Bytes(), nil); !bytes.Equal(same, b.Bytes()) {
+		t.Fatal("no rects changed the image")
+	}
+}
