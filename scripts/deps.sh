@@ -16,6 +16,8 @@ command -v gcc >/dev/null || need+=(gcc)
 if [ "$want_test" = 1 ]; then
   command -v chromium >/dev/null || need+=(chromium)
   command -v pdftotext >/dev/null || need+=(poppler-utils)
+  # A CJK font, so the browser tests' screenshots of the Chinese UI are legible.
+  [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 fi
 apt_updated=0
 apt_update() { [ "$apt_updated" = 1 ] || { apt-get update -qq; apt_updated=1; }; }
