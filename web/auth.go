@@ -72,6 +72,12 @@ func (s *Server) authenticate(c *gin.Context) (*principal, error) {
 // attach Authorization headers on their own.
 func (s *Server) guard(r route) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if r.role == public && !r.page {
+			// Health, readiness and metrics must not depend on credentials
+			// (nor on the database, for /healthz).
+			c.Next()
+			return
+		}
 		p, err := s.authenticate(c)
 		if err != nil && !errors.Is(err, shifu.ErrUnauthorized) {
 			s.fail(c, err)
@@ -81,7 +87,7 @@ func (s *Server) guard(r route) gin.HandlerFunc {
 			c.Set(principalKey, p)
 		}
 		if r.role == public {
-			c.Next()
+			c.Next() // the login page, which only looks whether someone is logged in
 			return
 		}
 		if p == nil {
