@@ -1,5 +1,7 @@
 package terms
 
+import "github.com/kljensen/snowball/english"
+
 // enStop is a short English stop list: words so common in manuals that their
 // postings cost space without telling chunks apart. Negations and words that
 // carry meaning in machine manuals (not, no, off, on, up, down, all) are kept.
@@ -36,6 +38,36 @@ func set(words string) map[string]bool {
 		} else if start < 0 {
 			start = i
 		}
+	}
+	return m
+}
+
+// chatStop are words of conversational English a question uses to talk about
+// asking, wanting or the asker's situation rather than to name its topic
+// ("I wrote … and nothing happens", "is there something that …"). Stemmed at
+// start-up with the analyzer's stemmer, so every inflection the stemmer folds
+// together is covered. Words that name things in the manuals stay out even
+// when chatty: write (write permission), bit (a HAL type), sort (a command),
+// make (the build tool), set, use, work.
+var chatStop = stemmedSet(`thing things something anything nothing everything stuff
+somebody someone anybody anyone everybody everyone nobody guy guys
+happen happens happened happening
+wrote written say says said saying tell told telling ask asked asking
+know knows knew known think thought guess suppose wonder wondering
+want wants wanted wanting need needs needed needing like likes liked
+get gets got gotten getting go goes went gone going come comes came coming
+try tries tried trying
+way ways kind lot lots bunch
+actually really basically still already even ever just maybe perhaps somehow anyway anyhow whatever
+hi hello hey thanks thank please ok okay sure
+our ours ourselves myself yourself
+don doesn didn won isn aren wasn weren couldn shouldn wouldn haven hasn hadn`)
+
+// stemmedSet is set with each word stemmed as the analyzer stems English.
+func stemmedSet(words string) map[string]bool {
+	m := map[string]bool{}
+	for w := range set(words) {
+		m[english.Stem(w, true)] = true
 	}
 	return m
 }

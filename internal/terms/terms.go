@@ -56,12 +56,13 @@ func (a *Analyzer) Terms(text string) []string {
 }
 
 // QueryTerms returns the distinct terms of a question, in first-seen order,
-// without question words (what, how, 怎么, 吗 …) that say nothing about the topic.
+// without question words (what, how, 怎么, 吗 …) and conversational English
+// (thing, wrote, nothing, want …) that say nothing about the topic.
 func (a *Analyzer) QueryTerms(q string) []string {
 	seen := map[string]bool{}
 	var out []string
 	a.scan(q, false, func(t string) {
-		if seen[t] || queryStop[t] {
+		if seen[t] || queryStop[t] || chatStop[t] {
 			return
 		}
 		seen[t] = true

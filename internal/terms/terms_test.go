@@ -150,6 +150,20 @@ func TestQueryTerms(t *testing.T) {
 	hasNone(t, a.QueryTerms("PCB 编辑器的 Python 插件怎么装吗？"), "怎么", "吗")
 }
 
+// Conversational words are dropped from questions in every inflection the
+// stemmer folds together, but stay in the index (a manual may be about them),
+// and words that name things in manuals (write, bit, make) stay in questions.
+func TestQueryTermsConversational(t *testing.T) {
+	a := analyzer(t)
+	q := a.QueryTerms("Somebody wrote (debug,#1) and nothing happened; I need something that gets things printed, anyway.")
+	hasAll(t, q, "debug", "1", "print")
+	for _, w := range []string{"somebody", "wrote", "nothing", "happened", "need", "something", "gets", "things", "anyway"} {
+		hasNone(t, q, a.Terms(w)...)
+	}
+	hasAll(t, a.Terms("nothing happened to the things"), "noth", "happen", "thing")
+	hasAll(t, a.QueryTerms("How do I make the file write-protected, with one bit pin?"), "make", "write", "bit", "pin", "file")
+}
+
 func TestLang(t *testing.T) {
 	for in, want := range map[string]string{
 		"Set MAX_VELOCITY in the INI file": "en",
