@@ -97,8 +97,8 @@
     const comment = el('input', { type: 'text', placeholder: t('chat.comment'), maxlength: 2000 });
     const commentRow = el('div', { class: 'comment', hidden: true }, comment,
       el('button', { type: 'button', text: t('chat.send_feedback'), onclick: () => rate(-1, comment.value) }));
-    const up = el('button', { type: 'button', class: 'up', 'aria-label': t('chat.helpful'), title: t('chat.helpful'), text: '👍', onclick: () => rate(1, '') });
-    const down = el('button', { type: 'button', class: 'down', 'aria-label': t('chat.unhelpful'), title: t('chat.unhelpful'), text: '👎',
+    const up = el('button', { type: 'button', class: 'up', 'aria-label': t('chat.helpful'), title: t('chat.helpful'), text: '▲ ' + t('chat.helpful'), onclick: () => rate(1, '') });
+    const down = el('button', { type: 'button', class: 'down', 'aria-label': t('chat.unhelpful'), title: t('chat.unhelpful'), text: '▼ ' + t('chat.unhelpful'),
       onclick: () => { commentRow.hidden = false; rate(-1, ''); comment.focus(); } });
     async function rate(r, text) {
       try {
