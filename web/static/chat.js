@@ -81,7 +81,8 @@
   function chips(cs) {
     const box = el('div', { class: 'chips', 'aria-label': t('chat.sources') });
     for (const c of cs) {
-      const title = '[' + c.n + '] ' + (c.title || c.document) + (c.page_start ? ' · ' + t('chat.page') + ' ' + c.page_start : '') +
+      const pages = c.page_end > c.page_start ? c.page_start + '–' + c.page_end : c.page_start;
+      const title = '[' + c.n + '] ' + (c.title || c.document) + (c.page_start ? ' · ' + t('chat.page') + ' ' + pages : '') +
         (c.author ? ' · ' + t('chat.note_by') + ' ' + c.author : '');
       box.append(el('button', { type: 'button', class: 'chip', 'data-doc': c.document_id, 'data-page': c.page_start, onclick: () => openCitation(c) },
         el('span', { class: 't', text: title }),
