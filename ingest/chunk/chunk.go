@@ -43,10 +43,10 @@ func (o Options) withDefaults() Options {
 		}
 	}
 	if o.Tokens == nil {
-		o.Tokens = Tokens
+		o.Tokens = shifu.Tokens
 	}
 	if o.Lang == nil {
-		o.Lang = Lang
+		o.Lang = func(s string) string { return shifu.Lang(s) }
 	}
 	return o
 }
@@ -510,52 +510,3 @@ func nearPages(a, b *draft) bool {
 }
 
 func isHan(r rune) bool { return r >= 0x2E80 && unicode.Is(unicode.Han, r) }
-
-// Lang is "zh" when Han characters are the majority of letters, "en" when
-// there are Latin letters otherwise, "" when there are none. It duplicates
-// terms.Lang so chunk does not load the Chinese dictionary.
-func Lang(text string) string {
-	han, latin := 0, 0
-	for _, r := range text {
-		switch {
-		case isHan(r):
-			han++
-		case r < 0x250 && unicode.IsLetter(r):
-			latin++
-		}
-	}
-	switch {
-	case han > latin:
-		return "zh"
-	case latin > 0:
-		return "en"
-	}
-	return ""
-}
-
-// Tokens estimates model tokens: ~1.3 per Latin word, one per 1.6 Han
-// characters, rounded up (same formula as terms.Tokens).
-func Tokens(text string) int {
-	words, han := 0, 0
-	in := false
-	for _, r := range text {
-		switch {
-		case isHan(r):
-			han++
-			in = false
-		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			if !in {
-				words++
-			}
-			in = true
-		default:
-			in = false
-		}
-	}
-	x := float64(words)*1.3 + float64(han)/1.6
-	n := int(x)
-	if float64(n) < x {
-		n++
-	}
-	return n
-}

@@ -65,7 +65,7 @@ func TestStructure(t *testing.T) {
 		if !strings.HasPrefix(c.Text, w.heading+"\n") {
 			t.Errorf("chunk %d text does not start with heading path: %q", i, c.Text[:40])
 		}
-		if c.Language != "en" || c.Tokens != Tokens(c.Text) {
+		if c.Language != "en" || c.Tokens != shifu.Tokens(c.Text) {
 			t.Errorf("chunk %d language %q tokens %d", i, c.Language, c.Tokens)
 		}
 	}
@@ -127,7 +127,7 @@ func TestTableRowsIntact(t *testing.T) {
 	doc := &parse.Doc{Blocks: []parse.Block{h(1, "G-codes", 1, ""), {Kind: parse.Table, Text: table, Page: 1}}}
 	cs := Split(doc, Options{})
 	if len(cs) < 2 {
-		t.Fatalf("a %d-token table was not split", Tokens(table))
+		t.Fatalf("a %d-token table was not split", shifu.Tokens(table))
 	}
 	seen := map[string]int{}
 	for _, c := range cs {

@@ -227,31 +227,3 @@ func normText(s string) string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	return strings.ReplaceAll(s, "\r", "\n")
 }
-
-// Lang returns "zh" when Han characters outnumber Latin words, "en" when
-// there are Latin letters, else "". A Han character carries about as much as
-// a word, and Chinese manuals quote many English commands, so counting Latin
-// letters would call them English.
-func Lang(texts ...string) string {
-	han, words := 0, 0
-	for _, t := range texts {
-		inWord := false
-		for _, r := range t {
-			latin := r < 0x250 && unicode.IsLetter(r)
-			switch {
-			case unicode.Is(unicode.Han, r):
-				han++
-			case latin && !inWord:
-				words++
-			}
-			inWord = latin
-		}
-	}
-	switch {
-	case han > 0 && han >= words:
-		return "zh"
-	case words > 0:
-		return "en"
-	}
-	return ""
-}

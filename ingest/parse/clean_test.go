@@ -73,18 +73,3 @@ func TestJoinLines(t *testing.T) {
 		}
 	}
 }
-
-func TestLang(t *testing.T) {
-	tests := map[string]string{
-		"The spindle runs hot.": "en",
-		"主轴过热，检查风扇。":            "zh",
-		"使用 apt-get install 安装软件包，然后运行 dpkg 检查。":  "zh",
-		"Use the 主轴 setting on the spindle page.": "en",
-		"1234 !!": "",
-	}
-	for in, want := range tests {
-		if got := Lang(in); got != want {
-			t.Errorf("Lang(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

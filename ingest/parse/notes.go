@@ -194,7 +194,7 @@ func noteValue(n *shifu.Note, f string) string {
 
 // noteLabels returns the labels to render a note with, in its language.
 func noteLabels(n shifu.Note) [5]string {
-	if Lang(n.Title, n.Symptom, n.Cause, n.Fix) == "zh" {
+	if shifu.Lang(n.Title, n.Symptom, n.Cause, n.Fix) == "zh" {
 		return [5]string{"设备", "症状", "原因", "处理", "作者"}
 	}
 	return [5]string{"Equipment", "Symptom", "Cause", "Fix", "Author"}
@@ -224,6 +224,6 @@ func NoteDoc(n shifu.Note) *Doc {
 			d.Blocks = append(d.Blocks, Block{Kind: Paragraph, Text: l[i] + ": " + v})
 		}
 	}
-	d.Lang = Lang(n.Title, n.Symptom, n.Cause, n.Fix)
+	d.Lang = shifu.Lang(n.Title, n.Symptom, n.Cause, n.Fix)
 	return d
 }

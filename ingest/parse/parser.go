@@ -120,7 +120,7 @@ func finish(d *Doc) {
 	for _, b := range d.Blocks {
 		texts = append(texts, b.Text)
 	}
-	d.Lang = Lang(texts...)
+	d.Lang = shifu.Lang(texts...)
 	if d.Title == "" {
 		for _, b := range d.Blocks {
 			if b.Kind == Heading {

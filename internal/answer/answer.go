@@ -19,7 +19,6 @@ import (
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/model"
 	"github.com/shifu-factory/shifu/internal/postgres"
-	"github.com/shifu-factory/shifu/internal/terms"
 	"github.com/shifu-factory/shifu/prompts"
 	"github.com/shifu-factory/shifu/retrieval"
 )
@@ -113,7 +112,7 @@ func (s *Service) Ask(ctx context.Context, q shifu.Question, onDelta func(string
 	if err != nil {
 		return shifu.Answer{}, err
 	}
-	lang := terms.Lang(text)
+	lang := shifu.Lang(text)
 	if lang == "" {
 		lang = q.Lang
 	}

@@ -164,32 +164,6 @@ func TestQueryTermsConversational(t *testing.T) {
 	hasAll(t, a.QueryTerms("How do I make the file write-protected, with one bit pin?"), "make", "write", "bit", "pin", "file")
 }
 
-func TestLang(t *testing.T) {
-	for in, want := range map[string]string{
-		"Set MAX_VELOCITY in the INI file": "en",
-		"在INI文件中设置最大速度":                    "zh",
-		"使用 cron(8) 来进行定时任务安排":             "zh",
-		"123 456 !!": "",
-		"":           "",
-	} {
-		if got := Lang(in); got != want {
-			t.Errorf("Lang(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestTokens(t *testing.T) {
-	if got := Tokens("ten words here to count in a sentence of text"); got != 13 {
-		t.Errorf("10 Latin words = %d tokens, want 13", got)
-	}
-	if got := Tokens("一二三四五六七八九十一二三四五六"); got != 10 {
-		t.Errorf("16 Han chars = %d tokens, want 10", got)
-	}
-	if got := Tokens(""); got != 0 {
-		t.Errorf("empty = %d tokens", got)
-	}
-}
-
 func FuzzTerms(f *testing.F) {
 	for _, s := range []string{"G33.1 E-104 ALM 1021", "在INI文件中设置MAX_VELOCITY", "a.b-c/d_e,1,000", "--..//", "\xff\xfe中", "x-", "1,0000"} {
 		f.Add(s)
