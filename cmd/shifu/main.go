@@ -44,7 +44,9 @@ commands:
   eval --tenant NAME --questions FILE.jsonl [--k 10] [--out HITS.jsonl]
   user create --tenant NAME --user LOGIN --role worker|supervisor|admin
   token create --tenant NAME --user LOGIN
-  bot add slack|dingtalk --tenant NAME ...
+  bot add slack --tenant NAME --team T --signing-secret S --bot-token xoxb-… [--app-token xapp-…]
+  bot add dingtalk --tenant NAME --app-key K --app-secret S
+  bot list --tenant NAME [--json] | bot remove ... | bot connect slack:TEAM dingtalk:KEY ...
   bench ingest FILE     measure end-to-end ingest speed and memory
 `
 
