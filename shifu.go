@@ -193,6 +193,11 @@ type Question struct {
 	Channel        string // web | api | cli | slack | dingtalk
 	External       string // channel's own thread id (Slack thread_ts, DingTalk conversationId)
 	Lang           string // UI language hint; the answer follows the question's language
+	// History is earlier turns the client itself sent (the OpenAI-compatible
+	// API carries the whole conversation in each request). It is used for
+	// follow-ups only when ConversationID is 0; a stored conversation's own
+	// messages win.
+	History []Turn
 }
 
 // Turn is one earlier message of a conversation, for follow-up questions.

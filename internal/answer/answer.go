@@ -32,7 +32,7 @@ type Searcher interface {
 type Store interface {
 	CreateConversation(ctx context.Context, tenant int64, c postgres.NewConversation) (int64, error)
 	ConversationByExternal(ctx context.Context, tenant int64, channel, external string) (int64, error)
-	History(ctx context.Context, tenant, conversation int64, limit int) ([]shifu.Turn, error)
+	History(ctx context.Context, tenant, userID, conversation int64, limit int) ([]shifu.Turn, error)
 	Exchange(ctx context.Context, tenant, conversation, userID int64, question string, a shifu.Answer) (int64, error)
 }
 
@@ -147,22 +147,48 @@ func (s *Service) Ask(ctx context.Context, q shifu.Question, onDelta func(string
 
 func (s *Service) conversation(ctx context.Context, q shifu.Question, text string) (int64, []shifu.Turn, error) {
 	conv := q.ConversationID
+	// A conversation id from the client must be the asker's own; a channel
+	// thread (found by External) is shared by whoever writes in it.
+	owner := q.UserID
 	if conv == 0 && q.External != "" {
 		id, err := s.store.ConversationByExternal(ctx, q.Tenant, q.Channel, q.External)
 		if err != nil {
 			return 0, nil, err
 		}
-		conv = id
+		conv, owner = id, 0
 	}
 	if conv == 0 {
 		id, err := s.store.CreateConversation(ctx, q.Tenant, postgres.NewConversation{
 			UserID: q.UserID, Channel: q.Channel, External: q.External, Title: text,
 		})
-		return id, nil, err
+		return id, s.clientHistory(q.History), err
 	}
-	h, err := s.store.History(ctx, q.Tenant, conv, s.opt.HistoryTurns)
+	h, err := s.store.History(ctx, q.Tenant, owner, conv, s.opt.HistoryTurns)
 	return conv, h, err
 }
+
+// clientHistory keeps the last HistoryTurns user and assistant turns a client
+// sent, each cut to maxTurnChars; anything else (system, tool) is dropped.
+func (s *Service) clientHistory(h []shifu.Turn) []shifu.Turn {
+	var out []shifu.Turn
+	for _, t := range h {
+		c := strings.TrimSpace(t.Content)
+		if (t.Role != "user" && t.Role != "assistant") || c == "" {
+			continue
+		}
+		if r := []rune(c); len(r) > maxTurnChars {
+			c = string(r[:maxTurnChars]) + "…"
+		}
+		out = append(out, shifu.Turn{Role: t.Role, Content: c})
+	}
+	if len(out) > s.opt.HistoryTurns {
+		out = out[len(out)-s.opt.HistoryTurns:]
+	}
+	return out
+}
+
+// maxTurnChars bounds one earlier turn sent to the model.
+const maxTurnChars = 1500
 
 // passage is a hit as numbered for the model.
 type passage struct {
@@ -241,8 +267,8 @@ func messages(question, lang string, history []shifu.Turn, ps []passage) ([]mode
 	msgs := []model.Message{{Role: "system", Content: sys}}
 	for _, t := range history {
 		c := t.Content
-		if r := []rune(c); len(r) > 1500 {
-			c = string(r[:1500]) + "…"
+		if r := []rune(c); len(r) > maxTurnChars {
+			c = string(r[:maxTurnChars]) + "…"
 		}
 		if t.Role == "user" || t.Role == "assistant" {
 			msgs = append(msgs, model.Message{Role: t.Role, Content: c})

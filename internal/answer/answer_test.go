@@ -143,7 +143,7 @@ func TestCitedAnswerIsVerifiedAndStored(t *testing.T) {
 	if req.MaxTokens == nil && req.MaxCompletionTokens == nil {
 		t.Error("no max tokens limit sent")
 	}
-	msgs, err := f.db.Messages(context.Background(), f.tenant, a.ConversationID)
+	_, msgs, err := f.db.Messages(context.Background(), f.tenant, 0, a.ConversationID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestAbstainRecordsGap(t *testing.T) {
 	if n := srv.Count("/chat/completions"); n != 0 {
 		t.Errorf("model asked %d times for uncovered questions", n)
 	}
-	gaps, err := f.db.Gaps(context.Background(), f.tenant)
+	gaps, err := f.db.GapGroups(context.Background(), f.tenant, 0)
 	if err != nil || len(gaps) != 2 {
 		t.Fatalf("gaps = %+v, %v", gaps, err)
 	}

@@ -60,13 +60,18 @@ func (db *DB) ConversationByExternal(ctx context.Context, tenant int64, channel,
 	return id, err
 }
 
-// History returns the last limit messages of a conversation, oldest first.
-// A conversation of another tenant is not found.
-func (db *DB) History(ctx context.Context, tenant, conversation int64, limit int) ([]shifu.Turn, error) {
+// History returns the last limit messages of a conversation, oldest first,
+// for follow-up questions. userID > 0 asks for that user's own conversation
+// (the id came from the client: web, API); 0 takes any conversation of the
+// tenant (a Slack or DingTalk thread is shared by its members; the CLI has no
+// user). A conversation of another tenant or, with userID, another user is
+// not found.
+func (db *DB) History(ctx context.Context, tenant, userID, conversation int64, limit int) ([]shifu.Turn, error) {
 	var turns []shifu.Turn
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM conversations WHERE id = $1)`, conversation).Scan(&exists); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM conversations WHERE id = $1 AND ($2::bigint = 0 OR user_id = $2::bigint))`,
+			conversation, userID).Scan(&exists); err != nil {
 			return err
 		}
 		if !exists {
@@ -89,6 +94,58 @@ func (db *DB) History(ctx context.Context, tenant, conversation int64, limit int
 		return rows.Err()
 	})
 	return turns, err
+}
+
+// Conversation is one conversation as its owner's history lists it.
+type Conversation struct {
+	ID        int64     `json:"id"`
+	Title     string    `json:"title"` // the first question
+	Channel   string    `json:"channel"`
+	Messages  int       `json:"messages"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// conversationCols reads a Conversation; the title is the first question
+// (the stored title, set at creation, is the fallback).
+const conversationCols = `c.id,
+	coalesce(left((SELECT q.content FROM messages q WHERE q.conversation_id = c.id AND q.role = 'user' ORDER BY q.id LIMIT 1), 200), c.title),
+	c.channel, (SELECT count(*) FROM messages n WHERE n.conversation_id = c.id), c.created_at, c.updated_at`
+
+func scanConversation(row pgx.Row) (Conversation, error) {
+	var c Conversation
+	err := row.Scan(&c.ID, &c.Title, &c.Channel, &c.Messages, &c.CreatedAt, &c.UpdatedAt)
+	return c, err
+}
+
+// Conversations lists a user's own conversations that have messages, most
+// recently active first, at most limit (1–200; default 50).
+func (db *DB) Conversations(ctx context.Context, tenant, userID int64, limit int) ([]Conversation, error) {
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	out := []Conversation{}
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+conversationCols+` FROM conversations c
+			WHERE c.user_id = $1 AND EXISTS (SELECT FROM messages m WHERE m.conversation_id = c.id)
+			ORDER BY c.updated_at DESC, c.id DESC LIMIT $2`, userID, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			c, err := scanConversation(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("conversations: %w", err)
+	}
+	return out, nil
 }
 
 // Message is a stored message.
@@ -149,10 +206,23 @@ func (db *DB) Exchange(ctx context.Context, tenant, conversation, userID int64, 
 	return id, nil
 }
 
-// Messages returns a conversation's messages, oldest first.
-func (db *DB) Messages(ctx context.Context, tenant, conversation int64) ([]Message, error) {
-	var out []Message
+// Messages returns one of a user's own conversations and its messages,
+// oldest first. userID 0 reads only conversations without a user (the CLI's).
+// Another user's conversation, even in the same tenant, is not found: the
+// store checks ownership so no caller can forget to.
+func (db *DB) Messages(ctx context.Context, tenant, userID, conversation int64) (Conversation, []Message, error) {
+	var conv Conversation
+	out := []Message{}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		conv, err = scanConversation(tx.QueryRow(ctx, `SELECT `+conversationCols+` FROM conversations c
+			WHERE c.id = $1 AND c.user_id IS NOT DISTINCT FROM $2`, conversation, nullID(userID)))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return shifu.Errorf(shifu.ErrNotFound, "conversation %d not found", conversation)
+		}
+		if err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, `SELECT id, conversation_id, role, content, citations, abstained, degraded, model,
 				prompt_version, prompt_tokens, completion_tokens, latency_ms, created_at
 			FROM messages WHERE conversation_id = $1 ORDER BY id`, conversation)
@@ -176,9 +246,9 @@ func (db *DB) Messages(ctx context.Context, tenant, conversation int64) ([]Messa
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("messages: %w", err)
+		return Conversation{}, nil, fmt.Errorf("messages: %w", err)
 	}
-	return out, nil
+	return conv, out, nil
 }
 
 // AddGap records a question the manuals answered badly (reason "downvoted")
@@ -188,61 +258,5 @@ func (db *DB) AddGap(ctx context.Context, tenant int64, question, reason string,
 		_, err := tx.Exec(ctx, `INSERT INTO gaps (question, reason, message_id, user_id) VALUES ($1, $2, $3, $4)`,
 			question, reason, nullID(messageID), nullID(userID))
 		return classify(err)
-	})
-}
-
-// Gap is a group of open knowledge gaps with the same question.
-type Gap struct {
-	ID       int64 // the newest gap of the group; resolving it resolves the group
-	Question string
-	Reasons  []string
-	Count    int
-	First    time.Time
-	Last     time.Time
-}
-
-// Gaps lists the tenant's open gaps, the same question (ignoring case and
-// surrounding space) asked several times grouped into one, most asked first.
-func (db *DB) Gaps(ctx context.Context, tenant int64) ([]Gap, error) {
-	var out []Gap
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT max(id), min(question), array_agg(DISTINCT reason ORDER BY reason), count(*),
-				min(created_at), max(created_at)
-			FROM gaps WHERE resolved_at IS NULL
-			GROUP BY lower(btrim(question))
-			ORDER BY count(*) DESC, max(created_at) DESC`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var g Gap
-			if err := rows.Scan(&g.ID, &g.Question, &g.Reasons, &g.Count, &g.First, &g.Last); err != nil {
-				return err
-			}
-			out = append(out, g)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, fmt.Errorf("gaps: %w", err)
-	}
-	return out, nil
-}
-
-// ResolveGap closes a gap and every open gap with the same question, noting
-// the note (document) that answered it (0: none).
-func (db *DB) ResolveGap(ctx context.Context, tenant, id, noteID int64) error {
-	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE gaps g SET resolved_at = now(), note_id = $2
-			FROM gaps o WHERE o.id = $1 AND g.resolved_at IS NULL AND lower(btrim(g.question)) = lower(btrim(o.question))`,
-			id, nullID(noteID))
-		if err != nil {
-			return classify(err)
-		}
-		if tag.RowsAffected() == 0 {
-			return shifu.Errorf(shifu.ErrNotFound, "open gap %d not found", id)
-		}
-		return nil
 	})
 }

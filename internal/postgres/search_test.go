@@ -214,31 +214,32 @@ func TestGaps(t *testing.T) {
 	if _, err := c.db.Exchange(ctx, a, conv, 0, "covered", shifu.Answer{Text: "yes [1]"}); err != nil {
 		t.Fatal(err)
 	}
-	gaps, err := c.db.Gaps(ctx, a)
+	gaps, err := c.db.GapGroups(ctx, a, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(gaps) != 2 || gaps[0].Count != 2 || !strings.Contains(strings.ToLower(gaps[0].Question), "hepa") {
-		t.Fatalf("gaps = %+v, want HEPA ×2 then AGV", gaps)
+	// Newest first: AGV was asked last; the two HEPA questions are one group.
+	if len(gaps) != 2 || gaps[0].Question != "AGV alarm" || gaps[1].Count != 2 || !strings.Contains(strings.ToLower(gaps[1].Question), "hepa") {
+		t.Fatalf("gaps = %+v, want AGV then HEPA ×2", gaps)
 	}
-	if g, _ := c.db.Gaps(ctx, b); len(g) != 0 {
+	if g, _ := c.db.GapGroups(ctx, b, 0); len(g) != 0 {
 		t.Fatalf("tenant zeta sees %d gaps of eps", len(g))
 	}
-	if err := c.db.ResolveGap(ctx, b, gaps[0].ID, 0); err == nil {
-		t.Fatal("tenant zeta resolved a gap of eps")
+	if err := c.db.CloseGap(ctx, b, gaps[1].ID, 0); err == nil {
+		t.Fatal("tenant zeta closed a gap of eps")
 	}
-	if err := c.db.ResolveGap(ctx, a, gaps[0].ID, 0); err != nil {
+	if err := c.db.CloseGap(ctx, a, gaps[1].ID, 0); err != nil {
 		t.Fatal(err)
 	}
-	gaps, _ = c.db.Gaps(ctx, a)
+	gaps, _ = c.db.GapGroups(ctx, a, 0)
 	if len(gaps) != 1 || gaps[0].Question != "AGV alarm" {
-		t.Fatalf("after resolving HEPA, gaps = %+v", gaps)
+		t.Fatalf("after closing HEPA, gaps = %+v", gaps)
 	}
-	h, err := c.db.History(ctx, a, conv, 3)
+	h, err := c.db.History(ctx, a, 0, conv, 3)
 	if err != nil || len(h) != 3 || h[2].Content != "yes [1]" || h[1].Content != "covered" {
 		t.Fatalf("history = %+v, %v", h, err)
 	}
-	if _, err := c.db.History(ctx, b, conv, 3); err == nil {
+	if _, err := c.db.History(ctx, b, 0, conv, 3); err == nil {
 		t.Fatal("tenant zeta read a conversation of eps")
 	}
 }
