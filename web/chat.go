@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -170,4 +171,69 @@ func (s *Server) feedback(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"ok": true})
+}
+
+// conversations lists the caller's own conversations, most recent first.
+func (s *Server) conversations(c *gin.Context) {
+	limit := 50
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 200 {
+			s.fail(c, shifu.Errorf(shifu.ErrInvalid, "limit %q: want a whole number from 1 to 200", v))
+			return
+		}
+		limit = n
+	}
+	p := who(c)
+	cs, err := s.o.DB.Conversations(c, p.tenant(), p.User.ID, limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"conversations": cs})
+}
+
+// storedMessage is a message as the chat page redraws it: answers come
+// rendered and sanitised, as the final event of /api/chat gives them.
+type storedMessage struct {
+	ID        int64            `json:"id"`
+	Role      string           `json:"role"`
+	Content   string           `json:"content"`
+	HTML      string           `json:"html,omitempty"`
+	Citations []shifu.Citation `json:"citations"`
+	Abstained bool             `json:"abstained"`
+	Degraded  bool             `json:"degraded"`
+	CreatedAt time.Time        `json:"created_at"`
+}
+
+// conversation returns one of the caller's conversations with its messages;
+// anyone else's, even a colleague's in the same factory, is not found.
+func (s *Server) conversation(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	if p.User.ID <= 0 { // never the CLI's user-less conversations
+		s.fail(c, shifu.Errorf(shifu.ErrNotFound, "conversation %d not found", id))
+		return
+	}
+	conv, msgs, err := s.o.DB.Messages(c, p.tenant(), p.User.ID, id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	out := make([]storedMessage, len(msgs))
+	for i, m := range msgs {
+		out[i] = storedMessage{ID: m.ID, Role: m.Role, Content: m.Content, Citations: m.Citations,
+			Abstained: m.Abstained, Degraded: m.Degraded, CreatedAt: m.CreatedAt}
+		if out[i].Citations == nil {
+			out[i].Citations = []shifu.Citation{}
+		}
+		if m.Role == "assistant" {
+			out[i].HTML = renderMarkdown(m.Content)
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"conversation": conv, "messages": out})
 }

@@ -200,6 +200,8 @@ func (s *Server) table() []route {
 		{get, "/api/me", worker, false, s.me},
 		{post, "/api/chat", worker, false, s.chat},
 		{post, "/api/feedback", worker, false, s.feedback},
+		{get, "/api/conversations", worker, false, s.conversations},
+		{get, "/api/conversations/:id", worker, false, s.conversation},
 		{get, "/api/documents/:id/original", worker, false, s.original},
 		{get, "/api/documents/:id/pages/:page", worker, false, s.pageImage},
 		{get, "/v1/models", worker, false, s.models},

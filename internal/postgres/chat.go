@@ -101,7 +101,7 @@ type Conversation struct {
 	ID        int64     `json:"id"`
 	Title     string    `json:"title"` // the first question
 	Channel   string    `json:"channel"`
-	Messages  int       `json:"messages"`
+	Messages  int       `json:"message_count"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
