@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os/exec"
 	"sync"
 
 	"github.com/shifu-factory/shifu"
@@ -130,7 +131,13 @@ func (e *env) parser(ctx context.Context) (*parse.Parser, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := parse.New(ctx, parse.Options{MaxBytes: c.MaxUploadBytes, Timeout: c.ParseTimeout})
+	opts := parse.Options{MaxBytes: c.MaxUploadBytes, Timeout: c.ParseTimeout}
+	if c.PDFText == "pdftotext" {
+		if opts.PDFToText, err = exec.LookPath("pdftotext"); err != nil {
+			return nil, shifu.Errorf(shifu.ErrInvalid, "SHIFU_PDF_TEXT=pdftotext but pdftotext is not installed (apt-get install poppler-utils)")
+		}
+	}
+	p, err := parse.New(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("start the PDF engine: %w", err)
 	}

@@ -20,7 +20,11 @@ type Config struct {
 
 	MaxUploadBytes int64
 	ParseTimeout   time.Duration
-	Workers        int // ingest jobs run at once
+	// PDFText picks the PDF text extractor: "pdfium" (pure Go, WebAssembly)
+	// or "pdftotext" (poppler, about 10x faster here; PDFium still reads the
+	// outline and renders pages).
+	PDFText string
+	Workers int // ingest jobs run at once
 
 	Embed  Model
 	LLM    Model
@@ -105,6 +109,7 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxUploadBytes: num("SHIFU_MAX_UPLOAD_BYTES", 200<<20),
 		ParseTimeout:   dur("SHIFU_PARSE_TIMEOUT", 5*time.Minute),
 		Workers:        int(num("SHIFU_WORKERS", 2)),
+		PDFText:        str("SHIFU_PDF_TEXT", "pdfium"),
 		SlackAPIURL:    str("SHIFU_SLACK_API_URL", ""),
 	}
 
@@ -173,6 +178,9 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 
+	if c.PDFText != "pdfium" && c.PDFText != "pdftotext" {
+		bad("SHIFU_PDF_TEXT=%q: want pdfium or pdftotext", c.PDFText)
+	}
 	if c.Workers > 64 {
 		bad("SHIFU_WORKERS=%d: at most 64", c.Workers)
 	}
