@@ -202,4 +202,29 @@ func TestBrowserPhone(t *testing.T) {
 	if h := run(t, ctx, "send", chromedp.Evaluate[float64](`document.getElementById('send').getBoundingClientRect().height`)); h < 48 {
 		t.Fatalf("send button is %.0f px tall; touch targets need 48", h)
 	}
+
+	// A new conversation empties the page; the history panel (from the
+	// server) reopens the old one with its chips, and a follow-up continues it.
+	do(t, ctx, "reopen",
+		chromedp.Click(css(`#new-chat`)),
+		chromedp.Click(css(`#history summary`)),
+		chromedp.WaitVisible(css(`#history-list button[data-id]`)),
+	)
+	listed := run(t, ctx, "history", chromedp.Text(css(`#history-list button .title`)))
+	shot(t, ctx, dir, "phone-history-zh")
+	do(t, ctx, "open", chromedp.Click(css(`#history-list button[data-id]`)), chromedp.WaitVisible(css(`.msg.assistant[data-done] .chip`)))
+	reopened := run(t, ctx, "reopened", chromedp.Evaluate[string](`document.querySelector('.msg.user').textContent + '|' + document.querySelectorAll('.chip').length`))
+	if listed != "What does alarm E42 mean on pump P-101?" || reopened != listed+"|1" {
+		t.Fatalf("history lists %q; reopened %q", listed, reopened)
+	}
+	do(t, ctx, "follow-up",
+		chromedp.SendKeys(css(`#question`), "How long should it cool?"),
+		chromedp.Click(css(`#send`)),
+	)
+	run(t, ctx, "answered", chromedp.Poll[bool](`document.querySelectorAll('.msg.assistant[data-done="1"]').length === 2`, chromedp.WithPollingTimeout(30*time.Second)))
+	shot(t, ctx, dir, "phone-follow-up-zh")
+	cs, err := w.db.Conversations(context.Background(), w.acme.ID, w.users["worker"].ID, 0)
+	if err != nil || len(cs) != 1 || cs[0].Messages != 4 {
+		t.Fatalf("after the follow-up the worker has conversations %+v, %v; want one with 4 messages", cs, err)
+	}
 }

@@ -9,16 +9,51 @@
   const send = document.getElementById('send');
   const viewer = document.getElementById('viewer');
   let conversation = 0;
-  const histKey = 'shifu.history';
+  const historyBox = document.getElementById('history');
+  const historyList = document.getElementById('history-list');
 
-  function history() { try { return JSON.parse(localStorage.getItem(histKey)) || []; } catch (e) { return []; } }
-  function remember(q) {
-    const h = history().filter((x) => x !== q); h.unshift(q);
-    localStorage.setItem(histKey, JSON.stringify(h.slice(0, 30))); drawHistory();
+  // The history panel lists the worker's own conversations from the server
+  // (so it follows the worker across devices); opening one redraws it and
+  // makes the next question a follow-up in it.
+  async function drawHistory() {
+    historyList.textContent = '';
+    historyList.setAttribute('aria-busy', 'true');
+    try {
+      const data = await api('GET', '/api/conversations?limit=50');
+      const cs = (data && data.conversations) || [];
+      if (!cs.length) historyList.append(el('li', { class: 'empty', text: t('chat.no_history') }));
+      for (const c of cs) {
+        historyList.append(el('li', {}, el('button', { type: 'button', 'data-id': c.id, class: c.id === conversation ? 'current' : null,
+          onclick: () => reopen(c.id) },
+        el('span', { class: 'title', text: c.title }),
+        el('span', { class: 'when', text: Shifu.date(c.updated_at) }))));
+      }
+    } catch (e) {
+      historyList.append(el('li', { class: 'empty', role: 'alert', text: t('chat.error') + ': ' + e.message }));
+    } finally {
+      historyList.removeAttribute('aria-busy');
+    }
   }
-  function drawHistory() {
-    const ol = document.getElementById('history-list'); ol.textContent = '';
-    for (const q of history()) ol.append(el('li', {}, el('button', { type: 'button', text: q, onclick: () => { input.value = q; input.focus(); } })));
+  historyBox.addEventListener('toggle', () => { if (historyBox.open) drawHistory(); });
+
+  async function reopen(id) {
+    let data;
+    try { data = await api('GET', '/api/conversations/' + encodeURIComponent(id)); } catch (e) {
+      historyList.prepend(el('li', { class: 'empty', role: 'alert', text: t('chat.error') + ': ' + e.message }));
+      return;
+    }
+    conversation = data.conversation.id;
+    log.textContent = '';
+    for (const m of data.messages || []) {
+      if (m.role === 'user') { log.append(el('div', { class: 'msg user', text: m.content })); continue; }
+      const body = el('div', { class: 'body' });
+      const msg = el('div', { class: 'msg assistant' }, body);
+      log.append(msg);
+      finish(msg, body, Object.assign({}, m, { message_id: m.id }));
+    }
+    historyBox.open = false;
+    if (log.lastElementChild) log.lastElementChild.scrollIntoView({ block: 'end' });
+    input.focus();
   }
 
   // readSSE calls onEvent(name, data) for each event of a fetch response body.
@@ -113,6 +148,18 @@
     return box;
   }
 
+  // finish draws a whole answer (the final event, or a stored message): the
+  // server-rendered HTML, banners, citation chips and the rating buttons.
+  function finish(msg, body, d) {
+    body.classList.remove('streaming');
+    body.innerHTML = d.html || ''; // rendered and sanitised on the server (goldmark + bluemonday)
+    if (d.degraded) msg.prepend(el('div', { class: 'banner degraded', text: t('chat.degraded') }));
+    if (d.abstained) msg.prepend(el('div', { class: 'banner abstained', text: t('chat.abstained') }));
+    if (d.citations && d.citations.length) msg.append(chips(d.citations));
+    if (d.message_id) msg.append(rating(d.message_id));
+    msg.dataset.done = '1';
+  }
+
   async function ask(q) {
     log.append(el('div', { class: 'msg user', text: q }));
     const body = el('div', { class: 'body streaming', text: t('chat.thinking') });
@@ -137,13 +184,7 @@
           body.textContent += d.text; // plain text while streaming: nothing is parsed as HTML
         } else if (name === 'final' && d) {
           conversation = d.conversation_id || conversation;
-          body.classList.remove('streaming');
-          body.innerHTML = d.html; // rendered and sanitised on the server (goldmark + bluemonday)
-          if (d.degraded) msg.prepend(el('div', { class: 'banner degraded', text: t('chat.degraded') }));
-          if (d.abstained) msg.prepend(el('div', { class: 'banner abstained', text: t('chat.abstained') }));
-          if (d.citations && d.citations.length) msg.append(chips(d.citations));
-          if (d.message_id) msg.append(rating(d.message_id));
-          msg.dataset.done = '1';
+          finish(msg, body, d);
         } else if (name === 'error') {
           throw new Error((d && d.error) || t('chat.error'));
         }
@@ -161,12 +202,12 @@
     const q = input.value.trim();
     if (!q) return;
     input.value = '';
-    remember(q);
-    ask(q);
+    ask(q).then(() => { if (historyBox.open) drawHistory(); });
   });
   input.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
   });
-  document.getElementById('new-chat').addEventListener('click', () => { conversation = 0; log.textContent = ''; input.focus(); });
-  drawHistory();
+  document.getElementById('new-chat').addEventListener('click', () => { conversation = 0; log.textContent = ''; historyBox.open = false; input.focus(); });
+  // Questions were once kept only in this browser; the server has them now.
+  try { localStorage.removeItem('shifu.history'); } catch (e) { /* storage blocked */ }
 })();
