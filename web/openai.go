@@ -14,8 +14,8 @@ import (
 )
 
 // The OpenAI-compatible API lets existing chat clients and scripts use Shifu:
-// the last user message is the question, the answer comes from Shifu's
-// retrieval, and citations are appended as a Markdown list and also given in
+// the last user message is the question, earlier user and assistant messages
+// help with follow-ups, the answer comes from Shifu's retrieval, and citations are appended as a Markdown list and also given in
 // an extra "citations" field.
 
 type oaiMessage struct {
@@ -112,9 +112,10 @@ func (s *Server) completions(c *gin.Context) {
 		return
 	}
 	var question string
+	last := -1
 	for i := len(req.Messages) - 1; i >= 0; i-- {
 		if req.Messages[i].Role == "user" {
-			question = req.Messages[i].text()
+			question, last = req.Messages[i].text(), i
 			break
 		}
 	}
@@ -123,6 +124,9 @@ func (s *Server) completions(c *gin.Context) {
 	if err != nil {
 		s.oaiFail(c, err)
 		return
+	}
+	if last > 0 {
+		q.History = clientTurns(req.Messages[:last])
 	}
 	id := "chatcmpl-" + auth.Secret()[:24]
 	created := time.Now().Unix()
@@ -179,9 +183,51 @@ func (s *Server) completions(c *gin.Context) {
 	w.raw("data: [DONE]\n\n")
 }
 
+// Bounds on the earlier messages a client sends: the answer service keeps
+// fewer still, but the request should not make us copy megabytes first.
+const (
+	maxClientTurns     = 12
+	maxClientTurnChars = 4000
+)
+
+// clientTurns keeps the client's earlier user and assistant messages, the
+// last maxClientTurns of them, each cut to maxClientTurnChars, so a follow-up
+// ("and the torque?") can be understood. System and developer messages are
+// dropped on purpose: Shifu's own system prompt decides how answers are made,
+// and a client's system text inside our prompt would be a prompt-injection
+// channel (and could tell the model to ignore the passages). Tool messages
+// mean nothing here.
+func clientTurns(ms []oaiMessage) []shifu.Turn {
+	var out []shifu.Turn
+	for _, m := range ms {
+		if m.Role != "user" && m.Role != "assistant" {
+			continue
+		}
+		text := m.text()
+		if m.Role == "assistant" {
+			// Our own answers carry the sources list; it is for people, not context.
+			text, _, _ = strings.Cut(text, sourcesHeading)
+		}
+		text = strings.TrimSpace(text)
+		if text == "" {
+			continue
+		}
+		if r := []rune(text); len(r) > maxClientTurnChars {
+			text = string(r[:maxClientTurnChars])
+		}
+		out = append(out, shifu.Turn{Role: m.Role, Content: text})
+	}
+	if len(out) > maxClientTurns {
+		out = out[len(out)-maxClientTurns:]
+	}
+	return out
+}
+
 func shifuOf(a shifu.Answer) *oaiShifu {
 	return &oaiShifu{Abstained: a.Abstained, Degraded: a.Degraded, ConversationID: a.ConversationID, MessageID: a.MessageID}
 }
+
+const sourcesHeading = "\n\n**Sources**\n"
 
 // sourcesMarkdown lists citations under the answer, as chat clients show
 // only the message text.
@@ -190,7 +236,7 @@ func sourcesMarkdown(cs []shifu.Citation) string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("\n\n**Sources**\n")
+	b.WriteString(sourcesHeading)
 	for _, c := range cs {
 		title := c.Title
 		if title == "" {
