@@ -311,7 +311,7 @@ func (s *Service) answer(ctx context.Context, question, lang string, history []s
 	if a.Usage.TotalTokens == 0 {
 		a.Usage.TotalTokens = a.Usage.PromptTokens + a.Usage.CompletionTokens
 	}
-	a.Text, a.Citations = verify(reply.Text, ps, lang)
+	a.Text, a.Citations = verify(reply.Text, question, ps, lang)
 	if len(a.Citations) == 0 && saysNotCovered(a.Text) {
 		a.Abstained = true
 	}
@@ -369,15 +369,9 @@ func degraded(lang string, ps []passage, afterPartial bool) shifu.Answer {
 // excerpt is the start of a passage's body (without its heading line), at
 // most n characters, cut at a word or sentence end when one is near.
 func excerpt(h shifu.Hit, n int) string {
-	body := h.Text
-	if first, rest, ok := strings.Cut(body, "\n"); ok && h.Heading != "" && strings.TrimSpace(rest) != "" &&
-		strings.Contains(first, lastHeading(h.Heading)) {
-		body = rest
-	}
-	body = strings.Join(strings.Fields(body), " ")
-	r := []rune(body)
+	r := []rune(strings.Join(strings.Fields(body(h)), " "))
 	if len(r) <= n {
-		return body
+		return string(r)
 	}
 	cut := n
 	for i := n; i > n*2/3; i-- {
@@ -387,6 +381,15 @@ func excerpt(h shifu.Hit, n int) string {
 		}
 	}
 	return strings.TrimSpace(string(r[:cut])) + "…"
+}
+
+// body is a passage's text without the heading line chunks start with.
+func body(h shifu.Hit) string {
+	if first, rest, ok := strings.Cut(h.Text, "\n"); ok && h.Heading != "" && strings.TrimSpace(rest) != "" &&
+		strings.Contains(first, lastHeading(h.Heading)) {
+		return rest
+	}
+	return h.Text
 }
 
 func lastHeading(h string) string {

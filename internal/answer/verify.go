@@ -18,41 +18,185 @@ var citeRE = regexp.MustCompile(`\[(\d{1,3})\](?:\s*(?:"([^"\n]{1,400})"|“([^�
 // number that is not a passage is removed from the text (the model made it
 // up); a quote not found in its passage is kept but flagged unverified. One
 // citation per passage is returned, in order of first mention; a citation
-// without a quote gets the passage's opening as its quote.
-func verify(text string, ps []passage, lang string) (string, []shifu.Citation) {
+// without a quote gets the passage sentence that best matches the claim it
+// supports (see bestQuote).
+func verify(text, question string, ps []passage, lang string) (string, []shifu.Citation) {
 	byN := map[int]passage{}
 	for _, p := range ps {
 		byN[p.n] = p
 	}
 	cites := []shifu.Citation{}
-	index := map[int]int{} // n → position in cites
-	out := citeRE.ReplaceAllStringFunc(text, func(m string) string {
-		sub := citeRE.FindStringSubmatch(m)
-		n, _ := strconv.Atoi(sub[1])
+	index := map[int]int{}   // n → position in cites
+	chosen := map[int]bool{} // n → the quote is ours, not the model's
+	var out strings.Builder
+	prev := 0
+	for _, m := range citeRE.FindAllStringSubmatchIndex(text, -1) {
+		out.WriteString(text[prev:m[0]])
+		prev = m[1]
+		n, _ := strconv.Atoi(text[m[2]:m[3]])
 		p, ok := byN[n]
 		if !ok {
-			return "" // not a passage Shifu sent
+			continue // not a passage Shifu sent
 		}
-		quote := sub[2] + sub[3] + sub[4]
+		out.WriteString(text[m[0]:m[1]])
+		quote := ""
+		for g := 4; g+1 < len(m); g += 2 {
+			if m[g] >= 0 {
+				quote += text[m[g]:m[g+1]]
+			}
+		}
 		ok = quote == "" || quoted(quote, p.hit.Text, lang)
 		i, seen := index[n]
 		switch {
 		case !seen:
 			q := quote
 			if q == "" {
-				q = excerpt(p.hit, 200)
+				q = bestQuote(p.hit, claim(text, m[0], m[1]), question, maxQuote)
+				chosen[n] = true
 			}
 			index[n] = len(cites)
 			cites = append(cites, citation(p, q, ok))
-		case quote != "" && ok && !cites[i].Verified:
+		case quote != "" && ok && (chosen[n] || !cites[i].Verified):
 			cites[i].Quote, cites[i].Verified = quote, true
-		case quote != "" && !ok && cites[i].Verified && cites[i].Quote == excerpt(p.hit, 200):
+			chosen[n] = false
+		case quote != "" && !ok && chosen[n]:
 			// The first mention had no quote; this one misquotes: flag it.
 			cites[i].Quote, cites[i].Verified = quote, false
+			chosen[n] = false
 		}
-		return m
-	})
-	return strings.TrimSpace(strings.ReplaceAll(out, "  ", " ")), cites
+	}
+	out.WriteString(text[prev:])
+	return strings.TrimSpace(strings.ReplaceAll(out.String(), "  ", " ")), cites
+}
+
+// maxQuote bounds a quote Shifu picks itself (characters).
+const maxQuote = 200
+
+// claim is the answer sentence a citation at text[start:end] supports: the
+// text since the previous sentence end, or, for a citation opening its
+// sentence, the text up to the next one.
+func claim(text string, start, end int) string {
+	before := text[:start]
+	if i := strings.LastIndexAny(before, ".!?。！？\n"); i >= 0 {
+		before = before[i+1:]
+	}
+	if len(tokens(before)) > 0 {
+		return before
+	}
+	after := text[end:]
+	if i := strings.IndexAny(after, ".!?。！？\n"); i >= 0 {
+		after = after[:i]
+	}
+	return after
+}
+
+// bestQuote picks the passage sentence that shares the most words with the
+// claim (then, on a tie or no overlap, with the question), cut to n
+// characters. It falls back to the passage's opening when no sentence shares
+// a word with either: the opening at least shows where the passage starts.
+func bestQuote(h shifu.Hit, claim, question string, n int) string {
+	ct, qt := tokens(claim), tokens(question)
+	best, bestScore := "", [2]int{}
+	for _, s := range sentences(body(h)) {
+		st := tokens(s)
+		score := [2]int{overlap(ct, st), overlap(qt, st)}
+		if score[0] > bestScore[0] || score[0] == bestScore[0] && score[1] > bestScore[1] {
+			best, bestScore = s, score
+		}
+	}
+	if best == "" {
+		return excerpt(h, n)
+	}
+	return cut(best, n)
+}
+
+func overlap(a, b map[string]bool) int {
+	n := 0
+	for t := range a {
+		if b[t] {
+			n++
+		}
+	}
+	return n
+}
+
+// sentences splits text after sentence-ending punctuation (a Latin stop only
+// before a space, so "2.5 mm" stays whole) and at line ends.
+func sentences(text string) []string {
+	var out []string
+	r := []rune(text)
+	start := 0
+	emit := func(end int) {
+		if s := strings.Join(strings.Fields(string(r[start:end])), " "); s != "" {
+			out = append(out, s)
+		}
+		start = end
+	}
+	for i, c := range r {
+		switch {
+		case c == '\n':
+			emit(i + 1)
+		case strings.ContainsRune("。！？；", c):
+			emit(i + 1)
+		case strings.ContainsRune(".!?;", c) && (i+1 == len(r) || unicode.IsSpace(r[i+1])):
+			emit(i + 1)
+		}
+	}
+	emit(len(r))
+	return out
+}
+
+// stop are English words too common to say which sentence a claim is about.
+var stop = map[string]bool{"the": true, "an": true, "and": true, "or": true, "of": true, "to": true, "in": true,
+	"on": true, "at": true, "is": true, "are": true, "be": true, "it": true, "for": true, "with": true, "this": true,
+	"that": true, "then": true, "if": true, "by": true, "as": true, "from": true, "you": true, "your": true, "do": true,
+	"does": true, "how": true, "what": true, "when": true, "can": true, "should": true, "must": true, "not": true}
+
+// tokens are a text's lower-case words (two or more letters or digits,
+// without stop words) and, for Chinese, its pairs of adjacent Han characters.
+func tokens(s string) map[string]bool {
+	out := map[string]bool{}
+	var word []rune
+	flush := func() {
+		if w := string(word); len(word) > 1 && !stop[w] {
+			out[w] = true
+		}
+		word = word[:0]
+	}
+	r := []rune(strings.ToLower(s))
+	for i, c := range r {
+		switch {
+		case unicode.Is(unicode.Han, c):
+			flush()
+			if i+1 < len(r) && unicode.Is(unicode.Han, r[i+1]) {
+				out[string(r[i:i+2])] = true
+			} else if i == 0 || !unicode.Is(unicode.Han, r[i-1]) {
+				out[string(c)] = true // a lone character
+			}
+		case unicode.IsLetter(c) || unicode.IsDigit(c):
+			word = append(word, c)
+		default:
+			flush()
+		}
+	}
+	flush()
+	return out
+}
+
+// cut shortens s to at most n characters, at a word end when one is near.
+func cut(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	end := n
+	for i := n; i > n*2/3; i-- {
+		if r[i] == ' ' || r[i] == '，' || r[i] == ',' {
+			end = i
+			break
+		}
+	}
+	return strings.TrimSpace(string(r[:end])) + "…"
 }
 
 // quoted reports whether quote appears in passage under the eval's
