@@ -132,10 +132,13 @@ func (e *env) parser(ctx context.Context) (*parse.Parser, error) {
 		return nil, err
 	}
 	opts := parse.Options{MaxBytes: c.MaxUploadBytes, Timeout: c.ParseTimeout}
-	if c.PDFText == "pdftotext" {
+	switch c.PDFText {
+	case "pdftotext":
 		if opts.PDFToText, err = exec.LookPath("pdftotext"); err != nil {
 			return nil, shifu.Errorf(shifu.ErrInvalid, "SHIFU_PDF_TEXT=pdftotext but pdftotext is not installed (apt-get install poppler-utils)")
 		}
+	case "auto":
+		opts.PDFToText, _ = exec.LookPath("pdftotext") // PDFium alone when missing
 	}
 	p, err := parse.New(ctx, opts)
 	if err != nil {
