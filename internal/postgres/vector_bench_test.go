@@ -106,7 +106,18 @@ func BenchmarkVector1M(b *testing.B) {
 	truth := syn.topK(rows, qs, 10)
 	b.Logf("brute-force ground truth for %d queries over %d rows: %s", queries, rows, time.Since(start).Round(time.Second))
 
-	for _, ef := range []int{40, 100, 200} {
+	efs := []int{40, 100, 200}
+	if v := os.Getenv("SHIFU_BENCH_1M_EF"); v != "" { // e.g. 400,1000
+		efs = nil
+		for _, f := range strings.Split(v, ",") {
+			ef, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				b.Fatalf("SHIFU_BENCH_1M_EF=%q: want comma-separated integers", v)
+			}
+			efs = append(efs, ef)
+		}
+	}
+	for _, ef := range efs {
 		b.Run(fmt.Sprintf("ef_search=%d", ef), func(b *testing.B) {
 			plan := postgres.VectorPlan{EfSearch: ef, ExactBelow: -1} // the index path, whatever the size
 			// Warm the index into memory before timing.
