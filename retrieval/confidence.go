@@ -20,11 +20,23 @@ func (s *Searcher) confidence(r run, hits []shifu.Hit) float64 {
 	}
 	st := r.cand.Stats
 	weights := make([]float64, len(r.terms))
-	total := 0.0
+	total, known := 0.0, 0.0
 	for i, t := range r.terms {
 		weights[i] = postgres.IDF(st.N, st.DF[t])
 		if hanUnigram(t) { // one character says less than a word, as in BM25
 			weights[i] *= max(s.opt.BM25.Unigram, 0)
+		}
+		if st.DF[t] > 0 {
+			known = math.Max(known, weights[i])
+		}
+	}
+	// A term no chunk holds weighs as much as the rarest term that some chunk
+	// does hold, not more: its IDF would otherwise grow with nothing but the
+	// corpus's size, and in a small library every everyday verb ("hit") is
+	// unknown and would sink questions the library answers.
+	for i, t := range r.terms {
+		if st.DF[t] == 0 && known > 0 {
+			weights[i] = math.Min(weights[i], known)
 		}
 		total += weights[i]
 	}

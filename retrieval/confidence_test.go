@@ -1,0 +1,61 @@
+package retrieval
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/keyring"
+	"github.com/shifu-factory/shifu/internal/postgres"
+	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
+)
+
+// TestConfidenceSmallLibrary: in a library of a few chunks, an everyday word
+// the library happens not to hold ("hit") must not sink a question it
+// answers, while a question about a thing it does not hold ("hepa") still
+// abstains.
+func TestConfidenceSmallLibrary(t *testing.T) {
+	db, url := pgtest.DB(t)
+	ctx := context.Background()
+	m, _ := keyring.ParseMaster(keyring.Generate())
+	w, _ := m.NewDataKey("acme")
+	ten, err := postgres.CreateTenant(ctx, url, "acme", w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{
+		"emergency stop: if the spindle keeps turning after estop open the main disconnect",
+		"alarms: e-104 spindle drive over temperature, clean the fan filter",
+		"lubrication: check the way oil level every shift",
+		"turret: clear alarm e-305 and jog the turret",
+	}
+	var doc int64
+	err = db.InTenant(ctx, ten.ID, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO documents (name, kind, sha256, size, status) VALUES ('m.md', 'manual', 'x', 1, 'ready') RETURNING id`).Scan(&doc)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := make([]postgres.ChunkRow, len(texts))
+	for i, tx := range texts {
+		rows[i] = postgres.ChunkRow{Chunk: shifu.Chunk{Ord: 10 * i, Text: tx}, Terms: words{}.Terms(tx)}
+	}
+	if err := db.StoreChunks(ctx, ten.ID, doc, postgres.Meta{}, rows); err != nil {
+		t.Fatal(err)
+	}
+	s := New(db, words{}, nil, Options{})
+	for q, abstain := range map[string]bool{
+		"spindle keeps turning when i hit estop": false,
+		"replace hepa filter":                    true,
+	} {
+		r, err := s.Retrieve(ctx, ten.ID, Query{Text: q, K: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Abstain != abstain {
+			t.Errorf("%q: abstain %v (confidence %.2f), want %v", q, r.Abstain, r.Confidence, abstain)
+		}
+	}
+}
