@@ -47,8 +47,8 @@ func TestConfidenceSmallLibrary(t *testing.T) {
 	}
 	s := New(db, words{}, nil, Options{})
 	for q, abstain := range map[string]bool{
-		"spindle keeps turning when i hit estop": false,
-		"replace hepa filter":                    true,
+		"spindle keeps turning when i hit the estop button": false,
+		"replace hepa filter":                               true,
 	} {
 		r, err := s.Retrieve(ctx, ten.ID, Query{Text: q, K: 3})
 		if err != nil {
