@@ -59,3 +59,46 @@ func TestConfidenceSmallLibrary(t *testing.T) {
 		}
 	}
 }
+
+// TestFollowUpWithoutModel: with no model to rewrite it, a follow-up is
+// searched together with the question before it.
+func TestFollowUpWithoutModel(t *testing.T) {
+	db, url := pgtest.DB(t)
+	ctx := context.Background()
+	m, _ := keyring.ParseMaster(keyring.Generate())
+	w, _ := m.NewDataKey("acme")
+	ten, err := postgres.CreateTenant(ctx, url, "acme", w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{
+		"alarm e-104 spindle drive over temperature: let the drive cool 15 minutes and clean the fan filter",
+		"alarm e-211 x axis following error: check ball screw lubrication",
+		"lubrication: check the way oil level every shift",
+		"turret: clear alarm e-305 and jog the turret",
+		"coolant: top up to the max mark",
+	}
+	var doc int64
+	err = db.InTenant(ctx, ten.ID, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO documents (name, kind, sha256, size, status) VALUES ('m.md', 'manual', 'x', 1, 'ready') RETURNING id`).Scan(&doc)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := make([]postgres.ChunkRow, len(texts))
+	for i, tx := range texts {
+		rows[i] = postgres.ChunkRow{Chunk: shifu.Chunk{Ord: 10 * i, Text: tx}, Terms: words{}.Terms(tx)}
+	}
+	if err := db.StoreChunks(ctx, ten.ID, doc, postgres.Meta{}, rows); err != nil {
+		t.Fatal(err)
+	}
+	s := New(db, words{}, nil, Options{})
+	history := []shifu.Turn{{Role: "user", Content: "alarm e-104"}, {Role: "assistant", Content: "The spindle drive is too hot [1]."}}
+	r, err := s.Retrieve(ctx, ten.ID, Query{Text: "how long cool", K: 3, History: history})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Abstain || len(r.Hits) == 0 || r.Hits[0].Text != texts[0] {
+		t.Fatalf("follow-up: abstain %v (confidence %.2f), hits %v", r.Abstain, r.Confidence, r.Hits)
+	}
+}

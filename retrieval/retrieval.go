@@ -207,9 +207,18 @@ func (s *Searcher) Retrieve(ctx context.Context, tenant int64, q Query) (Result,
 		q.K = 10
 	}
 	res := Result{Queries: []string{text}}
+	var rewrites []string
 	if s.opt.Chat != nil {
-		res.Queries = append(res.Queries, s.rewrite(ctx, text, q.History)...)
+		rewrites = s.rewrite(ctx, text, q.History)
 	}
+	if len(rewrites) == 0 {
+		// No model to resolve a follow-up ("how long should it cool?"):
+		// search it together with the question before it.
+		if prev := lastQuestion(q.History); prev != "" {
+			rewrites = []string{prev + "\n" + text}
+		}
+	}
+	res.Queries = append(res.Queries, rewrites...)
 
 	var runs []run
 	for i, qt := range res.Queries {
@@ -242,7 +251,11 @@ func (s *Searcher) Retrieve(ctx context.Context, tenant int64, q Query) (Result,
 		res.Hits[i] = f.hit
 		res.Hits[i].Score = f.score
 	}
-	res.Confidence = s.confidence(runs[0], res.Hits)
+	// The worker's own words decide, or a rewrite of them that the hits
+	// cover better (a follow-up is covered only together with its context).
+	for _, r := range runs {
+		res.Confidence = max(res.Confidence, s.confidence(r, res.Hits))
+	}
 	res.Abstain = len(res.Hits) == 0 || res.Confidence < s.opt.AbstainBelow
 	if q.Neighbours > 0 && len(res.Hits) > 0 {
 		hits, err := s.expand(ctx, tenant, res.Hits, q.Neighbours)
@@ -253,6 +266,16 @@ func (s *Searcher) Retrieve(ctx context.Context, tenant int64, q Query) (Result,
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// lastQuestion is the latest question the user asked before this one.
+func lastQuestion(history []shifu.Turn) string {
+	for i := len(history) - 1; i >= 0; i-- {
+		if history[i].Role == "user" {
+			return strings.TrimSpace(history[i].Content)
+		}
+	}
+	return ""
 }
 
 // run is one query's candidate lists.

@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/pgvector/pgvector-go"
 
 	"github.com/shifu-factory/shifu"
 )
@@ -262,44 +261,13 @@ func (db *DB) Nearest(ctx context.Context, tenant int64, vec []float32, model st
 	var hits []shifu.Hit
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var err error
-		hits, err = nearest(ctx, tx, vec, model, f, vs, limit)
+		hits, err = nearestPlanned(ctx, tx, vec, model, f, vs, limit)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("vector search: %w", err)
 	}
 	return hits, nil
-}
-
-func nearest(ctx context.Context, tx pgx.Tx, vec []float32, model string, f Filter, vs VectorSearch, limit int) ([]shifu.Hit, error) {
-	// If the planner uses an HNSW index, a filter (tenant, status, kind …)
-	// applied after the index scan would starve the result; the iterative
-	// scan keeps reading the graph until limit rows pass the filter.
-	if _, err := tx.Exec(ctx, `SET LOCAL hnsw.iterative_scan = relaxed_order`); err != nil {
-		return nil, err
-	}
-	if vs.EfSearch > 0 {
-		if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL hnsw.ef_search = %d`, vs.EfSearch)); err != nil {
-			return nil, err
-		}
-	}
-	where, fargs := filterSQL(f, 4)
-	// relaxed_order may return rows slightly out of order: the outer ORDER
-	// BY re-sorts the materialised candidates.
-	q := `WITH nn AS MATERIALIZED (
-		SELECT c.id, c.embedding <=> $1::halfvec AS dist
-		FROM chunks c JOIN documents d ON d.id = c.document_id
-		WHERE c.tenant_id = app_tenant() AND c.embed_model = $2 AND d.status = 'ready'` + where + `
-		ORDER BY c.embedding <=> $1::halfvec LIMIT $3
-	)
-	SELECT ` + hitColumns + `, 1 - nn.dist FROM nn JOIN chunks c ON c.id = nn.id
-	JOIN documents d ON d.id = c.document_id ORDER BY nn.dist, c.id`
-	args := append([]any{pgvector.NewHalfVector(Pad(vec)), model, limit}, fargs...)
-	rows, err := tx.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	return collectHits(rows, true)
 }
 
 // Candidates is the two ranked lists a hybrid search fuses.
@@ -342,7 +310,7 @@ func (db *DB) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidat
 			}
 		}
 		if len(q.Vector) > 0 && q.VectorK > 0 {
-			if c.Vector, err = nearest(ctx, tx, q.Vector, q.Model, q.Filter, q.Vec, q.VectorK); err != nil {
+			if c.Vector, err = nearestPlanned(ctx, tx, q.Vector, q.Model, q.Filter, q.Vec, q.VectorK); err != nil {
 				return fmt.Errorf("vector: %w", err)
 			}
 		}
