@@ -40,6 +40,11 @@ func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
 		if _, err := c.Exec(ctx, "SET ROLE "+AppRole); err != nil {
 			return fmt.Errorf("postgres: switch to role %s: %w", AppRole, err)
 		}
+		// Shifu's queries are short; JIT compiling one whose estimated cost
+		// crosses jit_above_cost added 300-600 ms to a 2 ms vector search.
+		if _, err := c.Exec(ctx, "SET jit = off"); err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
 		return pgxvec.RegisterTypes(ctx, c)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
