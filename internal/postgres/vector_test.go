@@ -259,7 +259,7 @@ func TestVector(t *testing.T) {
 			t.Fatal(err)
 		}
 		// 1,414 rows: alpha's ready documents hold 784 (55%), beta 600 (42%).
-		plan := postgres.VectorPlan{AlwaysExactBelow: 100}
+		plan := postgres.VectorPlan{AlwaysExactBelow: 100, IndexShare: 0.5} // the rule, not the default
 		for _, c := range []struct {
 			tenant int64
 			filter postgres.Filter
