@@ -17,40 +17,20 @@ import (
 // answers, while a question about a thing it does not hold ("hepa") still
 // abstains.
 func TestConfidenceSmallLibrary(t *testing.T) {
-	db, url := pgtest.DB(t)
 	ctx := context.Background()
-	m, _ := keyring.ParseMaster(keyring.Generate())
-	w, _ := m.NewDataKey("acme")
-	ten, err := postgres.CreateTenant(ctx, url, "acme", w)
-	if err != nil {
-		t.Fatal(err)
-	}
 	texts := []string{
 		"emergency stop: if the spindle keeps turning after estop open the main disconnect",
 		"alarms: e-104 spindle drive over temperature, clean the fan filter",
 		"lubrication: check the way oil level every shift",
 		"turret: clear alarm e-305 and jog the turret",
 	}
-	var doc int64
-	err = db.InTenant(ctx, ten.ID, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `INSERT INTO documents (name, kind, sha256, size, status) VALUES ('m.md', 'manual', 'x', 1, 'ready') RETURNING id`).Scan(&doc)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows := make([]postgres.ChunkRow, len(texts))
-	for i, tx := range texts {
-		rows[i] = postgres.ChunkRow{Chunk: shifu.Chunk{Ord: 10 * i, Text: tx}, Terms: words{}.Terms(tx)}
-	}
-	if err := db.StoreChunks(ctx, ten.ID, doc, postgres.Meta{}, rows); err != nil {
-		t.Fatal(err)
-	}
+	db, tenant := library(t, texts)
 	s := New(db, words{}, nil, Options{})
 	for q, abstain := range map[string]bool{
 		"spindle keeps turning when i hit the estop button": false,
 		"replace hepa filter":                               true,
 	} {
-		r, err := s.Retrieve(ctx, ten.ID, Query{Text: q, K: 3})
+		r, err := s.Retrieve(ctx, tenant, Query{Text: q, K: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,6 +43,31 @@ func TestConfidenceSmallLibrary(t *testing.T) {
 // TestFollowUpWithoutModel: with no model to rewrite it, a follow-up is
 // searched together with the question before it.
 func TestFollowUpWithoutModel(t *testing.T) {
+	ctx := context.Background()
+	texts := []string{
+		"alarm e-104 spindle drive over temperature: let the drive cool 15 minutes and clean the fan filter",
+		"alarm e-211 x axis following error: check ball screw lubrication",
+		"lubrication: check the way oil level every shift",
+		"turret: clear alarm e-305 and jog the turret",
+		"coolant: top up to the max mark",
+	}
+	db, tenant := library(t, texts)
+	s := New(db, words{}, nil, Options{})
+	history := []shifu.Turn{{Role: "user", Content: "alarm e-104"}, {Role: "assistant", Content: "The spindle drive is too hot [1]."}}
+	r, err := s.Retrieve(ctx, tenant, Query{Text: "how long cool", K: 3, History: history})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Abstain || len(r.Hits) == 0 || r.Hits[0].Text != texts[0] {
+		t.Fatalf("follow-up: abstain %v (confidence %.2f), hits %v", r.Abstain, r.Confidence, r.Hits)
+	}
+}
+
+// library stores texts as the chunks of one ready document of a new tenant,
+// ten ords apart so no chunk lends another neighbour context, indexed by the
+// words analyzer.
+func library(t *testing.T, texts []string) (*postgres.DB, int64) {
+	t.Helper()
 	db, url := pgtest.DB(t)
 	ctx := context.Background()
 	m, _ := keyring.ParseMaster(keyring.Generate())
@@ -70,13 +75,6 @@ func TestFollowUpWithoutModel(t *testing.T) {
 	ten, err := postgres.CreateTenant(ctx, url, "acme", w)
 	if err != nil {
 		t.Fatal(err)
-	}
-	texts := []string{
-		"alarm e-104 spindle drive over temperature: let the drive cool 15 minutes and clean the fan filter",
-		"alarm e-211 x axis following error: check ball screw lubrication",
-		"lubrication: check the way oil level every shift",
-		"turret: clear alarm e-305 and jog the turret",
-		"coolant: top up to the max mark",
 	}
 	var doc int64
 	err = db.InTenant(ctx, ten.ID, func(tx pgx.Tx) error {
@@ -87,18 +85,10 @@ func TestFollowUpWithoutModel(t *testing.T) {
 	}
 	rows := make([]postgres.ChunkRow, len(texts))
 	for i, tx := range texts {
-		rows[i] = postgres.ChunkRow{Chunk: shifu.Chunk{Ord: 10 * i, Text: tx}, Terms: words{}.Terms(tx)}
+		rows[i] = postgres.ChunkRow{Chunk: shifu.Chunk{Ord: 10 * i, Text: tx, PageStart: i + 1, PageEnd: i + 1}, Terms: words{}.Terms(tx)}
 	}
 	if err := db.StoreChunks(ctx, ten.ID, doc, postgres.Meta{}, rows); err != nil {
 		t.Fatal(err)
 	}
-	s := New(db, words{}, nil, Options{})
-	history := []shifu.Turn{{Role: "user", Content: "alarm e-104"}, {Role: "assistant", Content: "The spindle drive is too hot [1]."}}
-	r, err := s.Retrieve(ctx, ten.ID, Query{Text: "how long cool", K: 3, History: history})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Abstain || len(r.Hits) == 0 || r.Hits[0].Text != texts[0] {
-		t.Fatalf("follow-up: abstain %v (confidence %.2f), hits %v", r.Abstain, r.Confidence, r.Hits)
-	}
+	return db, ten.ID
 }

@@ -7,12 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/keyring"
 	"github.com/shifu-factory/shifu/internal/postgres"
-	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
 )
 
 // words is an analyzer that lowercases and splits on spaces.
@@ -50,20 +46,7 @@ func TestExpansion(t *testing.T) {
 // feedback from that passage brings the one that uses only the manual's word
 // ("unlinkp") above one that shares a common word with the question.
 func TestFeedbackFindsTheManualsWord(t *testing.T) {
-	db, url := pgtest.DB(t)
 	ctx := context.Background()
-	m, err := keyring.ParseMaster(keyring.Generate())
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := m.NewDataKey("acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ten, err := postgres.CreateTenant(ctx, url, "acme", w)
-	if err != nil {
-		t.Fatal(err)
-	}
 	texts := []string{
 		"to detach a pin use halcmd unlinkp unlinkp",
 		"unlinkp removes the pin from its signal",
@@ -74,25 +57,11 @@ func TestFeedbackFindsTheManualsWord(t *testing.T) {
 		"tool table reload",
 		"feed override limits",
 	}
-	var doc int64
-	err = db.InTenant(ctx, ten.ID, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `INSERT INTO documents (name, kind, sha256, size, status) VALUES ('hal.pdf', 'manual', 'x', 1, 'ready') RETURNING id`).Scan(&doc)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows := make([]postgres.ChunkRow, len(texts))
-	for i, tx := range texts {
-		// Far apart in ord: no neighbour context between them.
-		rows[i] = postgres.ChunkRow{Chunk: shifu.Chunk{Ord: 10 * i, Text: tx, PageStart: i + 1, PageEnd: i + 1}, Terms: words{}.Terms(tx)}
-	}
-	if err := db.StoreChunks(ctx, ten.ID, doc, postgres.Meta{Title: "HAL"}, rows); err != nil {
-		t.Fatal(err)
-	}
+	db, tenant := library(t, texts)
 	order := func(o Options) []string {
 		t.Helper()
 		o.DupThreshold, o.HeadingBoost, o.AbstainBelow = 1, -1, -1
-		r, err := New(db, words{}, nil, o).Retrieve(ctx, ten.ID, Query{Text: "detach pin", K: 3})
+		r, err := New(db, words{}, nil, o).Retrieve(ctx, tenant, Query{Text: "detach pin", K: 3})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -57,20 +57,13 @@ func cmdBench(ctx context.Context, e *env, args []string) error {
 	defer dropTenant(context.WithoutCancel(ctx), c.DatabaseURL.Value(), t.ID)
 
 	setupStart := time.Now()
-	svc, err := e.ingest(ctx, 1)
+	// Builds the PDF engine and loads the dictionary outside the timed part.
+	svc, stop, err := e.startIngest(ctx, 1)
 	if err != nil {
 		return err
 	}
-	if _, err := e.analyzer(); err != nil { // load the dictionary outside the timed part
-		return err
-	}
+	defer stop()
 	setup := time.Since(setupStart)
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if err := svc.Start(runCtx); err != nil {
-		return err
-	}
-	defer svc.Stop(context.WithoutCancel(ctx)) //nolint:errcheck
 
 	start := time.Now()
 	d, _, err := svc.Add(ctx, t.ID, ingest.Upload{Name: filepath.Base(path), Data: data})

@@ -42,20 +42,11 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, err := e.ingest(ctx, 2)
+	svc, stop, err := e.startIngest(ctx, 2)
 	if err != nil {
 		return err
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if err := svc.Start(runCtx); err != nil {
-		return err
-	}
-	defer func() {
-		stopCtx, c := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer c()
-		_ = svc.Stop(stopCtx)
-	}()
+	defer stop()
 
 	out := newReporter(e.stdout)
 	var ids []int64
@@ -191,16 +182,11 @@ func cmdNote(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, err := e.ingest(ctx, 1)
+	svc, stop, err := e.startIngest(ctx, 1)
 	if err != nil {
 		return err
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if err := svc.Start(runCtx); err != nil {
-		return err
-	}
-	defer svc.Stop(context.WithoutCancel(ctx)) //nolint:errcheck
+	defer stop()
 	d, dup, err := svc.AddNote(ctx, t.ID, n, 0)
 	if err != nil {
 		return err

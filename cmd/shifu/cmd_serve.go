@@ -34,24 +34,18 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, err := e.ingest(ctx, c.Workers)
+	// Deferred first, so ingest jobs stop after the HTTP server and the bots.
+	svc, stopIngest, err := e.startIngest(ctx, c.Workers)
 	if err != nil {
 		return err
 	}
+	defer stopIngest()
 	p, err := e.parser(ctx)
 	if err != nil {
 		return err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if err := svc.Start(runCtx); err != nil {
-		return err
-	}
-	defer func() {
-		stopCtx, c := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer c()
-		_ = svc.Stop(stopCtx)
-	}()
 
 	metrics := web.NewMetrics()
 	metrics.WatchJobs(db.Pool())

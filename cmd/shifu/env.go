@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os/exec"
 	"sync"
+	"time"
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/ingest"
@@ -216,4 +217,24 @@ func (e *env) logLevel() slog.Level {
 		return slog.LevelWarn
 	}
 	return l
+}
+
+// startIngest builds the pipeline and runs its workers in this process until
+// the returned stop is called; stop waits up to 30 s for running jobs.
+func (e *env) startIngest(ctx context.Context, workers int) (*ingest.Service, func(), error) {
+	svc, err := e.ingest(ctx, workers)
+	if err != nil {
+		return nil, nil, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	if err := svc.Start(runCtx); err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return svc, func() {
+		stopCtx, c := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer c()
+		_ = svc.Stop(stopCtx)
+		cancel()
+	}, nil
 }
