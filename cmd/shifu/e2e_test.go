@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,10 +150,45 @@ func TestCorpus(t *testing.T) {
 	if err := json.Unmarshal([]byte(sh.must("search", "--tenant", "acme", "--json", "spindle won't stop when I hit estop")), &hits); err != nil || len(hits) == 0 {
 		t.Fatalf("acme search: %v, %d hits", err, len(hits))
 	}
+	evalFloor(t, sh)
 	for _, q := range []string{"spindle won't stop when I hit estop", "那台工控机能直接拔电关机吗", "G64"} {
 		out := sh.must("search", "--tenant", "globex", "--json", q)
 		if err := json.Unmarshal([]byte(out), &hits); err != nil || len(hits) != 0 {
 			t.Errorf("globex searching %q sees acme's text: %s", q, out)
 		}
+	}
+}
+
+// evalFloor runs `shifu eval` on the shared dev questions and holds retrieval
+// above plain BM25 over page windows (../shared/eval/README.md: hit@5 0.72
+// English, 0.80 Chinese), with every unanswerable question abstained: a
+// regression guard, not the issue's bar (0.90), which is not reached yet.
+func evalFloor(t *testing.T, sh *shell) {
+	t.Helper()
+	questions := filepath.Join("..", "..", "..", "shared", "eval", "dev.jsonl")
+	if _, err := os.Stat(questions); err != nil {
+		t.Logf("no dev questions at %s: eval floor not checked", questions)
+		return
+	}
+	out := sh.must("eval", "--tenant", "acme", "--questions", questions)
+	t.Logf("eval:\n%s", out)
+	floor := map[string]float64{"en": 0.72, "zh": 0.80}
+	seen := 0
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || floor[f[0]] == 0 {
+			continue
+		}
+		var hit5 float64
+		if _, err := fmt.Sscan(f[3], &hit5); err != nil {
+			t.Fatalf("eval line %q: %v", line, err)
+		}
+		if hit5 < floor[f[0]] {
+			t.Errorf("%s hit@5 %.3f is below the BM25 floor %.2f", f[0], hit5, floor[f[0]])
+		}
+		seen++
+	}
+	if seen != 2 || !strings.Contains(out, "abstained on 100%") {
+		t.Errorf("eval output lacks the per-language rows or full abstention on unanswerable questions:\n%s", out)
 	}
 }
