@@ -154,5 +154,16 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 			}
 		}
 	}
-	return s.db.Publish(ctx, tenant, id)
+	if err := s.db.Publish(ctx, tenant, id); err != nil {
+		return err
+	}
+	// A large document changes the search tables enough to mislead the
+	// planner until autovacuum's next look; refresh now. Failure costs only
+	// speed, so it is logged, not returned.
+	if prog.ChunksTotal >= 200 {
+		if err := s.db.RefreshStats(ctx); err != nil {
+			s.log.Warn("refresh planner statistics", "err", err)
+		}
+	}
+	return nil
 }

@@ -355,3 +355,11 @@ func (db *DB) Publish(ctx context.Context, tenant, docID int64) error {
 		return err
 	})
 }
+
+// RefreshStats updates the planner's statistics of the search tables. Ingest
+// calls it after publishing a large document, so searches right after it are
+// planned on the new rows rather than on what autovacuum last saw.
+func (db *DB) RefreshStats(ctx context.Context) error {
+	_, err := db.pool.Exec(ctx, "SELECT refresh_stats()")
+	return err
+}
