@@ -190,15 +190,7 @@ func cmdBot(ctx context.Context, e *env, args []string) error {
 
 // botCore is the bots' shared core over this process's database and keys.
 func (e *env) botCore(ctx context.Context, asker bot.Asker, log *slog.Logger) (*bot.Service, error) {
-	db, err := e.db(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ring, err := e.keys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c, err := e.config()
+	c, db, ring, err := e.base(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -209,15 +201,7 @@ func (e *env) botCore(ctx context.Context, asker bot.Asker, log *slog.Logger) (*
 // caller closes it after the HTTP server has stopped, so answers in flight
 // are drained.
 func (e *env) bots(ctx context.Context, asker bot.Asker, log *slog.Logger) (*gateway.Gateway, error) {
-	db, err := e.db(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ring, err := e.keys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c, err := e.config()
+	c, db, ring, err := e.base(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -101,6 +101,24 @@ func (e *env) keys(ctx context.Context) (*keyring.Ring, error) {
 	return e.ring, nil
 }
 
+// base is what most commands need first: the configuration, the database
+// and the tenants' keys.
+func (e *env) base(ctx context.Context) (*config.Config, *postgres.DB, *keyring.Ring, error) {
+	c, err := e.config()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	db, err := e.db(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ring, err := e.keys(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return c, db, ring, nil
+}
+
 func (e *env) tenant(ctx context.Context, name string) (shifu.Tenant, error) {
 	if name == "" {
 		return shifu.Tenant{}, shifu.Errorf(shifu.ErrInvalid, "--tenant NAME is required")
@@ -176,15 +194,7 @@ func (e *env) embedder() (model.Embedder, error) {
 
 // ingest builds the pipeline; workers > 0 also processes jobs in this process.
 func (e *env) ingest(ctx context.Context, workers int) (*ingest.Service, error) {
-	c, err := e.config()
-	if err != nil {
-		return nil, err
-	}
-	db, err := e.db(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ring, err := e.keys(ctx)
+	c, db, ring, err := e.base(ctx)
 	if err != nil {
 		return nil, err
 	}
