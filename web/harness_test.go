@@ -23,6 +23,7 @@ import (
 	"github.com/shifu-factory/shifu/ingest/parse"
 	"github.com/shifu-factory/shifu/internal/answer"
 	"github.com/shifu-factory/shifu/internal/auth"
+	"github.com/shifu-factory/shifu/internal/bot"
 	"github.com/shifu-factory/shifu/internal/keyring"
 	"github.com/shifu-factory/shifu/internal/model"
 	"github.com/shifu-factory/shifu/internal/model/modeltest"
@@ -55,6 +56,7 @@ type world struct {
 	http   *httptest.Server
 	model  *modeltest.Server
 	ingest *ingest.Service
+	bots   *bot.Service
 	acme   shifu.Tenant
 	bolt   shifu.Tenant
 	users  map[string]shifu.User // "worker", "supervisor", "admin" in acme; "bolt" is bolt's admin
@@ -155,8 +157,10 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	metrics := web.NewMetrics()
 	metrics.WatchJobs(db.Pool())
 	asker := answer.New(db, retrieval.New(db, an, emb, retrieval.Options{}), chat, answer.Options{Timeout: 30 * time.Second})
+	w.bots = bot.New(db, ring, asker, bot.Options{Logger: quiet})
+	t.Cleanup(func() { _ = w.bots.Close(context.Background()) })
 	w.srv, err = web.New(web.Options{DB: db, Asker: asker, Ingester: ingestAdapter{svc}, Renderer: pageAdapter{p},
-		MaxUploadBytes: o.maxUpload, MaxBatchBytes: o.maxBatch, Logger: quiet, Metrics: metrics})
+		BotAdmin: botAdminAdapter{w.bots}, MaxUploadBytes: o.maxUpload, MaxBatchBytes: o.maxBatch, Logger: quiet, Metrics: metrics})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,13 +64,14 @@ type Highlighter interface {
 }
 
 // Options are the server's parts and limits. DB is required; a nil Asker,
-// Ingester or Renderer makes its routes answer 503.
+// Ingester, Renderer or BotAdmin makes its routes answer 503.
 type Options struct {
 	DB       *postgres.DB
 	Asker    Asker
 	Ingester Ingester
 	Renderer PageRenderer
 	Bots     http.Handler // mounted at /bots/ when set; it authenticates its own requests
+	BotAdmin BotAdmin     // the admin's bot installations; nil: /api/bots answers 503
 
 	MaxUploadBytes int64 // per file; default 200 MiB
 	MaxBatchBytes  int64 // per request; default 4 × MaxUploadBytes
@@ -226,6 +227,9 @@ func (s *Server) table() []route {
 		{get, "/api/tokens", admin, false, s.listTokens},
 		{post, "/api/tokens", admin, false, s.createToken},
 		{del, "/api/tokens/:id", admin, false, s.revokeToken},
+		{get, "/api/bots", admin, false, s.listBots},
+		{post, "/api/bots", admin, false, s.addBot},
+		{del, "/api/bots/:id", admin, false, s.removeBot},
 		{get, "/api/audit", admin, false, s.auditLog},
 	}
 }

@@ -1,4 +1,4 @@
-// The admin page: users and API tokens of the admin's own tenant.
+// The admin page: users, API tokens and chat bots of the admin's own tenant.
 'use strict';
 (() => {
   const { api, el, t, date } = Shifu;
@@ -28,6 +28,36 @@
         } }))));
     }
   }
+  async function loadBots() {
+    const tb = document.querySelector('#bots tbody'); tb.textContent = '';
+    let d;
+    try { d = await api('GET', '/api/bots'); } catch (e) {
+      document.getElementById('bot-form').hidden = e.status === 503;
+      tb.append(el('tr', {}, el('td', { text: e.status === 503 ? t('admin.bots_unavailable') : e.message })));
+      return;
+    }
+    if (!d.bots.length) tb.append(el('tr', {}, el('td', { text: t('admin.no_bots') })));
+    for (const b of d.bots) {
+      tb.append(el('tr', {}, el('td', { text: b.platform === 'dingtalk' ? t('admin.dingtalk') : 'Slack' }), el('td', { text: b.external_id }),
+        el('td', { text: date(b.created_at) }),
+        el('td', {}, el('button', { type: 'button', text: t('admin.remove'), onclick: async () => {
+          if (!confirm(t('admin.confirm_remove_bot'))) return;
+          try { await api('DELETE', '/api/bots/' + b.id); } catch (e) { alert(e.message); }
+          loadBots(); loadAudit();
+        } }))));
+    }
+  }
+  // The fields' labels follow the platform: team id / signing secret / bot
+  // token for Slack, AppKey / AppSecret (no token) for DingTalk.
+  function botPlatform() {
+    const slack = document.getElementById('bot-platform').value === 'slack';
+    document.getElementById('bot-external-label').textContent = t(slack ? 'admin.bot_team' : 'admin.bot_app_key');
+    document.getElementById('bot-secret-label').textContent = t(slack ? 'admin.bot_signing' : 'admin.bot_app_secret');
+    const tok = document.getElementById('bot-token-field');
+    tok.hidden = !slack;
+    tok.querySelector('input').required = slack;
+    if (!slack) tok.querySelector('input').value = '';
+  }
   async function loadAudit() {
     const d = await api('GET', '/api/audit');
     const ul = document.getElementById('audit'); ul.textContent = '';
@@ -54,5 +84,17 @@
       loadTokens(); loadAudit();
     } catch (err) { msg.textContent = err.message; }
   });
-  loadUsers(); loadTokens(); loadAudit();
+  document.getElementById('bot-platform').addEventListener('change', botPlatform);
+  document.getElementById('bot-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    const msg = document.getElementById('bot-msg');
+    try {
+      await api('POST', '/api/bots', { platform: f.get('platform'), external_id: f.get('external_id'), secret: f.get('secret'), token: f.get('token') || '' });
+      msg.textContent = t('admin.bot_added');
+      e.target.reset(); botPlatform(); loadBots(); loadAudit();
+    } catch (err) { msg.textContent = err.message; }
+  });
+  botPlatform();
+  loadUsers(); loadTokens(); loadBots(); loadAudit();
 })();

@@ -1,0 +1,146 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/shifu-factory/shifu"
+)
+
+// BotAdmin manages a tenant's chat-bot installations (bot.Service, adapted in
+// cmd). The tenant is always the caller's, from the session or token.
+type BotAdmin interface {
+	List(ctx context.Context, tenant int64) ([]BotInstallation, error)
+	Add(ctx context.Context, tenant int64, b NewBot) (BotInstallation, error)
+	// Remove deletes the tenant's installation id; another tenant's id is
+	// ErrNotFound.
+	Remove(ctx context.Context, tenant, id int64) error
+}
+
+// BotInstallation is what the admin sees of an installation: never its secrets.
+type BotInstallation struct {
+	ID         int64     `json:"id"`
+	Platform   string    `json:"platform"`
+	ExternalID string    `json:"external_id"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// NewBot is an installation to add, secrets in the clear (sealed by BotAdmin).
+type NewBot struct {
+	Platform   string `json:"platform"`    // slack | dingtalk
+	ExternalID string `json:"external_id"` // Slack team id, DingTalk app key
+	Secret     string `json:"secret"`      // Slack signing secret (or xapp- app token), DingTalk app secret
+	Token      string `json:"token"`       // Slack bot token xoxb-…; empty for DingTalk
+}
+
+// validate checks a new installation, naming the field and what it accepts.
+func (b *NewBot) validate() error {
+	b.Platform = strings.ToLower(strings.TrimSpace(b.Platform))
+	b.ExternalID = strings.TrimSpace(b.ExternalID)
+	b.Secret = strings.TrimSpace(b.Secret)
+	b.Token = strings.TrimSpace(b.Token)
+	if len(b.ExternalID) > 200 || len(b.Secret) > 1000 || len(b.Token) > 1000 {
+		return shifu.Errorf(shifu.ErrInvalid, "external_id, secret or token is too long")
+	}
+	switch b.Platform {
+	case "slack":
+		switch {
+		case b.ExternalID == "":
+			return shifu.Errorf(shifu.ErrInvalid, "external_id is required: the Slack team id (T… or E… for Enterprise Grid)")
+		case !strings.HasPrefix(b.ExternalID, "T") && !strings.HasPrefix(b.ExternalID, "E"):
+			return shifu.Errorf(shifu.ErrInvalid, "external_id %q: give the Slack team id (T… or E… for Enterprise Grid)", b.ExternalID)
+		case b.Secret == "":
+			return shifu.Errorf(shifu.ErrInvalid, "secret is required: the Slack signing secret (Basic Information → Signing Secret), or an xapp- app-level token for Socket Mode")
+		case !strings.HasPrefix(b.Token, "xoxb-"):
+			return shifu.Errorf(shifu.ErrInvalid, "token is required: the Slack bot user OAuth token, which starts with xoxb-")
+		}
+	case "dingtalk":
+		switch {
+		case b.ExternalID == "":
+			return shifu.Errorf(shifu.ErrInvalid, "external_id is required: the DingTalk robot's AppKey (Client ID)")
+		case b.Secret == "":
+			return shifu.Errorf(shifu.ErrInvalid, "secret is required: the DingTalk robot's AppSecret (Client Secret)")
+		case b.Token != "":
+			return shifu.Errorf(shifu.ErrInvalid, "token: DingTalk robots have no bot token; leave it empty")
+		}
+	case "":
+		return shifu.Errorf(shifu.ErrInvalid, "platform is required: slack or dingtalk")
+	default:
+		return shifu.Errorf(shifu.ErrInvalid, "platform %q: use slack or dingtalk", b.Platform)
+	}
+	return nil
+}
+
+// botAdmin is the configured BotAdmin, or a 503 answer when there is none.
+func (s *Server) botAdmin(c *gin.Context) (BotAdmin, bool) {
+	if s.o.BotAdmin == nil {
+		s.fail(c, shifu.Errorf(shifu.ErrUnavailable, "bots are not available on this server"))
+		return nil, false
+	}
+	return s.o.BotAdmin, true
+}
+
+func (s *Server) listBots(c *gin.Context) {
+	ba, ok := s.botAdmin(c)
+	if !ok {
+		return
+	}
+	bots, err := ba.List(c, who(c).tenant())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if bots == nil {
+		bots = []BotInstallation{}
+	}
+	c.JSON(http.StatusOK, gin.H{"bots": bots})
+}
+
+// addBot installs a bot for the admin's own tenant; the secrets are sealed
+// and never shown again.
+func (s *Server) addBot(c *gin.Context) {
+	ba, ok := s.botAdmin(c)
+	if !ok {
+		return
+	}
+	var req NewBot
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := req.validate(); err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	b, err := ba.Add(c, p.tenant(), req)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "bot.add", map[string]any{"bot_id": b.ID, "platform": b.Platform, "external_id": b.ExternalID})
+	c.JSON(http.StatusCreated, gin.H{"bot": b})
+}
+
+func (s *Server) removeBot(c *gin.Context) {
+	ba, ok := s.botAdmin(c)
+	if !ok {
+		return
+	}
+	id, err := idParam(c, "id")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	if err := ba.Remove(c, p.tenant(), id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "bot.remove", map[string]any{"bot_id": id})
+	c.JSON(http.StatusOK, gin.H{"ok": true})
+}
