@@ -9,6 +9,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/bot"
+	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
 // BotAdmin manages a tenant's chat-bot installations (bot.Service, adapted in
@@ -143,4 +145,44 @@ func (s *Server) removeBot(c *gin.Context) {
 	}
 	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "bot.remove", map[string]any{"bot_id": id})
 	c.JSON(http.StatusOK, gin.H{"ok": true})
+}
+
+// BotService adapts the bots' shared core (internal/bot) to BotAdmin. It
+// lives here, beside the interface, so the server and the tests use the same
+// adapter.
+func BotService(s *bot.Service) BotAdmin { return botService{s} }
+
+type botService struct{ s *bot.Service }
+
+func (b botService) List(ctx context.Context, tenant int64) ([]BotInstallation, error) {
+	rows, err := b.s.Installations(ctx, tenant)
+	out := make([]BotInstallation, len(rows))
+	for i, r := range rows {
+		out[i] = webBot(r)
+	}
+	return out, err
+}
+
+func (b botService) Add(ctx context.Context, tenant int64, n NewBot) (BotInstallation, error) {
+	r, err := b.s.Install(ctx, tenant, n.Platform, n.ExternalID, n.Secret, n.Token)
+	return webBot(r), err
+}
+
+// Remove finds the installation among the tenant's own, so another tenant's
+// id is not found.
+func (b botService) Remove(ctx context.Context, tenant, id int64) error {
+	rows, err := b.s.Installations(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if r.ID == id {
+			return b.s.Uninstall(ctx, tenant, r.Platform, r.ExternalID)
+		}
+	}
+	return shifu.Errorf(shifu.ErrNotFound, "bot %d not found", id)
+}
+
+func webBot(r postgres.Bot) BotInstallation {
+	return BotInstallation{ID: r.ID, Platform: r.Platform, ExternalID: r.ExternalID, CreatedAt: r.CreatedAt}
 }

@@ -7,45 +7,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/bot"
-	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/web"
 )
-
-// botAdminAdapter is cmd/shifu's botAdmin: the bots' core as web.BotAdmin.
-type botAdminAdapter struct{ s *bot.Service }
-
-func (b botAdminAdapter) List(ctx context.Context, tenant int64) ([]web.BotInstallation, error) {
-	rows, err := b.s.Installations(ctx, tenant)
-	out := make([]web.BotInstallation, len(rows))
-	for i, r := range rows {
-		out[i] = webBot(r)
-	}
-	return out, err
-}
-
-func (b botAdminAdapter) Add(ctx context.Context, tenant int64, n web.NewBot) (web.BotInstallation, error) {
-	r, err := b.s.Install(ctx, tenant, n.Platform, n.ExternalID, n.Secret, n.Token)
-	return webBot(r), err
-}
-
-func (b botAdminAdapter) Remove(ctx context.Context, tenant, id int64) error {
-	rows, err := b.s.Installations(ctx, tenant)
-	if err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if r.ID == id {
-			return b.s.Uninstall(ctx, tenant, r.Platform, r.ExternalID)
-		}
-	}
-	return shifu.Errorf(shifu.ErrNotFound, "bot %d not found", id)
-}
-
-func webBot(r postgres.Bot) web.BotInstallation {
-	return web.BotInstallation{ID: r.ID, Platform: r.Platform, ExternalID: r.ExternalID, CreatedAt: r.CreatedAt}
-}
 
 // An admin installs, lists and removes their own tenant's bots; the secrets
 // are sealed and never returned.

@@ -160,7 +160,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	w.bots = bot.New(db, ring, asker, bot.Options{Logger: quiet})
 	t.Cleanup(func() { _ = w.bots.Close(context.Background()) })
 	w.srv, err = web.New(web.Options{DB: db, Asker: asker, Ingester: ingestAdapter{svc}, Renderer: pageAdapter{p},
-		BotAdmin: botAdminAdapter{w.bots}, MaxUploadBytes: o.maxUpload, MaxBatchBytes: o.maxBatch, Logger: quiet, Metrics: metrics})
+		BotAdmin: web.BotService(w.bots), MaxUploadBytes: o.maxUpload, MaxBatchBytes: o.maxBatch, Logger: quiet, Metrics: metrics})
 	if err != nil {
 		t.Fatal(err)
 	}

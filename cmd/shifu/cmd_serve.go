@@ -13,8 +13,6 @@ import (
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/ingest"
 	"github.com/shifu-factory/shifu/ingest/parse"
-	"github.com/shifu-factory/shifu/internal/bot"
-	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/web"
 )
 
@@ -67,7 +65,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		_ = bots.Close(drainCtx)
 	}()
 	srv, err := web.New(web.Options{
-		DB: db, Asker: asker, Ingester: ingester{svc}, Renderer: pages{p}, Bots: bots, BotAdmin: botAdmin{bots.Core},
+		DB: db, Asker: asker, Ingester: ingester{svc}, Renderer: pages{p}, Bots: bots, BotAdmin: web.BotService(bots.Core),
 		MaxUploadBytes: c.MaxUploadBytes, SecureCookies: *secure || os.Getenv("SHIFU_SECURE_COOKIES") == "1",
 		Logger: log, Metrics: metrics,
 	})
@@ -140,40 +138,4 @@ func (g pages) FindRects(ctx context.Context, pdf []byte, page int, quote string
 		out[i] = web.Rect{X: r.X, Y: r.Y, W: r.W, H: r.H}
 	}
 	return out, err
-}
-
-// botAdmin adapts the bots' shared core to the web app's admin area.
-type botAdmin struct{ s *bot.Service }
-
-func (b botAdmin) List(ctx context.Context, tenant int64) ([]web.BotInstallation, error) {
-	rows, err := b.s.Installations(ctx, tenant)
-	out := make([]web.BotInstallation, len(rows))
-	for i, r := range rows {
-		out[i] = webBot(r)
-	}
-	return out, err
-}
-
-func (b botAdmin) Add(ctx context.Context, tenant int64, n web.NewBot) (web.BotInstallation, error) {
-	r, err := b.s.Install(ctx, tenant, n.Platform, n.ExternalID, n.Secret, n.Token)
-	return webBot(r), err
-}
-
-// Remove finds the installation among the tenant's own, so another tenant's
-// id is not found.
-func (b botAdmin) Remove(ctx context.Context, tenant, id int64) error {
-	rows, err := b.s.Installations(ctx, tenant)
-	if err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if r.ID == id {
-			return b.s.Uninstall(ctx, tenant, r.Platform, r.ExternalID)
-		}
-	}
-	return shifu.Errorf(shifu.ErrNotFound, "bot %d not found", id)
-}
-
-func webBot(r postgres.Bot) web.BotInstallation {
-	return web.BotInstallation{ID: r.ID, Platform: r.Platform, ExternalID: r.ExternalID, CreatedAt: r.CreatedAt}
 }
