@@ -209,6 +209,23 @@ func TestRevisionReplacesAtomically(t *testing.T) {
 	if err != nil || orphans != 0 || postings == 0 {
 		t.Fatalf("postings: %d orphaned of %d, err %v", orphans, postings, err)
 	}
+	// BM25 reads each chunk's document, position and length from its
+	// postings, and N and the mean length from the documents: the copies
+	// must agree with the chunks.
+	var stale, wrongTotals int
+	err = f.db.InTenant(ctx, f.tenant, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT count(*) FROM chunk_terms t JOIN chunks c ON c.id = t.chunk_id
+			WHERE (t.document_id, t.ord, t.dl) IS DISTINCT FROM (c.document_id, c.ord, c.nterms)`).Scan(&stale)
+		if err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) FROM documents d,
+			LATERAL (SELECT count(*) AS n, coalesce(sum(nterms), 0) AS terms FROM chunks WHERE document_id = d.id) c
+			WHERE (d.chunks, d.nterms) IS DISTINCT FROM (c.n, c.terms)`).Scan(&wrongTotals)
+	})
+	if err != nil || stale != 0 || wrongTotals != 0 {
+		t.Fatalf("%d postings disagree with their chunk, %d documents with their chunks' totals; err %v", stale, wrongTotals, err)
+	}
 }
 
 func TestCrashMidEmbeddingResumes(t *testing.T) {

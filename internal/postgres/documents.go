@@ -224,10 +224,12 @@ func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta Meta, r
 	texts, headings, anchors, langs, lexemes := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	var pTerm []string
 	var pOrd, pTF []int32
+	var total int64 // the document's length in terms, for BM25's mean
 	for i, r := range rows {
 		ords[i], starts[i], ends[i], tokens[i] = int32(r.Ord), int32(r.PageStart), int32(r.PageEnd), int32(r.Tokens)
 		texts[i], headings[i], anchors[i], langs[i] = r.Text, r.Heading, r.Anchor, r.Language
 		nterms[i] = int32(len(r.Terms))
+		total += int64(len(r.Terms))
 		tf := map[string]int32{}
 		for _, t := range r.Terms {
 			tf[t]++
@@ -251,15 +253,15 @@ func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta Meta, r
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO chunk_terms (term, chunk_id, tf)
-			SELECT p.term, c.id, p.tf FROM unnest($2::text[], $3::int[], $4::int[]) AS p(term, ord, tf)
+		_, err = tx.Exec(ctx, `INSERT INTO chunk_terms (term, chunk_id, tf, document_id, ord, dl)
+			SELECT p.term, c.id, p.tf, c.document_id, c.ord, c.nterms FROM unnest($2::text[], $3::int[], $4::int[]) AS p(term, ord, tf)
 			JOIN chunks c ON c.document_id = $1 AND c.ord = p.ord`,
 			docID, pTerm, pOrd, pTF)
 		if err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE documents SET title = CASE WHEN title = '' THEN $2 ELSE title END, pages = $3, language = $4,
-			chunks = $5, updated_at = now() WHERE id = $1`, docID, meta.Title, meta.Pages, meta.Language, n)
+			chunks = $5, nterms = $6, updated_at = now() WHERE id = $1`, docID, meta.Title, meta.Pages, meta.Language, n, total)
 		return err
 	})
 	if err != nil {

@@ -34,7 +34,7 @@ func seed(ctx context.Context, tx pgx.Tx) error {
 		`INSERT INTO documents (name, kind, sha256, size, status) VALUES ('m.pdf', 'manual', gen_random_uuid()::text, 1, 'ready')`,
 		`INSERT INTO originals (document_id, sealed) SELECT id, '\x00' FROM documents`,
 		`INSERT INTO chunks (document_id, ord, text) SELECT id, 0, 'secret spindle text' FROM documents`,
-		`INSERT INTO chunk_terms (term, chunk_id, tf) SELECT 'spindl', id, 1 FROM chunks`,
+		`INSERT INTO chunk_terms (term, chunk_id, tf, document_id, ord, dl) SELECT 'spindl', id, 1, document_id, ord, nterms FROM chunks`,
 		`INSERT INTO conversations (user_id) SELECT id FROM users`,
 		`INSERT INTO messages (conversation_id, role, content) SELECT id, 'user', 'q' FROM conversations`,
 		`INSERT INTO feedback (message_id, rating) SELECT id, 1 FROM messages`,

@@ -152,14 +152,15 @@ func (db *DB) Lexical(ctx context.Context, tenant int64, terms []string, f Filte
 // filter chooses which chunks compete, not how rare a word is.
 func termStats(ctx context.Context, tx pgx.Tx, terms []string) (TermStats, error) {
 	st := TermStats{DF: map[string]int{}}
-	err := tx.QueryRow(ctx, `SELECT count(*), coalesce(avg(c.nterms), 1)::float8
-		FROM chunks c JOIN documents d ON d.id = c.document_id
-		WHERE c.tenant_id = app_tenant() AND d.status = 'ready'`).Scan(&st.N, &st.AvgDL)
+	// Documents keep their chunk count and total length (see migration 004):
+	// a few rows per tenant, where counting chunks scanned thousands.
+	err := tx.QueryRow(ctx, `SELECT coalesce(sum(chunks), 0)::int, coalesce(sum(nterms)::float8 / nullif(sum(chunks), 0), 1)
+		FROM documents WHERE tenant_id = app_tenant() AND status = 'ready'`).Scan(&st.N, &st.AvgDL)
 	if err != nil || len(terms) == 0 {
 		return st, err
 	}
 	rows, err := tx.Query(ctx, `SELECT ct.term, count(*)
-		FROM chunk_terms ct JOIN chunks c ON c.id = ct.chunk_id JOIN documents d ON d.id = c.document_id
+		FROM chunk_terms ct JOIN documents d ON d.id = ct.document_id
 		WHERE ct.tenant_id = app_tenant() AND ct.term = ANY($1::text[]) AND d.status = 'ready'
 		GROUP BY ct.term`, terms)
 	if err != nil {
@@ -206,17 +207,19 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, 
 		return nil, nil
 	}
 	where, fargs := filterSQL(f, 8)
+	// The postings hold their chunk's document, position and length: the
+	// ranking reads only the postings index and the documents (migration 004).
 	// A chunk's score borrows Context times its neighbours' (ord ± 1): an
 	// answer cut in two by the chunker, or a question whose words are spread
 	// over a section, still ranks the right place.
 	q := `WITH q AS (SELECT * FROM unnest($1::text[], $2::float8[]) AS q(term, idf)),
 	raw AS (
-		SELECT ct.chunk_id, c.document_id, c.ord,
-			sum(q.idf * ct.tf * ($3::float8 + 1) / (ct.tf + $3::float8 * (1 - $4::float8 + $4::float8 * c.nterms / $5::float8))) AS score
+		SELECT ct.chunk_id, ct.document_id, ct.ord,
+			sum(q.idf * ct.tf * ($3::float8 + 1) / (ct.tf + $3::float8 * (1 - $4::float8 + $4::float8 * ct.dl / $5::float8))) AS score
 		FROM q JOIN chunk_terms ct ON ct.tenant_id = app_tenant() AND ct.term = q.term
-		JOIN chunks c ON c.id = ct.chunk_id JOIN documents d ON d.id = c.document_id
+		JOIN documents d ON d.id = ct.document_id
 		WHERE d.status = 'ready'` + where + `
-		GROUP BY ct.chunk_id, c.document_id, c.ord
+		GROUP BY ct.chunk_id, ct.document_id, ct.ord
 	), scored AS (
 		-- lag/lead over each document's matching chunks in order: a self-join
 		-- on (document, ord ± 1) made the planner merge on document alone and
