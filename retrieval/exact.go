@@ -18,8 +18,11 @@ type exactToken struct {
 
 // exactTokens picks the question's code-like words: letters with digits (G64,
 // E-104, M6, 7i43), identifiers with _ or an inner dot (MIN_LIMIT, tool.tbl,
-// motion.spindle-on), and all-capital words (DISPLAY, PWM). A word found in
-// no chunk, or in most of them, carries no weight.
+// motion.spindle-on), all-capital words (DISPLAY, PWM), and numbers of two
+// digits or more (120%, 1021, 2.9): a worker quoting a value the passage
+// states is as specific as a code (dev: "won't go past 120%" moved its page
+// from rank 9 to 4). A word found in no chunk, or in most of them, carries no
+// weight.
 func exactTokens(q string, a Analyzer, st postgres.TermStats) []exactToken {
 	var out []exactToken
 	seen := map[string]bool{}
@@ -95,6 +98,8 @@ func isCode(w string) bool {
 	case strings.Contains(strings.Trim(w, "."), ".") && letters > 1:
 		return true
 	case letters >= 2 && upper == letters:
+		return true
+	case letters == 0 && digits >= 2:
 		return true
 	}
 	return false

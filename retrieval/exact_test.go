@@ -1,0 +1,46 @@
+package retrieval
+
+import (
+	"context"
+	"testing"
+)
+
+func TestIsCode(t *testing.T) {
+	for w, want := range map[string]bool{
+		"G64": true, "E-104": true, "MIN_LIMIT": true, "tool.tbl": true, "PWM": true,
+		"120": true, "1021": true, "2.9": true, // a number of two digits or more is as specific as a code
+		"7": false, "spindle": false, "Spindle": false, "A": false,
+	} {
+		if got := isCode(w); got != want {
+			t.Errorf("isCode(%q) = %v, want %v", w, got, want)
+		}
+	}
+}
+
+// TestExactNumberWins: the number in a question picks the passage that holds
+// it over one that repeats the question's words (and "limit") without it.
+func TestExactNumberWins(t *testing.T) {
+	texts := []string{
+		"feed override: the feed override slider scales the feed rate; the slider has no hard limit, drag the feed override slider",
+		"display section: the largest feed override is 120 percent unless the ini file sets another",
+		"spindle override slider: 50 to 150 percent",
+		"jog speed slider sets the jog rate",
+		// Filler, so the question's words are not in most chunks (BM25 skips
+		// those, see BM25.MaxDF).
+		"coolant: top up to the max mark every week",
+		"lubrication: check the way oil level every shift",
+		"turret: clear alarm e-305 and jog the turret home",
+		"homing: each joint seeks its home switch in turn",
+		"estop: the emergency stop chain opens the main contactor",
+		"probe: touch off the tool length with the tool setter",
+	}
+	db, tenant := library(t, texts)
+	s := New(db, words{}, nil, Options{})
+	r, err := s.Retrieve(context.Background(), tenant, Query{Text: "feed override slider stops at 120 is that a hard limit", K: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Hits) == 0 || r.Hits[0].Text != texts[1] {
+		t.Fatalf("first hit %v, want %q", r.Hits, texts[1])
+	}
+}
