@@ -6,8 +6,9 @@ import (
 	"unicode/utf8"
 )
 
-// Clean removes running headers and footers from the pages of a document and
-// normalises the whitespace of every line. Each page is a list of lines in
+// Clean removes running headers and footers and the entries of tables of
+// contents, figures and tables from the pages of a document, and normalises
+// the whitespace of every line. Each page is a list of lines in
 // reading order; the result has the same number of pages, blank lines dropped
 // at page edges but kept inside (they mark paragraph breaks).
 func Clean(pages [][]string) [][]string {
@@ -15,12 +16,39 @@ func Clean(pages [][]string) [][]string {
 	for i, p := range pages {
 		lines := make([]string, 0, len(p))
 		for _, l := range p {
-			lines = append(lines, CleanLine(l))
+			if l = CleanLine(l); !isLeader(l) {
+				lines = append(lines, l)
+			}
 		}
 		out[i] = trimBlank(lines)
 	}
 	dropRunning(out)
 	return out
+}
+
+// isLeader reports a line of a table of contents (or of figures, or of
+// tables): a title, a dot leader and a page number, "1.3 Getting Help . . . 2".
+// Such lines hold every heading of a manual and nothing else, so they matched
+// almost any question and outranked the pages they point to.
+func isLeader(l string) bool {
+	end := len(l)
+	for end > 0 && (l[end-1] >= '0' && l[end-1] <= '9' || strings.IndexByte("ivxlcdm", l[end-1]) >= 0) {
+		end--
+	}
+	if end == len(l) || end == 0 {
+		return false
+	}
+	dots := 0
+	for i := end - 1; i >= 0 && dots < 4; i-- {
+		switch l[i] {
+		case '.':
+			dots++
+		case ' ', '\t':
+		default:
+			return false
+		}
+	}
+	return dots >= 4
 }
 
 // edge is how many non-blank lines at the top and at the bottom of a page may

@@ -73,3 +73,23 @@ func TestJoinLines(t *testing.T) {
 		}
 	}
 }
+
+func TestCleanTableOfContents(t *testing.T) {
+	got := Clean([][]string{{
+		"Contents",
+		"1.3 Getting Help . . . . . . . . . . . . . . . . . 2",
+		"5.6 最佳 MTU 值的基本指引方法 . . . . . . . . . . 98",
+		"Figure 3.10: Axis Travel and Home ........................ 165",
+		"Preface . . . . . . . . xiv",
+	}, {
+		"The spindle stops... 2",               // an ellipsis is not a leader
+		"Set MAX_LIMIT to 7.5 . . . or leave it", // dots without a page number
+		"G10 L1 sets the tool table. Version 2.9",
+	}})
+	if want := []string{"Contents"}; !slices.Equal(got[0], want) {
+		t.Errorf("contents page = %q, want %q", got[0], want)
+	}
+	if len(got[1]) != 3 {
+		t.Errorf("body page lost lines: %q", got[1])
+	}
+}
