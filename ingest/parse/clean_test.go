@@ -82,7 +82,7 @@ func TestCleanTableOfContents(t *testing.T) {
 		"Figure 3.10: Axis Travel and Home ........................ 165",
 		"Preface . . . . . . . . xiv",
 	}, {
-		"The spindle stops... 2",               // an ellipsis is not a leader
+		"The spindle stops... 2",                 // an ellipsis is not a leader
 		"Set MAX_LIMIT to 7.5 . . . or leave it", // dots without a page number
 		"G10 L1 sets the tool table. Version 2.9",
 	}})
