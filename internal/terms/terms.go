@@ -134,8 +134,14 @@ func (a *Analyzer) han(run string, index bool, emit func(string)) {
 		}
 		emit(w)
 		if !index {
-			for _, r := range w {
-				covered[r] = true
+			// A number or demonstrative glued to a measure word or noun
+			// (一层, 每张, 两份, 这台) covers only itself: the noun's
+			// character is the word that matters ("每层打印一页").
+			first, _ := utf8.DecodeRuneInString(w)
+			for i, r := range w {
+				if i == 0 || !quantifier[first] {
+					covered[r] = true
+				}
 			}
 		}
 	}
@@ -145,6 +151,13 @@ func (a *Analyzer) han(run string, index bool, emit func(string)) {
 			emit(c)
 		}
 	}
+}
+
+// quantifier holds the characters that begin a number-measure phrase in
+// Chinese; gse keeps such phrases whole (一层, 一张, 每个).
+var quantifier = map[rune]bool{
+	'一': true, '二': true, '两': true, '三': true, '四': true, '五': true, '六': true, '七': true, '八': true, '九': true,
+	'十': true, '几': true, '每': true, '各': true, '这': true, '那': true, '哪': true, '某': true,
 }
 
 // Unigram reports whether t is a single Han character term (see han).

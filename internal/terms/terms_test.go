@@ -148,6 +148,11 @@ func TestQueryTerms(t *testing.T) {
 	hasAll(t, zh, "硬盘", "目录", "空间")
 	hasNone(t, zh, "怎么", "哪个", "吗")
 	hasNone(t, a.QueryTerms("PCB 编辑器的 Python 插件怎么装吗？"), "怎么", "吗")
+	// A number glued to its measure word leaves the noun to be searched on
+	// its own ("每层打印一页" holds 层, not 一层); the number itself is not.
+	q = a.QueryTerms("打印的时候想每一层单独打一张纸")
+	hasAll(t, q, "一层", "层", "张", "纸")
+	hasNone(t, q, "一")
 }
 
 // Conversational words are dropped from questions in every inflection the
