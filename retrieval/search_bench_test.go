@@ -56,16 +56,24 @@ func BenchmarkSearchCorpus(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	emb, err := model.NewOffline(0)
-	if err != nil {
-		b.Fatal(err)
-	}
 	st, err := db.Corpus(ctx, tenant)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if st.Models[emb.Model()] == 0 {
-		b.Fatalf("the corpus has no vectors of %s (it has %v): ingest it with the offline embedder", emb.Model(), st.Models)
+	// The offline embedder at the width the corpus was ingested with: 512
+	// is what `shifu ingest` uses by default (config), 1024 the model's own.
+	var emb *model.Hashing
+	for _, dim := range []int{512, 1024} {
+		e, err := model.NewOffline(dim)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if st.Models[e.Model()] > 0 {
+			emb = e
+		}
+	}
+	if emb == nil {
+		b.Fatalf("the corpus has no offline vectors (it has %v): ingest it with the offline embedder", st.Models)
 	}
 	b.Logf("corpus: %d chunks, median %d characters; %d questions", st.Chunks, st.MedianChars, len(qs))
 
