@@ -25,3 +25,12 @@ bench:
 
 eval: build
 	bash scripts/eval.sh
+
+# Each fuzz target for FUZZTIME (go test -fuzz runs one target at a time).
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make bench`: the benchmarks the notes quote, on a private cluster.
+#   - retrieval latency over the ingested corpus (BenchmarkSearchCorpus: ingests
+#     the corpus into a test database first);
+#   - vector search over a small synthetic table, chunker, analyzer, hashing
+#     embedder, PDF text, time to the first model request;
+#   - ingest of the largest manual against pdftotext (`shifu bench ingest`).
+# The 1M-chunk HNSW benchmark takes ~15 minutes and 4 GB of disk: run it on its
+# own (see internal/postgres/vector_bench_test.go).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-.data}
+if [ -z "${TEST_DATABASE_URL:-}" ]; then
+  TEST_DATABASE_URL=$(bash scripts/pg.sh start "$DATA/test" "${TEST_PORT:-54329}")
+  export TEST_DATABASE_URL
+fi
+export SHIFU_CORPUS=${SHIFU_CORPUS:-$HOME/.cache/shifu-corpus}
+[ -d "$SHIFU_CORPUS/docs" ] || bash ../shared/eval/fetch-corpus.sh "$SHIFU_CORPUS"
+go test -run '^$' -bench . -benchtime 3x -timeout 60m \
+  ./retrieval/ ./internal/postgres/ ./ingest/... ./internal/terms/ ./internal/model/ ./internal/answer/
+go build -o shifu ./cmd/shifu
+base=${TEST_DATABASE_URL%/postgres?sslmode=disable}
+psql "$TEST_DATABASE_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = 'shifu_bench'" | grep -q 1 ||
+  psql "$TEST_DATABASE_URL" -qc "CREATE DATABASE shifu_bench"
+export DATABASE_URL=$base/shifu_bench?sslmode=disable
+SHIFU_MASTER_KEY=$(./shifu keygen)
+export SHIFU_MASTER_KEY
+./shifu migrate
+./shifu bench ingest "$SHIFU_CORPUS/docs/LinuxCNC_Documentation.pdf"
