@@ -38,15 +38,17 @@ func parseMarkdown(data []byte) (*Doc, error) {
 			flush()
 			lvl := atxLevel(l)
 			t := strings.TrimSpace(strings.TrimLeft(l, "#"))
-			t = strings.TrimSpace(strings.TrimRight(t, "#"))
-			if t != "" {
-				d.Blocks = append(d.Blocks, Block{Kind: Heading, Level: lvl, Text: CleanLine(t)})
+			// Cleaning can empty a title made of control characters: test after.
+			if t = CleanLine(strings.TrimSpace(strings.TrimRight(t, "#"))); t != "" {
+				d.Blocks = append(d.Blocks, Block{Kind: Heading, Level: lvl, Text: t})
 			}
 		case len(para) == 1 && setext(l) > 0:
 			// the paragraph so far is one line: it is a setext heading
 			t := CleanLine(para[0])
 			para = para[:0]
-			d.Blocks = append(d.Blocks, Block{Kind: Heading, Level: setext(l), Text: t})
+			if t != "" {
+				d.Blocks = append(d.Blocks, Block{Kind: Heading, Level: setext(l), Text: t})
+			}
 		case strings.HasPrefix(l, "|") && i+1 < len(lines) && tableSep(lines[i+1]):
 			flush()
 			var rows []string
@@ -70,14 +72,19 @@ func parseMarkdown(data []byte) (*Doc, error) {
 				if t == "" || atxLevel(t) > 0 || fence(t) != "" {
 					break
 				}
-				if mdItem(t) || len(items) == 0 {
-					items = append(items, CleanLine(t))
-				} else { // continuation line of the item
-					items[len(items)-1] += " " + CleanLine(t)
+				c := CleanLine(t)
+				switch {
+				case c == "":
+				case mdItem(t) || len(items) == 0:
+					items = append(items, c)
+				default: // continuation line of the item
+					items[len(items)-1] += " " + c
 				}
 			}
 			i--
-			d.Blocks = append(d.Blocks, Block{Kind: List, Text: strings.Join(items, "\n")})
+			if len(items) > 0 {
+				d.Blocks = append(d.Blocks, Block{Kind: List, Text: strings.Join(items, "\n")})
+			}
 		default:
 			para = append(para, CleanLine(l))
 		}
