@@ -63,22 +63,37 @@ func Split(s string) []Segment {
 // Allowed reports whether u points into the web app at public (scheme, host
 // and port equal, path under it): the only links a bot may post.
 func Allowed(u, public string) bool {
+	_, ok := own(u, public)
+	return ok
+}
+
+// own is u spelled with public's scheme and host when u points into the web
+// app at public (hosts compare case-insensitively) and the root spelled "/",
+// so every link a bot posts starts with the configured address and a path.
+func own(u, public string) (string, bool) {
 	if public == "" || u == "" {
-		return false
+		return "", false
 	}
 	p, err := url.Parse(public)
 	if err != nil || p.Host == "" {
-		return false
+		return "", false
 	}
 	v, err := url.Parse(u)
 	if err != nil || v.User != nil || v.Opaque != "" {
-		return false
+		return "", false
 	}
 	if !strings.EqualFold(v.Scheme, p.Scheme) || !strings.EqualFold(v.Host, p.Host) {
-		return false
+		return "", false
 	}
 	base := strings.TrimRight(p.Path, "/")
-	return base == "" || v.Path == base || strings.HasPrefix(v.Path, base+"/")
+	if base != "" && v.Path != base && !strings.HasPrefix(v.Path, base+"/") {
+		return "", false
+	}
+	v.Scheme, v.Host = p.Scheme, p.Host
+	if v.Path == "" {
+		v.Path, v.RawPath = "/", ""
+	}
+	return v.String(), true
 }
 
 // broadcastRE finds words that notify whole channels on either platform.
@@ -139,8 +154,8 @@ func Clean(s, public string) (string, []Segment) {
 	var links []Segment
 	var b strings.Builder
 	for _, seg := range Split(s) {
-		if seg.URL != "" && !seg.Image && Allowed(seg.URL, public) && len(links) < 0x1000 {
-			seg.Text = Label(seg.Text)
+		if u, ok := own(seg.URL, public); ok && !seg.Image && len(links) < 0x1000 {
+			seg.URL, seg.Text = u, Label(seg.Text)
 			links = append(links, seg)
 			b.WriteRune(mark + rune(len(links)-1))
 			continue

@@ -99,6 +99,15 @@ func TestClean(t *testing.T) {
 	}
 }
 
+// A link into the app whose host is spelled in another case is still ours,
+// and is posted with the configured spelling.
+func TestCleanOwnSpelling(t *testing.T) {
+	_, links := Clean("see HTTPS://Shifu.Example.CN/documents/3 and https://shifu.eXAmple.Cn#top", public)
+	if len(links) != 2 || links[0].URL != public+"/documents/3" || links[1].URL != public+"/#top" {
+		t.Fatalf("links = %+v", links)
+	}
+}
+
 func FuzzClean(f *testing.F) {
 	for _, s := range []string{
 		"[a](https://evil.test) <https://x.test|y> www.evil.test http://a.b/c",
