@@ -118,8 +118,10 @@ type Outcome struct {
 	Question  EvalQuestion
 	Hits      []shifu.Hit
 	Abstained bool
-	Latency   time.Duration
-	Rank      int // 1-based rank of the first hit; 0: none in the list
+	// Confidence is what the abstention threshold was compared with.
+	Confidence float64
+	Latency    time.Duration
+	Rank       int // 1-based rank of the first hit; 0: none in the list
 }
 
 // Evaluate runs every question through the searcher.
@@ -131,7 +133,7 @@ func Evaluate(ctx context.Context, s *Searcher, tenant int64, qs []EvalQuestion,
 		if err != nil {
 			return out, fmt.Errorf("question %s: %w", q.ID, err)
 		}
-		o := Outcome{Question: q, Hits: r.Hits, Abstained: r.Abstain, Latency: time.Since(start)}
+		o := Outcome{Question: q, Hits: r.Hits, Abstained: r.Abstain, Confidence: r.Confidence, Latency: time.Since(start)}
 		if q.Answerable {
 			for i, h := range r.Hits {
 				if IsHit(q, h) {

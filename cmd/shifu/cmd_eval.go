@@ -95,7 +95,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	r := retrieval.Score(outs)
 	if *verbose {
 		for _, o := range outs {
-			fmt.Fprintf(e.stdout, "%-12s rank %-2d abstain %-5v %s\n", o.Question.ID, o.Rank, o.Abstained, o.Question.Question)
+			fmt.Fprintf(e.stdout, "%-12s rank %-2d abstain %-5v confidence %.2f %s\n", o.Question.ID, o.Rank, o.Abstained, o.Confidence, o.Question.Question)
 		}
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
