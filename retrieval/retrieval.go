@@ -179,8 +179,10 @@ type Query struct {
 // Result is a search with what it was based on.
 type Result struct {
 	Hits []shifu.Hit
-	// Confidence in [0, 1]: how much of the question's rare vocabulary the best
-	// hits hold, and how close the nearest vectors are.
+	// Confidence in [0, 1]: the share of the question's vocabulary, weighted
+	// by rarity, that one of the best hits holds (see confidence). Vector
+	// similarity is not part of it: the offline embedder's is lexical too, and
+	// a hosted model's threshold cannot be tuned without the model.
 	Confidence float64
 	// Abstain: nothing found is relevant enough to answer from.
 	Abstain bool
