@@ -40,6 +40,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	fbTerms := fs.Int("feedback-terms", d.FeedbackTerms, "pseudo-relevance feedback: expansion terms added")
 	fbWeight := fs.Float64("feedback-weight", d.FeedbackWeight, "pseudo-relevance feedback: share of query weight of the expansion terms (0-1)")
 	lexOnly := fs.Bool("lexical-only", false, "BM25 alone (no vectors)")
+	ef := fs.Int("ef-search", 0, "hnsw.ef_search when the vector search uses the index (0: the default, 400; at most 1000)")
 	verbose := fs.Bool("v", false, "print each question's rank")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -62,7 +63,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	}
 	o := retrieval.Options{Fusion: retrieval.Fusion(*fusion), Alpha: *alpha, ExactBoost: *exact, HeadingBoost: *heading, AbstainBelow: *abstain,
 		BM25: postgres.BM25{K1: *k1, B: *b, MaxDF: *maxDF, Context: *ctxW, Unigram: *unigram}, DupThreshold: *dup, Candidates: *cands,
-		Feedback: *fb, FeedbackTerms: *fbTerms, FeedbackWeight: *fbWeight}
+		Feedback: *fb, FeedbackTerms: *fbTerms, FeedbackWeight: *fbWeight, EfSearch: *ef}
 	if o.Fusion != retrieval.RRF && o.Fusion != retrieval.Convex {
 		return shifu.Errorf(shifu.ErrInvalid, "--fusion %q: use rrf or convex", *fusion)
 	}
