@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -52,8 +53,9 @@ func isLeader(l string) bool {
 }
 
 // edge is how many non-blank lines at the top and at the bottom of a page may
-// be a running header or footer.
-const edge = 2
+// be a running header or footer: three, as in "LinuxCNC Documentation /
+// 2007-04-01 / 4", where two left the page number in the text.
+const edge = 3
 
 // dropRunning removes lines that repeat at the top or bottom of more than
 // half of the pages. Digits are masked so "Page 12" and "Page 13" match.
@@ -61,32 +63,45 @@ func dropRunning(pages [][]string) {
 	if len(pages) < 3 {
 		return
 	}
+	// Counted over all pages and over left and right pages apart: a printed
+	// book mirrors its footer ("12  2007-04-01  Manual" on the left,
+	// "Manual  2007-04-01  13" on the right), so each form is on half.
 	top, bottom := map[string]int{}, map[string]int{}
-	for _, p := range pages {
+	var topSide, bottomSide [2]map[string]int
+	for side := range 2 {
+		topSide[side], bottomSide[side] = map[string]int{}, map[string]int{}
+	}
+	for n, p := range pages {
 		seenT, seenB := map[string]bool{}, map[string]bool{}
 		for _, i := range edgeLines(p, true) {
 			if k := runningKey(p[i]); !seenT[k] {
 				seenT[k] = true
 				top[k]++
+				topSide[n%2][k]++
 			}
 		}
 		for _, i := range edgeLines(p, false) {
 			if k := runningKey(p[i]); !seenB[k] {
 				seenB[k] = true
 				bottom[k]++
+				bottomSide[n%2][k]++
 			}
 		}
 	}
 	half := len(pages) / 2
+	sideHalf := [2]int{(len(pages) + 1) / 4, len(pages) / 4} // pages 0, 2, 4… and 1, 3, 5…
+	running := func(all map[string]int, side map[string]int, n int, k string) bool {
+		return all[k] > half || side[k] > sideHalf[n%2]
+	}
 	for n, p := range pages {
 		drop := map[int]bool{}
 		for _, i := range edgeLines(p, true) {
-			if top[runningKey(p[i])] > half {
+			if running(top, topSide[n%2], n, runningKey(p[i])) {
 				drop[i] = true
 			}
 		}
 		for _, i := range edgeLines(p, false) {
-			if bottom[runningKey(p[i])] > half {
+			if running(bottom, bottomSide[n%2], n, runningKey(p[i])) {
 				drop[i] = true
 			}
 		}
@@ -122,10 +137,23 @@ func edgeLines(p []string, top bool) []int {
 	return idx
 }
 
+// runningKey is what stays of a line across the pages it runs on. A line
+// with words keeps its words of letters, less the names of months: page
+// numbers, dates and the spacing between them go ("4 2007-04-01 Manual",
+// "42007-04-01 Manual" and "Manual 04 APR 2017 5" are one footer). A line
+// without letters keeps its shape, digit runs masked: "12" and a Roman page
+// number are "#", "2007-04-01" is "#-#-#", and a section number "1.2.7" or a
+// rule of "#####" stays apart from page numbers.
 func runningKey(s string) string {
+	s = strings.ToLower(s)
+	words := strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) })
+	words = slices.DeleteFunc(words, func(w string) bool { return months[w] })
+	if len(words) > 0 && !isRoman(strings.Join(words, "")) {
+		return strings.Join(words, " ")
+	}
 	var b strings.Builder
 	prevDigit := false
-	for _, r := range strings.ToLower(s) {
+	for _, r := range s {
 		if unicode.IsDigit(r) {
 			if !prevDigit {
 				b.WriteByte('#')
@@ -134,14 +162,19 @@ func runningKey(s string) string {
 			continue
 		}
 		prevDigit = false
-		// Roman page numbers (front matter) count as digits too.
 		b.WriteRune(r)
 	}
-	k := b.String()
-	if isRoman(k) {
-		return "#"
+	if k := b.String(); !isRoman(k) {
+		return k
 	}
-	return k
+	return "#"
+}
+
+var months = map[string]bool{
+	"january": true, "february": true, "march": true, "april": true, "may": true, "june": true, "july": true,
+	"august": true, "september": true, "october": true, "november": true, "december": true,
+	"jan": true, "feb": true, "mar": true, "apr": true, "jun": true, "jul": true, "aug": true,
+	"sep": true, "sept": true, "oct": true, "nov": true, "dec": true,
 }
 
 func isRoman(s string) bool {
@@ -254,4 +287,60 @@ func normText(s string) string {
 	}
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	return strings.ReplaceAll(s, "\r", "\n")
+}
+
+// Titles finds the page titles of a running header that prints the title
+// twice, as man pages do ("AXIS(1)  The Enhanced Machine Controller
+// AXIS(1)"): both copies and whatever sits between them leave the page, and
+// the title is returned for each page ("" for none), for a document without
+// an outline to take as its headings. A document where fewer than three
+// pages have such a header has none: the lines stay.
+func Titles(pages [][]string) []string {
+	titles := make([]string, len(pages))
+	spans := make([][2]int, len(pages))
+	found := 0
+	for n, p := range pages {
+		top := edgeLines(p, true)
+		for a := 0; a < len(top) && titles[n] == ""; a++ {
+			// On one line ("AXIS(1) The Enhanced Machine Controller AXIS(1)")…
+			if f := strings.Fields(p[top[a]]); len(f) >= 2 && f[0] == f[len(f)-1] && utf8.RuneCountInString(f[0]) >= 2 && isTitle(f[0]) {
+				titles[n], spans[n] = f[0], [2]int{top[a], top[a]}
+				break
+			}
+			// … or on lines of their own, the middle between them.
+			for b := a + 1; b < len(top); b++ {
+				if l := p[top[a]]; l == p[top[b]] && isTitle(l) {
+					titles[n], spans[n] = l, [2]int{top[a], top[b]}
+					break
+				}
+			}
+		}
+		if titles[n] != "" {
+			found++
+		}
+	}
+	if found < 3 {
+		return make([]string, len(pages))
+	}
+	for n, p := range pages {
+		if titles[n] == "" {
+			continue
+		}
+		kept := append(p[:spans[n][0]:spans[n][0]], p[spans[n][1]+1:]...)
+		pages[n] = trimBlank(kept)
+	}
+	return titles
+}
+
+// isTitle: a line that can be a page title (words, not a number or a rule).
+func isTitle(l string) bool {
+	if len(l) > 120 {
+		return false
+	}
+	for _, r := range l {
+		if unicode.IsLetter(r) {
+			return true
+		}
+	}
+	return false
 }

@@ -39,6 +39,59 @@ func TestCleanRunningHeaders(t *testing.T) {
 	}
 }
 
+// A footer of three lines (title, date, page number, in either order).
+func TestCleanThreeLineFooter(t *testing.T) {
+	var pages [][]string
+	for i := 1; i <= 6; i++ {
+		foot := []string{"LinuxCNC Documentation", fmt.Sprintf("2007-04-0%d", i), fmt.Sprint(i)}
+		if i%2 == 0 {
+			slices.Reverse(foot)
+		}
+		pages = append(pages, append([]string{fmt.Sprintf("Body about topic %c.", 'A'+i)}, foot...))
+	}
+	for i, p := range Clean(pages) {
+		if !slices.Equal(p, []string{fmt.Sprintf("Body about topic %c.", 'A'+i+1)}) {
+			t.Errorf("page %d = %q, want the body alone", i+1, p)
+		}
+	}
+}
+
+// Man pages print their name at both ends of the running header: it becomes
+// the page's title and leaves the text; a line that merely repeats below the
+// header stays.
+func TestTitles(t *testing.T) {
+	page := func(name, body string) []string {
+		return []string{name, "The Enhanced Machine Controller", name, "", "NAME", body, name}
+	}
+	pages := [][]string{
+		page("AXIS(1)", "axis - AXIS GUI"),
+		page("AXIS(1)", "more about axis"),
+		page("HALCMD(1)", "halcmd - manipulate HAL"),
+		{"no header here", "text"},
+		page("HALCMD(1)", "unlinkp unlinks a pin"),
+	}
+	got := Titles(pages)
+	if want := []string{"AXIS(1)", "AXIS(1)", "HALCMD(1)", "", "HALCMD(1)"}; !slices.Equal(got, want) {
+		t.Fatalf("titles %q, want %q", got, want)
+	}
+	if want := []string{"NAME", "halcmd - manipulate HAL", "HALCMD(1)"}; !slices.Equal(pages[2], want) {
+		t.Errorf("page 3 = %q, want %q", pages[2], want)
+	}
+	if !slices.Equal(pages[3], []string{"no header here", "text"}) {
+		t.Errorf("page without a header changed: %q", pages[3])
+	}
+	marks := titleMarks(got)
+	if len(marks) != 2 || marks[0].title != "AXIS(1)" || marks[1].page != 2 || !marks[1].top {
+		t.Errorf("marks %+v: want one where the title changes (a page without one keeps the last), at the page top", marks)
+	}
+
+	// Under three such pages it is not a convention of the document.
+	few := [][]string{{"X", "a", "X"}, {"X", "b", "X"}}
+	if got := Titles(few); got[0] != "" || len(few[0]) != 3 {
+		t.Errorf("two pages: titles %q, page %q", got, few[0])
+	}
+}
+
 func TestCleanLine(t *testing.T) {
 	tests := map[string]string{
 		"  a \t b\u00a0c  ":   "a b c",

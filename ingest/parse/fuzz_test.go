@@ -2,6 +2,7 @@ package parse
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -106,6 +107,7 @@ func FuzzDOCX(f *testing.F) {
 
 func FuzzClean(f *testing.F) {
 	f.Add("Header\nbody-\nword\n\nPage 1", "Header\n中文\n文本\nPage 2", "Header\nx\nPage 3")
+	f.Add("AXIS(1) GUI AXIS(1)\nNAME\n4 2007 Docs", "AXIS(1)\nGUI\nAXIS(1)\nx\nDocs 2007 5", "LS(1) LS(1)\ny")
 	f.Fuzz(func(t *testing.T, a, b, c string) {
 		in := [][]string{strings.Split(a, "\n"), strings.Split(b, "\n"), strings.Split(c, "\n")}
 		out := Clean(in)
@@ -125,6 +127,23 @@ func FuzzClean(f *testing.F) {
 				}
 			}
 			_ = JoinLines(p)
+		}
+		// Page titles: one per page, each a line the page had at its top.
+		before := make([][]string, len(out))
+		for i, p := range out {
+			before[i] = slices.Clone(p)
+		}
+		titles := Titles(out)
+		if len(titles) != len(out) {
+			t.Fatalf("%d titles for %d pages", len(titles), len(out))
+		}
+		for i, ti := range titles {
+			if ti != "" && !slices.ContainsFunc(before[i], func(l string) bool { return strings.Contains(l, ti) }) {
+				t.Fatalf("title %q is not on page %d: %q", ti, i+1, before[i])
+			}
+			if ti == "" && !slices.Equal(before[i], out[i]) {
+				t.Fatalf("page %d without a title changed: %q → %q", i+1, before[i], out[i])
+			}
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -114,7 +115,17 @@ func (p *Parser) parsePDF(ctx context.Context, name string, data []byte, progres
 	if err != nil {
 		return nil, err
 	}
-	d.Blocks = pdfBlocks(Clean(raw), marks)
+	pages := Clean(raw)
+	titles := Titles(pages)
+	if len(marks) == 0 {
+		marks = titleMarks(titles)
+		if len(marks) > 1 && d.Title == "" {
+			// A collection (of man pages): its first page's title is not
+			// the document's, which the file name says better.
+			d.Title = strings.ReplaceAll(strings.TrimSuffix(filepath.Base(name), filepath.Ext(name)), "_", " ")
+		}
+	}
+	d.Blocks = pdfBlocks(pages, marks)
 	return d, nil
 }
 
@@ -263,7 +274,8 @@ func pageText(s *session, i int) (string, error) {
 type mark struct {
 	title string
 	level int
-	page  int // 0-based
+	page  int  // 0-based
+	top   bool // at the top of the page, not where the title is found in its text
 }
 
 func flattenMarks(bs []responses.GetBookmarksBookmark, level, pages int, out []mark) []mark {
@@ -282,6 +294,22 @@ func flattenMarks(bs []responses.GetBookmarksBookmark, level, pages int, out []m
 	return out
 }
 
+// titleMarks makes running page titles (see Titles) the headings of a PDF
+// without an outline: one where the title changes. A collection of man pages
+// then has each chunk under its page's name (halcmd(1)), which the chunk's
+// own words often do not say.
+func titleMarks(titles []string) []mark {
+	var out []mark
+	prev := ""
+	for i, t := range titles {
+		if t != "" && t != prev {
+			out = append(out, mark{title: t, level: 1, page: i, top: true})
+			prev = t
+		}
+	}
+	return out
+}
+
 // pdfBlocks turns cleaned page lines into blocks, inserting outline headings
 // where their title appears on the destination page (else at its top).
 func pdfBlocks(pages [][]string, marks []mark) []Block {
@@ -294,7 +322,10 @@ func pdfBlocks(pages [][]string, marks []mark) []Block {
 		page := i + 1
 		from := 0 // lines before from are already emitted
 		for _, m := range byPage[i] {
-			at, span := findTitle(lines, from, m.title)
+			at, span := -1, 0
+			if !m.top {
+				at, span = findTitle(lines, from, m.title)
+			}
 			if at < 0 {
 				blocks = append(blocks, Block{Kind: Heading, Level: m.level, Text: m.title, Page: page})
 				continue

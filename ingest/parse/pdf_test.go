@@ -155,6 +155,53 @@ func TestCorpusPDF(t *testing.T) {
 	}
 }
 
+// TestCorpusManPages: the LinuxCNC man pages have no outline; each page's
+// running header names its man page, which becomes the heading, and neither
+// header nor footer is left in the text.
+func TestCorpusManPages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: parses 552 pages")
+	}
+	path := corpus(t, "LinuxCNC_Manual_Pages.pdf")
+	d, err := parser(t).Parse(context.Background(), "LinuxCNC_Manual_Pages.pdf", readFile(t, path), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Title != "LinuxCNC Manual Pages" {
+		t.Errorf("title %q, want the file's name (the first man page's is not the collection's)", d.Title)
+	}
+	hs := headings(d)
+	if len(hs) < 200 {
+		t.Errorf("only %d headings", len(hs))
+	}
+	// unlinkp is described in halcmd(1): its block must sit under that heading.
+	var under string
+	for _, b := range d.Blocks {
+		if b.Kind == Heading {
+			under = b.Text
+		}
+		if b.Kind != Heading && strings.Contains(b.Text, "unlinkp") {
+			break
+		}
+	}
+	if under != "HALCMD(1)" {
+		t.Errorf("unlinkp is under %q, want HALCMD(1)", under)
+	}
+	// PDFium glues a few footers to the body's last line ("…decelLinuxCNC
+	// Documentation 2026-06-30 285"): those cannot be told from text.
+	footer := regexp.MustCompile(`LinuxCNC Documentation\s+\d|\d\s*LinuxCNC Documentation`)
+	left := map[int]bool{}
+	for _, b := range d.Blocks {
+		if b.Kind != Heading && (footer.MatchString(b.Text) || strings.Contains(b.Text, "Controller AXIS(1)")) {
+			left[b.Page] = true
+		}
+	}
+	t.Logf("%d headings; a running line left on %d of %d pages", len(hs), len(left), d.Pages)
+	if len(left) > d.Pages/50 {
+		t.Errorf("running header or footer left on %d pages: %v", len(left), left)
+	}
+}
+
 func TestCorpusChinesePDF(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: parses a few hundred pages")
