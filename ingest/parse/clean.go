@@ -58,7 +58,8 @@ func isLeader(l string) bool {
 const edge = 3
 
 // dropRunning removes lines that repeat at the top or bottom of more than
-// half of the pages. Digits are masked so "Page 12" and "Page 13" match.
+// half of the pages, or of the left or of the right pages. Lines compare by
+// runningKey, so "Page 12" and "Page 13" match.
 func dropRunning(pages [][]string) {
 	if len(pages) < 3 {
 		return
