@@ -58,51 +58,38 @@ func isLeader(l string) bool {
 const edge = 3
 
 // dropRunning removes lines that repeat at the top or bottom of more than
-// half of the pages, or of the left or of the right pages. Lines compare by
-// runningKey, so "Page 12" and "Page 13" match.
+// half of the pages. Lines compare by runningKey, so "Page 12" and "Page 13"
+// match, and so do the mirrored footers of left and right pages.
 func dropRunning(pages [][]string) {
 	if len(pages) < 3 {
 		return
 	}
-	// Counted over all pages and over left and right pages apart: a printed
-	// book mirrors its footer ("12  2007-04-01  Manual" on the left,
-	// "Manual  2007-04-01  13" on the right), so each form is on half.
 	top, bottom := map[string]int{}, map[string]int{}
-	var topSide, bottomSide [2]map[string]int
-	for side := range 2 {
-		topSide[side], bottomSide[side] = map[string]int{}, map[string]int{}
-	}
-	for n, p := range pages {
+	for _, p := range pages {
 		seenT, seenB := map[string]bool{}, map[string]bool{}
 		for _, i := range edgeLines(p, true) {
 			if k := runningKey(p[i]); !seenT[k] {
 				seenT[k] = true
 				top[k]++
-				topSide[n%2][k]++
 			}
 		}
 		for _, i := range edgeLines(p, false) {
 			if k := runningKey(p[i]); !seenB[k] {
 				seenB[k] = true
 				bottom[k]++
-				bottomSide[n%2][k]++
 			}
 		}
 	}
 	half := len(pages) / 2
-	sideHalf := [2]int{(len(pages) + 1) / 4, len(pages) / 4} // pages 0, 2, 4… and 1, 3, 5…
-	running := func(all map[string]int, side map[string]int, n int, k string) bool {
-		return all[k] > half || side[k] > sideHalf[n%2]
-	}
 	for n, p := range pages {
 		drop := map[int]bool{}
 		for _, i := range edgeLines(p, true) {
-			if running(top, topSide[n%2], n, runningKey(p[i])) {
+			if top[runningKey(p[i])] > half {
 				drop[i] = true
 			}
 		}
 		for _, i := range edgeLines(p, false) {
-			if running(bottom, bottomSide[n%2], n, runningKey(p[i])) {
+			if bottom[runningKey(p[i])] > half {
 				drop[i] = true
 			}
 		}
