@@ -3,7 +3,7 @@
 # into a private cluster under .data/eval, once, with the offline embedder, and
 # runs `shifu eval` over the dev questions. Extra arguments go to shifu eval
 # (e.g. --out hits.jsonl). Delete .data/eval to ingest again after changing the
-# chunker or the analyzer.
+# parser, chunker or analyzer: unchanged files are not ingested twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-.data}
@@ -19,11 +19,10 @@ fi
 export SHIFU_MASTER_KEY
 SHIFU_MASTER_KEY=$(cat "$DATA/eval.key")
 export DATABASE_URL=$base/shifu?sslmode=disable
-if ! psql "$admin" -tAc "SELECT 1 FROM pg_database WHERE datname = 'shifu'" | grep -q 1; then
+psql "$admin" -tAc "SELECT 1 FROM pg_database WHERE datname = 'shifu'" | grep -q 1 ||
   psql "$admin" -qc "CREATE DATABASE shifu"
-  ./shifu migrate
-  ./shifu tenant create eval
-  ./shifu ingest --tenant eval "$CORPUS/docs"
-fi
 ./shifu migrate
+./shifu docs --tenant eval >/dev/null 2>&1 || ./shifu tenant create eval
+# Files already stored unchanged are skipped; a run cut short is completed.
+./shifu ingest --tenant eval "$CORPUS/docs"
 ./shifu eval --tenant eval --questions "$QUESTIONS" "$@"
