@@ -7,7 +7,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/keyring"
 	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
 )
@@ -70,14 +69,9 @@ func library(t *testing.T, texts []string) (*postgres.DB, int64) {
 	t.Helper()
 	db, url := pgtest.DB(t)
 	ctx := context.Background()
-	m, _ := keyring.ParseMaster(keyring.Generate())
-	w, _ := m.NewDataKey("acme")
-	ten, err := postgres.CreateTenant(ctx, url, "acme", w)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ten := pgtest.Tenant(t, url, "acme")
 	var doc int64
-	err = db.InTenant(ctx, ten.ID, func(tx pgx.Tx) error {
+	err := db.InTenant(ctx, ten.ID, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `INSERT INTO documents (name, kind, sha256, size, status) VALUES ('m.md', 'manual', 'x', 1, 'ready') RETURNING id`).Scan(&doc)
 	})
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/answer"
-	"github.com/shifu-factory/shifu/internal/keyring"
 	"github.com/shifu-factory/shifu/internal/model"
 	"github.com/shifu-factory/shifu/internal/model/modeltest"
 	"github.com/shifu-factory/shifu/internal/postgres"
@@ -51,14 +50,9 @@ func setup(t testing.TB) fixture {
 	}
 	ctx := context.Background()
 	db, url := pgtest.DB(t)
-	m, _ := keyring.ParseMaster(keyring.Generate())
-	w, _ := m.NewDataKey("acme")
-	ten, err := postgres.CreateTenant(ctx, url, "acme", w)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ten := pgtest.Tenant(t, url, "acme")
 	var doc int64
-	err = db.InTenant(ctx, ten.ID, func(tx pgx.Tx) error {
+	err := db.InTenant(ctx, ten.ID, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `INSERT INTO documents (name, title, kind, sha256, size, status) VALUES ('mill.pdf', 'Mill manual', 'manual', 'x', 1, 'ready') RETURNING id`).Scan(&doc)
 	})
 	if err != nil {

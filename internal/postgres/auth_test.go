@@ -10,32 +10,14 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/auth"
-	"github.com/shifu-factory/shifu/internal/keyring"
 	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
 )
 
-func mkTenant(t *testing.T, url, name string) shifu.Tenant {
-	t.Helper()
-	m, err := keyring.ParseMaster(keyring.Generate())
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := m.NewDataKey(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn, err := postgres.CreateTenant(context.Background(), url, name, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tn
-}
-
 func TestUsersSessionsTokens(t *testing.T) {
 	ctx := context.Background()
 	db, url := pgtest.DB(t)
-	a, b := mkTenant(t, url, "acme"), mkTenant(t, url, "bolt")
+	a, b := pgtest.Tenant(t, url, "acme"), pgtest.Tenant(t, url, "bolt")
 
 	u, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "li", Name: "Li Wei", Role: shifu.RoleWorker}, "h")
 	if err != nil {
@@ -138,7 +120,7 @@ func TestUsersSessionsTokens(t *testing.T) {
 func TestFeedbackGaps(t *testing.T) {
 	ctx := context.Background()
 	db, url := pgtest.DB(t)
-	a, b := mkTenant(t, url, "acme"), mkTenant(t, url, "bolt")
+	a, b := pgtest.Tenant(t, url, "acme"), pgtest.Tenant(t, url, "bolt")
 	u, _ := db.CreateUser(ctx, a.ID, shifu.User{Login: "li", Role: shifu.RoleWorker}, "")
 	u2, _ := db.CreateUser(ctx, a.ID, shifu.User{Login: "wang", Role: shifu.RoleWorker}, "")
 

@@ -15,7 +15,7 @@ import (
 func TestBots(t *testing.T) {
 	ctx := context.Background()
 	db, url := pgtest.DB(t)
-	a, b := mkTenant(t, url, "acme"), mkTenant(t, url, "bolt")
+	a, b := pgtest.Tenant(t, url, "acme"), pgtest.Tenant(t, url, "bolt")
 
 	sa, err := db.AddBot(ctx, a.ID, postgres.Bot{Platform: "slack", ExternalID: "T1", Secret: []byte("sealed-a"), Token: []byte("tok-a")})
 	if err != nil {
@@ -71,7 +71,7 @@ func TestBots(t *testing.T) {
 func TestBotEventsOnce(t *testing.T) {
 	ctx := context.Background()
 	db, url := pgtest.DB(t)
-	a, b := mkTenant(t, url, "acme"), mkTenant(t, url, "bolt")
+	a, b := pgtest.Tenant(t, url, "acme"), pgtest.Tenant(t, url, "bolt")
 
 	// Ten concurrent deliveries of one event: exactly one is first.
 	var wg sync.WaitGroup
@@ -114,7 +114,7 @@ func TestBotEventsOnce(t *testing.T) {
 func TestBotUser(t *testing.T) {
 	ctx := context.Background()
 	db, url := pgtest.DB(t)
-	a, b := mkTenant(t, url, "acme"), mkTenant(t, url, "bolt")
+	a, b := pgtest.Tenant(t, url, "acme"), pgtest.Tenant(t, url, "bolt")
 
 	u, err := db.BotUser(ctx, a.ID, "slack:T1:U1", "Li Wei")
 	if err != nil {

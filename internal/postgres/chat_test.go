@@ -15,7 +15,7 @@ import (
 func TestConversationsAreTheOwners(t *testing.T) {
 	ctx := context.Background()
 	db, url := pgtest.DB(t)
-	a, b := mkTenant(t, url, "acme"), mkTenant(t, url, "bolt")
+	a, b := pgtest.Tenant(t, url, "acme"), pgtest.Tenant(t, url, "bolt")
 	li, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "li", Role: shifu.RoleWorker}, "")
 	if err != nil {
 		t.Fatal(err)

@@ -6,23 +6,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/shifu-factory/shifu/internal/keyring"
 	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
 )
 
 func newTenant(t *testing.T, url, name string) int64 {
 	t.Helper()
-	m, _ := keyring.ParseMaster(keyring.Generate())
-	w, err := m.NewDataKey(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn, err := postgres.CreateTenant(context.Background(), url, name, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tn.ID
+	return pgtest.Tenant(t, url, name).ID
 }
 
 // seed puts one row in every tenant table for the tenant of tx.

@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/keyring"
 	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
 )
@@ -28,19 +27,7 @@ func newCorpus(t *testing.T) *corpus {
 
 func (c *corpus) tenant(t *testing.T, name string) int64 {
 	t.Helper()
-	m, err := keyring.ParseMaster(keyring.Generate())
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := m.NewDataKey(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ten, err := postgres.CreateTenant(context.Background(), c.url, name, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ten.ID
+	return pgtest.Tenant(t, c.url, name).ID
 }
 
 // doc stores a ready document with one chunk per text; each chunk's vector

@@ -16,6 +16,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/keyring"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
@@ -87,6 +89,25 @@ func DB(t testing.TB) (*postgres.DB, string) {
 	}
 	t.Cleanup(db.Close)
 	return db, u
+}
+
+// Tenant creates tenant name in the database at url with a data key wrapped
+// by a throw-away master key (tests that decrypt originals make their own).
+func Tenant(t testing.TB, url, name string) shifu.Tenant {
+	t.Helper()
+	m, err := keyring.ParseMaster(keyring.Generate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := m.NewDataKey(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ten, err := postgres.CreateTenant(context.Background(), url, name, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ten
 }
 
 func withDB(base, db string) string {
