@@ -369,18 +369,7 @@ func degraded(lang string, ps []passage, afterPartial bool) shifu.Answer {
 // excerpt is the start of a passage's body (without its heading line), at
 // most n characters, cut at a word or sentence end when one is near.
 func excerpt(h shifu.Hit, n int) string {
-	r := []rune(strings.Join(strings.Fields(body(h)), " "))
-	if len(r) <= n {
-		return string(r)
-	}
-	cut := n
-	for i := n; i > n*2/3; i-- {
-		if r[i] == ' ' || r[i] == '。' || r[i] == '，' {
-			cut = i
-			break
-		}
-	}
-	return strings.TrimSpace(string(r[:cut])) + "…"
+	return cut(strings.Join(strings.Fields(body(h)), " "), n, " 。，")
 }
 
 // body is a passage's text without the heading line chunks start with.

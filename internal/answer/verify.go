@@ -107,7 +107,7 @@ func bestQuote(h shifu.Hit, claim, question string, n int) string {
 	if best == "" {
 		return excerpt(h, n)
 	}
-	return cut(best, n)
+	return cut(best, n, " ，,") // at a word end
 }
 
 func overlap(a, b map[string]bool) int {
@@ -183,15 +183,16 @@ func tokens(s string) map[string]bool {
 	return out
 }
 
-// cut shortens s to at most n characters, at a word end when one is near.
-func cut(s string, n int) string {
+// cut shortens s to at most n characters, at one of the break characters
+// when one is in the last third, and marks the cut with "…".
+func cut(s string, n int, breaks string) string {
 	r := []rune(s)
 	if len(r) <= n {
 		return s
 	}
 	end := n
 	for i := n; i > n*2/3; i-- {
-		if r[i] == ' ' || r[i] == '，' || r[i] == ',' {
+		if strings.ContainsRune(breaks, r[i]) {
 			end = i
 			break
 		}
