@@ -60,16 +60,11 @@ func Split(s string) []Segment {
 	return out
 }
 
-// Allowed reports whether u points into the web app at public (scheme, host
-// and port equal, path under it): the only links a bot may post.
-func Allowed(u, public string) bool {
-	_, ok := own(u, public)
-	return ok
-}
-
-// own is u spelled with public's scheme and host when u points into the web
-// app at public (hosts compare case-insensitively) and the root spelled "/",
-// so every link a bot posts starts with the configured address and a path.
+// own reports whether u points into the web app at public (scheme, host
+// and port equal, path under it): the only links a bot may post. It returns
+// u spelled with public's scheme and host (hosts compare case-insensitively)
+// and the root spelled "/", so every link a bot posts starts with the
+// configured address and a path.
 func own(u, public string) (string, bool) {
 	if public == "" || u == "" {
 		return "", false
