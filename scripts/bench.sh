@@ -19,10 +19,8 @@ export SHIFU_CORPUS=${SHIFU_CORPUS:-$HOME/.cache/shifu-corpus}
 go test -run '^$' -bench . -benchtime 3x -timeout 60m \
   ./retrieval/ ./internal/postgres/ ./ingest/... ./internal/terms/ ./internal/model/ ./internal/answer/
 go build -o shifu ./cmd/shifu
-base=${TEST_DATABASE_URL%/postgres?sslmode=disable}
-psql "$TEST_DATABASE_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = 'shifu_bench'" | grep -q 1 ||
-  psql "$TEST_DATABASE_URL" -qc "CREATE DATABASE shifu_bench"
-export DATABASE_URL=$base/shifu_bench?sslmode=disable
+DATABASE_URL=$(bash scripts/pg.sh db "$TEST_DATABASE_URL" shifu_bench)
+export DATABASE_URL
 SHIFU_MASTER_KEY=$(./shifu keygen)
 export SHIFU_MASTER_KEY
 ./shifu migrate

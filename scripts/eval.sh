@@ -12,15 +12,13 @@ QUESTIONS=${QUESTIONS:-../shared/eval/dev.jsonl}
 [ -d "$CORPUS/docs" ] || bash ../shared/eval/fetch-corpus.sh "$CORPUS"
 mkdir -p "$DATA"
 admin=$(bash scripts/pg.sh start "$DATA/eval" "${EVAL_PORT:-54335}")
-base=${admin%/postgres?sslmode=disable}
 if [ ! -s "$DATA/eval.key" ]; then
   (umask 077; ./shifu keygen > "$DATA/eval.key")
 fi
 export SHIFU_MASTER_KEY
 SHIFU_MASTER_KEY=$(cat "$DATA/eval.key")
-export DATABASE_URL=$base/shifu?sslmode=disable
-psql "$admin" -tAc "SELECT 1 FROM pg_database WHERE datname = 'shifu'" | grep -q 1 ||
-  psql "$admin" -qc "CREATE DATABASE shifu"
+DATABASE_URL=$(bash scripts/pg.sh db "$admin" shifu)
+export DATABASE_URL
 ./shifu migrate
 ./shifu docs --tenant eval >/dev/null 2>&1 || ./shifu tenant create eval
 # Files already stored unchanged are skipped; a run cut short is completed.

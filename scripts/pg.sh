@@ -2,16 +2,18 @@
 # Starts (creating on first use) a private PostgreSQL 15 cluster under DIR listening on
 # 127.0.0.1:PORT, and prints its superuser URL. PostgreSQL refuses to run as root, so the
 # cluster belongs to the postgres user when we are root.
-# usage: pg.sh start DIR PORT | pg.sh stop DIR
+# `pg.sh db URL NAME` creates database NAME on the server at superuser URL unless it exists,
+# and prints its URL.
+# usage: pg.sh start DIR PORT | pg.sh stop DIR | pg.sh db URL NAME
 set -euo pipefail
 PGBIN=/usr/lib/postgresql/15/bin
-cmd=$1 dir=$(realpath -m "$2")
+cmd=$1
 as_pg() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 case "$cmd" in
 start)
-  port=$3
+  dir=$(realpath -m "$2") port=$3
   if [ ! -f "$dir/PG_VERSION" ]; then
     mkdir -p "$dir"
     [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
@@ -36,7 +38,14 @@ CONF
   echo "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
   ;;
 stop)
+  dir=$(realpath -m "$2")
   as_pg "$PGBIN/pg_ctl" -D "$dir" -m fast stop >/dev/null 2>&1 || true
   ;;
-*) echo "usage: pg.sh start DIR PORT | pg.sh stop DIR" >&2; exit 2 ;;
+db)
+  url=$2 name=$3
+  psql "$url" -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1 ||
+    psql "$url" -qc "CREATE DATABASE \"$name\""
+  echo "${url%/postgres?sslmode=disable}/$name?sslmode=disable"
+  ;;
+*) echo "usage: pg.sh start DIR PORT | pg.sh stop DIR | pg.sh db URL NAME" >&2; exit 2 ;;
 esac

@@ -9,11 +9,7 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-.data}
 mkdir -p "$DATA"
 admin=$(bash scripts/pg.sh start "$DATA/run" "${RUN_PORT:-54321}")
-base=${admin%/postgres?sslmode=disable}
-if ! psql "$admin" -tAc "SELECT 1 FROM pg_database WHERE datname = 'shifu'" | grep -q 1; then
-  psql "$admin" -qc "CREATE DATABASE shifu"
-fi
-export DATABASE_URL=${DATABASE_URL:-$base/shifu?sslmode=disable}
+export DATABASE_URL=${DATABASE_URL:-$(bash scripts/pg.sh db "$admin" shifu)}
 if [ ! -s "$DATA/master.key" ]; then
   (umask 077; ./shifu keygen > "$DATA/master.key")
 fi
