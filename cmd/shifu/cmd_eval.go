@@ -40,10 +40,13 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	fbTerms := fs.Int("feedback-terms", d.FeedbackTerms, "pseudo-relevance feedback: expansion terms added")
 	fbWeight := fs.Float64("feedback-weight", d.FeedbackWeight, "pseudo-relevance feedback: share of query weight of the expansion terms (0-1)")
 	lexOnly := fs.Bool("lexical-only", false, "BM25 alone (no vectors)")
-	ef := fs.Int("ef-search", 0, "hnsw.ef_search when the vector search uses the index (0: the default, 400; at most 1000)")
+	ef := fs.Int("ef-search", 0, "hnsw.ef_search when the vector search uses the index: 1-1000, 0 for the default (400)")
 	verbose := fs.Bool("v", false, "print each question's rank")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *ef < 0 || *ef > 1000 {
+		return shifu.Errorf(shifu.ErrInvalid, "--ef-search %d: give 1 to 1000 (pgvector's range), or 0 for the default", *ef)
 	}
 	if *questions == "" {
 		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu eval --tenant NAME --questions FILE.jsonl [--k 10] [--out HITS.jsonl]")

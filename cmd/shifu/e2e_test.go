@@ -107,6 +107,16 @@ func TestCLIWrongMasterKey(t *testing.T) {
 	}
 }
 
+func TestCLIEvalBadFlags(t *testing.T) {
+	sh := newShell(t)
+	for _, ef := range []string{"-1", "1001"} {
+		_, err := sh.run("eval", "--tenant", "acme", "--questions", "q.jsonl", "--ef-search", ef)
+		if err == nil || !strings.Contains(errMessage(err), "--ef-search "+ef+": give 1 to 1000") {
+			t.Errorf("--ef-search %s: %v", ef, err)
+		}
+	}
+}
+
 // TestCorpus is the acceptance run on the seven real manuals: all
 // ready with page counts, a second ingest adds nothing, and another tenant
 // finds none of the text.
