@@ -2,11 +2,13 @@ package retrieval
 
 import (
 	"math"
+	"slices"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/postgres"
+	"github.com/shifu-factory/shifu/internal/terms"
 )
 
 // confidence measures whether the hits are about the question at all: the
@@ -51,7 +53,7 @@ func (s *Searcher) confidence(r run, hits []shifu.Hit) float64 {
 		}
 		got := 0.0
 		for i, t := range r.terms {
-			if have[t] {
+			if have[t] || synonymIn(t, r.syn, have) {
 				got += weights[i]
 			}
 		}
@@ -64,4 +66,22 @@ func (s *Searcher) confidence(r run, hits []shifu.Hit) float64 {
 func hanUnigram(t string) bool {
 	r, n := utf8.DecodeRuneInString(t)
 	return n == len(t) && n > 1 && unicode.Is(unicode.Han, r)
+}
+
+// synonymIn reports whether have holds another name (a glossary synonym) for
+// what the question's term t names.
+func synonymIn(t string, syn []terms.Synonym, have map[string]bool) bool {
+	for _, sy := range syn {
+		if !slices.Contains(sy.Of, t) {
+			continue
+		}
+		all := true
+		for _, x := range sy.Terms {
+			all = all && have[x]
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }

@@ -67,6 +67,12 @@ func TestFollowUpWithoutModel(t *testing.T) {
 // words analyzer.
 func library(t *testing.T, texts []string) (*postgres.DB, int64) {
 	t.Helper()
+	return libraryOf(t, words{}, texts)
+}
+
+// libraryOf is library indexed by a.
+func libraryOf(t *testing.T, a Analyzer, texts []string) (*postgres.DB, int64) {
+	t.Helper()
 	db, url := pgtest.DB(t)
 	ctx := context.Background()
 	ten := pgtest.Tenant(t, url, "acme")
@@ -79,7 +85,7 @@ func library(t *testing.T, texts []string) (*postgres.DB, int64) {
 	}
 	rows := make([]postgres.ChunkRow, len(texts))
 	for i, tx := range texts {
-		rows[i] = postgres.ChunkRow{Chunk: shifu.Chunk{Ord: 10 * i, Text: tx, PageStart: i + 1, PageEnd: i + 1}, Terms: words{}.Terms(tx)}
+		rows[i] = postgres.ChunkRow{Chunk: shifu.Chunk{Ord: 10 * i, Text: tx, PageStart: i + 1, PageEnd: i + 1}, Terms: a.Terms(tx)}
 	}
 	if err := db.StoreChunks(ctx, ten.ID, doc, postgres.Meta{}, rows); err != nil {
 		t.Fatal(err)

@@ -9,13 +9,15 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/postgres"
+	"github.com/shifu-factory/shifu/internal/terms"
 )
 
 // words is an analyzer that lowercases and splits on spaces.
 type words struct{}
 
-func (words) Terms(s string) []string      { return strings.Fields(strings.ToLower(s)) }
-func (words) QueryTerms(s string) []string { return strings.Fields(strings.ToLower(s)) }
+func (words) Terms(s string) []string           { return strings.Fields(strings.ToLower(s)) }
+func (words) QueryTerms(s string) []string      { return strings.Fields(strings.ToLower(s)) }
+func (words) Synonyms([]string) []terms.Synonym { return nil }
 
 func TestExpansion(t *testing.T) {
 	s := New(nil, words{}, nil, Options{FeedbackTerms: 2, FeedbackWeight: 0.5})

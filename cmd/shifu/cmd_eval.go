@@ -39,6 +39,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	fb := fs.Int("feedback", d.Feedback, "pseudo-relevance feedback: best hits that expand the BM25 query (negative: off)")
 	fbTerms := fs.Int("feedback-terms", d.FeedbackTerms, "pseudo-relevance feedback: expansion terms added")
 	fbWeight := fs.Float64("feedback-weight", d.FeedbackWeight, "pseudo-relevance feedback: share of query weight of the expansion terms (0-1)")
+	synW := fs.Float64("synonym-weight", d.SynonymWeight, "query weight of the glossary's other names for a question's words (negative: off)")
 	lexOnly := fs.Bool("lexical-only", false, "BM25 alone (no vectors)")
 	ef := fs.Int("ef-search", 0, "hnsw.ef_search when the vector search uses the index: 1-1000, 0 for the default (400)")
 	verbose := fs.Bool("v", false, "print each question's rank")
@@ -66,7 +67,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	}
 	o := retrieval.Options{Fusion: retrieval.Fusion(*fusion), Alpha: *alpha, ExactBoost: *exact, HeadingBoost: *heading, AbstainBelow: *abstain,
 		BM25: postgres.BM25{K1: *k1, B: *b, MaxDF: *maxDF, Context: *ctxW, Unigram: *unigram}, DupThreshold: *dup, Candidates: *cands,
-		Feedback: *fb, FeedbackTerms: *fbTerms, FeedbackWeight: *fbWeight, EfSearch: *ef}
+		Feedback: *fb, FeedbackTerms: *fbTerms, FeedbackWeight: *fbWeight, SynonymWeight: *synW, EfSearch: *ef}
 	if o.Fusion != retrieval.RRF && o.Fusion != retrieval.Convex {
 		return shifu.Errorf(shifu.ErrInvalid, "--fusion %q: use rrf or convex", *fusion)
 	}

@@ -20,31 +20,71 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// segmenter loads gse's embedded simplified-Chinese dictionary on first use.
+// dictionary loads gse's embedded simplified-Chinese dictionary on first
+// use, with the shop-floor glossary's words added (see glossary.txt).
 // Loading takes ~1.5 s and keeps ~130-180 MB of heap for the life of the
 // process, so it happens once, however many Analyzers are made; after loading
 // the dictionary is only read, which is safe from many goroutines.
-var segmenter = sync.OnceValues(func() (*gse.Segmenter, error) {
+var dictionary = sync.OnceValues(func() (*dict, error) {
 	seg := &gse.Segmenter{SkipLog: true}
 	if err := seg.LoadDictEmbed("zh_s"); err != nil {
 		return nil, fmt.Errorf("terms: load gse zh_s dictionary: %w", err)
 	}
-	return seg, nil
-})
-
-// Analyzer produces index and query terms. It is safe for concurrent use.
-type Analyzer struct {
-	seg *gse.Segmenter
-}
-
-// New returns an Analyzer. The first call in a process loads the Chinese
-// dictionary (see segmenter); later calls share it.
-func New() (*Analyzer, error) {
-	seg, err := segmenter()
+	lines, err := parseGlossary(glossaryText)
 	if err != nil {
 		return nil, err
 	}
-	return &Analyzer{seg: seg}, nil
+	d := &dict{seg: seg, glossary: lines, added: map[string]bool{}}
+	for _, w := range hanWords(lines) {
+		// Some are there already but too rare to win a cut (工控机: 3).
+		f, _, ok := seg.Find(w)
+		if ok && f >= wordFreq {
+			continue
+		}
+		add := seg.AddToken
+		if ok {
+			add = seg.ReAddToken
+		}
+		if err := add(w, wordFreq); err != nil {
+			return nil, fmt.Errorf("terms: add %q to the dictionary: %w", w, err)
+		}
+		d.added[w] = !ok
+	}
+	seg.CalcToken() // the cut compares log frequencies against the new total
+	return d, nil
+})
+
+// dict is the loaded segmenter and glossary.
+type dict struct {
+	seg      *gse.Segmenter
+	glossary [][]string
+	// added are the glossary's words the dictionary did not hold before
+	// (网断, 拔电).
+	added map[string]bool
+}
+
+// wordFreq is the dictionary frequency given to the glossary's words: about
+// that of a common noun (电脑 has 3,427), enough for 工控机能 to cut as
+// 工控机/能 rather than 工控/机能 (767).
+const wordFreq = 3000
+
+// Analyzer produces index and query terms. It is safe for concurrent use.
+type Analyzer struct {
+	seg   *gse.Segmenter
+	added map[string]bool
+	gloss *glossary
+}
+
+// New returns an Analyzer. The first call in a process loads the Chinese
+// dictionary (see dictionary); later calls share it.
+func New() (*Analyzer, error) {
+	d, err := dictionary()
+	if err != nil {
+		return nil, err
+	}
+	a := &Analyzer{seg: d.seg, added: d.added}
+	a.gloss = newGlossary(a, d.glossary)
+	return a, nil
 }
 
 // Terms returns the index terms of text in order; a term repeated n times has
@@ -128,12 +168,19 @@ func (a *Analyzer) scan(text string, index bool, emit func(string)) {
 // and the word's meaning, not its characters, ranks.
 func (a *Analyzer) han(run string, index bool, emit func(string)) {
 	covered := map[rune]bool{}
-	for _, w := range a.seg.CutSearch(run) {
+	// With the HMM flag given, CutSearch is jieba's search mode: each word,
+	// then the dictionary words inside it. Without it gse uses its own, which
+	// cut a lone 电脑 into 电/脑 and 计算机 into 计算/机, whole only in a
+	// longer run, so a word matched or not by what stood beside it.
+	for _, w := range a.seg.CutSearch(run, false) {
 		if utf8.RuneCountInString(w) < 2 || zhStop[w] {
 			continue
 		}
 		emit(w)
-		if !index {
+		// A word only the glossary made one (网断, 拔电) leaves its
+		// characters to match on their own too, as before it was a word:
+		// the manual may say 中断 or 断开 where the worker says 网断.
+		if !index && !a.added[w] {
 			// A number or demonstrative glued to a measure word or noun
 			// (一层, 每张, 两份, 这台) covers only itself: the noun's
 			// character is the word that matters ("每层打印一页").

@@ -170,7 +170,7 @@ func TestQueryTermsConversational(t *testing.T) {
 }
 
 func FuzzTerms(f *testing.F) {
-	for _, s := range []string{"G33.1 E-104 ALM 1021", "在INI文件中设置MAX_VELOCITY", "a.b-c/d_e,1,000", "--..//", "\xff\xfe中", "x-", "1,0000"} {
+	for _, s := range []string{"G33.1 E-104 ALM 1021", "在INI文件中设置MAX_VELOCITY", "a.b-c/d_e,1,000", "--..//", "\xff\xfe中", "x-", "1,0000", "那台工控机能直接拔电关机吗 emergency stop"} {
 		f.Add(s)
 	}
 	a := analyzer(f)
@@ -186,6 +186,11 @@ func FuzzTerms(f *testing.F) {
 		q := a.QueryTerms(s)
 		if len(q) > len(a.Terms(s)) {
 			t.Fatalf("more query terms than index terms for %q", s)
+		}
+		for _, syn := range a.Synonyms(q) {
+			if len(syn.Of) == 0 || len(syn.Terms) == 0 {
+				t.Fatalf("empty synonym %+v for %q", syn, s)
+			}
 		}
 	})
 }
