@@ -32,9 +32,11 @@ type Parser interface {
 	Parse(ctx context.Context, name string, data []byte, progress func(done, total int)) (*parse.Doc, error)
 }
 
-// Analyzer produces the lexical index terms of a text.
+// Analyzer produces the lexical index terms of a text. Version names its
+// analysis: postings of another version are rebuilt by Reindex.
 type Analyzer interface {
 	Terms(text string) []string
+	Version() string
 }
 
 // Embedder turns texts into vectors.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -337,5 +338,93 @@ func TestWorkersIngestAndFailCleanly(t *testing.T) {
 	}
 	if docs[2].Status != shifu.StatusReady || docs[2].Kind != shifu.KindNote || docs[2].UploadedBy != "Li" {
 		t.Errorf("note: %+v", docs[2])
+	}
+}
+
+// spaces is an older analysis: words split at spaces, nothing more.
+type spaces struct{}
+
+func (spaces) Terms(s string) []string { return strings.Fields(strings.ToLower(s)) }
+func (spaces) Version() string         { return "0-spaces" }
+
+// TestReindexRebuildsOldPostings: a document indexed by an older analysis
+// is not found by the words questions are now cut into; Reindex rebuilds its
+// postings from the stored text, keeps chunks and embeddings, and is then a
+// no-op.
+func TestReindexRebuildsOldPostings(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t, nil, Options{})
+	old, err := New(f.db, f.ring, testParser, spaces{}, f.svc.embedder, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := "# 维护\n\n工控机能直接断电吗？先关机，再切断电源。The spindle drive needs 10 minutes to cool.\n"
+	d, _, err := old.Add(ctx, f.tenant, Upload{Name: "ipc.md", Data: []byte(text)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.process(ctx, f.tenant, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	find := func(term string) int {
+		hits, _, err := f.db.Lexical(ctx, f.tenant, []string{term}, postgres.Filter{}, postgres.BM25{}, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(hits)
+	}
+	embedded := func() (ids []int64) {
+		err := f.db.InTenant(ctx, f.tenant, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `SELECT id FROM chunks WHERE document_id = $1 AND embedding IS NOT NULL ORDER BY id`, d.ID)
+			if err != nil {
+				return err
+			}
+			ids, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	before := embedded()
+	if find("工控机") != 0 || find("关机") != 0 || find("spindl") != 0 || len(before) == 0 {
+		t.Fatalf("old postings: 工控机 %d, 关机 %d, spindl %d, %d embedded", find("工控机"), find("关机"), find("spindl"), len(before))
+	}
+	stale, err := f.db.Stale(ctx, f.tenant, testAnalyzer.Version())
+	if err != nil || len(stale) != 1 || stale[0] != d.ID {
+		t.Fatalf("stale = %v, %v", stale, err)
+	}
+	// A document whose chunks changed under it is left alone.
+	cs, err := f.db.ChunkTexts(ctx, f.tenant, d.ID)
+	if err != nil || len(cs) == 0 {
+		t.Fatalf("chunk texts: %v %v", cs, err)
+	}
+	err = f.db.Reterm(ctx, f.tenant, d.ID, testAnalyzer.Version(), []postgres.ChunkRow{{Chunk: shifu.Chunk{ID: -1}, Terms: []string{"x"}}})
+	if !errors.Is(err, shifu.ErrConflict) || find("x") != 0 {
+		t.Fatalf("reterm of other chunks: %v, x found %d", err, find("x"))
+	}
+
+	n, err := f.svc.Reindex(ctx, f.tenant)
+	if err != nil || n != 1 {
+		t.Fatalf("reindex: %d, %v", n, err)
+	}
+	if find("工控机") == 0 || find("关机") == 0 || find("spindl") == 0 || find("spindle") != 0 {
+		t.Fatalf("new postings: 工控机 %d, 关机 %d, spindl %d, spindle %d", find("工控机"), find("关机"), find("spindl"), find("spindle"))
+	}
+	if after := embedded(); !slices.Equal(after, before) {
+		t.Fatalf("embedded chunks %v, were %v", after, before)
+	}
+	var nterms, sum int64
+	var version string
+	err = f.db.InTenant(ctx, f.tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT d.nterms, d.analyzer, (SELECT sum(nterms) FROM chunks WHERE document_id = d.id)
+			FROM documents d WHERE d.id = $1`, d.ID).Scan(&nterms, &version, &sum)
+	})
+	if err != nil || nterms != sum || version != testAnalyzer.Version() {
+		t.Fatalf("document: nterms %d (chunks %d), analyzer %q, %v", nterms, sum, version, err)
+	}
+	if n, err := f.svc.Reindex(ctx, f.tenant); err != nil || n != 0 {
+		t.Fatalf("second reindex: %d, %v", n, err)
 	}
 }

@@ -119,7 +119,7 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 		}
 		timing.index = time.Since(mark)
 		mark = time.Now()
-		if err := s.db.StoreChunks(ctx, tenant, id, postgres.Meta{Title: pd.Title, Pages: pd.Pages, Language: pd.Lang}, rows); err != nil {
+		if err := s.db.StoreChunks(ctx, tenant, id, postgres.Meta{Title: pd.Title, Pages: pd.Pages, Language: pd.Lang, Analyzer: s.analyzer.Version()}, rows); err != nil {
 			return err
 		}
 		timing.store = time.Since(mark)

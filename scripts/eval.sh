@@ -2,8 +2,9 @@
 # `make eval`: ingests the evaluation corpus (../shared/eval/fetch-corpus.sh)
 # into a private cluster under .data/eval, once, with the offline embedder, and
 # runs `shifu eval` over the dev questions. Extra arguments go to shifu eval
-# (e.g. --out hits.jsonl). Delete .data/eval to ingest again after changing the
-# parser, chunker or analyzer: unchanged files are not ingested twice.
+# (e.g. --out hits.jsonl). Postings are rebuilt when the analyzer changed;
+# delete .data/eval to ingest again after changing the parser or chunker:
+# unchanged files are not ingested twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-.data}
@@ -23,4 +24,5 @@ export DATABASE_URL
 ./shifu docs --tenant eval >/dev/null 2>&1 || ./shifu tenant create eval
 # Files already stored unchanged are skipped; a run cut short is completed.
 ./shifu ingest --tenant eval "$CORPUS/docs"
+./shifu reindex --tenant eval
 ./shifu eval --tenant eval --questions "$QUESTIONS" "$@"

@@ -46,6 +46,18 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Postings an older analyzer made are rebuilt while the server runs:
+	// searches meanwhile see each document's old postings or its new ones.
+	tenants, err := db.Tenants(ctx)
+	if err != nil {
+		return err
+	}
+	reindexed := make(chan struct{})
+	go func() {
+		defer close(reindexed)
+		reindexAll(runCtx, svc, tenants, log)
+	}()
+	defer func() { cancel(); <-reindexed }()
 
 	metrics := web.NewMetrics()
 	metrics.WatchJobs(db.Pool())

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/shifu-factory/shifu/internal/keyring"
 	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
 )
@@ -200,5 +202,37 @@ func evalFloor(t *testing.T, sh *shell) {
 	}
 	if seen != 2 || !strings.Contains(out, "abstained on 100%") {
 		t.Errorf("eval output lacks the per-language rows or full abstention on unanswerable questions:\n%s", out)
+	}
+}
+
+// TestCLIReindex: documents an older analyzer indexed are re-indexed, for
+// one tenant or all; current ones are left alone.
+func TestCLIReindex(t *testing.T) {
+	sh := newShell(t)
+	sh.must("tenant", "create", "acme")
+	sh.must("tenant", "create", "beta")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "press.md"), []byte("# Press\n\n## Clamp\n\nTighten the clamp bolts to 40 Nm before each shift.\n"), 0o644)
+	sh.must("ingest", "--tenant", "acme", dir)
+	if out := sh.must("reindex", "--tenant", "acme"); !strings.Contains(out, "acme: 0 documents re-indexed") {
+		t.Fatalf("reindex of a current tenant: %s", out)
+	}
+	conn, err := pgx.Connect(context.Background(), sh.env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `UPDATE documents SET analyzer = '1-old'`); err != nil {
+		t.Fatal(err)
+	}
+	out := sh.must("reindex")
+	if !strings.Contains(out, "acme: 1 documents re-indexed") || !strings.Contains(out, "beta: 0 documents re-indexed") {
+		t.Fatalf("reindex of every tenant: %s", out)
+	}
+	if out := sh.must("search", "--tenant", "acme", "clamp bolt torque"); !strings.Contains(out, "press.md") {
+		t.Fatalf("search after reindex: %s", out)
+	}
+	if _, err := sh.run("reindex", "acme"); err == nil || !strings.Contains(errMessage(err), "usage: shifu reindex") {
+		t.Fatalf("reindex with an argument: %v", err)
 	}
 }

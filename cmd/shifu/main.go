@@ -39,6 +39,7 @@ commands:
   ingest --tenant NAME [--kind manual|note] PATH...
   note add --tenant NAME --title T --fix F --author A [--equipment E --symptom S --cause C]
   docs --tenant NAME [--json]
+  reindex [--tenant NAME]   rebuild postings an older analyzer made (serve does it at start)
   search --tenant NAME [--k N] [--json] QUESTION
   ask --tenant NAME [--json] QUESTION
   eval --tenant NAME --questions FILE.jsonl [--k 10] [--out HITS.jsonl]
@@ -72,6 +73,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdNote(ctx, env, rest)
 	case "docs":
 		return cmdDocs(ctx, env, rest)
+	case "reindex":
+		return cmdReindex(ctx, env, rest)
 	case "search":
 		return cmdSearch(ctx, env, rest)
 	case "ask":

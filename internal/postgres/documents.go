@@ -187,6 +187,7 @@ type Meta struct {
 	Title    string
 	Pages    int
 	Language string
+	Analyzer string // the version of the analyzer that made the terms
 }
 
 // SetStatus moves a document along the pipeline and records its progress.
@@ -220,24 +221,16 @@ type ChunkRow struct {
 // (a resumed job) leaves exactly one copy.
 func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta Meta, rows []ChunkRow) error {
 	n := len(rows)
-	ords, starts, ends, tokens, nterms := make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
-	texts, headings, anchors, langs, lexemes := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	var pTerm []string
-	var pOrd, pTF []int32
-	var total int64 // the document's length in terms, for BM25's mean
+	ords, starts, ends, tokens := make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
+	texts, headings, anchors, langs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, r := range rows {
 		ords[i], starts[i], ends[i], tokens[i] = int32(r.Ord), int32(r.PageStart), int32(r.PageEnd), int32(r.Tokens)
 		texts[i], headings[i], anchors[i], langs[i] = r.Text, r.Heading, r.Anchor, r.Language
-		nterms[i] = int32(len(r.Terms))
-		total += int64(len(r.Terms))
-		tf := map[string]int32{}
-		for _, t := range r.Terms {
-			tf[t]++
-		}
-		for t, c := range tf {
-			pTerm, pOrd, pTF = append(pTerm, t), append(pOrd, int32(r.Ord)), append(pTF, c)
-		}
-		lexemes[i] = tsLexemes(tf)
+	}
+	p := makePostings(rows)
+	pOrd := make([]int32, len(p.row))
+	for i, r := range p.row {
+		pOrd[i] = ords[r]
 	}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1`, docID); err != nil {
@@ -249,23 +242,141 @@ func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta Meta, r
 			SELECT $1, u.ord, u.text, u.heading, u.ps, u.pe, u.anchor, u.lang, u.tokens, u.nterms, array_to_tsvector(string_to_array(u.lex, ' '))
 			FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[], $9::int[], $10::int[], $11::text[])
 				AS u(ord, text, heading, ps, pe, anchor, lang, tokens, nterms, lex)`,
-			docID, ords, texts, headings, starts, ends, anchors, langs, tokens, nterms, lexemes)
+			docID, ords, texts, headings, starts, ends, anchors, langs, tokens, p.nterms, p.lexemes)
 		if err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO chunk_terms (term, chunk_id, tf, document_id, ord, dl)
 			SELECT p.term, c.id, p.tf, c.document_id, c.ord, c.nterms FROM unnest($2::text[], $3::int[], $4::int[]) AS p(term, ord, tf)
 			JOIN chunks c ON c.document_id = $1 AND c.ord = p.ord`,
-			docID, pTerm, pOrd, pTF)
+			docID, p.term, pOrd, p.tf)
 		if err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE documents SET title = CASE WHEN title = '' THEN $2 ELSE title END, pages = $3, language = $4,
-			chunks = $5, nterms = $6, updated_at = now() WHERE id = $1`, docID, meta.Title, meta.Pages, meta.Language, n, total)
+			chunks = $5, nterms = $6, analyzer = $7, updated_at = now() WHERE id = $1`, docID, meta.Title, meta.Pages, meta.Language, n, p.total, meta.Analyzer)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store chunks of document %d: %w", docID, classify(err))
+	}
+	return nil
+}
+
+// postings are a document's postings as arrays for unnest: posting i is
+// term[i], occurring tf[i] times in chunk row[i] (an index into the rows).
+type postings struct {
+	term    []string
+	row     []int
+	tf      []int32
+	nterms  []int32  // each chunk's length in terms
+	lexemes []string // each chunk's distinct terms, for its tsvector
+	total   int64    // the document's length in terms, for BM25's mean
+}
+
+func makePostings(rows []ChunkRow) postings {
+	p := postings{nterms: make([]int32, len(rows)), lexemes: make([]string, len(rows))}
+	for i, r := range rows {
+		p.nterms[i] = int32(len(r.Terms))
+		p.total += int64(len(r.Terms))
+		tf := map[string]int32{}
+		for _, t := range r.Terms {
+			tf[t]++
+		}
+		for t, c := range tf {
+			p.term, p.row, p.tf = append(p.term, t), append(p.row, i), append(p.tf, c)
+		}
+		p.lexemes[i] = tsLexemes(tf)
+	}
+	return p
+}
+
+// Stale returns the tenant's ready documents whose postings were made by an
+// analyzer other than version, oldest first.
+func (db *DB) Stale(ctx context.Context, tenant int64, version string) ([]int64, error) {
+	var ids []int64
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id FROM documents WHERE status = 'ready' AND analyzer <> $1 ORDER BY id`, version)
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stale documents: %w", err)
+	}
+	return ids, nil
+}
+
+// ChunkTexts returns a document's chunks with their id, position and text,
+// in order: what its postings are made from.
+func (db *DB) ChunkTexts(ctx context.Context, tenant, docID int64) ([]shifu.Chunk, error) {
+	var out []shifu.Chunk
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, document_id, ord, text FROM chunks WHERE document_id = $1 ORDER BY ord`, docID)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (shifu.Chunk, error) {
+			var c shifu.Chunk
+			return c, r.Scan(&c.ID, &c.DocumentID, &c.Ord, &c.Text)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("chunks of document %d: %w", docID, err)
+	}
+	return out, nil
+}
+
+// Reterm replaces the postings of a document's chunks, matched by chunk ID,
+// with rows' terms, and records the analyzer version, in one transaction:
+// searches see the old postings or the new, never a mix. Chunks and their
+// embeddings stay. When the document's chunks are no longer exactly rows'
+// (it was re-ingested meanwhile), nothing changes and the error is
+// shifu.ErrConflict.
+func (db *DB) Reterm(ctx context.Context, tenant, docID int64, version string, rows []ChunkRow) error {
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	p := makePostings(rows)
+	pID := make([]int64, len(p.row))
+	for i, r := range p.row {
+		pID[i] = ids[r]
+	}
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		// The chunks first: their row locks order this against a re-ingest
+		// of the same document, which deletes them.
+		tag, err := tx.Exec(ctx, `UPDATE chunks c SET nterms = u.nterms, tsv = array_to_tsvector(string_to_array(u.lex, ' '))
+			FROM unnest($2::bigint[], $3::int[], $4::text[]) AS u(id, nterms, lex) WHERE c.id = u.id AND c.document_id = $1`,
+			docID, ids, p.nterms, p.lexemes)
+		if err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE document_id = $1`, docID).Scan(&n); err != nil {
+			return err
+		}
+		if tag.RowsAffected() != int64(len(rows)) || n != len(rows) {
+			return shifu.Errorf(shifu.ErrConflict, "document %d changed while it was re-indexed", docID)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM chunk_terms t USING chunks c WHERE c.document_id = $1 AND t.chunk_id = c.id`, docID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO chunk_terms (term, chunk_id, tf, document_id, ord, dl)
+			SELECT p.term, c.id, p.tf, c.document_id, c.ord, c.nterms FROM unnest($2::text[], $3::bigint[], $4::int[]) AS p(term, id, tf)
+			JOIN chunks c ON c.id = p.id AND c.document_id = $1`,
+			docID, p.term, pID, p.tf)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE documents SET nterms = $2, analyzer = $3 WHERE id = $1`, docID, p.total, version)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("re-index document %d: %w", docID, classify(err))
 	}
 	return nil
 }

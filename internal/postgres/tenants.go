@@ -64,3 +64,20 @@ func (db *DB) TenantByID(ctx context.Context, id int64) (shifu.Tenant, []byte, e
 	}
 	return t, key, nil
 }
+
+// Tenants lists every tenant, by id: work that runs for all of them, such as
+// rebuilding postings after the analyzer changed.
+func (db *DB) Tenants(ctx context.Context) ([]shifu.Tenant, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id, name, created_at FROM tenants ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("tenants: %w", err)
+	}
+	ts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (shifu.Tenant, error) {
+		var t shifu.Tenant
+		return t, r.Scan(&t.ID, &t.Name, &t.CreatedAt)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tenants: %w", err)
+	}
+	return ts, nil
+}

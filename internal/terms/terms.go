@@ -9,6 +9,7 @@
 package terms
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"strings"
 	"sync"
@@ -70,10 +71,21 @@ const wordFreq = 3000
 
 // Analyzer produces index and query terms. It is safe for concurrent use.
 type Analyzer struct {
-	seg   *gse.Segmenter
-	added map[string]bool
-	gloss *glossary
+	seg     *gse.Segmenter
+	added   map[string]bool
+	gloss   *glossary
+	version string
 }
+
+// rules numbers the analysis Terms does. Raise it with any change that gives
+// the same text other terms: stored postings are then rebuilt (see Version).
+const rules = 2
+
+// Version names the analysis: its rules and its glossary (whose words change
+// how Chinese is cut). Postings of documents indexed under another version
+// no longer match what questions are cut into; ingest.Service.Reindex
+// rebuilds them from the stored chunk text.
+func (a *Analyzer) Version() string { return a.version }
 
 // New returns an Analyzer. The first call in a process loads the Chinese
 // dictionary (see dictionary); later calls share it.
@@ -82,7 +94,8 @@ func New() (*Analyzer, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Analyzer{seg: d.seg, added: d.added}
+	sum := sha256.Sum256([]byte(glossaryText))
+	a := &Analyzer{seg: d.seg, added: d.added, version: fmt.Sprintf("%d-%x", rules, sum[:6])}
 	a.gloss = newGlossary(a, d.glossary)
 	return a, nil
 }

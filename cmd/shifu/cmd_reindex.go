@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/ingest"
+)
+
+// cmdReindex rebuilds the postings that an older analyzer made, for one
+// tenant or all (see ingest.Service.Reindex). shifu serve does the same in
+// the background at start; this is for doing it before, or on its own.
+func cmdReindex(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "reindex")
+	tenantName := fs.String("tenant", "", "tenant name (default: every tenant)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu reindex [--tenant NAME]")
+	}
+	var ts []shifu.Tenant
+	if *tenantName != "" {
+		t, err := e.tenant(ctx, *tenantName)
+		if err != nil {
+			return err
+		}
+		ts = append(ts, t)
+	} else {
+		db, err := e.db(ctx)
+		if err != nil {
+			return err
+		}
+		if ts, err = db.Tenants(ctx); err != nil {
+			return err
+		}
+	}
+	// Re-indexing reads chunk text: no PDF engine or embedder is started.
+	db, err := e.db(ctx)
+	if err != nil {
+		return err
+	}
+	a, err := e.analyzer()
+	if err != nil {
+		return err
+	}
+	svc, err := ingest.New(db, nil, nil, a, nil, ingest.Options{Logger: e.logger()})
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		n, err := svc.Reindex(ctx, t.ID)
+		if err != nil {
+			return fmt.Errorf("tenant %s: %w", t.Name, err)
+		}
+		fmt.Fprintf(e.stdout, "%s: %d documents re-indexed\n", t.Name, n)
+	}
+	return nil
+}
+
+// reindexAll is cmdReindex for every tenant, for serve's background start:
+// errors are logged, and a tenant that fails does not stop the others.
+func reindexAll(ctx context.Context, svc *ingest.Service, ts []shifu.Tenant, log *slog.Logger) {
+	for _, t := range ts {
+		n, err := svc.Reindex(ctx, t.ID)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("re-index stale postings", "tenant", t.Name, "err", err)
+			}
+			continue
+		}
+		if n > 0 {
+			log.Info("re-indexed documents an older analyzer indexed", "tenant", t.Name, "documents", n)
+		}
+	}
+}
