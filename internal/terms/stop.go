@@ -1,6 +1,5 @@
 package terms
 
-import "github.com/kljensen/snowball/english"
 
 // enStop is a short English stop list: words so common in manuals that their
 // postings cost space without telling chunks apart. Negations and words that
@@ -67,7 +66,7 @@ don doesn didn won isn aren wasn weren couldn shouldn wouldn haven hasn hadn`)
 func stemmedSet(words string) map[string]bool {
 	m := map[string]bool{}
 	for w := range set(words) {
-		m[english.Stem(w, true)] = true
+		m[stem(w)] = true
 	}
 	return m
 }

@@ -79,7 +79,7 @@ type Analyzer struct {
 
 // rules numbers the analysis Terms does. Raise it with any change that gives
 // the same text other terms: stored postings are then rebuilt (see Version).
-const rules = 2
+const rules = 3
 
 // Version names the analysis: its rules and its glossary (whose words change
 // how Chinese is cut). Postings of documents indexed under another version
@@ -377,7 +377,7 @@ func simple(w string, emit func(string), whole bool) {
 			return
 		}
 		if isASCII(w) {
-			w = english.Stem(w, true)
+			w = stem(w)
 		}
 		emit(w)
 	case letters == 0:
@@ -404,6 +404,25 @@ func simple(w string, emit func(string), whole bool) {
 			emit(w[k:])
 		}
 	}
+}
+
+// stem is the Snowball English stem of w, except where Snowball folds
+// together words that machine manuals keep apart (Lucene's stemmer override,
+// for the same reason): positive and position are both "posit", paste is
+// "past", relative is "relat" like relation, and direction is "direct".
+func stem(w string) string {
+	if s, ok := stemOverride[w]; ok {
+		return s
+	}
+	return english.Stem(w, true)
+}
+
+var stemOverride = map[string]string{
+	"positive": "positiv", "positively": "positiv", "positives": "positiv",
+	"relative": "relativ", "relatively": "relativ",
+	"direction": "direction", "directions": "direction", "directional": "direction",
+	"paste": "paste", "pastes": "paste", "pasted": "paste", "pasting": "paste",
+	"international": "internation", "internationalization": "internation",
 }
 
 func isASCII(s string) bool {

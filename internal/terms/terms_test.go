@@ -205,3 +205,18 @@ func BenchmarkTerms(b *testing.B) {
 		a.Terms(text)
 	}
 }
+
+// Snowball folds some words together that manuals keep apart; the override
+// keeps them apart in index and question alike, and leaves the rest alone.
+func TestStemOverride(t *testing.T) {
+	a := analyzer(t)
+	for _, pair := range [][2]string{{"positive", "position"}, {"paste", "past"}, {"relative", "relation"}, {"direction", "direct"}, {"international", "internal"}} {
+		x, y := a.Terms(pair[0]), a.Terms(pair[1])
+		if len(x) != 1 || len(y) != 1 || x[0] == y[0] {
+			t.Errorf("%s %q and %s %q", pair[0], x, pair[1], y)
+		}
+	}
+	hasAll(t, a.Terms("positively positive positives"), "positiv")
+	hasAll(t, a.QueryTerms("all coordinates are positive"), "positiv", "coordin")
+	hasAll(t, a.Terms("positions positioning"), "posit")
+}
