@@ -1,6 +1,5 @@
 package terms
 
-
 // enStop is a short English stop list: words so common in manuals that their
 // postings cost space without telling chunks apart. Negations and words that
 // carry meaning in machine manuals (not, no, off, on, up, down, all) are kept.
