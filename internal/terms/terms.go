@@ -79,7 +79,7 @@ type Analyzer struct {
 
 // rules numbers the analysis Terms does. Raise it with any change that gives
 // the same text other terms: stored postings are then rebuilt (see Version).
-const rules = 3
+const rules = 4
 
 // Version names the analysis: its rules and its glossary (whose words change
 // how Chinese is cut). Postings of documents indexed under another version
@@ -409,7 +409,8 @@ func simple(w string, emit func(string), whole bool) {
 // stem is the Snowball English stem of w, except where Snowball folds
 // together words that machine manuals keep apart (Lucene's stemmer override,
 // for the same reason): positive and position are both "posit", paste is
-// "past", relative is "relat" like relation, and direction is "direct".
+// "past", relative is "relat" like relation, and direction is "direct"
+// (the list came from grouping the LinuxCNC manuals' words by stem).
 func stem(w string) string {
 	if s, ok := stemOverride[w]; ok {
 		return s
@@ -423,6 +424,15 @@ var stemOverride = map[string]string{
 	"direction": "direction", "directions": "direction", "directional": "direction",
 	"paste": "paste", "pastes": "paste", "pasted": "paste", "pasting": "paste",
 	"international": "internation", "internationalization": "internation",
+	"modulation": "modulation",                                                  // pulse-width modulation, not a kernel module
+	"original":   "original", "originally": "original", "originals": "original", // not the origin of a coordinate system
+	"terminate": "terminat", "terminated": "terminat", "terminates": "terminat", "terminating": "terminat", "termination": "terminat", // not a terminal
+	"integral":       "integral",                               // PID's integral term, not the integrator or integration
+	"conversational": "conversation",                           // conversational programming, not unit conversion
+	"numerous":       "numerous",                               // not numeric
+	"successive":     "successiv", "successively": "successiv", // not successful
+	"responsible": "responsibl", "responsibility": "responsibl", // not a response
+	"designate": "designat", "designated": "designat", "designates": "designat", "designation": "designat", // not a design
 }
 
 func isASCII(s string) bool {
