@@ -24,7 +24,8 @@ const botUsage = `usage:
   shifu bot remove dingtalk --tenant NAME --app-key K
   shifu bot connect [slack:TEAM_ID | dingtalk:APP_KEY]...
       run Socket Mode (Slack, installed with --app-token) and Stream mode
-      (DingTalk) for factories without a public URL, until interrupted
+      (DingTalk) for factories without a public URL, until interrupted;
+      shifu serve connects the Slack Socket Mode installations by itself
 A secret given as "-" is read from standard input (one line each, in flag order),
 so it stays out of the shell history and the process list.`
 
@@ -137,7 +138,7 @@ func cmdBot(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "%s bot %s added to tenant %s (id %d)\n", platform, ext, t.Name, b.ID)
 		c, _ := e.config()
 		if platform == bot.Slack && *appToken != "" {
-			fmt.Fprintln(e.stdout, "Socket Mode: no public URL needed; the server connects to Slack itself.")
+			fmt.Fprintln(e.stdout, "Socket Mode: no public URL needed; shifu serve connects to Slack itself when it starts (restart a running server).")
 		} else if platform == bot.Slack {
 			fmt.Fprintf(e.stdout, "Events, interactivity and slash command URLs: %s/bots/slack/events, %s/bots/slack/interactions, %s/bots/slack/commands\n",
 				c.PublicURL, c.PublicURL, c.PublicURL)

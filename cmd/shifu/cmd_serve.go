@@ -76,6 +76,29 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		defer c()
 		_ = bots.Close(drainCtx)
 	}()
+	// Slack installations in Socket Mode have no public URL to be reached
+	// at: the server opens their connections. DingTalk Stream mode stays with
+	// `shifu bot connect`, since an installation does not record its mode.
+	ids := make([]int64, len(tenants))
+	for i, t := range tenants {
+		ids[i] = t.ID
+	}
+	teams, err := bots.SocketTeams(ctx, ids)
+	if err != nil {
+		return err
+	}
+	connected := make(chan struct{})
+	go func() {
+		defer close(connected)
+		if len(teams) == 0 {
+			return
+		}
+		log.Info("slack socket mode connecting", "teams", teams)
+		if err := bots.Connect(runCtx, teams, nil); err != nil && runCtx.Err() == nil {
+			log.Error("slack socket mode", "err", err)
+		}
+	}()
+	defer func() { cancel(); <-connected }() // before the bots drain
 	srv, err := web.New(web.Options{
 		DB: db, Asker: asker, Ingester: ingester{svc}, Renderer: pages{p}, Bots: bots, BotAdmin: web.BotService(bots.Core),
 		MaxUploadBytes: c.MaxUploadBytes, SecureCookies: *secure || os.Getenv("SHIFU_SECURE_COOKIES") == "1",

@@ -71,6 +71,32 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.Serv
 // Close stops taking messages and waits for answers in flight until ctx ends.
 func (g *Gateway) Close(ctx context.Context) error { return g.Core.Close(ctx) }
 
+// SocketTeams lists the Slack teams, among the tenants' installations, that
+// use Socket Mode (an app-level token in place of a signing secret): Slack
+// cannot reach them over HTTP, so shifu serve connects them itself.
+func (g *Gateway) SocketTeams(ctx context.Context, tenants []int64) ([]string, error) {
+	var teams []string
+	for _, t := range tenants {
+		bs, err := g.Core.Installations(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range bs {
+			if b.Platform != bot.Slack {
+				continue
+			}
+			in, err := g.Core.Installation(ctx, bot.Slack, b.ExternalID)
+			if err != nil {
+				return nil, err
+			}
+			if slack.SocketMode(in) {
+				teams = append(teams, b.ExternalID)
+			}
+		}
+	}
+	return teams, nil
+}
+
 // Connect runs Socket Mode for the named Slack teams and Stream mode for the
 // named DingTalk app keys (installations that have no public URL), each
 // reconnecting on its own, until ctx ends. The installations must exist

@@ -132,3 +132,23 @@ func TestConnectRefusesUnknownOrHTTPInstallations(t *testing.T) {
 		t.Errorf("unknown DingTalk app: %v", err)
 	}
 }
+
+// TestSocketTeams: of every tenant's installations, the Slack ones with an
+// app-level token are those serve connects; HTTP ones and DingTalk are not.
+func TestSocketTeams(t *testing.T) {
+	w := newWorld(t, &standIn{text: "x"})
+	ctx := context.Background()
+	if teams, err := w.gw.SocketTeams(ctx, []int64{w.acme.ID, w.bolt.ID}); err != nil || len(teams) != 0 {
+		t.Fatalf("HTTP installations only: %v %v", teams, err)
+	}
+	w.install(t, w.bolt.ID, bot.Slack, "TSOCKB", "xapp-1-B-1-abc", "xoxb-b")
+	w.install(t, w.acme.ID, bot.Slack, "TSOCKA", "xapp-1-A-1-abc", "xoxb-a")
+	teams, err := w.gw.SocketTeams(ctx, []int64{w.acme.ID, w.bolt.ID})
+	if err != nil || strings.Join(teams, " ") != "TSOCKA TSOCKB" {
+		t.Fatalf("teams %v, %v", teams, err)
+	}
+	// Only the tenants asked for.
+	if teams, _ := w.gw.SocketTeams(ctx, []int64{w.bolt.ID}); strings.Join(teams, " ") != "TSOCKB" {
+		t.Fatalf("bolt's teams %v", teams)
+	}
+}
