@@ -7,10 +7,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/auth"
@@ -89,12 +94,37 @@ func TestCLIUsersAndTokens(t *testing.T) {
 	}
 }
 
-// `shifu serve` starts, answers health checks and the login page, and stops
-// cleanly when its context ends.
+// `shifu serve` starts, answers health checks and the login page, opens the
+// Socket Mode connection of a Slack installation with an app-level token,
+// re-indexes a document an older analyzer indexed, and stops cleanly when its
+// context ends.
 func TestServe(t *testing.T) {
 	sh := newShell(t)
 	sh.must("tenant", "create", "acme")
 	if _, _, err := sh.runStdin("a long enough password\n", "user", "create", "--tenant", "acme", "--user", "li", "--role", "worker"); err != nil {
+		t.Fatal(err)
+	}
+	// A fake Slack that refuses the connection: serve must have asked.
+	opened := make(chan string, 10)
+	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/apps.connections.open" {
+			opened <- r.Header.Get("Authorization")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"ok":false,"error":"invalid_auth"}`))
+	}))
+	defer slack.Close()
+	sh.env["SHIFU_SLACK_API_URL"] = slack.URL + "/api/"
+	sh.must("bot", "add", "slack", "--tenant", "acme", "--team", "TSOCK", "--app-token", "xapp-1-A1-1-abc", "--bot-token", "xoxb-1")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "press.md"), []byte("# Press\n\nTighten the clamp bolts to 40 Nm.\n"), 0o644)
+	sh.must("ingest", "--tenant", "acme", dir)
+	conn, err := pgx.Connect(context.Background(), sh.env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `UPDATE documents SET analyzer = '1-old'`); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -136,6 +166,24 @@ func TestServe(t *testing.T) {
 	}
 	if resp, err := http.Get(base + "/api/documents"); err != nil || resp.StatusCode != 401 {
 		t.Fatalf("anonymous /api/documents: %v %v", err, resp)
+	}
+	select {
+	case auth := <-opened:
+		if auth != "Bearer xapp-1-A1-1-abc" {
+			t.Errorf("apps.connections.open with %q", auth)
+		}
+	case <-time.After(time.Minute):
+		t.Error("serve did not open the Socket Mode connection")
+	}
+	for stale := true; stale; {
+		var old string
+		if err := conn.QueryRow(context.Background(), `SELECT analyzer FROM documents`).Scan(&old); err != nil {
+			t.Fatal(err)
+		}
+		if stale = old == "1-old"; stale && time.Now().After(deadline) {
+			t.Fatal("serve did not re-index the stale document")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	cancel()
 	select {
