@@ -119,14 +119,12 @@ func TestServe(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "press.md"), []byte("# Press\n\nTighten the clamp bolts to 40 Nm.\n"), 0o644)
 	sh.must("ingest", "--tenant", "acme", dir)
+	sh.sql(`UPDATE documents SET analyzer = '1-old'`)
 	conn, err := pgx.Connect(context.Background(), sh.env["DATABASE_URL"])
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(context.Background(), `UPDATE documents SET analyzer = '1-old'`); err != nil {
-		t.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

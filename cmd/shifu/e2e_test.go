@@ -49,6 +49,21 @@ func (s *shell) must(args ...string) string {
 	return out
 }
 
+// sql runs a statement as DATABASE_URL's role (the owner, past row-level
+// security), as an operator at psql would.
+func (s *shell) sql(query string, args ...any) {
+	s.t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, s.env["DATABASE_URL"])
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, query, args...); err != nil {
+		s.t.Fatalf("%s: %v", query, err)
+	}
+}
+
 type docLine struct {
 	Name    string `json:"name"`
 	Status  string `json:"status"`
@@ -217,14 +232,7 @@ func TestCLIReindex(t *testing.T) {
 	if out := sh.must("reindex", "--tenant", "acme"); !strings.Contains(out, "acme: 0 documents re-indexed") {
 		t.Fatalf("reindex of a current tenant: %s", out)
 	}
-	conn, err := pgx.Connect(context.Background(), sh.env["DATABASE_URL"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(context.Background(), `UPDATE documents SET analyzer = '1-old'`); err != nil {
-		t.Fatal(err)
-	}
+	sh.sql(`UPDATE documents SET analyzer = '1-old'`)
 	out := sh.must("reindex")
 	if !strings.Contains(out, "acme: 1 documents re-indexed") || !strings.Contains(out, "beta: 0 documents re-indexed") {
 		t.Fatalf("reindex of every tenant: %s", out)
