@@ -81,7 +81,8 @@ func (s *Searcher) expansion(query []string, top []*fused) ([]string, []float64)
 }
 
 // feedback re-runs the lexical search of r with the question expanded from
-// the best fused hits (one more query), replacing r's lexical list.
+// the best fused hits (one more query), replacing r's lexical list. The
+// glossary's synonyms are not in that query: feedback is off by default.
 func (s *Searcher) feedback(ctx context.Context, tenant int64, r *run, fs []*fused, f postgres.Filter) error {
 	n := min(s.opt.Feedback, len(fs))
 	if n <= 0 {

@@ -66,7 +66,7 @@ func allHan(s string) bool {
 }
 
 // newGlossary analyses each member with a. A member written in Han
-// characters alone is one dictionary word (see segmenter), so it is one term;
+// characters alone is one dictionary word (see dictionary), so it is one term;
 // its sub-words would match far more than it names.
 func newGlossary(a *Analyzer, lines [][]string) *glossary {
 	g := &glossary{byTerm: map[string][]int{}}
@@ -125,9 +125,9 @@ func (a *Analyzer) Synonyms(query []string) []Synonym {
 			var of []string
 			for _, ts := range gr {
 				if all(ts, have) {
-					for _, t := range ts {
-						if !slices.Contains(of, t) {
-							of = append(of, t)
+					for _, x := range ts {
+						if !slices.Contains(of, x) {
+							of = append(of, x)
 						}
 					}
 				}
