@@ -7,7 +7,8 @@ var enStop = set(`a an the and or but of to in at by for with from into onto as 
 been being am it its this that these those there here then than so such if else also
 can could may might shall should will would do does did done has have had having
 which what who whom whose when where why how i me my we our us you your he she his her they them their
-just very more most some any each other only own same too`)
+just very more most some any each other only own same too
+isn aren wasn weren don doesn didn hasn haven hadn won wouldn shouldn couldn mustn needn`)
 
 // queryStop are words a question uses to ask rather than to name its topic.
 var queryStop = set(`what how which why where when who whom whose is are do doe does did can could

@@ -79,7 +79,7 @@ type Analyzer struct {
 
 // rules numbers the analysis Terms does. Raise it with any change that gives
 // the same text other terms: stored postings are then rebuilt (see Version).
-const rules = 4
+const rules = 5
 
 // Version names the analysis: its rules and its glossary (whose words change
 // how Chinese is cut). Postings of documents indexed under another version
@@ -159,7 +159,7 @@ func (a *Analyzer) scan(text string, index bool, emit func(string)) {
 				emit(strings.ToLower(prev) + w)
 			}
 			prev, prevEnd = w, j
-			i = j
+			i = j + clitic(text[j:])
 		default:
 			i += size
 		}
@@ -256,6 +256,31 @@ func wordEnd(text string, i int) int {
 		break
 	}
 	return j
+}
+
+// clitic returns the length of an English clitic that starts s ('s, 't,
+// 're, 've, 'll, 'd, 'm, with a straight or a typographic apostrophe)
+// when a word follows no further: "the tool's offset", "it won't go"
+// would otherwise give the terms s and t, which every page holds.
+func clitic(s string) int {
+	var n int
+	switch {
+	case strings.HasPrefix(s, "'"):
+		n = 1
+	case strings.HasPrefix(s, "’"):
+		n = len("’")
+	default:
+		return 0
+	}
+	for _, c := range []string{"s", "t", "re", "ve", "ll", "d", "m"} {
+		if len(s) >= n+len(c) && strings.EqualFold(s[n:n+len(c)], c) {
+			rest := s[n+len(c):]
+			if r, _ := utf8.DecodeRuneInString(rest); rest == "" || !isWordRune(r) {
+				return n + len(c)
+			}
+		}
+	}
+	return 0
 }
 
 // thousands reports whether the ',' at j sits between digit groups like 100,000.

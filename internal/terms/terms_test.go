@@ -220,3 +220,14 @@ func TestStemOverride(t *testing.T) {
 	hasAll(t, a.QueryTerms("all coordinates are positive"), "positiv", "coordin")
 	hasAll(t, a.Terms("positions positioning"), "posit")
 }
+
+// English clitics ('s, 't, 're …, straight or typographic) are no terms: every
+// page holds them. Negation fragments left before them (isn, won) neither.
+func TestClitics(t *testing.T) {
+	a := analyzer(t)
+	got := a.Terms("What's the tool's X offset? It won't go past 120%. You’re sure it isn't there? I'd say we'll see.")
+	hasAll(t, got, "tool", "x", "offset", "go", "past", "120", "sure", "say", "see")
+	hasNone(t, got, "s", "t", "re", "d", "ll", "won", "isn")
+	// A quote is not an apostrophe before a letter that goes on.
+	hasAll(t, a.Terms("press the 's' key; O'Brien's lathe"), "s", "key", "o", "brien", "lath")
+}
