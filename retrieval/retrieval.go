@@ -541,7 +541,7 @@ func (s *Searcher) expand(ctx context.Context, tenant int64, hits []shifu.Hit, n
 }
 
 // boostHeading raises chunks whose heading path holds the question's rare
-// terms (see Options.HeadingBoost).
+// terms, or their glossary synonyms (see Options.HeadingBoost).
 func (s *Searcher) boostHeading(fs []*fused, r run) {
 	if s.opt.HeadingBoost <= 0 || len(r.terms) == 0 {
 		return
@@ -566,10 +566,12 @@ func (s *Searcher) boostHeading(fs []*fused, r run) {
 	}
 	for _, f := range fs {
 		got := 0.0
-		seen := map[string]bool{}
+		have := map[string]bool{}
 		for _, t := range s.analyzer.Terms(f.hit.Heading) {
-			if w, ok := weights[t]; ok && !seen[t] {
-				seen[t] = true
+			have[t] = true
+		}
+		for _, t := range r.terms { // in order: a float sum over a map varies
+			if w, ok := weights[t]; ok && (have[t] || synonymIn(t, r.syn, have)) {
 				got += w
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/terms"
 )
 
@@ -73,5 +75,25 @@ func TestSynonymsFindTheManualsWords(t *testing.T) {
 		if without.Confidence >= with.Confidence {
 			t.Errorf("%q: confidence %.2f without the glossary, %.2f with", c.q, without.Confidence, with.Confidence)
 		}
+	}
+}
+
+// A heading naming a synonym of the question's word (Reload for re-read)
+// names the question's topic as much as the word itself would.
+func TestHeadingBoostCountsSynonyms(t *testing.T) {
+	s := New(nil, words{}, nil, Options{HeadingBoost: 0.4})
+	r := run{
+		terms: []string{"reread", "tool"},
+		syn:   []terms.Synonym{{Of: []string{"reread"}, Terms: []string{"reload"}}},
+		cand:  postgres.Candidates{Stats: postgres.TermStats{N: 100, DF: map[string]int{"reread": 1, "tool": 30, "reload": 2}}},
+	}
+	fs := []*fused{
+		{hit: shifu.Hit{Chunk: shifu.Chunk{ID: 1, Heading: "Tool Table"}}},
+		{hit: shifu.Hit{Chunk: shifu.Chunk{ID: 2, Heading: "Reload Tool Table"}}},
+		{hit: shifu.Hit{Chunk: shifu.Chunk{ID: 3, Heading: "Reread Tool Table"}}},
+	}
+	s.boostHeading(fs, r)
+	if !(fs[1].score > fs[0].score && fs[1].score == fs[2].score && fs[0].score > 0) {
+		t.Fatalf("boosts: tool %.3f, reload %.3f, reread %.3f", fs[0].score, fs[1].score, fs[2].score)
 	}
 }
