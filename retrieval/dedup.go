@@ -1,7 +1,7 @@
 package retrieval
 
 import (
-	"hash/fnv"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -17,7 +17,7 @@ func collapse(fs []*fused, threshold float64, keep int) []*fused {
 		return fs
 	}
 	var out []*fused
-	var sigs []map[uint64]bool
+	var sigs [][]uint64
 	for _, f := range fs {
 		sig := shingles(body(f.hit.Text, f.hit.Heading))
 		dup := false
@@ -57,8 +57,10 @@ func lastPart(heading string) string {
 }
 
 // shingles hashes the text's overlapping word triples (Han characters count
-// as words), lowercased, so layout and case do not matter.
-func shingles(text string) map[uint64]bool {
+// as words), lowercased, so layout and case do not matter. The hashes come
+// sorted and distinct: sets compared by merging, without maps (collapse
+// compares each candidate with every one kept, on every search).
+func shingles(text string) []uint64 {
 	var words []string
 	var cur strings.Builder
 	flush := func() {
@@ -79,29 +81,43 @@ func shingles(text string) map[uint64]bool {
 		}
 	}
 	flush()
-	out := map[uint64]bool{}
+	var out []uint64
 	for i := 0; i+3 <= len(words) || (i == 0 && len(words) > 0); i++ {
-		h := fnv.New64a()
+		h := uint64(fnvOffset)
 		for _, w := range words[i:min(i+3, len(words))] {
-			h.Write([]byte(w))
-			h.Write([]byte{0})
+			for j := 0; j < len(w); j++ {
+				h = (h ^ uint64(w[j])) * fnvPrime
+			}
+			h *= fnvPrime // the 0 byte between words: h ^ 0 = h
 		}
-		out[h.Sum64()] = true
+		out = append(out, h)
 	}
-	return out
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
-func jaccard(a, b map[uint64]bool) float64 {
+// FNV-1a, 64 bits.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// jaccard is |a ∩ b| / |a ∪ b| of two sorted, distinct sets.
+func jaccard(a, b []uint64) float64 {
 	if len(a) == 0 || len(b) == 0 {
 		return 0
 	}
-	if len(a) > len(b) {
-		a, b = b, a
-	}
 	inter := 0
-	for k := range a {
-		if b[k] {
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] == b[j]:
 			inter++
+			i++
+			j++
+		case a[i] < b[j]:
+			i++
+		default:
+			j++
 		}
 	}
 	return float64(inter) / float64(len(a)+len(b)-inter)

@@ -564,11 +564,17 @@ func (s *Searcher) boostHeading(fs []*fused, r run) {
 	if total == 0 {
 		return
 	}
+	// Chunks of one section share its heading path: analyse each path once.
+	seen := map[string]map[string]bool{}
 	for _, f := range fs {
 		got := 0.0
-		have := map[string]bool{}
-		for _, t := range s.analyzer.Terms(f.hit.Heading) {
-			have[t] = true
+		have, ok := seen[f.hit.Heading]
+		if !ok {
+			have = map[string]bool{}
+			for _, t := range s.analyzer.Terms(f.hit.Heading) {
+				have[t] = true
+			}
+			seen[f.hit.Heading] = have
 		}
 		for _, t := range r.terms { // in order: a float sum over a map varies
 			if w, ok := weights[t]; ok && (have[t] || synonymIn(t, r.syn, have)) {

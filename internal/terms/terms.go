@@ -75,6 +75,7 @@ type Analyzer struct {
 	added   map[string]bool
 	gloss   *glossary
 	version string
+	stems   *stems
 }
 
 // rules numbers the analysis Terms does. Raise it with any change that gives
@@ -95,7 +96,7 @@ func New() (*Analyzer, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256([]byte(glossaryText))
-	a := &Analyzer{seg: d.seg, added: d.added, version: fmt.Sprintf("%d-%x", rules, sum[:6])}
+	a := &Analyzer{seg: d.seg, added: d.added, version: fmt.Sprintf("%d-%x", rules, sum[:6]), stems: &stems{m: map[string]string{}}}
 	a.gloss = newGlossary(a, d.glossary)
 	return a, nil
 }
@@ -154,7 +155,7 @@ func (a *Analyzer) scan(text string, index bool, emit func(string)) {
 		case isWordRune(r):
 			j := wordEnd(text, i)
 			w := text[i:j]
-			word(w, emit)
+			a.word(w, emit)
 			if prevEnd >= 0 && onlySpaces(text[prevEnd:i]) && isCodePrefix(prev) && isDigits(w) {
 				emit(strings.ToLower(prev) + w)
 			}
@@ -337,14 +338,14 @@ func isDigits(s string) bool {
 }
 
 // word emits the terms of one Latin-ish word as written.
-func word(w string, emit func(string)) {
+func (a *Analyzer) word(w string, emit func(string)) {
 	lw := strings.ToLower(w)
 	if strings.Contains(lw, ",") { // 100,000
 		emit(strings.ReplaceAll(lw, ",", ""))
 		return
 	}
 	if !strings.ContainsAny(lw, ".-/") {
-		simple(lw, emit, true)
+		a.simple(lw, emit, true)
 		return
 	}
 	if isNumber(lw) || isDottedCode(lw) { // 1.5, 2.9.1, g33.1, g38.2
@@ -355,7 +356,7 @@ func word(w string, emit func(string)) {
 	// Parts: motion.spindle-on → motion, spindle-on, spindle, on.
 	for _, p := range strings.FieldsFunc(lw, func(r rune) bool { return r == '.' || r == '/' }) {
 		if !strings.Contains(p, "-") {
-			simple(p, emit, false)
+			a.simple(p, emit, false)
 			continue
 		}
 		if p != lw {
@@ -367,7 +368,7 @@ func word(w string, emit func(string)) {
 			emit(joined)
 		}
 		for _, h := range hs {
-			simple(h, emit, false)
+			a.simple(h, emit, false)
 		}
 	}
 }
@@ -375,7 +376,7 @@ func word(w string, emit func(string)) {
 // simple emits the terms of a word without . - / connectors. whole says it
 // stood alone in the text; single letters are only kept then (X axis), not as
 // fragments of a compound.
-func simple(w string, emit func(string), whole bool) {
+func (a *Analyzer) simple(w string, emit func(string), whole bool) {
 	if w == "" {
 		return
 	}
@@ -383,7 +384,7 @@ func simple(w string, emit func(string), whole bool) {
 		emit(w)
 		for _, p := range strings.Split(w, "_") {
 			if p != "" {
-				simple(p, emit, false)
+				a.simple(p, emit, false)
 			}
 		}
 		return
@@ -402,7 +403,7 @@ func simple(w string, emit func(string), whole bool) {
 			return
 		}
 		if isASCII(w) {
-			w = stem(w)
+			w = a.stems.stem(w)
 		}
 		emit(w)
 	case letters == 0:
@@ -441,6 +442,33 @@ func stem(w string) string {
 		return s
 	}
 	return english.Stem(w, true)
+}
+
+// stems memoises stem: Snowball was about half of analysing English, and a
+// library's vocabulary is some tens of thousands of words, stemmed again in
+// every chunk, heading and question. Past maxStems words (text made to
+// grow it) new words are stemmed without being kept.
+type stems struct {
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+const maxStems = 200_000
+
+func (c *stems) stem(w string) string {
+	c.mu.RLock()
+	s, ok := c.m[w]
+	c.mu.RUnlock()
+	if ok {
+		return s
+	}
+	s = stem(w)
+	c.mu.Lock()
+	if len(c.m) < maxStems {
+		c.m[strings.Clone(w)] = s
+	}
+	c.mu.Unlock()
+	return s
 }
 
 var stemOverride = map[string]string{
