@@ -25,7 +25,8 @@ const botUsage = `usage:
   shifu bot connect [slack:TEAM_ID | dingtalk:APP_KEY]...
       run Socket Mode (Slack, installed with --app-token) and Stream mode
       (DingTalk) for factories without a public URL, until interrupted;
-      shifu serve connects the Slack Socket Mode installations by itself
+      shifu serve connects the Slack Socket Mode installations by itself,
+      and with SHIFU_DINGTALK_STREAM=1 every DingTalk one
 A secret given as "-" is read from standard input (one line each, in flag order),
 so it stays out of the shell history and the process list.`
 
@@ -206,7 +207,7 @@ func (e *env) bots(ctx context.Context, asker bot.Asker, log *slog.Logger) (*gat
 	if err != nil {
 		return nil, err
 	}
-	return gateway.New(db, ring, asker, gateway.Config{PublicURL: c.PublicURL, SlackAPIURL: c.SlackAPIURL, Logger: log}), nil
+	return gateway.New(db, ring, asker, gateway.Config{PublicURL: c.PublicURL, SlackAPIURL: c.SlackAPIURL, DingTalkAPIURL: c.DingTalkAPIURL, Logger: log}), nil
 }
 
 // botConnect runs Socket Mode and Stream mode connections (no public URL

@@ -76,26 +76,26 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		defer c()
 		_ = bots.Close(drainCtx)
 	}()
-	// Slack installations in Socket Mode have no public URL to be reached
-	// at: the server opens their connections. DingTalk Stream mode stays with
-	// `shifu bot connect`, since an installation does not record its mode.
+	// Slack installations in Socket Mode, and DingTalk ones when the
+	// operator says the apps use Stream mode, are not reached over HTTP: the
+	// server opens their connections.
 	ids := make([]int64, len(tenants))
 	for i, t := range tenants {
 		ids[i] = t.ID
 	}
-	teams, err := bots.SocketTeams(ctx, ids)
+	teams, apps, err := bots.Connections(ctx, ids, c.DingTalkStream)
 	if err != nil {
 		return err
 	}
 	connected := make(chan struct{})
 	go func() {
 		defer close(connected)
-		if len(teams) == 0 {
+		if len(teams)+len(apps) == 0 {
 			return
 		}
-		log.Info("slack socket mode connecting", "teams", teams)
-		if err := bots.Connect(runCtx, teams, nil); err != nil && runCtx.Err() == nil {
-			log.Error("slack socket mode", "err", err)
+		log.Info("bots connecting", "slack", teams, "dingtalk", apps)
+		if err := bots.Connect(runCtx, teams, apps); err != nil && runCtx.Err() == nil {
+			log.Error("bot connections", "err", err)
 		}
 	}()
 	defer func() { cancel(); <-connected }() // before the bots drain

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -95,7 +96,8 @@ func TestCLIUsersAndTokens(t *testing.T) {
 }
 
 // `shifu serve` starts, answers health checks and the login page, opens the
-// Socket Mode connection of a Slack installation with an app-level token,
+// Socket Mode connection of a Slack installation with an app-level token and
+// (SHIFU_DINGTALK_STREAM=1) the Stream connection of a DingTalk one,
 // re-indexes a document an older analyzer indexed, and stops cleanly when its
 // context ends.
 func TestServe(t *testing.T) {
@@ -116,6 +118,21 @@ func TestServe(t *testing.T) {
 	defer slack.Close()
 	sh.env["SHIFU_SLACK_API_URL"] = slack.URL + "/api/"
 	sh.must("bot", "add", "slack", "--tenant", "acme", "--team", "TSOCK", "--app-token", "xapp-1-A1-1-abc", "--bot-token", "xoxb-1")
+	// And a fake DingTalk OpenAPI that refuses Stream mode's connection.
+	streamed := make(chan string, 10)
+	ding := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1.0/gateway/connections/open" {
+			var body struct {
+				ClientID string `json:"clientId"`
+			}
+			json.NewDecoder(r.Body).Decode(&body)
+			streamed <- body.ClientID
+		}
+		http.Error(w, `{"code":"invalidClient"}`, http.StatusUnauthorized)
+	}))
+	defer ding.Close()
+	sh.env["SHIFU_DINGTALK_API_URL"], sh.env["SHIFU_DINGTALK_STREAM"] = ding.URL, "1"
+	sh.must("bot", "add", "dingtalk", "--tenant", "acme", "--app-key", "dingkey1", "--app-secret", "s3cret")
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "press.md"), []byte("# Press\n\nTighten the clamp bolts to 40 Nm.\n"), 0o644)
 	sh.must("ingest", "--tenant", "acme", dir)
@@ -172,6 +189,14 @@ func TestServe(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Error("serve did not open the Socket Mode connection")
+	}
+	select {
+	case id := <-streamed:
+		if id != "dingkey1" {
+			t.Errorf("gateway/connections/open for %q", id)
+		}
+	case <-time.After(time.Minute):
+		t.Error("serve did not open the DingTalk Stream connection")
 	}
 	for stale := true; stale; {
 		var old string

@@ -32,6 +32,12 @@ type Config struct {
 	Rerank Model
 
 	SlackAPIURL string
+	// DingTalkStream: shifu serve opens a Stream-mode connection for every
+	// DingTalk installation, for factories DingTalk cannot reach over HTTP
+	// (set the apps to Stream mode in DingTalk's console); otherwise DingTalk
+	// pushes messages to the HTTP callback.
+	DingTalkStream bool
+	DingTalkAPIURL string // Stream mode's OpenAPI host; "" for DingTalk's (tests point it at a fake)
 }
 
 // Model says which hosted model to call, or "offline"/"" for none.
@@ -112,6 +118,14 @@ func Load(getenv func(string) string) (Config, error) {
 		Workers:        int(num("SHIFU_WORKERS", 2)),
 		PDFText:        str("SHIFU_PDF_TEXT", "auto"),
 		SlackAPIURL:    str("SHIFU_SLACK_API_URL", ""),
+		DingTalkAPIURL: strings.TrimRight(str("SHIFU_DINGTALK_API_URL", ""), "/"),
+	}
+	switch v := str("SHIFU_DINGTALK_STREAM", ""); strings.ToLower(v) {
+	case "", "0", "false", "no":
+	case "1", "true", "yes":
+		c.DingTalkStream = true
+	default:
+		bad("SHIFU_DINGTALK_STREAM=%q: want 1 or 0 (true or false)", v)
 	}
 
 	dash, oai := str("DASHSCOPE_API_KEY", ""), str("OPENAI_API_KEY", "")

@@ -51,3 +51,15 @@ func TestBadValuesNamed(t *testing.T) {
 		}
 	}
 }
+
+func TestDingTalkStream(t *testing.T) {
+	for v, want := range map[string]bool{"": false, "0": false, "false": false, "1": true, "TRUE": true, "yes": true} {
+		c, err := Load(env("SHIFU_DINGTALK_STREAM", v, "SHIFU_DINGTALK_API_URL", "http://127.0.0.1:9/"))
+		if err != nil || c.DingTalkStream != want || c.DingTalkAPIURL != "http://127.0.0.1:9" {
+			t.Errorf("SHIFU_DINGTALK_STREAM=%q: %v %q %v", v, c.DingTalkStream, c.DingTalkAPIURL, err)
+		}
+	}
+	if _, err := Load(env("SHIFU_DINGTALK_STREAM", "sometimes")); err == nil || !strings.Contains(err.Error(), "SHIFU_DINGTALK_STREAM") {
+		t.Errorf("bad value: %v", err)
+	}
+}

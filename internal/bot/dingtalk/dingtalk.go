@@ -99,6 +99,9 @@ type Config struct {
 	Now func() time.Time
 	// AnswerTimeout bounds one answer; default 2 minutes.
 	AnswerTimeout time.Duration
+	// OpenAPIHost is where Stream mode asks for its connection; default
+	// DingTalk's (https://api.dingtalk.com).
+	OpenAPIHost string
 }
 
 // Handler serves DingTalk's callbacks for every installation.

@@ -74,10 +74,14 @@ func (s *Stream) Run(ctx context.Context) error {
 	backoff := time.Second
 	for {
 		gone := make(chan struct{}, 1)
-		cli := client.NewStreamClient(
+		opts := []client.ClientOption{
 			client.WithAppCredential(client.NewAppCredentialConfig(s.in.External, s.in.Secret)),
 			client.WithAutoReconnect(false),
-		)
+		}
+		if s.h.c.OpenAPIHost != "" {
+			opts = append(opts, client.WithOpenApiHost(s.h.c.OpenAPIHost))
+		}
+		cli := client.NewStreamClient(opts...)
 		cli.RegisterChatBotCallbackRouter(s.OnMessage)
 		cli.RegisterRouter(utils.SubscriptionTypeKSystem, "ping", func(c context.Context, df *payload.DataFrame) (*payload.DataFrameResponse, error) {
 			s.touch()

@@ -22,6 +22,9 @@ import (
 type Config struct {
 	PublicURL   string // SHIFU_PUBLIC_URL: citations link here, and only here
 	SlackAPIURL string // SHIFU_SLACK_API_URL; "" for Slack itself
+	// DingTalkAPIURL is where DingTalk Stream mode opens its connection
+	// (SHIFU_DINGTALK_API_URL); "" for DingTalk itself.
+	DingTalkAPIURL string
 	// SlackHookURLs and DingTalkWebhookURLs widen where replies may be posted
 	// (tests point them at fake servers); defaults are Slack's and DingTalk's.
 	SlackHookURLs       []string
@@ -56,7 +59,7 @@ func New(store bot.Store, keys bot.Keys, asker bot.Asker, c Config) *Gateway {
 	g := &Gateway{
 		Core:     core,
 		Slack:    slack.New(core, slack.Config{APIURL: c.SlackAPIURL, HookURLs: hooks, HTTPClient: c.HTTPClient, Now: c.Now}),
-		DingTalk: dingtalk.New(core, dingtalk.Config{WebhookURLs: c.DingTalkWebhookURLs, HTTPClient: c.HTTPClient, Now: c.Now}),
+		DingTalk: dingtalk.New(core, dingtalk.Config{WebhookURLs: c.DingTalkWebhookURLs, HTTPClient: c.HTTPClient, Now: c.Now, OpenAPIHost: c.DingTalkAPIURL}),
 		mux:      http.NewServeMux(),
 	}
 	g.Slack.Register(g.mux)
@@ -71,30 +74,35 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.Serv
 // Close stops taking messages and waits for answers in flight until ctx ends.
 func (g *Gateway) Close(ctx context.Context) error { return g.Core.Close(ctx) }
 
-// SocketTeams lists the Slack teams, among the tenants' installations, that
-// use Socket Mode (an app-level token in place of a signing secret): Slack
-// cannot reach them over HTTP, so shifu serve connects them itself.
-func (g *Gateway) SocketTeams(ctx context.Context, tenants []int64) ([]string, error) {
-	var teams []string
+// Connections lists what shifu serve connects itself, among the tenants'
+// installations: the Slack teams that use Socket Mode (an app-level token in
+// place of a signing secret, so Slack cannot reach them over HTTP), and,
+// when dingtalkStream is set, every DingTalk app (an installation does not
+// record the mode its app is set to; the operator says it for the server).
+func (g *Gateway) Connections(ctx context.Context, tenants []int64, dingtalkStream bool) (slackTeams, dingtalkApps []string, err error) {
 	for _, t := range tenants {
 		bs, err := g.Core.Installations(ctx, t)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, b := range bs {
-			if b.Platform != bot.Slack {
-				continue
-			}
-			in, err := g.Core.Installation(ctx, bot.Slack, b.ExternalID)
-			if err != nil {
-				return nil, err
-			}
-			if slack.SocketMode(in) {
-				teams = append(teams, b.ExternalID)
+			switch b.Platform {
+			case bot.DingTalk:
+				if dingtalkStream {
+					dingtalkApps = append(dingtalkApps, b.ExternalID)
+				}
+			case bot.Slack:
+				in, err := g.Core.Installation(ctx, bot.Slack, b.ExternalID)
+				if err != nil {
+					return nil, nil, err
+				}
+				if slack.SocketMode(in) {
+					slackTeams = append(slackTeams, b.ExternalID)
+				}
 			}
 		}
 	}
-	return teams, nil
+	return slackTeams, dingtalkApps, nil
 }
 
 // Connect runs Socket Mode for the named Slack teams and Stream mode for the

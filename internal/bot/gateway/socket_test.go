@@ -133,22 +133,27 @@ func TestConnectRefusesUnknownOrHTTPInstallations(t *testing.T) {
 	}
 }
 
-// TestSocketTeams: of every tenant's installations, the Slack ones with an
-// app-level token are those serve connects; HTTP ones and DingTalk are not.
-func TestSocketTeams(t *testing.T) {
+// TestConnections: of every tenant's installations, serve connects the
+// Slack ones with an app-level token, and the DingTalk ones only when told
+// their apps use Stream mode; HTTP ones never.
+func TestConnections(t *testing.T) {
 	w := newWorld(t, &standIn{text: "x"})
 	ctx := context.Background()
-	if teams, err := w.gw.SocketTeams(ctx, []int64{w.acme.ID, w.bolt.ID}); err != nil || len(teams) != 0 {
-		t.Fatalf("HTTP installations only: %v %v", teams, err)
+	both := []int64{w.acme.ID, w.bolt.ID}
+	if teams, apps, err := w.gw.Connections(ctx, both, false); err != nil || len(teams)+len(apps) != 0 {
+		t.Fatalf("HTTP installations only: %v %v %v", teams, apps, err)
+	}
+	if _, apps, _ := w.gw.Connections(ctx, both, true); strings.Join(apps, " ") != "dingacme" {
+		t.Fatalf("dingtalk stream apps %v", apps)
 	}
 	w.install(t, w.bolt.ID, bot.Slack, "TSOCKB", "xapp-1-B-1-abc", "xoxb-b")
 	w.install(t, w.acme.ID, bot.Slack, "TSOCKA", "xapp-1-A-1-abc", "xoxb-a")
-	teams, err := w.gw.SocketTeams(ctx, []int64{w.acme.ID, w.bolt.ID})
+	teams, _, err := w.gw.Connections(ctx, both, false)
 	if err != nil || strings.Join(teams, " ") != "TSOCKA TSOCKB" {
 		t.Fatalf("teams %v, %v", teams, err)
 	}
 	// Only the tenants asked for.
-	if teams, _ := w.gw.SocketTeams(ctx, []int64{w.bolt.ID}); strings.Join(teams, " ") != "TSOCKB" {
-		t.Fatalf("bolt's teams %v", teams)
+	if teams, apps, _ := w.gw.Connections(ctx, []int64{w.bolt.ID}, true); strings.Join(teams, " ") != "TSOCKB" || len(apps) != 0 {
+		t.Fatalf("bolt's: %v %v", teams, apps)
 	}
 }
