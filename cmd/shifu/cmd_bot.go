@@ -145,6 +145,7 @@ func cmdBot(ctx context.Context, e *env, args []string) error {
 				c.PublicURL, c.PublicURL, c.PublicURL)
 		} else {
 			fmt.Fprintf(e.stdout, "Message receiving address (HTTP mode): %s/bots/dingtalk/%s/callback\n", c.PublicURL, ext)
+			fmt.Fprintln(e.stdout, "Stream mode (no public URL): set the app to Stream mode and run shifu serve with SHIFU_DINGTALK_STREAM=1.")
 		}
 		return nil
 	case "list":
