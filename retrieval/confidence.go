@@ -13,7 +13,7 @@ import (
 
 // confidence measures whether the hits are about the question at all: the
 // share of the question's vocabulary, weighted by rarity, that the best of
-// the first few hits holds. A term no chunk holds weighs the most: a question
+// the first few hits holds, or the first two together. A term no chunk holds weighs the most: a question
 // about "HEPA filters" in a library without the word "HEPA" is not covered
 // however well "filter" matches.
 func (s *Searcher) confidence(r run, hits []shifu.Hit) float64 {
@@ -45,9 +45,16 @@ func (s *Searcher) confidence(r run, hits []shifu.Hit) float64 {
 	if total == 0 {
 		return 0
 	}
+	// The best of the first three hits on its own, or the first two
+	// together: an answer is often split over two passages (a step and its
+	// warning, a table and its note), and the model is given both.
 	best := 0.0
-	for _, h := range hits[:min(3, len(hits))] {
+	firstTwo := map[string]bool{}
+	for i, h := range hits[:min(3, len(hits))] {
 		have := map[string]bool{}
+		if i < 2 {
+			have = firstTwo
+		}
 		for _, t := range s.analyzer.Terms(h.Text) {
 			have[t] = true
 		}

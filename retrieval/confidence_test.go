@@ -92,3 +92,32 @@ func libraryOf(t *testing.T, a Analyzer, texts []string) (*postgres.DB, int64) {
 	}
 	return db, ten.ID
 }
+
+// TestConfidenceTwoPassages: a question answered by two passages together (a
+// step, and the warning beside it) is covered by the first two hits jointly,
+// where neither alone holds enough of it.
+func TestConfidenceTwoPassages(t *testing.T) {
+	ctx := context.Background()
+	texts := []string{
+		"turret indexing: after a power loss home the turret from the service menu",
+		"turret warning: close the guard before homing or the interlock blocks indexing after power loss",
+		"lubrication: check the way oil level every shift",
+		"coolant: top up to the max mark",
+		"spindle: warm up for ten minutes",
+		"chuck: grease the jaws weekly",
+	}
+	db, tenant := library(t, texts)
+	s := New(db, words{}, nil, Options{})
+	q := "turret homing interlock service menu guard"
+	both, err := s.Retrieve(ctx, tenant, Query{Text: q, K: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Retrieve(ctx, tenant, Query{Text: q, K: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if both.Abstain || both.Confidence < 0.99 || first.Confidence > 0.7 {
+		t.Fatalf("abstain %v, confidence %.2f (first hit alone %.2f), hits %v", both.Abstain, both.Confidence, first.Confidence, both.Hits)
+	}
+}

@@ -190,7 +190,8 @@ type Query struct {
 type Result struct {
 	Hits []shifu.Hit
 	// Confidence in [0, 1]: the share of the question's vocabulary, weighted
-	// by rarity, that one of the best hits holds (see confidence). Vector
+	// by rarity, that one of the best hits holds, or the first two together
+	// (see confidence). Vector
 	// similarity is not part of it: the offline embedder's is lexical too, and
 	// a hosted model's threshold cannot be tuned without the model.
 	Confidence float64
