@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -295,12 +296,25 @@ type HybridQuery struct {
 	VectorK  int // candidates from the vector index
 }
 
-// Hybrid runs the lexical and the vector search in one tenant transaction
-// (one round trip to set the tenant, one snapshot for both lists).
+// Hybrid runs the lexical and the vector search side by side, each in a
+// tenant transaction of its own: both are CPU-bound queries, and in two
+// backends they run on two cores at once. The two lists may come from
+// snapshots a publish apart; fusion does not mind.
 func (db *DB) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidates, error) {
 	var c Candidates
 	if q.Weights != nil && len(q.Weights) != len(q.Terms) {
 		return c, fmt.Errorf("hybrid search: %d weights for %d terms", len(q.Weights), len(q.Terms))
+	}
+	var vecErr error
+	var wg sync.WaitGroup
+	if len(q.Vector) > 0 && q.VectorK > 0 {
+		wg.Go(func() {
+			vecErr = db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+				var err error
+				c.Vector, err = nearestPlanned(ctx, tx, q.Vector, q.Model, q.Filter, q.Vec, q.VectorK)
+				return err
+			})
+		})
 	}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var err error
@@ -312,13 +326,12 @@ func (db *DB) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidat
 				return fmt.Errorf("lexical: %w", err)
 			}
 		}
-		if len(q.Vector) > 0 && q.VectorK > 0 {
-			if c.Vector, err = nearestPlanned(ctx, tx, q.Vector, q.Model, q.Filter, q.Vec, q.VectorK); err != nil {
-				return fmt.Errorf("vector: %w", err)
-			}
-		}
 		return nil
 	})
+	wg.Wait()
+	if err == nil && vecErr != nil {
+		err = fmt.Errorf("vector: %w", vecErr)
+	}
 	if err != nil {
 		return c, fmt.Errorf("hybrid search: %w", err)
 	}
