@@ -94,7 +94,10 @@ func (g *Gateway) Connections(ctx context.Context, tenants []int64, dingtalkStre
 			case bot.Slack:
 				in, err := g.Core.Installation(ctx, bot.Slack, b.ExternalID)
 				if err != nil {
-					return nil, nil, err
+					// One installation whose secret does not open must not
+					// keep the server, or the other bots, from starting.
+					g.Core.Logger().Error("slack installation", "team", b.ExternalID, "err", err)
+					continue
 				}
 				if slack.SocketMode(in) {
 					slackTeams = append(slackTeams, b.ExternalID)
