@@ -157,13 +157,19 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 	if err := s.db.Publish(ctx, tenant, id); err != nil {
 		return err
 	}
-	// A large document changes the search tables enough to mislead the
-	// planner until autovacuum's next look; refresh now. Failure costs only
-	// speed, so it is logged, not returned.
-	if prog.ChunksTotal >= 200 {
-		if err := s.db.RefreshStats(ctx); err != nil {
-			s.log.Warn("refresh planner statistics", "err", err)
-		}
-	}
+	s.refreshStats(ctx, prog.ChunksTotal)
 	return nil
+}
+
+// refreshStats refreshes the planner's statistics after n chunks were
+// written: a large document changes the search tables enough to mislead the
+// planner until autovacuum's next look. Failure costs only speed, so it is
+// logged, not returned.
+func (s *Service) refreshStats(ctx context.Context, n int) {
+	if n < 200 {
+		return
+	}
+	if err := s.db.RefreshStats(ctx); err != nil {
+		s.log.Warn("refresh planner statistics", "err", err)
+	}
 }

@@ -43,10 +43,6 @@ func (s *Service) Reindex(ctx context.Context, tenant int64) (int, error) {
 		done++
 		chunks += len(rows)
 	}
-	if chunks >= 200 { // as after an ingest: the planner's figures moved
-		if err := s.db.RefreshStats(ctx); err != nil {
-			s.log.Warn("refresh planner statistics", "err", err)
-		}
-	}
+	s.refreshStats(ctx, chunks)
 	return done, nil
 }

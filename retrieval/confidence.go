@@ -13,9 +13,9 @@ import (
 
 // confidence measures whether the hits are about the question at all: the
 // share of the question's vocabulary, weighted by rarity, that the best of
-// the first few hits holds, or the first two together. A term no chunk holds weighs the most: a question
-// about "HEPA filters" in a library without the word "HEPA" is not covered
-// however well "filter" matches.
+// the first few hits holds, or the first two together. A term no chunk holds
+// weighs the most: a question about "HEPA filters" in a library without the
+// word "HEPA" is not covered however well "filter" matches.
 func (s *Searcher) confidence(r run, hits []shifu.Hit) float64 {
 	if len(hits) == 0 || len(r.terms) == 0 {
 		return 0
@@ -60,7 +60,7 @@ func (s *Searcher) confidence(r run, hits []shifu.Hit) float64 {
 		}
 		got := 0.0
 		for i, t := range r.terms {
-			if have[t] || synonymIn(t, r.syn, have) {
+			if covered(t, r.syn, have) {
 				got += weights[i]
 			}
 		}
@@ -75,18 +75,14 @@ func hanUnigram(t string) bool {
 	return n == len(t) && n > 1 && unicode.Is(unicode.Han, r)
 }
 
-// synonymIn reports whether have holds another name (a glossary synonym) for
-// what the question's term t names.
-func synonymIn(t string, syn []terms.Synonym, have map[string]bool) bool {
+// covered reports whether a text whose terms are have holds the question's
+// term t, or another name for it (a glossary synonym).
+func covered(t string, syn []terms.Synonym, have map[string]bool) bool {
+	if have[t] {
+		return true
+	}
 	for _, sy := range syn {
-		if !slices.Contains(sy.Of, t) {
-			continue
-		}
-		all := true
-		for _, x := range sy.Terms {
-			all = all && have[x]
-		}
-		if all {
+		if slices.Contains(sy.Of, t) && sy.In(have) {
 			return true
 		}
 	}

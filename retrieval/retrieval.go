@@ -191,9 +191,9 @@ type Result struct {
 	Hits []shifu.Hit
 	// Confidence in [0, 1]: the share of the question's vocabulary, weighted
 	// by rarity, that one of the best hits holds, or the first two together
-	// (see confidence). Vector
-	// similarity is not part of it: the offline embedder's is lexical too, and
-	// a hosted model's threshold cannot be tuned without the model.
+	// (see confidence). Vector similarity is not part of it: the offline
+	// embedder's is lexical too, and a hosted model's threshold cannot be
+	// tuned without the model.
 	Confidence float64
 	// Abstain: nothing found is relevant enough to answer from.
 	Abstain bool
@@ -578,7 +578,7 @@ func (s *Searcher) boostHeading(fs []*fused, r run) {
 			seen[f.hit.Heading] = have
 		}
 		for _, t := range r.terms { // in order: a float sum over a map varies
-			if w, ok := weights[t]; ok && (have[t] || synonymIn(t, r.syn, have)) {
+			if w, ok := weights[t]; ok && covered(t, r.syn, have) {
 				got += w
 			}
 		}

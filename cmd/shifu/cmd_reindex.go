@@ -21,6 +21,10 @@ func cmdReindex(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() > 0 {
 		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu reindex [--tenant NAME]")
 	}
+	db, err := e.db(ctx)
+	if err != nil {
+		return err
+	}
 	var ts []shifu.Tenant
 	if *tenantName != "" {
 		t, err := e.tenant(ctx, *tenantName)
@@ -28,20 +32,10 @@ func cmdReindex(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		ts = append(ts, t)
-	} else {
-		db, err := e.db(ctx)
-		if err != nil {
-			return err
-		}
-		if ts, err = db.Tenants(ctx); err != nil {
-			return err
-		}
-	}
-	// Re-indexing reads chunk text: no PDF engine or embedder is started.
-	db, err := e.db(ctx)
-	if err != nil {
+	} else if ts, err = db.Tenants(ctx); err != nil {
 		return err
 	}
+	// Re-indexing reads chunk text: no PDF engine or embedder is started.
 	a, err := e.analyzer()
 	if err != nil {
 		return err

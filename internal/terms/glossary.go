@@ -19,6 +19,10 @@ type Synonym struct {
 	Terms []string
 }
 
+// In reports whether a text whose terms are have names the synonym: it
+// holds all of the synonym's terms.
+func (s Synonym) In(have map[string]bool) bool { return all(s.Terms, have) }
+
 // group is one glossary line, each member as its terms.
 type group [][]string
 
