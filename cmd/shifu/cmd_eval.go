@@ -49,6 +49,9 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	if *ef < 0 || *ef > 1000 {
 		return shifu.Errorf(shifu.ErrInvalid, "--ef-search %d: give 1 to 1000 (pgvector's range), or 0 for the default", *ef)
 	}
+	if !(*synW <= 1) { // NaN too
+		return shifu.Errorf(shifu.ErrInvalid, "--synonym-weight %v: give at most 1 (a question's own word weighs 1), 0 for the default, or a negative number for off", *synW)
+	}
 	if *questions == "" {
 		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu eval --tenant NAME --questions FILE.jsonl [--k 10] [--out HITS.jsonl]")
 	}

@@ -132,6 +132,12 @@ func TestCLIEvalBadFlags(t *testing.T) {
 			t.Errorf("--ef-search %s: %v", ef, err)
 		}
 	}
+	for _, w := range []string{"1.5", "NaN"} {
+		_, err := sh.run("eval", "--tenant", "acme", "--questions", "q.jsonl", "--synonym-weight", w)
+		if err == nil || !strings.Contains(errMessage(err), "give at most 1") {
+			t.Errorf("--synonym-weight %s: %v", w, err)
+		}
+	}
 }
 
 // TestCorpus is the acceptance run on the seven real manuals: all

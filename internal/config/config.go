@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -193,6 +194,11 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 
+	if u := c.DingTalkAPIURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			bad("SHIFU_DINGTALK_API_URL=%q: want an http(s) URL such as https://api.dingtalk.com", u)
+		}
+	}
 	if c.PDFText != "auto" && c.PDFText != "pdfium" && c.PDFText != "pdftotext" {
 		bad("SHIFU_PDF_TEXT=%q: want auto, pdfium or pdftotext", c.PDFText)
 	}

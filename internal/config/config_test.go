@@ -62,4 +62,9 @@ func TestDingTalkStream(t *testing.T) {
 	if _, err := Load(env("SHIFU_DINGTALK_STREAM", "sometimes")); err == nil || !strings.Contains(err.Error(), "SHIFU_DINGTALK_STREAM") {
 		t.Errorf("bad value: %v", err)
 	}
+	for _, u := range []string{"api.dingtalk.com", "ftp://x", "http://"} {
+		if _, err := Load(env("SHIFU_DINGTALK_API_URL", u)); err == nil || !strings.Contains(err.Error(), "SHIFU_DINGTALK_API_URL") {
+			t.Errorf("SHIFU_DINGTALK_API_URL=%q: %v", u, err)
+		}
+	}
 }
