@@ -12,36 +12,13 @@ import (
 )
 
 // confidence measures whether the hits are about the question at all: the
-// share of the question's vocabulary, weighted by rarity, that the best of
-// the first few hits holds, or the first two together. A term no chunk holds
-// weighs the most: a question about "HEPA filters" in a library without the
-// word "HEPA" is not covered however well "filter" matches.
+// share of the question's vocabulary, weighted by rarity (termWeights), that
+// the best of the first few hits holds, or the first two together.
 func (s *Searcher) confidence(r run, hits []shifu.Hit) float64 {
 	if len(hits) == 0 || len(r.terms) == 0 {
 		return 0
 	}
-	st := r.cand.Stats
-	weights := make([]float64, len(r.terms))
-	total, known := 0.0, 0.0
-	for i, t := range r.terms {
-		weights[i] = postgres.IDF(st.N, st.DF[t])
-		if hanUnigram(t) { // one character says less than a word, as in BM25
-			weights[i] *= max(s.opt.BM25.Unigram, 0)
-		}
-		if st.DF[t] > 0 {
-			known = math.Max(known, weights[i])
-		}
-	}
-	// A term no chunk holds weighs as much as the rarest term that some chunk
-	// does hold, not more: its IDF would otherwise grow with nothing but the
-	// corpus's size, and in a small library every everyday verb ("hit") is
-	// unknown and would sink questions the library answers.
-	for i, t := range r.terms {
-		if st.DF[t] == 0 && known > 0 {
-			weights[i] = math.Min(weights[i], known)
-		}
-		total += weights[i]
-	}
+	weights, total := s.termWeights(r)
 	if total == 0 {
 		return 0
 	}
@@ -58,15 +35,51 @@ func (s *Searcher) confidence(r run, hits []shifu.Hit) float64 {
 		for _, t := range s.analyzer.Terms(h.Text) {
 			have[t] = true
 		}
-		got := 0.0
-		for i, t := range r.terms {
-			if covered(t, r.syn, have) {
-				got += weights[i]
-			}
-		}
-		best = math.Max(best, got/total)
+		best = math.Max(best, coverage(r, weights, have)/total)
 	}
 	return best
+}
+
+// termWeights weighs the question's terms by rarity for coverage: IDF, a
+// single Han character scaled as in BM25. A term no chunk holds weighs as
+// much as the rarest term that some chunk does hold, not more: its IDF would
+// otherwise grow with nothing but the corpus's size, and in a small library
+// every everyday verb ("hit") is unknown and would sink questions the library
+// answers. A term no chunk holds still counts: a question about "HEPA
+// filters" in a library without the word "HEPA" is not covered however well
+// "filter" matches.
+func (s *Searcher) termWeights(r run) (weights []float64, total float64) {
+	st := r.cand.Stats
+	weights = make([]float64, len(r.terms))
+	known := 0.0
+	for i, t := range r.terms {
+		weights[i] = postgres.IDF(st.N, st.DF[t])
+		if hanUnigram(t) { // one character says less than a word, as in BM25
+			weights[i] *= max(s.opt.BM25.Unigram, 0)
+		}
+		if st.DF[t] > 0 {
+			known = math.Max(known, weights[i])
+		}
+	}
+	for i, t := range r.terms {
+		if st.DF[t] == 0 && known > 0 {
+			weights[i] = math.Min(weights[i], known)
+		}
+		total += weights[i]
+	}
+	return weights, total
+}
+
+// coverage is the weight of the question's terms that a text whose terms are
+// have holds, itself or by a glossary synonym.
+func coverage(r run, weights []float64, have map[string]bool) float64 {
+	got := 0.0
+	for i, t := range r.terms {
+		if covered(t, r.syn, have) {
+			got += weights[i]
+		}
+	}
+	return got
 }
 
 // hanUnigram reports a term of one Han character.

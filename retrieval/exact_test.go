@@ -22,7 +22,7 @@ func TestIsCode(t *testing.T) {
 func TestExactNumberWins(t *testing.T) {
 	texts := []string{
 		"feed override: the feed override slider scales the feed rate; the slider has no hard limit, drag the feed override slider",
-		"display section: the largest feed override is 120 percent unless the ini file sets another",
+		"feed override slider: its largest value is 120 percent unless the ini file sets another limit",
 		"spindle override slider: 50 to 150 percent",
 		"jog speed slider sets the jog rate",
 		// Filler, so the question's words are not in most chunks (BM25 skips
@@ -42,5 +42,33 @@ func TestExactNumberWins(t *testing.T) {
 	}
 	if len(r.Hits) == 0 || r.Hits[0].Text != texts[1] {
 		t.Fatalf("first hit %v, want %q", r.Hits, texts[1])
+	}
+}
+
+// TestExactCodeNeedsTheQuestion: a file name the question mentions in
+// passing does not lift the passages that name it over the one that answers
+// the rest of the question (the exact boost scales with coverage).
+func TestExactCodeNeedsTheQuestion(t *testing.T) {
+	texts := []string{
+		"tool table: tool.tbl is the tool table file, one line per tool; the tool table is read at start",
+		"g10 l0 reloads the tool table",
+		"tool.tbl example: t1 p1 d0.125 z+0.511 ;1/8 end mill",
+		// Filler, so the question's words are not in most chunks.
+		"coolant: top up to the max mark every week",
+		"lubrication: check the way oil level every shift",
+		"turret: clear alarm e-305 and jog the turret home",
+		"homing: each joint seeks its home switch in turn",
+		"estop: the emergency stop chain opens the main contactor",
+		"probe: touch off the tool length with the tool setter",
+		"spindle override slider: 50 to 150 percent",
+	}
+	db, tenant := library(t, texts)
+	s := New(db, words{}, nil, Options{})
+	r, err := s.Retrieve(context.Background(), tenant, Query{Text: "after editing tool.tbl which code reloads the tool table", K: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Hits) == 0 || r.Hits[0].Text != texts[1] {
+		t.Fatalf("hits %v, want %q first", r.Hits, texts[1])
 	}
 }

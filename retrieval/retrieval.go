@@ -53,8 +53,10 @@ type Options struct {
 	BM25   postgres.BM25
 	// Candidates is how many chunks each list contributes before fusion.
 	Candidates int
-	// ExactBoost is added (times the matched share) to the fused score, which
-	// is normalised to [0, 1], of a chunk holding the question's exact codes.
+	// ExactBoost is added (times the matched share of the codes, and the
+	// square of the share of the whole question the chunk covers) to the
+	// fused score, which is normalised to [0, 1], of a chunk holding the
+	// question's exact codes (see boostExact).
 	ExactBoost float64
 	// HeadingBoost is added (times the IDF-weighted share of the question's
 	// terms found in the chunk's heading path) to the fused score: a BM25F-
@@ -96,7 +98,7 @@ func Defaults() Options {
 		RRFK:         60,
 		BM25:         postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 0.4, Context: 0.2, Unigram: 0.3},
 		Candidates:   60,
-		ExactBoost:   0.5,
+		ExactBoost:   1, // times the coverage squared (see boostExact)
 		HeadingBoost: 0.4,
 		DupThreshold: 0.8,
 		AbstainBelow: 0.35,

@@ -26,7 +26,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	outPath := fs.String("out", "", "write one JSON line of hits per question here")
 	fusion := fs.String("fusion", string(d.Fusion), "rrf or convex")
 	alpha := fs.Float64("alpha", d.Alpha, "convex fusion: weight of the vector score (0-1)")
-	exact := fs.Float64("exact-boost", d.ExactBoost, "boost for chunks holding the question's codes (negative: off)")
+	exact := fs.Float64("exact-boost", d.ExactBoost, "boost for chunks holding the question's codes, times the square of the chunk's coverage of the question (negative: off)")
 	heading := fs.Float64("heading-boost", d.HeadingBoost, "boost for chunks whose heading path holds the question's terms (negative: off)")
 	abstain := fs.Float64("abstain-below", d.AbstainBelow, "abstain when confidence is lower")
 	k1 := fs.Float64("k1", d.BM25.K1, "BM25 k1")
