@@ -78,25 +78,20 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}()
 	// Slack installations in Socket Mode, and DingTalk ones when the
 	// operator says the apps use Stream mode, are not reached over HTTP: the
-	// server opens their connections.
-	ids := make([]int64, len(tenants))
-	for i, t := range tenants {
-		ids[i] = t.ID
-	}
-	teams, apps, err := bots.Connections(ctx, ids, c.DingTalkStream)
-	if err != nil {
-		return err
-	}
+	// server opens their connections, and follows the installations added
+	// and removed while it runs.
 	connected := make(chan struct{})
 	go func() {
 		defer close(connected)
-		if len(teams)+len(apps) == 0 {
-			return
+		tenantIDs := func(ctx context.Context) ([]int64, error) {
+			ts, err := db.Tenants(ctx)
+			ids := make([]int64, len(ts))
+			for i, t := range ts {
+				ids[i] = t.ID
+			}
+			return ids, err
 		}
-		log.Info("bots connecting", "slack", teams, "dingtalk", apps)
-		if err := bots.Connect(runCtx, teams, apps); err != nil && runCtx.Err() == nil {
-			log.Error("bot connections", "err", err)
-		}
+		_ = bots.Supervise(runCtx, tenantIDs, c.DingTalkStream, time.Minute)
 	}()
 	defer func() { cancel(); <-connected }() // before the bots drain
 	srv, err := web.New(web.Options{

@@ -67,6 +67,9 @@ type Service struct {
 	pool   *Pool
 	log    *slog.Logger
 	public string
+	// changed has a value after an installation is added or removed in this
+	// process, so connections follow without waiting for the next listing.
+	changed chan struct{}
 }
 
 // Options configure a Service.
@@ -91,7 +94,19 @@ func New(store Store, keys Keys, asker Asker, o Options) *Service {
 		o.Logger = slog.Default()
 	}
 	return &Service{store: store, keys: keys, asker: asker, log: o.Logger,
-		pool: NewPool(o.Workers, o.Backlog), public: o.PublicURL}
+		pool: NewPool(o.Workers, o.Backlog), public: o.PublicURL, changed: make(chan struct{}, 1)}
+}
+
+// Changed receives after an installation was added or removed through this
+// Service (the desk, in shifu serve). Others (`shifu bot add` in another
+// process) are seen only by listing again.
+func (s *Service) Changed() <-chan struct{} { return s.changed }
+
+func (s *Service) notify() {
+	select {
+	case s.changed <- struct{}{}:
+	default: // one pending signal covers any number of changes
+	}
 }
 
 // Close stops taking deliveries and waits for answers in flight until ctx ends,
@@ -125,7 +140,11 @@ func (s *Service) Install(ctx context.Context, tenant int64, platform, external,
 			return b, err
 		}
 	}
-	return s.store.AddBot(ctx, tenant, b)
+	b, err = s.store.AddBot(ctx, tenant, b)
+	if err == nil {
+		s.notify()
+	}
+	return b, err
 }
 
 // Installations lists the tenant's bots (secrets stay sealed).
@@ -135,7 +154,11 @@ func (s *Service) Installations(ctx context.Context, tenant int64) ([]postgres.B
 
 // Uninstall removes an installation.
 func (s *Service) Uninstall(ctx context.Context, tenant int64, platform, external string) error {
-	return s.store.RemoveBot(ctx, tenant, platform, external)
+	err := s.store.RemoveBot(ctx, tenant, platform, external)
+	if err == nil {
+		s.notify()
+	}
+	return err
 }
 
 // Installation finds the installation a delivery names and opens its secrets.

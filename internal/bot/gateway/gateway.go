@@ -5,6 +5,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -74,38 +75,135 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.Serv
 // Close stops taking messages and waits for answers in flight until ctx ends.
 func (g *Gateway) Close(ctx context.Context) error { return g.Core.Close(ctx) }
 
-// Connections lists what shifu serve connects itself, among the tenants'
-// installations: the Slack teams that use Socket Mode (an app-level token in
-// place of a signing secret, so Slack cannot reach them over HTTP), and,
-// when dingtalkStream is set, every DingTalk app (an installation does not
-// record the mode its app is set to; the operator says it for the server).
-func (g *Gateway) Connections(ctx context.Context, tenants []int64, dingtalkStream bool) (slackTeams, dingtalkApps []string, err error) {
+// connections lists, among the tenants' installations, those shifu serve
+// connects itself (opened): the Slack teams that use Socket Mode (an
+// app-level token in place of a signing secret, so Slack cannot reach them
+// over HTTP), and, when dingtalkStream is set, every DingTalk app (an
+// installation does not record the mode its app is set to; the operator
+// says it for the server).
+func (g *Gateway) connections(ctx context.Context, tenants []int64, dingtalkStream bool) ([]bot.Installation, error) {
+	var out []bot.Installation
 	for _, t := range tenants {
 		bs, err := g.Core.Installations(ctx, t)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		for _, b := range bs {
-			switch b.Platform {
-			case bot.DingTalk:
-				if dingtalkStream {
-					dingtalkApps = append(dingtalkApps, b.ExternalID)
-				}
-			case bot.Slack:
-				in, err := g.Core.Installation(ctx, bot.Slack, b.ExternalID)
-				if err != nil {
-					// One installation whose secret does not open must not
-					// keep the server, or the other bots, from starting.
-					g.Core.Logger().Error("slack installation", "team", b.ExternalID, "err", err)
-					continue
-				}
-				if slack.SocketMode(in) {
-					slackTeams = append(slackTeams, b.ExternalID)
-				}
+			if b.Platform == bot.DingTalk && !dingtalkStream || b.Platform != bot.DingTalk && b.Platform != bot.Slack {
+				continue
+			}
+			in, err := g.Core.Installation(ctx, b.Platform, b.ExternalID)
+			if err != nil {
+				// One installation whose secret does not open must not
+				// keep the server, or the other bots, from starting.
+				g.Core.Logger().Error("bot installation", "platform", b.Platform, "id", b.ExternalID, "err", err)
+				continue
+			}
+			if b.Platform == bot.DingTalk || slack.SocketMode(in) {
+				out = append(out, in)
 			}
 		}
 	}
-	return slackTeams, dingtalkApps, nil
+	return out, nil
+}
+
+// Supervise runs the connections of the installations that need one (see
+// connections), of the tenants that tenants returns, until ctx ends, and
+// keeps them in step with the installations: it lists them again every
+// interval, and at once after an installation is added or removed on the
+// desk, then starts the new ones and stops those removed. An installation
+// given new credentials is stopped and started anew. A failed listing is
+// logged and the running connections kept. It returns when every connection
+// has stopped.
+func (g *Gateway) Supervise(ctx context.Context, tenants func(context.Context) ([]int64, error), dingtalkStream bool, every time.Duration) error {
+	type conn struct {
+		seal string // what the credentials hash to: a change restarts the runner
+		stop context.CancelFunc
+		done chan struct{}
+	}
+	running := map[string]*conn{}
+	stop := func(name string, c *conn) {
+		c.stop()
+		<-c.done
+		delete(running, name)
+	}
+	defer func() {
+		for name, c := range running {
+			stop(name, c)
+		}
+	}()
+	log := g.Core.Logger()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		ids, err := tenants(ctx)
+		var ins []bot.Installation
+		if err == nil {
+			ins, err = g.connections(ctx, ids, dingtalkStream)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			log.Error("bot connections: listing installations; keeping those running", "err", err)
+		} else {
+			want := map[string]bot.Installation{}
+			for _, in := range ins {
+				want[in.Platform+":"+in.External] = in
+			}
+			for name, c := range running {
+				if in, ok := want[name]; !ok || seal(in) != c.seal {
+					log.Info("bot disconnecting", "bot", name)
+					stop(name, c)
+				}
+			}
+			for name, in := range want {
+				if running[name] != nil {
+					continue
+				}
+				r, err := g.runner(in)
+				if err != nil {
+					log.Error("bot connection", "bot", name, "err", err)
+					continue
+				}
+				rctx, cancel := context.WithCancel(ctx)
+				c := &conn{seal: seal(in), stop: cancel, done: make(chan struct{})}
+				running[name] = c
+				log.Info("bot connecting", "bot", name)
+				go func() {
+					defer close(c.done)
+					if err := r.Run(rctx); err != nil && rctx.Err() == nil {
+						log.Error("bot connection stopped", "bot", name, "err", err)
+					}
+				}()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		case <-g.Core.Changed():
+		}
+	}
+}
+
+// seal fingerprints an installation's credentials, so a changed token is
+// noticed without keeping or logging it.
+func seal(in bot.Installation) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\x00%s\x00%s", in.ID, in.Secret, in.Token)
+	return string(h.Sum(nil))
+}
+
+type runner interface{ Run(context.Context) error }
+
+// runner is the connection of one installation: Socket Mode for Slack,
+// Stream mode for DingTalk.
+func (g *Gateway) runner(in bot.Installation) (runner, error) {
+	if in.Platform == bot.Slack {
+		return g.Slack.Socket(in)
+	}
+	return g.DingTalk.Stream(in), nil
 }
 
 // Connect runs Socket Mode for the named Slack teams and Stream mode for the
@@ -114,25 +212,27 @@ func (g *Gateway) Connections(ctx context.Context, tenants []int64, dingtalkStre
 // (`shifu bot add …`); Slack ones need an app-level token. It returns when
 // every runner has stopped.
 func (g *Gateway) Connect(ctx context.Context, slackTeams, dingtalkApps []string) error {
-	type runner interface{ Run(context.Context) error }
 	var rs []runner
-	for _, team := range slackTeams {
-		in, err := g.Core.Installation(ctx, bot.Slack, team)
+	open := func(platform, id string) error {
+		in, err := g.Core.Installation(ctx, platform, id)
 		if err != nil {
-			return fmt.Errorf("slack socket mode %s: %w", team, err)
+			return fmt.Errorf("%s connection %s: %w", platform, id, err)
 		}
-		s, err := g.Slack.Socket(in)
-		if err != nil {
+		r, err := g.runner(in)
+		if err == nil {
+			rs = append(rs, r)
+		}
+		return err
+	}
+	for _, team := range slackTeams {
+		if err := open(bot.Slack, team); err != nil {
 			return err
 		}
-		rs = append(rs, s)
 	}
 	for _, app := range dingtalkApps {
-		in, err := g.Core.Installation(ctx, bot.DingTalk, app)
-		if err != nil {
-			return fmt.Errorf("dingtalk stream %s: %w", app, err)
+		if err := open(bot.DingTalk, app); err != nil {
+			return err
 		}
-		rs = append(rs, g.DingTalk.Stream(in))
 	}
 	var wg sync.WaitGroup
 	for _, r := range rs {

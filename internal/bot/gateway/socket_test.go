@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/bot"
+	"github.com/shifu-factory/shifu/internal/bot/gateway"
 )
 
 // TestSlackSocketMode runs the real slack-go Socket Mode client against a
@@ -156,4 +160,128 @@ func TestConnections(t *testing.T) {
 	if teams, apps, _ := w.gw.Connections(ctx, []int64{w.bolt.ID}, true); strings.Join(teams, " ") != "TSOCKB" || len(apps) != 0 {
 		t.Fatalf("bolt's: %v %v", teams, apps)
 	}
+}
+
+// fakeSocket is a Socket Mode websocket that says hello and keeps the
+// connection alive; opened and closed receive as clients come and go.
+func fakeSocket(t *testing.T) (srv *httptest.Server, opened, closed chan struct{}) {
+	opened, closed = make(chan struct{}, 10), make(chan struct{}, 10)
+	srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+		conn, err := up.Upgrade(rw, r, nil)
+		if err != nil {
+			t.Errorf("upgrade: %v", err)
+			return
+		}
+		defer conn.Close()
+		conn.WriteJSON(map[string]any{"type": "hello", "num_connections": 1,
+			"connection_info": map[string]any{"app_id": "A0FFV41KK"}, "debug_info": map[string]any{"host": "fake"}})
+		opened <- struct{}{}
+		defer func() { closed <- struct{}{} }()
+		go func() {
+			for {
+				time.Sleep(200 * time.Millisecond)
+				if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second)) != nil {
+					return
+				}
+			}
+		}()
+		for {
+			if _, _, err := conn.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, opened, closed
+}
+
+func within(t *testing.T, c chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no %s", what)
+	}
+}
+
+func never(t *testing.T, c chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-c:
+		t.Fatalf("unexpected %s", what)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// TestSuperviseFollowsInstallations: a Socket Mode bot added while serving
+// connects, on the desk's signal at once, from another process at the next
+// listing; a removed one disconnects, new credentials reconnect, and a
+// failed listing keeps what runs.
+func TestSuperviseFollowsInstallations(t *testing.T) {
+	w := newWorld(t, &standIn{text: "x"})
+	ws, opened, closed := fakeSocket(t)
+	const tokenA, tokenB = "xapp-1-A-1-abc", "xapp-1-A-2-def"
+	w.slack.mu.Lock()
+	w.slack.wsURL, w.slack.appToken = "ws"+strings.TrimPrefix(ws.URL, "http")+"/link", tokenA
+	w.slack.mu.Unlock()
+	var failing atomic.Bool
+	tenants := func(context.Context) ([]int64, error) {
+		if failing.Load() {
+			return nil, errors.New("database down")
+		}
+		return []int64{w.acme.ID, w.bolt.ID}, nil
+	}
+	supervise := func(every time.Duration) (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- w.gw.Supervise(ctx, tenants, false, every) }()
+		return func() {
+			cancel()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("supervise: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("supervise did not stop")
+			}
+		}
+	}
+	ctx := context.Background()
+
+	// Added and removed on the desk: the signal, not the hourly listing.
+	stop := supervise(time.Hour)
+	never(t, opened, "connection for HTTP installations")
+	w.install(t, w.acme.ID, bot.Slack, "TSOCK", tokenA, "xoxb-acme")
+	within(t, opened, "connection after the bot was added")
+	if err := w.gw.Core.Uninstall(ctx, w.acme.ID, bot.Slack, "TSOCK"); err != nil {
+		t.Fatal(err)
+	}
+	within(t, closed, "disconnection after the bot was removed")
+	stop()
+
+	// Another process (`shifu bot add`) shares only the database.
+	other := gateway.New(w.db, w.ring, &standIn{text: "x"}, gateway.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	stop = supervise(50 * time.Millisecond)
+	defer stop()
+	if _, err := other.Core.Install(ctx, w.acme.ID, bot.Slack, "TSOCK", tokenA, "xoxb-acme"); err != nil {
+		t.Fatal(err)
+	}
+	within(t, opened, "connection after another process added the bot")
+	failing.Store(true)
+	never(t, closed, "disconnection while the listing fails")
+	failing.Store(false)
+	// New credentials: the old connection stops and one with the new token starts.
+	w.slack.mu.Lock()
+	w.slack.appToken = tokenB
+	w.slack.mu.Unlock()
+	if err := other.Core.Uninstall(ctx, w.acme.ID, bot.Slack, "TSOCK"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Core.Install(ctx, w.acme.ID, bot.Slack, "TSOCK", tokenB, "xoxb-acme"); err != nil {
+		t.Fatal(err)
+	}
+	within(t, closed, "disconnection of the old credentials")
+	within(t, opened, "connection with the new credentials")
 }
