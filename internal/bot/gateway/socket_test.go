@@ -30,41 +30,13 @@ func TestSlackSocketMode(t *testing.T) {
 	const appToken = "xapp-1-A0FFV41KK-1-abc"
 	w.install(t, w.acme.ID, bot.Slack, "TSOCK", appToken, "xoxb-acme")
 
-	acks := make(chan map[string]any, 10)
-	ws := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		// Slack's client sends an Origin of its own.
-		up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
-		conn, err := up.Upgrade(rw, r, nil)
-		if err != nil {
-			t.Errorf("upgrade: %v", err)
-			return
-		}
-		defer conn.Close()
-		conn.WriteJSON(map[string]any{"type": "hello", "num_connections": 1,
-			"connection_info": map[string]any{"app_id": "A0FFV41KK"}, "debug_info": map[string]any{"host": "fake"}})
+	ws, _, _, acks := fakeSocket(t, func(conn *websocket.Conn) {
 		payload := json.RawMessage(mentionBody("TSOCK", "EvSock1", "C9", "1700000001.000100", "", "<@U0LAN0Z89> how do I reset?"))
 		env := map[string]any{"envelope_id": "env-1", "type": "events_api", "payload": payload, "accepts_response_payload": false, "retry_attempt": 0}
 		conn.WriteJSON(env)
 		env["envelope_id"], env["retry_attempt"] = "env-2", 1
 		conn.WriteJSON(env)
-		// Keep the connection alive (the client wants pings) until it closes.
-		go func() {
-			for {
-				time.Sleep(200 * time.Millisecond)
-				if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second)) != nil {
-					return
-				}
-			}
-		}()
-		for {
-			var m map[string]any
-			if err := conn.ReadJSON(&m); err != nil {
-				return
-			}
-			acks <- m
-		}
-	}))
-	defer ws.Close()
+	})
 	w.slack.mu.Lock()
 	w.slack.wsURL, w.slack.appToken = "ws"+strings.TrimPrefix(ws.URL, "http")+"/link", appToken
 	w.slack.mu.Unlock()
@@ -162,11 +134,14 @@ func TestConnections(t *testing.T) {
 	}
 }
 
-// fakeSocket is a Socket Mode websocket that says hello and keeps the
-// connection alive; opened and closed receive as clients come and go.
-func fakeSocket(t *testing.T) (srv *httptest.Server, opened, closed chan struct{}) {
-	opened, closed = make(chan struct{}, 10), make(chan struct{}, 10)
+// fakeSocket is Slack's Socket Mode websocket: it says hello, then greet
+// may push envelopes, and it keeps the connection alive (the client wants
+// pings). opened and closed receive as clients come and go, frames what
+// they send.
+func fakeSocket(t *testing.T, greet func(*websocket.Conn)) (srv *httptest.Server, opened, closed chan struct{}, frames chan map[string]any) {
+	opened, closed, frames = make(chan struct{}, 10), make(chan struct{}, 10), make(chan map[string]any, 10)
 	srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		// Slack's client sends an Origin of its own.
 		up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 		conn, err := up.Upgrade(rw, r, nil)
 		if err != nil {
@@ -176,8 +151,11 @@ func fakeSocket(t *testing.T) (srv *httptest.Server, opened, closed chan struct{
 		defer conn.Close()
 		conn.WriteJSON(map[string]any{"type": "hello", "num_connections": 1,
 			"connection_info": map[string]any{"app_id": "A0FFV41KK"}, "debug_info": map[string]any{"host": "fake"}})
-		opened <- struct{}{}
-		defer func() { closed <- struct{}{} }()
+		signal(opened)
+		defer signal(closed)
+		if greet != nil {
+			greet(conn)
+		}
 		go func() {
 			for {
 				time.Sleep(200 * time.Millisecond)
@@ -187,13 +165,26 @@ func fakeSocket(t *testing.T) (srv *httptest.Server, opened, closed chan struct{
 			}
 		}()
 		for {
-			if _, _, err := conn.ReadMessage(); err != nil {
+			var m map[string]any
+			if err := conn.ReadJSON(&m); err != nil {
 				return
+			}
+			select {
+			case frames <- m:
+			default:
 			}
 		}
 	}))
 	t.Cleanup(srv.Close)
-	return srv, opened, closed
+	return srv, opened, closed, frames
+}
+
+// signal records an event without ever blocking the fake.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }
 
 func within(t *testing.T, c chan struct{}, what string) {
@@ -220,7 +211,7 @@ func never(t *testing.T, c chan struct{}, what string) {
 // failed listing keeps what runs.
 func TestSuperviseFollowsInstallations(t *testing.T) {
 	w := newWorld(t, &standIn{text: "x"})
-	ws, opened, closed := fakeSocket(t)
+	ws, opened, closed, _ := fakeSocket(t, nil)
 	const tokenA, tokenB = "xapp-1-A-1-abc", "xapp-1-A-2-def"
 	w.slack.mu.Lock()
 	w.slack.wsURL, w.slack.appToken = "ws"+strings.TrimPrefix(ws.URL, "http")+"/link", tokenA
