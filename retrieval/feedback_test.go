@@ -18,6 +18,7 @@ type words struct{}
 func (words) Terms(s string) []string           { return strings.Fields(strings.ToLower(s)) }
 func (words) QueryTerms(s string) []string      { return strings.Fields(strings.ToLower(s)) }
 func (words) Synonyms([]string) []terms.Synonym { return nil }
+func (words) Chars(string) []string             { return nil }
 
 func TestExpansion(t *testing.T) {
 	s := New(nil, words{}, nil, Options{FeedbackTerms: 2, FeedbackWeight: 0.5})

@@ -97,3 +97,42 @@ func TestHeadingBoostCountsSynonyms(t *testing.T) {
 		t.Fatalf("boosts: tool %.3f, reload %.3f, reread %.3f", fs[0].score, fs[1].score, fs[2].score)
 	}
 }
+
+// TestBackoffSearchesUnknownWordsByCharacters: a worker's word no chunk holds
+// (删了) is searched by its characters, so the passage about deleting wins
+// over one that only shares the question's other words.
+func TestBackoffSearchesUnknownWordsByCharacters(t *testing.T) {
+	ctx := context.Background()
+	a, err := sharedAnalyzer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{
+		"共享目录：目录里的文件可以复制、移动和改名，目录的权限决定谁能写入。",
+		"粘滞位：给目录设置粘滞位后，文件只有所有者才能删除。",
+		"网络配置：用 ip 命令查看网卡的地址和路由。",
+		"软件包管理：用 apt 安装、升级软件包。",
+		"打印机：用 CUPS 添加和配置打印机。",
+	}
+	db, tenant := libraryOf(t, a, texts)
+	const q = "目录里的文件老被别人删了"
+	first := func(o Options) string {
+		t.Helper()
+		r, err := New(db, a, nil, o).Retrieve(ctx, tenant, Query{Text: q, K: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Hits) == 0 {
+			t.Fatalf("%q: no hits", q)
+		}
+		return r.Hits[0].Text
+	}
+	if got := first(Options{}); got != texts[1] {
+		t.Errorf("%q: first hit %q, want %q", q, got, texts[1])
+	}
+	off := Defaults().BM25
+	off.Backoff = -1
+	if got := first(Options{BM25: off}); got != texts[0] {
+		t.Errorf("%q without back-off: first hit %q; the test no longer needs back-off", q, got)
+	}
+}

@@ -34,6 +34,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	maxDF := fs.Float64("max-df", d.BM25.MaxDF, "BM25: skip query terms in more than this share of chunks")
 	ctxW := fs.Float64("context", d.BM25.Context, "BM25: share of neighbouring chunks' scores added")
 	unigram := fs.Float64("unigram", d.BM25.Unigram, "BM25: weight of single Han character terms (negative: off)")
+	backoff := fs.Float64("backoff", d.BM25.Backoff, "BM25: weight of the characters a question's word no chunk holds is searched by (negative: off)")
 	dup := fs.Float64("dup", d.DupThreshold, "duplicate collapse threshold (1: off)")
 	cands := fs.Int("candidates", d.Candidates, "candidates per list")
 	fb := fs.Int("feedback", d.Feedback, "pseudo-relevance feedback: best hits that expand the BM25 query (negative: off)")
@@ -69,7 +70,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	o := retrieval.Options{Fusion: retrieval.Fusion(*fusion), Alpha: *alpha, ExactBoost: *exact, HeadingBoost: *heading, AbstainBelow: *abstain,
-		BM25: postgres.BM25{K1: *k1, B: *b, MaxDF: *maxDF, Context: *ctxW, Unigram: *unigram}, DupThreshold: *dup, Candidates: *cands,
+		BM25: postgres.BM25{K1: *k1, B: *b, MaxDF: *maxDF, Context: *ctxW, Unigram: *unigram, Backoff: *backoff}, DupThreshold: *dup, Candidates: *cands,
 		Feedback: *fb, FeedbackTerms: *fbTerms, FeedbackWeight: *fbWeight, SynonymWeight: *synW, EfSearch: *ef}
 	if o.Fusion != retrieval.RRF && o.Fusion != retrieval.Convex {
 		return shifu.Errorf(shifu.ErrInvalid, "--fusion %q: use rrf or convex", *fusion)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -61,6 +62,10 @@ type BM25 struct {
 	// noun is one character, but a match on one says less than a word's.
 	// Default 0.5 (the searcher tunes its own); negative: ignore them.
 	Unigram float64
+	// Backoff is the weight, in place of Unigram, of the characters a word
+	// no chunk holds is searched by (HybridQuery.Backoff): they stand for a
+	// whole word of the question. Default 2·Unigram; negative: no back-off.
+	Backoff float64
 }
 
 func (p BM25) withDefaults() BM25 {
@@ -75,6 +80,9 @@ func (p BM25) withDefaults() BM25 {
 	}
 	if p.Unigram == 0 {
 		p.Unigram = 0.5
+	}
+	if p.Backoff == 0 {
+		p.Backoff = 2 * max(p.Unigram, 0)
 	}
 	return p
 }
@@ -286,7 +294,11 @@ type HybridQuery struct {
 	Terms []string
 	// Weights, when not nil, holds a query weight for each of Terms (1: a
 	// term of the question; less: a feedback expansion term).
-	Weights  []float64
+	Weights []float64
+	// Backoff maps a term to the single characters searched in its stead
+	// when no live chunk holds it (a worker's word the manuals never use:
+	// 删了, 占满), at its weight times BM25.Backoff.
+	Backoff  map[string][]string
 	Vector   []float32
 	Model    string
 	Filter   Filter
@@ -318,11 +330,16 @@ func (db *DB) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidat
 	}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var err error
-		if c.Stats, err = termStats(ctx, tx, q.Terms); err != nil {
+		all := q.Terms
+		for _, b := range q.Backoff {
+			all = append(all, b...)
+		}
+		if c.Stats, err = termStats(ctx, tx, all); err != nil {
 			return fmt.Errorf("term stats: %w", err)
 		}
-		if len(q.Terms) > 0 && q.LexicalK > 0 {
-			if c.Lexical, err = lexical(ctx, tx, q.Terms, q.Weights, c.Stats, q.Filter, q.BM25, q.LexicalK); err != nil {
+		terms, weights := backoff(q.Terms, q.Weights, q.Backoff, c.Stats, q.BM25.withDefaults())
+		if len(terms) > 0 && q.LexicalK > 0 {
+			if c.Lexical, err = lexical(ctx, tx, terms, weights, c.Stats, q.Filter, q.BM25, q.LexicalK); err != nil {
 				return fmt.Errorf("lexical: %w", err)
 			}
 		}
@@ -336,6 +353,48 @@ func (db *DB) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidat
 		return c, fmt.Errorf("hybrid search: %w", err)
 	}
 	return c, nil
+}
+
+// backoff adds, for each term no live chunk holds, the characters bo gives
+// in its stead, weighted so that lexical's Unigram factor makes their weight
+// the term's times p.Backoff (weights nil: all 1). A term already searched
+// keeps its own weight.
+func backoff(terms []string, weights []float64, bo map[string][]string, st TermStats, p BM25) ([]string, []float64) {
+	if p.Backoff <= 0 || p.Unigram <= 0 {
+		return terms, weights
+	}
+	var add []string
+	var addW []float64
+	at := map[string]bool{}
+	for _, t := range terms {
+		at[t] = true
+	}
+	for i, t := range terms {
+		if st.DF[t] > 0 {
+			continue
+		}
+		w := p.Backoff / p.Unigram
+		if weights != nil {
+			w *= weights[i]
+		}
+		for _, b := range bo[t] {
+			if !at[b] {
+				at[b] = true
+				add, addW = append(add, b), append(addW, w)
+			}
+		}
+	}
+	if len(add) == 0 {
+		return terms, weights
+	}
+	ws := weights
+	if ws == nil {
+		ws = make([]float64, len(terms))
+		for i := range ws {
+			ws[i] = 1
+		}
+	}
+	return append(slices.Clip(terms), add...), append(slices.Clip(ws), addW...)
 }
 
 // Neighbours returns the chunks just before and after each given chunk in its

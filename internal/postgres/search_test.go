@@ -343,3 +343,42 @@ func TestHybridTermWeights(t *testing.T) {
 		t.Fatal("2 weights for 1 term accepted")
 	}
 }
+
+// TestHybridBackoff: a term no chunk holds is searched by the terms Backoff
+// gives, at its weight times BM25.Backoff over Unigram; a term some chunk
+// holds is not backed off.
+func TestHybridBackoff(t *testing.T) {
+	c := newCorpus(t)
+	ctx := context.Background()
+	ten := c.tenant(t, "acme")
+	texts := []string{"删 除 文 件", "复 制 文 件", "网 络", "打 印"}
+	c.doc(t, ten, "m.pdf", shifu.KindManual, "", texts, []int{0, 1, 2, 3})
+	p := postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 1, Unigram: 0.3}
+	search := func(terms []string, bo map[string][]string, backoff float64) map[string]float64 {
+		t.Helper()
+		p := p
+		p.Backoff = backoff
+		cand, err := c.db.Hybrid(ctx, ten, postgres.HybridQuery{Terms: terms, Backoff: bo, BM25: p, LexicalK: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, h := range cand.Lexical {
+			out[h.Text] = h.Score
+		}
+		return out
+	}
+	bo := map[string][]string{"删了": {"删"}, "文件": {"文", "件"}}
+	got := search([]string{"删了"}, bo, 0.6)
+	direct := search([]string{"删"}, nil, 0.6)
+	if len(got) != 1 || abs(got[texts[0]]-2*direct[texts[0]]) > 1e-9 {
+		t.Fatalf("backed off: %v; 删 as a unigram: %v (want twice: 0.6 against 0.3)", got, direct)
+	}
+	if off := search([]string{"删了"}, bo, -1); len(off) != 0 {
+		t.Fatalf("back-off off: %v", off)
+	}
+	// 文件 is no term here (the texts are single characters), but 删 is.
+	if got := search([]string{"删", "网"}, map[string][]string{"删": {"文"}}, 0.6); len(got) != 2 || got[texts[1]] != 0 {
+		t.Fatalf("a term chunks hold was backed off: %v", got)
+	}
+}

@@ -11,6 +11,7 @@ package terms
 import (
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -526,4 +527,22 @@ func isDottedCode(s string) bool {
 		return false
 	}
 	return isNumber(s[k:]) && strings.Count(s[k:], ".") == 1
+}
+
+// Chars returns the characters of a Han word that are terms on their own
+// (function characters left out), for searching a word no chunk holds by
+// its characters: a worker's 删了 or 占满 is in no manual, 删 and 满 are.
+// A term that is not a Han word of two characters or more has none.
+func (a *Analyzer) Chars(w string) []string {
+	if utf8.RuneCountInString(w) < 2 || !allHan(w) {
+		return nil
+	}
+	var out []string
+	for i, r := range w {
+		c := w[i : i+utf8.RuneLen(r)]
+		if !zhStop[c] && !queryStop[c] && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
 }

@@ -231,3 +231,17 @@ func TestClitics(t *testing.T) {
 	// A quote is not an apostrophe before a letter that goes on.
 	hasAll(t, a.Terms("press the 's' key; O'Brien's lathe"), "s", "key", "o", "brien", "lath")
 }
+
+// TestChars: a Han word gives its characters to search it by, function
+// characters left out; anything else gives none.
+func TestChars(t *testing.T) {
+	a := analyzer(t)
+	for w, want := range map[string]string{
+		"删了": "删", "占满": "占 满", "开不了机": "开 不 机", "一遍": "遍",
+		"删": "", "apt": "", "ssh-keygen": "", "文件a": "",
+	} {
+		if got := strings.Join(a.Chars(w), " "); got != want {
+			t.Errorf("Chars(%q) = %q, want %q", w, got, want)
+		}
+	}
+}
