@@ -192,6 +192,19 @@ func FuzzTerms(f *testing.F) {
 				t.Fatalf("empty synonym %+v for %q", syn, s)
 			}
 		}
+		// A word's characters are index terms of the word itself: a chunk
+		// holding the word holds them.
+		index := map[string]bool{}
+		for _, term := range a.Terms(s) {
+			index[term] = true
+		}
+		for _, term := range q {
+			for _, c := range a.Chars(term) {
+				if !Unigram(c) || !index[c] {
+					t.Fatalf("Chars(%q) gave %q, not an index term of %q", term, c, s)
+				}
+			}
+		}
 	})
 }
 
