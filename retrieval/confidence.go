@@ -1,6 +1,7 @@
 package retrieval
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"unicode"
@@ -32,12 +33,26 @@ func (s *Searcher) confidence(r run, hits []shifu.Hit) float64 {
 		if i < 2 {
 			have = firstTwo
 		}
-		for _, t := range s.analyzer.Terms(h.Text) {
-			have[t] = true
-		}
+		maps.Copy(have, s.holds(r, h))
 		best = math.Max(best, coverage(r, weights, have)/total)
 	}
 	return best
+}
+
+// holds returns the terms of h's chunk that coverage looks for: from the
+// lexical search when it found the chunk, else by analysing its text.
+func (s *Searcher) holds(r run, h shifu.Hit) map[string]bool {
+	have := map[string]bool{}
+	if m, ok := r.cand.Matched[h.ID]; ok {
+		for _, t := range m {
+			have[t] = true
+		}
+		return have
+	}
+	for _, t := range s.analyzer.Terms(h.Text) {
+		have[t] = true
+	}
+	return have
 }
 
 // termWeights weighs the question's terms by rarity for coverage: IDF, a

@@ -138,11 +138,10 @@ const exactTop = 30
 // and tool.tbl questions rise, the 120% one keeps its rank); 1 × coverage
 // 0.757 and 0.88; 1.5–2 × coverage² 0.735–0.741.
 //
-// Only the exactTop best candidates are raised: measuring coverage means
-// analysing the chunk, ~0.4 ms each, and the 120 candidates held up to ~40
-// chunks with a code. On dev and the own sets (184 questions) raising only
-// the best 20, 30 or 40 ranks exactly as raising all, with a third to a
-// half of the chunks analysed.
+// Only the exactTop best candidates are raised: a chunk's coverage comes from
+// the postings the lexical search read, but one the vector search alone found
+// must be analysed (~0.4 ms), and on dev and the own sets (184 questions)
+// raising only the best 20, 30 or 40 ranks exactly as raising all.
 func (s *Searcher) boostExact(fs []*fused, r run) {
 	if len(r.exact) == 0 || s.opt.ExactBoost <= 0 {
 		return
@@ -170,11 +169,7 @@ func (s *Searcher) boostExact(fs []*fused, r run) {
 		if got == 0 {
 			continue
 		}
-		have := map[string]bool{}
-		for _, t := range s.analyzer.Terms(f.hit.Text) {
-			have[t] = true
-		}
-		cov := coverage(r, weights, have) / all
+		cov := coverage(r, weights, s.holds(r, f.hit)) / all
 		f.score += s.opt.ExactBoost * cov * cov * got / total
 	}
 }

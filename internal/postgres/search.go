@@ -91,13 +91,15 @@ func (p BM25) withDefaults() BM25 {
 const hitColumns = `c.id, c.document_id, c.ord, c.text, c.heading, c.page_start, c.page_end, c.anchor,
 	c.language, c.tokens, d.name, d.title, d.kind, CASE WHEN d.kind = 'note' THEN d.uploader ELSE '' END`
 
-func scanHit(rows pgx.Rows, score *float64) (shifu.Hit, error) {
+// scanHit reads hitColumns, then score when not nil, then any extra columns.
+func scanHit(rows pgx.Rows, score *float64, extra ...any) (shifu.Hit, error) {
 	var h shifu.Hit
 	dest := []any{&h.ID, &h.DocumentID, &h.Ord, &h.Text, &h.Heading, &h.PageStart, &h.PageEnd, &h.Anchor,
 		&h.Language, &h.Tokens, &h.Document, &h.Title, &h.Kind, &h.Author}
 	if score != nil {
 		dest = append(dest, score)
 	}
+	dest = append(dest, extra...)
 	err := rows.Scan(dest...)
 	if score != nil {
 		h.Score = *score
@@ -147,7 +149,7 @@ func (db *DB) Lexical(ctx context.Context, tenant int64, terms []string, f Filte
 		if st, err = termStats(ctx, tx, terms); err != nil {
 			return err
 		}
-		hits, err = lexical(ctx, tx, terms, nil, st, f, p, limit)
+		hits, _, err = lexical(ctx, tx, terms, nil, st, f, p, limit)
 		return err
 	})
 	if err != nil {
@@ -189,7 +191,11 @@ func termStats(ctx context.Context, tx pgx.Tx, terms []string) (TermStats, error
 
 // lexical ranks by BM25; weights, when not nil, scale each term's IDF (the
 // query-side weight: expansion terms count less than the question's own).
-func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, st TermStats, f Filter, p BM25, limit int) ([]shifu.Hit, error) {
+// matched holds, for each hit, which of the terms searched its chunk holds
+// (from the postings the score was summed over, so callers need not analyse
+// the text again); terms skipped as too common (BM25.MaxDF) are not among
+// them.
+func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, st TermStats, f Filter, p BM25, limit int) (hits []shifu.Hit, matched map[int64][]string, err error) {
 	p = p.withDefaults()
 	var kept []string
 	var idf []float64
@@ -213,7 +219,7 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, 
 		kept, idf = append(kept, t), append(idf, w)
 	}
 	if len(kept) == 0 || limit <= 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	where, fargs := filterSQL(f, 8)
 	// The postings hold their chunk's document, position and length: the
@@ -224,7 +230,8 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, 
 	q := `WITH q AS (SELECT * FROM unnest($1::text[], $2::float8[]) AS q(term, idf)),
 	raw AS (
 		SELECT ct.chunk_id, ct.document_id, ct.ord,
-			sum(q.idf * ct.tf * ($3::float8 + 1) / (ct.tf + $3::float8 * (1 - $4::float8 + $4::float8 * ct.dl / $5::float8))) AS score
+			sum(q.idf * ct.tf * ($3::float8 + 1) / (ct.tf + $3::float8 * (1 - $4::float8 + $4::float8 * ct.dl / $5::float8))) AS score,
+			array_agg(q.term) AS matched
 		FROM q JOIN chunk_terms ct ON ct.tenant_id = app_tenant() AND ct.term = q.term
 		JOIN documents d ON d.id = ct.document_id
 		WHERE d.status = 'ready'` + where + `
@@ -233,21 +240,33 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, 
 		-- lag/lead over each document's matching chunks in order: a self-join
 		-- on (document, ord ± 1) made the planner merge on document alone and
 		-- compare a million pairs for common query words.
-		SELECT r.chunk_id, r.score + $7::float8 * (
+		SELECT r.chunk_id, r.matched, r.score + $7::float8 * (
 			CASE WHEN lag(r.ord) OVER w = r.ord - 1 THEN lag(r.score) OVER w ELSE 0 END +
 			CASE WHEN lead(r.ord) OVER w = r.ord + 1 THEN lead(r.score) OVER w ELSE 0 END) AS score
 		FROM raw r
 		WINDOW w AS (PARTITION BY r.document_id ORDER BY r.ord)
 		ORDER BY score DESC LIMIT $6
 	)
-	SELECT ` + hitColumns + `, sc.score FROM scored sc JOIN chunks c ON c.id = sc.chunk_id
+	SELECT ` + hitColumns + `, sc.score, sc.matched FROM scored sc JOIN chunks c ON c.id = sc.chunk_id
 	JOIN documents d ON d.id = c.document_id ORDER BY sc.score DESC, c.id`
 	args := append([]any{kept, idf, p.K1, p.B, max(st.AvgDL, 1), limit, p.Context}, fargs...)
 	rows, err := tx.Query(ctx, q, args...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return collectHits(rows, true)
+	defer rows.Close()
+	matched = map[int64][]string{}
+	for rows.Next() {
+		var score float64
+		var m []string
+		h, err := scanHit(rows, &score, &m)
+		if err != nil {
+			return nil, nil, err
+		}
+		hits = append(hits, h)
+		matched[h.ID] = m
+	}
+	return hits, matched, rows.Err()
 }
 
 // hanUnigram reports a term of one Han character.
@@ -287,6 +306,9 @@ type Candidates struct {
 	Lexical []shifu.Hit
 	Vector  []shifu.Hit
 	Stats   TermStats
+	// Matched holds, for each lexical hit, the query terms (the question's,
+	// its synonyms' and back-off characters) its chunk holds.
+	Matched map[int64][]string
 }
 
 // HybridQuery is one hybrid search: lexical terms and/or a query vector.
@@ -339,7 +361,7 @@ func (db *DB) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidat
 		}
 		terms, weights := backoff(q.Terms, q.Weights, q.Backoff, c.Stats, q.BM25.withDefaults())
 		if len(terms) > 0 && q.LexicalK > 0 {
-			if c.Lexical, err = lexical(ctx, tx, terms, weights, c.Stats, q.Filter, q.BM25, q.LexicalK); err != nil {
+			if c.Lexical, c.Matched, err = lexical(ctx, tx, terms, weights, c.Stats, q.Filter, q.BM25, q.LexicalK); err != nil {
 				return fmt.Errorf("lexical: %w", err)
 			}
 		}

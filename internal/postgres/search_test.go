@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -341,6 +342,22 @@ func TestHybridTermWeights(t *testing.T) {
 	}
 	if _, err := c.db.Hybrid(ctx, ten, postgres.HybridQuery{Terms: []string{"pump"}, Weights: []float64{1, 1}, LexicalK: 10}); err == nil {
 		t.Fatal("2 weights for 1 term accepted")
+	}
+	// Each lexical hit says which of the terms searched its chunk holds.
+	cand, err := c.db.Hybrid(ctx, ten, postgres.HybridQuery{Terms: []string{"pump", "seal", "valve", "gasket"}, BM25: p, LexicalK: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range cand.Lexical {
+		m := cand.Matched[h.ID]
+		slices.Sort(m)
+		want := map[string]string{"pump seal": "pump seal", "valve seat": "valve"}[h.Text]
+		if strings.Join(m, " ") != want {
+			t.Errorf("%q holds %v of the terms, want %q", h.Text, m, want)
+		}
+	}
+	if len(cand.Lexical) != 2 {
+		t.Fatalf("lexical hits %v", cand.Lexical)
 	}
 }
 
