@@ -40,7 +40,9 @@ func (s *Searcher) confidence(r run, hits []shifu.Hit) float64 {
 }
 
 // holds returns the terms of h's chunk that coverage looks for: from the
-// lexical search when it found the chunk, else by analysing its text.
+// lexical search when it found the chunk (terms too common to search,
+// BM25.MaxDF, are missing there; they weigh little), else by analysing its
+// text.
 func (s *Searcher) holds(r run, h shifu.Hit) map[string]bool {
 	have := map[string]bool{}
 	if m, ok := r.cand.Matched[h.ID]; ok {

@@ -117,7 +117,7 @@ func (g *Gateway) connections(ctx context.Context, tenants []int64, dingtalkStre
 // has stopped.
 func (g *Gateway) Supervise(ctx context.Context, tenants func(context.Context) ([]int64, error), dingtalkStream bool, every time.Duration) error {
 	type conn struct {
-		seal string // what the credentials hash to: a change restarts the runner
+		print string // the credentials' fingerprint: a change restarts the runner
 		stop context.CancelFunc
 		done chan struct{}
 	}
@@ -152,7 +152,7 @@ func (g *Gateway) Supervise(ctx context.Context, tenants func(context.Context) (
 				want[in.Platform+":"+in.External] = in
 			}
 			for name, c := range running {
-				if in, ok := want[name]; !ok || seal(in) != c.seal {
+				if in, ok := want[name]; !ok || fingerprint(in) != c.print {
 					log.Info("bot disconnecting", "bot", name)
 					stop(name, c)
 				}
@@ -167,7 +167,7 @@ func (g *Gateway) Supervise(ctx context.Context, tenants func(context.Context) (
 					continue
 				}
 				rctx, cancel := context.WithCancel(ctx)
-				c := &conn{seal: seal(in), stop: cancel, done: make(chan struct{})}
+				c := &conn{print: fingerprint(in), stop: cancel, done: make(chan struct{})}
 				running[name] = c
 				log.Info("bot connecting", "bot", name)
 				go func() {
@@ -187,9 +187,9 @@ func (g *Gateway) Supervise(ctx context.Context, tenants func(context.Context) (
 	}
 }
 
-// seal fingerprints an installation's credentials, so a changed token is
+// fingerprint hashes an installation's credentials, so a changed token is
 // noticed without keeping or logging it.
-func seal(in bot.Installation) string {
+func fingerprint(in bot.Installation) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%d\x00%s\x00%s", in.ID, in.Secret, in.Token)
 	return string(h.Sum(nil))
