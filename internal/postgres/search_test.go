@@ -323,15 +323,7 @@ func TestHybridTermWeights(t *testing.T) {
 	p := postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 1}
 	score := func(w []float64) map[string]float64 {
 		t.Helper()
-		cand, err := c.db.Hybrid(ctx, ten, postgres.HybridQuery{Terms: []string{"pump", "valve"}, Weights: w, BM25: p, LexicalK: 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]float64{}
-		for _, h := range cand.Lexical {
-			out[h.Text] = h.Score
-		}
-		return out
+		return lexicalScores(t, c.db, ten, postgres.HybridQuery{Terms: []string{"pump", "valve"}, Weights: w, BM25: p, LexicalK: 10})
 	}
 	full, half, none := score(nil), score([]float64{1, 0.5}), score([]float64{1, 0})
 	if len(full) != 2 || abs(half["valve seat"]-full["valve seat"]/2) > 1e-9 || half["pump seal"] != full["pump seal"] {
@@ -366,7 +358,6 @@ func TestHybridTermWeights(t *testing.T) {
 // holds is not backed off.
 func TestHybridBackoff(t *testing.T) {
 	c := newCorpus(t)
-	ctx := context.Background()
 	ten := c.tenant(t, "acme")
 	texts := []string{"删 除 文 件", "复 制 文 件", "网 络", "打 印"}
 	c.doc(t, ten, "m.pdf", shifu.KindManual, "", texts, []int{0, 1, 2, 3})
@@ -375,15 +366,7 @@ func TestHybridBackoff(t *testing.T) {
 		t.Helper()
 		p := p
 		p.Backoff = backoff
-		cand, err := c.db.Hybrid(ctx, ten, postgres.HybridQuery{Terms: terms, Backoff: bo, BM25: p, LexicalK: 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]float64{}
-		for _, h := range cand.Lexical {
-			out[h.Text] = h.Score
-		}
-		return out
+		return lexicalScores(t, c.db, ten, postgres.HybridQuery{Terms: terms, Backoff: bo, BM25: p, LexicalK: 10})
 	}
 	bo := map[string][]string{"删了": {"删"}, "文件": {"文", "件"}}
 	got := search([]string{"删了"}, bo, 0.6)
@@ -398,4 +381,18 @@ func TestHybridBackoff(t *testing.T) {
 	if got := search([]string{"删", "网"}, map[string][]string{"删": {"文"}}, 0.6); len(got) != 2 || got[texts[1]] != 0 {
 		t.Fatalf("a term chunks hold was backed off: %v", got)
 	}
+}
+
+// lexicalScores runs q and returns each lexical hit's score by its text.
+func lexicalScores(t *testing.T, db *postgres.DB, tenant int64, q postgres.HybridQuery) map[string]float64 {
+	t.Helper()
+	cand, err := db.Hybrid(context.Background(), tenant, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, h := range cand.Lexical {
+		out[h.Text] = h.Score
+	}
+	return out
 }
