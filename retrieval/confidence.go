@@ -4,8 +4,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/postgres"
@@ -71,7 +69,7 @@ func (s *Searcher) termWeights(r run) (weights []float64, total float64) {
 	known := 0.0
 	for i, t := range r.terms {
 		weights[i] = postgres.IDF(st.N, st.DF[t])
-		if hanUnigram(t) { // one character says less than a word, as in BM25
+		if terms.Unigram(t) { // one character says less than a word, as in BM25
 			weights[i] *= max(s.opt.BM25.Unigram, 0)
 		}
 		if st.DF[t] > 0 {
@@ -97,12 +95,6 @@ func coverage(r run, weights []float64, have map[string]bool) float64 {
 		}
 	}
 	return got
-}
-
-// hanUnigram reports a term of one Han character.
-func hanUnigram(t string) bool {
-	r, n := utf8.DecodeRuneInString(t)
-	return n == len(t) && n > 1 && unicode.Is(unicode.Han, r)
 }
 
 // covered reports whether a text whose terms are have holds the question's

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/shifu-factory/shifu/internal/postgres"
+	"github.com/shifu-factory/shifu/internal/terms"
 )
 
 // expansion picks pseudo-relevance feedback terms (RM3, Lavrenko & Croft;
@@ -43,7 +44,7 @@ func (s *Searcher) expansion(query []string, top []*fused) ([]string, []float64)
 		for _, t := range ts {
 			// One Han character says little on its own (see BM25.Unigram);
 			// as an expansion term it mostly adds noise.
-			if !have[t] && !hanUnigram(t) {
+			if !have[t] && !terms.Unigram(t) {
 				p[t] += w
 			}
 		}

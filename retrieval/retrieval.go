@@ -574,7 +574,7 @@ func (s *Searcher) boostHeading(fs []*fused, r run) {
 			continue // not searchable: not in the heading either, or everywhere
 		}
 		w := postgres.IDF(st.N, df)
-		if hanUnigram(t) {
+		if terms.Unigram(t) {
 			w *= max(s.opt.BM25.Unigram, 0)
 		}
 		weights[t] = w

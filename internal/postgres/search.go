@@ -352,7 +352,7 @@ func (db *DB) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidat
 	}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var err error
-		all := q.Terms
+		all := slices.Clip(q.Terms) // appending must not write into the caller's array
 		for _, b := range q.Backoff {
 			all = append(all, b...)
 		}
