@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"text/tabwriter"
@@ -52,6 +53,9 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	}
 	if !(*synW <= 1) { // NaN too
 		return shifu.Errorf(shifu.ErrInvalid, "--synonym-weight %v: give at most 1 (a question's own word weighs 1), 0 for the default, or a negative number for off", *synW)
+	}
+	if math.IsNaN(*backoff) || math.IsInf(*backoff, 0) {
+		return shifu.Errorf(shifu.ErrInvalid, "--backoff %v: give a finite number (0 for the default, negative for off)", *backoff)
 	}
 	if *questions == "" {
 		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu eval --tenant NAME --questions FILE.jsonl [--k 10] [--out HITS.jsonl]")

@@ -138,6 +138,12 @@ func TestCLIEvalBadFlags(t *testing.T) {
 			t.Errorf("--synonym-weight %s: %v", w, err)
 		}
 	}
+	for _, w := range []string{"NaN", "Inf"} {
+		_, err := sh.run("eval", "--tenant", "acme", "--questions", "q.jsonl", "--backoff", w)
+		if err == nil || !strings.Contains(errMessage(err), "give a finite number") {
+			t.Errorf("--backoff %s: %v", w, err)
+		}
+	}
 }
 
 // TestCorpus is the acceptance run on the seven real manuals: all
