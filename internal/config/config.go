@@ -154,10 +154,9 @@ func Load(getenv func(string) string) (Config, error) {
 		c.Embed.Provider = "offline"
 	}
 	if c.Embed.Dim == 0 {
+		// Every provider, the offline embedder included, fills the halfvec(1024)
+		// column; the offline default lives in model.DefaultHashConfig.
 		c.Embed.Dim = 1024
-		if c.Embed.Provider == "offline" {
-			c.Embed.Dim = 512
-		}
 	}
 	if c.Embed.Dim > 1024 {
 		bad("SHIFU_EMBED_DIM=%d: at most 1024 (the vector column is halfvec(1024); ask the model for 1024 dimensions)", c.Embed.Dim)
