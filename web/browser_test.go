@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/testenv"
 )
 
 // browser starts a headless Chromium for the test, with a fresh profile.
@@ -22,9 +23,8 @@ func browser(t *testing.T, width, height int) (context.Context, string) {
 	if path == "" {
 		path = "/usr/bin/chromium"
 	}
-	if _, err := exec.LookPath(path); err != nil {
-		t.Skipf("browser tests need Chromium at %s (apt-get install chromium, or set SHIFU_CHROMIUM): %v", path, err)
-	}
+	_, err := exec.LookPath(path)
+	testenv.Need(t, err == nil, "browser tests need Chromium at "+path+" (apt-get install chromium, or set SHIFU_CHROMIUM)")
 	if testing.Short() {
 		t.Skip("browser tests are skipped with -short")
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/shifu-factory/shifu/internal/keyring"
 	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
+	"github.com/shifu-factory/shifu/internal/testenv"
 )
 
 // shell runs the CLI the way a person would, through run, against one database.
@@ -150,10 +151,7 @@ func TestCLIEvalBadFlags(t *testing.T) {
 // ready with page counts, a second ingest adds nothing, and another tenant
 // finds none of the text.
 func TestCorpus(t *testing.T) {
-	dir := filepath.Join(os.Getenv("SHIFU_CORPUS"), "docs")
-	if _, err := os.Stat(filepath.Join(dir, "LinuxCNC_Documentation.pdf")); os.Getenv("SHIFU_CORPUS") == "" || err != nil {
-		t.Skip("corpus not fetched: run ../shared/eval/fetch-corpus.sh and set SHIFU_CORPUS (make test does both)")
-	}
+	dir := testenv.Corpus(t, "LinuxCNC_Documentation.pdf")
 	sh := newShell(t)
 	sh.must("tenant", "create", "acme")
 	sh.must("tenant", "create", "globex")
@@ -204,11 +202,7 @@ func TestCorpus(t *testing.T) {
 // regression guard, not the bar (0.90), which is not reached yet.
 func evalFloor(t *testing.T, sh *shell) {
 	t.Helper()
-	questions := filepath.Join("..", "..", "..", "shared", "eval", "dev.jsonl")
-	if _, err := os.Stat(questions); err != nil {
-		t.Logf("no dev questions at %s: eval floor not checked", questions)
-		return
-	}
+	questions := testenv.Shared(t, filepath.Join("..", ".."), filepath.Join("eval", "dev.jsonl"))
 	out := sh.must("eval", "--tenant", "acme", "--questions", questions)
 	t.Logf("eval:\n%s", out)
 	floor := map[string]float64{"en": 0.72, "zh": 0.80}

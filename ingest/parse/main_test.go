@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/testenv"
 )
 
 // PDFium start-up takes seconds: every test shares one Parser.
@@ -47,16 +48,7 @@ func TestMain(m *testing.M) {
 // corpus returns the path of a corpus document or skips the test.
 func corpus(t testing.TB, name string) string {
 	t.Helper()
-	dir := os.Getenv("SHIFU_CORPUS")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "shifu-corpus")
-	}
-	p := filepath.Join(dir, "docs", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("corpus file %s missing (run /work/shared/eval/fetch-corpus.sh)", p)
-	}
-	return p
+	return filepath.Join(testenv.Corpus(t, name), name)
 }
 
 // wantInvalid checks err is ErrInvalid and its client message has every part.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shifu-factory/shifu/internal/testenv"
 )
 
 func readFile(t testing.TB, path string) []byte {
@@ -291,9 +293,7 @@ func BenchmarkPDF(b *testing.B) {
 
 func TestPDFPoppler(t *testing.T) {
 	exe, err := exec.LookPath("pdftotext")
-	if err != nil {
-		t.Skip("pdftotext not installed")
-	}
+	testenv.Need(t, err == nil, "pdftotext is not installed (poppler-utils)")
 	base := parser(t)
 	p := &Parser{opts: base.opts, pool: base.pool}
 	p.opts.PDFToText = exe
