@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,14 +11,18 @@ import (
 func TestPoolBoundsAndDrains(t *testing.T) {
 	p := NewPool(2, 1)
 	release := make(chan struct{})
-	var running, done atomic.Int32
+	started := make(chan struct{}, 3)
+	var done atomic.Int32
+	var finished sync.WaitGroup
+	finished.Add(3)
 	for i := range 3 {
 		s, ok := p.Reserve()
 		if !ok {
 			t.Fatalf("slot %d refused", i)
 		}
 		s.Go(func(ctx context.Context) {
-			running.Add(1)
+			defer finished.Done()
+			started <- struct{}{}
 			<-release
 			done.Add(1)
 		})
@@ -25,16 +30,17 @@ func TestPoolBoundsAndDrains(t *testing.T) {
 	if _, ok := p.Reserve(); ok {
 		t.Fatal("a fourth slot was given with 2 workers and a backlog of 1")
 	}
-	time.Sleep(50 * time.Millisecond)
-	if n := running.Load(); n != 2 {
-		t.Fatalf("%d running, want 2 workers", n)
+	// Two workers start; the third job waits in the backlog while they block.
+	<-started
+	<-started
+	select {
+	case <-started:
+		t.Fatal("a third job ran while both workers were busy")
+	default:
 	}
-	// A cancelled reservation frees its slot.
 	close(release)
-	deadline := time.Now().Add(5 * time.Second)
-	for done.Load() < 3 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	finished.Wait()
+	// A cancelled reservation frees its slot.
 	s, ok := p.Reserve()
 	if !ok {
 		t.Fatal("no slot after work finished")
