@@ -118,8 +118,8 @@ func (g *Gateway) connections(ctx context.Context, tenants []int64, dingtalkStre
 func (g *Gateway) Supervise(ctx context.Context, tenants func(context.Context) ([]int64, error), dingtalkStream bool, every time.Duration) error {
 	type conn struct {
 		print string // the credentials' fingerprint: a change restarts the runner
-		stop context.CancelFunc
-		done chan struct{}
+		stop  context.CancelFunc
+		done  chan struct{}
 	}
 	running := map[string]*conn{}
 	stop := func(name string, c *conn) {
