@@ -66,6 +66,15 @@ func URL(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("pgtest: create database: %v", err)
 	}
+	u := withDB(base, name)
+	// Migrate again, as an operator would: it applies nothing, but database
+	// privileges (TEMP revoked) are not copied from the template.
+	if _, err := postgres.Migrate(ctx, u); err != nil {
+		t.Fatalf("pgtest: migrate %s: %v", name, err)
+	}
+	if err := postgres.SetAppPassword(ctx, u, AppPassword); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -76,14 +85,29 @@ func URL(t testing.TB) string {
 		defer c.Close(ctx)
 		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	})
-	return withDB(base, name)
+	return u
 }
 
-// DB opens the new database as the application role.
+// AppPassword is the password of the login role shifu_app in test clusters.
+const AppPassword = "shifu-test-app"
+
+// AppURL is url's database as the application's login role, the way
+// `shifu serve` connects.
+func AppURL(t testing.TB, url string) string {
+	t.Helper()
+	u, err := postgres.AppURL(url, AppPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// DB opens a new database as the application's login role, and returns it
+// with the owner's URL (for tenants and for checks past row-level security).
 func DB(t testing.TB) (*postgres.DB, string) {
 	t.Helper()
 	u := URL(t)
-	db, err := postgres.Open(context.Background(), u, 8)
+	db, err := postgres.Open(context.Background(), AppURL(t, u), 8)
 	if err != nil {
 		t.Fatal(err)
 	}
