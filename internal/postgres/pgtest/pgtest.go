@@ -59,6 +59,12 @@ func URL(t testing.TB) string {
 			admin.Exec(ctx, "SELECT pg_advisory_unlock(7302)")
 			t.Fatalf("pgtest: migrate template: %v", err)
 		}
+		// The role is the cluster's: set under the lock, as concurrent
+		// ALTER ROLEs of one role fail ("tuple concurrently updated").
+		if err := postgres.SetAppPassword(ctx, withDB(base, tmpl), AppPassword); err != nil {
+			admin.Exec(ctx, "SELECT pg_advisory_unlock(7302)")
+			t.Fatal(err)
+		}
 	}
 	name := "shifu_test_" + randHex(6)
 	_, err = admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{tmpl}.Sanitize())
@@ -71,9 +77,6 @@ func URL(t testing.TB) string {
 	// privileges (TEMP revoked) are not copied from the template.
 	if _, err := postgres.Migrate(ctx, u); err != nil {
 		t.Fatalf("pgtest: migrate %s: %v", name, err)
-	}
-	if err := postgres.SetAppPassword(ctx, u, AppPassword); err != nil {
-		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
