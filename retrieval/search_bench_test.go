@@ -23,8 +23,9 @@ import (
 // 50 ms) over the real ingested corpus, the dev questions as the query set,
 // with the offline embedder and no model. Two ways to give it the corpus:
 //
-//   - SHIFU_BENCH_DATABASE_URL (a URL whose role may SET ROLE shifu_app, at
-//     the current schema) and SHIFU_BENCH_TENANT (default acme): a database
+//   - SHIFU_BENCH_DATABASE_URL (the owner's URL of a database at the current
+//     schema; the benchmark connects as shifu_app, with pgtest's password or
+//     none) and SHIFU_BENCH_TENANT (default acme): a database
 //     where the corpus is already ingested; cheap.
 //   - SHIFU_CORPUS (the directory fetch-corpus.sh filled) and
 //     TEST_DATABASE_URL: the seven documents are ingested into a fresh test
@@ -172,7 +173,7 @@ func sameIDs(want, got []shifu.Hit) int {
 // directory ingested into a fresh test database.
 func corpusDB(ctx context.Context, b *testing.B) (*postgres.DB, int64) {
 	if url := os.Getenv("SHIFU_BENCH_DATABASE_URL"); url != "" {
-		db, err := postgres.Open(ctx, url, 4)
+		db, err := postgres.Open(ctx, pgtest.AppURL(b, url), 4)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -21,12 +21,18 @@ func cmdMigrate(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	if c.DatabaseURL == "" {
-		return shifu.Errorf(shifu.ErrInvalid, "DATABASE_URL is not set: migrate needs a role that may create extensions and roles")
-	}
-	applied, err := postgres.Migrate(ctx, c.DatabaseURL.Value())
+	owner, err := e.ownerURL("migrate (a role that may create extensions and roles)")
 	if err != nil {
 		return err
+	}
+	applied, err := postgres.Migrate(ctx, owner)
+	if err != nil {
+		return err
+	}
+	if p := c.AppPassword.Value(); p != "" {
+		if err := postgres.SetAppPassword(ctx, owner, p); err != nil {
+			return err
+		}
 	}
 	if len(applied) == 0 {
 		fmt.Fprintf(e.stdout, "schema is current (version %d)\n", postgres.Latest())
@@ -53,10 +59,11 @@ func cmdTenant(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if c.DatabaseURL == "" {
-		return shifu.Errorf(shifu.ErrInvalid, "DATABASE_URL is not set")
+	owner, err := e.ownerURL("tenant create")
+	if err != nil {
+		return err
 	}
-	t, err := postgres.CreateTenant(ctx, c.DatabaseURL.Value(), name, wrapped)
+	t, err := postgres.CreateTenant(ctx, owner, name, wrapped)
 	if err != nil {
 		return err
 	}

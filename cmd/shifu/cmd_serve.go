@@ -34,6 +34,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := e.checkKeys(ctx); err != nil {
+		return err
+	}
 	// Deferred first, so ingest jobs stop after the HTTP server and the bots.
 	svc, stopIngest, err := e.startIngest(ctx, c.Workers)
 	if err != nil {

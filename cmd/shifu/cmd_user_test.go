@@ -21,6 +21,7 @@ import (
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/auth"
 	"github.com/shifu-factory/shifu/internal/postgres"
+	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
 )
 
 func (s *shell) runStdin(stdin string, args ...string) (string, string, error) {
@@ -34,7 +35,7 @@ func TestCLIUsersAndTokens(t *testing.T) {
 	sh := newShell(t)
 	sh.must("tenant", "create", "acme")
 	ctx := context.Background()
-	db, err := postgres.Open(ctx, sh.env["DATABASE_URL"], 2)
+	db, err := postgres.Open(ctx, pgtest.AppURL(t, sh.env["DATABASE_URL"]), 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +182,29 @@ func TestServe(t *testing.T) {
 	}
 	if resp, err := http.Get(base + "/api/documents"); err != nil || resp.StatusCode != 401 {
 		t.Fatalf("anonymous /api/documents: %v %v", err, resp)
+	}
+	// Every session the server holds is shifu_app's own login: not
+	// superuser, not BYPASSRLS, member of no other role (the owner's).
+	rows, err := conn.Query(context.Background(), `SELECT a.usename, r.rolsuper OR r.rolbypassrls
+		OR EXISTS (SELECT FROM pg_roles o WHERE o.oid <> r.oid AND pg_has_role(r.oid, o.oid, 'MEMBER'))
+		FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid
+		WHERE a.application_name = 'shifu serve' AND a.datname = current_database()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := 0
+	for rows.Next() {
+		var user string
+		var privileged bool
+		if err := rows.Scan(&user, &privileged); err != nil {
+			t.Fatal(err)
+		}
+		if sessions++; user != postgres.AppRole || privileged {
+			t.Errorf("shifu serve holds a session as %s (privileged %v)", user, privileged)
+		}
+	}
+	if rows.Err() != nil || sessions == 0 {
+		t.Fatalf("no session of shifu serve in pg_stat_activity (%v)", rows.Err())
 	}
 	select {
 	case auth := <-opened:

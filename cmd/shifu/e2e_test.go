@@ -27,8 +27,9 @@ type shell struct {
 
 func newShell(t *testing.T) *shell {
 	return &shell{t: t, env: map[string]string{
-		"DATABASE_URL":     pgtest.URL(t),
-		"SHIFU_MASTER_KEY": keyring.Generate(),
+		"DATABASE_URL":       pgtest.URL(t),
+		"SHIFU_APP_PASSWORD": pgtest.AppPassword,
+		"SHIFU_MASTER_KEY":   keyring.Generate(),
 	}}
 }
 

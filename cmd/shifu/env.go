@@ -22,6 +22,7 @@ import (
 // env builds each part once, on first use, so a command pays only for what it
 // needs (the PDF engine and the Chinese dictionary take seconds to load).
 type env struct {
+	command        string // the subcommand, for application_name
 	getenv         func(string) string
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -66,10 +67,16 @@ func (e *env) db(ctx context.Context) (*postgres.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.DatabaseURL == "" {
-		return nil, shifu.Errorf(shifu.ErrInvalid, "DATABASE_URL is not set (e.g. postgres://user@localhost:5432/shifu)")
+	url := c.AppDatabaseURL.Value()
+	if url == "" {
+		if c.DatabaseURL == "" {
+			return nil, shifu.Errorf(shifu.ErrInvalid, "DATABASE_URL is not set (e.g. postgres://user@localhost:5432/shifu), nor SHIFU_APP_DATABASE_URL")
+		}
+		if url, err = postgres.AppURL(c.DatabaseURL.Value(), c.AppPassword.Value()); err != nil {
+			return nil, err
+		}
 	}
-	db, err := postgres.Open(ctx, c.DatabaseURL.Value(), int32(8+2*c.Workers))
+	db, err := postgres.Open(ctx, postgres.Named(url, e.name()), int32(8+2*c.Workers))
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +84,22 @@ func (e *env) db(ctx context.Context) (*postgres.DB, error) {
 	e.closers = append(e.closers, db.Close)
 	return db, nil
 }
+
+// ownerURL is DATABASE_URL, for the commands that change what the
+// application role may not: the schema and the tenants.
+func (e *env) ownerURL(why string) (string, error) {
+	c, err := e.config()
+	if err != nil {
+		return "", err
+	}
+	if c.DatabaseURL == "" {
+		return "", shifu.Errorf(shifu.ErrInvalid, "DATABASE_URL is not set: %s needs a role that owns the schema (e.g. postgres://postgres@localhost:5432/shifu)", why)
+	}
+	return postgres.Named(c.DatabaseURL.Value(), e.name()), nil
+}
+
+// name is what pg_stat_activity shows as the application of this process's sessions.
+func (e *env) name() string { return "shifu " + e.command }
 
 func (e *env) keys(ctx context.Context) (*keyring.Ring, error) {
 	if e.ring != nil {
@@ -99,6 +122,30 @@ func (e *env) keys(ctx context.Context) (*keyring.Ring, error) {
 		return t.Name, w, err
 	})
 	return e.ring, nil
+}
+
+// checkKeys opens every tenant's data key, so a wrong SHIFU_MASTER_KEY stops
+// the server at start instead of failing every upload, download and page
+// image later while /readyz says ready.
+func (e *env) checkKeys(ctx context.Context) error {
+	_, db, ring, err := e.base(ctx)
+	if err != nil {
+		return err
+	}
+	ts, err := db.Tenants(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		_, wrapped, err := db.TenantByID(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		if _, err := ring.Master().Open(t.Name, wrapped); err != nil {
+			return shifu.Errorf(shifu.ErrInvalid, "SHIFU_MASTER_KEY does not open the data key of tenant %q: it is not the key the tenants were created with; start with that key (a new key cannot read the stored originals)", t.Name)
+		}
+	}
+	return nil
 }
 
 // base is what most commands need first: the configuration, the database

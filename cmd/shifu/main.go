@@ -57,9 +57,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprint(stderr, usage)
 		return exitError(2)
 	}
-	env := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	defer env.close()
 	cmd, rest := args[0], args[1:]
+	env := &env{command: cmd, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	defer env.close()
 	switch cmd {
 	case "keygen":
 		return cmdKeygen(env)

@@ -13,11 +13,18 @@ import (
 // Config is every setting Shifu has. Secrets are kept in fields whose String
 // form is redacted (see Secret), so logging a Config leaks nothing.
 type Config struct {
-	DatabaseURL Secret // role that owns the schema; the server SET ROLEs to shifu_app
+	DatabaseURL Secret // role that owns the schema: migrate and tenant create
 	MasterKey   Secret // base64 of 32 bytes
 	Addr        string // listen address of `shifu serve`
 	PublicURL   string // how users reach the web app, for links in bot messages
 	DataDir     string // where `make run` keeps its cluster and key
+
+	// Database logins. Only `shifu migrate` and `shifu tenant create` use
+	// DatabaseURL; the server and every other command connect as the login
+	// role shifu_app: AppDatabaseURL when set, else DatabaseURL's server and
+	// database as shifu_app with AppPassword (which `shifu migrate` sets).
+	AppDatabaseURL Secret // SHIFU_APP_DATABASE_URL
+	AppPassword    Secret // SHIFU_APP_PASSWORD
 
 	MaxUploadBytes int64
 	ParseTimeout   time.Duration
@@ -120,6 +127,13 @@ func Load(getenv func(string) string) (Config, error) {
 		PDFText:        str("SHIFU_PDF_TEXT", "auto"),
 		SlackAPIURL:    str("SHIFU_SLACK_API_URL", ""),
 		DingTalkAPIURL: strings.TrimRight(str("SHIFU_DINGTALK_API_URL", ""), "/"),
+	}
+	c.AppDatabaseURL, c.AppPassword = Secret(str("SHIFU_APP_DATABASE_URL", "")), Secret(getenv("SHIFU_APP_PASSWORD"))
+	for _, r := range c.AppPassword.Value() {
+		if r < 0x21 || r > 0x7e {
+			bad("SHIFU_APP_PASSWORD: use printable ASCII without spaces (e.g. `head -c 18 /dev/urandom | base64`)")
+			break
+		}
 	}
 	switch v := str("SHIFU_DINGTALK_STREAM", ""); strings.ToLower(v) {
 	case "", "0", "false", "no":

@@ -68,3 +68,18 @@ func TestDingTalkStream(t *testing.T) {
 		}
 	}
 }
+
+func TestAppLogin(t *testing.T) {
+	c, err := Load(env("SHIFU_APP_PASSWORD", "s3cret-Pw", "SHIFU_APP_DATABASE_URL", "postgres://shifu_app:pw@db/shifu"))
+	if err != nil || c.AppPassword.Value() != "s3cret-Pw" || c.AppDatabaseURL.Value() != "postgres://shifu_app:pw@db/shifu" {
+		t.Fatalf("app login: %+v %v", c, err)
+	}
+	if s := fmt.Sprintf("%v %+v %#v", c, c, c); strings.Contains(s, "s3cret") || strings.Contains(s, ":pw@") {
+		t.Errorf("secret printed: %s", s)
+	}
+	for _, pw := range []string{"with space", "密码", "tab\there"} {
+		if _, err := Load(env("SHIFU_APP_PASSWORD", pw)); err == nil || !strings.Contains(err.Error(), "SHIFU_APP_PASSWORD") {
+			t.Errorf("password %q: %v", pw, err)
+		}
+	}
+}

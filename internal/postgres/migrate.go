@@ -2,9 +2,14 @@ package postgres
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
 	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -12,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
@@ -82,12 +88,16 @@ func Migrate(ctx context.Context, url string) ([]int, error) {
 	defer conn.Close(ctx)
 
 	// Roles are cluster-wide, so several databases (tests, staging) share one.
-	// The migrating role becomes a member so the server can SET ROLE to it.
+	// shifu_app logs in itself (its password: SetAppPassword); the server
+	// connects as it, never as this role. The migrating role stays a member so
+	// an older server, which SET ROLEs, keeps working until it is replaced.
 	if _, err := conn.Exec(ctx, `
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'shifu_app') THEN
-        CREATE ROLE shifu_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+        CREATE ROLE shifu_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+    ELSIF NOT (SELECT rolcanlogin FROM pg_roles WHERE rolname = 'shifu_app') THEN
+        ALTER ROLE shifu_app LOGIN;
     END IF;
     IF NOT pg_has_role(current_user, 'shifu_app', 'MEMBER') THEN
         EXECUTE format('GRANT shifu_app TO %I', current_user);
@@ -153,15 +163,70 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO shifu_app;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO shifu_app;`); err != nil {
 		return applied, fmt.Errorf("migrate: grants: %w", err)
 	}
+	// Shifu needs no temporary tables, and a temporary schema is where a
+	// caller plants objects to shadow a definer function's (007_definer.sql).
+	// Database privileges are not copied from a template, so this runs every time.
+	if _, err := conn.Exec(ctx, `
+DO $$ BEGIN EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database()); END $$`); err != nil {
+		return applied, fmt.Errorf("migrate: revoke TEMP: %w", err)
+	}
 	return applied, nil
+}
+
+// SetAppPassword gives the login role shifu_app the password the server will
+// connect with (SHIFU_APP_PASSWORD). Only its SCRAM-SHA-256 verifier is sent,
+// so the password itself reaches neither the server nor its logs.
+func SetAppPassword(ctx context.Context, ownerURL, password string) error {
+	v, err := scramVerifier(password)
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, ownerURL)
+	if err != nil {
+		return fmt.Errorf("migrate: connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "ALTER ROLE "+AppRole+" PASSWORD '"+v+"'"); err != nil {
+		return fmt.Errorf("migrate: set the password of %s: %w", AppRole, err)
+	}
+	return nil
+}
+
+// scramVerifier is what PostgreSQL stores for a SCRAM-SHA-256 password
+// (RFC 5802, 4096 iterations as PostgreSQL uses). SASLprep is the identity on
+// printable ASCII, which is all config accepts.
+func scramVerifier(password string) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	const iter = 4096
+	salted, err := pbkdf2.Key(sha256.New, password, salt, iter, sha256.Size)
+	if err != nil {
+		return "", err
+	}
+	mac := func(msg string) []byte {
+		h := hmac.New(sha256.New, salted)
+		h.Write([]byte(msg))
+		return h.Sum(nil)
+	}
+	stored := sha256.Sum256(mac("Client Key"))
+	b64 := base64.StdEncoding.EncodeToString
+	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", iter, b64(salt), b64(stored[:]), b64(mac("Server Key"))), nil
 }
 
 // CheckSchema returns an error unless every migration this binary knows is applied.
 func (db *DB) CheckSchema(ctx context.Context) error {
 	var v int
 	err := db.pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&v)
-	if err != nil {
-		return fmt.Errorf("postgres: schema not found (run `shifu migrate`): %w", shifu.ErrUnavailable)
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &pe) && pe.Code == "42P01": // undefined_table
+		return noSchema
+	case errors.As(err, &pe) && pe.Code == "42501": // insufficient_privilege
+		return shifu.Errorf(shifu.ErrUnavailable, "postgres: %s may not read the schema version: run `shifu migrate`", AppRole)
+	case err != nil:
+		return fmt.Errorf("postgres: read the schema version: %w: %w", shifu.ErrUnavailable, err)
 	}
 	if want := Latest(); v != want {
 		return fmt.Errorf("postgres: schema is at version %d, this binary needs %d (run `shifu migrate`): %w", v, want, shifu.ErrUnavailable)

@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -17,46 +19,130 @@ import (
 )
 
 // AppRole is the role Shifu serves as. It owns nothing, is not superuser and
-// not BYPASSRLS, so every row-level security policy applies to it.
+// not BYPASSRLS, so every row-level security policy applies to it. `shifu
+// migrate` makes it a login role; the server connects as it (or as a login
+// with no rights beyond membership in it), never as the owner, so no RESET ROLE
+// leads back to more.
 const AppRole = "shifu_app"
 
-// DB is a pool of connections that have switched to AppRole.
+// DB is a pool of connections acting as AppRole.
 type DB struct {
 	pool *pgxpool.Pool
 }
 
-// Open connects with the URL's role and switches every connection to AppRole
-// (the URL's role must be a member of it; `shifu migrate` arranges that), then
-// refuses to go on when the schema is not current.
+// Open connects as the URL's role, which must have no more than AppRole's
+// rights, and refuses to go on when the database cannot be reached, the role
+// has more rights, or the schema is not current, with a different error for
+// each.
 func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: parse DATABASE_URL: %w", shifu.ErrInvalid)
+		return nil, shifu.Errorf(shifu.ErrInvalid, "postgres: the database URL is not a valid connection string (want postgres://USER:PASSWORD@HOST:PORT/DATABASE)")
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
 	}
+	member := cfg.ConnConfig.User != AppRole
 	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
-		if _, err := c.Exec(ctx, "SET ROLE "+AppRole); err != nil {
-			return fmt.Errorf("postgres: switch to role %s: %w", AppRole, err)
+		// A login that is only a member of AppRole acts as it.
+		if member {
+			if _, err := c.Exec(ctx, "SET ROLE "+AppRole); err != nil {
+				return fmt.Errorf("postgres: switch to role %s: %w", AppRole, err)
+			}
 		}
 		// Shifu's queries are short; JIT compiling one whose estimated cost
 		// crosses jit_above_cost added 300-600 ms to a 2 ms vector search.
 		if _, err := c.Exec(ctx, "SET jit = off"); err != nil {
 			return fmt.Errorf("postgres: %w", err)
 		}
-		return pgxvec.RegisterTypes(ctx, c)
+		if err := pgxvec.RegisterTypes(ctx, c); err != nil {
+			return fmt.Errorf("%w: %w", errNoSchema, err) // no vector extension: never migrated
+		}
+		return nil
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	db := &DB{pool: pool}
+	where := fmt.Sprintf("%s:%d as %s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.User)
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, connectError(err, where, cfg.ConnConfig.Database)
+	}
+	if err := db.checkRole(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	if err := db.CheckSchema(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+var (
+	errNoSchema = errors.New("no Shifu schema")
+	noSchema    = shifu.Errorf(shifu.ErrUnavailable, "postgres: the database has no Shifu schema: run `shifu migrate`")
+)
+
+// connectError tells apart a server that is not there, a login it refuses
+// and a database it does not have.
+func connectError(err error, where, database string) error {
+	if errors.Is(err, errNoSchema) {
+		return noSchema
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "28P01":
+			return shifu.Errorf(shifu.ErrUnavailable, "postgres: password authentication failed at %s: SHIFU_APP_PASSWORD must be the password `shifu migrate` was run with (or set SHIFU_APP_DATABASE_URL)", where)
+		case "28000":
+			return shifu.Errorf(shifu.ErrUnavailable, "postgres: the server at %s refuses the login (%s): run `shifu migrate`, which creates the login %s (with SHIFU_APP_PASSWORD as its password), and check pg_hba.conf", where, pe.Message, AppRole)
+		case "3D000":
+			return shifu.Errorf(shifu.ErrUnavailable, "postgres: there is no database %q at %s: create it (createdb %s), then run `shifu migrate`", database, where, database)
+		case "42704", "42501": // the login is not a member of AppRole, or AppRole does not exist
+			return shifu.Errorf(shifu.ErrUnavailable, "postgres: connected at %s but cannot act as %s (%s): run `shifu migrate`", where, AppRole, pe.Message)
+		}
+		return fmt.Errorf("postgres: connect at %s: %w", where, err)
+	}
+	return shifu.Errorf(shifu.ErrUnavailable, "postgres: cannot reach the database at %s: is PostgreSQL running there, and DATABASE_URL (or SHIFU_APP_DATABASE_URL) right? (%v)", where, err)
+}
+
+// checkRole refuses a login with any right beyond AppRole's: superuser,
+// BYPASSRLS, creating roles or databases, replication, owning anything here,
+// or membership in another role (the owner's, say), any of which a RESET ROLE
+// or SET ROLE would hand to whatever SQL the process runs.
+func (db *DB) checkRole(ctx context.Context) error {
+	var name string
+	var super, bypass, createRole, createDB, repl, member, owner bool
+	err := db.pool.QueryRow(ctx, `
+SELECT r.rolname, r.rolsuper, r.rolbypassrls, r.rolcreaterole, r.rolcreatedb, r.rolreplication,
+    EXISTS (SELECT FROM pg_roles o WHERE o.oid <> r.oid AND o.rolname <> $1 AND pg_has_role(r.oid, o.oid, 'MEMBER')),
+    EXISTS (SELECT FROM pg_class WHERE relowner = r.oid)
+        OR EXISTS (SELECT FROM pg_namespace WHERE nspowner = r.oid)
+        OR EXISTS (SELECT FROM pg_proc WHERE proowner = r.oid)
+        OR EXISTS (SELECT FROM pg_database WHERE datdba = r.oid AND datname = current_database())
+FROM pg_roles r WHERE r.rolname = session_user`, AppRole).
+		Scan(&name, &super, &bypass, &createRole, &createDB, &repl, &member, &owner)
+	if err != nil {
+		return fmt.Errorf("postgres: read the login's rights: %w", err)
+	}
+	var why []string
+	for _, f := range []struct {
+		on   bool
+		what string
+	}{{super, "superuser"}, {bypass, "BYPASSRLS"}, {createRole, "CREATEROLE"}, {createDB, "CREATEDB"},
+		{repl, "REPLICATION"}, {member, "a member of another role than " + AppRole}, {owner, "an owner of objects in this database"}} {
+		if f.on {
+			why = append(why, f.what)
+		}
+	}
+	if len(why) > 0 {
+		return shifu.Errorf(shifu.ErrInvalid, "postgres: the server must not connect as %q, which is %s: connect as %s, which has only the application's rights (set SHIFU_APP_PASSWORD, or SHIFU_APP_DATABASE_URL; `shifu migrate` creates the login)",
+			name, strings.Join(why, ", "), AppRole)
+	}
+	return nil
 }
 
 // Close closes the pool.
@@ -107,4 +193,42 @@ func classify(err error) error {
 		return shifu.ErrNotFound
 	}
 	return err
+}
+
+// AppURL is the URL to connect as AppRole when none is given
+// (SHIFU_APP_DATABASE_URL): ownerURL's server and database, as AppRole with
+// password ("" for peer, trust or certificate logins).
+func AppURL(ownerURL, password string) (string, error) {
+	u, err := neturl.Parse(ownerURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", shifu.Errorf(shifu.ErrInvalid, "DATABASE_URL is not a postgres:// URL, so the login of %s cannot be derived from it: set SHIFU_APP_DATABASE_URL", AppRole)
+	}
+	if password == "" {
+		u.User = neturl.User(AppRole)
+	} else {
+		u.User = neturl.UserPassword(AppRole, password)
+	}
+	q := u.Query()
+	q.Del("user")
+	q.Del("password")
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20") // as in Named
+	return u.String(), nil
+}
+
+// Named sets application_name to name unless url sets it, so an operator
+// sees in pg_stat_activity which command holds each session.
+func Named(url, name string) string {
+	if u, err := neturl.Parse(url); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		if q.Get("application_name") == "" {
+			q.Set("application_name", name)
+			// pgx reads + as itself, not as a space; Encode writes a real + as %2B.
+			u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
+		}
+		return u.String()
+	}
+	if strings.Contains(url, "application_name") {
+		return url
+	}
+	return url + " application_name='" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(name) + "'"
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/postgres"
+	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
 )
 
 // BenchmarkVectorSmall times both plans on one small tenant (2,000 chunks of
@@ -112,7 +113,7 @@ func BenchmarkVector1M(b *testing.B) {
 		b.Fatalf("SHIFU_BENCH_1M_INDEX=%q: want m=N,ef_construction=N", index)
 	}
 	url := bench1MDatabase(ctx, b, base, syn, rows, docs, index)
-	db, err := postgres.Open(ctx, url, 4)
+	db, err := postgres.Open(ctx, pgtest.AppURL(b, url), 4)
 	if err != nil {
 		b.Fatal(err)
 	}

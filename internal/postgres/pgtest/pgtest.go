@@ -59,12 +59,24 @@ func URL(t testing.TB) string {
 			admin.Exec(ctx, "SELECT pg_advisory_unlock(7302)")
 			t.Fatalf("pgtest: migrate template: %v", err)
 		}
+		// The role is the cluster's: set under the lock, as concurrent
+		// ALTER ROLEs of one role fail ("tuple concurrently updated").
+		if err := postgres.SetAppPassword(ctx, withDB(base, tmpl), AppPassword); err != nil {
+			admin.Exec(ctx, "SELECT pg_advisory_unlock(7302)")
+			t.Fatal(err)
+		}
 	}
 	name := "shifu_test_" + randHex(6)
 	_, err = admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE "+pgx.Identifier{tmpl}.Sanitize())
 	admin.Exec(ctx, "SELECT pg_advisory_unlock(7302)")
 	if err != nil {
 		t.Fatalf("pgtest: create database: %v", err)
+	}
+	u := withDB(base, name)
+	// Migrate again, as an operator would: it applies nothing, but database
+	// privileges (TEMP revoked) are not copied from the template.
+	if _, err := postgres.Migrate(ctx, u); err != nil {
+		t.Fatalf("pgtest: migrate %s: %v", name, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -76,14 +88,29 @@ func URL(t testing.TB) string {
 		defer c.Close(ctx)
 		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	})
-	return withDB(base, name)
+	return u
 }
 
-// DB opens the new database as the application role.
+// AppPassword is the password of the login role shifu_app in test clusters.
+const AppPassword = "shifu-test-app"
+
+// AppURL is url's database as the application's login role, the way
+// `shifu serve` connects.
+func AppURL(t testing.TB, url string) string {
+	t.Helper()
+	u, err := postgres.AppURL(url, AppPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// DB opens a new database as the application's login role, and returns it
+// with the owner's URL (for tenants and for checks past row-level security).
 func DB(t testing.TB) (*postgres.DB, string) {
 	t.Helper()
 	u := URL(t)
-	db, err := postgres.Open(context.Background(), u, 8)
+	db, err := postgres.Open(context.Background(), AppURL(t, u), 8)
 	if err != nil {
 		t.Fatal(err)
 	}
