@@ -3,6 +3,7 @@ package shifu
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error kinds. Code anywhere wraps one of these with %w; the edges (web, CLI,
@@ -15,6 +16,7 @@ var (
 	ErrForbidden    = errors.New("forbidden")
 	ErrTooLarge     = errors.New("too large")
 	ErrUnavailable  = errors.New("unavailable")
+	ErrTooMany      = errors.New("too many requests") // a rate limit or budget: wait RetryAfter
 )
 
 // Error is an error whose message is safe to show to the person who caused it:
@@ -41,10 +43,33 @@ func Message(err error) string {
 	if errors.As(err, &e) {
 		return e.Msg
 	}
-	for _, k := range []error{ErrInvalid, ErrNotFound, ErrConflict, ErrUnauthorized, ErrForbidden, ErrTooLarge, ErrUnavailable} {
+	for _, k := range []error{ErrInvalid, ErrNotFound, ErrConflict, ErrUnauthorized, ErrForbidden, ErrTooLarge, ErrUnavailable, ErrTooMany} {
 		if errors.Is(err, k) {
 			return k.Error()
 		}
 	}
 	return "internal error"
+}
+
+// Wait is an ErrTooMany error that says when to come back.
+type Wait struct {
+	Err   *Error
+	After time.Duration
+}
+
+func (w *Wait) Error() string { return w.Err.Msg }
+func (w *Wait) Unwrap() error { return w.Err }
+
+// TooMany returns an ErrTooMany error asking the caller to wait d.
+func TooMany(d time.Duration, format string, args ...any) error {
+	return &Wait{Err: &Error{Kind: ErrTooMany, Msg: fmt.Sprintf(format, args...)}, After: d}
+}
+
+// RetryAfter is how long err asks the caller to wait, or 0.
+func RetryAfter(err error) time.Duration {
+	var w *Wait
+	if errors.As(err, &w) {
+		return w.After
+	}
+	return 0
 }

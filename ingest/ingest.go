@@ -59,6 +59,8 @@ type Service struct {
 	embedder Embedder
 	chunking chunk.Options
 	maxBytes int64
+	deadline time.Duration
+	fair     *fairness
 	batch    int
 	log      *slog.Logger
 	river    *river.Client[pgx.Tx]
@@ -69,8 +71,11 @@ type Options struct {
 	MaxBytes   int64 // largest accepted upload
 	Workers    int   // ingest jobs at once in this process; 0 = insert-only (no worker)
 	EmbedBatch int   // texts per Embed call
-	Chunking   chunk.Options
-	Logger     *slog.Logger
+	// Deadline bounds parsing, cleaning, chunking and term analysis of one
+	// document together (default 5 min); a file that needs longer fails once.
+	Deadline time.Duration
+	Chunking chunk.Options
+	Logger   *slog.Logger
 }
 
 // New builds the pipeline. Call Start to run workers in this process.
@@ -81,11 +86,14 @@ func New(db *postgres.DB, keys Keys, p Parser, a Analyzer, e Embedder, o Options
 	if o.EmbedBatch <= 0 {
 		o.EmbedBatch = 64
 	}
+	if o.Deadline <= 0 {
+		o.Deadline = 5 * time.Minute
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	s := &Service{db: db, keys: keys, parser: p, analyzer: a, embedder: e, chunking: o.Chunking,
-		maxBytes: o.MaxBytes, batch: o.EmbedBatch, log: o.Logger}
+		maxBytes: o.MaxBytes, deadline: o.Deadline, fair: newFairness(o.Workers), batch: o.EmbedBatch, log: o.Logger}
 	cfg := &river.Config{
 		Logger:      o.Logger,
 		MaxAttempts: 5,
@@ -268,14 +276,15 @@ func (s *Service) Wait(ctx context.Context, tenant int64, ids []int64, update fu
 }
 
 // errText is what a failed document shows: the safe message of a known
-// error kind, or a plain sentence for anything internal.
-func errText(err error) string {
+// error kind, or a plain sentence for anything internal. It is written when
+// the job gives up, so it never promises a retry.
+func errText(err error, attempts int) string {
 	var e *shifu.Error
 	if errors.As(err, &e) {
 		return e.Msg
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return "processing took too long and was stopped"
+		return fmt.Sprintf("processing took too long and was stopped after %d attempts; reingest to try again", attempts)
 	}
-	return "internal error while processing the file; it will be retried"
+	return fmt.Sprintf("internal error while processing the file, %d attempts failed; reingest to try again or ask the administrator to look at the server log", attempts)
 }

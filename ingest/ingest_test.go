@@ -428,3 +428,108 @@ func TestReindexRebuildsOldPostings(t *testing.T) {
 		t.Fatalf("second reindex: %d, %v", n, err)
 	}
 }
+
+// TestHostileFilesDoNotStallOthers: one tenant's 8 MB one-line files (words,
+// and a single 8 MB "word"), a token over 2,047 bytes and HTML nested 600
+// deep each ingest or fail once with their reason, while another tenant's
+// small manual ingests beside them.
+func TestHostileFilesDoNotStallOthers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	f := setup(t, nil, Options{Workers: 2})
+	w, err := f.ring.Master().NewDataKey("beta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	beta, err := postgres.CreateTenant(ctx, f.url, "beta", w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer f.svc.Stop(context.Background())
+	var words strings.Builder
+	for i := 0; words.Len() < 8<<20; i++ {
+		fmt.Fprintf(&words, "spindle%d bearing alarm ", i%5000)
+	}
+	deep := "<html><body><h1>Deep</h1>" + strings.Repeat("<div>", 600) + "coolant pump " + strings.Repeat("<span>", 100) +
+		"relay" + strings.Repeat("</div>", 600) + "</body></html>"
+	files := map[string][]byte{
+		"words.txt": []byte(words.String()),
+		"blob.txt":  bytes.Repeat([]byte("x"), 8<<20),
+		"token.md":  []byte("# Token\n\nThe spindle " + strings.Repeat("y", 3000) + " stops.\n"),
+		"deep.html": []byte(deep),
+	}
+	var ids []int64
+	names := map[int64]string{}
+	for name, data := range files {
+		d, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: name, Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.ID)
+		names[d.ID] = name
+	}
+	small, _, err := f.svc.Add(ctx, beta.ID, Upload{Name: "small.md", Data: manual("Small", 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	got, err := f.svc.Wait(ctx, beta.ID, []int64{small.ID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Status != shifu.StatusReady {
+		t.Fatalf("the other tenant's manual: %s %q", got[0].Status, got[0].Error)
+	}
+	t.Logf("the other tenant's manual was ready after %s", time.Since(start))
+	docs, err := f.svc.Wait(ctx, f.tenant, ids, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("all hostile files done after %s", time.Since(start))
+	for _, d := range docs {
+		switch name := names[d.ID]; {
+		case d.Status == shifu.StatusFailed && (strings.Contains(d.Error, "internal") || !strings.Contains(d.Error, name)):
+			t.Errorf("%s failed without its reason: %q", name, d.Error)
+		case d.Status != shifu.StatusReady && d.Status != shifu.StatusFailed:
+			t.Errorf("%s: %s", name, d.Status)
+		case (name == "token.md" || name == "deep.html" || name == "words.txt") && d.Status != shifu.StatusReady:
+			t.Errorf("%s did not ingest: %s %q", name, d.Status, d.Error)
+		}
+	}
+}
+
+// TestDeadlineCoversEveryStage: a document that cannot be read within the
+// deadline fails as bad input (once, no retry), saying so.
+func TestDeadlineCoversEveryStage(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t, nil, Options{Deadline: time.Nanosecond})
+	d, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "slow.md", Data: manual("Slow", 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.svc.process(ctx, f.tenant, d.ID)
+	if !errors.Is(err, shifu.ErrInvalid) || !strings.Contains(shifu.Message(err), "took longer than") {
+		t.Fatalf("err = %v, want bad input that took too long", err)
+	}
+}
+
+// TestFairnessLeavesAWorker: one tenant holds at most the workers less one.
+func TestFairnessLeavesAWorker(t *testing.T) {
+	f := newFairness(3)
+	if !f.enter(1) || !f.enter(1) || f.enter(1) {
+		t.Fatal("tenant 1 should get two of three workers, not three")
+	}
+	if !f.enter(2) {
+		t.Fatal("tenant 2 found no worker")
+	}
+	f.leave(1)
+	if !f.enter(1) {
+		t.Fatal("tenant 1 not let in again after one of its jobs ended")
+	}
+	if one := newFairness(1); !one.enter(1) || one.enter(1) {
+		t.Fatal("one worker: one job per tenant")
+	}
+}

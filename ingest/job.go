@@ -47,6 +47,13 @@ type worker struct {
 }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
+	if !w.s.fair.enter(job.Args.Tenant) {
+		// This tenant holds its share of the workers already: wait, so the
+		// others' documents are not stuck behind its queue. Snoozing does
+		// not count as an attempt.
+		return river.JobSnooze(time.Second)
+	}
+	defer w.s.fair.leave(job.Args.Tenant)
 	err := w.s.process(ctx, job.Args.Tenant, job.Args.Document)
 	var e *shifu.Error
 	switch {
@@ -56,12 +63,42 @@ func (w *worker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 		return river.JobCancel(err) // deleted while queued
 	case errors.As(err, &e) || job.Attempt >= job.MaxAttempts:
 		// Bad input will not get better on retry; the last attempt fails for good.
-		_ = w.s.db.SetStatus(context.WithoutCancel(ctx), job.Args.Tenant, job.Args.Document, shifu.StatusFailed, errText(err), shifu.Progress{})
+		_ = w.s.db.SetStatus(context.WithoutCancel(ctx), job.Args.Tenant, job.Args.Document, shifu.StatusFailed, errText(err, job.Attempt), shifu.Progress{})
 		w.s.log.Warn("ingest failed", "tenant", job.Args.Tenant, "document", job.Args.Document, "err", err)
 		return river.JobCancel(err)
 	}
 	w.s.log.Warn("ingest attempt failed, will retry", "tenant", job.Args.Tenant, "document", job.Args.Document, "attempt", job.Attempt, "err", err)
 	return err
+}
+
+// fairness caps the ingest jobs one tenant runs at once in this process, so
+// a tenant's slow or hostile files leave a worker for everyone else.
+type fairness struct {
+	share int // jobs per tenant: the workers less one, at least one
+	mu    sync.Mutex
+	run   map[int64]int
+}
+
+func newFairness(workers int) *fairness {
+	return &fairness{share: max(workers-1, 1), run: map[int64]int{}}
+}
+
+func (f *fairness) enter(tenant int64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.run[tenant] >= f.share {
+		return false
+	}
+	f.run[tenant]++
+	return true
+}
+
+func (f *fairness) leave(tenant int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.run[tenant]--; f.run[tenant] <= 0 {
+		delete(f.run, tenant)
+	}
 }
 
 // process runs one document through the pipeline. It is safe to run again
@@ -92,7 +129,7 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 		}
 		var mu sync.Mutex // parsers may report from several goroutines
 		var lastReport time.Time
-		pd, err := s.parser.Parse(ctx, doc.Name, data, func(done, total int) {
+		rows, meta, err := s.read(ctx, doc.Name, data, func(done, total int) {
 			mu.Lock()
 			defer mu.Unlock()
 			if done < prog.PagesParsed {
@@ -103,27 +140,16 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 				lastReport = time.Now()
 				_ = s.db.SetProgress(ctx, tenant, id, prog)
 			}
-		})
+		}, &timing)
 		if err != nil {
 			return err
 		}
-		timing.parse = time.Since(t0)
 		mark := time.Now()
-		chunks := chunk.Split(pd, s.chunking)
-		if len(chunks) == 0 {
-			return shifu.Errorf(shifu.ErrInvalid, "%s: no text found (a scanned PDF needs OCR first); accepted: documents with a text layer", doc.Name)
-		}
-		rows := make([]postgres.ChunkRow, len(chunks))
-		for i, c := range chunks {
-			rows[i] = postgres.ChunkRow{Chunk: c, Terms: s.analyzer.Terms(c.Text)}
-		}
-		timing.index = time.Since(mark)
-		mark = time.Now()
-		if err := s.db.StoreChunks(ctx, tenant, id, postgres.Meta{Title: pd.Title, Pages: pd.Pages, Language: pd.Lang, Analyzer: s.analyzer.Version()}, rows); err != nil {
+		if err := s.db.StoreChunks(ctx, tenant, id, meta, rows); err != nil {
 			return err
 		}
 		timing.store = time.Since(mark)
-		prog = shifu.Progress{PagesParsed: pd.Pages, PagesTotal: pd.Pages, ChunksTotal: len(chunks)}
+		prog = shifu.Progress{PagesParsed: meta.Pages, PagesTotal: meta.Pages, ChunksTotal: len(rows)}
 	}
 	if err := s.db.SetStatus(ctx, tenant, id, shifu.StatusEmbedding, "", prog); err != nil {
 		return err
@@ -159,6 +185,44 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 	}
 	s.refreshStats(ctx, prog.ChunksTotal)
 	return nil
+}
+
+// read parses, cleans, chunks and analyses a document under one deadline
+// (Options.Deadline): every stage is CPU spent on the upload's bytes, so
+// none may run unbounded. Running out of time is the file's fault and fails
+// it once, with the reason; a retry would only spend the time again.
+func (s *Service) read(ctx context.Context, name string, data []byte, progress func(done, total int), timing *stageTimes) ([]postgres.ChunkRow, postgres.Meta, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.deadline)
+	defer cancel()
+	late := func(err error) error {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			return shifu.Errorf(shifu.ErrInvalid, "%s: reading the file (parse, chunk and index) took longer than %s; split the file or upload a smaller one", name, s.deadline)
+		}
+		return err
+	}
+	t0 := time.Now()
+	pd, err := s.parser.Parse(ctx, name, data, progress)
+	if err != nil {
+		return nil, postgres.Meta{}, late(err)
+	}
+	timing.parse = time.Since(t0)
+	mark := time.Now()
+	chunks, err := chunk.SplitContext(ctx, pd, s.chunking)
+	if err != nil {
+		return nil, postgres.Meta{}, late(err)
+	}
+	if len(chunks) == 0 {
+		return nil, postgres.Meta{}, shifu.Errorf(shifu.ErrInvalid, "%s: no text found (a scanned PDF needs OCR first); accepted: documents with a text layer", name)
+	}
+	rows := make([]postgres.ChunkRow, len(chunks))
+	for i, c := range chunks {
+		if err := ctx.Err(); err != nil {
+			return nil, postgres.Meta{}, late(err)
+		}
+		rows[i] = postgres.ChunkRow{Chunk: c, Terms: s.analyzer.Terms(c.Text)}
+	}
+	timing.index = time.Since(mark)
+	return rows, postgres.Meta{Title: pd.Title, Pages: pd.Pages, Language: pd.Lang, Analyzer: s.analyzer.Version()}, nil
 }
 
 // refreshStats refreshes the planner's statistics after n chunks were

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -164,10 +165,37 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	key := clientIP(c) + "\x00" + strings.ToLower(tenantName) + "\x00" + strings.ToLower(login)
-	if wait := s.throttle.blocked(key); wait > 0 {
+	wait := s.addrs.Take(clientIP(c))
+	if wait == 0 {
+		wait = s.throttle.blocked(key)
+	}
+	if wait > 0 {
 		s.metrics.logins.WithLabelValues("throttled").Inc()
 		c.Header("Retry-After", itoa(int(wait.Seconds())+1))
 		s.showLogin(c, http.StatusTooManyRequests, s.t(c, "login.throttled"), tenantName, login)
+		return
+	}
+	// Each check costs argon2's 64 MiB and a core for a moment: only as many
+	// run as there are cores, and a login that cannot get a turn soon is told
+	// to come back rather than queued without end.
+	turn := time.NewTimer(loginWait)
+	defer turn.Stop()
+	select {
+	case s.checks <- struct{}{}:
+		defer func() {
+			<-s.checks
+			// The check's 64 MiB are garbage now; hand them back at once, or
+			// the heap grows by that much per check until the next GC cycle
+			// and the scavenger catch up (RSS +450 MB under a flood, 2 checks
+			// at a time). A GC per check is small next to argon2's own time.
+			debug.FreeOSMemory()
+		}()
+	case <-turn.C:
+		s.metrics.logins.WithLabelValues("busy").Inc()
+		c.Header("Retry-After", itoa(int(loginWait.Seconds())))
+		s.showLogin(c, http.StatusTooManyRequests, s.t(c, "login.busy"), tenantName, login)
+		return
+	case <-c.Request.Context().Done():
 		return
 	}
 	u, ok := s.checkLogin(c, tenantName, login, pw)
@@ -267,8 +295,14 @@ type attempts struct {
 	until time.Time
 }
 
-// maxThrottleKeys bounds memory under a spray of distinct logins.
+// maxThrottleKeys bounds memory under a spray of distinct logins. When full,
+// logins not tracked yet are refused until the sweeper makes room: the limit
+// fails closed, never open.
 const maxThrottleKeys = 100_000
+
+// loginWait is how long a login waits for a free password check before it is
+// told to try again (429).
+const loginWait = time.Second
 
 func newThrottle(max int, window time.Duration) *throttle {
 	t := &throttle{max: max, window: window, now: time.Now, seen: map[string]*attempts{},
@@ -315,6 +349,8 @@ func (t *throttle) blocked(key string) time.Duration {
 		if d := a.until.Sub(t.now()); d > 0 {
 			return d
 		}
+	} else if len(t.seen) >= maxThrottleKeys {
+		return time.Minute // full: the next sweep makes room
 	}
 	return 0
 }
@@ -326,7 +362,7 @@ func (t *throttle) fail(key string) {
 	a := t.seen[key]
 	if a == nil || now.Sub(a.first) > t.window && now.After(a.until) {
 		if len(t.seen) >= maxThrottleKeys {
-			return // full: the per-key limit still applies to keys already tracked
+			return // full: blocked refuses untracked keys until the sweep
 		}
 		a = &attempts{first: now}
 		t.seen[key] = a

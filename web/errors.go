@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -29,6 +31,8 @@ func status(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, shifu.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, shifu.ErrTooMany):
+		return http.StatusTooManyRequests
 	case errors.Is(err, shifu.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable
 	}
@@ -48,6 +52,9 @@ func (s *Server) fail(c *gin.Context, err error) {
 		s.log.Error("request failed", slog.String("path", c.FullPath()), slog.Any("err", err))
 	}
 	msg := shifu.Message(err)
+	if d := shifu.RetryAfter(err); d > 0 {
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+	}
 	if code == http.StatusServiceUnavailable && msg == shifu.ErrUnavailable.Error() {
 		msg = "the service is temporarily unavailable; try again shortly"
 	}
@@ -57,6 +64,8 @@ func (s *Server) fail(c *gin.Context, err error) {
 		switch {
 		case code == http.StatusUnauthorized:
 			typ = "authentication_error"
+		case code == http.StatusTooManyRequests:
+			typ = "rate_limit_error"
 		case code >= 500:
 			typ = "server_error"
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/shifu-factory/shifu/internal/auth"
 	"github.com/shifu-factory/shifu/internal/bot"
 	"github.com/shifu-factory/shifu/internal/keyring"
+	"github.com/shifu-factory/shifu/internal/limit"
 	"github.com/shifu-factory/shifu/internal/model"
 	"github.com/shifu-factory/shifu/internal/model/modeltest"
 	"github.com/shifu-factory/shifu/internal/postgres"
@@ -68,6 +69,8 @@ type worldOpts struct {
 	noModel   bool // answer without a chat model (degraded)
 	maxUpload int64
 	maxBatch  int64
+	limits    *limit.Answers
+	login     [2]int // password checks at once, logins per address a minute (0: defaults)
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -160,7 +163,8 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	w.bots = bot.New(db, ring, asker, bot.Options{Logger: quiet})
 	t.Cleanup(func() { _ = w.bots.Close(context.Background()) })
 	w.srv, err = web.New(web.Options{DB: db, Asker: asker, Ingester: ingestAdapter{svc}, Renderer: pageAdapter{p},
-		BotAdmin: web.BotService(w.bots), MaxUploadBytes: o.maxUpload, MaxBatchBytes: o.maxBatch, Logger: quiet, Metrics: metrics})
+		BotAdmin: web.BotService(w.bots), MaxUploadBytes: o.maxUpload, MaxBatchBytes: o.maxBatch, Logger: quiet, Metrics: metrics,
+		Limits: o.limits, LoginChecks: o.login[0], LoginsPerMinute: o.login[1]})
 	if err != nil {
 		t.Fatal(err)
 	}

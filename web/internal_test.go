@@ -159,3 +159,20 @@ func TestHighlightPNG(t *testing.T) {
 		t.Fatal("no rects changed the image")
 	}
 }
+
+// TestThrottleFailsClosed: with the table full, a login not tracked yet is
+// refused (it used to be let through untracked, without limit).
+func TestThrottleFailsClosed(t *testing.T) {
+	th := newThrottle(3, time.Minute)
+	defer th.Close()
+	for i := range maxThrottleKeys {
+		th.fail(itoa(i))
+	}
+	if th.blocked("new") <= 0 {
+		t.Fatal("a new key got through a full throttle: it fails open")
+	}
+	th.fail("new")
+	if len(th.seen) > maxThrottleKeys {
+		t.Fatalf("%d keys tracked, over %d", len(th.seen), maxThrottleKeys)
+	}
+}

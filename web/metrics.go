@@ -24,6 +24,7 @@ type Metrics struct {
 	tokens    *prometheus.CounterVec
 	uploads   *prometheus.CounterVec
 	logins    *prometheus.CounterVec
+	limited   *prometheus.CounterVec
 }
 
 // NewMetrics registers Shifu's series and the Go runtime's on a new registry.
@@ -46,9 +47,11 @@ func NewMetrics() *Metrics {
 		uploads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shifu_uploads_total",
 			Help: "Files uploaded through the web/API, by result."}, []string{"result"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shifu_logins_total",
-			Help: "Login attempts by result (ok, failed, throttled)."}, []string{"result"}),
+			Help: "Login attempts by result (ok, failed, throttled, busy)."}, []string{"result"}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shifu_limited_total",
+			Help: "Answers refused by a per-user or per-tenant limit (429), by route."}, []string{"route"}),
 	}
-	r.MustRegister(m.requests, m.Retrieval, m.Model, m.answers, m.tokens, m.uploads, m.logins,
+	r.MustRegister(m.requests, m.Retrieval, m.Model, m.answers, m.tokens, m.uploads, m.logins, m.limited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

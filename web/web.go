@@ -10,11 +10,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/limit"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
@@ -81,8 +83,16 @@ type Options struct {
 	SessionTTL    time.Duration // default 12 h
 	ModelName     string        // the id /v1/models lists; default "shifu"
 	PageCacheMB   int           // rendered page images kept; default 64
-	Logger        *slog.Logger
-	Metrics       *Metrics // default: a new registry
+	// Limits bound answers per user and tenant (requests a minute, tokens a
+	// day) on /api/chat and /v1; nil: no limits.
+	Limits *limit.Answers
+	// LoginChecks is how many password checks (argon2id, 64 MiB each) run at
+	// once; default the number of cores. LoginsPerMinute is what one client
+	// address may try a minute (default 30: a shift behind one NAT).
+	LoginChecks     int
+	LoginsPerMinute int
+	Logger          *slog.Logger
+	Metrics         *Metrics // default: a new registry
 }
 
 // Server is the web app. Close stops its background work.
@@ -91,6 +101,8 @@ type Server struct {
 	engine   *gin.Engine
 	tmpl     *templates
 	throttle *throttle
+	addrs    *limit.Buckets // login attempts per client address
+	checks   chan struct{}  // a turn at a password check
 	pages    *pageCache
 	metrics  *Metrics
 	log      *slog.Logger
@@ -117,6 +129,15 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.LoginChecks <= 0 {
+		o.LoginChecks = runtime.NumCPU()
+	}
+	if o.LoginsPerMinute <= 0 {
+		o.LoginsPerMinute = 30
+	}
+	if o.Limits != nil && o.Asker != nil {
+		o.Asker = o.Limits.Count(o.Asker)
+	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics()
 	}
@@ -125,7 +146,8 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{o: o, tmpl: t, throttle: newThrottle(5, 15*time.Minute), pages: newPageCache(int64(o.PageCacheMB) << 20),
-		metrics: o.Metrics, log: o.Logger}
+		addrs:  limit.NewBuckets(o.LoginsPerMinute, o.LoginsPerMinute, maxThrottleKeys),
+		checks: make(chan struct{}, o.LoginChecks), metrics: o.Metrics, log: o.Logger}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.ContextWithFallback = true
@@ -199,14 +221,14 @@ func (s *Server) table() []route {
 		{get, "/", worker, true, s.chatPage},
 		{post, "/logout", worker, true, s.logout},
 		{get, "/api/me", worker, false, s.me},
-		{post, "/api/chat", worker, false, s.chat},
+		{post, "/api/chat", worker, false, s.admit(s.chat)},
 		{post, "/api/feedback", worker, false, s.feedback},
 		{get, "/api/conversations", worker, false, s.conversations},
 		{get, "/api/conversations/:id", worker, false, s.conversation},
 		{get, "/api/documents/:id/original", worker, false, s.original},
 		{get, "/api/documents/:id/pages/:page", worker, false, s.pageImage},
 		{get, "/v1/models", worker, false, s.models},
-		{post, "/v1/chat/completions", worker, false, s.completions},
+		{post, "/v1/chat/completions", worker, false, s.admit(s.completions)},
 
 		{get, "/desk", supervisor, true, s.deskPage},
 		{get, "/api/documents", supervisor, false, s.listDocuments},

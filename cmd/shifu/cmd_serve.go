@@ -13,6 +13,7 @@ import (
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/ingest"
 	"github.com/shifu-factory/shifu/ingest/parse"
+	"github.com/shifu-factory/shifu/internal/limit"
 	"github.com/shifu-factory/shifu/web"
 )
 
@@ -68,7 +69,10 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	bots, err := e.bots(ctx, asker, log)
+	l := c.Limits
+	limits := limit.NewAnswers(limit.Config{UserPerMinute: l.UserPerMinute, TenantPerMinute: l.TenantPerMinute,
+		UserTokensPerDay: l.UserTokensPerDay, TenantTokensPerDay: l.TenantTokensPerDay})
+	bots, err := e.bots(ctx, limits.Guard(asker), log)
 	if err != nil {
 		return err
 	}
@@ -100,6 +104,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	srv, err := web.New(web.Options{
 		DB: db, Asker: asker, Ingester: ingester{svc}, Renderer: pages{p}, Bots: bots, BotAdmin: web.BotService(bots.Core),
 		MaxUploadBytes: c.MaxUploadBytes, SecureCookies: *secure || os.Getenv("SHIFU_SECURE_COOKIES") == "1",
+		Limits: limits, LoginChecks: l.LoginChecks, LoginsPerMinute: l.LoginsPerMinute,
 		Logger: log, Metrics: metrics,
 	})
 	if err != nil {

@@ -262,7 +262,7 @@ func (e *env) ingest(ctx context.Context, workers int) (*ingest.Service, error) 
 		batch = 10
 	}
 	return ingest.New(db, ring, p, a, emb, ingest.Options{
-		MaxBytes: c.MaxUploadBytes, Workers: workers, EmbedBatch: batch, Logger: e.logger(),
+		MaxBytes: c.MaxUploadBytes, Workers: workers, EmbedBatch: batch, Deadline: c.ParseTimeout, Logger: e.logger(),
 	})
 }
 

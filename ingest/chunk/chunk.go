@@ -6,6 +6,7 @@
 package chunk
 
 import (
+	"context"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -86,9 +87,25 @@ type draft struct {
 
 // Split cuts doc into chunks, Ord from 0, deterministic for the same input.
 func Split(doc *parse.Doc, opts Options) []shifu.Chunk {
+	out, _ := SplitContext(context.Background(), doc, opts)
+	return out
+}
+
+// SplitContext is Split that stops with ctx's error when ctx ends, so the
+// ingest deadline covers chunking too. Its cost is linear in the text
+// (times the log of a piece's length): a single megabyte-long line is cut
+// in one pass.
+func SplitContext(ctx context.Context, doc *parse.Doc, opts Options) ([]shifu.Chunk, error) {
 	o := opts.withDefaults()
+	secs, err := sections(ctx, doc, o)
+	if err != nil {
+		return nil, err
+	}
 	var drafts []draft
-	for _, s := range sections(doc, o) {
+	for _, s := range secs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		drafts = append(drafts, pack(s, o)...)
 	}
 	drafts = absorbHeadings(merge(drafts, o))
@@ -112,11 +129,11 @@ func Split(doc *parse.Doc, opts Options) []shifu.Chunk {
 			Tokens:    o.Tokens(text),
 		})
 	}
-	return out
+	return out, ctx.Err()
 }
 
 // sections groups blocks under their headings and cuts each block into pieces.
-func sections(doc *parse.Doc, o Options) []section {
+func sections(ctx context.Context, doc *parse.Doc, o Options) ([]section, error) {
 	var (
 		out  []section
 		path []string // heading path; the title stands in before the first heading
@@ -127,6 +144,9 @@ func sections(doc *parse.Doc, o Options) []section {
 		path = []string{clean(doc.Title)}
 	}
 	for i, b := range doc.Blocks {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		text := strings.TrimSpace(b.Text)
 		if text == "" {
 			continue
@@ -164,7 +184,7 @@ func sections(doc *parse.Doc, o Options) []section {
 			out[i].pieces = []piece{{text: "", page: 0, block: -1, last: true}}
 		}
 	}
-	return out
+	return out, nil
 }
 
 func clean(s string) string { return strings.Join(strings.Fields(s), " ") }
@@ -188,7 +208,7 @@ func blockPieces(idx int, kind parse.BlockKind, text string, page int, o Options
 	var out []piece
 	for _, p := range parts {
 		for _, q := range hardSplit(p, limit, o.Tokens) {
-			out = append(out, piece{text: q, page: page, block: idx, prose: prose, tokens: o.Tokens(q)})
+			out = append(out, piece{text: q, page: page, block: idx, prose: prose, tokens: weight(q, o)})
 		}
 	}
 	if len(out) > 0 {
@@ -242,25 +262,47 @@ func sentences(text string) []string {
 
 // hardSplit cuts a single over-budget sentence or row, preferring spaces and
 // commas; it is the only place a sentence is cut, and only when it alone
-// would break the budget.
+// would break the budget (in tokens, or in runes: a "word" of a megabyte
+// counts as one token but is no passage). Each piece's length is found by
+// galloping then bisecting over at most maxRunes(limit) runes, so the cost is
+// linear in len(s) times a log, not quadratic as a search over the whole
+// remainder would be.
 func hardSplit(s string, limit int, tokens func(string) int) []string {
-	if tokens(s) <= limit {
+	most := maxRunes(limit)
+	if utf8.RuneCountInString(s) <= most && tokens(s) <= limit {
 		return []string{s}
 	}
 	var out []string
 	rs := []rune(s)
 	for len(rs) > 0 {
-		// largest prefix within limit (binary search on runes)
-		lo, hi := 1, len(rs)
+		fits := func(n int) bool { return n <= most && tokens(string(rs[:n])) <= limit }
+		// ok fits; bad is the shortest length known not to (len+1: all fits).
+		ok, bad := 0, len(rs)+1
+		for n := 16; ; n *= 2 {
+			if n >= len(rs) {
+				if fits(len(rs)) {
+					ok = len(rs)
+				} else {
+					bad = len(rs)
+				}
+				break
+			}
+			if !fits(n) {
+				bad = n
+				break
+			}
+			ok = n
+		}
+		lo, hi := ok, bad-1 // the largest fitting length lies in [ok, bad-1]
 		for lo < hi {
 			mid := (lo + hi + 1) / 2
-			if tokens(string(rs[:mid])) <= limit {
+			if fits(mid) {
 				lo = mid
 			} else {
 				hi = mid - 1
 			}
 		}
-		cut := lo
+		cut := max(lo, 1)
 		if cut < len(rs) {
 			for k := cut; k > cut/2; k-- {
 				if unicode.IsSpace(rs[k-1]) || strings.ContainsRune(",，、", rs[k-1]) {
@@ -276,6 +318,16 @@ func hardSplit(s string, limit int, tokens func(string) int) []string {
 	}
 	return out
 }
+
+// weight is what a piece costs the packer: its tokens, or for text with few
+// word breaks its runes over eight (see maxRunes), so a chunk of long
+// "words" stays as short as one of prose.
+func weight(q string, o Options) int { return max(o.Tokens(q), utf8.RuneCountInString(q)/8) }
+
+// maxRunes is the longest piece in runes for a budget of limit tokens: eight
+// runes a token is twice what English prose takes, so only text without
+// word breaks (a base64 blob, a run of one letter) is cut by it.
+func maxRunes(limit int) int { return max(limit*8, 64) }
 
 // headLine renders the heading path, shortened so it never takes more than a
 // quarter of the budget. It drops from the front: the deepest heading names

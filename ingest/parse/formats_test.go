@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -286,5 +287,24 @@ func TestNotesMarkdown(t *testing.T) {
 	d := NoteDoc(want[1])
 	if d.Lang != "zh" || d.Blocks[0] != (Block{Kind: Heading, Level: 1, Text: "主轴异响"}) || findBlock(d, Paragraph, "处理: 更换轴承") == nil {
 		t.Errorf("NoteDoc = %+v", d)
+	}
+}
+
+// TestHTMLNestedDeep: HTML nested past the tree parser's 512 is read flat
+// instead of failing the document: headings, text and no scripts.
+func TestHTMLNestedDeep(t *testing.T) {
+	src := "<html><head><title>Deep manual</title></head><body><h2>Coolant</h2>" + strings.Repeat("<div>", 700) +
+		"Check the pump<script>alert(1)</script> relay." + strings.Repeat("</div>", 700) + "<p>Then restart.</p></body></html>"
+	d, err := parseHTML("deep.html", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Block{
+		{Kind: Heading, Level: 2, Text: "Coolant"},
+		{Kind: Paragraph, Text: "Check the pump relay."},
+		{Kind: Paragraph, Text: "Then restart."},
+	}
+	if d.Title != "Deep manual" || !slices.Equal(d.Blocks, want) {
+		t.Fatalf("title %q, blocks %+v", d.Title, d.Blocks)
 	}
 }

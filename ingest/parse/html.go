@@ -2,7 +2,10 @@ package parse
 
 import (
 	"bytes"
+	"io"
 	"strings"
+
+	"github.com/shifu-factory/shifu"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -12,9 +15,12 @@ import (
 // after a heading carries that heading's anchor, so a hit can link to the
 // section. Navigation, scripts and page chrome are dropped.
 func parseHTML(name string, data []byte) (*Doc, error) {
-	root, err := html.Parse(bytes.NewReader(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))))
-	if err != nil { // x/net/html accepts nearly anything; this is an I/O failure
-		return nil, err
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	root, err := html.Parse(bytes.NewReader(data))
+	if err != nil {
+		// x/net/html accepts nearly anything but elements nested over 512
+		// deep: such a file is read flat, token by token, rather than failed.
+		return parseHTMLFlat(name, data)
 	}
 	w := &htmlWalker{}
 	w.walk(root)
@@ -332,4 +338,79 @@ func textOf(n *html.Node) string {
 	}
 	visit(n)
 	return b.String()
+}
+
+// parseHTMLFlat reads HTML with the tokenizer alone, for documents the tree
+// parser refuses (nesting over 512): headings stay headings, block elements
+// end paragraphs, noise elements are skipped, at any depth in linear time.
+func parseHTMLFlat(name string, data []byte) (*Doc, error) {
+	z := html.NewTokenizer(bytes.NewReader(data))
+	w := &htmlWalker{}
+	skip := 0    // depth inside noise elements
+	heading := 0 // level of the heading being read, 0 outside
+	var title strings.Builder
+	inTitle := false
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			if err := z.Err(); err != nil && err != io.EOF {
+				return nil, shifu.Errorf(shifu.ErrInvalid, "%s: unreadable HTML: %v", name, err)
+			}
+			w.flush()
+			if w.title == "" {
+				w.title = CleanLine(title.String())
+			}
+			return &Doc{Title: w.title, Blocks: w.blocks}, nil
+		case html.TextToken:
+			switch {
+			case skip > 0:
+			case inTitle:
+				title.Write(z.Text())
+			default:
+				w.buf.Write(z.Text())
+			}
+		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
+			tn, _ := z.TagName()
+			a := atom.Lookup(tn)
+			start := tt == html.StartTagToken
+			switch {
+			case noise[a]:
+				if start {
+					skip++
+				} else if tt == html.EndTagToken && skip > 0 {
+					skip--
+				}
+			case a == atom.Title:
+				inTitle = start
+			case isHeading(a):
+				if start {
+					w.flush()
+					heading = int(a.String()[1] - '0')
+				} else if heading > 0 {
+					t := CleanLine(w.buf.String())
+					w.buf.Reset()
+					w.add(Heading, heading, t)
+					if heading == 1 && w.title == "" {
+						w.title = t
+					}
+					heading = 0
+				}
+			case a == atom.Br:
+				w.buf.WriteByte(' ')
+			case blockish[a] || a == atom.Li || a == atom.Tr || a == atom.Pre || a == atom.Table:
+				if heading == 0 {
+					w.flush()
+				}
+			}
+		}
+	}
+}
+
+func isHeading(a atom.Atom) bool {
+	switch a {
+	case atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6:
+		return true
+	}
+	return false
 }

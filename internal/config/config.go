@@ -5,6 +5,7 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +47,19 @@ type Config struct {
 	// pushes messages to the HTTP callback.
 	DingTalkStream bool
 	DingTalkAPIURL string // Stream mode's OpenAPI host; "" for DingTalk's (tests point it at a fake)
+
+	Limits Limits
+}
+
+// Limits bound what one caller may cost (README, "Limits"). Answers over a
+// rate or budget get 429 with Retry-After, on the web chat, /v1 and the bots.
+type Limits struct {
+	UserPerMinute      int   // SHIFU_RATE_USER: answers a user may ask for a minute (10)
+	TenantPerMinute    int   // SHIFU_RATE_TENANT: answers a tenant may ask for a minute (120)
+	UserTokensPerDay   int64 // SHIFU_TOKENS_USER_DAY: model tokens a user may spend a UTC day (200,000)
+	TenantTokensPerDay int64 // SHIFU_TOKENS_TENANT_DAY: model tokens a tenant may spend a UTC day (5,000,000)
+	LoginChecks        int   // SHIFU_LOGIN_CHECKS: password checks at once, 64 MiB each (the number of cores)
+	LoginsPerMinute    int   // SHIFU_LOGINS_PER_MINUTE: login attempts per client address a minute (30)
 }
 
 // Model says which hosted model to call, or "offline"/"" for none.
@@ -134,6 +148,14 @@ func Load(getenv func(string) string) (Config, error) {
 			bad("SHIFU_APP_PASSWORD: use printable ASCII without spaces (e.g. `head -c 18 /dev/urandom | base64`)")
 			break
 		}
+	}
+	c.Limits = Limits{
+		UserPerMinute:      int(num("SHIFU_RATE_USER", 10)),
+		TenantPerMinute:    int(num("SHIFU_RATE_TENANT", 120)),
+		UserTokensPerDay:   num("SHIFU_TOKENS_USER_DAY", 200_000),
+		TenantTokensPerDay: num("SHIFU_TOKENS_TENANT_DAY", 5_000_000),
+		LoginChecks:        int(num("SHIFU_LOGIN_CHECKS", int64(runtime.NumCPU()))),
+		LoginsPerMinute:    int(num("SHIFU_LOGINS_PER_MINUTE", 30)),
 	}
 	switch v := str("SHIFU_DINGTALK_STREAM", ""); strings.ToLower(v) {
 	case "", "0", "false", "no":

@@ -81,7 +81,13 @@ type Analyzer struct {
 
 // rules numbers the analysis Terms does. Raise it with any change that gives
 // the same text other terms: stored postings are then rebuilt (see Version).
-const rules = 5
+const rules = 6
+
+// maxTerm is the longest term in bytes. A longer "word" (a base64 blob, a
+// line of one letter) is no search term, and PostgreSQL refuses tsvector
+// lexemes over 2,047 bytes and b-tree keys over about 2,700: kept, it failed
+// the whole document.
+const maxTerm = 255
 
 // Version names the analysis: its rules and its glossary (whose words change
 // how Chinese is cut). Postings of documents indexed under another version
@@ -128,7 +134,12 @@ func (a *Analyzer) QueryTerms(q string) []string {
 
 // scan splits text into Han runs and Latin-ish "words" (letters, digits, _,
 // with . - / and digit-group commas allowed inside) and emits their terms.
-func (a *Analyzer) scan(text string, index bool, emit func(string)) {
+func (a *Analyzer) scan(text string, index bool, emitAny func(string)) {
+	emit := func(t string) {
+		if len(t) <= maxTerm {
+			emitAny(t)
+		}
+	}
 	text = norm.NFKC.String(text)
 	if !utf8.ValidString(text) {
 		text = strings.ToValidUTF8(text, " ")

@@ -258,3 +258,18 @@ func TestChars(t *testing.T) {
 		}
 	}
 }
+
+// TestLongWordDropped: a word over maxTerm bytes gives no term (PostgreSQL
+// refuses lexemes over 2,047 bytes and it failed the whole document), while
+// the words around it still do.
+func TestLongWordDropped(t *testing.T) {
+	a := analyzer(t)
+	long := strings.Repeat("x", 3000)
+	got := a.Terms("spindle " + long + " motion.spindle-" + long + " coolant")
+	for _, g := range got {
+		if len(g) > maxTerm {
+			t.Fatalf("a term of %d bytes was kept", len(g))
+		}
+	}
+	hasAll(t, got, "spindl", "coolant")
+}
