@@ -62,6 +62,7 @@ func (e *env) chat() (model.Chat, error) {
 	return model.NewChat(model.ChatConfig{
 		Provider: c.LLM.Provider, BaseURL: c.LLM.BaseURL, APIKey: c.LLM.APIKey.Value(),
 		Model: c.LLM.Model, Timeout: c.LLM.Timeout,
+		FirstByteTimeout: c.Limits.LLMFirstToken, IdleTimeout: c.Limits.LLMIdle,
 	})
 }
 

@@ -262,3 +262,14 @@ func BenchmarkFirstModelRequest(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms-to-model")
 }
+
+// An empty model answer (a stream that ends with no text) degrades to
+// quoted passages like any model failure, instead of an empty bubble.
+func TestEmptyModelAnswerDegrades(t *testing.T) {
+	f := setup(t)
+	srv := modeltest.NewServer(t, modeltest.Options{ReplyFunc: func(modeltest.ChatRequest) string { return "" }})
+	a, streamed := ask(t, answer.New(f.db, f.searcher, chat(t, srv), answer.Options{}), f, "What does alarm E-105 mean?")
+	if !a.Degraded || len(a.Citations) == 0 || strings.TrimSpace(streamed) == "" || a.MessageID == 0 {
+		t.Fatalf("empty model answer: degraded=%v citations=%d streamed=%q stored=%d", a.Degraded, len(a.Citations), streamed, a.MessageID)
+	}
+}
