@@ -168,15 +168,18 @@ type Usage struct {
 
 // Answer is what Shifu says to a question.
 type Answer struct {
-	Text          string     `json:"answer"`
-	Citations     []Citation `json:"citations"`
-	Abstained     bool       `json:"abstained"` // the manuals do not cover it
-	Degraded      bool       `json:"degraded"`  // no model answer: best passages quoted instead
-	Model         string     `json:"model"`
-	PromptVersion string     `json:"prompt_version"`
-	Usage         Usage      `json:"usage"`
-	LatencyMS     int64      `json:"latency_ms"`
-	Hits          []Hit      `json:"-"`
+	Text      string     `json:"answer"`
+	Citations []Citation `json:"citations"`
+	Abstained bool       `json:"abstained"` // the manuals do not cover it
+	Degraded  bool       `json:"degraded"`  // no model answer: best passages quoted instead
+	// KeywordOnly: the question could not be embedded, so the passages come
+	// from keyword search alone.
+	KeywordOnly   bool   `json:"keyword_only,omitempty"`
+	Model         string `json:"model"`
+	PromptVersion string `json:"prompt_version"`
+	Usage         Usage  `json:"usage"`
+	LatencyMS     int64  `json:"latency_ms"`
+	Hits          []Hit  `json:"-"`
 
 	ConversationID int64 `json:"conversation_id,omitempty"`
 	MessageID      int64 `json:"message_id,omitempty"` // the stored assistant message, for feedback

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
@@ -64,6 +65,8 @@ type Service struct {
 	batch    int
 	log      *slog.Logger
 	river    *river.Client[pgx.Tx]
+	beat     time.Duration // heartbeat of running jobs; 0: no workers here
+	rescuer  rescuer
 }
 
 // Options tune the pipeline.
@@ -76,6 +79,10 @@ type Options struct {
 	Deadline time.Duration
 	Chunking chunk.Options
 	Logger   *slog.Logger
+	// Beat is how often a running job records that its process is alive;
+	// a job silent for staleBeats beats is handed back (its process died).
+	// Default 2 s.
+	Beat time.Duration
 }
 
 // New builds the pipeline. Call Start to run workers in this process.
@@ -96,10 +103,11 @@ func New(db *postgres.DB, keys Keys, p Parser, a Analyzer, e Embedder, o Options
 		maxBytes: o.MaxBytes, deadline: o.Deadline, fair: newFairness(o.Workers), batch: o.EmbedBatch, log: o.Logger}
 	cfg := &river.Config{
 		Logger:      o.Logger,
-		MaxAttempts: 5,
+		MaxAttempts: maxAttempts,
 		// Parsing a 1,000-page manual takes seconds; the generous timeout is
-		// for slow hosted embedding. A job whose process died is picked up
-		// again after RescueStuckJobsAfter and resumes where it stopped.
+		// for slow hosted embedding. A job whose process died is not left to
+		// River's rescuer (RescueStuckJobsAfter, which must exceed the
+		// timeout): heartbeats find it within seconds (see rescue).
 		JobTimeout:           20 * time.Minute,
 		RescueStuckJobsAfter: 21 * time.Minute,
 		FetchPollInterval:    200 * time.Millisecond,
@@ -109,6 +117,10 @@ func New(db *postgres.DB, keys Keys, p Parser, a Analyzer, e Embedder, o Options
 		river.AddWorker(workers, &worker{s: s})
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Workers}}
+		s.beat = o.Beat
+		if s.beat <= 0 {
+			s.beat = 2 * time.Second
+		}
 	}
 	c, err := river.NewClient(riverpgxv5.New(db.Pool()), cfg)
 	if err != nil {
@@ -118,11 +130,23 @@ func New(db *postgres.DB, keys Keys, p Parser, a Analyzer, e Embedder, o Options
 	return s, nil
 }
 
-// Start runs the workers until ctx ends or Stop is called.
-func (s *Service) Start(ctx context.Context) error { return s.river.Start(ctx) }
+// Start runs the workers, and the rescue of jobs whose process died, until
+// ctx ends or Stop is called.
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.river.Start(ctx); err != nil {
+		return err
+	}
+	if s.beat > 0 {
+		s.rescuer.start(ctx, s)
+	}
+	return nil
+}
 
 // Stop waits for running jobs to finish (or ctx to end).
-func (s *Service) Stop(ctx context.Context) error { return s.river.Stop(ctx) }
+func (s *Service) Stop(ctx context.Context) error {
+	s.rescuer.stop()
+	return s.river.Stop(ctx)
+}
 
 // Upload is one file to ingest.
 type Upload struct {
@@ -276,15 +300,21 @@ func (s *Service) Wait(ctx context.Context, tenant int64, ids []int64, update fu
 }
 
 // errText is what a failed document shows: the safe message of a known
-// error kind, or a plain sentence for anything internal. It is written when
-// the job gives up, so it never promises a retry.
-func errText(err error, attempts int) string {
+// error kind, or a plain sentence naming which part failed.
+func errText(err error) string {
 	var e *shifu.Error
-	if errors.As(err, &e) {
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &e):
 		return e.Msg
+	case errors.Is(err, context.DeadlineExceeded):
+		return "processing took too long and was stopped"
+	case errors.Is(err, shifu.ErrUnavailable):
+		return "the embedding service did not answer"
+	case errors.As(err, &pe):
+		return fmt.Sprintf("the database refused to store it (SQLSTATE %s)", pe.Code)
+	case pgconn.SafeToRetry(err) || pgconn.Timeout(err) || errors.Is(err, pgx.ErrTxClosed):
+		return "the database was unavailable"
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Sprintf("processing took too long and was stopped after %d attempts; reingest to try again", attempts)
-	}
-	return fmt.Sprintf("internal error while processing the file, %d attempts failed; reingest to try again or ask the administrator to look at the server log", attempts)
+	return "internal error while processing the file"
 }

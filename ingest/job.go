@@ -22,7 +22,30 @@ type jobArgs struct {
 	Document int64 `json:"document"`
 }
 
-func (jobArgs) Kind() string { return "ingest" }
+func (jobArgs) Kind() string { return postgres.IngestJobKind }
+
+// maxAttempts is how many times a document's ingest is tried. With
+// retryDelay the attempts span about two hours, so an outage of the embedding
+// service or the database shorter than that costs a delay, not the document.
+const maxAttempts = 8
+
+// retryDelay is the wait before attempt n+1: 10 s, tripling, at most an hour.
+func retryDelay(n int) time.Duration {
+	d := 10 * time.Second
+	for i := 1; i < n && d < time.Hour; i++ {
+		d *= 3
+	}
+	return min(d, time.Hour)
+}
+
+// staleBeats is how many heartbeats a running job may miss before another
+// process takes it for dead: enough to ride out a slow database, few enough
+// that a killed ingest resumes within seconds.
+const staleBeats = 6
+
+// errLost ends a job's work when its row says another process has taken it
+// over (its heartbeats were missed long enough to be taken for dead).
+var errLost = errors.New("the job was taken over by another worker")
 
 func (s *Service) enqueue(ctx context.Context, tx pgx.Tx, doc int64) error {
 	tenant, err := txTenant(ctx, tx)
@@ -46,6 +69,10 @@ type worker struct {
 	s *Service
 }
 
+func (w *worker) NextRetry(job *river.Job[jobArgs]) time.Time {
+	return time.Now().Add(retryDelay(job.Attempt))
+}
+
 func (w *worker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	if !w.s.fair.enter(job.Args.Tenant) {
 		// This tenant holds its share of the workers already: wait, so the
@@ -54,20 +81,36 @@ func (w *worker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 		return river.JobSnooze(time.Second)
 	}
 	defer w.s.fair.leave(job.Args.Tenant)
+	parent := ctx
+	ctx, stop := w.s.heartbeat(ctx, job.ID, job.Attempt)
 	err := w.s.process(ctx, job.Args.Tenant, job.Args.Document)
+	stop()
 	var e *shifu.Error
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(context.Cause(ctx), errLost):
+		return err // another worker has it; what we return changes nothing
+	case errors.Is(parent.Err(), context.Canceled):
+		// Shutdown: hand the job back without spending an attempt, and say
+		// so on the document until a worker picks it up again.
+		_ = w.s.db.SetStatus(context.WithoutCancel(ctx), job.Args.Tenant, job.Args.Document, shifu.StatusQueued, "", shifu.Progress{})
+		return river.JobSnooze(0)
 	case errors.Is(err, shifu.ErrNotFound):
 		return river.JobCancel(err) // deleted while queued
 	case errors.As(err, &e) || job.Attempt >= job.MaxAttempts:
-		// Bad input will not get better on retry; the last attempt fails for good.
-		_ = w.s.db.SetStatus(context.WithoutCancel(ctx), job.Args.Tenant, job.Args.Document, shifu.StatusFailed, errText(err, job.Attempt), shifu.Progress{})
-		w.s.log.Warn("ingest failed", "tenant", job.Args.Tenant, "document", job.Args.Document, "err", err)
+		// Bad input will not get better on retry; the last attempt fails for
+		// good, saying why, until the file is uploaded or ingested again.
+		msg := errText(err)
+		if e == nil {
+			msg = fmt.Sprintf("%s (%d attempts); upload the file again or run shifu ingest to retry", msg, job.Attempt)
+		}
+		_ = w.s.db.SetStatus(context.WithoutCancel(ctx), job.Args.Tenant, job.Args.Document, shifu.StatusFailed, msg, shifu.Progress{})
+		w.s.log.Warn("ingest failed", "tenant", job.Args.Tenant, "document", job.Args.Document, "attempt", job.Attempt, "err", err)
 		return river.JobCancel(err)
 	}
-	w.s.log.Warn("ingest attempt failed, will retry", "tenant", job.Args.Tenant, "document", job.Args.Document, "attempt", job.Attempt, "err", err)
+	w.s.log.Warn("ingest attempt failed, will retry", "tenant", job.Args.Tenant, "document", job.Args.Document,
+		"attempt", job.Attempt, "next", retryDelay(job.Attempt), "err", err)
 	return err
 }
 
@@ -98,6 +141,85 @@ func (f *fairness) leave(tenant int64) {
 	defer f.mu.Unlock()
 	if f.run[tenant]--; f.run[tenant] <= 0 {
 		delete(f.run, tenant)
+	}
+}
+
+// heartbeat records every beat that this attempt is alive, and ends the
+// returned context with errLost when the job's row says it is no longer
+// this attempt's (a missed heartbeat let another process rescue it).
+func (s *Service) heartbeat(ctx context.Context, job int64, attempt int) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.beat)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			ok, err := s.db.Beat(ctx, job, attempt)
+			if err == nil && !ok {
+				cancel(errLost)
+				return
+			}
+		}
+	}()
+	return ctx, func() { cancel(nil); <-done }
+}
+
+// rescuer hands back jobs of processes that died (their heartbeat stopped),
+// in every process that runs workers, so whichever is up resumes them.
+type rescuer struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (r *rescuer) start(ctx context.Context, s *Service) {
+	ctx, r.cancel = context.WithCancel(ctx)
+	r.done = make(chan struct{})
+	go func() {
+		defer close(r.done)
+		t := time.NewTicker(s.beat)
+		defer t.Stop()
+		for {
+			s.rescue(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+func (r *rescuer) stop() {
+	if r.cancel != nil {
+		r.cancel()
+		<-r.done
+	}
+}
+
+// rescue makes the jobs whose process stopped beating available again; a job
+// that was on its last attempt fails its document, saying why.
+func (s *Service) rescue(ctx context.Context) {
+	n, exhausted, err := s.db.RescueJobs(ctx, postgres.IngestJobKind, staleBeats*s.beat)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("rescue ingest jobs", "err", err)
+		}
+		return
+	}
+	if n > 0 {
+		s.log.Info("resumed ingest jobs whose process stopped", "jobs", n)
+	}
+	for _, j := range exhausted {
+		msg := fmt.Sprintf("processing stopped %d times before finishing (the worker process ended each time); upload the file again or run shifu ingest to retry", j.Attempt)
+		if err := s.db.SetStatus(ctx, j.Tenant, j.Document, shifu.StatusFailed, msg, shifu.Progress{}); err != nil {
+			s.log.Warn("mark interrupted document failed", "document", j.Document, "err", err)
+		}
 	}
 }
 

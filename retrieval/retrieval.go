@@ -208,6 +208,10 @@ type Result struct {
 	Queries []string
 	// Elapsed is the time the search took.
 	Elapsed time.Duration
+	// KeywordOnly: the question could not be embedded (the embedding service
+	// failed, was too slow, or its breaker is open), so the hits come from
+	// keyword search alone.
+	KeywordOnly bool
 }
 
 // Search returns the best hits for q, best first.
@@ -252,6 +256,7 @@ func (s *Searcher) Retrieve(ctx context.Context, tenant int64, q Query) (Result,
 		}
 		runs = append(runs, r)
 	}
+	res.KeywordOnly = runs[0].noVector
 	fused := s.rank(runs)
 	if s.opt.Feedback > 0 && len(runs[0].terms) > 0 {
 		if err := s.feedback(ctx, tenant, &runs[0], fused, q.Filter); err != nil {
@@ -306,6 +311,8 @@ type run struct {
 	exact  []exactToken
 	syn    []terms.Synonym
 	weight float64
+	// noVector: embedding the query failed; lexical candidates only.
+	noVector bool
 }
 
 func (s *Searcher) candidates(ctx context.Context, tenant int64, text string, f postgres.Filter) (run, error) {
@@ -338,6 +345,7 @@ func (s *Searcher) candidates(ctx context.Context, tenant int64, text string, f 
 			// A hosted embedder being down must not stop search: BM25 alone
 			// still finds most answers.
 			s.opt.Logger.Warn("query embedding failed; lexical search only", "err", err)
+			r.noVector = true
 		} else if len(vecs) == 1 {
 			hq.Vector, hq.Model = vecs[0], s.embedder.Model()
 		}

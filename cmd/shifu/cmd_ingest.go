@@ -60,10 +60,16 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 			continue
 		}
 		for _, d := range docs {
-			if d.dup {
+			if d.dup && d.doc.Status.Done() {
 				unchanged++
 				out.line(f, string(d.doc.Status), "already stored (same bytes): nothing changed")
 				continue
+			}
+			if d.dup {
+				// Stored before but not finished (another process is on it, or
+				// one that died left it): wait for it like a new one; this
+				// process's workers resume it if nobody else does.
+				out.line(f, string(d.doc.Status), "already stored, still being processed: waiting for it")
 			}
 			ids = append(ids, d.doc.ID)
 			names[d.doc.ID] = f

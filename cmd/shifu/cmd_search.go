@@ -47,6 +47,11 @@ func (e *env) searcher(ctx context.Context, o retrieval.Options) (*retrieval.Sea
 	if o.Logger == nil {
 		o.Logger = e.logger()
 	}
+	if c.Embed.Provider != model.Offline {
+		// A hosted embedder must not hold questions up: a short budget and
+		// a breaker, then keyword search alone.
+		emb = model.NewEmbedBreaker(emb, c.Limits.EmbedQuery, model.BreakerConfig{})
+	}
 	return retrieval.New(db, a, emb, o), nil
 }
 
@@ -62,6 +67,7 @@ func (e *env) chat() (model.Chat, error) {
 	return model.NewChat(model.ChatConfig{
 		Provider: c.LLM.Provider, BaseURL: c.LLM.BaseURL, APIKey: c.LLM.APIKey.Value(),
 		Model: c.LLM.Model, Timeout: c.LLM.Timeout,
+		FirstByteTimeout: c.Limits.LLMFirstToken, IdleTimeout: c.Limits.LLMIdle,
 	})
 }
 

@@ -134,6 +134,7 @@ func (s *Service) Ask(ctx context.Context, q shifu.Question, onDelta func(string
 		}
 	}
 	a.Hits = res.Hits
+	a.KeywordOnly = res.KeywordOnly
 	a.ConversationID = conv
 	a.LatencyMS = time.Since(start).Milliseconds()
 	// Store even if the caller went away mid-answer: the exchange happened.

@@ -262,3 +262,42 @@ func BenchmarkFirstModelRequest(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms-to-model")
 }
+
+// An empty model answer (a stream that ends with no text) degrades to
+// quoted passages like any model failure, instead of an empty bubble.
+func TestEmptyModelAnswerDegrades(t *testing.T) {
+	f := setup(t)
+	srv := modeltest.NewServer(t, modeltest.Options{ReplyFunc: func(modeltest.ChatRequest) string { return "" }})
+	a, streamed := ask(t, answer.New(f.db, f.searcher, chat(t, srv), answer.Options{}), f, "What does alarm E-105 mean?")
+	if !a.Degraded || len(a.Citations) == 0 || strings.TrimSpace(streamed) == "" || a.MessageID == 0 {
+		t.Fatalf("empty model answer: degraded=%v citations=%d streamed=%q stored=%d", a.Degraded, len(a.Citations), streamed, a.MessageID)
+	}
+}
+
+// A hung embedding service costs questions only the embedding budget, and
+// once its breaker opens nothing: they are answered from keyword search,
+// marked so.
+func TestHungEmbedderFallsBackToKeywords(t *testing.T) {
+	f := setup(t)
+	srv := modeltest.NewServer(t, modeltest.Options{Fail: func(int, modeltest.Request) *modeltest.Step {
+		return &modeltest.Step{Hang: true}
+	}})
+	hosted, err := model.NewEmbedder(model.EmbedConfig{Provider: model.Compatible, BaseURL: srv.BaseURL(), Model: "fake-embed", Dim: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb := model.NewEmbedBreaker(hosted, 100*time.Millisecond, model.BreakerConfig{Failures: 2})
+	s := answer.New(f.db, retrieval.New(f.db, analyzer, emb, retrieval.Options{}), nil, answer.Options{})
+	for i := range 4 {
+		a, _ := ask(t, s, f, "What does alarm E-105 mean?")
+		if !a.KeywordOnly || len(a.Citations) == 0 || !strings.Contains(a.Citations[0].Quote, "E-105") {
+			t.Fatalf("question %d: keyword_only=%v citations=%+v, want answered from keyword search", i, a.KeywordOnly, a.Citations)
+		}
+	}
+	if n := srv.Count("/embeddings"); n != 2 {
+		t.Fatalf("%d embedding calls for 4 questions: after 2 cut by the budget the breaker should skip the rest", n)
+	}
+	if emb.State() != model.Open {
+		t.Fatalf("embedding breaker %s, want open", emb.State())
+	}
+}

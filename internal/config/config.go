@@ -51,8 +51,11 @@ type Config struct {
 	Limits Limits
 }
 
-// Limits bound what one caller may cost (README, "Limits"). Answers over a
-// rate or budget get 429 with Retry-After, on the web chat, /v1 and the bots.
+// Limits bound what one caller may cost, how long a worker waits and how
+// much work the server takes on at once (README, "Limits"). Answers over a
+// rate or budget get 429 with Retry-After, on the web chat, /v1 and the bots;
+// past a deadline an answer degrades to quoted passages; past the admission
+// bound a request is refused quickly with 503 and Retry-After.
 type Limits struct {
 	UserPerMinute      int   // SHIFU_RATE_USER: answers a user may ask for a minute (10)
 	TenantPerMinute    int   // SHIFU_RATE_TENANT: answers a tenant may ask for a minute (120)
@@ -60,6 +63,20 @@ type Limits struct {
 	TenantTokensPerDay int64 // SHIFU_TOKENS_TENANT_DAY: model tokens a tenant may spend a UTC day (5,000,000)
 	LoginChecks        int   // SHIFU_LOGIN_CHECKS: password checks at once, 64 MiB each (the number of cores)
 	LoginsPerMinute    int   // SHIFU_LOGINS_PER_MINUTE: login attempts per client address a minute (30)
+
+	// Model deadlines (the whole answer is LLM.Timeout, default 20 s): time to
+	// the first streamed chunk and the longest silence between chunks.
+	LLMFirstToken time.Duration // SHIFU_LLM_FIRST_TOKEN_TIMEOUT, default 8 s
+	LLMIdle       time.Duration // SHIFU_LLM_IDLE_TIMEOUT, default 5 s
+	// EmbedQuery bounds embedding a question; past it (or while the embedding
+	// breaker is open) the question is answered from keyword search.
+	EmbedQuery time.Duration // SHIFU_EMBED_QUERY_TIMEOUT, default 1 s
+	// Answers in flight at once, how many more may wait, and for how long.
+	MaxAnswers int           // SHIFU_MAX_ANSWERS, default 4 per CPU (at least 4)
+	Queue      int           // SHIFU_ANSWER_QUEUE, default 2 × MaxAnswers
+	QueueWait  time.Duration // SHIFU_ANSWER_QUEUE_WAIT, default 1 s
+	// Grace is how long SIGTERM waits for answers in flight.
+	Grace time.Duration // SHIFU_SHUTDOWN_GRACE, default 30 s
 }
 
 // Model says which hosted model to call, or "offline"/"" for none.
@@ -202,7 +219,7 @@ func Load(getenv func(string) string) (Config, error) {
 		BaseURL: str("SHIFU_LLM_BASE_URL", ""),
 		APIKey:  Secret(str("SHIFU_LLM_API_KEY", "")),
 		Model:   str("SHIFU_LLM_MODEL", ""),
-		Timeout: dur("SHIFU_LLM_TIMEOUT", 60*time.Second),
+		Timeout: dur("SHIFU_LLM_TIMEOUT", 20*time.Second), // the whole answer; see Limits
 	}
 	switch {
 	case c.LLM.BaseURL != "":
@@ -240,6 +257,21 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.Workers > 64 {
 		bad("SHIFU_WORKERS=%d: at most 64", c.Workers)
 	}
+	c.Limits.LLMFirstToken = dur("SHIFU_LLM_FIRST_TOKEN_TIMEOUT", 8*time.Second)
+	c.Limits.LLMIdle = dur("SHIFU_LLM_IDLE_TIMEOUT", 5*time.Second)
+	c.Limits.EmbedQuery = dur("SHIFU_EMBED_QUERY_TIMEOUT", time.Second)
+	c.Limits.MaxAnswers = int(num("SHIFU_MAX_ANSWERS", int64(max(4, 4*runtime.NumCPU()))))
+	c.Limits.QueueWait = dur("SHIFU_ANSWER_QUEUE_WAIT", time.Second)
+	c.Limits.Grace = dur("SHIFU_SHUTDOWN_GRACE", 30*time.Second)
+	c.Limits.Queue = int(num("SHIFU_ANSWER_QUEUE", int64(2*c.Limits.MaxAnswers)))
+	if c.Limits.LLMFirstToken > c.LLM.Timeout || c.Limits.LLMIdle > c.LLM.Timeout {
+		bad("SHIFU_LLM_FIRST_TOKEN_TIMEOUT (%v) and SHIFU_LLM_IDLE_TIMEOUT (%v): each at most SHIFU_LLM_TIMEOUT (%v), the whole answer's deadline",
+			c.Limits.LLMFirstToken, c.Limits.LLMIdle, c.LLM.Timeout)
+	}
+	if c.Limits.MaxAnswers > 10000 || c.Limits.Queue > 100000 {
+		bad("SHIFU_MAX_ANSWERS=%d, SHIFU_ANSWER_QUEUE=%d: at most 10000 and 100000", c.Limits.MaxAnswers, c.Limits.Queue)
+	}
+
 	if len(errs) > 0 {
 		return c, fmt.Errorf("config: %s", strings.Join(errs, "; "))
 	}

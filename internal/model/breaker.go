@@ -30,7 +30,12 @@ type BreakerConfig struct {
 // neither way.
 type Breaker struct {
 	chat Chat
-	cfg  BreakerConfig
+	circuit
+}
+
+// circuit is a breaker's state, shared by the chat and embedding breakers.
+type circuit struct {
+	cfg BreakerConfig
 
 	mu       sync.Mutex
 	fails    int
@@ -38,8 +43,7 @@ type Breaker struct {
 	probing  bool
 }
 
-// NewBreaker wraps c.
-func NewBreaker(c Chat, cfg BreakerConfig) *Breaker {
+func newCircuit(cfg BreakerConfig) circuit {
 	if cfg.Failures <= 0 {
 		cfg.Failures = 5
 	}
@@ -49,7 +53,12 @@ func NewBreaker(c Chat, cfg BreakerConfig) *Breaker {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Breaker{chat: c, cfg: cfg}
+	return circuit{cfg: cfg}
+}
+
+// NewBreaker wraps c.
+func NewBreaker(c Chat, cfg BreakerConfig) *Breaker {
+	return &Breaker{chat: c, circuit: newCircuit(cfg)}
 }
 
 // Breaker states, as State reports them.
@@ -60,7 +69,7 @@ const (
 )
 
 // State reports closed, open or half-open, for health checks and metrics.
-func (b *Breaker) State() string {
+func (b *circuit) State() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch {
@@ -86,7 +95,7 @@ func (b *Breaker) Complete(ctx context.Context, req Request, onDelta func(string
 
 // allow decides whether a call may go ahead; probe is true when it is the
 // half-open trial call.
-func (b *Breaker) allow() (probe bool, err error) {
+func (b *circuit) allow() (probe bool, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.openedAt.IsZero() {
@@ -100,7 +109,7 @@ func (b *Breaker) allow() (probe bool, err error) {
 	return true, nil
 }
 
-func (b *Breaker) done(probe bool, err error) {
+func (b *circuit) done(probe bool, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if probe {
@@ -116,4 +125,39 @@ func (b *Breaker) done(probe bool, err error) {
 			b.openedAt = b.cfg.Now()
 		}
 	}
+}
+
+// EmbedBreaker guards the embedding of questions: each call gets at most
+// Budget, a call cut by it counts as a failure, and after Failures of them
+// calls fail at once with ErrCircuitOpen. A dead or hung embedding service
+// then costs a question nothing, and search goes on with keywords alone.
+// (Ingest embeds with the bare embedder: it has time, and retries its jobs.)
+type EmbedBreaker struct {
+	Embedder
+	budget time.Duration
+	circuit
+}
+
+// NewEmbedBreaker wraps e; budget ≤ 0 means 1 s.
+func NewEmbedBreaker(e Embedder, budget time.Duration, cfg BreakerConfig) *EmbedBreaker {
+	if budget <= 0 {
+		budget = time.Second
+	}
+	return &EmbedBreaker{Embedder: e, budget: budget, circuit: newCircuit(cfg)}
+}
+
+func (b *EmbedBreaker) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	probe, err := b.allow()
+	if err != nil {
+		return nil, fmt.Errorf("embed with %s: %w", b.Model(), err)
+	}
+	bctx, cancel := context.WithTimeout(ctx, b.budget)
+	defer cancel()
+	v, err := b.Embedder.Embed(bctx, texts)
+	if err != nil && ctx.Err() == nil && bctx.Err() != nil {
+		// Our budget, not the caller's, ran out: the service is too slow.
+		err = unavailable("embed with "+b.Model(), fmt.Errorf("no answer within %v: %w", b.budget, err))
+	}
+	b.done(probe, err)
+	return v, err
 }

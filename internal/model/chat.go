@@ -27,12 +27,17 @@ type ChatConfig struct {
 	LegacyMaxTokens bool
 	// Temperature defaults to 0.2; negative asks for 0.
 	Temperature float64
-	// Timeout bounds a whole Complete call, retries included; default 60 s.
-	Timeout time.Duration
-	// FirstByteTimeout bounds the wait for the first streamed chunk of each
-	// attempt; a server that accepted the request but says nothing is cut off
-	// and, since nothing was delivered yet, tried again. Default 20 s.
+	// Deadlines keep a person waiting a bounded time before the answer or
+	// the degraded one. Timeout bounds a whole Complete call, retries
+	// included; default 20 s. FirstByteTimeout bounds the wait for the first
+	// streamed chunk of each attempt: a server that accepted the request but
+	// says nothing is cut off and, since nothing was delivered yet, tried
+	// again; default 8 s. IdleTimeout bounds the silence between chunks once
+	// the answer streams: a trickling or stalled model is cut off (and the
+	// answer degrades after what was shown); default 5 s.
+	Timeout          time.Duration
 	FirstByteTimeout time.Duration
+	IdleTimeout      time.Duration
 	MaxRetries       int           // attempts after the first; default 2, negative: none
 	Backoff          time.Duration // first backoff ceiling; default 250 ms
 	// Breaker wraps the client so callers fail fast while the model is down.
@@ -79,10 +84,13 @@ func newChat(cfg ChatConfig) (*chat, error) {
 		cfg.Temperature = 0.2
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 60 * time.Second
+		cfg.Timeout = 20 * time.Second
 	}
 	if cfg.FirstByteTimeout <= 0 {
-		cfg.FirstByteTimeout = 20 * time.Second
+		cfg.FirstByteTimeout = 8 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 5 * time.Second
 	}
 	if cfg.MaxRetries == 0 {
 		cfg.MaxRetries = 2
@@ -113,7 +121,11 @@ type chat struct {
 
 func (c *chat) Model() string { return c.cfg.Model }
 
-var errFirstByte = errors.New("no response before the first-byte timeout")
+var (
+	errFirstByte = errors.New("no response before the first-byte timeout")
+	errIdle      = errors.New("the answer stopped streaming (idle timeout)")
+	errEmpty     = errors.New("the model's answer has no text")
+)
 
 func (c *chat) Complete(ctx context.Context, req Request, onDelta func(string)) (Reply, error) {
 	if len(req.Messages) == 0 {
@@ -150,6 +162,11 @@ func (c *chat) Complete(ctx context.Context, req Request, onDelta func(string)) 
 	var delivered bool
 	for n := 0; ; n++ {
 		reply, err := c.attempt(ctx, msgs, maxTok, temp, start, onDelta, &delivered)
+		if err == nil && strings.TrimSpace(reply.Text) == "" {
+			// An empty or malformed stream is a failed answer, for the
+			// caller (degrade) and for the breaker alike.
+			err = unavailable("chat with "+c.cfg.Model, errEmpty)
+		}
 		if err == nil {
 			if reply.Usage.TotalTokens == 0 && reply.Usage.PromptTokens == 0 && reply.Usage.CompletionTokens == 0 {
 				reply.Usage = estimateUsage(req.Messages, reply.Text)
@@ -182,14 +199,17 @@ func (c *chat) attempt(ctx context.Context, msgs []llms.MessageContent, maxTok i
 	start time.Time, onDelta func(string), delivered *bool) (Reply, error) {
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	// The first-byte timer is stopped by the first chunk of any kind (a role
-	// header, reasoning) — the server is alive — and is never fired after it.
+	// One timer: first the first-byte deadline, which the first chunk of any
+	// kind (a role header, reasoning) meets — the server is alive — then,
+	// re-armed by every chunk, the idle deadline.
 	var mu sync.Mutex
 	alive := false
 	timer := time.AfterFunc(c.cfg.FirstByteTimeout, func() {
 		mu.Lock()
 		defer mu.Unlock()
-		if !alive {
+		if alive {
+			cancel(errIdle)
+		} else {
 			cancel(errFirstByte)
 		}
 	})
@@ -201,6 +221,9 @@ func (c *chat) attempt(ctx context.Context, msgs []llms.MessageContent, maxTok i
 		mu.Lock()
 		ok := actx.Err() == nil
 		alive = alive || ok
+		if ok {
+			timer.Reset(c.cfg.IdleTimeout)
+		}
 		mu.Unlock()
 		if !ok {
 			return context.Cause(actx)
@@ -240,6 +263,8 @@ func (c *chat) attempt(ctx context.Context, msgs []llms.MessageContent, maxTok i
 		switch cause := context.Cause(actx); {
 		case errors.Is(cause, errFirstByte):
 			return Reply{}, unavailable(what, fmt.Errorf("%w (%v)", errFirstByte, c.cfg.FirstByteTimeout))
+		case errors.Is(cause, errIdle):
+			return Reply{}, unavailable(what, fmt.Errorf("%w: silent for %v", errIdle, c.cfg.IdleTimeout))
 		case errors.Is(ctx.Err(), context.DeadlineExceeded):
 			// Our Timeout or the caller's deadline: either way the model was too slow.
 			return Reply{}, unavailable(what, fmt.Errorf("no complete answer in time: %w", ctx.Err()))

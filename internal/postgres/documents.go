@@ -48,7 +48,7 @@ type NewDocument struct {
 // CreateDocument stores an upload and its sealed original and schedules its
 // ingest, all in one transaction. The same bytes uploaded again return the
 // document already stored and change nothing (dup is true), unless its ingest
-// had failed: then it is queued again. A file whose name matches a live
+// had failed or its job was lost: then it is queued again. A file whose name matches a live
 // document becomes its next version and replaces it once ready.
 func (db *DB) CreateDocument(ctx context.Context, tenant int64, n NewDocument) (doc shifu.Document, dup bool, err error) {
 	err = db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
@@ -58,8 +58,16 @@ func (db *DB) CreateDocument(ctx context.Context, tenant int64, n NewDocument) (
 			return err
 		}
 		existing, err := scanDoc(tx.QueryRow(ctx, `SELECT `+docColumns+` FROM documents d WHERE d.sha256 = $1`, n.Doc.SHA256))
+		lost := false // in progress, but no job will ever finish it
+		if err == nil && !existing.Status.Done() {
+			alive, aerr := ingestAlive(ctx, tx, existing.ID)
+			if aerr != nil {
+				return aerr
+			}
+			lost = !alive
+		}
 		switch {
-		case err == nil && existing.Status == shifu.StatusFailed:
+		case err == nil && (existing.Status == shifu.StatusFailed || lost):
 			if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'queued', error = '', progress = '{}', updated_at = now() WHERE id = $1`, existing.ID); err != nil {
 				return err
 			}
