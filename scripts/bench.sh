@@ -4,7 +4,9 @@
 #     the corpus into a test database first);
 #   - vector search over a small synthetic table, chunker, analyzer, hashing
 #     embedder, PDF text, time to the first model request;
-#   - ingest of the largest manual against pdftotext (`shifu bench ingest`).
+#   - ingest of the largest manual against pdftotext (`shifu bench ingest`);
+#   - search p50/p95/p99 over the eval corpus next to an exact scan
+#     (`shifu bench search`; the corpus is make eval's, under $DATA/eval).
 # The 1M-chunk HNSW benchmark takes ~15 minutes and 4 GB of disk: run it on its
 # own (see internal/postgres/vector_bench_test.go).
 set -euo pipefail
@@ -25,3 +27,11 @@ SHIFU_MASTER_KEY=$(./shifu keygen)
 export SHIFU_MASTER_KEY
 ./shifu migrate
 ./shifu bench ingest "$SHIFU_CORPUS/docs/LinuxCNC_Documentation.pdf"
+# Search latency over the eval corpus, ingested once by scripts/eval.sh.
+EVAL_INGEST_ONLY=1 bash scripts/eval.sh >/dev/null
+(
+  SHIFU_MASTER_KEY=$(cat "$DATA/eval.key")
+  DATABASE_URL=$(bash scripts/pg.sh db "$(bash scripts/pg.sh start "$DATA/eval" "${EVAL_PORT:-54335}")" shifu)
+  export SHIFU_MASTER_KEY DATABASE_URL
+  ./shifu bench search --tenant eval --questions "${QUESTIONS:-../shared/eval/dev.jsonl}"
+)

@@ -25,4 +25,5 @@ export DATABASE_URL
 # Files already stored unchanged are skipped; a run cut short is completed.
 ./shifu ingest --tenant eval "$CORPUS/docs"
 ./shifu reindex --tenant eval
+[ -n "${EVAL_INGEST_ONLY:-}" ] && exit 0 # scripts/bench.sh: the corpus, not the scores
 ./shifu eval --tenant eval --questions "$QUESTIONS" "$@"

@@ -38,6 +38,7 @@ func cmdAsk(ctx context.Context, e *env, args []string) error {
 	if question == "" {
 		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu ask --tenant NAME [--json] QUESTION")
 	}
+	e.warmAnalyzer() // while the database and tenant are looked up
 	t, err := e.tenant(ctx, *tenantName)
 	if err != nil {
 		return err

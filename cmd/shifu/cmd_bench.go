@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -16,14 +18,21 @@ import (
 	"github.com/shifu-factory/shifu/ingest"
 	"github.com/shifu-factory/shifu/internal/keyring"
 	"github.com/shifu-factory/shifu/internal/postgres"
+	"github.com/shifu-factory/shifu/retrieval"
 )
+
+const benchUsage = "usage: shifu bench ingest FILE | shifu bench search --tenant NAME [--questions FILE.jsonl] [--rounds N] [--k N]"
 
 // cmdBench measures end-to-end ingest of one file (parse, clean, chunk, index,
 // embed with the configured embedder, store) into a throw-away tenant, next to
-// pdftotext on the same file in the same run, and reports peak memory.
+// pdftotext on the same file in the same run, and reports peak memory; or
+// search latency (see benchSearch).
 func cmdBench(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && args[0] == "search" {
+		return benchSearch(ctx, e, args[1:])
+	}
 	if len(args) != 2 || args[0] != "ingest" {
-		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu bench ingest FILE")
+		return shifu.Errorf(shifu.ErrInvalid, benchUsage)
 	}
 	path := args[1]
 	data, err := os.ReadFile(path)
@@ -119,4 +128,163 @@ func dropTenant(ctx context.Context, ownerURL string, id int64) {
 	}
 	defer conn.Close(ctx)
 	_, _ = conn.Exec(ctx, "DELETE FROM tenants WHERE id = $1", id)
+}
+
+// benchSearch runs the evaluation questions against an ingested tenant,
+// rounds times after one warm-up round, and prints latency percentiles of
+// the whole search (what a question costs in serve, model calls aside), of
+// its lexical half alone, and of the vector search alone on the plan it
+// takes, next to the exact scan and the HNSW index on the same vectors in
+// the same run (with the index's recall@k against the exact scan).
+func benchSearch(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "bench search")
+	tenantName := fs.String("tenant", "", "tenant name (an ingested corpus, e.g. make eval's)")
+	qpath := fs.String("questions", filepath.Join("..", "shared", "eval", "dev.jsonl"), "JSON-lines question set")
+	rounds := fs.Int("rounds", 3, "timed rounds over the questions")
+	k := fs.Int("k", 10, "hits per question")
+	ef := fs.Int("ef-search", 0, "hnsw.ef_search for the index walks (0: the default)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || *ef < 0 || *ef > 1000 {
+		return shifu.Errorf(shifu.ErrInvalid, benchUsage+" [--ef-search 1-1000]")
+	}
+	if *rounds < 1 || *rounds > 100 || *k < 1 || *k > 100 {
+		return shifu.Errorf(shifu.ErrInvalid, "--rounds %d --k %d: use 1 to 100 for each", *rounds, *k)
+	}
+	f, err := os.Open(*qpath)
+	if err != nil {
+		return shifu.Errorf(shifu.ErrInvalid, "--questions %s: %v", *qpath, err)
+	}
+	qs, err := retrieval.ReadQuestions(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if len(qs) == 0 {
+		return shifu.Errorf(shifu.ErrInvalid, "--questions %s holds no questions", *qpath)
+	}
+	e.warmAnalyzer()
+	t, err := e.tenant(ctx, *tenantName)
+	if err != nil {
+		return err
+	}
+	db, err := e.db(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := e.searcher(ctx, retrieval.Options{EfSearch: *ef})
+	if err != nil {
+		return err
+	}
+	emb, err := e.embedder()
+	if err != nil {
+		return err
+	}
+	a, err := e.analyzer()
+	if err != nil {
+		return err
+	}
+	st, err := db.Corpus(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	lexical := retrieval.New(db, a, nil, s.Options())
+	texts := make([]string, len(qs))
+	for i, q := range qs {
+		texts[i] = q.Question
+	}
+	vecs, err := emb.Embed(ctx, texts)
+	if err != nil {
+		return err
+	}
+	if st.Models[emb.Model()] == 0 {
+		return shifu.Errorf(shifu.ErrInvalid, "tenant %s has no vectors of the configured embedder %s (it has %v)", t.Name, emb.Model(), st.Models)
+	}
+	exactPlan := postgres.VectorPlan{ExactBelow: math.MaxInt32, IndexShare: 2}
+	plans := []struct {
+		name string
+		plan postgres.VectorPlan
+	}{{"vector", postgres.VectorPlan{EfSearch: *ef}}, {"vector exact", exactPlan}, {"vector hnsw", postgres.VectorPlan{ExactBelow: -1, EfSearch: *ef}}}
+
+	lat := map[string][]time.Duration{}
+	methods := map[postgres.Method]int{}
+	exact := make([][]shifu.Hit, len(qs))
+	found, total := 0, 0
+	var outs []retrieval.Outcome
+	for round := 0; round <= *rounds; round++ {
+		timed := round > 0 // round 0 warms caches and plans
+		o, err := retrieval.Evaluate(ctx, s, t.ID, qs, *k)
+		if err != nil {
+			return err
+		}
+		lo, err := retrieval.Evaluate(ctx, lexical, t.ID, qs, *k)
+		if err != nil {
+			return err
+		}
+		if timed {
+			outs = append(outs, o...)
+			for i := range o {
+				lat["search"] = append(lat["search"], o[i].Latency)
+				lat["lexical"] = append(lat["lexical"], lo[i].Latency)
+			}
+		}
+		for i, v := range vecs {
+			for _, p := range plans {
+				start := time.Now()
+				r, err := db.Vector(ctx, t.ID, postgres.VectorQuery{Vector: v, Model: emb.Model(), Plan: p.plan, Limit: *k})
+				took := time.Since(start)
+				if err != nil {
+					return err
+				}
+				switch p.name {
+				case "vector":
+					methods[r.Method]++
+				case "vector exact":
+					exact[i] = r.Hits
+				case "vector hnsw":
+					if timed {
+						found += sameIDs(exact[i], r.Hits)
+						total += len(exact[i])
+					}
+				}
+				if timed {
+					lat[p.name] = append(lat[p.name], took)
+				}
+			}
+		}
+	}
+	rep := retrieval.Score(outs)
+	fmt.Fprintf(e.stdout, "corpus        tenant %s: %d chunks; %d questions x %d rounds (after one warm-up); GOMAXPROCS %d\n",
+		t.Name, st.Chunks, len(qs), *rounds, runtime.GOMAXPROCS(0))
+	row := func(name, note string) {
+		d := lat[name]
+		fmt.Fprintf(e.stdout, "%-13s p50 %6.1f ms  p95 %6.1f ms  p99 %6.1f ms  %s\n", name,
+			ms(retrieval.Percentile(d, 0.50)), ms(retrieval.Percentile(d, 0.95)), ms(retrieval.Percentile(d, 0.99)), note)
+	}
+	row("search", fmt.Sprintf("hybrid, as served (hit@5 %.3f, MRR@10 %.3f)", rep.All.Hit5, rep.All.MRR10))
+	row("lexical", "BM25 half alone")
+	row("vector", fmt.Sprintf("vector half alone, planned: %v", methods))
+	row("vector exact", "baseline: every candidate scored")
+	recall := 0.0
+	if total > 0 {
+		recall = float64(found) / float64(total)
+	}
+	row("vector hnsw", fmt.Sprintf("index always; recall@%d %.3f against exact", *k, recall))
+	return nil
+}
+
+// sameIDs counts the hits of got that want holds.
+func sameIDs(want, got []shifu.Hit) int {
+	ids := map[int64]bool{}
+	for _, h := range want {
+		ids[h.ID] = true
+	}
+	n := 0
+	for _, h := range got {
+		if ids[h.ID] {
+			n++
+		}
+	}
+	return n
 }

@@ -69,6 +69,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	e.warmAnalyzer() // while the database and tenant are looked up
 	t, err := e.tenant(ctx, *tenantName)
 	if err != nil {
 		return err

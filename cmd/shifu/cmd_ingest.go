@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -34,6 +35,7 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 	if k := shifu.DocKind(*kind); !k.Valid() {
 		return shifu.Errorf(shifu.ErrInvalid, "--kind %q: accepted kinds are manual and note", *kind)
 	}
+	e.warmAnalyzer()
 	t, err := e.tenant(ctx, *tenantName)
 	if err != nil {
 		return err
@@ -41,6 +43,13 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 	files, err := collect(fs.Args())
 	if err != nil {
 		return err
+	}
+	if slices.ContainsFunc(files, func(f string) bool { return strings.EqualFold(filepath.Ext(f), ".pdf") }) {
+		p, err := e.parser(ctx)
+		if err != nil {
+			return err
+		}
+		p.Warm() // a hint only: any PDF, named so or not, starts it when parsed
 	}
 	svc, stop, err := e.startIngest(ctx, 2)
 	if err != nil {

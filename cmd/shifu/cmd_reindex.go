@@ -21,6 +21,7 @@ func cmdReindex(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() > 0 {
 		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu reindex [--tenant NAME]")
 	}
+	e.warmAnalyzer() // while the database and tenant are looked up
 	db, err := e.db(ctx)
 	if err != nil {
 		return err

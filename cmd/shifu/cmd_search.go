@@ -108,6 +108,7 @@ func cmdSearch(ctx context.Context, e *env, args []string) error {
 	if *k < 1 || *k > 100 {
 		return shifu.Errorf(shifu.ErrInvalid, "--k %d: use 1 to 100", *k)
 	}
+	e.warmAnalyzer() // while the database and tenant are looked up
 	t, err := e.tenant(ctx, *tenantName)
 	if err != nil {
 		return err

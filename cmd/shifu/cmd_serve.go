@@ -31,6 +31,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	e.warmAnalyzer() // while the database opens and the pipeline starts
 	db, err := e.db(ctx)
 	if err != nil {
 		return err

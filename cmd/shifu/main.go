@@ -49,6 +49,7 @@ commands:
   bot add dingtalk --tenant NAME --app-key K --app-secret S
   bot list --tenant NAME [--json] | bot remove ... | bot connect slack:TEAM dingtalk:KEY ...
   bench ingest FILE     measure end-to-end ingest speed and memory
+  bench search --tenant NAME [--questions FILE.jsonl] [--rounds 3]   search p50/p95/p99 next to an exact scan
 `
 
 // run is the whole program; main only supplies the process's environment.

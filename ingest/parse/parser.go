@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/klippa-app/go-pdfium"
@@ -28,15 +29,15 @@ type Options struct {
 }
 
 // Parser turns uploads into Docs. It owns the process's one PDFium
-// (WebAssembly) pool, whose start-up costs seconds, so make one and share it.
-// It is safe for concurrent use.
+// (WebAssembly) pool, whose start-up costs seconds and ~100 MB, so make one
+// and share it; the pool starts only when a PDF or a page image needs it (or
+// Warm asks for it ahead). It is safe for concurrent use.
 type Parser struct {
 	opts Options
-	pool pdfium.Pool
+	pool *engine
 }
 
-// New starts the PDFium pool. ctx bounds only the start-up; the pool lives
-// until Close.
+// New returns a Parser; it does not start PDFium (see Warm).
 func New(ctx context.Context, opts Options) (*Parser, error) {
 	if opts.MaxBytes <= 0 {
 		opts.MaxBytes = 200 << 20
@@ -50,29 +51,89 @@ func New(ctx context.Context, opts Options) (*Parser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	pool, err := webassembly.Init(webassembly.Config{
-		Context:  context.WithoutCancel(ctx),
-		MinIdle:  1,
-		MaxIdle:  opts.PDFWorkers,
-		MaxTotal: opts.PDFWorkers + 1, // one spare so RenderPage is not starved by a long parse
-		// CloseOnContextDone lets Kill interrupt a page that hangs in PDFium.
-		RuntimeConfig: wazero.NewRuntimeConfig().
-			WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesExceptionHandling).
-			WithCloseOnContextDone(true),
-		ReuseWorkers: true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("parse: start pdfium: %w", err)
-	}
-	return &Parser{opts: opts, pool: pool}, nil
+	return &Parser{opts: opts, pool: &engine{workers: opts.PDFWorkers, ready: make(chan struct{})}}, nil
 }
 
-// Close stops the PDFium pool.
+// Warm starts PDFium in the background, so a PDF that comes later does not
+// wait for it; a no-op once started.
+func (p *Parser) Warm() { p.pool.start() }
+
+// Close stops the PDFium pool, waiting for a start under way.
 func (p *Parser) Close() error {
 	if p == nil || p.pool == nil {
 		return nil
 	}
-	return p.pool.Close()
+	return p.pool.close()
+}
+
+// engine is the PDFium pool, started once on first use by one goroutine
+// that close waits for.
+type engine struct {
+	workers int
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	ready   chan struct{} // closed when pool and err are set
+	pool    pdfium.Pool
+	err     error
+}
+
+func (e *engine) start() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.started || e.closed {
+		return
+	}
+	e.started = true
+	go func() {
+		defer close(e.ready)
+		e.pool, e.err = webassembly.Init(webassembly.Config{
+			MinIdle:  1,
+			MaxIdle:  e.workers,
+			MaxTotal: e.workers + 1, // one spare so RenderPage is not starved by a long parse
+			// CloseOnContextDone lets Kill interrupt a page that hangs in PDFium.
+			RuntimeConfig: wazero.NewRuntimeConfig().
+				WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesExceptionHandling).
+				WithCloseOnContextDone(true),
+			ReuseWorkers: true,
+		})
+		if e.err != nil {
+			e.err = fmt.Errorf("parse: start pdfium: %w", e.err)
+		}
+	}()
+}
+
+// get starts the pool if need be and waits for it, or for ctx.
+func (e *engine) get(ctx context.Context) (pdfium.Pool, error) {
+	e.start()
+	select {
+	case <-e.ready:
+		if e.pool == nil && e.err == nil {
+			return nil, errors.New("parse: the parser is closed")
+		}
+		return e.pool, e.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (e *engine) close() error {
+	e.mu.Lock()
+	started, closed := e.started, e.closed
+	e.closed = true
+	e.mu.Unlock()
+	if closed {
+		return nil
+	}
+	if !started {
+		close(e.ready)
+		return nil
+	}
+	<-e.ready
+	if e.pool == nil {
+		return nil
+	}
+	return e.pool.Close()
 }
 
 // Parse sniffs data and parses it into a Doc within the Parser's timeout.

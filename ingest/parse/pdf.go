@@ -39,7 +39,11 @@ type session struct {
 }
 
 func (p *Parser) open(ctx context.Context, name string, data []byte) (*session, error) {
-	inst, err := p.pool.GetInstanceWithContext(ctx)
+	pool, err := p.pool.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := pool.GetInstanceWithContext(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
