@@ -139,7 +139,7 @@ type ingester struct{ s *ingest.Service }
 
 func (i ingester) Add(ctx context.Context, tenant int64, u web.Upload) (shifu.Document, bool, error) {
 	return i.s.Add(ctx, tenant, ingest.Upload{Name: u.Name, Data: u.Data, Kind: u.Kind, Title: u.Title, Revision: u.Revision,
-		Equipment: u.Equipment, UserID: u.UserID, UserName: u.UserName})
+		Equipment: u.Equipment, UserID: u.UserID, UserName: u.UserName, Of: u.Of, Confirm: u.Confirm})
 }
 
 func (i ingester) AddNote(ctx context.Context, tenant int64, n shifu.Note, userID int64) (shifu.Document, bool, error) {

@@ -38,7 +38,11 @@ commands:
   tenant create NAME    add a tenant (factory)
   ingest --tenant NAME [--kind manual|note] PATH...
   note add --tenant NAME --title T --fix F --author A [--equipment E --symptom S --cause C]
-  docs --tenant NAME [--json]
+  ingest --tenant NAME --revision-of ID [--yes] FILE   add FILE as the next version of document ID
+  docs --tenant NAME [--json] [--deleted]
+  revert --tenant NAME --doc ID --version N   make a kept version live again
+  delete --tenant NAME --doc ID     delete softly (restorable until purged)
+  restore --tenant NAME --doc ID    bring a deleted document back
   reindex [--tenant NAME]   rebuild postings an older analyzer made (serve does it at start)
   search --tenant NAME [--k N] [--json] QUESTION
   ask --tenant NAME [--json] QUESTION
@@ -73,6 +77,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdNote(ctx, env, rest)
 	case "docs":
 		return cmdDocs(ctx, env, rest)
+	case "revert":
+		return cmdRevert(ctx, env, rest)
+	case "delete":
+		return cmdDelete(ctx, env, rest)
+	case "restore":
+		return cmdRestore(ctx, env, rest)
 	case "reindex":
 		return cmdReindex(ctx, env, rest)
 	case "search":
