@@ -91,6 +91,22 @@ func TestCLIVersions(t *testing.T) {
 	if _, err := sh.run("restore", "--tenant", "acme", "--doc", id); err == nil || !strings.Contains(errMessage(err), "not deleted") {
 		t.Fatalf("restore of a live document: %v", err)
 	}
+	// Purge: within retention nothing goes; past it, the document and its
+	// versions are gone for good.
+	sh.must("delete", "--tenant", "acme", "--doc", id)
+	if out := sh.must("purge", "--tenant", "acme"); !strings.Contains(out, "acme: 0 deleted documents and 0 old versions purged") {
+		t.Fatalf("purge within retention:\n%s", out)
+	}
+	sh.env["SHIFU_DELETE_RETENTION"] = "1ns"
+	if out := sh.must("purge"); !strings.Contains(out, "acme: 1 deleted documents") {
+		t.Fatalf("purge past retention:\n%s", out)
+	}
+	if out := sh.must("docs", "--tenant", "acme", "--deleted", "--json"); strings.TrimSpace(out) != "[]" {
+		t.Fatalf("purged document still listed: %s", out)
+	}
+	if _, err := sh.run("restore", "--tenant", "acme", "--doc", id); err == nil || !strings.Contains(errMessage(err), "not found") {
+		t.Fatalf("restore after purge: %v", err)
+	}
 	for _, bad := range [][]string{
 		{"revert", "--tenant", "acme", "--doc", id},
 		{"delete", "--tenant", "acme"},

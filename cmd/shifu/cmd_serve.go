@@ -58,6 +58,13 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		reindexAll(runCtx, svc, tenants, log)
 	}()
 	defer func() { cancel(); <-reindexed }()
+	// Deleted documents and old versions past retention are purged hourly.
+	purged := make(chan struct{})
+	go func() {
+		defer close(purged)
+		purgeEvery(runCtx, db, c, time.Hour, log)
+	}()
+	defer func() { cancel(); <-purged }()
 
 	metrics := web.NewMetrics()
 	metrics.WatchJobs(db.Pool())

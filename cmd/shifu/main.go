@@ -43,6 +43,7 @@ commands:
   revert --tenant NAME --doc ID --version N   make a kept version live again
   delete --tenant NAME --doc ID     delete softly (restorable until purged)
   restore --tenant NAME --doc ID    bring a deleted document back
+  purge [--tenant NAME]             remove what is past retention (serve does it hourly)
   reindex [--tenant NAME]   rebuild postings an older analyzer made (serve does it at start)
   search --tenant NAME [--k N] [--json] QUESTION
   ask --tenant NAME [--json] QUESTION
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdDelete(ctx, env, rest)
 	case "restore":
 		return cmdRestore(ctx, env, rest)
+	case "purge":
+		return cmdPurge(ctx, env, rest)
 	case "reindex":
 		return cmdReindex(ctx, env, rest)
 	case "search":

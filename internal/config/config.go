@@ -39,6 +39,13 @@ type Config struct {
 	// pushes messages to the HTTP callback.
 	DingTalkStream bool
 	DingTalkAPIURL string // Stream mode's OpenAPI host; "" for DingTalk's (tests point it at a fake)
+
+	// Retention. A deleted document can be restored for DeleteRetention,
+	// then it is purged with every version, original, chunk and posting.
+	// A version that stopped being live is purged after VersionRetention;
+	// 0 (SHIFU_VERSION_RETENTION unset or "forever") keeps every version.
+	DeleteRetention  time.Duration
+	VersionRetention time.Duration
 }
 
 // Model says which hosted model to call, or "offline"/"" for none.
@@ -191,6 +198,11 @@ func Load(getenv func(string) string) (Config, error) {
 		if c.Rerank.Provider != "cohere" && c.Rerank.Provider != "dashscope" {
 			bad("SHIFU_RERANK_PROVIDER=%q: want cohere (Cohere/Jina /rerank shape) or dashscope", c.Rerank.Provider)
 		}
+	}
+
+	c.DeleteRetention = dur("SHIFU_DELETE_RETENTION", 30*24*time.Hour)
+	if v := str("SHIFU_VERSION_RETENTION", ""); v != "forever" {
+		c.VersionRetention = dur("SHIFU_VERSION_RETENTION", 0)
 	}
 
 	if u := c.DingTalkAPIURL; u != "" {
