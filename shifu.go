@@ -25,10 +25,14 @@ const (
 	StatusEmbedding Status = "embedding"
 	StatusReady     Status = "ready"
 	StatusFailed    Status = "failed"
+	// StatusArchived is a version that was ingested and is kept, but is not
+	// the one searched: an older revision, one rolled back from, or the live
+	// version of a deleted document.
+	StatusArchived Status = "archived"
 )
 
 // Done reports whether ingest has finished, well or badly.
-func (s Status) Done() bool { return s == StatusReady || s == StatusFailed }
+func (s Status) Done() bool { return s == StatusReady || s == StatusFailed || s == StatusArchived }
 
 // Role is what a user may do inside a tenant. Roles are ordered: each includes
 // the rights of the ones before it.
@@ -74,11 +78,14 @@ type User struct {
 	Role     Role
 }
 
-// Document is one uploaded file or technician note. A new revision of the same
-// file name gets a new Document row; the old one stays live until the new one is
-// ready.
+// Document is one uploaded file or technician note. It keeps its ID for life;
+// each upload of a new revision is a Version, and the fields below describe
+// one of them (the live version, unless asked for another). Searches and
+// answers use the live version: the newest one that became ready, or the one
+// rolled back to.
 type Document struct {
-	ID         int64
+	ID         int64 // the document, stable across revisions
+	VersionID  int64 // the stored version these fields describe: its original, chunks and ingest job
 	TenantID   int64
 	Name       string // file name as uploaded
 	Title      string
@@ -98,6 +105,23 @@ type Document struct {
 	Equipment  string // equipment tag (notes, or set by a supervisor)
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	Live       bool      // this version is the one searched
+	DeletedAt  time.Time // zero unless deleted (restorable until purged)
+	Versions   []Version // every kept version, oldest first (filled by listings)
+}
+
+// Version is one kept revision of a document.
+type Version struct {
+	ID         int64     `json:"-"` // the stored version (original, chunks, job)
+	Version    int       `json:"version"`
+	Name       string    `json:"name"` // file name as uploaded
+	SHA256     string    `json:"sha256"`
+	Size       int64     `json:"size"`
+	Revision   string    `json:"revision"` // the uploader's label
+	UploadedBy string    `json:"uploaded_by"`
+	Status     Status    `json:"status"`
+	Live       bool      `json:"live"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 // Progress counts what ingest has done so far for a document.
@@ -138,6 +162,8 @@ type Hit struct {
 	Document string  `json:"document"` // file name
 	Title    string  `json:"title"`
 	Kind     DocKind `json:"kind"`
+	DocID    int64   `json:"document_id"` // the document (Chunk.DocumentID is its stored version)
+	Version  int     `json:"version"`
 	Author   string  `json:"author,omitempty"` // notes: who wrote it
 	Score    float64 `json:"score"`
 }
@@ -153,7 +179,11 @@ type Citation struct {
 	Quote     string `json:"quote"`
 	ChunkID   int64  `json:"chunk_id"`
 	DocID     int64  `json:"document_id"`
-	Author    string `json:"author,omitempty"`
+	// Version is the version of the document the passage came from, so the
+	// citation opens what was cited after newer revisions; 0 in citations
+	// stored before documents had versions (they open the live one).
+	Version int    `json:"version,omitempty"`
+	Author  string `json:"author,omitempty"`
 	// Verified is false when the model cited this passage but its quote was not
 	// found in it; the citation is kept, flagged, rather than trusted.
 	Verified bool `json:"verified"`

@@ -158,6 +158,11 @@ type Upload struct {
 	Equipment string
 	UserID    int64
 	UserName  string
+	// Of is the document this file is the next version of; 0: the document
+	// of the same name and kind, or a new one.
+	Of int64
+	// Confirm accepts a revision that looks like a different manual.
+	Confirm bool
 }
 
 // Add stores an upload and queues its ingest. Bad input is refused here, before
@@ -189,11 +194,18 @@ func (s *Service) Add(ctx context.Context, tenant int64, u Upload) (doc shifu.Do
 	if err != nil {
 		return doc, false, err
 	}
+	mt := mimeOf(format, u.Data)
+	var check func(shifu.Document) error
+	if u.Of > 0 && !u.Confirm {
+		check = func(prev shifu.Document) error { return sameManual(prev, name, mt) }
+	}
 	return s.db.CreateDocument(ctx, tenant, postgres.NewDocument{
 		Doc: shifu.Document{Name: name, Title: u.Title, Kind: u.Kind, SHA256: hex.EncodeToString(sum[:]),
-			Size: int64(len(u.Data)), MIME: mimeOf(format, u.Data), Revision: u.Revision,
+			Size: int64(len(u.Data)), MIME: mt, Revision: u.Revision,
 			UploadedBy: u.UserName, Equipment: u.Equipment},
 		Uploader: u.UserID,
+		Of:       u.Of,
+		Check:    check,
 		Seal:     func(id int64) ([]byte, error) { return key.Seal(u.Data, sealContext(tenant, id)) },
 		Enqueue:  s.enqueue,
 	})
@@ -226,15 +238,59 @@ func noteName(title string) string {
 	return t + ".md"
 }
 
-// Reingest queues a stored document's ingest again (after a parser or
-// embedder change).
-func (s *Service) Reingest(ctx context.Context, tenant, id int64) error {
-	return s.db.Requeue(ctx, tenant, id, s.enqueue)
+// sameManual refuses, until confirmed, a revision whose file looks like a
+// different manual from the version it follows: another type of file, or a
+// name sharing no word with the old one.
+func sameManual(prev shifu.Document, name, mimeType string) error {
+	base := func(m string) string { b, _, _ := strings.Cut(m, ";"); return strings.TrimSpace(b) }
+	switch {
+	case base(prev.MIME) != base(mimeType):
+		return shifu.Errorf(shifu.ErrConflict, "%s (%s) looks like a different manual from version %d, %s (%s): confirm to add it as the next version anyway",
+			name, base(mimeType), prev.Version, prev.Name, base(prev.MIME))
+	case !shareWord(prev.Name, name):
+		return shifu.Errorf(shifu.ErrConflict, "%s shares no word with the name of version %d, %s, so it looks like a different manual: confirm to add it as the next version anyway",
+			name, prev.Version, prev.Name)
+	}
+	return nil
 }
 
-// Original returns a document's decrypted original bytes.
-func (s *Service) Original(ctx context.Context, tenant, id int64) ([]byte, error) {
-	sealed, err := s.db.Original(ctx, tenant, id)
+// shareWord reports whether two file names (without extension) have a word
+// of two or more letters or digits in common, ignoring case.
+func shareWord(a, b string) bool {
+	words := func(s string) []string {
+		s = strings.TrimSuffix(s, filepath.Ext(s))
+		return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r > 0x2e7f)
+		})
+	}
+	seen := map[string]bool{}
+	for _, w := range words(a) {
+		if len([]rune(w)) >= 2 {
+			seen[w] = true
+		}
+	}
+	for _, w := range words(b) {
+		if seen[w] {
+			return true
+		}
+	}
+	return false
+}
+
+// Reingest queues the ingest of a document's live version again (after a
+// parser or embedder change).
+func (s *Service) Reingest(ctx context.Context, tenant, id int64) error {
+	d, err := s.db.Document(ctx, tenant, id)
+	if err != nil {
+		return err
+	}
+	return s.db.Requeue(ctx, tenant, d.VersionID, s.enqueue)
+}
+
+// Original returns the decrypted original bytes of a stored version
+// (Document.VersionID).
+func (s *Service) Original(ctx context.Context, tenant, versionID int64) ([]byte, error) {
+	sealed, err := s.db.Original(ctx, tenant, versionID)
 	if err != nil {
 		return nil, err
 	}
@@ -242,10 +298,12 @@ func (s *Service) Original(ctx context.Context, tenant, id int64) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	return key.Open(sealed, sealContext(tenant, id))
+	return key.Open(sealed, sealContext(tenant, versionID))
 }
 
-func sealContext(tenant, doc int64) string { return fmt.Sprintf("original:%d:%d", tenant, doc) }
+// sealContext binds a sealed original to its tenant and stored version (the
+// documents row, whose id was the document's before versions).
+func sealContext(tenant, version int64) string { return fmt.Sprintf("original:%d:%d", tenant, version) }
 
 func mimeOf(f parse.Format, data []byte) string {
 	switch f {
@@ -261,8 +319,9 @@ func mimeOf(f parse.Format, data []byte) string {
 	return http.DetectContentType(data)
 }
 
-// Wait polls the documents until each is ready or failed, calling update on
-// every change it sees, and returns their final state.
+// Wait polls stored versions (Document.VersionID, as Add returns them)
+// until each is ingested or failed, calling update on every change it sees,
+// and returns their final state.
 func (s *Service) Wait(ctx context.Context, tenant int64, ids []int64, update func(shifu.Document)) ([]shifu.Document, error) {
 	last := map[int64]shifu.Document{}
 	tick := time.NewTicker(250 * time.Millisecond)
@@ -270,7 +329,7 @@ func (s *Service) Wait(ctx context.Context, tenant int64, ids []int64, update fu
 	for {
 		done := 0
 		for _, id := range ids {
-			d, err := s.db.Document(ctx, tenant, id)
+			d, err := s.db.VersionRow(ctx, tenant, id)
 			if err != nil {
 				return nil, err
 			}

@@ -127,7 +127,7 @@ func TestSameBytesChangeNothing(t *testing.T) {
 	if err != nil || dup {
 		t.Fatalf("first add: dup %v err %v", dup, err)
 	}
-	if err := f.svc.process(ctx, f.tenant, d1.ID); err != nil {
+	if err := f.svc.process(ctx, f.tenant, d1.VersionID); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := f.db.Document(ctx, f.tenant, d1.ID)
@@ -135,7 +135,7 @@ func TestSameBytesChangeNothing(t *testing.T) {
 	if err != nil || !dup || d2.ID != d1.ID {
 		t.Fatalf("second add: id %d (first %d) dup %v err %v", d2.ID, d1.ID, dup, err)
 	}
-	docs, _ := f.db.Documents(ctx, f.tenant)
+	docs, _ := f.db.Documents(ctx, f.tenant, false)
 	after, _ := f.db.Document(ctx, f.tenant, d1.ID)
 	if len(docs) != 1 || after.UpdatedAt != before.UpdatedAt || after.Chunks != before.Chunks {
 		t.Fatalf("re-upload changed something: %d documents, %+v -> %+v", len(docs), before, after)
@@ -150,19 +150,21 @@ func TestOriginalIsSealed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed, err := f.db.Original(ctx, f.tenant, d.ID)
+	sealed, err := f.db.Original(ctx, f.tenant, d.VersionID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if bytes.Contains(sealed, []byte("Secret press manual")) || len(sealed) < len(data) {
 		t.Fatal("the stored original is not encrypted")
 	}
-	got, err := f.svc.Original(ctx, f.tenant, d.ID)
+	got, err := f.svc.Original(ctx, f.tenant, d.VersionID)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("Original: %v", err)
 	}
 }
 
+// TestRevisionReplacesAtomically: a new revision keeps the document's id and
+// becomes its live version in one step; the old version stays, archived.
 func TestRevisionReplacesAtomically(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t, nil, Options{})
@@ -170,38 +172,40 @@ func TestRevisionReplacesAtomically(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.process(ctx, f.tenant, v1.ID); err != nil {
+	if err := f.svc.process(ctx, f.tenant, v1.VersionID); err != nil {
 		t.Fatal(err)
 	}
 	v2, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "press.md", Data: manual("Press rev B", 4), Revision: "B"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v2.Version != 2 {
-		t.Fatalf("new revision has version %d, want 2", v2.Version)
+	if v2.Version != 2 || v2.ID != v1.ID || v2.VersionID == v1.VersionID {
+		t.Fatalf("new revision: document %d version %d (stored %d), want document %d version 2", v2.ID, v2.Version, v2.VersionID, v1.ID)
 	}
 	// While v2 is queued and while it is half-way (chunks stored, not yet
 	// embedded), readers still see v1 alone.
-	if ids, _ := liveChunks(t, f, "press.md"); len(ids) != 1 || !ids[v1.ID] {
+	if ids, _ := liveChunks(t, f, "press.md"); len(ids) != 1 || !ids[v1.VersionID] {
 		t.Fatalf("live before v2 ingest: %v", ids)
 	}
-	if err := f.db.StoreChunks(ctx, f.tenant, v2.ID, postgres.Meta{}, []postgres.ChunkRow{{Chunk: shifu.Chunk{Ord: 0, Text: "half"}}}); err != nil {
+	if err := f.db.StoreChunks(ctx, f.tenant, v2.VersionID, postgres.Meta{}, []postgres.ChunkRow{{Chunk: shifu.Chunk{Ord: 0, Text: "half"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if ids, _ := liveChunks(t, f, "press.md"); len(ids) != 1 || !ids[v1.ID] {
+	if ids, _ := liveChunks(t, f, "press.md"); len(ids) != 1 || !ids[v1.VersionID] {
 		t.Fatalf("live during v2 ingest: %v", ids)
 	}
-	if err := f.svc.process(ctx, f.tenant, v2.ID); err != nil {
+	if err := f.svc.process(ctx, f.tenant, v2.VersionID); err != nil {
 		t.Fatal(err)
 	}
 	ids, n := liveChunks(t, f, "press.md")
-	if len(ids) != 1 || !ids[v2.ID] || n == 0 {
+	if len(ids) != 1 || !ids[v2.VersionID] || n == 0 {
 		t.Fatalf("live after v2: %v (%d chunks)", ids, n)
 	}
-	if _, err := f.db.Document(ctx, f.tenant, v1.ID); !errors.Is(err, shifu.ErrNotFound) {
-		t.Fatalf("v1 still stored: %v", err)
+	d, err := f.db.Document(ctx, f.tenant, v1.ID)
+	if err != nil || d.Version != 2 || d.Status != shifu.StatusReady || len(d.Versions) != 2 ||
+		d.Versions[0].Status != shifu.StatusArchived || d.Versions[0].Revision != "A" || d.Versions[1].Revision != "B" || !d.Versions[1].Live {
+		t.Fatalf("after v2: %+v, %v", d, err)
 	}
-	// The replaced revision's postings went with its chunks.
+	// Every posting belongs to a chunk.
 	var orphans, postings int
 	err = f.db.InTenant(ctx, f.tenant, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE c.id IS NULL), count(*)
@@ -248,21 +252,21 @@ func TestCrashMidEmbeddingResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	broken.Store(true)
-	if err := f.svc.process(ctx, f.tenant, d.ID); err == nil {
+	if err := f.svc.process(ctx, f.tenant, d.VersionID); err == nil {
 		t.Fatal("the embedding server failed but process did not")
 	}
 	mid, _ := f.db.Document(ctx, f.tenant, d.ID)
-	left, _, _ := f.db.Unembedded(ctx, f.tenant, d.ID, emb.Model())
+	left, _, _ := f.db.Unembedded(ctx, f.tenant, d.VersionID, emb.Model())
 	if mid.Status != shifu.StatusEmbedding || mid.Chunks < 6 || len(left) != mid.Chunks-4 {
 		t.Fatalf("after the crash: status %s, %d chunks, %d unembedded (want %d)", mid.Status, mid.Chunks, len(left), mid.Chunks-4)
 	}
 	embedCalls := srv.Count("/embeddings")
 	broken.Store(false)
-	if err := f.svc.process(ctx, f.tenant, d.ID); err != nil {
+	if err := f.svc.process(ctx, f.tenant, d.VersionID); err != nil {
 		t.Fatal(err)
 	}
 	final, _ := f.db.Document(ctx, f.tenant, d.ID)
-	left, _, _ = f.db.Unembedded(ctx, f.tenant, d.ID, emb.Model())
+	left, _, _ = f.db.Unembedded(ctx, f.tenant, d.VersionID, emb.Model())
 	_, n := liveChunks(t, f, "mill.md")
 	if final.Status != shifu.StatusReady || len(left) != 0 || n != mid.Chunks || final.Chunks != mid.Chunks {
 		t.Fatalf("after resume: status %s, %d live chunks (want %d), %d unembedded", final.Status, n, mid.Chunks, len(left))
@@ -298,7 +302,7 @@ func TestBadInputIsRefusedClearly(t *testing.T) {
 			}
 		}
 	}
-	if docs, _ := f.db.Documents(ctx, f.tenant); len(docs) != 0 {
+	if docs, _ := f.db.Documents(ctx, f.tenant, false); len(docs) != 0 {
 		t.Fatalf("refused uploads left %d documents", len(docs))
 	}
 }
@@ -326,7 +330,7 @@ func TestWorkersIngestAndFailCleanly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs, err := f.svc.Wait(ctx, f.tenant, []int64{bad.ID, good.ID, note.ID}, nil)
+	docs, err := f.svc.Wait(ctx, f.tenant, []int64{bad.VersionID, good.VersionID, note.VersionID}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +367,7 @@ func TestReindexRebuildsOldPostings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := old.process(ctx, f.tenant, d.ID); err != nil {
+	if err := old.process(ctx, f.tenant, d.VersionID); err != nil {
 		t.Fatal(err)
 	}
 	find := func(term string) int {
@@ -375,7 +379,7 @@ func TestReindexRebuildsOldPostings(t *testing.T) {
 	}
 	embedded := func() (ids []int64) {
 		err := f.db.InTenant(ctx, f.tenant, func(tx pgx.Tx) error {
-			rows, err := tx.Query(ctx, `SELECT id FROM chunks WHERE document_id = $1 AND embedding IS NOT NULL ORDER BY id`, d.ID)
+			rows, err := tx.Query(ctx, `SELECT id FROM chunks WHERE document_id = $1 AND embedding IS NOT NULL ORDER BY id`, d.VersionID)
 			if err != nil {
 				return err
 			}
@@ -392,15 +396,15 @@ func TestReindexRebuildsOldPostings(t *testing.T) {
 		t.Fatalf("old postings: 工控机 %d, 关机 %d, spindl %d, %d embedded", find("工控机"), find("关机"), find("spindl"), len(before))
 	}
 	stale, err := f.db.Stale(ctx, f.tenant, testAnalyzer.Version())
-	if err != nil || len(stale) != 1 || stale[0] != d.ID {
+	if err != nil || len(stale) != 1 || stale[0] != d.VersionID {
 		t.Fatalf("stale = %v, %v", stale, err)
 	}
 	// A document whose chunks changed under it is left alone.
-	cs, err := f.db.ChunkTexts(ctx, f.tenant, d.ID)
+	cs, err := f.db.ChunkTexts(ctx, f.tenant, d.VersionID)
 	if err != nil || len(cs) == 0 {
 		t.Fatalf("chunk texts: %v %v", cs, err)
 	}
-	err = f.db.Reterm(ctx, f.tenant, d.ID, testAnalyzer.Version(), []postgres.ChunkRow{{Chunk: shifu.Chunk{ID: -1}, Terms: []string{"x"}}})
+	err = f.db.Reterm(ctx, f.tenant, d.VersionID, testAnalyzer.Version(), []postgres.ChunkRow{{Chunk: shifu.Chunk{ID: -1}, Terms: []string{"x"}}})
 	if !errors.Is(err, shifu.ErrConflict) || find("x") != 0 {
 		t.Fatalf("reterm of other chunks: %v, x found %d", err, find("x"))
 	}
@@ -419,7 +423,7 @@ func TestReindexRebuildsOldPostings(t *testing.T) {
 	var version string
 	err = f.db.InTenant(ctx, f.tenant, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT d.nterms, d.analyzer, (SELECT sum(nterms) FROM chunks WHERE document_id = d.id)
-			FROM documents d WHERE d.id = $1`, d.ID).Scan(&nterms, &version, &sum)
+			FROM documents d WHERE d.id = $1`, d.VersionID).Scan(&nterms, &version, &sum)
 	})
 	if err != nil || nterms != sum || version != testAnalyzer.Version() {
 		t.Fatalf("document: nterms %d (chunks %d), analyzer %q, %v", nterms, sum, version, err)

@@ -227,11 +227,11 @@ func (s *Service) rescue(ctx context.Context) {
 // after a crash: chunks are replaced in one transaction, and only chunks
 // still missing a vector are embedded.
 func (s *Service) process(ctx context.Context, tenant, id int64) error {
-	doc, err := s.db.Document(ctx, tenant, id)
+	doc, err := s.db.VersionRow(ctx, tenant, id)
 	if err != nil {
 		return err
 	}
-	if doc.Status == shifu.StatusReady {
+	if doc.Status == shifu.StatusReady || doc.Status == shifu.StatusArchived {
 		return nil
 	}
 	prog := doc.Progress

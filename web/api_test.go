@@ -270,14 +270,52 @@ func TestDocumentsAcrossTenants(t *testing.T) {
 	}
 	waitCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if docs, err := w.ingest.Wait(waitCtx, w.acme.ID, ids, nil); err != nil || docs[0].Status != shifu.StatusReady {
+	if docs, err := w.ingest.Wait(waitCtx, w.acme.ID, w.newest(ids), nil); err != nil || docs[0].Status != shifu.StatusReady {
 		t.Fatalf("after reingest: %v %+v", err, docs)
 	}
 	if code := sup.json("DELETE", "/api/documents/"+id, nil, nil); code != 200 {
 		t.Fatalf("delete: %d", code)
 	}
-	if code := sup.json("GET", "/api/documents/"+id, nil, nil); code != 404 {
-		t.Fatalf("after delete: %d", code)
+	// Deleting is soft: the document leaves the list, search and its
+	// citations' pages at once, and comes back when restored.
+	var gone map[string]any
+	if code := sup.json("GET", "/api/documents/"+id, nil, &gone); code != 200 || gone["deleted_at"] == nil {
+		t.Fatalf("after delete: %d %v", code, gone)
+	}
+	if sup.json("GET", "/api/documents", nil, &list); len(list.Documents) != 0 {
+		t.Fatalf("a deleted document is listed: %v", list)
+	}
+	if sup.json("GET", "/api/documents?deleted=1", nil, &list); len(list.Documents) != 1 {
+		t.Fatalf("deleted documents: %v", list)
+	}
+	if code := sup.json("GET", "/api/documents/"+id+"/original", nil, nil); code != 404 {
+		t.Fatalf("original of a deleted document: %d", code)
+	}
+	if _, evs := sup.chat("How do I connect the spindle drive to the controller?"); len(final(t, evs).Citations) != 0 {
+		t.Fatalf("a deleted document is cited: %+v", final(t, evs).Citations)
+	}
+	var back map[string]any
+	if code := sup.json("POST", "/api/documents/"+id+"/restore", nil, &back); code != 200 || back["status"] != "ready" || back["deleted_at"] != nil {
+		t.Fatalf("restore: %d %v", code, back)
+	}
+	if code := sup.json("POST", "/api/documents/"+id+"/restore", nil, nil); code != 409 {
+		t.Fatalf("restore of a live document: %d", code)
+	}
+	if sup.json("GET", "/api/documents", nil, &list); len(list.Documents) != 1 {
+		t.Fatalf("after restore: %v", list)
+	}
+	var log struct {
+		Audit []struct{ Action string }
+	}
+	if code := w.session("admin").json("GET", "/api/audit", nil, &log); code != 200 {
+		t.Fatalf("audit: %d", code)
+	}
+	seen := map[string]bool{}
+	for _, e := range log.Audit {
+		seen[e.Action] = true
+	}
+	if !seen["document.delete"] || !seen["document.restore"] {
+		t.Fatalf("delete and restore not audited: %v", log.Audit)
 	}
 }
 

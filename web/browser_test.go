@@ -167,7 +167,7 @@ func TestBrowserSupervisorUploadsThenWorkerAsks(t *testing.T) {
 	title := run(t, ctx, "title", chromedp.Text(css(`#viewer-title`)))
 	shot(t, ctx, dir, "3-cited-page")
 	// The quote is on page 2; the passage may start on page 1.
-	if imgWidth < 200 || page[1] > "2" || !strings.HasSuffix(link, "/original#page=2") || !strings.HasSuffix(title, "p. 2") {
+	if imgWidth < 200 || page[1] > "2" || !strings.HasSuffix(link, "/original?v=1#page=2") || !strings.HasSuffix(title, "p. 2") {
 		t.Fatalf("page image %d px wide, chip page %s, link %q, title %q", imgWidth, page[1], link, title)
 	}
 

@@ -21,38 +21,50 @@ import (
 )
 
 // docJSON is a document as the API shows it: the fields of `shifu docs
-// --json` and what the desk needs besides.
+// --json` and what the desk needs besides. ID is the document's for life;
+// the other fields describe the version shown (the live one, unless asked
+// for another), and Versions lists every kept version.
 type docJSON struct {
-	ID        int64          `json:"id"`
-	Name      string         `json:"name"`
-	Title     string         `json:"title"`
-	Kind      shifu.DocKind  `json:"kind"`
-	Status    shifu.Status   `json:"status"`
-	Pages     int            `json:"pages"`
-	Chunks    int            `json:"chunks"`
-	Version   int            `json:"version"`
-	Revision  string         `json:"revision"`
-	SHA256    string         `json:"sha256"`
-	Size      int64          `json:"size"`
-	MIME      string         `json:"mime"`
-	Error     string         `json:"error"`
-	Language  string         `json:"language"`
-	Uploader  string         `json:"uploader"`
-	Equipment string         `json:"equipment"`
-	Progress  shifu.Progress `json:"progress"`
-	CreatedAt time.Time      `json:"created_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
+	ID        int64           `json:"id"`
+	Name      string          `json:"name"`
+	Title     string          `json:"title"`
+	Kind      shifu.DocKind   `json:"kind"`
+	Status    shifu.Status    `json:"status"`
+	Pages     int             `json:"pages"`
+	Chunks    int             `json:"chunks"`
+	Version   int             `json:"version"`
+	Revision  string          `json:"revision"`
+	SHA256    string          `json:"sha256"`
+	Size      int64           `json:"size"`
+	MIME      string          `json:"mime"`
+	Error     string          `json:"error"`
+	Language  string          `json:"language"`
+	Uploader  string          `json:"uploader"`
+	Equipment string          `json:"equipment"`
+	Progress  shifu.Progress  `json:"progress"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+	Live      bool            `json:"live"`
+	DeletedAt *time.Time      `json:"deleted_at,omitempty"`
+	Versions  []shifu.Version `json:"versions"`
 }
 
 func toJSON(d shifu.Document) docJSON {
-	return docJSON{ID: d.ID, Name: d.Name, Title: d.Title, Kind: d.Kind, Status: d.Status, Pages: d.Pages, Chunks: d.Chunks,
+	j := docJSON{ID: d.ID, Name: d.Name, Title: d.Title, Kind: d.Kind, Status: d.Status, Pages: d.Pages, Chunks: d.Chunks,
 		Version: d.Version, Revision: d.Revision, SHA256: d.SHA256, Size: d.Size, MIME: d.MIME, Error: d.Error,
 		Language: d.Language, Uploader: d.UploadedBy, Equipment: d.Equipment, Progress: d.Progress,
-		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Live: d.Live, Versions: d.Versions}
+	if !d.DeletedAt.IsZero() {
+		j.DeletedAt = &d.DeletedAt
+	}
+	if j.Versions == nil {
+		j.Versions = []shifu.Version{}
+	}
+	return j
 }
 
 func (s *Server) listDocuments(c *gin.Context) {
-	docs, err := s.o.DB.Documents(c, who(c).tenant())
+	docs, err := s.o.DB.Documents(c, who(c).tenant(), c.Query("deleted") != "")
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -67,13 +79,20 @@ func (s *Server) listDocuments(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"documents": out})
 }
 
+// getDocument shows a document as its live version shows it, or version
+// ?v=N (the desk follows a revision's ingest so).
 func (s *Server) getDocument(c *gin.Context) {
 	id, err := idParam(c, "id")
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	d, err := s.o.DB.Document(c, who(c).tenant(), id)
+	n, err := versionParam(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	d, err := s.o.DB.DocumentVersion(c, who(c).tenant(), id, n)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -81,6 +100,8 @@ func (s *Server) getDocument(c *gin.Context) {
 	c.JSON(http.StatusOK, toJSON(d))
 }
 
+// deleteDocument deletes softly: the document leaves search at once and can
+// be restored until the retention period purges it.
 func (s *Server) deleteDocument(c *gin.Context) {
 	id, err := idParam(c, "id")
 	if err != nil {
@@ -93,13 +114,66 @@ func (s *Server) deleteDocument(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if err := s.o.DB.DeleteDocument(c, p.tenant(), id); err != nil {
+	if err := s.o.DB.DeleteDocument(c, p.tenant(), id, displayName(p.User)); err != nil {
 		s.fail(c, err)
 		return
 	}
-	s.pages.dropDoc(p.tenant(), id)
 	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "document.delete", map[string]any{"id": id, "name": d.Name, "version": d.Version})
 	c.JSON(http.StatusOK, gin.H{"deleted": id})
+}
+
+func (s *Server) restoreDocument(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	if err := s.o.DB.Restore(c, p.tenant(), id); err != nil {
+		s.fail(c, err)
+		return
+	}
+	d, err := s.o.DB.Document(c, p.tenant(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "document.restore", map[string]any{"id": id, "name": d.Name, "version": d.Version})
+	c.JSON(http.StatusOK, toJSON(d))
+}
+
+type revertRequest struct {
+	Version int `json:"version"`
+}
+
+// revertDocument makes a kept version live again.
+func (s *Server) revertDocument(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var req revertRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	if req.Version <= 0 {
+		s.fail(c, shifu.Errorf(shifu.ErrInvalid, "version %d: send the number of a kept version, such as {\"version\": 1}", req.Version))
+		return
+	}
+	p := who(c)
+	if _, err := s.o.DB.Revert(c, p.tenant(), id, req.Version); err != nil {
+		s.fail(c, err)
+		return
+	}
+	d, err := s.o.DB.Document(c, p.tenant(), id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "document.revert", map[string]any{"id": id, "name": d.Name, "version": d.Version})
+	c.JSON(http.StatusOK, toJSON(d))
 }
 
 func (s *Server) reingest(c *gin.Context) {
@@ -127,25 +201,65 @@ func (s *Server) reingest(c *gin.Context) {
 	c.JSON(http.StatusAccepted, toJSON(d))
 }
 
-// original sends the decrypted upload, only ever of the caller's tenant
-// (the tenant comes from the session; row-level security does the rest).
+// versionParam is the version ?v= names; 0 when absent (the live one).
+func versionParam(c *gin.Context) (int, error) {
+	v := c.Query("v")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, shifu.Errorf(shifu.ErrInvalid, "v=%q: want a version number such as v=2", v)
+	}
+	return n, nil
+}
+
+// citedVersion is the version of document :id that ?v= names (a citation
+// opens the version it cited), else the version it shows. A deleted
+// document is not found: it left search and citations with it. The
+// X-Shifu-Version and X-Shifu-Live-Version headers let a viewer say when a
+// newer revision than the one cited exists.
+func (s *Server) citedVersion(c *gin.Context) (shifu.Document, bool) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		s.fail(c, err)
+		return shifu.Document{}, false
+	}
+	n, err := versionParam(c)
+	if err != nil {
+		s.fail(c, err)
+		return shifu.Document{}, false
+	}
+	d, err := s.o.DB.DocumentVersion(c, who(c).tenant(), id, n)
+	if err == nil && !d.DeletedAt.IsZero() {
+		err = shifu.Errorf(shifu.ErrNotFound, "document %d was deleted", id)
+	}
+	if err != nil {
+		s.fail(c, err)
+		return d, false
+	}
+	c.Header("X-Shifu-Version", strconv.Itoa(d.Version))
+	for _, v := range d.Versions {
+		if v.Live {
+			c.Header("X-Shifu-Live-Version", strconv.Itoa(v.Version))
+		}
+	}
+	return d, true
+}
+
+// original sends the decrypted upload of one version (?v=N, default the
+// live one) under its own file name, only ever of the caller's tenant (the
+// tenant comes from the session; row-level security does the rest).
 func (s *Server) original(c *gin.Context) {
 	if s.o.Ingester == nil {
 		s.fail(c, shifu.Errorf(shifu.ErrUnavailable, "originals are not available on this server"))
 		return
 	}
-	id, err := idParam(c, "id")
-	if err != nil {
-		s.fail(c, err)
+	d, ok := s.citedVersion(c)
+	if !ok {
 		return
 	}
-	p := who(c)
-	d, err := s.o.DB.Document(c, p.tenant(), id)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	data, err := s.o.Ingester.Original(c, p.tenant(), id)
+	data, err := s.o.Ingester.Original(c, who(c).tenant(), d.VersionID)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -166,6 +280,22 @@ func (s *Server) original(c *gin.Context) {
 	c.Data(http.StatusOK, ct, data)
 }
 
+// documentPage is where the links Shifu sends (bots, notices) open: the
+// cited version's original, at the page the link's fragment names (the
+// browser keeps the fragment across the redirect).
+func (s *Server) documentPage(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	u := fmt.Sprintf("/api/documents/%d/original", id)
+	if v, err := strconv.Atoi(c.Query("v")); err == nil && v > 0 {
+		u += "?v=" + strconv.Itoa(v)
+	}
+	c.Redirect(http.StatusFound, u)
+}
+
 // maxSpan bounds how many pages one image request may search for a quote.
 const maxSpan = 5
 
@@ -173,11 +303,6 @@ const maxSpan = 5
 func (s *Server) pageImage(c *gin.Context) {
 	if s.o.Renderer == nil || s.o.Ingester == nil {
 		s.fail(c, shifu.Errorf(shifu.ErrUnavailable, "page images are not available on this server"))
-		return
-	}
-	id, err := idParam(c, "id")
-	if err != nil {
-		s.fail(c, err)
 		return
 	}
 	n, err := strconv.Atoi(strings.TrimSuffix(c.Param("page"), ".png"))
@@ -194,11 +319,11 @@ func (s *Server) pageImage(c *gin.Context) {
 		quote = quote[:500]
 	}
 	p := who(c)
-	d, err := s.o.DB.Document(c, p.tenant(), id)
-	if err != nil {
-		s.fail(c, err)
+	d, ok := s.citedVersion(c)
+	if !ok {
 		return
 	}
+	id := d.ID
 	if d.MIME != "application/pdf" {
 		s.fail(c, shifu.Errorf(shifu.ErrInvalid, "%s is not a PDF, so it has no page images", d.Name))
 		return
@@ -220,7 +345,7 @@ func (s *Server) pageImage(c *gin.Context) {
 	key := pageKey{tenant: p.tenant(), doc: id, sha: d.SHA256, page: n, to: to, width: width, quote: hex.EncodeToString(qh[:8])}
 	png, shown, ok := s.pages.get(key)
 	if !ok {
-		pdf, err := s.o.Ingester.Original(c, p.tenant(), id)
+		pdf, err := s.o.Ingester.Original(c, p.tenant(), d.VersionID)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -272,30 +397,26 @@ type fileResult struct {
 // one bad file does not stop the rest of a batch; the answer lists a result
 // per file. Fields "kind", "revision" and "title" apply to the files after them.
 func (s *Server) upload(c *gin.Context) {
-	s.uploadFiles(c, "")
+	s.uploadFiles(c, 0)
 }
 
-// revision uploads a new revision of an existing document: the file is stored
-// under that document's name, so it replaces it once ready.
+// revision uploads the next version of an existing document, under the
+// file's own name; it goes live once ready. A file that looks like a
+// different manual is refused (409) unless the request says confirm=1.
 func (s *Server) revision(c *gin.Context) {
 	id, err := idParam(c, "id")
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	d, err := s.o.DB.Document(c, who(c).tenant(), id)
-	if err != nil {
+	if _, err := s.o.DB.Document(c, who(c).tenant(), id); err != nil {
 		s.fail(c, err)
 		return
 	}
-	if d.Kind != shifu.KindManual {
-		s.fail(c, shifu.Errorf(shifu.ErrInvalid, "%s is a note: edit it with the note form", d.Name))
-		return
-	}
-	s.uploadFiles(c, d.Name)
+	s.uploadFiles(c, id)
 }
 
-func (s *Server) uploadFiles(c *gin.Context, asName string) {
+func (s *Server) uploadFiles(c *gin.Context, of int64) {
 	if s.o.Ingester == nil {
 		s.fail(c, shifu.Errorf(shifu.ErrUnavailable, "uploads are not available on this server"))
 		return
@@ -320,7 +441,7 @@ func (s *Server) uploadFiles(c *gin.Context, asName string) {
 		s.fail(c, shifu.Errorf(shifu.ErrInvalid, "the upload is not valid multipart/form-data"))
 		return
 	}
-	kind, revision, title := shifu.KindManual, c.Query("revision"), ""
+	kind, revision, title, confirm := shifu.KindManual, c.Query("revision"), "", c.Query("confirm") != ""
 	if k := c.Query("kind"); k != "" {
 		kind = shifu.DocKind(k)
 	}
@@ -342,7 +463,7 @@ func (s *Server) uploadFiles(c *gin.Context, asName string) {
 			return
 		}
 		switch part.FormName() {
-		case "kind", "revision", "title":
+		case "kind", "revision", "title", "confirm":
 			v, _ := io.ReadAll(io.LimitReader(part, 1024))
 			switch part.FormName() {
 			case "kind":
@@ -351,9 +472,11 @@ func (s *Server) uploadFiles(c *gin.Context, asName string) {
 				revision = strings.TrimSpace(string(v))
 			case "title":
 				title = strings.TrimSpace(string(v))
+			case "confirm":
+				confirm = strings.TrimSpace(string(v)) != ""
 			}
 		case "file":
-			r := s.uploadOne(c, p, part, asName, kind, revision, title)
+			r := s.uploadOne(c, p, part, of, confirm, kind, revision, title)
 			if r.Status == http.StatusRequestEntityTooLarge && r.Error == "" {
 				return // the whole request was over the limit; already answered
 			}
@@ -381,11 +504,8 @@ func anyOK(rs []fileResult) bool {
 	return false
 }
 
-func (s *Server) uploadOne(c *gin.Context, p *principal, part *multipart.Part, asName string, kind shifu.DocKind, revision, title string) fileResult {
+func (s *Server) uploadOne(c *gin.Context, p *principal, part *multipart.Part, of int64, confirm bool, kind shifu.DocKind, revision, title string) fileResult {
 	name := filepath.Base(strings.ReplaceAll(part.FileName(), "\\", "/"))
-	if asName != "" {
-		name = asName
-	}
 	res := fileResult{Name: name}
 	data, err := io.ReadAll(io.LimitReader(part, s.o.MaxUploadBytes+1))
 	if err != nil {
@@ -407,7 +527,7 @@ func (s *Server) uploadOne(c *gin.Context, p *principal, part *multipart.Part, a
 		return res
 	}
 	doc, dup, err := s.o.Ingester.Add(c, p.tenant(), Upload{Name: name, Data: data, Kind: kind, Title: title,
-		Revision: revision, UserID: p.User.ID, UserName: displayName(p.User)})
+		Revision: revision, UserID: p.User.ID, UserName: displayName(p.User), Of: of, Confirm: confirm})
 	if err != nil {
 		res.Status, res.Error = status(err), shifu.Message(err)
 		if res.Status >= 500 {
@@ -518,7 +638,7 @@ func (s *Server) answerGap(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := s.o.DB.CloseGap(c, p.tenant(), id, d.ID); err != nil {
+	if err := s.o.DB.CloseGap(c, p.tenant(), id, d.VersionID); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -178,7 +178,7 @@ type ingestAdapter struct{ s *ingest.Service }
 
 func (i ingestAdapter) Add(ctx context.Context, tenant int64, u web.Upload) (shifu.Document, bool, error) {
 	return i.s.Add(ctx, tenant, ingest.Upload{Name: u.Name, Data: u.Data, Kind: u.Kind, Title: u.Title,
-		Revision: u.Revision, Equipment: u.Equipment, UserID: u.UserID, UserName: u.UserName})
+		Revision: u.Revision, Equipment: u.Equipment, UserID: u.UserID, UserName: u.UserName, Of: u.Of, Confirm: u.Confirm})
 }
 func (i ingestAdapter) AddNote(ctx context.Context, tenant int64, n shifu.Note, userID int64) (shifu.Document, bool, error) {
 	return i.s.AddNote(ctx, tenant, n, userID)
@@ -347,7 +347,7 @@ func (w *world) ingestReady(files ...part) []int64 {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	docs, err := w.ingest.Wait(ctx, w.acme.ID, ids, nil)
+	docs, err := w.ingest.Wait(ctx, w.acme.ID, w.newest(ids), nil)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -357,6 +357,21 @@ func (w *world) ingestReady(files ...part) []int64 {
 		}
 	}
 	return ids
+}
+
+// newest returns the stored version ids (what ingest.Wait polls) of the
+// newest version of each of acme's documents ids.
+func (w *world) newest(ids []int64) []int64 {
+	w.t.Helper()
+	out := make([]int64, len(ids))
+	for i, id := range ids {
+		d, err := w.db.Document(context.Background(), w.acme.ID, id)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		out[i] = d.Versions[len(d.Versions)-1].ID
+	}
+	return out
 }
 
 // event is one SSE event of /api/chat.

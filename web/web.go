@@ -44,6 +44,8 @@ type Upload struct {
 	Equipment string
 	UserID    int64
 	UserName  string
+	Of        int64 // the document this is the next version of; 0: by name
+	Confirm   bool  // accept a revision that looks like a different manual
 }
 
 // Ingester stores uploads and notes and queues their ingest (ingest.Service,
@@ -52,7 +54,7 @@ type Ingester interface {
 	Add(ctx context.Context, tenant int64, u Upload) (doc shifu.Document, dup bool, err error)
 	AddNote(ctx context.Context, tenant int64, n shifu.Note, userID int64) (shifu.Document, bool, error)
 	Reingest(ctx context.Context, tenant, id int64) error
-	Original(ctx context.Context, tenant, id int64) ([]byte, error)
+	Original(ctx context.Context, tenant, versionID int64) ([]byte, error)
 }
 
 // PageRenderer draws one page (1-based) of a PDF as a PNG widthPx wide.
@@ -227,6 +229,7 @@ func (s *Server) table() []route {
 		{get, "/api/conversations/:id", worker, false, s.conversation},
 		{get, "/api/documents/:id/original", worker, false, s.original},
 		{get, "/api/documents/:id/pages/:page", worker, false, s.pageImage},
+		{get, "/documents/:id", worker, true, s.documentPage},
 		{get, "/v1/models", worker, false, s.models},
 		{post, "/v1/chat/completions", worker, false, s.admit(s.completions)},
 
@@ -237,6 +240,8 @@ func (s *Server) table() []route {
 		{del, "/api/documents/:id", supervisor, false, s.deleteDocument},
 		{post, "/api/documents/:id/reingest", supervisor, false, s.reingest},
 		{post, "/api/documents/:id/revision", supervisor, false, s.revision},
+		{post, "/api/documents/:id/revert", supervisor, false, s.revertDocument},
+		{post, "/api/documents/:id/restore", supervisor, false, s.restoreDocument},
 		{post, "/api/notes", supervisor, false, s.addNote},
 		{get, "/api/gaps", supervisor, false, s.gaps},
 		{post, "/api/gaps/:id/note", supervisor, false, s.answerGap},

@@ -84,7 +84,7 @@ func cmdBench(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	final, err := svc.Wait(ctx, t.ID, []int64{d.ID}, nil)
+	final, err := svc.Wait(ctx, t.ID, []int64{d.VersionID}, nil)
 	if err != nil {
 		return err
 	}

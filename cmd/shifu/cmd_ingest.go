@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/ingest"
@@ -26,11 +24,17 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "ingest")
 	tenantName := fs.String("tenant", "", "tenant name")
 	kind := fs.String("kind", "manual", "manual or note (notes: .csv or .md files of technician notes)")
+	of := fs.Int64("revision-of", 0, "add the one FILE as the next version of document `ID`")
+	label := fs.String("label", "", "revision label of the files, such as \"Rev C\"")
+	yes := fs.Bool("yes", false, "with --revision-of: add the file even if it looks like a different manual")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu ingest --tenant NAME [--kind manual|note] PATH...")
+		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu ingest --tenant NAME [--kind manual|note] PATH...  or  shifu ingest --tenant NAME --revision-of ID FILE")
+	}
+	if *of < 0 || *of > 0 && (fs.NArg() != 1 || *kind != string(shifu.KindManual)) {
+		return shifu.Errorf(shifu.ErrInvalid, "--revision-of %d: give a document id (see shifu docs) and exactly one manual FILE", *of)
 	}
 	if k := shifu.DocKind(*kind); !k.Valid() {
 		return shifu.Errorf(shifu.ErrInvalid, "--kind %q: accepted kinds are manual and note", *kind)
@@ -62,7 +66,7 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 	names := map[int64]string{}
 	failed, unchanged := 0, 0
 	for _, f := range files {
-		docs, err := addFile(ctx, svc, t.ID, f, shifu.DocKind(*kind))
+		docs, err := addFile(ctx, svc, t.ID, f, ingest.Upload{Kind: shifu.DocKind(*kind), Of: *of, Confirm: *yes, Revision: *label})
 		if err != nil {
 			failed++
 			out.line(f, "failed", errMessage(err))
@@ -71,7 +75,7 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 		for _, d := range docs {
 			if d.dup && d.doc.Status.Done() {
 				unchanged++
-				out.line(f, string(d.doc.Status), "already stored (same bytes): nothing changed")
+				out.line(f, string(d.doc.Status), fmt.Sprintf("already stored (same bytes) as document %d version %d: nothing changed", d.doc.ID, d.doc.Version))
 				continue
 			}
 			if d.dup {
@@ -80,11 +84,11 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 				// process's workers resume it if nobody else does.
 				out.line(f, string(d.doc.Status), "already stored, still being processed: waiting for it")
 			}
-			ids = append(ids, d.doc.ID)
-			names[d.doc.ID] = f
+			ids = append(ids, d.doc.VersionID)
+			names[d.doc.VersionID] = f
 		}
 	}
-	final, err := svc.Wait(ctx, t.ID, ids, func(d shifu.Document) { out.progress(names[d.ID], d) })
+	final, err := svc.Wait(ctx, t.ID, ids, func(d shifu.Document) { out.progress(names[d.VersionID], d) })
 	if err != nil {
 		return err
 	}
@@ -92,10 +96,10 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 	for _, d := range final {
 		if d.Status == shifu.StatusFailed {
 			failed++
-			out.line(names[d.ID], "failed", d.Error)
+			out.line(names[d.VersionID], "failed", d.Error)
 		} else {
 			ready++
-			out.line(names[d.ID], "ready", fmt.Sprintf("%d pages, %d chunks, version %d", d.Pages, d.Chunks, d.Version))
+			out.line(names[d.VersionID], "ready", fmt.Sprintf("%d pages, %d chunks, document %d version %d", d.Pages, d.Chunks, d.ID, d.Version))
 		}
 	}
 	out.done()
@@ -111,12 +115,13 @@ type added struct {
 	dup bool
 }
 
-func addFile(ctx context.Context, svc *ingest.Service, tenant int64, path string, kind shifu.DocKind) ([]added, error) {
+// addFile stores one file; u gives everything but its name and bytes.
+func addFile(ctx context.Context, svc *ingest.Service, tenant int64, path string, u ingest.Upload) ([]added, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, shifu.Errorf(shifu.ErrInvalid, "%s: cannot read: %v", path, errors.Unwrap(err))
 	}
-	if kind == shifu.KindNote {
+	if u.Kind == shifu.KindNote {
 		notes, err := readNotes(path, data)
 		if err != nil {
 			return nil, err
@@ -131,7 +136,8 @@ func addFile(ctx context.Context, svc *ingest.Service, tenant int64, path string
 		}
 		return out, nil
 	}
-	d, dup, err := svc.Add(ctx, tenant, ingest.Upload{Name: filepath.Base(path), Data: data})
+	u.Name, u.Data = filepath.Base(path), data
+	d, dup, err := svc.Add(ctx, tenant, u)
 	if err != nil {
 		return nil, err
 	}
@@ -207,67 +213,12 @@ func cmdNote(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if !dup {
-		final, err := svc.Wait(ctx, t.ID, []int64{d.ID}, nil)
+		final, err := svc.Wait(ctx, t.ID, []int64{d.VersionID}, nil)
 		if err != nil {
 			return err
 		}
 		d = final[0]
 	}
 	fmt.Fprintf(e.stdout, "note %q: %s (document %d)\n", n.Title, d.Status, d.ID)
-	return nil
-}
-
-// docJSON is one line of `shifu docs --json`, and the API's document shape.
-type docJSON struct {
-	ID        int64          `json:"id"`
-	Name      string         `json:"name"`
-	Title     string         `json:"title"`
-	Kind      string         `json:"kind"`
-	Status    string         `json:"status"`
-	Pages     int            `json:"pages"`
-	Chunks    int            `json:"chunks"`
-	Version   int            `json:"version"`
-	SHA256    string         `json:"sha256"`
-	Size      int64          `json:"size"`
-	Error     string         `json:"error"`
-	Language  string         `json:"language"`
-	Uploader  string         `json:"uploader"`
-	Progress  shifu.Progress `json:"progress"`
-	CreatedAt time.Time      `json:"created_at"`
-}
-
-func cmdDocs(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "docs")
-	tenantName := fs.String("tenant", "", "tenant name")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	t, err := e.tenant(ctx, *tenantName)
-	if err != nil {
-		return err
-	}
-	db, err := e.db(ctx)
-	if err != nil {
-		return err
-	}
-	docs, err := db.Documents(ctx, t.ID)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		out := make([]docJSON, len(docs))
-		for i, d := range docs {
-			out[i] = docJSON{ID: d.ID, Name: d.Name, Title: d.Title, Kind: string(d.Kind), Status: string(d.Status),
-				Pages: d.Pages, Chunks: d.Chunks, Version: d.Version, SHA256: d.SHA256, Size: d.Size, Error: d.Error,
-				Language: d.Language, Uploader: d.UploadedBy, Progress: d.Progress, CreatedAt: d.CreatedAt}
-		}
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
-	}
-	for _, d := range docs {
-		fmt.Fprintf(e.stdout, "%-40s %-9s v%-2d %5d pages %6d chunks  %s\n", d.Name, d.Status, d.Version, d.Pages, d.Chunks, d.Error)
-	}
 	return nil
 }

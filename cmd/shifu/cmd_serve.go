@@ -63,6 +63,13 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		reindexAll(runCtx, svc, tenants, log)
 	}()
 	defer func() { cancel(); <-reindexed }()
+	// Deleted documents and old versions past retention are purged hourly.
+	purged := make(chan struct{})
+	go func() {
+		defer close(purged)
+		purgeEvery(runCtx, db, c, time.Hour, log)
+	}()
+	defer func() { cancel(); <-purged }()
 
 	metrics := web.NewMetrics()
 	metrics.WatchJobs(db.Pool())
@@ -148,7 +155,7 @@ type ingester struct{ s *ingest.Service }
 
 func (i ingester) Add(ctx context.Context, tenant int64, u web.Upload) (shifu.Document, bool, error) {
 	return i.s.Add(ctx, tenant, ingest.Upload{Name: u.Name, Data: u.Data, Kind: u.Kind, Title: u.Title, Revision: u.Revision,
-		Equipment: u.Equipment, UserID: u.UserID, UserName: u.UserName})
+		Equipment: u.Equipment, UserID: u.UserID, UserName: u.UserName, Of: u.Of, Confirm: u.Confirm})
 }
 
 func (i ingester) AddNote(ctx context.Context, tenant int64, n shifu.Note, userID int64) (shifu.Document, bool, error) {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/shifu-factory/shifu"
@@ -34,11 +35,17 @@ const usage = `usage: shifu COMMAND [flags]
 commands:
   serve                 run the web app, API and bots (SHIFU_ADDR, default :8080)
   migrate               create or update the database schema (DATABASE_URL)
+  help COMMAND          print a command's usage (so does shifu COMMAND --help)
   keygen                print a new SHIFU_MASTER_KEY
   tenant create NAME    add a tenant (factory)
   ingest --tenant NAME [--kind manual|note] PATH...
+  ingest --tenant NAME --revision-of ID [--yes] FILE   add FILE as the next version of document ID
   note add --tenant NAME --title T --fix F --author A [--equipment E --symptom S --cause C]
-  docs --tenant NAME [--json]
+  docs --tenant NAME [--json] [--deleted]
+  revert --tenant NAME --doc ID --version N   make a kept version live again
+  delete --tenant NAME --doc ID     delete softly (restorable until purged)
+  restore --tenant NAME --doc ID    bring a deleted document back
+  purge [--tenant NAME]             remove what is past retention (serve does it hourly)
   reindex [--tenant NAME]   rebuild postings an older analyzer made (serve does it at start)
   search --tenant NAME [--k N] [--json] QUESTION
   ask --tenant NAME [--json] QUESTION
@@ -59,6 +66,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return exitError(2)
 	}
 	cmd, rest := args[0], args[1:]
+	// `shifu help CMD` and `shifu CMD --help` print CMD's usage and succeed.
+	if cmd == "help" && len(rest) > 0 {
+		cmd, rest = rest[0], []string{"--help"}
+	}
+	if wantsHelp(rest) {
+		u, ok := commandUsage(cmd)
+		if !ok {
+			fmt.Fprint(stderr, usage)
+			return fmt.Errorf("unknown command %q: %w", cmd, shifu.ErrInvalid)
+		}
+		fmt.Fprint(stdout, u)
+		return nil
+	}
 	env := &env{command: cmd, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
 	defer env.close()
 	switch cmd {
@@ -74,6 +94,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdNote(ctx, env, rest)
 	case "docs":
 		return cmdDocs(ctx, env, rest)
+	case "revert":
+		return cmdRevert(ctx, env, rest)
+	case "delete":
+		return cmdDelete(ctx, env, rest)
+	case "restore":
+		return cmdRestore(ctx, env, rest)
+	case "purge":
+		return cmdPurge(ctx, env, rest)
 	case "reindex":
 		return cmdReindex(ctx, env, rest)
 	case "search":
@@ -98,6 +126,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q: %w", cmd, shifu.ErrInvalid)
+}
+
+// wantsHelp reports whether args ask for help (-h, -help or --help before
+// any "--").
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// commandUsage is the lines of usage that describe cmd.
+func commandUsage(cmd string) (string, bool) {
+	var b strings.Builder
+	for _, line := range strings.Split(usage, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && f[0] == cmd && strings.HasPrefix(line, "  ") {
+			b.WriteString("usage: shifu " + strings.TrimSpace(line) + "\n")
+		}
+	}
+	return b.String(), b.Len() > 0
 }
 
 // exitError ends the program with a status and no further message.

@@ -392,5 +392,5 @@ func lastHeading(h string) string {
 func citation(p passage, quote string, verified bool) shifu.Citation {
 	h := p.hit
 	return shifu.Citation{N: p.n, Document: h.Document, Title: h.Title, PageStart: h.PageStart, PageEnd: h.PageEnd,
-		Anchor: h.Anchor, Quote: quote, ChunkID: h.ID, DocID: h.DocumentID, Author: h.Author, Verified: verified}
+		Anchor: h.Anchor, Quote: quote, ChunkID: h.ID, DocID: h.DocID, Version: h.Version, Author: h.Author, Verified: verified}
 }

@@ -48,7 +48,13 @@ type Config struct {
 	DingTalkStream bool
 	DingTalkAPIURL string // Stream mode's OpenAPI host; "" for DingTalk's (tests point it at a fake)
 
-	Limits Limits
+	// Retention. A deleted document can be restored for DeleteRetention,
+	// then it is purged with every version, original, chunk and posting.
+	// A version that stopped being live is purged after VersionRetention;
+	// 0 (SHIFU_VERSION_RETENTION unset or "forever") keeps every version.
+	DeleteRetention  time.Duration
+	VersionRetention time.Duration
+	Limits           Limits
 }
 
 // Limits bound what one caller may cost, how long a worker waits and how
@@ -244,6 +250,11 @@ func Load(getenv func(string) string) (Config, error) {
 		if c.Rerank.Provider != "cohere" && c.Rerank.Provider != "dashscope" {
 			bad("SHIFU_RERANK_PROVIDER=%q: want cohere (Cohere/Jina /rerank shape) or dashscope", c.Rerank.Provider)
 		}
+	}
+
+	c.DeleteRetention = dur("SHIFU_DELETE_RETENTION", 30*24*time.Hour)
+	if v := str("SHIFU_VERSION_RETENTION", ""); v != "forever" {
+		c.VersionRetention = dur("SHIFU_VERSION_RETENTION", 0)
 	}
 
 	if u := c.DingTalkAPIURL; u != "" {

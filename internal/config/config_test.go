@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(kv ...string) func(string) string {
@@ -81,5 +82,22 @@ func TestAppLogin(t *testing.T) {
 		if _, err := Load(env("SHIFU_APP_PASSWORD", pw)); err == nil || !strings.Contains(err.Error(), "SHIFU_APP_PASSWORD") {
 			t.Errorf("password %q: %v", pw, err)
 		}
+	}
+}
+
+func TestRetention(t *testing.T) {
+	c, err := Load(env())
+	if err != nil || c.DeleteRetention != 30*24*time.Hour || c.VersionRetention != 0 {
+		t.Fatalf("defaults: %v %v, %v", c.DeleteRetention, c.VersionRetention, err)
+	}
+	c, err = Load(env("SHIFU_DELETE_RETENTION", "48h", "SHIFU_VERSION_RETENTION", "2160h"))
+	if err != nil || c.DeleteRetention != 48*time.Hour || c.VersionRetention != 2160*time.Hour {
+		t.Fatalf("set: %v %v, %v", c.DeleteRetention, c.VersionRetention, err)
+	}
+	if c, err = Load(env("SHIFU_VERSION_RETENTION", "forever")); err != nil || c.VersionRetention != 0 {
+		t.Fatalf("forever: %v, %v", c.VersionRetention, err)
+	}
+	if _, err := Load(env("SHIFU_DELETE_RETENTION", "soon")); err == nil || !strings.Contains(err.Error(), "SHIFU_DELETE_RETENTION") {
+		t.Fatalf("bad retention: %v", err)
 	}
 }

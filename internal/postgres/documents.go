@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgvector/pgvector-go"
@@ -16,18 +18,26 @@ import (
 // which leaves cosine distances unchanged.
 const EmbedDim = 1024
 
-const docColumns = `d.id, d.tenant_id, d.name, d.title, d.kind, d.sha256, d.size, d.mime, d.version,
+// docColumns are what scanDoc reads: d is one version (a documents row), h
+// its document (document_heads).
+const docColumns = `d.head_id, d.id, d.tenant_id, d.name, d.title, d.kind, d.sha256, d.size, d.mime, d.version,
 	d.status, d.error, d.progress, d.pages, d.chunks, d.language, d.revision, d.uploader, d.equipment,
-	d.created_at, d.updated_at`
+	d.created_at, d.updated_at, coalesce(h.live = d.id, false), h.deleted_at`
+
+const docFrom = ` FROM documents d JOIN document_heads h ON h.id = d.head_id`
 
 func scanDoc(row pgx.Row) (shifu.Document, error) {
 	var d shifu.Document
 	var progress []byte
-	err := row.Scan(&d.ID, &d.TenantID, &d.Name, &d.Title, &d.Kind, &d.SHA256, &d.Size, &d.MIME, &d.Version,
+	var deleted *time.Time
+	err := row.Scan(&d.ID, &d.VersionID, &d.TenantID, &d.Name, &d.Title, &d.Kind, &d.SHA256, &d.Size, &d.MIME, &d.Version,
 		&d.Status, &d.Error, &progress, &d.Pages, &d.Chunks, &d.Language, &d.Revision, &d.UploadedBy, &d.Equipment,
-		&d.CreatedAt, &d.UpdatedAt)
+		&d.CreatedAt, &d.UpdatedAt, &d.Live, &deleted)
 	if err != nil {
 		return d, err
+	}
+	if deleted != nil {
+		d.DeletedAt = *deleted
 	}
 	_ = json.Unmarshal(progress, &d.Progress)
 	return d, nil
@@ -37,19 +47,26 @@ func scanDoc(row pgx.Row) (shifu.Document, error) {
 type NewDocument struct {
 	Doc      shifu.Document // Name, Title, Kind, SHA256, Size, MIME, Revision, UploadedBy, Equipment
 	Uploader int64          // user id, 0 for none (CLI)
-	// Seal encrypts the original bytes once the document's id is known (the id
-	// is bound into the ciphertext).
-	Seal func(docID int64) ([]byte, error)
-	// Enqueue schedules ingest inside the same transaction, so a document is
-	// never stored without its job, nor a job without its document.
-	Enqueue func(ctx context.Context, tx pgx.Tx, docID int64) error
+	// Of is the document this upload is the next version of; 0: the
+	// document of the same name and kind, or a new one.
+	Of int64
+	// Check, when set, may refuse the upload as the next version of prev
+	// (the version it follows), inside the transaction.
+	Check func(prev shifu.Document) error
+	// Seal encrypts the original bytes once the version's id is known (the
+	// id is bound into the ciphertext).
+	Seal func(versionID int64) ([]byte, error)
+	// Enqueue schedules ingest inside the same transaction, so a version is
+	// never stored without its job, nor a job without its version.
+	Enqueue func(ctx context.Context, tx pgx.Tx, versionID int64) error
 }
 
-// CreateDocument stores an upload and its sealed original and schedules its
-// ingest, all in one transaction. The same bytes uploaded again return the
-// document already stored and change nothing (dup is true), unless its ingest
-// had failed or its job was lost: then it is queued again. A file whose name matches a live
-// document becomes its next version and replaces it once ready.
+// CreateDocument stores an upload as the next version of a document (a new
+// document when none matches), with its sealed original and its ingest job,
+// all in one transaction. The same bytes uploaded again return the version
+// already stored and change nothing (dup is true), unless its ingest had
+// failed or its job was lost: then it is queued again. The document's live
+// version stays live until the new one is ready.
 func (db *DB) CreateDocument(ctx context.Context, tenant int64, n NewDocument) (doc shifu.Document, dup bool, err error) {
 	err = db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		// Serialise uploads of the same name, so two revisions racing each
@@ -57,10 +74,10 @@ func (db *DB) CreateDocument(ctx context.Context, tenant int64, n NewDocument) (
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", int32(tenant), n.Doc.Name); err != nil {
 			return err
 		}
-		existing, err := scanDoc(tx.QueryRow(ctx, `SELECT `+docColumns+` FROM documents d WHERE d.sha256 = $1`, n.Doc.SHA256))
+		existing, err := scanDoc(tx.QueryRow(ctx, `SELECT `+docColumns+docFrom+` WHERE d.sha256 = $1`, n.Doc.SHA256))
 		lost := false // in progress, but no job will ever finish it
 		if err == nil && !existing.Status.Done() {
-			alive, aerr := ingestAlive(ctx, tx, existing.ID)
+			alive, aerr := ingestAlive(ctx, tx, existing.VersionID)
 			if aerr != nil {
 				return aerr
 			}
@@ -68,12 +85,12 @@ func (db *DB) CreateDocument(ctx context.Context, tenant int64, n NewDocument) (
 		}
 		switch {
 		case err == nil && (existing.Status == shifu.StatusFailed || lost):
-			if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'queued', error = '', progress = '{}', updated_at = now() WHERE id = $1`, existing.ID); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'queued', error = '', progress = '{}', updated_at = now() WHERE id = $1`, existing.VersionID); err != nil {
 				return err
 			}
 			existing.Status, existing.Error, existing.Progress = shifu.StatusQueued, "", shifu.Progress{}
 			doc = existing
-			return n.Enqueue(ctx, tx, existing.ID)
+			return n.Enqueue(ctx, tx, existing.VersionID)
 		case err == nil:
 			doc, dup = existing, true
 			return nil
@@ -81,35 +98,71 @@ func (db *DB) CreateDocument(ctx context.Context, tenant int64, n NewDocument) (
 			return err
 		}
 
-		var replaces *int64
-		var version int
-		err = tx.QueryRow(ctx, `SELECT (SELECT id FROM documents WHERE name = $1 AND kind = $2 AND status = 'ready' ORDER BY version DESC LIMIT 1),
-			coalesce((SELECT max(version) FROM documents WHERE name = $1 AND kind = $2), 0) + 1`,
-			n.Doc.Name, n.Doc.Kind).Scan(&replaces, &version)
-		if err != nil {
-			return err
+		head := n.Of
+		if head > 0 {
+			var kind shifu.DocKind
+			var deleted *time.Time
+			err := tx.QueryRow(ctx, `SELECT kind, deleted_at FROM document_heads WHERE id = $1 FOR UPDATE`, head).Scan(&kind, &deleted)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return shifu.Errorf(shifu.ErrNotFound, "document %d not found", head)
+			}
+			if err != nil {
+				return err
+			}
+			if deleted != nil {
+				return shifu.Errorf(shifu.ErrConflict, "document %d is deleted: restore it before adding a revision", head)
+			}
+			if kind != n.Doc.Kind {
+				return shifu.Errorf(shifu.ErrInvalid, "%s is a %s, document %d is a %s: a revision keeps the kind (upload it as a new document instead)",
+					n.Doc.Name, n.Doc.Kind, head, kind)
+			}
+		} else {
+			err := tx.QueryRow(ctx, `SELECT h.id FROM document_heads h JOIN documents d ON d.head_id = h.id
+				WHERE d.name = $1 AND h.kind = $2 AND h.deleted_at IS NULL ORDER BY d.version DESC LIMIT 1 FOR UPDATE OF h`,
+				n.Doc.Name, n.Doc.Kind).Scan(&head)
+			if errors.Is(err, pgx.ErrNoRows) {
+				err = tx.QueryRow(ctx, `INSERT INTO document_heads (kind) VALUES ($1) RETURNING id`, n.Doc.Kind).Scan(&head)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if n.Check != nil {
+			prev, err := shownVersion(ctx, tx, head)
+			switch {
+			case err == nil:
+				if err := n.Check(prev); err != nil {
+					return err
+				}
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
 		}
 		var uploader *int64
 		if n.Uploader > 0 {
 			uploader = &n.Uploader
 		}
-		doc, err = scanDoc(tx.QueryRow(ctx, `INSERT INTO documents AS d (name, title, kind, sha256, size, mime, version, revision,
-				uploaded_by, uploader, equipment, replaces)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-			RETURNING `+docColumns,
-			n.Doc.Name, n.Doc.Title, n.Doc.Kind, n.Doc.SHA256, n.Doc.Size, n.Doc.MIME, version, n.Doc.Revision,
-			uploader, n.Doc.UploadedBy, n.Doc.Equipment, replaces))
+		var id int64
+		err = tx.QueryRow(ctx, `INSERT INTO documents (head_id, name, title, kind, sha256, size, mime, version, revision,
+				uploaded_by, uploader, equipment)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT coalesce(max(version), 0) + 1 FROM documents WHERE head_id = $1), $8, $9, $10, $11)
+			RETURNING id`,
+			head, n.Doc.Name, n.Doc.Title, n.Doc.Kind, n.Doc.SHA256, n.Doc.Size, n.Doc.MIME, n.Doc.Revision,
+			uploader, n.Doc.UploadedBy, n.Doc.Equipment).Scan(&id)
 		if err != nil {
 			return err
 		}
-		sealed, err := n.Seal(doc.ID)
+		sealed, err := n.Seal(id)
 		if err != nil {
 			return fmt.Errorf("seal original: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO originals (document_id, sealed) VALUES ($1, $2)`, doc.ID, sealed); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO originals (document_id, sealed) VALUES ($1, $2)`, id, sealed); err != nil {
 			return err
 		}
-		return n.Enqueue(ctx, tx, doc.ID)
+		if doc, err = scanDoc(tx.QueryRow(ctx, `SELECT `+docColumns+docFrom+` WHERE d.id = $1`, id)); err != nil {
+			return err
+		}
+		return n.Enqueue(ctx, tx, id)
 	})
 	if err != nil {
 		return doc, false, fmt.Errorf("store document %s: %w", n.Doc.Name, classify(err))
@@ -117,76 +170,146 @@ func (db *DB) CreateDocument(ctx context.Context, tenant int64, n NewDocument) (
 	return doc, dup, nil
 }
 
-// Document returns one document of the tenant.
+// shownVersion is the version a document shows: its live one, else its
+// newest (a first upload still in ingest, or failed).
+func shownVersion(ctx context.Context, tx pgx.Tx, head int64) (shifu.Document, error) {
+	return scanDoc(tx.QueryRow(ctx, `SELECT `+docColumns+docFrom+` WHERE h.id = $1
+		ORDER BY coalesce(h.live = d.id, false) DESC, d.version DESC LIMIT 1`, head))
+}
+
+func versionsOf(ctx context.Context, tx pgx.Tx, heads []int64) (map[int64][]shifu.Version, error) {
+	rows, err := tx.Query(ctx, `SELECT d.head_id, d.id, d.version, d.name, d.sha256, d.size, d.revision, d.uploader, d.status,
+		coalesce(h.live = d.id, false), d.created_at`+docFrom+` WHERE d.head_id = ANY($1::bigint[]) ORDER BY d.head_id, d.version`, heads)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64][]shifu.Version{}
+	for rows.Next() {
+		var head int64
+		var v shifu.Version
+		if err := rows.Scan(&head, &v.ID, &v.Version, &v.Name, &v.SHA256, &v.Size, &v.Revision, &v.UploadedBy, &v.Status, &v.Live, &v.CreatedAt); err != nil {
+			return nil, err
+		}
+		out[head] = append(out[head], v)
+	}
+	return out, rows.Err()
+}
+
+// Document returns one document of the tenant as its live version shows it
+// (its newest when none is live yet), with every kept version. A deleted
+// document is returned too, with DeletedAt set.
 func (db *DB) Document(ctx context.Context, tenant, id int64) (shifu.Document, error) {
+	return db.DocumentVersion(ctx, tenant, id, 0)
+}
+
+// DocumentVersion returns version n of a document (0: the version it
+// shows), with every kept version.
+func (db *DB) DocumentVersion(ctx context.Context, tenant, id int64, n int) (shifu.Document, error) {
 	var d shifu.Document
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var err error
-		d, err = scanDoc(tx.QueryRow(ctx, `SELECT `+docColumns+` FROM documents d WHERE d.id = $1`, id))
+		if n == 0 {
+			d, err = shownVersion(ctx, tx, id)
+		} else {
+			d, err = scanDoc(tx.QueryRow(ctx, `SELECT `+docColumns+docFrom+` WHERE h.id = $1 AND d.version = $2`, id, n))
+		}
+		if err != nil {
+			return err
+		}
+		vs, err := versionsOf(ctx, tx, []int64{id})
+		d.Versions = vs[id]
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
+		if n > 0 {
+			return d, shifu.Errorf(shifu.ErrNotFound, "document %d has no version %d", id, n)
+		}
 		return d, shifu.Errorf(shifu.ErrNotFound, "document %d not found", id)
 	}
 	return d, err
 }
 
-// Documents lists the tenant's documents, newest first. Replaced revisions
-// are gone; a revision still in ingest is listed beside the live one.
-func (db *DB) Documents(ctx context.Context, tenant int64) ([]shifu.Document, error) {
+// VersionRow returns the stored version with that id (what an ingest job
+// names), as a Document.
+func (db *DB) VersionRow(ctx context.Context, tenant, versionID int64) (shifu.Document, error) {
+	var d shifu.Document
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var err error
+		d, err = scanDoc(tx.QueryRow(ctx, `SELECT `+docColumns+docFrom+` WHERE d.id = $1`, versionID))
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return d, shifu.Errorf(shifu.ErrNotFound, "stored version %d not found", versionID)
+	}
+	return d, err
+}
+
+// Documents lists the tenant's documents, newest first, each as its live
+// version shows it, with every kept version. deleted picks the documents
+// deleted and not yet purged instead of the others.
+func (db *DB) Documents(ctx context.Context, tenant int64, deleted bool) ([]shifu.Document, error) {
 	var docs []shifu.Document
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+docColumns+` FROM documents d ORDER BY d.created_at DESC, d.id DESC`)
+		rows, err := tx.Query(ctx, `SELECT DISTINCT ON (h.id) `+docColumns+docFrom+`
+			WHERE (h.deleted_at IS NOT NULL) = $1
+			ORDER BY h.id, coalesce(h.live = d.id, false) DESC, d.version DESC`, deleted)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			d, err := scanDoc(rows)
-			if err != nil {
-				return err
-			}
-			docs = append(docs, d)
+		docs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (shifu.Document, error) { return scanDoc(r) })
+		if err != nil {
+			return err
 		}
-		return rows.Err()
+		heads := make([]int64, len(docs))
+		for i, d := range docs {
+			heads[i] = d.ID
+		}
+		vs, err := versionsOf(ctx, tx, heads)
+		for i := range docs {
+			docs[i].Versions = vs[docs[i].ID]
+		}
+		return err
 	})
+	// Newest first: by when the document's latest version was uploaded.
+	sort.SliceStable(docs, func(i, j int) bool { return latest(docs[i]).After(latest(docs[j])) })
 	return docs, err
 }
 
-// Original returns the sealed original bytes of a document.
-func (db *DB) Original(ctx context.Context, tenant, id int64) ([]byte, error) {
+func latest(d shifu.Document) time.Time {
+	t := d.CreatedAt
+	for _, v := range d.Versions {
+		if v.CreatedAt.After(t) {
+			t = v.CreatedAt
+		}
+	}
+	return t
+}
+
+// Original returns the sealed original bytes of a stored version.
+func (db *DB) Original(ctx context.Context, tenant, versionID int64) ([]byte, error) {
 	var sealed []byte
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT sealed FROM originals WHERE document_id = $1`, id).Scan(&sealed)
+		return tx.QueryRow(ctx, `SELECT sealed FROM originals WHERE document_id = $1`, versionID).Scan(&sealed)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, shifu.Errorf(shifu.ErrNotFound, "document %d has no stored original", id)
+		return nil, shifu.Errorf(shifu.ErrNotFound, "stored version %d has no original", versionID)
 	}
 	return sealed, err
 }
 
-// DeleteDocument removes a document, its original and its chunks.
-func (db *DB) DeleteDocument(ctx context.Context, tenant, id int64) error {
+// Requeue marks a stored version queued again and schedules its ingest
+// (re-ingest).
+func (db *DB) Requeue(ctx context.Context, tenant, versionID int64, enqueue func(ctx context.Context, tx pgx.Tx, versionID int64) error) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM documents WHERE id = $1`, id)
-		if err == nil && tag.RowsAffected() == 0 {
-			return shifu.Errorf(shifu.ErrNotFound, "document %d not found", id)
-		}
-		return err
-	})
-}
-
-// Requeue marks a document queued again and schedules its ingest (re-ingest).
-func (db *DB) Requeue(ctx context.Context, tenant, id int64, enqueue func(ctx context.Context, tx pgx.Tx, docID int64) error) error {
-	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'queued', error = '', progress = '{}', updated_at = now() WHERE id = $1`, id)
+		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'queued', error = '', progress = '{}', updated_at = now() WHERE id = $1`, versionID)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return shifu.Errorf(shifu.ErrNotFound, "document %d not found", id)
+			return shifu.Errorf(shifu.ErrNotFound, "stored version %d not found", versionID)
 		}
-		return enqueue(ctx, tx, id)
+		return enqueue(ctx, tx, versionID)
 	})
 }
 
@@ -299,12 +422,13 @@ func makePostings(rows []ChunkRow) postings {
 	return p
 }
 
-// Stale returns the tenant's ready documents whose postings were made by an
-// analyzer other than version, oldest first.
+// Stale returns the tenant's ingested versions (live or kept, so a rollback
+// finds current postings) whose postings were made by an analyzer other than
+// version, oldest first.
 func (db *DB) Stale(ctx context.Context, tenant int64, version string) ([]int64, error) {
 	var ids []int64
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id FROM documents WHERE status = 'ready' AND analyzer <> $1 ORDER BY id`, version)
+		rows, err := tx.Query(ctx, `SELECT id FROM documents WHERE status IN ('ready', 'archived') AND analyzer <> $1 ORDER BY id`, version)
 		if err != nil {
 			return err
 		}
@@ -450,31 +574,204 @@ func Pad(v []float32) []float32 {
 	return p
 }
 
-// Publish makes a fully embedded document live. In the same transaction the
-// revision it replaces is removed, so readers see the old version or the new
-// one, never both and never neither.
-func (db *DB) Publish(ctx context.Context, tenant, docID int64) error {
+// Publish marks a fully embedded version ingested and, unless a newer
+// version of its document is already live, makes it the live one: in one
+// transaction the version that was live is archived, so readers see the old
+// version or the new one, never both and never neither. A version of a
+// deleted document is archived, to go live if the document is restored.
+func (db *DB) Publish(ctx context.Context, tenant, versionID int64) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		// A newer revision that finished first wins; this one is outdated.
-		tag, err := tx.Exec(ctx, `DELETE FROM documents o USING documents n
-			WHERE o.id = $1 AND n.name = o.name AND n.kind = o.kind AND n.version > o.version AND n.status = 'ready'`, docID)
-		if err != nil || tag.RowsAffected() > 0 {
-			return err
+		var head int64
+		var version, liveVersion int
+		var deleted bool
+		err := tx.QueryRow(ctx, `SELECT d.head_id, d.version, h.deleted_at IS NOT NULL,
+				coalesce((SELECT l.version FROM documents l WHERE l.id = h.live AND l.id <> d.id), 0)
+			FROM documents d JOIN document_heads h ON h.id = d.head_id WHERE d.id = $1 FOR UPDATE OF h`, versionID).
+			Scan(&head, &version, &deleted, &liveVersion)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return shifu.Errorf(shifu.ErrNotFound, "stored version %d not found", versionID)
 		}
-		var replaces *int64
-		err = tx.QueryRow(ctx, `UPDATE documents SET status = 'ready', error = '', updated_at = now(),
-			chunks = (SELECT count(*) FROM chunks WHERE document_id = $1)
-			WHERE id = $1 RETURNING replaces`, docID).Scan(&replaces)
 		if err != nil {
 			return err
 		}
-		// Older live revisions of the same name go too (covers a revision that
-		// was uploaded while another was still ingesting).
-		_, err = tx.Exec(ctx, `DELETE FROM documents o USING documents n
-			WHERE n.id = $1 AND o.id <> n.id AND o.name = n.name AND o.kind = n.kind
-			AND o.version < n.version AND (o.status = 'ready' OR o.id = $2)`, docID, replaces)
+		status := shifu.StatusArchived
+		// A newer version that finished first (or was rolled back to) stays live.
+		if version > liveVersion {
+			if err := makeLive(ctx, tx, head, versionID, !deleted); err != nil {
+				return err
+			}
+			if !deleted {
+				status = shifu.StatusReady
+			}
+		}
+		_, err = tx.Exec(ctx, `UPDATE documents SET status = $2, error = '', updated_at = now(),
+			chunks = (SELECT count(*) FROM chunks WHERE document_id = $1) WHERE id = $1`, versionID, status)
 		return err
 	})
+}
+
+// makeLive points a document at versionID, archiving the version searched
+// so far; searched says whether versionID is searched from now on (not when
+// the document is deleted).
+func makeLive(ctx context.Context, tx pgx.Tx, head, versionID int64, searched bool) error {
+	if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'archived', updated_at = now()
+		WHERE head_id = $1 AND id <> $2 AND status = 'ready'`, head, versionID); err != nil {
+		return err
+	}
+	if searched {
+		if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'ready', updated_at = now() WHERE id = $1`, versionID); err != nil {
+			return err
+		}
+	}
+	_, err := tx.Exec(ctx, `UPDATE document_heads SET live = $2 WHERE id = $1`, head, versionID)
+	return err
+}
+
+// lockHead locks a document for a change of its live version or its
+// deletion, and says whether it is deleted.
+func lockHead(ctx context.Context, tx pgx.Tx, id int64) (deleted bool, err error) {
+	err = tx.QueryRow(ctx, `SELECT deleted_at IS NOT NULL FROM document_heads WHERE id = $1 FOR UPDATE`, id).Scan(&deleted)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, shifu.Errorf(shifu.ErrNotFound, "document %d not found", id)
+	}
+	return deleted, err
+}
+
+// Revert makes version n of a document live again, atomically as Publish
+// does. Only a version that was ingested can go live.
+func (db *DB) Revert(ctx context.Context, tenant, id int64, n int) (shifu.Document, error) {
+	var d shifu.Document
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		deleted, err := lockHead(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if deleted {
+			return shifu.Errorf(shifu.ErrConflict, "document %d is deleted: restore it before rolling back", id)
+		}
+		var vid int64
+		var status shifu.Status
+		err = tx.QueryRow(ctx, `SELECT id, status FROM documents WHERE head_id = $1 AND version = $2`, id, n).Scan(&vid, &status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			var kept []int
+			rows, qerr := tx.Query(ctx, `SELECT version FROM documents WHERE head_id = $1 ORDER BY version`, id)
+			if qerr != nil {
+				return qerr
+			}
+			if kept, qerr = pgx.CollectRows(rows, pgx.RowTo[int]); qerr != nil {
+				return qerr
+			}
+			return shifu.Errorf(shifu.ErrNotFound, "document %d has no version %d; kept versions: %s", id, n, intList(kept))
+		}
+		if err != nil {
+			return err
+		}
+		if status != shifu.StatusReady && status != shifu.StatusArchived {
+			return shifu.Errorf(shifu.ErrConflict, "version %d of document %d is %s: only a version that was ingested can go live", n, id, status)
+		}
+		if err := makeLive(ctx, tx, id, vid, true); err != nil {
+			return err
+		}
+		d, err = scanDoc(tx.QueryRow(ctx, `SELECT `+docColumns+docFrom+` WHERE d.id = $1`, vid))
+		return err
+	})
+	if err != nil {
+		return d, fmt.Errorf("roll back document %d: %w", id, classify(err))
+	}
+	return d, nil
+}
+
+func intList(xs []int) string {
+	if len(xs) == 0 {
+		return "none"
+	}
+	b := make([]byte, 0, 4*len(xs))
+	for i, x := range xs {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = fmt.Appendf(b, "%d", x)
+	}
+	return string(b)
+}
+
+// DeleteDocument deletes a document softly: at once no search finds it, and
+// Restore brings it back until Purge removes it for good.
+func (db *DB) DeleteDocument(ctx context.Context, tenant, id int64, by string) error {
+	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		deleted, err := lockHead(ctx, tx, id)
+		if err != nil || deleted {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE document_heads SET deleted_at = now(), deleted_by = $2 WHERE id = $1`, id, by); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE documents SET status = 'archived', updated_at = now() WHERE head_id = $1 AND status = 'ready'`, id)
+		return err
+	})
+}
+
+// Restore brings a deleted document back, its live version searched again.
+func (db *DB) Restore(ctx context.Context, tenant, id int64) error {
+	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		deleted, err := lockHead(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if !deleted {
+			return shifu.Errorf(shifu.ErrConflict, "document %d is not deleted", id)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE document_heads SET deleted_at = NULL, deleted_by = '' WHERE id = $1`, id); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE documents d SET status = 'ready', updated_at = now() FROM document_heads h
+			WHERE h.id = $1 AND d.id = h.live AND d.status = 'archived'`, id)
+		return err
+	})
+}
+
+// Purged is what one Purge removed.
+type Purged struct {
+	Documents []int64 // deleted documents removed for good
+	Versions  int     // old versions removed from documents that stay
+}
+
+// Purge removes for good, with their originals, chunks, postings and
+// embeddings, the documents deleted before deletedBefore and the versions
+// that stopped being live before versionsBefore (zero: keep every version).
+// A live version is never purged. Each removal is audited in the same
+// transaction.
+func (db *DB) Purge(ctx context.Context, tenant int64, deletedBefore, versionsBefore time.Time) (Purged, error) {
+	var p Purged
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `WITH gone AS (
+				DELETE FROM document_heads h WHERE h.deleted_at < $1
+				RETURNING h.id, h.deleted_at, h.deleted_by,
+					(SELECT d.name FROM documents d WHERE d.head_id = h.id ORDER BY d.version DESC LIMIT 1) AS name)
+			INSERT INTO audit (action, detail)
+			SELECT 'document.purge', jsonb_build_object('id', id, 'name', name, 'deleted_at', deleted_at, 'deleted_by', deleted_by) FROM gone
+			RETURNING (detail->>'id')::bigint`, deletedBefore)
+		if err != nil {
+			return err
+		}
+		if p.Documents, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+			return err
+		}
+		if versionsBefore.IsZero() {
+			return nil
+		}
+		return tx.QueryRow(ctx, `WITH gone AS (
+				DELETE FROM documents d USING document_heads h
+				WHERE h.id = d.head_id AND h.live IS DISTINCT FROM d.id AND d.status IN ('archived', 'failed') AND d.updated_at < $1
+				RETURNING d.head_id, d.version, d.name),
+			logged AS (INSERT INTO audit (action, detail)
+				SELECT 'version.purge', jsonb_build_object('id', head_id, 'version', version, 'name', name) FROM gone)
+			SELECT count(*) FROM gone`, versionsBefore).Scan(&p.Versions)
+	})
+	if err != nil {
+		return p, fmt.Errorf("purge: %w", err)
+	}
+	return p, nil
 }
 
 // RefreshStats updates the planner's statistics of the search tables. Ingest

@@ -85,7 +85,19 @@
     document.getElementById('viewer-quote').textContent = c.quote || '';
     const img = document.getElementById('viewer-img');
     const link = document.getElementById('viewer-link');
-    const orig = '/api/documents/' + encodeURIComponent(c.document_id) + '/original';
+    // A citation opens the version it cited; the viewer says when the
+    // document has been revised since.
+    const v = c.version > 0 ? String(c.version) : '';
+    const orig = '/api/documents/' + encodeURIComponent(c.document_id) + '/original' + (v ? '?v=' + v : '');
+    const newer = document.getElementById('viewer-newer');
+    newer.hidden = true;
+    const sayNewer = (h) => {
+      const live = h.get('X-Shifu-Live-Version'), shown = h.get('X-Shifu-Version');
+      if (live && shown && Number(live) > Number(shown)) {
+        newer.textContent = t('chat.newer').replace('{live}', live).replace('{cited}', shown);
+        newer.hidden = false;
+      }
+    };
     if (c.page_start > 0) {
       const w = Math.min(1600, Math.round(Math.max(window.innerWidth, 400) * (window.devicePixelRatio || 1)));
       img.hidden = false;
@@ -94,8 +106,8 @@
       // Fetched rather than set as src: the server says which page of the
       // passage holds the quote, and the title and link follow it.
       fetch('/api/documents/' + encodeURIComponent(c.document_id) + '/pages/' + c.page_start + '.png?w=' + w +
-        '&to=' + (c.page_end || c.page_start) + '&q=' + encodeURIComponent((c.quote || '').slice(0, 300)), { credentials: 'same-origin' })
-        .then((r) => { if (!r.ok) throw new Error(r.status); return Promise.all([r.blob(), r.headers.get('X-Shifu-Page')]); })
+        '&to=' + (c.page_end || c.page_start) + '&q=' + encodeURIComponent((c.quote || '').slice(0, 300)) + (v ? '&v=' + v : ''), { credentials: 'same-origin' })
+        .then((r) => { if (!r.ok) throw new Error(r.status); sayNewer(r.headers); return Promise.all([r.blob(), r.headers.get('X-Shifu-Page')]); })
         .then(([blob, pg]) => {
           if (img.src.startsWith('blob:')) URL.revokeObjectURL(img.src);
           img.src = URL.createObjectURL(blob);

@@ -25,6 +25,7 @@
   function send(url, file, onProgress) {
     return new Promise((resolve, reject) => {
       const fd = new FormData(); fd.append('file', file, file.name);
+      if (url.endsWith('/revision?confirm=1')) fd.append('confirm', '1');
       const x = new XMLHttpRequest();
       x.open('POST', url);
       x.setRequestHeader('X-CSRF-Token', Shifu.csrf());
@@ -45,17 +46,27 @@
     const li = el('li', { class: 'upload', 'data-name': file.name }, el('strong', { text: file.name }), bar, state);
     uploads.prepend(li);
     try {
-      const r = await send(url, file, (f) => { bar.value = 0.3 * f; });
+      let r = await send(url, file, (f) => { bar.value = 0.3 * f; });
+      // A revision that looks like a different manual is stored only when
+      // the supervisor confirms it.
+      if (!r.ok && r.status === 409 && url.endsWith('/revision') && confirm(r.error)) {
+        r = await send(url + '?confirm=1', file, (f) => { bar.value = 0.3 * f; });
+      }
       if (!r.ok) { fail(r.error); return; }
-      if (r.duplicate) state.textContent = t('desk.duplicate') + ' · ';
-      await follow(r.document.id);
+      if (r.duplicate) {
+        // Nothing new was stored: say so, and which version holds these bytes.
+        bar.value = 1; state.className = 'state duplicate'; li.dataset.status = 'duplicate';
+        state.textContent = t('desk.duplicate') + ': ' + (r.document.title || r.document.name) + ' v' + r.document.version;
+        return;
+      }
+      await follow(r.document.id, r.document.version);
     } catch (e) { fail(e.message); }
 
     function fail(msg) { bar.value = 1; state.className = 'state failed'; state.textContent = t('status.failed') + ': ' + msg; li.dataset.status = 'failed'; }
-    async function follow(id) {
+    async function follow(id, version) {
       for (;;) {
         let d;
-        try { d = await api('GET', '/api/documents/' + id); } catch (e) { fail(e.message); return; }
+        try { d = await api('GET', '/api/documents/' + id + '?v=' + version); } catch (e) { fail(e.message); return; }
         bar.value = 0.3 + 0.7 * fraction(d);
         const p = d.progress || {};
         let extra = '';
@@ -64,7 +75,7 @@
         state.className = 'state ' + d.status;
         state.textContent = t('status.' + d.status) + extra + (d.status === 'failed' && d.error ? ': ' + d.error : '');
         li.dataset.status = d.status;
-        if (d.status === 'ready' || d.status === 'failed') { loadDocs(); return; }
+        if (d.status === 'ready' || d.status === 'failed' || d.status === 'archived') { loadDocs(); return; }
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
@@ -82,8 +93,42 @@
     replacePicker.value = '';
   });
 
+  // versions lists a document's kept versions, each downloadable under its
+  // own name, and the ingested ones can be made live again.
+  function versions(doc) {
+    if (!doc.versions || doc.versions.length < 2) return null;
+    const ul = el('ul', { class: 'versions' });
+    for (const v of doc.versions.slice().reverse()) {
+      ul.append(el('li', { 'data-version': v.version },
+        el('span', { text: 'v' + v.version + (v.revision ? ' (' + v.revision + ')' : '') + ' · ' + v.name + ' · ' + t('status.' + v.status) + ' · ' + date(v.created_at) }),
+        el('a', { href: '/api/documents/' + doc.id + '/original?download=1&v=' + v.version, text: t('desk.download') }),
+        v.status === 'archived' ? el('button', { type: 'button', class: 'revert', text: t('desk.make_live'), onclick: async () => {
+          try { await api('POST', '/api/documents/' + doc.id + '/revert', { version: v.version }); } catch (e) { alert(e.message); }
+          loadDocs();
+        } }) : null));
+    }
+    return el('details', {}, el('summary', { text: doc.versions.length + ' ' + t('desk.versions') }), ul);
+  }
+
+  async function loadDeleted() {
+    const ul = document.getElementById('deleted');
+    let d;
+    try { d = await api('GET', '/api/documents?deleted=1'); } catch (e) { return; }
+    ul.textContent = '';
+    document.getElementById('deleted-card').hidden = !d.documents.length;
+    for (const doc of d.documents) {
+      ul.append(el('li', { 'data-id': doc.id },
+        el('strong', { text: doc.title || doc.name }), el('span', { class: 'meta', text: ' · ' + t('desk.deleted_on') + ' ' + date(doc.deleted_at) }),
+        el('button', { type: 'button', class: 'restore', text: t('desk.restore'), onclick: async () => {
+          try { await api('POST', '/api/documents/' + doc.id + '/restore'); } catch (e) { alert(e.message); }
+          loadDocs();
+        } })));
+    }
+  }
+
   async function loadDocs() {
     let d;
+    loadDeleted();
     try { d = await api('GET', '/api/documents'); } catch (e) { return; }
     tbody.textContent = '';
     for (const doc of d.documents) {
@@ -100,7 +145,7 @@
       tbody.append(el('tr', { 'data-id': doc.id },
         el('td', {}, el('strong', { text: doc.title || doc.name }), el('br'), el('small', { text: doc.name + (doc.kind === 'note' ? ' · note' : '') })),
         status, el('td', { text: doc.pages || '' }), el('td', { text: doc.chunks }),
-        el('td', { text: 'v' + doc.version + (doc.revision ? ' (' + doc.revision + ')' : '') }),
+        el('td', {}, el('span', { text: 'v' + doc.version + (doc.revision ? ' (' + doc.revision + ')' : '') }), versions(doc)),
         el('td', { text: doc.uploader }), el('td', { text: date(doc.created_at) }), el('td', {}, actions)));
     }
   }

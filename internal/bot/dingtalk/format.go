@@ -70,6 +70,9 @@ func Markdown(a shifu.Answer, public string) string {
 
 func docURL(public string, c shifu.Citation) string {
 	u := fmt.Sprintf("%s/documents/%d", strings.TrimRight(public, "/"), c.DocID)
+	if c.Version > 0 {
+		u += fmt.Sprintf("?v=%d", c.Version) // the version cited
+	}
 	if c.PageStart > 0 {
 		u += fmt.Sprintf("#page=%d", c.PageStart)
 	}

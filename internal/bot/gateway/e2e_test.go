@@ -36,10 +36,10 @@ var (
 func manual(t *testing.T, db *postgres.DB, tenant int64, name, title string, chunks []string, emb model.Embedder) int64 {
 	t.Helper()
 	ctx := context.Background()
-	var doc int64
+	var doc, head int64 // the stored version, and the document links name
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `INSERT INTO documents (name, title, kind, sha256, size, status) VALUES ($1, $2, 'manual', $1, 1, 'ready') RETURNING id`,
-			name, title).Scan(&doc)
+		return tx.QueryRow(ctx, `INSERT INTO documents (name, title, kind, sha256, size, status) VALUES ($1, $2, 'manual', $1, 1, 'ready') RETURNING id, head_id`,
+			name, title).Scan(&doc, &head)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +63,7 @@ func manual(t *testing.T, db *postgres.DB, tenant int64, name, title string, chu
 	if err := db.StoreEmbeddings(ctx, tenant, emb.Model(), ids, vecs); err != nil {
 		t.Fatal(err)
 	}
-	return doc
+	return head
 }
 
 type e2e struct {
@@ -151,7 +151,7 @@ func TestE2ESlackMentionAnsweredInThreadWithCitation(t *testing.T) {
 		t.Fatalf("posted %v", p)
 	}
 	blocks := p.Get("blocks")
-	wantLink := public + "/documents/" + strconv.FormatInt(e.millDoc, 10) + "#page=10"
+	wantLink := public + "/documents/" + strconv.FormatInt(e.millDoc, 10) + "?v=1#page=10"
 	for _, want := range []string{"E-104 is a spindle overload [1]", "Mill manual", "p. 10", wantLink, bslack.ActionUp} {
 		if !strings.Contains(blocks, want) {
 			t.Errorf("%q missing from blocks %s", want, blocks)
@@ -241,7 +241,7 @@ func TestE2EDingTalkCallback(t *testing.T) {
 	status(t, e.dingPost(t, "dingacme", body, e.dingSec["dingacme"], e.now), 200)
 	quiet(t, e.ding.got)
 	md := e.ding.Posts()[0]["markdown"].(map[string]any)["text"].(string)
-	want := "Mill manual, p. 10 [open](" + public + "/documents/" + strconv.FormatInt(e.millDoc, 10) + "#page=10)"
+	want := "Mill manual, p. 10 [open](" + public + "/documents/" + strconv.FormatInt(e.millDoc, 10) + "?v=1#page=10)"
 	if !strings.Contains(md, "E-104 is a spindle overload [1]") || !strings.Contains(md, want) {
 		t.Errorf("markdown %q, want citation %q", md, want)
 	}

@@ -48,9 +48,12 @@ func Mrkdwn(text, public string) string {
 	return headingRE.ReplaceAllString(s, "*$1*")
 }
 
-// DocURL is the web app's page for a citation.
+// DocURL is the web app's page for a citation: the version cited.
 func DocURL(public string, c shifu.Citation) string {
 	u := fmt.Sprintf("%s/documents/%d", strings.TrimRight(public, "/"), c.DocID)
+	if c.Version > 0 {
+		u += "?v=" + strconv.Itoa(c.Version)
+	}
 	switch {
 	case c.PageStart > 0:
 		u += "#page=" + strconv.Itoa(c.PageStart)
