@@ -110,7 +110,7 @@ func TestAcknowledgedUploadSurvivesCrash(t *testing.T) {
 		if err != nil {
 			t.Fatalf("trial %d: upload: %v", i, err)
 		}
-		acked = append(acked, upload{d.ID, data})
+		acked = append(acked, upload{d.VersionID, data})
 		pgScript(t, "crash", dir) // at once after the acknowledgement
 		db.Close()
 		start()

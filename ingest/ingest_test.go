@@ -472,15 +472,15 @@ func TestHostileFilesDoNotStallOthers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, d.ID)
-		names[d.ID] = name
+		ids = append(ids, d.VersionID)
+		names[d.VersionID] = name
 	}
 	small, _, err := f.svc.Add(ctx, beta.ID, Upload{Name: "small.md", Data: manual("Small", 2)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	got, err := f.svc.Wait(ctx, beta.ID, []int64{small.ID}, nil)
+	got, err := f.svc.Wait(ctx, beta.ID, []int64{small.VersionID}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -494,7 +494,7 @@ func TestHostileFilesDoNotStallOthers(t *testing.T) {
 	}
 	t.Logf("all hostile files done after %s", time.Since(start))
 	for _, d := range docs {
-		switch name := names[d.ID]; {
+		switch name := names[d.VersionID]; {
 		case d.Status == shifu.StatusFailed && (strings.Contains(d.Error, "internal") || !strings.Contains(d.Error, name)):
 			t.Errorf("%s failed without its reason: %q", name, d.Error)
 		case d.Status != shifu.StatusReady && d.Status != shifu.StatusFailed:
@@ -514,26 +514,32 @@ func TestDeadlineCoversEveryStage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = f.svc.process(ctx, f.tenant, d.ID)
+	err = f.svc.process(ctx, f.tenant, d.VersionID)
 	if !errors.Is(err, shifu.ErrInvalid) || !strings.Contains(shifu.Message(err), "took longer than") {
 		t.Fatalf("err = %v, want bad input that took too long", err)
 	}
 }
 
-// TestFairnessLeavesAWorker: one tenant holds at most the workers less one.
+// TestFairnessLeavesAWorker: one tenant holds at most the workers less one
+// while another tenant waits, and every worker when it is alone.
 func TestFairnessLeavesAWorker(t *testing.T) {
+	waiting := func() bool { return true }
+	alone := func() bool { return false }
 	f := newFairness(3)
-	if !f.enter(1) || !f.enter(1) || f.enter(1) {
+	if !f.enter(1, waiting) || !f.enter(1, waiting) || f.enter(1, waiting) {
 		t.Fatal("tenant 1 should get two of three workers, not three")
 	}
-	if !f.enter(2) {
+	if !f.enter(2, waiting) {
 		t.Fatal("tenant 2 found no worker")
 	}
 	f.leave(1)
-	if !f.enter(1) {
+	if !f.enter(1, waiting) {
 		t.Fatal("tenant 1 not let in again after one of its jobs ended")
 	}
-	if one := newFairness(1); !one.enter(1) || one.enter(1) {
+	if one := newFairness(1); !one.enter(1, waiting) || one.enter(1, waiting) {
 		t.Fatal("one worker: one job per tenant")
+	}
+	if solo := newFairness(2); !solo.enter(1, alone) || !solo.enter(1, alone) {
+		t.Fatal("a tenant alone in the queue should get both workers")
 	}
 }

@@ -74,10 +74,13 @@ func (w *worker) NextRetry(job *river.Job[jobArgs]) time.Time {
 }
 
 func (w *worker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
-	if !w.s.fair.enter(job.Args.Tenant) {
-		// This tenant holds its share of the workers already: wait, so the
-		// others' documents are not stuck behind its queue. Snoozing does
-		// not count as an attempt.
+	if !w.s.fair.enter(job.Args.Tenant, func() bool {
+		waiting, err := w.s.db.OthersWaiting(ctx, postgres.IngestJobKind, job.Args.Tenant)
+		return err != nil || waiting // unsure: leave the worker to the others
+	}) {
+		// This tenant holds its share of the workers already and another
+		// tenant's document waits: let it have the worker. Snoozing does not
+		// count as an attempt.
 		return river.JobSnooze(time.Second)
 	}
 	defer w.s.fair.leave(job.Args.Tenant)
@@ -114,8 +117,9 @@ func (w *worker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	return err
 }
 
-// fairness caps the ingest jobs one tenant runs at once in this process, so
-// a tenant's slow or hostile files leave a worker for everyone else.
+// fairness caps the ingest jobs one tenant runs at once in this process while
+// other tenants' documents wait, so a tenant's slow or hostile files leave a
+// worker for everyone else.
 type fairness struct {
 	share int // jobs per tenant: the workers less one, at least one
 	mu    sync.Mutex
@@ -126,12 +130,18 @@ func newFairness(workers int) *fairness {
 	return &fairness{share: max(workers-1, 1), run: map[int64]int{}}
 }
 
-func (f *fairness) enter(tenant int64) bool {
+// enter takes a worker for tenant unless it holds its share already and
+// othersWait says another tenant's job is waiting: a tenant alone in the
+// queue uses every worker.
+func (f *fairness) enter(tenant int64, othersWait func() bool) bool {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.run[tenant] >= f.share {
+	over := f.run[tenant] >= f.share
+	f.mu.Unlock()
+	if over && othersWait() {
 		return false
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.run[tenant]++
 	return true
 }

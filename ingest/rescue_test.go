@@ -39,13 +39,13 @@ func TestExhaustedJobFailsThenRetries(t *testing.T) {
 	}
 	// What a process killed on the last attempt leaves behind.
 	ownerExec(t, f.url, `UPDATE river_job SET state = 'running', attempt = max_attempts, attempted_at = now() - interval '1 hour'
-		WHERE (args->>'document')::bigint = $1`, d.ID)
-	ownerExec(t, f.url, `UPDATE documents SET status = 'parsing' WHERE id = $1`, d.ID)
+		WHERE (args->>'document')::bigint = $1`, d.VersionID)
+	ownerExec(t, f.url, `UPDATE documents SET status = 'parsing' WHERE id = $1`, d.VersionID)
 	if err := f.svc.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.svc.Stop(context.Background()) })
-	got, err := f.svc.Wait(ctx, f.tenant, []int64{d.ID}, nil)
+	got, err := f.svc.Wait(ctx, f.tenant, []int64{d.VersionID}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestExhaustedJobFailsThenRetries(t *testing.T) {
 	if err != nil || dup || again.ID != d.ID {
 		t.Fatalf("re-upload of a failed document: id %d dup %v err %v", again.ID, dup, err)
 	}
-	got, err = f.svc.Wait(ctx, f.tenant, []int64{d.ID}, nil)
+	got, err = f.svc.Wait(ctx, f.tenant, []int64{d.VersionID}, nil)
 	if err != nil || got[0].Status != shifu.StatusReady {
 		t.Fatalf("after re-upload: %+v %v", got, err)
 	}
@@ -71,8 +71,8 @@ func TestLostJobIsRequeuedByReupload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ownerExec(t, f.url, `DELETE FROM river_job WHERE (args->>'document')::bigint = $1`, d.ID)
-	ownerExec(t, f.url, `UPDATE documents SET status = 'parsing' WHERE id = $1`, d.ID)
+	ownerExec(t, f.url, `DELETE FROM river_job WHERE (args->>'document')::bigint = $1`, d.VersionID)
+	ownerExec(t, f.url, `UPDATE documents SET status = 'parsing' WHERE id = $1`, d.VersionID)
 	again, dup, err := f.svc.Add(ctx, f.tenant, Upload{Name: "press.md", Data: manual("Press", 1)})
 	if err != nil || dup || again.Status != shifu.StatusQueued {
 		t.Fatalf("re-upload of a document whose job was lost: %s dup %v err %v", again.Status, dup, err)
@@ -113,7 +113,7 @@ func TestShutdownHandsJobBack(t *testing.T) {
 	if err := f.svc.Start(runCtx); err != nil {
 		t.Fatal(err)
 	}
-	_, _ = f.svc.Wait(runCtx, f.tenant, []int64{d.ID}, func(doc shifu.Document) {
+	_, _ = f.svc.Wait(runCtx, f.tenant, []int64{d.VersionID}, func(doc shifu.Document) {
 		if doc.Status == shifu.StatusEmbedding {
 			cancel() // the signal arrives while the job runs
 		}
@@ -126,7 +126,7 @@ func TestShutdownHandsJobBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if err := conn.QueryRow(ctx, `SELECT state, attempt FROM river_job WHERE (args->>'document')::bigint = $1`, d.ID).Scan(&state, &attempt); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT state, attempt FROM river_job WHERE (args->>'document')::bigint = $1`, d.VersionID).Scan(&state, &attempt); err != nil {
 		t.Fatal(err)
 	}
 	doc, _ := f.db.Document(ctx, f.tenant, d.ID)

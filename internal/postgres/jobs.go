@@ -77,6 +77,20 @@ func (db *DB) RescueJobs(ctx context.Context, kind string, stale time.Duration) 
 	return rescued, exhausted, nil
 }
 
+// OthersWaiting reports whether a job of kind for another tenant than tenant
+// is ready to run (or will be within a second), so a worker the tenant would
+// take is better left to it.
+func (db *DB) OthersWaiting(ctx context.Context, kind string, tenant int64) (bool, error) {
+	var ok bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM river_job WHERE kind = $1
+		AND state IN ('available', 'retryable', 'scheduled') AND scheduled_at < now() + interval '1 second'
+		AND (args->>'tenant')::bigint <> $2)`, kind, tenant).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("postgres: other tenants' jobs: %w", err)
+	}
+	return ok, nil
+}
+
 // ingestAlive reports whether a document has an ingest job that will still
 // run.
 func ingestAlive(ctx context.Context, tx pgx.Tx, doc int64) (bool, error) {
