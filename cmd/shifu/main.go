@@ -34,7 +34,7 @@ const usage = `usage: shifu COMMAND [flags]
 
 commands:
   serve                 run the web app, API and bots (SHIFU_ADDR, default :8080)
-  migrate               create or update the database schema (DATABASE_URL)
+  migrate               create or update the schema and the login shifu_app (DATABASE_URL, SHIFU_APP_PASSWORD)
   help COMMAND          print a command's usage (so does shifu COMMAND --help)
   keygen                print a new SHIFU_MASTER_KEY
   tenant create NAME    add a tenant (factory)
