@@ -1,6 +1,9 @@
 package shifu
 
-import "unicode"
+import (
+	"unicode"
+	"unicode/utf8"
+)
 
 // Lang says which language texts are mostly in: "zh" when Han characters are
 // at least as many as Latin words, "en" when there are Latin words, "" for
@@ -56,4 +59,22 @@ func Tokens(text string) int {
 		n++
 	}
 	return n
+}
+
+// CheckText refuses text PostgreSQL cannot store or a person did not mean: a
+// NUL byte, other control characters but tab and line ends, or invalid
+// UTF-8. what names the text in the message ("the question", "file name").
+func CheckText(what, s string) error {
+	if !utf8.ValidString(s) {
+		return Errorf(ErrInvalid, "%s is not valid UTF-8 text", what)
+	}
+	for _, r := range s {
+		if r == 0 {
+			return Errorf(ErrInvalid, "%s contains a NUL character; send plain text", what)
+		}
+		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
+			return Errorf(ErrInvalid, "%s contains the control character %U; send plain text", what, r)
+		}
+	}
+	return nil
 }

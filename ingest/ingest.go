@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -172,6 +173,12 @@ func (s *Service) Add(ctx context.Context, tenant int64, u Upload) (doc shifu.Do
 	name := filepath.Base(strings.TrimSpace(u.Name))
 	if name == "" || name == "." || name == "/" {
 		return doc, false, shifu.Errorf(shifu.ErrInvalid, "a file name is required")
+	}
+	if err := shifu.CheckText("the file name "+strconv.QuoteToASCII(name), name); err != nil {
+		return doc, false, err
+	}
+	if err := shifu.CheckText("the title or revision", u.Title+u.Revision+u.Equipment); err != nil {
+		return doc, false, err
 	}
 	if u.Kind == "" {
 		u.Kind = shifu.KindManual

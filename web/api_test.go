@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -224,8 +225,8 @@ func TestDocumentsAcrossTenants(t *testing.T) {
 	resp = worker.do("GET", "/api/documents/"+id+"/pages/2.png?w=400&q="+urlq("check the wiring twice"), nil, "")
 	b := readBody(t, resp)
 	img, err := png.Decode(strings.NewReader(b))
-	if resp.StatusCode != 200 || err != nil || img.Bounds().Dx() != 400 {
-		t.Fatalf("page image: %d %v", resp.StatusCode, err)
+	if resp.StatusCode != 200 || err != nil || img.Bounds().Dx() != 500 {
+		t.Fatalf("page image: %d %v (width 400 is drawn 500 wide, the nearest cached width)", resp.StatusCode, err)
 	}
 	plain := readBody(t, worker.do("GET", "/api/documents/"+id+"/pages/2.png?w=400", nil, ""))
 	if plain == b {
@@ -238,6 +239,15 @@ func TestDocumentsAcrossTenants(t *testing.T) {
 	}
 	if code := worker.json("GET", "/api/documents/"+id+"/pages/9.png", nil, nil); code != 404 {
 		t.Fatalf("page 9 of 4: %d", code)
+	}
+	// Page renders are cached by document, version, page and width only:
+	// random quotes and widths cannot force a render.
+	before := w.renders.Load()
+	for i := range 5 {
+		worker.do("GET", "/api/documents/"+id+"/pages/2.png?w="+strconv.Itoa(401+i)+"&q="+urlq("no such words "+strconv.Itoa(i)), nil, "").Body.Close()
+	}
+	if n := w.renders.Load() - before; n != 0 {
+		t.Fatalf("5 requests of page 2 with random quotes and widths rendered %d times, want 0 (cached)", n)
 	}
 
 	// Another tenant sees nothing of it, whatever the route.

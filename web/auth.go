@@ -257,9 +257,14 @@ func home(r shifu.Role) string {
 }
 
 // safeNext keeps only same-site paths, so the login form cannot be used to
-// redirect somewhere else.
+// redirect somewhere else. Browsers drop tabs and line ends from URLs and
+// read \ as /, so "/\t/host" is "//host": any control character or space
+// refuses the path.
 func safeNext(n string) string {
-	if !strings.HasPrefix(n, "/") || strings.HasPrefix(n, "//") || strings.HasPrefix(n, "/\\") || strings.ContainsAny(n, "\r\n") {
+	if strings.ContainsFunc(n, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return ""
+	}
+	if !strings.HasPrefix(n, "/") || strings.HasPrefix(n, "//") || strings.HasPrefix(n, "/\\") {
 		return ""
 	}
 	return n

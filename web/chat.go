@@ -59,6 +59,9 @@ func (r *chatRequest) question(p *principal, channel string) (shifu.Question, er
 	if q == "" {
 		return shifu.Question{}, shifu.Errorf(shifu.ErrInvalid, "the question is empty")
 	}
+	if err := shifu.CheckText("the question", q); err != nil {
+		return shifu.Question{}, err
+	}
 	if len([]rune(q)) > maxQuestion {
 		return shifu.Question{}, shifu.Errorf(shifu.ErrInvalid, "the question is too long: at most %d characters", maxQuestion)
 	}

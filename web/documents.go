@@ -1,8 +1,6 @@
 package web
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -299,6 +297,36 @@ func (s *Server) documentPage(c *gin.Context) {
 // maxSpan bounds how many pages one image request may search for a quote.
 const maxSpan = 5
 
+// pageWidth snaps a requested width to one of the few that are rendered and
+// cached, so widths cannot be varied to force renders.
+func pageWidth(w int) int {
+	for _, s := range []int{500, 1000, 1500} {
+		if w <= s {
+			return s
+		}
+	}
+	return 2000
+}
+
+// renderSlot waits up to renderWait for one of the render slots (PDFium
+// work costs seconds of CPU per uncached page); when all stay busy the
+// caller is told to come back.
+func (s *Server) renderSlot(c *gin.Context) error {
+	t := time.NewTimer(renderWait)
+	defer t.Stop()
+	select {
+	case s.renders <- struct{}{}:
+		return nil
+	case <-t.C:
+		c.Header("Retry-After", "5")
+		return shifu.Errorf(shifu.ErrUnavailable, "page images are busy; try again in a few seconds")
+	case <-c.Request.Context().Done():
+		return c.Request.Context().Err()
+	}
+}
+
+const renderWait = 10 * time.Second
+
 // pageImage renders one page of a PDF manual as PNG, for the citation view.
 func (s *Server) pageImage(c *gin.Context) {
 	if s.o.Renderer == nil || s.o.Ingester == nil {
@@ -312,7 +340,7 @@ func (s *Server) pageImage(c *gin.Context) {
 	}
 	width := 1000
 	if w, err := strconv.Atoi(c.Query("w")); err == nil {
-		width = min(max(w, 200), 2000)
+		width = pageWidth(w)
 	}
 	quote := c.Query("q")
 	if len(quote) > 500 {
@@ -323,7 +351,7 @@ func (s *Server) pageImage(c *gin.Context) {
 	if !ok {
 		return
 	}
-	id := d.ID
+	id := d.VersionID // the stored version: its original, and the cache key
 	if d.MIME != "application/pdf" {
 		s.fail(c, shifu.Errorf(shifu.ErrInvalid, "%s is not a PDF, so it has no page images", d.Name))
 		return
@@ -341,42 +369,60 @@ func (s *Server) pageImage(c *gin.Context) {
 			to = min(to, d.Pages)
 		}
 	}
-	qh := sha256.Sum256([]byte(quote))
-	key := pageKey{tenant: p.tenant(), doc: id, sha: d.SHA256, page: n, to: to, width: width, quote: hex.EncodeToString(qh[:8])}
-	png, shown, ok := s.pages.get(key)
+	var pdf []byte
+	held := false
+	work := func() error { // a render slot and the decrypted PDF, once
+		if !held {
+			if err := s.renderSlot(c); err != nil {
+				return err
+			}
+			held = true
+		}
+		if pdf == nil {
+			var err error
+			if pdf, err = s.o.Ingester.Original(c, p.tenant(), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	defer func() {
+		if held {
+			<-s.renders
+		}
+	}()
+	var rects []Rect
+	shown := n
+	if f, ok := s.o.Renderer.(TextFinder); ok && quote != "" {
+		if err := work(); err != nil {
+			s.fail(c, err)
+			return
+		}
+		for pg := n; pg <= to; pg++ {
+			// A quote that cannot be found still leaves the first page.
+			if r, err := f.FindRects(c, pdf, pg, quote); err == nil && len(r) > 0 {
+				shown, rects = pg, r
+				break
+			}
+		}
+	}
+	key := pageKey{tenant: p.tenant(), doc: id, sha: d.SHA256, page: shown, width: width}
+	png, _, ok := s.pages.get(key)
 	if !ok {
-		pdf, err := s.o.Ingester.Original(c, p.tenant(), d.VersionID)
-		if err != nil {
+		if err := work(); err != nil {
 			s.fail(c, err)
 			return
 		}
-		var rects []Rect
-		f, canFind := s.o.Renderer.(TextFinder)
-		if canFind && quote != "" {
-			for pg := n; pg <= to; pg++ {
-				// A quote that cannot be found still leaves the first page.
-				if r, err := f.FindRects(c, pdf, pg, quote); err == nil && len(r) > 0 {
-					n, rects = pg, r
-					break
-				}
-			}
-		}
-		shown = n
-		if h, ok := s.o.Renderer.(Highlighter); ok && quote != "" {
-			png, err = h.RenderPageHighlight(c, pdf, n, width, quote)
-		} else {
-			png, err = s.o.Renderer.RenderPage(c, pdf, n, width)
-		}
-		if err != nil {
+		if png, err = s.o.Renderer.RenderPage(c, pdf, shown, width); err != nil {
 			s.fail(c, err)
 			return
-		}
-		if len(rects) > 0 {
-			if hl, err := highlightPNG(png, rects); err == nil {
-				png = hl
-			}
 		}
 		s.pages.put(key, png, shown)
+	}
+	if len(rects) > 0 {
+		if hl, err := highlightPNG(png, rects); err == nil {
+			png = hl // a new image: the cached one stays plain
+		}
 	}
 	c.Header("X-Shifu-Page", strconv.Itoa(shown))
 	c.Header("Cache-Control", "private, max-age=3600")

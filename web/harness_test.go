@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,17 +52,18 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // world is a running Shifu web server over a real database, the real ingest
 // pipeline, retrieval and answer service, and a fake model server.
 type world struct {
-	t      *testing.T
-	db     *postgres.DB
-	srv    *web.Server
-	http   *httptest.Server
-	model  *modeltest.Server
-	ingest *ingest.Service
-	bots   *bot.Service
-	acme   shifu.Tenant
-	bolt   shifu.Tenant
-	users  map[string]shifu.User // "worker", "supervisor", "admin" in acme; "bolt" is bolt's admin
-	tokens map[string]string
+	t       *testing.T
+	db      *postgres.DB
+	srv     *web.Server
+	http    *httptest.Server
+	model   *modeltest.Server
+	ingest  *ingest.Service
+	bots    *bot.Service
+	acme    shifu.Tenant
+	bolt    shifu.Tenant
+	users   map[string]shifu.User // "worker", "supervisor", "admin" in acme; "bolt" is bolt's admin
+	tokens  map[string]string
+	renders atomic.Int64
 }
 
 type worldOpts struct {
@@ -162,7 +164,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	asker := answer.New(db, retrieval.New(db, an, emb, retrieval.Options{}), chat, answer.Options{Timeout: 30 * time.Second})
 	w.bots = bot.New(db, ring, asker, bot.Options{Logger: quiet})
 	t.Cleanup(func() { _ = w.bots.Close(context.Background()) })
-	w.srv, err = web.New(web.Options{DB: db, Asker: asker, Ingester: ingestAdapter{svc}, Renderer: pageAdapter{p},
+	w.srv, err = web.New(web.Options{DB: db, Asker: asker, Ingester: ingestAdapter{svc}, Renderer: pageAdapter{p, &w.renders},
 		BotAdmin: web.BotService(w.bots), MaxUploadBytes: o.maxUpload, MaxBatchBytes: o.maxBatch, Logger: quiet, Metrics: metrics,
 		Limits: o.limits, LoginChecks: o.login[0], LoginsPerMinute: o.login[1]})
 	if err != nil {
@@ -190,9 +192,13 @@ func (i ingestAdapter) Original(ctx context.Context, tenant, id int64) ([]byte, 
 	return i.s.Original(ctx, tenant, id)
 }
 
-type pageAdapter struct{ p *parse.Parser }
+type pageAdapter struct {
+	p       *parse.Parser
+	renders *atomic.Int64 // pages rendered, to see the cache work
+}
 
 func (g pageAdapter) RenderPage(ctx context.Context, pdf []byte, page, width int) ([]byte, error) {
+	g.renders.Add(1)
 	return g.p.RenderPage(ctx, pdf, page, width)
 }
 func (g pageAdapter) FindRects(ctx context.Context, pdf []byte, page int, quote string) ([]web.Rect, error) {

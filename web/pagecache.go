@@ -5,14 +5,15 @@ import (
 	"sync"
 )
 
-// pageKey names one rendered page image. The document's hash is part of it,
-// so a re-ingested or replaced file never shows a stale image.
+// pageKey names one rendered page image: document, version (its hash, so a
+// re-ingested or replaced file never shows a stale image), page and one of
+// the few widths. Nothing a caller may vary freely is part of it (a quote is
+// highlighted on a copy), so no request can force a render by missing.
 type pageKey struct {
 	tenant, doc int64
 	sha         string
-	page, to    int
+	page        int
 	width       int
-	quote       string
 }
 
 // pageCache keeps rendered pages, least recently used out first, within a

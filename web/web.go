@@ -62,11 +62,6 @@ type PageRenderer interface {
 	RenderPage(ctx context.Context, pdf []byte, page, widthPx int) ([]byte, error)
 }
 
-// Highlighter is an optional PageRenderer that also marks a quote on the page.
-type Highlighter interface {
-	RenderPageHighlight(ctx context.Context, pdf []byte, page, widthPx int, quote string) ([]byte, error)
-}
-
 // Options are the server's parts and limits. DB is required; a nil Asker,
 // Ingester, Renderer or BotAdmin makes its routes answer 503.
 type Options struct {
@@ -105,6 +100,7 @@ type Server struct {
 	throttle *throttle
 	addrs    *limit.Buckets // login attempts per client address
 	checks   chan struct{}  // a turn at a password check
+	renders  chan struct{}  // a turn at rendering a page image
 	pages    *pageCache
 	metrics  *Metrics
 	log      *slog.Logger
@@ -149,7 +145,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{o: o, tmpl: t, throttle: newThrottle(5, 15*time.Minute), pages: newPageCache(int64(o.PageCacheMB) << 20),
 		addrs:  limit.NewBuckets(o.LoginsPerMinute, o.LoginsPerMinute, maxThrottleKeys),
-		checks: make(chan struct{}, o.LoginChecks), metrics: o.Metrics, log: o.Logger}
+		checks: make(chan struct{}, o.LoginChecks), renders: make(chan struct{}, runtime.NumCPU()), metrics: o.Metrics, log: o.Logger}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.ContextWithFallback = true

@@ -99,6 +99,9 @@ func (s *Service) Ask(ctx context.Context, q shifu.Question, onDelta func(string
 	if text == "" {
 		return shifu.Answer{}, shifu.Errorf(shifu.ErrInvalid, "the question is empty")
 	}
+	if err := shifu.CheckText("the question", text); err != nil {
+		return shifu.Answer{}, err
+	}
 	if r := []rune(text); len(r) > 2000 {
 		return shifu.Answer{}, shifu.Errorf(shifu.ErrTooLarge, "the question is %d characters long; at most 2,000 are accepted", len(r))
 	}
