@@ -92,6 +92,104 @@ func (s *Server) setDisabled(c *gin.Context, disabled bool) {
 	c.JSON(http.StatusOK, gin.H{"ok": true})
 }
 
+type passwordRequest struct {
+	Current  string `json:"current"`
+	Password string `json:"password"`
+}
+
+// resetPassword sets a user's password (generated and returned once when
+// none is given) and ends their sessions: the admin's way back in for a user
+// who forgot theirs.
+func (s *Server) resetPassword(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var req passwordRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	pw, generated := req.Password, false
+	if pw == "" {
+		pw, generated = auth.Secret()[:20], true
+	}
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.o.DB.SetPassword(c, p.tenant(), id, hash, 0); err != nil {
+		s.fail(c, err)
+		return
+	}
+	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "user.password_reset", map[string]any{"user_id": id})
+	out := gin.H{"ok": true}
+	if generated {
+		out["password"] = pw
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+type roleRequest struct {
+	Role shifu.Role `json:"role"`
+}
+
+// setRole changes a user's role; the tenant keeps at least one admin.
+func (s *Server) setRole(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var req roleRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	u, err := s.o.DB.SetRole(c, p.tenant(), id, req.Role)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "user.role", map[string]any{"user_id": id, "login": u.Login, "role": u.Role})
+	c.JSON(http.StatusOK, gin.H{"user": u})
+}
+
+// changeOwnPassword lets any user change their password, given the current
+// one; their other sessions end, the one asking stays.
+func (s *Server) changeOwnPassword(c *gin.Context) {
+	var req passwordRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.fail(c, err)
+		return
+	}
+	p := who(c)
+	old, err := s.o.DB.PasswordHash(c, p.tenant(), p.User.ID)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if !auth.CheckPassword(old, req.Current) {
+		s.fail(c, shifu.Errorf(shifu.ErrInvalid, "the current password is not right"))
+		return
+	}
+	hash, err := auth.HashPassword(req.Password)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if err := s.o.DB.SetPassword(c, p.tenant(), p.User.ID, hash, p.SessionID); err != nil {
+		s.fail(c, err)
+		return
+	}
+	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "user.password_change", map[string]any{"user_id": p.User.ID})
+	c.JSON(http.StatusOK, gin.H{"ok": true})
+}
+
 func (s *Server) listTokens(c *gin.Context) {
 	t, err := s.o.DB.Tokens(c, who(c).tenant())
 	if err != nil {

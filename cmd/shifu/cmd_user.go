@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -15,8 +16,14 @@ import (
 // never appears in the process list or shell history; an interactive terminal
 // or empty input gets a generated password, printed once.
 func cmdUser(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && args[0] == "passwd" {
+		return cmdUserPasswd(ctx, e, args[1:])
+	}
+	if len(args) > 0 && args[0] == "role" {
+		return cmdUserRole(ctx, e, args[1:])
+	}
 	if len(args) == 0 || args[0] != "create" {
-		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu user create --tenant NAME --user LOGIN --role worker|supervisor|admin [--name 'Full Name']")
+		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu user create|passwd|role --tenant NAME --user LOGIN ... (see shifu help user)")
 	}
 	fs := flags(e, "user create")
 	tenantName := fs.String("tenant", "", "tenant name")
@@ -62,6 +69,84 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 	if generated {
 		fmt.Fprintf(e.stdout, "password: %s\n(shown once; it is stored only as a hash)\n", pw)
 	}
+	return nil
+}
+
+// userFlags parses --tenant and --user and finds the user, enabled or not.
+func userFlags(ctx context.Context, e *env, name string, args []string, extra func(*flag.FlagSet)) (shifu.Tenant, int64, string, error) {
+	fs := flags(e, name)
+	tenantName := fs.String("tenant", "", "tenant name")
+	login := fs.String("user", "", "login name")
+	if extra != nil {
+		extra(fs)
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return shifu.Tenant{}, 0, "", err
+	}
+	if strings.TrimSpace(*login) == "" || fs.NArg() > 0 {
+		return shifu.Tenant{}, 0, "", shifu.Errorf(shifu.ErrInvalid, "--user LOGIN is required; usage: shifu %s --tenant NAME --user LOGIN", name)
+	}
+	t, err := e.tenant(ctx, *tenantName)
+	if err != nil {
+		return t, 0, "", err
+	}
+	db, err := e.db(ctx)
+	if err != nil {
+		return t, 0, "", err
+	}
+	id, err := db.UserIDByLogin(ctx, t.ID, strings.TrimSpace(*login))
+	return t, id, strings.TrimSpace(*login), err
+}
+
+// cmdUserPasswd resets a user's password: the first line of stdin, or a
+// generated one printed once. The user's sessions end.
+func cmdUserPasswd(ctx context.Context, e *env, args []string) error {
+	t, id, login, err := userFlags(ctx, e, "user passwd", args, nil)
+	if err != nil {
+		return err
+	}
+	pw, generated, err := readPassword(e)
+	if err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	db, err := e.db(ctx)
+	if err != nil {
+		return err
+	}
+	if err := db.SetPassword(ctx, t.ID, id, hash, 0); err != nil {
+		return err
+	}
+	_ = db.Audit(ctx, t.ID, 0, "user.password_reset", map[string]any{"user_id": id, "login": login, "by": "cli"})
+	fmt.Fprintf(e.stdout, "password of %s reset; their sessions have ended\n", login)
+	if generated {
+		fmt.Fprintf(e.stdout, "password: %s\n(shown once; it is stored only as a hash)\n", pw)
+	}
+	return nil
+}
+
+// cmdUserRole changes a user's role.
+func cmdUserRole(ctx context.Context, e *env, args []string) error {
+	var role *string
+	t, id, login, err := userFlags(ctx, e, "user role", args, func(fs *flag.FlagSet) {
+		role = fs.String("role", "", "worker, supervisor or admin")
+	})
+	if err != nil {
+		return err
+	}
+	db, err := e.db(ctx)
+	if err != nil {
+		return err
+	}
+	u, err := db.SetRole(ctx, t.ID, id, shifu.Role(*role))
+	if err != nil {
+		return err
+	}
+	_ = db.Audit(ctx, t.ID, 0, "user.role", map[string]any{"user_id": id, "login": login, "role": u.Role, "by": "cli"})
+	fmt.Fprintf(e.stdout, "%s is now %s\n", login, u.Role)
 	return nil
 }
 

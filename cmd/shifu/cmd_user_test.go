@@ -94,6 +94,32 @@ func TestCLIUsersAndTokens(t *testing.T) {
 	if strings.TrimSpace(out2) == tok {
 		t.Fatal("two tokens are equal")
 	}
+
+	// Reset a password from stdin, change a role.
+	if out, _, err := sh.runStdin("the new lathe password\n", "user", "passwd", "--tenant", "acme", "--user", "li"); err != nil || !strings.Contains(out, "reset") {
+		t.Fatalf("passwd: %v %q", err, out)
+	}
+	if _, hash, _ := db.UserByLogin(ctx, tn.ID, "li"); !auth.CheckPassword(hash, "the new lathe password") {
+		t.Fatal("the reset password does not log in")
+	}
+	if _, _, err := sh.runStdin("          \n", "user", "passwd", "--tenant", "acme", "--user", "li"); !errors.Is(err, shifu.ErrInvalid) || !strings.Contains(errMessage(err), "spaces") {
+		t.Fatalf("passwd to ten spaces: %v", err)
+	}
+	if out, _, err := sh.runStdin("", "user", "role", "--tenant", "acme", "--user", "wang", "--role", "admin"); err != nil || !strings.Contains(out, "wang is now admin") {
+		t.Fatalf("role: %v %q", err, out)
+	}
+	if u, _, _ := db.UserByLogin(ctx, tn.ID, "wang"); u.Role != shifu.RoleAdmin {
+		t.Fatalf("wang is %s", u.Role)
+	}
+	if _, _, err := sh.runStdin("", "user", "role", "--tenant", "acme", "--user", "wang", "--role", "boss"); !errors.Is(err, shifu.ErrInvalid) {
+		t.Fatalf("role boss: %v", err)
+	}
+	if _, _, err := sh.runStdin("", "user", "role", "--tenant", "acme", "--user", "wang", "--role", "worker"); !errors.Is(err, shifu.ErrConflict) {
+		t.Fatalf("the last admin demoted: %v", err)
+	}
+	if _, _, err := sh.runStdin("", "user", "passwd", "--tenant", "acme", "--user", "nobody"); !errors.Is(err, shifu.ErrNotFound) {
+		t.Fatalf("passwd of nobody: %v", err)
+	}
 }
 
 // `shifu serve` starts, answers health checks and the login page, opens the

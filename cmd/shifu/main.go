@@ -50,7 +50,9 @@ commands:
   search --tenant NAME [--k N] [--json] QUESTION
   ask --tenant NAME [--json] QUESTION
   eval --tenant NAME --questions FILE.jsonl [--k 10] [--out HITS.jsonl]
-  user create --tenant NAME --user LOGIN --role worker|supervisor|admin
+  user create --tenant NAME --user LOGIN --role worker|supervisor|admin   (password: first line of stdin, else generated)
+  user passwd --tenant NAME --user LOGIN    reset a password (stdin, else generated); their sessions end
+  user role --tenant NAME --user LOGIN --role worker|supervisor|admin
   token create --tenant NAME --user LOGIN
   bot add slack --tenant NAME --team T --signing-secret S --bot-token xoxb-… [--app-token xapp-…]
   bot add dingtalk --tenant NAME --app-key K --app-secret S

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -28,10 +29,43 @@ const (
 // MinPassword is the shortest password accepted.
 const MinPassword = 10
 
-// HashPassword returns an encoded argon2id hash of pw.
+//go:embed common.txt
+var commonList string
+
+// common holds the embedded common passwords, lower-cased.
+var common = func() map[string]bool {
+	m := map[string]bool{}
+	for _, l := range strings.Split(commonList, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			m[strings.ToLower(l)] = true
+		}
+	}
+	return m
+}()
+
+// CheckPolicy says why pw is not accepted as a password, naming what is:
+// at least MinPassword characters, not only spaces or one character
+// repeated, and not one of the commonest passwords.
+func CheckPolicy(pw string) error {
+	r := []rune(pw)
+	switch {
+	case len(r) < MinPassword:
+		return shifu.Errorf(shifu.ErrInvalid, "the password is too short: use at least %d characters", MinPassword)
+	case strings.TrimSpace(pw) == "":
+		return shifu.Errorf(shifu.ErrInvalid, "the password is only spaces: use at least %d characters that are not all spaces", MinPassword)
+	case strings.Count(pw, string(r[0])) == len(r):
+		return shifu.Errorf(shifu.ErrInvalid, "the password repeats one character: use at least %d characters, mixed", MinPassword)
+	case common[strings.ToLower(pw)]:
+		return shifu.Errorf(shifu.ErrInvalid, "the password is one of the most common ones: choose another of at least %d characters", MinPassword)
+	}
+	return nil
+}
+
+// HashPassword returns an encoded argon2id hash of pw, if the policy
+// (CheckPolicy) accepts it.
 func HashPassword(pw string) (string, error) {
-	if len([]rune(pw)) < MinPassword {
-		return "", shifu.Errorf(shifu.ErrInvalid, "the password is too short: use at least %d characters", MinPassword)
+	if err := CheckPolicy(pw); err != nil {
+		return "", err
 	}
 	salt := make([]byte, saltLen)
 	if _, err := rand.Read(salt); err != nil {

@@ -55,3 +55,29 @@ func TestToken(t *testing.T) {
 		t.Fatal("Equal")
 	}
 }
+
+func TestPasswordPolicy(t *testing.T) {
+	for pw, want := range map[string]string{
+		"short":           "too short",
+		"          ":      "only spaces",
+		" \t \t \t \t \t": "only spaces",
+		"aaaaaaaaaaaa":    "repeats one character",
+		"Password123":     "most common",
+		"QWERTYUIOP":      "most common",
+		"1234567890":      "most common",
+		"机床保养每周一次检查":      "",
+		"correct horse!":  "",
+		"lathe-bay-7-oil": "",
+	} {
+		err := CheckPolicy(pw)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%q refused: %v", pw, err)
+		case want != "" && (err == nil || !strings.Contains(shifu.Message(err), want) || !strings.Contains(shifu.Message(err), "10")):
+			t.Errorf("%q: %v, want an error saying %q and what is accepted", pw, err, want)
+		}
+		if _, herr := HashPassword(pw); (herr == nil) != (err == nil) {
+			t.Errorf("%q: HashPassword %v, policy %v", pw, herr, err)
+		}
+	}
+}

@@ -103,31 +103,100 @@ func (db *DB) Users(ctx context.Context, tenant int64) ([]UserRow, error) {
 	return out, err
 }
 
-// SetUserDisabled disables (or re-enables) a user; a disabled user's sessions
-// and tokens stop working at once, because auth_session and auth_token check it.
+// SetUserDisabled disables (or re-enables) a user. Disabling ends the
+// user's sessions and revokes their tokens in the same transaction, for
+// good: enabling the user again brings none of them back.
 func (db *DB) SetUserDisabled(ctx context.Context, tenant, id int64, disabled bool) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE users SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END WHERE id = $1`, id, disabled)
 		if err == nil && tag.RowsAffected() == 0 {
 			return shifu.Errorf(shifu.ErrNotFound, "user %d not found", id)
 		}
+		if err != nil || !disabled {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, id); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE user_id = $1`, id)
 		return err
 	})
 }
 
-// SetPassword replaces a user's password hash and ends their sessions.
-func (db *DB) SetPassword(ctx context.Context, tenant, id int64, passwordHash string) error {
+// SetPassword replaces a user's password hash and ends their sessions but
+// keep (the session that changed its own password; 0: none).
+func (db *DB) SetPassword(ctx context.Context, tenant, id int64, passwordHash string, keep int64) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, id, passwordHash)
+		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1 AND external = ''`, id, passwordHash)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return shifu.Errorf(shifu.ErrNotFound, "user %d not found", id)
+			return shifu.Errorf(shifu.ErrNotFound, "user %d not found (bot users have no password)", id)
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, id)
+		_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id <> $2`, id, keep)
 		return err
 	})
+}
+
+// SetRole changes a user's role. The tenant keeps at least one enabled
+// admin.
+func (db *DB) SetRole(ctx context.Context, tenant, id int64, role shifu.Role) (shifu.User, error) {
+	var u shifu.User
+	if !role.Valid() {
+		return u, shifu.Errorf(shifu.ErrInvalid, "role %q: accepted roles are worker, supervisor and admin", role)
+	}
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		// Lock the tenant's admins, so two demotions cannot race past the check.
+		if _, err := tx.Exec(ctx, `SELECT id FROM users WHERE role = 'admin' FOR UPDATE`); err != nil {
+			return err
+		}
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, `UPDATE users u SET role = $2 WHERE u.id = $1 RETURNING `+userColumns, id, role))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return shifu.Errorf(shifu.ErrNotFound, "user %d not found", id)
+		}
+		if err != nil {
+			return err
+		}
+		var admins int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL`).Scan(&admins); err != nil {
+			return err
+		}
+		if admins == 0 {
+			return shifu.Errorf(shifu.ErrConflict, "%s is the last admin: make another user admin first", u.Login)
+		}
+		return nil
+	})
+	if err != nil {
+		return u, fmt.Errorf("set role of user %d: %w", id, classify(err))
+	}
+	return u, nil
+}
+
+// PasswordHash returns an enabled user's password hash, to check the
+// current password before a change.
+func (db *DB) PasswordHash(ctx context.Context, tenant, id int64) (string, error) {
+	var hash string
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1 AND disabled_at IS NULL`, id).Scan(&hash)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", shifu.Errorf(shifu.ErrNotFound, "user %d not found", id)
+	}
+	return hash, err
+}
+
+// UserIDByLogin returns the id of a user, enabled or not (for the CLI).
+func (db *DB) UserIDByLogin(ctx context.Context, tenant int64, login string) (int64, error) {
+	var id int64
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT id FROM users WHERE login = $1`, login).Scan(&id)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, shifu.Errorf(shifu.ErrNotFound, "no user %q", login)
+	}
+	return id, err
 }
 
 // CreateSession stores a login session under the hash of its cookie value.

@@ -19,7 +19,8 @@ type Feedback struct {
 	Comment   string `json:"comment"`
 }
 
-// AddFeedback records (or changes) a user's rating of an answer. A thumbs
+// AddFeedback records (or changes) a user's rating of an answer to their own
+// question (anyone else's answer is not found). A thumbs
 // down also opens a knowledge gap for the question that was answered, so the
 // supervisor sees it; changing the rating to up closes that gap again.
 func (db *DB) AddFeedback(ctx context.Context, tenant int64, f Feedback) error {
@@ -35,9 +36,12 @@ func (db *DB) AddFeedback(ctx context.Context, tenant int64, f Feedback) error {
 	}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var question string
+		// Only the asker rates an answer: a rating down opens a gap showing
+		// the question, which is theirs to show.
 		err := tx.QueryRow(ctx, `SELECT coalesce((SELECT q.content FROM messages q WHERE q.conversation_id = m.conversation_id
 				AND q.role = 'user' AND q.id < m.id ORDER BY q.id DESC LIMIT 1), '')
-			FROM messages m WHERE m.id = $1 AND m.role = 'assistant'`, f.MessageID).Scan(&question)
+			FROM messages m JOIN conversations c ON c.id = m.conversation_id
+			WHERE m.id = $1 AND m.role = 'assistant' AND c.user_id IS NOT DISTINCT FROM $2`, f.MessageID, uid).Scan(&question)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return shifu.Errorf(shifu.ErrNotFound, "answer %d not found", f.MessageID)
 		}

@@ -216,12 +216,17 @@ func TestSlackSlashCommand(t *testing.T) {
 func TestSlackFeedbackButtons(t *testing.T) {
 	w := newWorld(t, &standIn{text: "x"})
 	ctx := context.Background()
-	// An answer stored in each tenant, as the answer service stores them.
+	// An answer to li's question stored in each tenant, as the answer
+	// service stores them (only the asker may rate it).
 	msg := func(tenant int64) int64 {
+		li, err := w.db.BotUser(ctx, tenant, "slack:TACME:U2147483697", "li")
+		if err != nil {
+			t.Fatal(err)
+		}
 		var id int64
-		err := w.db.InTenant(ctx, tenant, func(tx pgxTx) error {
+		err = w.db.InTenant(ctx, tenant, func(tx pgxTx) error {
 			var conv int64
-			if err := tx.QueryRow(ctx, `INSERT INTO conversations (channel) VALUES ('slack') RETURNING id`).Scan(&conv); err != nil {
+			if err := tx.QueryRow(ctx, `INSERT INTO conversations (channel, user_id) VALUES ('slack', $1) RETURNING id`, li.ID).Scan(&conv); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO messages (conversation_id, role, content) VALUES ($1, 'user', 'how do I reset?')`, conv); err != nil {
