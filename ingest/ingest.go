@@ -5,6 +5,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,7 +13,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -71,6 +74,16 @@ type Options struct {
 	EmbedBatch int   // texts per Embed call
 	Chunking   chunk.Options
 	Logger     *slog.Logger
+	// JobTimeout bounds one job (default 20 min); a job whose process died
+	// is taken up again JobTimeout/20 after it, by any process.
+	JobTimeout time.Duration
+}
+
+// clientID names this pipeline among the job queue's clients: host, pid and
+// start time (a process, a test, may run several).
+func clientID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%s", cmp.Or(host, "shifu"), os.Getpid(), strconv.FormatInt(time.Now().UnixNano(), 36))
 }
 
 // New builds the pipeline. Call Start to run workers in this process.
@@ -84,6 +97,9 @@ func New(db *postgres.DB, keys Keys, p Parser, a Analyzer, e Embedder, o Options
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.JobTimeout <= 0 {
+		o.JobTimeout = 20 * time.Minute
+	}
 	s := &Service{db: db, keys: keys, parser: p, analyzer: a, embedder: e, chunking: o.Chunking,
 		maxBytes: o.MaxBytes, batch: o.EmbedBatch, log: o.Logger}
 	cfg := &river.Config{
@@ -92,9 +108,12 @@ func New(db *postgres.DB, keys Keys, p Parser, a Analyzer, e Embedder, o Options
 		// Parsing a 1,000-page manual takes seconds; the generous timeout is
 		// for slow hosted embedding. A job whose process died is picked up
 		// again after RescueStuckJobsAfter and resumes where it stopped.
-		JobTimeout:           20 * time.Minute,
-		RescueStuckJobsAfter: 21 * time.Minute,
+		JobTimeout:           o.JobTimeout,
+		RescueStuckJobsAfter: o.JobTimeout + o.JobTimeout/20,
 		FetchPollInterval:    200 * time.Millisecond,
+		// Named by host and process, so a job's attempted_by says which
+		// process of several ran it.
+		ID: clientID(),
 	}
 	if o.Workers > 0 {
 		workers := river.NewWorkers()

@@ -4,7 +4,10 @@
 # cluster belongs to the postgres user when we are root.
 # `pg.sh db URL NAME` creates database NAME on the server at superuser URL unless it exists,
 # and prints its URL.
-# usage: pg.sh start DIR PORT | pg.sh stop DIR | pg.sh db URL NAME
+# `pg.sh replica PRIMARY_PORT DIR PORT` makes (on first use) DIR a streaming hot standby of
+# the cluster on 127.0.0.1:PRIMARY_PORT (pg_basebackup -R), starts it on PORT and prints its
+# superuser URL. Stop it with `pg.sh stop DIR`.
+# usage: pg.sh start DIR PORT | pg.sh replica PRIMARY_PORT DIR PORT | pg.sh stop DIR | pg.sh db URL NAME
 set -euo pipefail
 PGBIN=/usr/lib/postgresql/15/bin
 cmd=$1
@@ -37,6 +40,27 @@ CONF
   fi
   echo "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
   ;;
+replica)
+  pport=$2 dir=$(realpath -m "$3") port=$4
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+    chmod 700 "$dir"
+    p=$dir; while [ "$p" != / ]; do p=$(dirname "$p"); [ "$(id -u)" = 0 ] && chmod o+x "$p" 2>/dev/null || true; done
+    # initdb's trust rules admit replication connections from 127.0.0.1.
+    as_pg "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$pport" -U postgres -D "$dir" -R -X stream -c fast
+    cat >>"$dir/postgresql.conf" <<CONF
+port = $port
+unix_socket_directories = '$dir'
+hot_standby = on
+hot_standby_feedback = on
+CONF
+  fi
+  if ! as_pg "$PGBIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+    as_pg "$PGBIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null
+  fi
+  echo "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+  ;;
 stop)
   dir=$(realpath -m "$2")
   as_pg "$PGBIN/pg_ctl" -D "$dir" -m fast stop >/dev/null 2>&1 || true
@@ -47,5 +71,5 @@ db)
     psql "$url" -qc "CREATE DATABASE \"$name\""
   echo "${url%/postgres?sslmode=disable}/$name?sslmode=disable"
   ;;
-*) echo "usage: pg.sh start DIR PORT | pg.sh stop DIR | pg.sh db URL NAME" >&2; exit 2 ;;
+*) echo "usage: pg.sh start DIR PORT | pg.sh replica PRIMARY_PORT DIR PORT | pg.sh stop DIR | pg.sh db URL NAME" >&2; exit 2 ;;
 esac

@@ -35,7 +35,9 @@ type env struct {
 	lexReady chan struct{} // closed when lex and lexErr are set
 	lexErr   error
 	emb      model.Embedder
-	closers  []func()
+	// replicated routes searches to SHIFU_REPLICA_DATABASE_URL (searchStore).
+	replicated *postgres.Replicated
+	closers    []func()
 }
 
 func (e *env) close() {
@@ -249,7 +251,7 @@ func (e *env) ingest(ctx context.Context, workers int) (*ingest.Service, error) 
 		batch = 10
 	}
 	return ingest.New(db, ring, p, pendingAnalyzer{e}, emb, ingest.Options{
-		MaxBytes: c.MaxUploadBytes, Workers: workers, EmbedBatch: batch, Logger: e.logger(),
+		MaxBytes: c.MaxUploadBytes, Workers: workers, EmbedBatch: batch, Logger: e.logger(), JobTimeout: c.JobTimeout,
 	})
 }
 

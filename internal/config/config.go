@@ -39,6 +39,16 @@ type Config struct {
 	// pushes messages to the HTTP callback.
 	DingTalkStream bool
 	DingTalkAPIURL string // Stream mode's OpenAPI host; "" for DingTalk's (tests point it at a fake)
+
+	// Scaling past one process (docs/scaling.md). ReplicaURL, when set, is a
+	// streaming replica of DATABASE_URL's database (same roles) that
+	// searches go to once it has replayed the primary's WAL position, waited
+	// for up to ReplicaWait, else the primary. JobTimeout bounds one ingest
+	// job; a job whose process died is taken up by another process
+	// JobTimeout/20 after its timeout.
+	ReplicaURL  Secret
+	ReplicaWait time.Duration
+	JobTimeout  time.Duration
 }
 
 // Model says which hosted model to call, or "offline"/"" for none.
@@ -121,6 +131,9 @@ func Load(getenv func(string) string) (Config, error) {
 		SlackAPIURL:    str("SHIFU_SLACK_API_URL", ""),
 		DingTalkAPIURL: strings.TrimRight(str("SHIFU_DINGTALK_API_URL", ""), "/"),
 	}
+	c.ReplicaURL = Secret(str("SHIFU_REPLICA_DATABASE_URL", ""))
+	c.ReplicaWait = dur("SHIFU_REPLICA_WAIT", 100*time.Millisecond)
+	c.JobTimeout = dur("SHIFU_JOB_TIMEOUT", 20*time.Minute)
 	switch v := str("SHIFU_DINGTALK_STREAM", ""); strings.ToLower(v) {
 	case "", "0", "false", "no":
 	case "1", "true", "yes":

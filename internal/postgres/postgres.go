@@ -29,6 +29,25 @@ type DB struct {
 // (the URL's role must be a member of it; `shifu migrate` arranges that), then
 // refuses to go on when the schema is not current.
 func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
+	db, err := connect(ctx, url, maxConns)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.CheckSchema(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// OpenReplica is Open for a streaming replica of the primary's database: its
+// schema is the primary's, and it may be down now and come back later, so
+// nothing is checked and no connection is made until the first query.
+func OpenReplica(ctx context.Context, url string, maxConns int32) (*DB, error) {
+	return connect(ctx, url, maxConns)
+}
+
+func connect(ctx context.Context, url string, maxConns int32) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse DATABASE_URL: %w", shifu.ErrInvalid)
@@ -51,12 +70,7 @@ func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	db := &DB{pool: pool}
-	if err := db.CheckSchema(ctx); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return db, nil
+	return &DB{pool: pool}, nil
 }
 
 // Close closes the pool.
@@ -80,7 +94,10 @@ func (db *DB) InTenant(ctx context.Context, tenant int64, fn func(tx pgx.Tx) err
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
-	if _, err := tx.Exec(ctx, "SELECT set_config('app.tenant_id', $1, true)", fmt.Sprint(tenant)); err != nil {
+	// The role is set for the transaction too, not only for the session
+	// (Open's SET ROLE): behind pgbouncer in transaction mode the session's
+	// settings stay on whichever server connection ran them.
+	if _, err := tx.Exec(ctx, "SELECT set_config('app.tenant_id', $1, true), set_config('role', $2, true)", fmt.Sprint(tenant), AppRole); err != nil {
 		return fmt.Errorf("postgres: set tenant: %w", err)
 	}
 	if err := fn(tx); err != nil {
