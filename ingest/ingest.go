@@ -5,6 +5,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -84,6 +86,17 @@ type Options struct {
 	// a job silent for staleBeats beats is handed back (its process died).
 	// Default 2 s.
 	Beat time.Duration
+	// JobTimeout bounds one job (default 20 min). A job whose process died
+	// is taken up by heartbeat within seconds; River's own rescuer, the
+	// backstop, JobTimeout/20 after the timeout.
+	JobTimeout time.Duration
+}
+
+// clientID names this pipeline among the job queue's clients: host, pid and
+// start time (a process, a test, may run several).
+func clientID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%s", cmp.Or(host, "shifu"), os.Getpid(), strconv.FormatInt(time.Now().UnixNano(), 36))
 }
 
 // New builds the pipeline. Call Start to run workers in this process.
@@ -100,6 +113,9 @@ func New(db *postgres.DB, keys Keys, p Parser, a Analyzer, e Embedder, o Options
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.JobTimeout <= 0 {
+		o.JobTimeout = 20 * time.Minute
+	}
 	s := &Service{db: db, keys: keys, parser: p, analyzer: a, embedder: e, chunking: o.Chunking,
 		maxBytes: o.MaxBytes, deadline: o.Deadline, fair: newFairness(o.Workers), batch: o.EmbedBatch, log: o.Logger}
 	cfg := &river.Config{
@@ -109,9 +125,12 @@ func New(db *postgres.DB, keys Keys, p Parser, a Analyzer, e Embedder, o Options
 		// for slow hosted embedding. A job whose process died is not left to
 		// River's rescuer (RescueStuckJobsAfter, which must exceed the
 		// timeout): heartbeats find it within seconds (see rescue).
-		JobTimeout:           20 * time.Minute,
-		RescueStuckJobsAfter: 21 * time.Minute,
+		JobTimeout:           o.JobTimeout,
+		RescueStuckJobsAfter: o.JobTimeout + o.JobTimeout/20,
 		FetchPollInterval:    200 * time.Millisecond,
+		// Named by host and process, so a job's attempted_by says which
+		// process of several ran it.
+		ID: clientID(),
 	}
 	if o.Workers > 0 {
 		workers := river.NewWorkers()

@@ -16,6 +16,9 @@ command -v gcc >/dev/null || need+=(gcc)
 # pdftotext extracts PDF text ~10x faster than PDFium in WebAssembly (which
 # Shifu falls back to without it).
 command -v pdftotext >/dev/null || need+=(poppler-utils)
+# pgbouncer: connection pooling in front of several Shifu processes
+# (docs/scaling.md); TestScaleOut runs one in transaction mode.
+command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
 if [ "$want_test" = 1 ]; then
   command -v chromium >/dev/null || need+=(chromium)
   # A CJK font, so the browser tests' screenshots of the Chinese UI are legible.

@@ -14,14 +14,17 @@
 # `pg.sh db URL NAME` creates database NAME on the server at superuser URL unless it exists,
 # and prints its URL. `pg.sh crash DIR` stops the server at once (no checkpoint), as a
 # power cut would, for the crash tests.
-# usage: pg.sh start DIR PORT [fast|durable] | pg.sh stop DIR | pg.sh crash DIR | pg.sh db URL NAME
+# `pg.sh replica PRIMARY_PORT DIR PORT` makes (on first use) DIR a streaming hot standby of
+# the cluster on 127.0.0.1:PRIMARY_PORT (pg_basebackup -R), starts it on PORT and prints its
+# superuser URL. Stop it with `pg.sh stop DIR`.
+# usage: pg.sh start DIR PORT [fast|durable] | pg.sh replica PRIMARY_PORT DIR PORT | pg.sh stop DIR | pg.sh crash DIR | pg.sh db URL NAME
 set -euo pipefail
 PGBIN=/usr/lib/postgresql/15/bin
 cmd=$1
 as_pg() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
-usage() { echo "usage: pg.sh start DIR PORT [fast|durable] | pg.sh stop DIR | pg.sh crash DIR | pg.sh db URL NAME" >&2; exit 2; }
+usage() { echo "usage: pg.sh start DIR PORT [fast|durable] | pg.sh replica PRIMARY_PORT DIR PORT | pg.sh stop DIR | pg.sh crash DIR | pg.sh db URL NAME" >&2; exit 2; }
 # durable DIR PORT: the durable settings and authentication, applied to a new or old cluster.
 durable() {
   local dir=$1 port=$2 pwfile="$1.password" owner
@@ -98,6 +101,27 @@ SQL
   ;;
 crash)
   as_pg "$PGBIN/pg_ctl" -D "$(realpath -m "$2")" -m immediate stop >/dev/null
+  ;;
+replica)
+  pport=$2 dir=$(realpath -m "$3") port=$4
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+    chmod 700 "$dir"
+    p=$dir; while [ "$p" != / ]; do p=$(dirname "$p"); [ "$(id -u)" = 0 ] && chmod o+x "$p" 2>/dev/null || true; done
+    # initdb's trust rules admit replication connections from 127.0.0.1.
+    as_pg "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$pport" -U postgres -D "$dir" -R -X stream -c fast
+    cat >>"$dir/postgresql.conf" <<CONF
+port = $port
+unix_socket_directories = '$dir'
+hot_standby = on
+hot_standby_feedback = on
+CONF
+  fi
+  if ! as_pg "$PGBIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+    as_pg "$PGBIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null
+  fi
+  echo "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
   ;;
 stop)
   dir=$(realpath -m "$2")

@@ -8,13 +8,14 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/model"
+	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/retrieval"
 )
 
 // searcher builds the hybrid searcher from the configuration: the configured
 // embedder, and the chat model (query rewrites) and reranker when set.
 func (e *env) searcher(ctx context.Context, o retrieval.Options) (*retrieval.Searcher, error) {
-	db, err := e.db(ctx)
+	store, err := e.searchStore(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +53,29 @@ func (e *env) searcher(ctx context.Context, o retrieval.Options) (*retrieval.Sea
 		// a breaker, then keyword search alone.
 		emb = model.NewEmbedBreaker(emb, c.Limits.EmbedQuery, model.BreakerConfig{})
 	}
-	return retrieval.New(db, a, emb, o), nil
+	return retrieval.New(store, a, emb, o), nil
+}
+
+// searchStore is where searches read: the primary, or with
+// SHIFU_REPLICA_DATABASE_URL a streaming replica once it is current.
+func (e *env) searchStore(ctx context.Context) (retrieval.Store, error) {
+	db, err := e.db(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := e.config()
+	if err != nil || c.ReplicaURL == "" {
+		return db, err
+	}
+	if e.replicated == nil {
+		rep, err := postgres.OpenReplica(ctx, c.ReplicaURL.Value(), int32(8+2*c.Workers))
+		if err != nil {
+			return nil, fmt.Errorf("SHIFU_REPLICA_DATABASE_URL: %w", err)
+		}
+		e.closers = append(e.closers, rep.Close)
+		e.replicated = &postgres.Replicated{Primary: db, Replica: rep, Wait: c.ReplicaWait, Log: e.logger()}
+	}
+	return e.replicated, nil
 }
 
 // chat builds the configured chat model (nil, nil when none is configured).

@@ -36,7 +36,9 @@ type env struct {
 	lexReady chan struct{} // closed when lex and lexErr are set
 	lexErr   error
 	emb      model.Embedder
-	closers  []func()
+	// replicated routes searches to SHIFU_REPLICA_DATABASE_URL (searchStore).
+	replicated *postgres.Replicated
+	closers    []func()
 }
 
 func (e *env) close() {
@@ -296,7 +298,7 @@ func (e *env) ingest(ctx context.Context, workers int) (*ingest.Service, error) 
 		batch = 10
 	}
 	return ingest.New(db, ring, p, pendingAnalyzer{e}, emb, ingest.Options{
-		MaxBytes: c.MaxUploadBytes, Workers: workers, EmbedBatch: batch, Deadline: c.ParseTimeout, Logger: e.logger(),
+		MaxBytes: c.MaxUploadBytes, Workers: workers, EmbedBatch: batch, Deadline: c.ParseTimeout, Logger: e.logger(), JobTimeout: c.JobTimeout,
 	})
 }
 

@@ -48,6 +48,15 @@ type Config struct {
 	DingTalkStream bool
 	DingTalkAPIURL string // Stream mode's OpenAPI host; "" for DingTalk's (tests point it at a fake)
 
+	// Scaling past one process (docs/scaling.md). ReplicaURL, when set, is a
+	// streaming replica of DATABASE_URL's database (same roles) that
+	// searches go to once it has replayed the primary's WAL position, waited
+	// for up to ReplicaWait, else the primary. JobTimeout bounds one ingest
+	// job; a job whose process died is taken up by another process
+	// JobTimeout/20 after its timeout.
+	ReplicaURL  Secret
+	ReplicaWait time.Duration
+	JobTimeout  time.Duration
 	// Retention. A deleted document can be restored for DeleteRetention,
 	// then it is purged with every version, original, chunk and posting.
 	// A version that stopped being live is purged after VersionRetention;
@@ -180,6 +189,9 @@ func Load(getenv func(string) string) (Config, error) {
 		LoginChecks:        int(num("SHIFU_LOGIN_CHECKS", int64(runtime.NumCPU()))),
 		LoginsPerMinute:    int(num("SHIFU_LOGINS_PER_MINUTE", 30)),
 	}
+	c.ReplicaURL = Secret(str("SHIFU_REPLICA_DATABASE_URL", ""))
+	c.ReplicaWait = dur("SHIFU_REPLICA_WAIT", 100*time.Millisecond)
+	c.JobTimeout = dur("SHIFU_JOB_TIMEOUT", 20*time.Minute)
 	switch v := str("SHIFU_DINGTALK_STREAM", ""); strings.ToLower(v) {
 	case "", "0", "false", "no":
 	case "1", "true", "yes":

@@ -35,6 +35,34 @@ type DB struct {
 // has more rights, or the schema is not current, with a different error for
 // each.
 func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
+	db, err := connect(ctx, url, maxConns)
+	if err != nil {
+		return nil, err
+	}
+	cfg := db.pool.Config().ConnConfig
+	if err := db.pool.Ping(ctx); err != nil {
+		db.Close()
+		return nil, connectError(err, fmt.Sprintf("%s:%d as %s", cfg.Host, cfg.Port, cfg.User), cfg.Database)
+	}
+	if err := db.checkRole(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.CheckSchema(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// OpenReplica is Open for a streaming replica of the primary's database: its
+// schema is the primary's, and it may be down now and come back later, so
+// nothing is checked and no connection is made until the first query.
+func OpenReplica(ctx context.Context, url string, maxConns int32) (*DB, error) {
+	return connect(ctx, url, maxConns)
+}
+
+func connect(ctx context.Context, url string, maxConns int32) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, shifu.Errorf(shifu.ErrInvalid, "postgres: the database URL is not a valid connection string (want postgres://USER:PASSWORD@HOST:PORT/DATABASE)")
@@ -64,21 +92,7 @@ func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	db := &DB{pool: pool}
-	where := fmt.Sprintf("%s:%d as %s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.User)
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, connectError(err, where, cfg.ConnConfig.Database)
-	}
-	if err := db.checkRole(ctx); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	if err := db.CheckSchema(ctx); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return db, nil
+	return &DB{pool: pool}, nil
 }
 
 var (
@@ -166,7 +180,10 @@ func (db *DB) InTenant(ctx context.Context, tenant int64, fn func(tx pgx.Tx) err
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
-	if _, err := tx.Exec(ctx, "SELECT set_config('app.tenant_id', $1, true)", fmt.Sprint(tenant)); err != nil {
+	// The role is set for the transaction too, not only for the session
+	// (Open's SET ROLE): behind pgbouncer in transaction mode the session's
+	// settings stay on whichever server connection ran them.
+	if _, err := tx.Exec(ctx, "SELECT set_config('app.tenant_id', $1, true), set_config('role', $2, true)", fmt.Sprint(tenant), AppRole); err != nil {
 		return fmt.Errorf("postgres: set tenant: %w", err)
 	}
 	if err := fn(tx); err != nil {
