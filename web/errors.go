@@ -35,9 +35,25 @@ func status(err error) int {
 	return http.StatusInternalServerError
 }
 
-// errBody is every API error: one sentence the client may see.
+// errBody is every API error: one sentence the client may see, and for the
+// errors a client should retry after a while, a code saying which.
 type errBody struct {
 	Error string `json:"error"`
+	Code  string `json:"code,omitempty"` // unavailable: try again shortly
+}
+
+// retryAfter is the Retry-After of a 503: about how long the pool takes to
+// reconnect once the database is back (each request tries a fresh
+// connection), and a short wait for a busy server.
+const retryAfter = "2"
+
+// errCode names the retryable failures for clients (the web chat words them
+// in the worker's language).
+func errCode(err error) string {
+	if status(err) == http.StatusServiceUnavailable {
+		return "unavailable"
+	}
+	return ""
 }
 
 // fail answers with the client-safe message of err; internal errors are
@@ -48,8 +64,11 @@ func (s *Server) fail(c *gin.Context, err error) {
 		s.log.Error("request failed", slog.String("path", c.FullPath()), slog.Any("err", err))
 	}
 	msg := shifu.Message(err)
-	if code == http.StatusServiceUnavailable && msg == shifu.ErrUnavailable.Error() {
-		msg = "the service is temporarily unavailable; try again shortly"
+	if code == http.StatusServiceUnavailable {
+		c.Header("Retry-After", retryAfter)
+		if msg == shifu.ErrUnavailable.Error() {
+			msg = "the service is temporarily unavailable; try again shortly"
+		}
 	}
 	if strings.HasPrefix(c.Request.URL.Path, "/v1/") {
 		// OpenAI clients parse this shape for every error, auth included.
@@ -69,7 +88,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 		c.Abort()
 		return
 	}
-	c.AbortWithStatusJSON(code, errBody{Error: msg})
+	c.AbortWithStatusJSON(code, errBody{Error: msg, Code: errCode(err)})
 }
 
 // wantsHTML is true for browser navigations to pages (not API calls).

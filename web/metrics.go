@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,6 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
 // Metrics are the server's Prometheus series. Retrieval and Model are
@@ -111,12 +115,26 @@ func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status":
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c, 3*time.Second)
 	defer cancel()
+	unready := func(msg string) {
+		c.Header("Retry-After", retryAfter)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "error": msg})
+	}
 	if err := s.o.DB.Ping(ctx); err != nil {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "error": "database unreachable"})
+		unready("database unreachable")
 		return
 	}
-	if err := s.o.DB.CheckSchema(ctx); err != nil {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "error": "database schema is not current: run shifu migrate"})
+	// Every answer is stored: a database that cannot write (read-only, disk
+	// full) cannot serve.
+	if err := s.o.DB.Writable(ctx); err != nil {
+		unready("the database does not take writes (read-only or out of disk space)")
+		return
+	}
+	if err := s.o.DB.CheckSchema(ctx); errors.Is(err, postgres.ErrNewerSchema) {
+		// Migrations only add: this server still works, but must be replaced.
+		c.JSON(http.StatusOK, gin.H{"status": "ready", "warning": shifu.Message(err)})
+		return
+	} else if err != nil {
+		unready("database schema is older than this server: run shifu migrate")
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
