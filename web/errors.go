@@ -50,6 +50,9 @@ const retryAfter = "2"
 // errCode names the retryable failures for clients (the web chat words them
 // in the worker's language).
 func errCode(err error) string {
+	if code, ok := busyCode(err); ok {
+		return code
+	}
 	if status(err) == http.StatusServiceUnavailable {
 		return "unavailable"
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/ingest"
 	"github.com/shifu-factory/shifu/ingest/parse"
+	"github.com/shifu-factory/shifu/internal/admit"
 	"github.com/shifu-factory/shifu/internal/answer"
 	"github.com/shifu-factory/shifu/internal/auth"
 	"github.com/shifu-factory/shifu/internal/bot"
@@ -68,6 +69,7 @@ type worldOpts struct {
 	noModel   bool // answer without a chat model (degraded)
 	maxUpload int64
 	maxBatch  int64
+	admission *admit.Limiter
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -160,7 +162,8 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	w.bots = bot.New(db, ring, asker, bot.Options{Logger: quiet})
 	t.Cleanup(func() { _ = w.bots.Close(context.Background()) })
 	w.srv, err = web.New(web.Options{DB: db, Asker: asker, Ingester: ingestAdapter{svc}, Renderer: pageAdapter{p},
-		BotAdmin: web.BotService(w.bots), MaxUploadBytes: o.maxUpload, MaxBatchBytes: o.maxBatch, Logger: quiet, Metrics: metrics})
+		BotAdmin: web.BotService(w.bots), MaxUploadBytes: o.maxUpload, MaxBatchBytes: o.maxBatch, Logger: quiet, Metrics: metrics,
+		Admission: o.admission})
 	if err != nil {
 		t.Fatal(err)
 	}

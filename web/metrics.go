@@ -25,6 +25,7 @@ type Metrics struct {
 	Retrieval prometheus.Histogram
 	Model     prometheus.Histogram
 	answers   *prometheus.HistogramVec
+	refused   prometheus.Counter // answers refused by admission control
 	tokens    *prometheus.CounterVec
 	uploads   *prometheus.CounterVec
 	logins    *prometheus.CounterVec
@@ -45,6 +46,8 @@ func NewMetrics() *Metrics {
 			Help: "Time the chat model took for an answer.", Buckets: buckets}),
 		answers: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "shifu_answer_seconds",
 			Help: "End-to-end answer latency by channel and outcome.", Buckets: buckets}, []string{"channel", "outcome"}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "shifu_answers_refused_total",
+			Help: "Answers refused at once because every slot and the queue were full (503 busy)."}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shifu_model_tokens_total",
 			Help: "Model tokens used, by kind (prompt, completion)."}, []string{"kind"}),
 		uploads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shifu_uploads_total",
@@ -52,7 +55,7 @@ func NewMetrics() *Metrics {
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shifu_logins_total",
 			Help: "Login attempts by result (ok, failed, throttled)."}, []string{"result"}),
 	}
-	r.MustRegister(m.requests, m.Retrieval, m.Model, m.answers, m.tokens, m.uploads, m.logins,
+	r.MustRegister(m.requests, m.Retrieval, m.Model, m.answers, m.refused, m.tokens, m.uploads, m.logins,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

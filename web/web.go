@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/admit"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
@@ -83,6 +84,8 @@ type Options struct {
 	PageCacheMB   int           // rendered page images kept; default 64
 	Logger        *slog.Logger
 	Metrics       *Metrics // default: a new registry
+	// Admission bounds the answers in flight (web chat and /v1); nil: no bound.
+	Admission *admit.Limiter
 }
 
 // Server is the web app. Close stops its background work.
@@ -199,14 +202,14 @@ func (s *Server) table() []route {
 		{get, "/", worker, true, s.chatPage},
 		{post, "/logout", worker, true, s.logout},
 		{get, "/api/me", worker, false, s.me},
-		{post, "/api/chat", worker, false, s.chat},
+		{post, "/api/chat", worker, false, s.admitted(s.chat)},
 		{post, "/api/feedback", worker, false, s.feedback},
 		{get, "/api/conversations", worker, false, s.conversations},
 		{get, "/api/conversations/:id", worker, false, s.conversation},
 		{get, "/api/documents/:id/original", worker, false, s.original},
 		{get, "/api/documents/:id/pages/:page", worker, false, s.pageImage},
 		{get, "/v1/models", worker, false, s.models},
-		{post, "/v1/chat/completions", worker, false, s.completions},
+		{post, "/v1/chat/completions", worker, false, s.admitted(s.completions)},
 
 		{get, "/desk", supervisor, true, s.deskPage},
 		{get, "/api/documents", supervisor, false, s.listDocuments},

@@ -13,6 +13,7 @@ import (
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/ingest"
 	"github.com/shifu-factory/shifu/ingest/parse"
+	"github.com/shifu-factory/shifu/internal/admit"
 	"github.com/shifu-factory/shifu/web"
 )
 
@@ -65,6 +66,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// One bound on answers in flight for the web, the API and the bots.
+	limiter := admit.New(c.Limits.MaxAnswers, c.Limits.Queue, c.Limits.QueueWait)
+	asker = admit.Wrap(asker, limiter)
 	bots, err := e.bots(ctx, asker, log)
 	if err != nil {
 		return err
@@ -97,7 +101,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	srv, err := web.New(web.Options{
 		DB: db, Asker: asker, Ingester: ingester{svc}, Renderer: pages{p}, Bots: bots, BotAdmin: web.BotService(bots.Core),
 		MaxUploadBytes: c.MaxUploadBytes, SecureCookies: *secure || os.Getenv("SHIFU_SECURE_COOKIES") == "1",
-		Logger: log, Metrics: metrics,
+		Logger: log, Metrics: metrics, Admission: limiter,
 	})
 	if err != nil {
 		return err

@@ -162,4 +162,3 @@ func (s *shell) childEnv() []string {
 	}
 	return env
 }
-

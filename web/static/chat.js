@@ -188,7 +188,7 @@
         } else if (name === 'final' && d) {
           conversation = d.conversation_id || conversation;
           finish(msg, body, d);
-        } else if (name === 'error' && d && d.code === 'unavailable') {
+        } else if (name === 'error' && d && (d.code === 'unavailable' || d.code === 'busy')) {
           throw Object.assign(new Error(t('chat.unavailable')), { retry: true });
         } else if (name === 'error') {
           throw new Error((d && d.error) || t('chat.error'));
