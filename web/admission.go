@@ -33,6 +33,21 @@ func (s *Server) admitted(h gin.HandlerFunc) gin.HandlerFunc {
 	}
 }
 
+// shed refuses a question at once, before it is authenticated (a database
+// lookup), while the server is full: refusals must stay fast exactly when
+// the database is busiest. A question that passes still takes its slot in
+// admitted.
+func (s *Server) shed(c *gin.Context) {
+	if s.o.Admission != nil && c.Request.Method == "POST" && s.o.Admission.Full() {
+		if p := c.Request.URL.Path; p == "/api/chat" || p == "/v1/chat/completions" {
+			s.metrics.refused.Inc()
+			s.fail(c, admit.ErrBusy)
+			return
+		}
+	}
+	c.Next()
+}
+
 // busyCode is the error code of a refusal for being full.
 func busyCode(err error) (string, bool) {
 	if errors.Is(err, admit.ErrBusy) {

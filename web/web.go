@@ -133,7 +133,7 @@ func New(o Options) (*Server, error) {
 	e := gin.New()
 	e.ContextWithFallback = true
 	e.HandleMethodNotAllowed = true
-	e.Use(s.recoverer, s.observe, s.secureHeaders)
+	e.Use(s.recoverer, s.observe, s.secureHeaders, s.shed)
 	e.NoRoute(func(c *gin.Context) {
 		s.fail(c, shifu.Errorf(shifu.ErrNotFound, "no such page or API: %s", c.Request.URL.Path))
 	})

@@ -22,8 +22,11 @@ import (
 // embed with the configured embedder, store) into a throw-away tenant, next to
 // pdftotext on the same file in the same run, and reports peak memory.
 func cmdBench(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && args[0] == "load" {
+		return cmdBenchLoad(ctx, e, args[1:])
+	}
 	if len(args) != 2 || args[0] != "ingest" {
-		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu bench ingest FILE")
+		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu bench ingest FILE | shifu bench load --url http://127.0.0.1:PORT --token T")
 	}
 	path := args[1]
 	data, err := os.ReadFile(path)

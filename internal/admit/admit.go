@@ -53,6 +53,15 @@ func (l *Limiter) Stats() Stats {
 	return Stats{l.inflight, l.waiting}
 }
 
+// Full reports whether Acquire would refuse at once now: every slot taken
+// and the queue full. The edge checks it before authenticating, so a crowd
+// costs the server nothing more than the check.
+func (l *Limiter) Full() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.inflight >= l.slots && l.waiting >= l.queue
+}
+
 // Acquire takes an answer slot for tenant, waiting in the queue if all are
 // taken. It returns ErrBusy at once when the queue is full, or when the wait
 // runs out; ctx's error when the caller leaves. Call release exactly once
