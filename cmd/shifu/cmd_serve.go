@@ -18,7 +18,8 @@ import (
 )
 
 // cmdServe runs the web app, the API and the ingest workers until ctx ends,
-// then drains: in-flight requests get 30 s, ingest jobs stop cleanly.
+// then drains: in-flight requests get the grace period (SHIFU_SHUTDOWN_GRACE),
+// ingest jobs are handed back to the queue without spending an attempt.
 func cmdServe(ctx context.Context, e *env, args []string) error {
 	c, err := e.config()
 	if err != nil {
@@ -108,6 +109,10 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	defer srv.Close()
 
+	// Requests do not end with the signal: SIGTERM stops accepting, and the
+	// answers in flight get the grace period to finish (and be stored).
+	reqCtx, endRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer endRequests()
 	hs := &http.Server{
 		Addr:              *addr,
 		Handler:           srv,
@@ -115,7 +120,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		IdleTimeout:       2 * time.Minute,
 		// No WriteTimeout: answers stream for as long as the model takes;
 		// the answer service bounds that.
-		BaseContext: func(net.Listener) context.Context { return runCtx },
+		BaseContext: func(net.Listener) context.Context { return reqCtx },
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -130,9 +135,12 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	case <-ctx.Done():
-		shutCtx, c := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer c()
-		_ = hs.Shutdown(shutCtx)
+		shutCtx, cancelShut := context.WithTimeout(context.WithoutCancel(ctx), c.Limits.Grace)
+		defer cancelShut()
+		if err := hs.Shutdown(shutCtx); err != nil {
+			log.Warn("answers still running at the end of the grace period were cut", "grace", c.Limits.Grace)
+		}
+		endRequests()
 		<-done
 	}
 	return nil

@@ -53,6 +53,11 @@ func (c *cluster) stop() {
 // serve starts `shifu serve` as its own process and returns its base URL
 // once it listens.
 func (s *shell) serve() string {
+	base, _ := s.serveCmd()
+	return base
+}
+
+func (s *shell) serveCmd() (string, *exec.Cmd) {
 	s.t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -84,7 +89,7 @@ func (s *shell) serve() string {
 	case <-time.After(time.Minute):
 		s.t.Fatal("shifu serve did not start")
 	}
-	return "http://" + addr
+	return "http://" + addr, cmd
 }
 
 // TestDatabaseRestartAnswers503 stops PostgreSQL under a running server:
