@@ -89,22 +89,30 @@ func (s *Server) chat(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	h := c.Writer.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no") // nginx would buffer the stream otherwise
-	c.Status(http.StatusOK)
-	sse := &sseWriter{w: c.Writer}
+	// The stream starts with the answer's first text, so a failure before it
+	// (the database down, the server busy) is still a plain HTTP status with
+	// Retry-After.
+	sse := &sseWriter{w: c.Writer, begin: func() {
+		h := c.Writer.Header()
+		h.Set("Content-Type", "text/event-stream; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Accel-Buffering", "no") // nginx would buffer the stream otherwise
+		c.Status(http.StatusOK)
+	}}
 	sse.send("start", gin.H{"conversation_id": q.ConversationID})
 
 	start := time.Now()
 	ans, err := s.o.Asker.Ask(c, q, func(d string) { sse.send("delta", gin.H{"text": d}) })
 	s.observeAnswer("web", ans, err, time.Since(start))
 	if err != nil {
+		if !sse.started() {
+			s.fail(c, err)
+			return
+		}
 		if status(err) >= 500 {
 			s.log.Error("chat", "err", err)
 		}
-		sse.send("error", errBody{Error: shifu.Message(err)})
+		sse.send("error", errBody{Error: shifu.Message(err), Code: errCode(err)})
 		return
 	}
 	sse.send("final", finalEvent{Answer: clean(ans), HTML: renderMarkdown(ans.Text)})
@@ -138,9 +146,20 @@ func (s *Server) observeAnswer(channel string, a shifu.Answer, err error, d time
 
 // sseWriter writes events; the answer service may call back from its own
 // goroutine, so writes are serialised.
+// The first event is held back until a second one comes: begin then writes
+// the headers and both go out.
 type sseWriter struct {
-	mu sync.Mutex
-	w  gin.ResponseWriter
+	mu      sync.Mutex
+	w       gin.ResponseWriter
+	begin   func()
+	held    []byte
+	flowing bool
+}
+
+func (w *sseWriter) started() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.flowing
 }
 
 func (w *sseWriter) send(event string, v any) {
@@ -150,6 +169,15 @@ func (w *sseWriter) send(event string, v any) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.begin != nil && !w.flowing {
+		if w.held == nil {
+			w.held = fmt.Appendf(nil, "event: %s\ndata: %s\n\n", event, b)
+			return
+		}
+		w.begin()
+		w.flowing = true
+		w.w.Write(w.held) //nolint:errcheck // a client gone is seen by the next write's context
+	}
 	fmt.Fprintf(w.w, "event: %s\ndata: %s\n\n", event, b)
 	w.w.Flush()
 }

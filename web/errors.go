@@ -39,9 +39,28 @@ func status(err error) int {
 	return http.StatusInternalServerError
 }
 
-// errBody is every API error: one sentence the client may see.
+// errBody is every API error: one sentence the client may see, and for the
+// errors a client should retry after a while, a code saying which.
 type errBody struct {
 	Error string `json:"error"`
+	Code  string `json:"code,omitempty"` // unavailable: try again shortly
+}
+
+// retryAfter is the Retry-After of a 503: about how long the pool takes to
+// reconnect once the database is back (each request tries a fresh
+// connection), and a short wait for a busy server.
+const retryAfter = "2"
+
+// errCode names the retryable failures for clients (the web chat words them
+// in the worker's language).
+func errCode(err error) string {
+	if code, ok := busyCode(err); ok {
+		return code
+	}
+	if status(err) == http.StatusServiceUnavailable {
+		return "unavailable"
+	}
+	return ""
 }
 
 // fail answers with the client-safe message of err; internal errors are
@@ -54,6 +73,8 @@ func (s *Server) fail(c *gin.Context, err error) {
 	msg := shifu.Message(err)
 	if d := shifu.RetryAfter(err); d > 0 {
 		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+	} else if code == http.StatusServiceUnavailable {
+		c.Header("Retry-After", retryAfter)
 	}
 	if code == http.StatusServiceUnavailable && msg == shifu.ErrUnavailable.Error() {
 		msg = "the service is temporarily unavailable; try again shortly"
@@ -78,7 +99,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 		c.Abort()
 		return
 	}
-	c.AbortWithStatusJSON(code, errBody{Error: msg})
+	c.AbortWithStatusJSON(code, errBody{Error: msg, Code: errCode(err)})
 }
 
 // wantsHTML is true for browser navigations to pages (not API calls).

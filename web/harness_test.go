@@ -22,6 +22,7 @@ import (
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/ingest"
 	"github.com/shifu-factory/shifu/ingest/parse"
+	"github.com/shifu-factory/shifu/internal/admit"
 	"github.com/shifu-factory/shifu/internal/answer"
 	"github.com/shifu-factory/shifu/internal/auth"
 	"github.com/shifu-factory/shifu/internal/bot"
@@ -73,6 +74,7 @@ type worldOpts struct {
 	maxBatch  int64
 	limits    *limit.Answers
 	login     [2]int // password checks at once, logins per address a minute (0: defaults)
+	admission *admit.Limiter
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -166,7 +168,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	t.Cleanup(func() { _ = w.bots.Close(context.Background()) })
 	w.srv, err = web.New(web.Options{DB: db, Asker: asker, Ingester: ingestAdapter{svc}, Renderer: pageAdapter{p, &w.renders},
 		BotAdmin: web.BotService(w.bots), MaxUploadBytes: o.maxUpload, MaxBatchBytes: o.maxBatch, Logger: quiet, Metrics: metrics,
-		Limits: o.limits, LoginChecks: o.login[0], LoginsPerMinute: o.login[1]})
+		Limits: o.limits, LoginChecks: o.login[0], LoginsPerMinute: o.login[1], Admission: o.admission})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,6 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
 // Metrics are the server's Prometheus series. Retrieval and Model are
@@ -21,6 +25,7 @@ type Metrics struct {
 	Retrieval prometheus.Histogram
 	Model     prometheus.Histogram
 	answers   *prometheus.HistogramVec
+	refused   prometheus.Counter // answers refused by admission control
 	tokens    *prometheus.CounterVec
 	uploads   *prometheus.CounterVec
 	logins    *prometheus.CounterVec
@@ -42,6 +47,8 @@ func NewMetrics() *Metrics {
 			Help: "Time the chat model took for an answer.", Buckets: buckets}),
 		answers: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "shifu_answer_seconds",
 			Help: "End-to-end answer latency by channel and outcome.", Buckets: buckets}, []string{"channel", "outcome"}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "shifu_answers_refused_total",
+			Help: "Answers refused at once because every slot and the queue were full (503 busy)."}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shifu_model_tokens_total",
 			Help: "Model tokens used, by kind (prompt, completion)."}, []string{"kind"}),
 		uploads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shifu_uploads_total",
@@ -51,7 +58,7 @@ func NewMetrics() *Metrics {
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shifu_limited_total",
 			Help: "Answers refused by a per-user or per-tenant limit (429), by route."}, []string{"route"}),
 	}
-	r.MustRegister(m.requests, m.Retrieval, m.Model, m.answers, m.tokens, m.uploads, m.logins, m.limited,
+	r.MustRegister(m.requests, m.Retrieval, m.Model, m.answers, m.refused, m.tokens, m.uploads, m.logins, m.limited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -114,12 +121,26 @@ func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status":
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c, 3*time.Second)
 	defer cancel()
+	unready := func(msg string) {
+		c.Header("Retry-After", retryAfter)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "error": msg})
+	}
 	if err := s.o.DB.Ping(ctx); err != nil {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "error": "database unreachable"})
+		unready("database unreachable")
 		return
 	}
-	if err := s.o.DB.CheckSchema(ctx); err != nil {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "error": "database schema is not current: run shifu migrate"})
+	// Every answer is stored: a database that cannot write (read-only, disk
+	// full) cannot serve.
+	if err := s.o.DB.Writable(ctx); err != nil {
+		unready("the database does not take writes (read-only or out of disk space)")
+		return
+	}
+	if err := s.o.DB.CheckSchema(ctx); errors.Is(err, postgres.ErrNewerSchema) {
+		// Migrations only add: this server still works, but must be replaced.
+		c.JSON(http.StatusOK, gin.H{"status": "ready", "warning": shifu.Message(err)})
+		return
+	} else if err != nil {
+		unready("database schema is older than this server: run shifu migrate")
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})

@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/admit"
 	"github.com/shifu-factory/shifu/internal/limit"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
@@ -90,6 +91,8 @@ type Options struct {
 	LoginsPerMinute int
 	Logger          *slog.Logger
 	Metrics         *Metrics // default: a new registry
+	// Admission bounds the answers in flight (web chat and /v1); nil: no bound.
+	Admission *admit.Limiter
 }
 
 // Server is the web app. Close stops its background work.
@@ -150,7 +153,7 @@ func New(o Options) (*Server, error) {
 	e := gin.New()
 	e.ContextWithFallback = true
 	e.HandleMethodNotAllowed = true
-	e.Use(s.recoverer, s.observe, s.secureHeaders)
+	e.Use(s.recoverer, s.observe, s.secureHeaders, s.shed)
 	e.NoRoute(func(c *gin.Context) {
 		s.fail(c, shifu.Errorf(shifu.ErrNotFound, "no such page or API: %s", c.Request.URL.Path))
 	})
@@ -220,7 +223,7 @@ func (s *Server) table() []route {
 		{post, "/logout", worker, true, s.logout},
 		{get, "/api/me", worker, false, s.me},
 		{post, "/api/me/password", worker, false, s.changeOwnPassword},
-		{post, "/api/chat", worker, false, s.admit(s.chat)},
+		{post, "/api/chat", worker, false, s.admit(s.admitted(s.chat))},
 		{post, "/api/feedback", worker, false, s.feedback},
 		{get, "/api/conversations", worker, false, s.conversations},
 		{get, "/api/conversations/:id", worker, false, s.conversation},
@@ -228,7 +231,7 @@ func (s *Server) table() []route {
 		{get, "/api/documents/:id/pages/:page", worker, false, s.pageImage},
 		{get, "/documents/:id", worker, true, s.documentPage},
 		{get, "/v1/models", worker, false, s.models},
-		{post, "/v1/chat/completions", worker, false, s.admit(s.completions)},
+		{post, "/v1/chat/completions", worker, false, s.admit(s.admitted(s.completions))},
 
 		{get, "/desk", supervisor, true, s.deskPage},
 		{get, "/api/documents", supervisor, false, s.listDocuments},

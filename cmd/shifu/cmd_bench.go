@@ -21,15 +21,18 @@ import (
 	"github.com/shifu-factory/shifu/retrieval"
 )
 
-const benchUsage = "usage: shifu bench ingest FILE | shifu bench search --tenant NAME [--questions FILE.jsonl] [--rounds N] [--k N]"
+const benchUsage = "usage: shifu bench ingest FILE | shifu bench search --tenant NAME [--questions FILE.jsonl] [--rounds N] [--k N] | shifu bench load --url http://127.0.0.1:PORT --token T"
 
 // cmdBench measures end-to-end ingest of one file (parse, clean, chunk, index,
 // embed with the configured embedder, store) into a throw-away tenant, next to
 // pdftotext on the same file in the same run, and reports peak memory; or
 // search latency (see benchSearch).
 func cmdBench(ctx context.Context, e *env, args []string) error {
-	if len(args) > 0 && args[0] == "search" {
+	switch {
+	case len(args) > 0 && args[0] == "search":
 		return benchSearch(ctx, e, args[1:])
+	case len(args) > 0 && args[0] == "load":
+		return cmdBenchLoad(ctx, e, args[1:])
 	}
 	if len(args) != 2 || args[0] != "ingest" {
 		return shifu.Errorf(shifu.ErrInvalid, benchUsage)

@@ -13,12 +13,14 @@ import (
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/ingest"
 	"github.com/shifu-factory/shifu/ingest/parse"
+	"github.com/shifu-factory/shifu/internal/admit"
 	"github.com/shifu-factory/shifu/internal/limit"
 	"github.com/shifu-factory/shifu/web"
 )
 
 // cmdServe runs the web app, the API and the ingest workers until ctx ends,
-// then drains: in-flight requests get 30 s, ingest jobs stop cleanly.
+// then drains: in-flight requests get the grace period (SHIFU_SHUTDOWN_GRACE),
+// ingest jobs are handed back to the queue without spending an attempt.
 func cmdServe(ctx context.Context, e *env, args []string) error {
 	c, err := e.config()
 	if err != nil {
@@ -80,6 +82,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	l := c.Limits
 	limits := limit.NewAnswers(limit.Config{UserPerMinute: l.UserPerMinute, TenantPerMinute: l.TenantPerMinute,
 		UserTokensPerDay: l.UserTokensPerDay, TenantTokensPerDay: l.TenantTokensPerDay})
+	// One bound on answers in flight for the web, the API and the bots.
+	limiter := admit.New(l.MaxAnswers, l.Queue, l.QueueWait)
+	asker = admit.Wrap(asker, limiter)
 	bots, err := e.bots(ctx, limits.Guard(asker), log)
 	if err != nil {
 		return err
@@ -113,13 +118,17 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		DB: db, Asker: asker, Ingester: ingester{svc}, Renderer: pages{p}, Bots: bots, BotAdmin: web.BotService(bots.Core),
 		MaxUploadBytes: c.MaxUploadBytes, SecureCookies: *secure || os.Getenv("SHIFU_SECURE_COOKIES") == "1",
 		Limits: limits, LoginChecks: l.LoginChecks, LoginsPerMinute: l.LoginsPerMinute,
-		Logger: log, Metrics: metrics,
+		Logger: log, Metrics: metrics, Admission: limiter,
 	})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
 
+	// Requests do not end with the signal: SIGTERM stops accepting, and the
+	// answers in flight get the grace period to finish (and be stored).
+	reqCtx, endRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer endRequests()
 	hs := &http.Server{
 		Addr:              *addr,
 		Handler:           srv,
@@ -127,7 +136,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		IdleTimeout:       2 * time.Minute,
 		// No WriteTimeout: answers stream for as long as the model takes;
 		// the answer service bounds that.
-		BaseContext: func(net.Listener) context.Context { return runCtx },
+		BaseContext: func(net.Listener) context.Context { return reqCtx },
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -142,9 +151,12 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	case <-ctx.Done():
-		shutCtx, c := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer c()
-		_ = hs.Shutdown(shutCtx)
+		shutCtx, cancelShut := context.WithTimeout(context.WithoutCancel(ctx), c.Limits.Grace)
+		defer cancelShut()
+		if err := hs.Shutdown(shutCtx); err != nil {
+			log.Warn("answers still running at the end of the grace period were cut", "grace", c.Limits.Grace)
+		}
+		endRequests()
 		<-done
 	}
 	return nil

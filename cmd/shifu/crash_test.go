@@ -19,11 +19,8 @@ import (
 // the shell's environment.
 func (s *shell) child(args ...string) (*exec.Cmd, *bytes.Buffer) {
 	s.t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "SHIFU_TEST_MAIN=1")
-	for k, v := range s.env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
+	cmd := exec.Command(osArgs0(), args...)
+	cmd.Env = s.childEnv()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -32,6 +29,9 @@ func (s *shell) child(args ...string) (*exec.Cmd, *bytes.Buffer) {
 	s.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	return cmd, &out
 }
+
+func osArgs0() string     { return os.Args[0] }
+func osEnviron() []string { return os.Environ() }
 
 // waitFor polls the tenant's documents until ok holds for them.
 func (s *shell) waitFor(tenant string, ok func([]docLine) bool) []docLine {

@@ -59,6 +59,8 @@ commands:
   bot list --tenant NAME [--json] | bot remove ... | bot connect slack:TEAM dingtalk:KEY ...
   bench ingest FILE     measure end-to-end ingest speed and memory
   bench search --tenant NAME [--questions FILE.jsonl] [--rounds 3]   search p50/p95/p99 next to an exact scan
+  bench load --url http://127.0.0.1:PORT --token T [--duration 5s] [--clients 1,16,64,256]
+                        answers/s, latency and refusals of a local server under load
 `
 
 // run is the whole program; main only supplies the process's environment.

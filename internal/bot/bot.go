@@ -12,6 +12,7 @@ import (
 	"log/slog"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/admit"
 	"github.com/shifu-factory/shifu/internal/keyring"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
@@ -248,6 +249,8 @@ func (s *Service) Feedback(ctx context.Context, in Installation, user, userName 
 // never internal detail.
 func Reply(err error) string {
 	switch {
+	case errors.Is(err, admit.ErrBusy):
+		return "Shifu is busy answering other questions. Please try again in a minute."
 	case errors.Is(err, shifu.ErrUnavailable):
 		return "Shifu cannot answer right now (the model is unavailable). Please try again in a few minutes."
 	case errors.Is(err, context.DeadlineExceeded):

@@ -224,8 +224,10 @@ type Session struct {
 func (db *DB) SessionByHash(ctx context.Context, hash []byte) (Session, error) {
 	var s Session
 	var tenant, user int64
-	err := db.pool.QueryRow(ctx, `SELECT tenant_id, user_id, session_id, csrf FROM auth_session($1)`, hash).
-		Scan(&tenant, &user, &s.ID, &s.CSRF)
+	err := read(ctx, func() error {
+		return db.pool.QueryRow(ctx, `SELECT tenant_id, user_id, session_id, csrf FROM auth_session($1)`, hash).
+			Scan(&tenant, &user, &s.ID, &s.CSRF)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, shifu.Errorf(shifu.ErrUnauthorized, "the session has ended: log in again")
 	}
@@ -281,7 +283,9 @@ func (db *DB) CreateToken(ctx context.Context, tenant, userID int64, name string
 // way to learn the tenant from a token.
 func (db *DB) UserByToken(ctx context.Context, hash []byte) (shifu.User, error) {
 	var tenant, user int64
-	err := db.pool.QueryRow(ctx, `SELECT tenant_id, user_id FROM auth_token($1)`, hash).Scan(&tenant, &user)
+	err := read(ctx, func() error {
+		return db.pool.QueryRow(ctx, `SELECT tenant_id, user_id FROM auth_token($1)`, hash).Scan(&tenant, &user)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return shifu.User{}, shifu.Errorf(shifu.ErrUnauthorized, "the bearer token is not valid")
 	}

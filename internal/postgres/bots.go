@@ -95,7 +95,9 @@ func (db *DB) RemoveBot(ctx context.Context, tenant int64, platform, externalID 
 // ErrUnauthorized.
 func (db *DB) FindBot(ctx context.Context, platform, externalID string) (Bot, error) {
 	var b Bot
-	err := db.pool.QueryRow(ctx, `SELECT tenant_id, bot_id FROM auth_bot($1, $2)`, platform, externalID).Scan(&b.TenantID, &b.ID)
+	err := read(ctx, func() error {
+		return db.pool.QueryRow(ctx, `SELECT tenant_id, bot_id FROM auth_bot($1, $2)`, platform, externalID).Scan(&b.TenantID, &b.ID)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return b, shifu.Errorf(shifu.ErrUnauthorized, "unknown %s installation", platform)
 	}

@@ -237,8 +237,27 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("postgres: read the schema version: %w: %w", shifu.ErrUnavailable, err)
 	}
-	if want := Latest(); v != want {
+	switch want := Latest(); {
+	case v > want:
+		// Someone ran a newer binary's `shifu migrate`: this server is the
+		// stale part, and migrating again would not help.
+		return fmt.Errorf("%w: %w", ErrNewerSchema, shifu.Errorf(shifu.ErrUnavailable,
+			"the database schema is at version %d, newer than this server's %d: replace this server with the newer shifu binary", v, want))
+	case v != want:
 		return fmt.Errorf("postgres: schema is at version %d, this binary needs %d (run `shifu migrate`): %w", v, want, shifu.ErrUnavailable)
+	}
+	return nil
+}
+
+// ErrNewerSchema: the database was migrated by a newer binary than this one.
+var ErrNewerSchema = errors.New("postgres: this binary is older than the database schema")
+
+// Writable reports whether the database takes writes now: it writes the
+// health row, so a read-only database or a full disk fails it.
+func (db *DB) Writable(ctx context.Context) error {
+	_, err := db.pool.Exec(ctx, "UPDATE health SET checked_at = now() WHERE id = 1")
+	if err != nil {
+		return outage(fmt.Errorf("postgres: write check: %w", err))
 	}
 	return nil
 }

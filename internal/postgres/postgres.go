@@ -7,8 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	neturl "net/url"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -175,16 +178,47 @@ func (db *DB) InTenant(ctx context.Context, tenant int64, fn func(tx pgx.Tx) err
 	if tenant <= 0 {
 		return fmt.Errorf("postgres: no tenant: %w", shifu.ErrInvalid)
 	}
+	err := db.inTenant(ctx, tenant, fn)
+	var early *beforeWork
+	if errors.As(err, &early) && ctx.Err() == nil {
+		// The connection broke before fn ran (a pooled connection that did
+		// not survive a database restart): nothing was done, so one more
+		// go on a fresh connection is safe for any call.
+		err = db.inTenant(ctx, tenant, fn)
+	}
+	if errors.As(err, &early) {
+		err = early.err
+	}
+	return outage(err)
+}
+
+// read runs a read-only statement outside a tenant transaction (the auth
+// lookups), once more on a fresh connection if the database was unreachable.
+func read(ctx context.Context, fn func() error) error {
+	err := fn()
+	if err != nil && down(err) && ctx.Err() == nil {
+		err = fn()
+	}
+	return outage(err)
+}
+
+// beforeWork marks a connection failure before a transaction's work began.
+type beforeWork struct{ err error }
+
+func (e *beforeWork) Error() string { return e.err.Error() }
+func (e *beforeWork) Unwrap() error { return e.err }
+
+func (db *DB) inTenant(ctx context.Context, tenant int64, fn func(tx pgx.Tx) error) error {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("postgres: begin: %w", err)
+		return early(fmt.Errorf("postgres: begin: %w", err))
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
 	// The role is set for the transaction too, not only for the session
 	// (Open's SET ROLE): behind pgbouncer in transaction mode the session's
 	// settings stay on whichever server connection ran them.
 	if _, err := tx.Exec(ctx, "SELECT set_config('app.tenant_id', $1, true), set_config('role', $2, true)", fmt.Sprint(tenant), AppRole); err != nil {
-		return fmt.Errorf("postgres: set tenant: %w", err)
+		return early(fmt.Errorf("postgres: set tenant: %w", err))
 	}
 	if err := fn(tx); err != nil {
 		return err
@@ -193,6 +227,44 @@ func (db *DB) InTenant(ctx context.Context, tenant int64, fn func(tx pgx.Tx) err
 		return fmt.Errorf("postgres: commit: %w", classify(err))
 	}
 	return nil
+}
+
+func early(err error) error {
+	if down(err) {
+		return &beforeWork{err: err}
+	}
+	return err
+}
+
+// outage marks err as shifu.ErrUnavailable when the database could not be
+// reached or cannot take the work now (restarting, read-only, disk full, out
+// of connections): the edges answer 503 with Retry-After, not 500.
+func outage(err error) error {
+	if err == nil || errors.Is(err, shifu.ErrUnavailable) || !down(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", shifu.ErrUnavailable, err)
+}
+
+// down reports whether err says the database is unreachable or unable to work
+// now, as opposed to refusing this statement.
+func down(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"), // connection exception
+			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // shutting down, crash, starting up
+			pe.Code == "25006",                     // read-only transaction (a standby, or default_transaction_read_only)
+			pe.Code == "53100", pe.Code == "53300": // disk full, too many connections
+			return true
+		}
+		return false
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
 }
 
 // classify maps constraint violations to domain error kinds.

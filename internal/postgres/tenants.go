@@ -54,8 +54,10 @@ func (db *DB) Tenant(ctx context.Context, name string) (shifu.Tenant, []byte, er
 func (db *DB) TenantByID(ctx context.Context, id int64) (shifu.Tenant, []byte, error) {
 	var t shifu.Tenant
 	var key []byte
-	err := db.pool.QueryRow(ctx, `SELECT id, name, wrapped_key, created_at FROM tenants WHERE id = $1`, id).
-		Scan(&t.ID, &t.Name, &key, &t.CreatedAt)
+	err := read(ctx, func() error {
+		return db.pool.QueryRow(ctx, `SELECT id, name, wrapped_key, created_at FROM tenants WHERE id = $1`, id).
+			Scan(&t.ID, &t.Name, &key, &t.CreatedAt)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, nil, shifu.Errorf(shifu.ErrNotFound, "no tenant %d", id)
 	}

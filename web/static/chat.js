@@ -186,6 +186,9 @@
         headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': Shifu.csrf(), 'Accept': 'text/event-stream' },
         body: JSON.stringify({ question: q, conversation_id: conversation, lang }),
       });
+      if (resp.status === 503 || resp.status === 429) {
+        throw Object.assign(new Error(t('chat.unavailable')), { retry: true });
+      }
       if (!resp.ok) {
         let m = resp.status + ''; try { m = (await resp.json()).error || m; } catch (e) { /* keep status */ }
         throw new Error(m);
@@ -197,12 +200,14 @@
         } else if (name === 'final' && d) {
           conversation = d.conversation_id || conversation;
           finish(msg, body, d);
+        } else if (name === 'error' && d && (d.code === 'unavailable' || d.code === 'busy')) {
+          throw Object.assign(new Error(t('chat.unavailable')), { retry: true });
         } else if (name === 'error') {
           throw new Error((d && d.error) || t('chat.error'));
         }
       });
     } catch (e) {
-      msg.append(el('div', { class: 'banner error', role: 'alert', text: t('chat.error') + ': ' + e.message }));
+      msg.append(el('div', { class: 'banner error', role: 'alert', text: e.retry ? e.message : t('chat.error') + ': ' + e.message }));
       msg.dataset.done = 'error';
     } finally {
       send.disabled = false;
