@@ -208,6 +208,9 @@ type Result struct {
 	Queries []string
 	// Elapsed is the time the search took.
 	Elapsed time.Duration
+	// Weigh scores a sentence against the question as asked (nil when it
+	// has no term to weigh).
+	Weigh *Weigher
 }
 
 // Search returns the best hits for q, best first.
@@ -277,6 +280,7 @@ func (s *Searcher) Retrieve(ctx context.Context, tenant int64, q Query) (Result,
 		res.Confidence = max(res.Confidence, s.confidence(r, res.Hits))
 	}
 	res.Abstain = len(res.Hits) == 0 || res.Confidence < s.opt.AbstainBelow
+	res.Weigh = s.weigher(runs[0])
 	if q.Neighbours > 0 && len(res.Hits) > 0 {
 		hits, err := s.expand(ctx, tenant, res.Hits, q.Neighbours)
 		if err != nil {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/model/modeltest"
@@ -23,13 +25,36 @@ import (
 const hostile = `Replace the seal [1]. <script>alert('model')</script> <img src=x onerror="alert(1)"> ` +
 	`[click me](javascript:alert(2)) <a href="javascript:alert(3)">x</a> <iframe src="https://evil.example"></iframe>`
 
-func assertSafeHTML(t *testing.T, html string) {
+// assertSafeHTML parses the answer HTML as a browser would and fails on
+// anything that could run or load: script, iframe, img, object, embed or
+// style elements, event-handler attributes, and javascript: URLs. Text that
+// merely mentions them (an escaped manual line) is inert.
+func assertSafeHTML(t *testing.T, s string) {
 	t.Helper()
-	low := strings.ToLower(html)
-	for _, bad := range []string{"<script", "javascript:", "onerror", "<iframe", "<img"} {
-		if strings.Contains(low, bad) {
-			t.Fatalf("answer HTML contains %q: %s", bad, html)
+	nodes, err := html.ParseFragment(strings.NewReader(s), &html.Node{Type: html.ElementNode, Data: "div", DataAtom: atom.Div})
+	if err != nil {
+		t.Fatalf("answer HTML does not parse: %v", err)
+	}
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			switch n.Data {
+			case "script", "iframe", "img", "object", "embed", "style":
+				t.Fatalf("answer HTML has a <%s> element: %s", n.Data, s)
+			}
+			for _, a := range n.Attr {
+				v := strings.ToLower(strings.TrimSpace(a.Val))
+				if strings.HasPrefix(strings.ToLower(a.Key), "on") || strings.HasPrefix(v, "javascript:") || a.Key == "style" {
+					t.Fatalf("answer HTML has %s=%q: %s", a.Key, a.Val, s)
+				}
+			}
 		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	for _, n := range nodes {
+		walk(n)
 	}
 }
 

@@ -42,7 +42,7 @@ commands:
   reindex [--tenant NAME]   rebuild postings an older analyzer made (serve does it at start)
   search --tenant NAME [--k N] [--json] QUESTION
   ask --tenant NAME [--json] QUESTION
-  eval --tenant NAME --questions FILE.jsonl [--k 10] [--out HITS.jsonl]
+  eval --tenant NAME --questions FILE.jsonl [--k 10] [--answers] [--out FILE.jsonl]
   user create --tenant NAME --user LOGIN --role worker|supervisor|admin
   token create --tenant NAME --user LOGIN
   bot add slack --tenant NAME --team T --signing-secret S --bot-token xoxb-… [--app-token xapp-…]

@@ -44,6 +44,12 @@ var (
 
 func setup(t testing.TB) fixture {
 	t.Helper()
+	return setupWith(t, mill)
+}
+
+// setupWith stores texts as the chunks of one manual, a page each from p. 10.
+func setupWith(t testing.TB, texts []string) fixture {
+	t.Helper()
 	analyzerOnce.Do(func() { analyzer, analyzerErr = terms.New() })
 	if analyzerErr != nil {
 		t.Fatal(analyzerErr)
@@ -58,8 +64,8 @@ func setup(t testing.TB) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := make([]postgres.ChunkRow, len(mill))
-	for i, tx := range mill {
+	rows := make([]postgres.ChunkRow, len(texts))
+	for i, tx := range texts {
 		head, _, _ := strings.Cut(tx, "\n")
 		rows[i] = postgres.ChunkRow{Chunk: shifu.Chunk{Ord: i, Text: tx, Heading: head, PageStart: 10 + i, PageEnd: 10 + i}, Terms: analyzer.Terms(tx)}
 	}

@@ -120,8 +120,10 @@ func overlap(a, b map[string]bool) int {
 	return n
 }
 
-// sentences splits text after sentence-ending punctuation (a Latin stop only
-// before a space, so "2.5 mm" stays whole) and at line ends.
+// sentences splits text after sentence-ending punctuation and at line ends.
+// A Latin stop ends a sentence only before a space and a word that does not
+// start in lower case, so "2.5 mm" and "e.g. the" stay whole; a semicolon
+// does not end one ("started with a ; or a #").
 func sentences(text string) []string {
 	var out []string
 	r := []rune(text)
@@ -136,14 +138,27 @@ func sentences(text string) []string {
 		switch {
 		case c == '\n':
 			emit(i + 1)
-		case strings.ContainsRune("。！？；", c):
+		case strings.ContainsRune("。！？", c):
 			emit(i + 1)
-		case strings.ContainsRune(".!?;", c) && (i+1 == len(r) || unicode.IsSpace(r[i+1])):
+		case strings.ContainsRune(".!?", c) && (i+1 == len(r) || unicode.IsSpace(r[i+1]) && !lowerNext(r[i+1:])):
 			emit(i + 1)
 		}
 	}
 	emit(len(r))
 	return out
+}
+
+// lowerNext reports whether the first letter after leading spaces is lower case.
+func lowerNext(r []rune) bool {
+	for _, c := range r {
+		if c == '\n' {
+			return false
+		}
+		if !unicode.IsSpace(c) {
+			return unicode.IsLower(c)
+		}
+	}
+	return false
 }
 
 // stop are English words too common to say which sentence a claim is about.
