@@ -31,6 +31,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	exact := fs.Float64("exact-boost", d.ExactBoost, "boost for chunks holding the question's codes, times the square of the chunk's coverage of the question (negative: off)")
 	heading := fs.Float64("heading-boost", d.HeadingBoost, "boost for chunks whose heading path holds the question's terms (negative: off)")
 	abstain := fs.Float64("abstain-below", d.AbstainBelow, "abstain when confidence is lower")
+	abstainZh := fs.Float64("abstain-below-zh", d.AbstainBelowZh, "abstain on a Chinese question when confidence is lower")
 	k1 := fs.Float64("k1", d.BM25.K1, "BM25 k1")
 	b := fs.Float64("b", d.BM25.B, "BM25 b")
 	maxDF := fs.Float64("max-df", d.BM25.MaxDF, "BM25: skip query terms in more than this share of chunks")
@@ -75,7 +76,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	o := retrieval.Options{Fusion: retrieval.Fusion(*fusion), Alpha: *alpha, ExactBoost: *exact, HeadingBoost: *heading, AbstainBelow: *abstain,
+	o := retrieval.Options{Fusion: retrieval.Fusion(*fusion), Alpha: *alpha, ExactBoost: *exact, HeadingBoost: *heading, AbstainBelow: *abstain, AbstainBelowZh: *abstainZh,
 		BM25: postgres.BM25{K1: *k1, B: *b, MaxDF: *maxDF, Context: *ctxW, Unigram: *unigram, Backoff: *backoff}, DupThreshold: *dup, Candidates: *cands,
 		Feedback: *fb, FeedbackTerms: *fbTerms, FeedbackWeight: *fbWeight, SynonymWeight: *synW, EfSearch: *ef}
 	if o.Fusion != retrieval.RRF && o.Fusion != retrieval.Convex {

@@ -119,6 +119,9 @@ func TestCitedAnswerIsVerifiedAndStored(t *testing.T) {
 	if strings.Contains(a.Text, "[7]") {
 		t.Errorf("invented citation [7] kept: %q", a.Text)
 	}
+	if strings.Contains(a.Text, "the spindle explodes") || !strings.Contains(a.Text, "Also [2]") {
+		t.Errorf("a quote its passage does not hold is shown as a quote: %q", a.Text)
+	}
 	if !strings.Contains(streamed, "E-104 is a spindle overload") {
 		t.Errorf("deltas not streamed: %q", streamed)
 	}
@@ -267,4 +270,24 @@ func BenchmarkFirstModelRequest(b *testing.B) {
 		total += reqs[len(reqs)-1].At.Sub(start)
 	}
 	b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms-to-model")
+}
+
+// TestFirstQuestionOneModelCall: a first question is searched as asked and
+// answered with one model call; only a follow-up is rewritten first.
+func TestFirstQuestionOneModelCall(t *testing.T) {
+	f := setup(t)
+	srv := modeltest.NewServer(t, modeltest.Options{Reply: `E-104 is a spindle overload [1].`})
+	c := chat(t, srv)
+	emb, _ := model.NewOffline(0)
+	s := answer.New(f.db, retrieval.New(f.db, analyzer, emb, retrieval.Options{Chat: c}), c, answer.Options{})
+	a, _ := ask(t, s, f, "What does alarm E-104 mean?")
+	if n := srv.Count("/chat/completions"); n != 1 || a.Degraded {
+		t.Fatalf("first question: %d model calls (degraded %v), want 1", n, a.Degraded)
+	}
+	if _, err := s.Ask(context.Background(), shifu.Question{Tenant: f.tenant, Text: "and E-105?", ConversationID: a.ConversationID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Count("/chat/completions"); n != 3 {
+		t.Fatalf("follow-up: %d model calls in all, want 3 (rewrite, then answer)", n)
+	}
 }

@@ -16,7 +16,8 @@ var citeRE = regexp.MustCompile(`\[(\d{1,3})\](?:\s*(?:"([^"\n]{1,400})"|â€œ([^â
 
 // verify checks the model's citations against the passages it was sent. A
 // number that is not a passage is removed from the text (the model made it
-// up); a quote not found in its passage is kept but flagged unverified. One
+// up); a quote not found in its passage is removed from the text, and its
+// citation kept but flagged unverified. One
 // citation per passage is returned, in order of first mention; a citation
 // without a quote gets the passage sentence that best matches the claim it
 // supports (see bestQuote).
@@ -38,7 +39,6 @@ func verify(text, question string, ps []passage, lang string) (string, []shifu.C
 		if !ok {
 			continue // not a passage Shifu sent
 		}
-		out.WriteString(text[m[0]:m[1]])
 		quote := ""
 		for g := 4; g+1 < len(m); g += 2 {
 			if m[g] >= 0 {
@@ -46,6 +46,13 @@ func verify(text, question string, ps []passage, lang string) (string, []shifu.C
 			}
 		}
 		ok = quote == "" || quoted(quote, p.hit.Text, lang)
+		if ok {
+			out.WriteString(text[m[0]:m[1]])
+		} else {
+			// A quote the passage does not hold is not shown as one: the
+			// number stays, the words go (the chip flags the misquote).
+			out.WriteString(text[m[0] : m[3]+1])
+		}
 		i, seen := index[n]
 		switch {
 		case !seen:
