@@ -199,6 +199,8 @@
         } else if (name === 'final' && d) {
           conversation = d.conversation_id || conversation;
           finish(msg, body, d);
+          // The fact comes first: show the question and the answer's start.
+          user.scrollIntoView({ block: 'start' });
         } else if (name === 'error') {
           throw new Error((d && d.error) || t('chat.error'));
         }
