@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/html/atom"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/answer"
 	"github.com/shifu-factory/shifu/internal/model/modeltest"
 )
 
@@ -399,3 +400,42 @@ func TestOpenAICompatible(t *testing.T) {
 }
 
 func asAPIError(err error, target **openai.Error) bool { return errors.As(err, target) }
+
+// TestOpenAIExtractiveAnswer: with no model, /v1/chat/completions gives the
+// same answer text as the web chat, the fact before the Sources list, the
+// list without repeating the quote; a question over the one limit is refused
+// by /v1 and /api/chat alike.
+func TestOpenAIExtractiveAnswer(t *testing.T) {
+	w := newWorld(t, worldOpts{noModel: true})
+	w.ingestReady(part{"file", "pump.md", []byte(manual)})
+	const q = "What torque for the gland bolts on pump P-101?"
+	code, evs := w.session("worker").chat(q)
+	if code != 200 {
+		t.Fatalf("chat %d", code)
+	}
+	web := final(t, evs)
+	cl := openai.NewClient(option.WithBaseURL(w.http.URL+"/v1/"), option.WithAPIKey(w.tokens["worker"]), option.WithMaxRetries(0))
+	ctx := context.Background()
+	resp, err := cl.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "shifu",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(q)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := resp.Choices[0].Message.Content
+	body, sources, ok := strings.Cut(text, "**Sources**")
+	if !ok || !web.Degraded || strings.TrimSpace(body) != strings.TrimSpace(web.Answer) {
+		t.Fatalf("/v1 answer %q, web answer %q", text, web.Answer)
+	}
+	if !strings.Contains(body, "Torque the gland bolts to 25 Nm in a cross pattern.") || strings.Contains(sources, "25 Nm") {
+		t.Fatalf("fact not before the sources, or quoted twice: %q", text)
+	}
+	long := strings.Repeat("pump ", answer.MaxQuestion/5+1)
+	_, err = cl.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "shifu", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(long)}})
+	var apiErr *openai.Error
+	if !asAPIError(err, &apiErr) || apiErr.StatusCode != 413 || !strings.Contains(apiErr.Message, "at most 2000") {
+		t.Fatalf("long question on /v1: %v", err)
+	}
+	if code, _ := w.session("worker").chat(long); code != 413 {
+		t.Fatalf("long question on /api/chat: %d", code)
+	}
+}
