@@ -269,7 +269,7 @@ func TestBrowserPhoneExtractiveAnswer(t *testing.T) {
 	}
 	type box struct {
 		Top, Bottom, Header, Input float64
-		Text, HTML             string
+		Text, HTML                 string
 	}
 	b := run(t, ctx, "layout", chromedp.Evaluate[box](`(() => {
 		const msg = document.querySelector('.msg.assistant[data-done]');
