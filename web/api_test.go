@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image/png"
 	"net/http"
 	"os"
@@ -437,5 +438,31 @@ func TestOpenAIExtractiveAnswer(t *testing.T) {
 	}
 	if code, _ := w.session("worker").chat(long); code != 413 {
 		t.Fatalf("long question on /api/chat: %d", code)
+	}
+}
+
+// TestExtractiveCitationOpensTheSentencesPage: the citation of an extractive
+// answer quotes the sentence that answers, so the viewer's page request for
+// the passage's span opens the page that sentence is on.
+func TestExtractiveCitationOpensTheSentencesPage(t *testing.T) {
+	w := newWorld(t, worldOpts{noModel: true})
+	pdf, err := os.ReadFile("testdata/sample.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ingestReady(part{"file", "spindle.pdf", pdf})
+	code, evs := w.session("worker").chat("How often should I check the wiring of the spindle drive?")
+	if code != 200 {
+		t.Fatalf("chat %d", code)
+	}
+	f := final(t, evs)
+	if len(f.Citations) == 0 || !strings.Contains(f.Citations[0].Quote, "check the wiring twice") {
+		t.Fatalf("citations %+v, want the wiring sentence quoted", f.Citations)
+	}
+	c := f.Citations[0]
+	resp := w.token("worker").do("GET", fmt.Sprintf("/api/documents/%d/pages/%d.png?w=400&to=%d&q=%s", c.DocID, c.PageStart, max(c.PageEnd, c.PageStart), urlq(c.Quote)), nil, "")
+	readBody(t, resp)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Shifu-Page") != "2" {
+		t.Fatalf("viewer opened page %q (status %d) for a quote on p. 2 (passage pp. %d-%d)", resp.Header.Get("X-Shifu-Page"), resp.StatusCode, c.PageStart, c.PageEnd)
 	}
 }

@@ -319,13 +319,21 @@ func degraded(question, lang string, w *retrieval.Weigher, ps []passage, cause w
 	var b strings.Builder
 	for i, pk := range picks {
 		n := i + 1
-		var quote strings.Builder
+		// The citation quotes the best of them: the viewer finds the page
+		// that sentence is on (a passage over pp. 36-37 opens at p. 37 when
+		// the sentence is there) and highlights it.
+		best := pk.units[0]
+		for _, u := range pk.units {
+			if u.score > best.score {
+				best = u
+			}
+		}
 		if lang == "zh" && !han(pk.units) {
 			b.WriteString(zhLead + "\n")
 		}
 		var lines []string
 		header, prev := "", -2
-		for k, u := range pk.units {
+		for _, u := range pk.units {
 			switch {
 			case u.header != "" && u.header != header:
 				if len(lines) > 0 {
@@ -346,10 +354,6 @@ func degraded(question, lang string, w *retrieval.Weigher, ps []passage, cause w
 				lines = append(lines, "“"+u.text+"”")
 			}
 			prev = u.pos
-			if k > 0 {
-				quote.WriteString(" … ")
-			}
-			quote.WriteString(u.text)
 		}
 		if header != "" {
 			lines = append(lines, "")
@@ -361,7 +365,7 @@ func degraded(question, lang string, w *retrieval.Weigher, ps []passage, cause w
 			lines[last] += fmt.Sprintf(" [%d]", n)
 		}
 		b.WriteString(strings.Join(lines, "\n") + "\n\n")
-		c := citation(passage{n: n, hit: pk.p.hit}, quote.String(), true)
+		c := citation(passage{n: n, hit: pk.p.hit}, best.text, true)
 		a.Citations = append(a.Citations, c)
 	}
 	b.WriteString(notice(lang, cause))
