@@ -147,12 +147,27 @@ func sentences(text string) []string {
 			emit(i + 1)
 		case strings.ContainsRune("。！？", c):
 			emit(i + 1)
-		case strings.ContainsRune(".!?", c) && (i+1 == len(r) || unicode.IsSpace(r[i+1]) && !lowerNext(r[i+1:])):
+		case strings.ContainsRune(".!?", c) && (i+1 == len(r) || unicode.IsSpace(r[i+1]) && !lowerNext(r[i+1:])) && !listMark(r[start:i]):
 			emit(i + 1)
 		}
 	}
 	emit(len(r))
 	return out
+}
+
+// listMark reports whether s, before a stop, is only a list number ("5."),
+// which starts a sentence rather than ending one.
+func listMark(s []rune) bool {
+	t := strings.TrimSpace(string(s))
+	if t == "" || len(t) > 3 {
+		return false
+	}
+	for _, c := range t {
+		if !unicode.IsDigit(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // lowerNext reports whether the first letter after leading spaces is lower case.
