@@ -294,3 +294,38 @@ func TestBrowserPhoneExtractiveAnswer(t *testing.T) {
 		t.Errorf("%d banners repeat the notice", n)
 	}
 }
+
+// TestBrowserStopAndRefusedQuestion: Stop ends an answer while it streams;
+// a question the server refuses stays in the box to be fixed, with the
+// server's reason shown and no "Looking in the manuals…" left behind.
+func TestBrowserStopAndRefusedQuestion(t *testing.T) {
+	ctx, _ := browser(t, 390, 844)
+	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: strings.Repeat("Let the motor cool for 30 minutes [1]. ", 40), Chunk: 2, ChunkDelay: 40 * time.Millisecond}})
+	w.ingestReady(part{"file", "pump.md", []byte(manual)})
+	do(t, ctx, "login", loginAs(w, "acme", "worker"), chromedp.Navigate(w.http.URL+"/?lang=en"))
+	do(t, ctx, "ask and stop",
+		chromedp.WaitVisible(css(`#question`)),
+		chromedp.SendKeys(css(`#question`), "What does alarm E42 mean on pump P-101?"),
+		chromedp.Click(css(`#send`)),
+		chromedp.WaitVisible(css(`#stop`)),
+	)
+	run(t, ctx, "streaming", chromedp.Poll[bool](`document.querySelector('.msg.assistant .body').textContent.includes('motor')`))
+	do(t, ctx, "stop", chromedp.Click(css(`#stop`)), chromedp.WaitVisible(css(`.msg.assistant[data-done]`)))
+	state := run(t, ctx, "stopped", chromedp.Evaluate[string](`document.querySelector('.msg.assistant').dataset.done + '|' + document.getElementById('send').hidden + '|' + document.getElementById('stop').hidden`))
+	if state != "stopped|false|true" {
+		t.Fatalf("after Stop: done|send hidden|stop hidden = %q", state)
+	}
+
+	// maxlength stops typing past the limit; a script can still set more,
+	// and the server's refusal must not lose it (kept trimmed: 2,004).
+	long := strings.Repeat("pump ", 401)
+	run(t, ctx, "set", chromedp.Evaluate[bool](`document.getElementById('question').value = '`+long+`'; true`))
+	do(t, ctx, "refused",
+		chromedp.Click(css(`#send`)),
+		chromedp.WaitVisible(css(`.msg.assistant[data-done="error"]`)),
+	)
+	kept := run(t, ctx, "kept", chromedp.Evaluate[string](`document.getElementById('question').value.length + '|' + document.querySelector('.msg.assistant[data-done="error"]').textContent`))
+	if !strings.HasPrefix(kept, "2004|") || !strings.Contains(kept, "at most 2000") || strings.Contains(kept, "Looking in the manuals") {
+		t.Fatalf("refused question: %q", kept)
+	}
+}
