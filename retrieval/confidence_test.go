@@ -60,6 +60,15 @@ func TestFollowUpWithoutModel(t *testing.T) {
 	if r.Abstain || len(r.Hits) == 0 || r.Hits[0].Text != texts[0] {
 		t.Fatalf("follow-up: abstain %v (confidence %.2f), hits %v", r.Abstain, r.Confidence, r.Hits)
 	}
+	// Whether the manuals cover a follow-up is judged on what was asked: an
+	// off-topic one abstains although the question before it is covered.
+	r, err = s.Retrieve(ctx, tenant, Query{Text: "roller", K: 3, History: history})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Abstain {
+		t.Fatalf("off-topic follow-up answered (confidence %.2f) from %v", r.Confidence, r.Hits)
+	}
 }
 
 // library stores texts as the chunks of one ready document of a new tenant,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image/png"
 	"net/http"
 	"os"
@@ -15,8 +16,11 @@ import (
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/answer"
 	"github.com/shifu-factory/shifu/internal/model/modeltest"
 )
 
@@ -24,13 +28,36 @@ import (
 const hostile = `Replace the seal [1]. <script>alert('model')</script> <img src=x onerror="alert(1)"> ` +
 	`[click me](javascript:alert(2)) <a href="javascript:alert(3)">x</a> <iframe src="https://evil.example"></iframe>`
 
-func assertSafeHTML(t *testing.T, html string) {
+// assertSafeHTML parses the answer HTML as a browser would and fails on
+// anything that could run or load: script, iframe, img, object, embed or
+// style elements, event-handler attributes, and javascript: URLs. Text that
+// merely mentions them (an escaped manual line) is inert.
+func assertSafeHTML(t *testing.T, s string) {
 	t.Helper()
-	low := strings.ToLower(html)
-	for _, bad := range []string{"<script", "javascript:", "onerror", "<iframe", "<img"} {
-		if strings.Contains(low, bad) {
-			t.Fatalf("answer HTML contains %q: %s", bad, html)
+	nodes, err := html.ParseFragment(strings.NewReader(s), &html.Node{Type: html.ElementNode, Data: "div", DataAtom: atom.Div})
+	if err != nil {
+		t.Fatalf("answer HTML does not parse: %v", err)
+	}
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			switch n.Data {
+			case "script", "iframe", "img", "object", "embed", "style":
+				t.Fatalf("answer HTML has a <%s> element: %s", n.Data, s)
+			}
+			for _, a := range n.Attr {
+				v := strings.ToLower(strings.TrimSpace(a.Val))
+				if strings.HasPrefix(strings.ToLower(a.Key), "on") || strings.HasPrefix(v, "javascript:") || a.Key == "style" {
+					t.Fatalf("answer HTML has %s=%q: %s", a.Key, a.Val, s)
+				}
+			}
 		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	for _, n := range nodes {
+		walk(n)
 	}
 }
 
@@ -422,3 +449,68 @@ func TestOpenAICompatible(t *testing.T) {
 }
 
 func asAPIError(err error, target **openai.Error) bool { return errors.As(err, target) }
+
+// TestOpenAIExtractiveAnswer: with no model, /v1/chat/completions gives the
+// same answer text as the web chat, the fact before the Sources list, the
+// list without repeating the quote; a question over the one limit is refused
+// by /v1 and /api/chat alike.
+func TestOpenAIExtractiveAnswer(t *testing.T) {
+	w := newWorld(t, worldOpts{noModel: true})
+	w.ingestReady(part{"file", "pump.md", []byte(manual)})
+	const q = "What torque for the gland bolts on pump P-101?"
+	code, evs := w.session("worker").chat(q)
+	if code != 200 {
+		t.Fatalf("chat %d", code)
+	}
+	web := final(t, evs)
+	cl := openai.NewClient(option.WithBaseURL(w.http.URL+"/v1/"), option.WithAPIKey(w.tokens["worker"]), option.WithMaxRetries(0))
+	ctx := context.Background()
+	resp, err := cl.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "shifu",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(q)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := resp.Choices[0].Message.Content
+	body, sources, ok := strings.Cut(text, "**Sources**")
+	if !ok || !web.Degraded || strings.TrimSpace(body) != strings.TrimSpace(web.Answer) {
+		t.Fatalf("/v1 answer %q, web answer %q", text, web.Answer)
+	}
+	if !strings.Contains(body, "Torque the gland bolts to 25 Nm in a cross pattern.") || strings.Contains(sources, "25 Nm") {
+		t.Fatalf("fact not before the sources, or quoted twice: %q", text)
+	}
+	long := strings.Repeat("pump ", answer.MaxQuestion/5+1)
+	_, err = cl.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "shifu", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(long)}})
+	var apiErr *openai.Error
+	if !asAPIError(err, &apiErr) || apiErr.StatusCode != 413 || !strings.Contains(apiErr.Message, "at most 2000") {
+		t.Fatalf("long question on /v1: %v", err)
+	}
+	if code, _ := w.session("worker").chat(long); code != 413 {
+		t.Fatalf("long question on /api/chat: %d", code)
+	}
+}
+
+// TestExtractiveCitationOpensTheSentencesPage: the citation of an extractive
+// answer quotes the sentence that answers, so the viewer's page request for
+// the passage's span opens the page that sentence is on.
+func TestExtractiveCitationOpensTheSentencesPage(t *testing.T) {
+	w := newWorld(t, worldOpts{noModel: true})
+	pdf, err := os.ReadFile("testdata/sample.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ingestReady(part{"file", "spindle.pdf", pdf})
+	code, evs := w.session("worker").chat("How often should I check the wiring of the spindle drive?")
+	if code != 200 {
+		t.Fatalf("chat %d", code)
+	}
+	f := final(t, evs)
+	if len(f.Citations) == 0 || !strings.Contains(f.Citations[0].Quote, "check the wiring twice") {
+		t.Fatalf("citations %+v, want the wiring sentence quoted", f.Citations)
+	}
+	c := f.Citations[0]
+	resp := w.token("worker").do("GET", fmt.Sprintf("/api/documents/%d/pages/%d.png?w=400&to=%d&q=%s", c.DocID, c.PageStart, max(c.PageEnd, c.PageStart), urlq(c.Quote)), nil, "")
+	readBody(t, resp)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Shifu-Page") != "2" {
+		t.Fatalf("viewer opened page %q (status %d) for a quote on p. 2 (passage pp. %d-%d)", resp.Header.Get("X-Shifu-Page"), resp.StatusCode, c.PageStart, c.PageEnd)
+	}
+}

@@ -228,3 +228,104 @@ func TestBrowserPhone(t *testing.T) {
 		t.Fatalf("after the follow-up the worker has conversations %+v, %v; want one with 4 messages", cs, err)
 	}
 }
+
+// sshManual is a manual page whose text Markdown would change: "~" pairs
+// strike through, "*" makes emphasis.
+const sshManual = `# Remote access
+
+## Logging in without a password
+
+Generate a key pair on your own workstation first. Copy the public key
+"~/.ssh/id_rsa.pub" into "~/.ssh/authorized_keys" on the remote host to log in
+without a password. Files matching *.pub are public keys; keep the *private* one
+to yourself. The remote host must run an SSH server, and the home directory must
+not be writable by others, or the server ignores the key. Restart nothing: the
+next login uses the key. The server logs each refused key in /var/log/auth.log,
+which helps when the key is ignored. For a key with a passphrase, ssh-agent keeps
+it unlocked for the session, so you type the passphrase once.
+`
+
+// TestBrowserPhoneExtractiveAnswer: with no model, on a 390×844 phone, the
+// first quote of the answer is fully on screen when the answer arrives
+// (between the header and the question box, without scrolling), and manual
+// text is shown exactly as printed, not as Markdown.
+func TestBrowserPhoneExtractiveAnswer(t *testing.T) {
+	ctx, dir := browser(t, 390, 844)
+	w := newWorld(t, worldOpts{noModel: true})
+	w.ingestReady(part{"file", "ssh.txt", []byte(sshManual)})
+	do(t, ctx, "login", loginAs(w, "acme", "worker"), chromedp.Navigate(w.http.URL+"/?lang=en"))
+	// Earlier questions fill the screen, as in a real conversation.
+	for range 2 {
+		if done, _ := ask(t, ctx, "Where does the public key go on the remote host?"); done != "1" {
+			t.Fatalf("answer ended %q", done)
+		}
+		// ask waits for the answer marked done: unmark the earlier ones.
+		run(t, ctx, "unmark", chromedp.Evaluate[bool](`document.querySelectorAll('.msg.assistant').forEach(m => m.removeAttribute('data-done')); true`))
+	}
+	done, _ := ask(t, ctx, "Where does the public key go on the remote host?")
+	shot(t, ctx, dir, "phone-extractive")
+	if done != "1" {
+		t.Fatalf("answer ended %q", done)
+	}
+	type box struct {
+		Top, Bottom, Header, Input float64
+		Text, HTML                 string
+	}
+	b := run(t, ctx, "layout", chromedp.Evaluate[box](`(() => {
+		const msg = document.querySelector('.msg.assistant[data-done]');
+		const q = msg.querySelector('blockquote.quoted').getBoundingClientRect();
+		return { Top: q.top, Bottom: q.bottom,
+			Header: document.querySelector('header.top').getBoundingClientRect().bottom,
+			Input: document.getElementById('ask').getBoundingClientRect().top,
+			Text: msg.querySelector('.body').textContent, HTML: msg.querySelector('.body').innerHTML };
+	})()`))
+	if b.Top < b.Header || b.Bottom > b.Input {
+		t.Errorf("first quote spans %.0f-%.0f px; the screen shows %.0f-%.0f px between header and question box", b.Top, b.Bottom, b.Header, b.Input)
+	}
+	for _, want := range []string{`"~/.ssh/id_rsa.pub" into "~/.ssh/authorized_keys"`, "Files matching *.pub are public keys; keep the *private* one"} {
+		if !strings.Contains(strings.Join(strings.Fields(b.Text), " "), want) {
+			t.Errorf("answer text lacks %q as printed:\n%s", want, b.Text)
+		}
+	}
+	if strings.Contains(b.HTML, "<del>") || strings.Contains(b.HTML, "<em>") || strings.Contains(b.HTML, "<s>") {
+		t.Errorf("manual text rendered as Markdown: %s", b.HTML)
+	}
+	if n := run(t, ctx, "banners", chromedp.Evaluate[int](`document.querySelectorAll('.msg.assistant[data-done] .banner').length`)); n != 0 {
+		t.Errorf("%d banners repeat the notice", n)
+	}
+}
+
+// TestBrowserStopAndRefusedQuestion: Stop ends an answer while it streams;
+// a question the server refuses stays in the box to be fixed, with the
+// server's reason shown and no "Looking in the manuals…" left behind.
+func TestBrowserStopAndRefusedQuestion(t *testing.T) {
+	ctx, _ := browser(t, 390, 844)
+	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: strings.Repeat("Let the motor cool for 30 minutes [1]. ", 40), Chunk: 2, ChunkDelay: 40 * time.Millisecond}})
+	w.ingestReady(part{"file", "pump.md", []byte(manual)})
+	do(t, ctx, "login", loginAs(w, "acme", "worker"), chromedp.Navigate(w.http.URL+"/?lang=en"))
+	do(t, ctx, "ask and stop",
+		chromedp.WaitVisible(css(`#question`)),
+		chromedp.SendKeys(css(`#question`), "What does alarm E42 mean on pump P-101?"),
+		chromedp.Click(css(`#send`)),
+		chromedp.WaitVisible(css(`#stop`)),
+	)
+	run(t, ctx, "streaming", chromedp.Poll[bool](`document.querySelector('.msg.assistant .body').textContent.includes('motor')`))
+	do(t, ctx, "stop", chromedp.Click(css(`#stop`)), chromedp.WaitVisible(css(`.msg.assistant[data-done]`)))
+	state := run(t, ctx, "stopped", chromedp.Evaluate[string](`document.querySelector('.msg.assistant').dataset.done + '|' + document.getElementById('send').hidden + '|' + document.getElementById('stop').hidden`))
+	if state != "stopped|false|true" {
+		t.Fatalf("after Stop: done|send hidden|stop hidden = %q", state)
+	}
+
+	// maxlength stops typing past the limit; a script can still set more,
+	// and the server's refusal must not lose it (kept trimmed: 2,004).
+	long := strings.Repeat("pump ", 401)
+	run(t, ctx, "set", chromedp.Evaluate[bool](`document.getElementById('question').value = '`+long+`'; true`))
+	do(t, ctx, "refused",
+		chromedp.Click(css(`#send`)),
+		chromedp.WaitVisible(css(`.msg.assistant[data-done="error"]`)),
+	)
+	kept := run(t, ctx, "kept", chromedp.Evaluate[string](`document.getElementById('question').value.length + '|' + document.querySelector('.msg.assistant[data-done="error"]').textContent`))
+	if !strings.HasPrefix(kept, "2004|") || !strings.Contains(kept, "at most 2000") || strings.Contains(kept, "Looking in the manuals") {
+		t.Fatalf("refused question: %q", kept)
+	}
+}

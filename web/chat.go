@@ -12,11 +12,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/answer"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
-
-// maxQuestion bounds a question's length (runes).
-const maxQuestion = 4000
 
 type chatRequest struct {
 	Question       string `json:"question"`
@@ -55,15 +53,9 @@ func jsonProblem(err error) string {
 }
 
 func (r *chatRequest) question(p *principal, channel string) (shifu.Question, error) {
-	q := strings.TrimSpace(r.Question)
-	if q == "" {
-		return shifu.Question{}, shifu.Errorf(shifu.ErrInvalid, "the question is empty")
-	}
-	if err := shifu.CheckText("the question", q); err != nil {
+	q, err := answer.CheckQuestion(r.Question)
+	if err != nil {
 		return shifu.Question{}, err
-	}
-	if len([]rune(q)) > maxQuestion {
-		return shifu.Question{}, shifu.Errorf(shifu.ErrInvalid, "the question is too long: at most %d characters", maxQuestion)
 	}
 	return shifu.Question{Tenant: p.tenant(), UserID: p.User.ID, Text: q, ConversationID: r.ConversationID,
 		Channel: channel, Lang: r.Lang}, nil
@@ -115,7 +107,7 @@ func (s *Server) chat(c *gin.Context) {
 		sse.send("error", errBody{Error: shifu.Message(err), Code: errCode(err)})
 		return
 	}
-	sse.send("final", finalEvent{Answer: clean(ans), HTML: renderMarkdown(ans.Text)})
+	sse.send("final", finalEvent{Answer: clean(ans), HTML: renderAnswer(ans.Text, ans.Degraded)})
 }
 
 // clean keeps the answer's JSON free of nil slices, so clients always get
@@ -263,7 +255,7 @@ func (s *Server) conversation(c *gin.Context) {
 			out[i].Citations = []shifu.Citation{}
 		}
 		if m.Role == "assistant" {
-			out[i].HTML = renderMarkdown(m.Content)
+			out[i].HTML = renderAnswer(m.Content, m.Degraded)
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"conversation": conv, "messages": out})

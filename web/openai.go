@@ -141,7 +141,7 @@ func (s *Server) completions(c *gin.Context) {
 		}
 		stop := "stop"
 		c.JSON(http.StatusOK, oaiResponse{ID: id, Object: "chat.completion", Created: created, Model: model,
-			Choices: []oaiChoice{{Message: &oaiOutMessage{Role: "assistant", Content: ans.Text + sourcesMarkdown(ans.Citations)},
+			Choices: []oaiChoice{{Message: &oaiOutMessage{Role: "assistant", Content: ans.Text + sourcesMarkdown(ans.Citations, !ans.Degraded)},
 				FinishReason: &stop, Logprobs: json.RawMessage("null")}},
 			Usage:     &oaiUsage{ans.Usage.PromptTokens, ans.Usage.CompletionTokens, ans.Usage.TotalTokens},
 			Citations: ans.Citations, Shifu: shifuOf(ans)})
@@ -171,7 +171,7 @@ func (s *Server) completions(c *gin.Context) {
 		w.raw("data: [DONE]\n\n")
 		return
 	}
-	if src := sourcesMarkdown(ans.Citations); src != "" {
+	if src := sourcesMarkdown(ans.Citations, !ans.Degraded); src != "" {
 		chunk(&oaiOutMessage{Content: src}, nil, nil)
 	}
 	stop := "stop"
@@ -230,8 +230,9 @@ func shifuOf(a shifu.Answer) *oaiShifu {
 const sourcesHeading = "\n\n**Sources**\n"
 
 // sourcesMarkdown lists citations under the answer, as chat clients show
-// only the message text.
-func sourcesMarkdown(cs []shifu.Citation) string {
+// only the message text; with quotes only when the answer text does not
+// already quote them (an extractive answer is the quotes).
+func sourcesMarkdown(cs []shifu.Citation, quotes bool) string {
 	if len(cs) == 0 {
 		return ""
 	}
@@ -253,7 +254,7 @@ func sourcesMarkdown(cs []shifu.Citation) string {
 		if c.Author != "" {
 			fmt.Fprintf(&b, " (note by %s)", c.Author)
 		}
-		if q := strings.TrimSpace(c.Quote); q != "" {
+		if q := strings.TrimSpace(c.Quote); q != "" && quotes {
 			fmt.Fprintf(&b, ": “%s”", strings.ReplaceAll(q, "\n", " "))
 		}
 		b.WriteString("\n")

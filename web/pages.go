@@ -4,9 +4,13 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/shifu-factory/shifu/internal/answer"
 )
 
-func (s *Server) chatPage(c *gin.Context)  { s.render(c, "chat", nil) }
+func (s *Server) chatPage(c *gin.Context) {
+	s.render(c, "chat", map[string]any{"MaxQuestion": answer.MaxQuestion})
+}
 func (s *Server) deskPage(c *gin.Context)  { s.render(c, "desk", nil) }
 func (s *Server) adminPage(c *gin.Context) { s.render(c, "admin", nil) }
 

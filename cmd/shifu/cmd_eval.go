@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/answer"
 	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/retrieval"
 )
@@ -30,6 +31,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	exact := fs.Float64("exact-boost", d.ExactBoost, "boost for chunks holding the question's codes, times the square of the chunk's coverage of the question (negative: off)")
 	heading := fs.Float64("heading-boost", d.HeadingBoost, "boost for chunks whose heading path holds the question's terms (negative: off)")
 	abstain := fs.Float64("abstain-below", d.AbstainBelow, "abstain when confidence is lower")
+	abstainZh := fs.Float64("abstain-below-zh", d.AbstainBelowZh, "abstain on a Chinese question when confidence is lower")
 	k1 := fs.Float64("k1", d.BM25.K1, "BM25 k1")
 	b := fs.Float64("b", d.BM25.B, "BM25 b")
 	maxDF := fs.Float64("max-df", d.BM25.MaxDF, "BM25: skip query terms in more than this share of chunks")
@@ -45,6 +47,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	lexOnly := fs.Bool("lexical-only", false, "BM25 alone (no vectors)")
 	ef := fs.Int("ef-search", 0, "hnsw.ef_search when the vector search uses the index: 1-1000, 0 for the default (400)")
 	verbose := fs.Bool("v", false, "print each question's rank")
+	answers := fs.Bool("answers", false, "ask every question through the answer service with no model and judge the answer text (fact shown, length, abstention) instead of the hits")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -58,7 +61,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 		return shifu.Errorf(shifu.ErrInvalid, "--backoff %v: give a finite number (0 for the default, negative for off)", *backoff)
 	}
 	if *questions == "" {
-		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu eval --tenant NAME --questions FILE.jsonl [--k 10] [--out HITS.jsonl]")
+		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu eval --tenant NAME --questions FILE.jsonl [--k 10] [--answers] [--out HITS.jsonl]")
 	}
 	f, err := os.Open(*questions)
 	if err != nil {
@@ -74,7 +77,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	o := retrieval.Options{Fusion: retrieval.Fusion(*fusion), Alpha: *alpha, ExactBoost: *exact, HeadingBoost: *heading, AbstainBelow: *abstain,
+	o := retrieval.Options{Fusion: retrieval.Fusion(*fusion), Alpha: *alpha, ExactBoost: *exact, HeadingBoost: *heading, AbstainBelow: *abstain, AbstainBelowZh: *abstainZh,
 		BM25: postgres.BM25{K1: *k1, B: *b, MaxDF: *maxDF, Context: *ctxW, Unigram: *unigram, Backoff: *backoff}, DupThreshold: *dup, Candidates: *cands,
 		Feedback: *fb, FeedbackTerms: *fbTerms, FeedbackWeight: *fbWeight, SynonymWeight: *synW, EfSearch: *ef}
 	if o.Fusion != retrieval.RRF && o.Fusion != retrieval.Convex {
@@ -88,6 +91,9 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 		db, _ := e.db(ctx)
 		a, _ := e.analyzer()
 		s = retrieval.New(db, a, nil, s.Options())
+	}
+	if *answers {
+		return evalAnswers(ctx, e, s, t.ID, qs, *outPath, *verbose)
 	}
 	outs, err := retrieval.Evaluate(ctx, s, t.ID, qs, *k)
 	if err != nil {
@@ -157,6 +163,64 @@ func writeHits(path string, outs []retrieval.Outcome) error {
 	for _, o := range outs {
 		if err := enc.Encode(evalLine{ID: o.Question.ID, Hits: toSearchHits(o.Hits), Abstained: o.Abstained,
 			LatencyMS: ms(o.Latency), Rank: o.Rank}); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
+}
+
+// evalAnswers is `shifu eval --answers`: the questions go through the real
+// answer service, no model configured, as the web chat and /v1 answer them.
+func evalAnswers(ctx context.Context, e *env, s *retrieval.Searcher, tenant int64, qs []retrieval.EvalQuestion, outPath string, verbose bool) error {
+	db, err := e.db(ctx)
+	if err != nil {
+		return err
+	}
+	svc := answer.New(db, s, nil, answer.Options{Logger: e.logger()})
+	outs, err := answer.Evaluate(ctx, svc, tenant, qs)
+	if err != nil {
+		return err
+	}
+	if outPath != "" {
+		if err := writeAnswers(outPath, outs); err != nil {
+			return err
+		}
+	}
+	if verbose {
+		for _, o := range outs {
+			fmt.Fprintf(e.stdout, "%-12s fact %-5v abstain %-5v chars %-4d %s\n", o.Question.ID, o.FactShown, o.Answer.Abstained, o.Chars, o.Question.Question)
+		}
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "lang\tanswerable\tfact shown\tmedian chars\tfalse abstain\tunanswerable\tabstained\t")
+	for _, sc := range answer.ScoreAnswers(outs) {
+		fmt.Fprintf(w, "%s\t%d\t%.3f\t%d\t%.3f\t%d\t%.3f\t\n", sc.Lang, sc.Answerable, sc.FactShown, sc.MedianChars, sc.FalseAbstain, sc.Unanswerable, sc.Abstain)
+	}
+	return w.Flush()
+}
+
+// answerLine is one line of --out with --answers.
+type answerLine struct {
+	ID        string           `json:"id"`
+	Lang      string           `json:"lang"`
+	FactShown bool             `json:"fact_shown"`
+	Abstained bool             `json:"abstained"`
+	Chars     int              `json:"chars"`
+	Answer    string           `json:"answer"`
+	Citations []shifu.Citation `json:"citations"`
+}
+
+func writeAnswers(path string, outs []answer.EvalOutcome) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return shifu.Errorf(shifu.ErrInvalid, "--out %s: %v", path, err)
+	}
+	enc := json.NewEncoder(f)
+	enc.SetEscapeHTML(false)
+	for _, o := range outs {
+		if err := enc.Encode(answerLine{ID: o.Question.ID, Lang: o.Question.Lang, FactShown: o.FactShown, Abstained: o.Answer.Abstained,
+			Chars: o.Chars, Answer: o.Answer.Text, Citations: o.Answer.Citations}); err != nil {
 			f.Close()
 			return err
 		}

@@ -49,7 +49,7 @@ commands:
   reindex [--tenant NAME]   rebuild postings an older analyzer made (serve does it at start)
   search --tenant NAME [--k N] [--json] QUESTION
   ask --tenant NAME [--json] QUESTION
-  eval --tenant NAME --questions FILE.jsonl [--k 10] [--out HITS.jsonl]
+  eval --tenant NAME --questions FILE.jsonl [--k 10] [--answers] [--out FILE.jsonl]
   user create --tenant NAME --user LOGIN --role worker|supervisor|admin   (password: first line of stdin, else generated)
   user passwd --tenant NAME --user LOGIN    reset a password (stdin, else generated); their sessions end
   user role --tenant NAME --user LOGIN --role worker|supervisor|admin

@@ -78,6 +78,26 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// MaxQuestion is the longest question accepted, in characters. This is the
+// one limit: the web page, /api/chat, /v1, the bots and the CLI all ask
+// through CheckQuestion.
+const MaxQuestion = 2000
+
+// CheckQuestion returns the question trimmed, or why it is refused.
+func CheckQuestion(text string) (string, error) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return "", shifu.Errorf(shifu.ErrInvalid, "the question is empty")
+	}
+	if n := len([]rune(text)); n > MaxQuestion {
+		return "", shifu.Errorf(shifu.ErrTooLarge, "the question is %d characters long; at most %d are accepted", n, MaxQuestion)
+	}
+	if err := shifu.CheckText("the question", text); err != nil {
+		return "", err
+	}
+	return text, nil
+}
+
 // Service answers questions. It is safe for concurrent use.
 type Service struct {
 	store  Store
@@ -95,15 +115,9 @@ func New(store Store, search Searcher, chat model.Chat, o Options) *Service {
 // it is written, and stores the exchange.
 func (s *Service) Ask(ctx context.Context, q shifu.Question, onDelta func(string)) (shifu.Answer, error) {
 	start := time.Now()
-	text := strings.TrimSpace(q.Text)
-	if text == "" {
-		return shifu.Answer{}, shifu.Errorf(shifu.ErrInvalid, "the question is empty")
-	}
-	if err := shifu.CheckText("the question", text); err != nil {
+	text, err := CheckQuestion(q.Text)
+	if err != nil {
 		return shifu.Answer{}, err
-	}
-	if r := []rune(text); len(r) > 2000 {
-		return shifu.Answer{}, shifu.Errorf(shifu.ErrTooLarge, "the question is %d characters long; at most 2,000 are accepted", len(r))
 	}
 	if onDelta == nil {
 		onDelta = func(string) {}
@@ -131,7 +145,7 @@ func (s *Service) Ask(ctx context.Context, q shifu.Question, onDelta func(string
 		a = abstain(lang)
 		onDelta(a.Text)
 	default:
-		a, err = s.answer(ctx, text, lang, history, s.passages(res.Hits), onDelta)
+		a, err = s.answer(ctx, text, lang, history, res.Weigh, s.passages(res.Hits), onDelta)
 		if err != nil {
 			return shifu.Answer{}, err
 		}
@@ -281,9 +295,9 @@ func messages(question, lang string, history []shifu.Turn, ps []passage) ([]mode
 	return append(msgs, model.Message{Role: "user", Content: user}), nil
 }
 
-func (s *Service) answer(ctx context.Context, question, lang string, history []shifu.Turn, ps []passage, onDelta func(string)) (shifu.Answer, error) {
+func (s *Service) answer(ctx context.Context, question, lang string, history []shifu.Turn, w *retrieval.Weigher, ps []passage, onDelta func(string)) (shifu.Answer, error) {
 	if s.chat == nil {
-		a := degraded(lang, ps, false)
+		a := degraded(question, lang, w, ps, noModel)
 		onDelta(a.Text)
 		return a, nil
 	}
@@ -301,7 +315,11 @@ func (s *Service) answer(ctx context.Context, question, lang string, history []s
 			return shifu.Answer{}, ctx.Err() // the caller left
 		}
 		s.opt.Logger.Warn("chat model failed; answering with passages", "err", err)
-		a := degraded(lang, ps, streamed)
+		cause := modelFailed
+		if streamed {
+			cause = cutOff
+		}
+		a := degraded(question, lang, w, ps, cause)
 		if streamed {
 			onDelta("\n\n")
 		}
@@ -341,33 +359,6 @@ func abstain(lang string) shifu.Answer {
 		t = "手册中没有涉及这个问题。已将问题记录给主管，以便补充答案。"
 	}
 	return shifu.Answer{Text: t, Abstained: true, PromptVersion: prompts.Version, Citations: []shifu.Citation{}}
-}
-
-// degradedPassages is how many passages a degraded answer quotes.
-const degradedPassages = 3
-
-// degraded quotes and cites the best passages when no model answer is
-// available.
-func degraded(lang string, ps []passage, afterPartial bool) shifu.Answer {
-	var b strings.Builder
-	switch {
-	case lang == "zh" && afterPartial:
-		b.WriteString("（模型回答中断。）以下是手册中最相关的段落：\n")
-	case lang == "zh":
-		b.WriteString("目前没有可用的模型回答。以下是手册中最相关的段落：\n")
-	case afterPartial:
-		b.WriteString("(The model's answer was cut off.) The most relevant passages from the manuals:\n")
-	default:
-		b.WriteString("No model answer is available right now. The most relevant passages from the manuals:\n")
-	}
-	a := shifu.Answer{Degraded: true, PromptVersion: prompts.Version, Citations: []shifu.Citation{}}
-	for _, p := range ps[:min(len(ps), degradedPassages)] {
-		q := excerpt(p.hit, 300)
-		fmt.Fprintf(&b, "\n[%d] %s\n\"%s\"\n", p.n, source(p.hit), q)
-		a.Citations = append(a.Citations, citation(p, q, true))
-	}
-	a.Text = b.String()
-	return a
 }
 
 // excerpt is the start of a passage's body (without its heading line), at

@@ -44,6 +44,12 @@ var (
 
 func setup(t testing.TB) fixture {
 	t.Helper()
+	return setupWith(t, mill)
+}
+
+// setupWith stores texts as the chunks of one manual, a page each from p. 10.
+func setupWith(t testing.TB, texts []string) fixture {
+	t.Helper()
 	analyzerOnce.Do(func() { analyzer, analyzerErr = terms.New() })
 	if analyzerErr != nil {
 		t.Fatal(analyzerErr)
@@ -58,8 +64,8 @@ func setup(t testing.TB) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := make([]postgres.ChunkRow, len(mill))
-	for i, tx := range mill {
+	rows := make([]postgres.ChunkRow, len(texts))
+	for i, tx := range texts {
 		head, _, _ := strings.Cut(tx, "\n")
 		rows[i] = postgres.ChunkRow{Chunk: shifu.Chunk{Ord: i, Text: tx, Heading: head, PageStart: 10 + i, PageEnd: 10 + i}, Terms: analyzer.Terms(tx)}
 	}
@@ -112,6 +118,9 @@ func TestCitedAnswerIsVerifiedAndStored(t *testing.T) {
 	}
 	if strings.Contains(a.Text, "[7]") {
 		t.Errorf("invented citation [7] kept: %q", a.Text)
+	}
+	if strings.Contains(a.Text, "the spindle explodes") || !strings.Contains(a.Text, "Also [2]") {
+		t.Errorf("a quote its passage does not hold is shown as a quote: %q", a.Text)
 	}
 	if !strings.Contains(streamed, "E-104 is a spindle overload") {
 		t.Errorf("deltas not streamed: %q", streamed)
@@ -299,5 +308,25 @@ func TestHungEmbedderFallsBackToKeywords(t *testing.T) {
 	}
 	if emb.State() != model.Open {
 		t.Fatalf("embedding breaker %s, want open", emb.State())
+	}
+}
+
+// TestFirstQuestionOneModelCall: a first question is searched as asked and
+// answered with one model call; only a follow-up is rewritten first.
+func TestFirstQuestionOneModelCall(t *testing.T) {
+	f := setup(t)
+	srv := modeltest.NewServer(t, modeltest.Options{Reply: `E-104 is a spindle overload [1].`})
+	c := chat(t, srv)
+	emb, _ := model.NewOffline(0)
+	s := answer.New(f.db, retrieval.New(f.db, analyzer, emb, retrieval.Options{Chat: c}), c, answer.Options{})
+	a, _ := ask(t, s, f, "What does alarm E-104 mean?")
+	if n := srv.Count("/chat/completions"); n != 1 || a.Degraded {
+		t.Fatalf("first question: %d model calls (degraded %v), want 1", n, a.Degraded)
+	}
+	if _, err := s.Ask(context.Background(), shifu.Question{Tenant: f.tenant, Text: "and E-105?", ConversationID: a.ConversationID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Count("/chat/completions"); n != 3 {
+		t.Fatalf("follow-up: %d model calls in all, want 3 (rewrite, then answer)", n)
 	}
 }

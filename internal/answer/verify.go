@@ -16,7 +16,8 @@ var citeRE = regexp.MustCompile(`\[(\d{1,3})\](?:\s*(?:"([^"\n]{1,400})"|“([^�
 
 // verify checks the model's citations against the passages it was sent. A
 // number that is not a passage is removed from the text (the model made it
-// up); a quote not found in its passage is kept but flagged unverified. One
+// up); a quote not found in its passage is removed from the text, and its
+// citation kept but flagged unverified. One
 // citation per passage is returned, in order of first mention; a citation
 // without a quote gets the passage sentence that best matches the claim it
 // supports (see bestQuote).
@@ -38,7 +39,6 @@ func verify(text, question string, ps []passage, lang string) (string, []shifu.C
 		if !ok {
 			continue // not a passage Shifu sent
 		}
-		out.WriteString(text[m[0]:m[1]])
 		quote := ""
 		for g := 4; g+1 < len(m); g += 2 {
 			if m[g] >= 0 {
@@ -46,6 +46,13 @@ func verify(text, question string, ps []passage, lang string) (string, []shifu.C
 			}
 		}
 		ok = quote == "" || quoted(quote, p.hit.Text, lang)
+		if ok {
+			out.WriteString(text[m[0]:m[1]])
+		} else {
+			// A quote the passage does not hold is not shown as one: the
+			// number stays, the words go (the chip flags the misquote).
+			out.WriteString(text[m[0] : m[3]+1])
+		}
 		i, seen := index[n]
 		switch {
 		case !seen:
@@ -120,8 +127,10 @@ func overlap(a, b map[string]bool) int {
 	return n
 }
 
-// sentences splits text after sentence-ending punctuation (a Latin stop only
-// before a space, so "2.5 mm" stays whole) and at line ends.
+// sentences splits text after sentence-ending punctuation and at line ends.
+// A Latin stop ends a sentence only before a space and a word that does not
+// start in lower case, so "2.5 mm" and "e.g. the" stay whole; a semicolon
+// does not end one ("started with a ; or a #").
 func sentences(text string) []string {
 	var out []string
 	r := []rune(text)
@@ -136,14 +145,42 @@ func sentences(text string) []string {
 		switch {
 		case c == '\n':
 			emit(i + 1)
-		case strings.ContainsRune("。！？；", c):
+		case strings.ContainsRune("。！？", c):
 			emit(i + 1)
-		case strings.ContainsRune(".!?;", c) && (i+1 == len(r) || unicode.IsSpace(r[i+1])):
+		case strings.ContainsRune(".!?", c) && (i+1 == len(r) || unicode.IsSpace(r[i+1]) && !lowerNext(r[i+1:])) && !listMark(r[start:i]):
 			emit(i + 1)
 		}
 	}
 	emit(len(r))
 	return out
+}
+
+// listMark reports whether s, before a stop, is only a list number ("5."),
+// which starts a sentence rather than ending one.
+func listMark(s []rune) bool {
+	t := strings.TrimSpace(string(s))
+	if t == "" || len(t) > 3 {
+		return false
+	}
+	for _, c := range t {
+		if !unicode.IsDigit(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerNext reports whether the first letter after leading spaces is lower case.
+func lowerNext(r []rune) bool {
+	for _, c := range r {
+		if c == '\n' {
+			return false
+		}
+		if !unicode.IsSpace(c) {
+			return unicode.IsLower(c)
+		}
+	}
+	return false
 }
 
 // stop are English words too common to say which sentence a claim is about.

@@ -7,6 +7,9 @@
   const form = document.getElementById('ask');
   const input = document.getElementById('question');
   const send = document.getElementById('send');
+  const stop = document.getElementById('stop');
+  let inflight = null; // the AbortController of the answer streaming now
+  stop.addEventListener('click', () => { if (inflight) inflight.abort(); });
   const viewer = document.getElementById('viewer');
   let conversation = 0;
   const historyBox = document.getElementById('history');
@@ -125,7 +128,9 @@
   }
   document.getElementById('viewer-close').addEventListener('click', () => viewer.close());
 
-  function chips(cs) {
+  // chips carry the sources; with quotes only when the answer text does not
+  // quote them already (an extractive answer is the quotes).
+  function chips(cs, quotes) {
     const box = el('div', { class: 'chips', 'aria-label': t('chat.sources') });
     for (const c of cs) {
       const pages = c.page_end > c.page_start ? c.page_start + '–' + c.page_end : c.page_start;
@@ -133,7 +138,7 @@
         (c.author ? ' · ' + t('chat.note_by') + ' ' + c.author : '');
       box.append(el('button', { type: 'button', class: 'chip', 'data-doc': c.document_id, 'data-page': c.page_start, onclick: () => openCitation(c) },
         el('span', { class: 't', text: title }),
-        el('span', { class: 'q', text: c.quote || '' }),
+        quotes ? el('span', { class: 'q', text: c.quote || '' }) : null,
         c.verified === false ? el('span', { class: 'unverified', text: t('chat.unverified') }) : null));
     }
     return box;
@@ -164,25 +169,32 @@
   // server-rendered HTML, banners, citation chips and the rating buttons.
   function finish(msg, body, d) {
     body.classList.remove('streaming');
-    body.innerHTML = d.html || ''; // rendered and sanitised on the server (goldmark + bluemonday)
-    if (d.degraded) msg.prepend(el('div', { class: 'banner degraded', text: t('chat.degraded') }));
-    if (d.abstained) msg.prepend(el('div', { class: 'banner abstained', text: t('chat.abstained') }));
-    if (d.citations && d.citations.length) msg.append(chips(d.citations));
+    // Rendered on the server: a model's Markdown sanitised, an extractive
+    // answer's manual text escaped. The answer text carries its own notice
+    // (no model, model failed, not covered), so no banner repeats it.
+    body.innerHTML = d.html || '';
+    msg.classList.toggle('degraded', !!d.degraded);
+    msg.classList.toggle('abstained', !!d.abstained);
+    if (d.citations && d.citations.length) msg.append(chips(d.citations, !d.degraded));
     if (d.message_id) msg.append(rating(d.message_id));
     msg.dataset.done = '1';
   }
 
+  // ask sends q; the question stays in the box until the server takes it,
+  // so a refused one (too long, signed out) can be fixed and sent again.
   async function ask(q) {
-    log.append(el('div', { class: 'msg user', text: q }));
+    const user = el('div', { class: 'msg user', text: q });
     const body = el('div', { class: 'body streaming', text: t('chat.thinking') });
     const msg = el('div', { class: 'msg assistant' }, body);
-    log.append(msg);
+    log.append(user, msg);
     msg.scrollIntoView({ block: 'end' });
     send.disabled = true;
+    inflight = new AbortController();
+    send.hidden = true; stop.hidden = false;
     let started = false;
     try {
       const resp = await fetch('/api/chat', {
-        method: 'POST', credentials: 'same-origin',
+        method: 'POST', credentials: 'same-origin', signal: inflight.signal,
         headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': Shifu.csrf(), 'Accept': 'text/event-stream' },
         body: JSON.stringify({ question: q, conversation_id: conversation, lang }),
       });
@@ -191,8 +203,10 @@
       }
       if (!resp.ok) {
         let m = resp.status + ''; try { m = (await resp.json()).error || m; } catch (e) { /* keep status */ }
-        throw new Error(m);
+        const err = new Error(m); err.refused = true;
+        throw err;
       }
+      if (input.value.trim() === q) input.value = '';
       await readSSE(resp, (name, d) => {
         if (name === 'delta' && d) {
           if (!started) { body.textContent = ''; started = true; }
@@ -200,6 +214,8 @@
         } else if (name === 'final' && d) {
           conversation = d.conversation_id || conversation;
           finish(msg, body, d);
+          // The fact comes first: show the question and the answer's start.
+          user.scrollIntoView({ block: 'start' });
         } else if (name === 'error' && d && (d.code === 'unavailable' || d.code === 'busy')) {
           throw Object.assign(new Error(t('chat.unavailable')), { retry: true });
         } else if (name === 'error') {
@@ -207,18 +223,27 @@
         }
       });
     } catch (e) {
-      msg.append(el('div', { class: 'banner error', role: 'alert', text: e.retry ? e.message : t('chat.error') + ': ' + e.message }));
-      msg.dataset.done = 'error';
+      body.classList.remove('streaming');
+      if (!started) body.textContent = '';
+      if (e.name === 'AbortError') {
+        msg.append(el('div', { class: 'banner stopped', role: 'status', text: t('chat.stopped') }));
+        msg.dataset.done = 'stopped';
+      } else {
+        msg.append(el('div', { class: 'banner error', role: 'alert', text: e.retry ? e.message : t('chat.error') + ': ' + e.message }));
+        msg.dataset.done = 'error';
+      }
+      if (e.refused) { input.value = q; input.focus(); }
     } finally {
+      inflight = null;
       send.disabled = false;
+      send.hidden = false; stop.hidden = true;
     }
   }
 
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const q = input.value.trim();
-    if (!q) return;
-    input.value = '';
+    if (!q || inflight) return;
     ask(q).then(() => { if (historyBox.open) drawHistory(); });
   });
   input.addEventListener('keydown', (e) => {

@@ -1,0 +1,390 @@
+package answer
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/prompts"
+	"github.com/shifu-factory/shifu/retrieval"
+)
+
+// An extractive answer quotes the sentences of the passages that answer the
+// question, not the passages' openings: a worker on a phone reads the fact
+// first and the source under it. Sentences and table rows are scored with
+// retrieval's own term weights (retrieval.Weigher), so the sentence shown is
+// judged by the rule that found the passage.
+
+// Limits of an extractive answer, measured with `shifu eval --answers` on
+// the dev and own sets (fact shown against median length). A Chinese
+// sentence is shorter in characters, so more of them fit in fewer.
+const (
+	maxSources    = 2   // passages quoted
+	maxUnitChars  = 320 // a longer sentence is cut
+	extractSearch = 5   // passages whose sentences are scored
+	rankPrior     = 0.08
+	contextWeight = 1.0 // a sentence's score counts its neighbours' this much
+	nearBest      = 0.3 // more sentences of a passage: at least this share of its best
+	secondSource  = 0.6 // a second passage: its best at least this share of the first's
+)
+
+// limits are the sentences (or table rows) and characters quoted in all.
+func limits(lang string) (units, chars int) {
+	if lang == "zh" {
+		return 8, 400
+	}
+	return 5, 520
+}
+
+// unit is one sentence or table row of a passage.
+type unit struct {
+	text   string
+	header string // a table row's header row; "" for a sentence
+	score  float64
+	pos    int
+}
+
+// units splits a passage's body into sentences and table rows; a table is
+// a run of two or more lines with the same number of " | " cells, its first
+// line the header.
+func units(body string) []unit {
+	lines := strings.Split(body, "\n")
+	var out []unit
+	var prose strings.Builder
+	flush := func() {
+		for _, s := range sentences(prose.String()) {
+			out = append(out, unit{text: s, pos: len(out)})
+		}
+		prose.Reset()
+	}
+	for i := 0; i < len(lines); {
+		n := cells(lines[i])
+		j := i + 1
+		for n > 1 && j < len(lines) && cells(lines[j]) == n {
+			j++
+		}
+		if n > 1 && j-i >= 2 {
+			flush()
+			header := strings.TrimSpace(lines[i])
+			for _, row := range lines[i+1 : j] {
+				out = append(out, unit{text: strings.TrimSpace(row), header: header, pos: len(out)})
+			}
+			i = j
+			continue
+		}
+		prose.WriteString(lines[i])
+		prose.WriteString("\n")
+		i++
+	}
+	flush()
+	return out
+}
+
+// dedupe drops a unit repeated word for word in the passage (a man page
+// repeats "This must be set before …" under every parameter).
+func dedupe(us []unit) []unit {
+	seen := map[string]bool{}
+	out := us[:0]
+	for _, u := range us {
+		if seen[u.text] {
+			continue
+		}
+		seen[u.text] = true
+		u.pos = len(out)
+		out = append(out, u)
+	}
+	return out
+}
+
+func cells(line string) int {
+	if !strings.Contains(line, " | ") {
+		return 0
+	}
+	return strings.Count(line, " | ") + 1
+}
+
+// pick is a passage with the units quoted from it.
+type pick struct {
+	p     passage
+	units []unit
+	best  float64
+}
+
+// extract chooses what to quote: the passage holding the best sentence
+// first, with up to two more of its sentences that score nearly as well or
+// the one that completes a sentence too short to stand alone; a second
+// passage only when its best sentence holds a part of the question the first
+// does not and scores not far below it.
+func extract(question, lang string, w *retrieval.Weigher, ps []passage) []pick {
+	score := func(text string) float64 {
+		if w != nil {
+			return w.Cover(text)
+		}
+		return float64(overlap(tokens(question), tokens(text))) / float64(max(len(tokens(question)), 1))
+	}
+	var cands []pick
+	for i, p := range ps {
+		if i == extractSearch {
+			break
+		}
+		us := dedupe(units(body(p.hit)))
+		best := 0.0
+		own := make([]float64, len(us))
+		for k := range us {
+			s := us[k].text
+			if us[k].header != "" {
+				s = us[k].header + "\n" + s
+			}
+			own[k] = score(s)
+		}
+		prior := 1 - rankPrior*float64(i)
+		for k := range us {
+			// A sentence is judged with its neighbours a little: the
+			// answer is often the sentence after the one naming the topic.
+			ctx := 0.0
+			if us[k].header == "" {
+				var s strings.Builder
+				for j := max(k-1, 0); j <= min(k+1, len(us)-1); j++ {
+					if us[j].header == "" {
+						s.WriteString(us[j].text + "\n")
+					}
+				}
+				ctx = score(s.String())
+			}
+			us[k].score = prior * (own[k] + contextWeight*ctx) / (1 + contextWeight)
+			best = max(best, us[k].score)
+		}
+		if best > 0 {
+			cands = append(cands, pick{p: p, units: us, best: best})
+		}
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	// Best sentence first; retrieval's order breaks ties (stable sort).
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].best > cands[j].best+1e-9 })
+	left, budget := limits(lang)
+	var out []pick
+	var have map[string]bool
+	for _, c := range cands {
+		if len(out) == maxSources || left == 0 || budget <= 0 {
+			break
+		}
+		if len(out) > 0 {
+			first := out[0].best
+			if c.best < secondSource*first {
+				break // far below the first: unrelated text
+			}
+			var text strings.Builder
+			for _, u := range c.units {
+				if u.score >= 0.6*c.best {
+					text.WriteString(u.text + "\n")
+				}
+			}
+			if w != nil && w.Weight(minus(w.Terms(text.String()), have)) < 0.15 {
+				continue // adds nothing the first did not say
+			}
+			if c.p.hit.Text == out[0].p.hit.Text {
+				continue
+			}
+		}
+		chosen := choose(c, left, budget)
+		if len(chosen) == 0 {
+			continue
+		}
+		c.units = chosen
+		for _, u := range chosen {
+			budget -= len([]rune(u.text))
+			left--
+		}
+		var text strings.Builder
+		for _, u := range chosen {
+			text.WriteString(u.text + "\n")
+		}
+		if w != nil {
+			if have == nil {
+				have = map[string]bool{}
+			}
+			for t := range w.Terms(text.String()) {
+				have[t] = true
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func minus(a, b map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for t := range a {
+		if !b[t] {
+			out[t] = true
+		}
+	}
+	return out
+}
+
+// choose returns the units of c to quote, in reading order: the best, the
+// one after it, and others scoring at least nearBest of the best, within n
+// units and budget characters.
+func choose(c pick, n, budget int) []unit {
+	if n <= 0 {
+		return nil
+	}
+	order := make([]int, len(c.units))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return c.units[order[i]].score > c.units[order[j]].score })
+	take := map[int]bool{}
+	size := func(i int) int { return min(len([]rune(c.units[i].text)), maxUnitChars) }
+	used := 0
+	add := func(i int) bool {
+		if take[i] || len(take) == n || used+size(i) > budget && len(take) > 0 {
+			return false
+		}
+		take[i] = true
+		used += size(i)
+		return true
+	}
+	b := order[0]
+	add(b)
+	u := c.units[b]
+	if u.header == "" && b+1 < len(c.units) && c.units[b+1].header == "" &&
+		!strings.HasSuffix(u.text, "?") && !strings.HasSuffix(u.text, "？") {
+		// The sentence after the one naming the topic often holds the fact.
+		add(b + 1)
+	}
+	for _, i := range order[1:] {
+		if c.units[i].score < nearBest*c.best || c.units[i].score == 0 {
+			break
+		}
+		add(i)
+	}
+	var out []unit
+	for i, u := range c.units {
+		if take[i] {
+			if r := []rune(u.text); len(r) > maxUnitChars {
+				u.text = cut(u.text, maxUnitChars, " ，,；;")
+			}
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// why says why no model answer is given.
+type why int
+
+const (
+	noModel     why = iota // none configured
+	modelFailed            // configured, but it failed or timed out
+	cutOff                 // it failed after part of its answer streamed
+)
+
+// notice is the one line an extractive answer ends with.
+func notice(lang string, w why) string {
+	switch {
+	case lang == "zh" && w == noModel:
+		return "（未配置模型：以上是手册原文。）"
+	case lang == "zh" && w == cutOff:
+		return "（模型回答中断：以上是手册原文。）"
+	case lang == "zh":
+		return "（模型暂时无法回答：以上是手册原文。）"
+	case w == noModel:
+		return "(No model is configured: these are the manuals' own words.)"
+	case w == cutOff:
+		return "(The model's answer was cut off: these are the manuals' own words.)"
+	}
+	return "(The model could not answer just now: these are the manuals' own words.)"
+}
+
+// zhLead introduces English manual text quoted for a Chinese question: the
+// words are the manual's, untranslated, and say so.
+const zhLead = "手册原文（英文）："
+
+// degraded answers with the manuals' own sentences when no model answer is
+// available. The text is plain: manual text is quoted as written (a path
+// with ~ or * stays as it is) and the web renders it escaped, never as
+// Markdown; a table row is given as a small table under its header row.
+func degraded(question, lang string, w *retrieval.Weigher, ps []passage, cause why) shifu.Answer {
+	a := shifu.Answer{Degraded: true, PromptVersion: prompts.Version, Citations: []shifu.Citation{}}
+	picks := extract(question, lang, w, ps)
+	if len(picks) == 0 && len(ps) > 0 {
+		// Nothing scores (a question of stop words only): the best passage's opening.
+		picks = []pick{{p: ps[0], units: []unit{{text: excerpt(ps[0].hit, 300)}}}}
+	}
+	var b strings.Builder
+	for i, pk := range picks {
+		n := i + 1
+		// The citation quotes the best of them: the viewer finds the page
+		// that sentence is on (a passage over pp. 36-37 opens at p. 37 when
+		// the sentence is there) and highlights it.
+		best := pk.units[0]
+		for _, u := range pk.units {
+			if u.score > best.score {
+				best = u
+			}
+		}
+		if lang == "zh" && !han(pk.units) {
+			b.WriteString(zhLead + "\n")
+		}
+		var lines []string
+		header, prev := "", -2
+		for _, u := range pk.units {
+			switch {
+			case u.header != "" && u.header != header:
+				if len(lines) > 0 {
+					lines = append(lines, "")
+				}
+				header = u.header
+				lines = append(lines, "| "+header+" |", "|"+strings.Repeat(" --- |", cells(header)), "| "+u.text+" |")
+			case u.header != "":
+				lines = append(lines, "| "+u.text+" |")
+			case header == "" && prev == u.pos-1 && len(lines) > 0:
+				// The next sentence: one quotation.
+				lines[len(lines)-1] = strings.TrimSuffix(lines[len(lines)-1], "”") + " " + u.text + "”"
+			default:
+				if header != "" {
+					lines = append(lines, "")
+					header = ""
+				}
+				lines = append(lines, "“"+u.text+"”")
+			}
+			prev = u.pos
+		}
+		if header != "" {
+			lines = append(lines, "")
+		}
+		last := len(lines) - 1
+		if header != "" {
+			lines[last] = fmt.Sprintf("[%d]", n)
+		} else {
+			lines[last] += fmt.Sprintf(" [%d]", n)
+		}
+		b.WriteString(strings.Join(lines, "\n") + "\n\n")
+		c := citation(passage{n: n, hit: pk.p.hit}, best.text, true)
+		a.Citations = append(a.Citations, c)
+	}
+	b.WriteString(notice(lang, cause))
+	a.Text = b.String()
+	return a
+}
+
+// han reports whether the quoted units are mostly Chinese.
+func han(us []unit) bool {
+	h, l := 0, 0
+	for _, u := range us {
+		for _, r := range u.text {
+			switch {
+			case unicode.Is(unicode.Han, r):
+				h++
+			case unicode.IsLetter(r):
+				l++
+			}
+		}
+	}
+	return h*3 >= l
+}

@@ -1,0 +1,92 @@
+package retrieval
+
+// Weigher scores any text (a sentence, a table row) by the share of the
+// question's vocabulary it holds, with the weights confidence uses: rarity,
+// glossary synonyms, and a question's word no chunk holds credited for the
+// share of its characters the text holds (as BM25.Backoff searches it). The
+// answer service picks the sentences it quotes with it, so the sentence
+// shown and the passage found are judged by one rule.
+type Weigher struct {
+	analyzer Analyzer
+	r        run
+	weights  []float64
+	total    float64
+	backoff  float64
+}
+
+// weigher is nil when the question has no term to weigh.
+func (s *Searcher) weigher(r run) *Weigher {
+	weights, total := s.termWeights(r)
+	if total == 0 {
+		return nil
+	}
+	return &Weigher{analyzer: s.analyzer, r: r, weights: weights, total: total, backoff: max(s.opt.BM25.Backoff, 0)}
+}
+
+// Cover returns the weighted share, 0 to 1, of the question that text holds.
+// A nil Weigher covers nothing.
+func (w *Weigher) Cover(text string) float64 {
+	if w == nil {
+		return 0
+	}
+	have := map[string]bool{}
+	for _, t := range w.analyzer.Terms(text) {
+		have[t] = true
+	}
+	got := 0.0
+	st := w.r.cand.Stats
+	for i, t := range w.r.terms {
+		if covered(t, w.r.syn, have) {
+			got += w.weights[i]
+			continue
+		}
+		if st.DF[t] > 0 {
+			continue
+		}
+		// A word no chunk holds: its characters stand in for it, at the
+		// back-off weight.
+		if cs := w.analyzer.Chars(t); len(cs) > 0 {
+			n := 0
+			for _, c := range cs {
+				if have[c] {
+					n++
+				}
+			}
+			got += w.weights[i] * w.backoff * float64(n) / float64(len(cs))
+		}
+	}
+	return got / w.total
+}
+
+// Terms returns the question's terms that text holds, itself or by a
+// synonym, so a caller can tell whether a second text adds any.
+func (w *Weigher) Terms(text string) map[string]bool {
+	out := map[string]bool{}
+	if w == nil {
+		return out
+	}
+	have := map[string]bool{}
+	for _, t := range w.analyzer.Terms(text) {
+		have[t] = true
+	}
+	for _, t := range w.r.terms {
+		if covered(t, w.r.syn, have) {
+			out[t] = true
+		}
+	}
+	return out
+}
+
+// Weight is the share of the question's weight that the given terms carry.
+func (w *Weigher) Weight(ts map[string]bool) float64 {
+	if w == nil {
+		return 0
+	}
+	got := 0.0
+	for i, t := range w.r.terms {
+		if ts[t] {
+			got += w.weights[i]
+		}
+	}
+	return got / w.total
+}
