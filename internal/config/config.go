@@ -28,6 +28,11 @@ type Config struct {
 	PDFText string
 	Workers int // ingest jobs run at once
 
+	// Dict is the bilingual dictionary file for offline query translation
+	// (CC-CEDICT, built by scripts/deps.sh with 'shifu dict build');
+	// default DataDir/cedict.txt. "off": the glossary alone.
+	Dict string
+
 	Embed  Model
 	LLM    Model
 	Rerank Model
@@ -121,6 +126,8 @@ func Load(getenv func(string) string) (Config, error) {
 		SlackAPIURL:    str("SHIFU_SLACK_API_URL", ""),
 		DingTalkAPIURL: strings.TrimRight(str("SHIFU_DINGTALK_API_URL", ""), "/"),
 	}
+	c.Dict = str("SHIFU_DICT", c.DataDir+"/cedict.txt")
+
 	switch v := str("SHIFU_DINGTALK_STREAM", ""); strings.ToLower(v) {
 	case "", "0", "false", "no":
 	case "1", "true", "yes":
