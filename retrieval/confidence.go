@@ -24,6 +24,13 @@ func (s *Searcher) confidence(r run, hits []shifu.Hit) float64 {
 	// The best of the first three hits on its own, or the first two
 	// together: an answer is often split over two passages (a step and its
 	// warning, a table and its note), and the model is given both.
+	// A question searched with its translations beside its own words is
+	// covered as well as either its words or their translations are.
+	var gw []float64
+	gt := 0.0
+	if len(r.groups) > 0 {
+		gw, gt = s.groupWeights(r)
+	}
 	best := 0.0
 	firstTwo := map[string]bool{}
 	for i, h := range hits[:min(3, len(hits))] {
@@ -33,6 +40,9 @@ func (s *Searcher) confidence(r run, hits []shifu.Hit) float64 {
 		}
 		maps.Copy(have, s.holds(r, h))
 		best = math.Max(best, coverage(r, weights, have)/total)
+		if gt > 0 {
+			best = math.Max(best, groupCoverage(r, gw, have)/gt)
+		}
 	}
 	return best
 }

@@ -19,8 +19,11 @@ import (
 
 // EvalQuestion is one line of an evaluation set (see ../shared/eval/README.md).
 type EvalQuestion struct {
-	ID         string   `json:"id"`
-	Lang       string   `json:"lang"`
+	ID   string `json:"id"`
+	Lang string `json:"lang"`
+	// Kind is "cross" (asked in one language, answered by a document in
+	// another), "paraphrase" (the page's own terms avoided) or "".
+	Kind       string   `json:"kind"`
 	Question   string   `json:"question"`
 	Answerable bool     `json:"answerable"`
 	Doc        string   `json:"doc"`
@@ -147,7 +150,10 @@ func Evaluate(ctx context.Context, s *Searcher, tenant int64, qs []EvalQuestion,
 	return out, nil
 }
 
-// LangScore is the retrieval quality over one language's answerable questions.
+// LangScore is the retrieval quality over one language's answerable
+// questions, or one kind of them: Lang is then the language and kind
+// ("zh-cross", "en-paraphrase"), reported apart from the plain questions of
+// that language so that neither hides the other.
 type LangScore struct {
 	Lang                     string
 	N                        int
@@ -196,10 +202,14 @@ func Score(outs []Outcome) Report {
 			}
 			continue
 		}
-		ls := by[o.Question.Lang]
+		row := o.Question.Lang
+		if o.Question.Kind != "" {
+			row += "-" + o.Question.Kind
+		}
+		ls := by[row]
 		if ls == nil {
-			ls = &LangScore{Lang: o.Question.Lang}
-			by[o.Question.Lang] = ls
+			ls = &LangScore{Lang: row}
+			by[row] = ls
 		}
 		add(ls, o)
 		add(&r.All, o)

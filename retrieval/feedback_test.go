@@ -15,10 +15,12 @@ import (
 // words is an analyzer that lowercases and splits on spaces.
 type words struct{}
 
-func (words) Terms(s string) []string           { return strings.Fields(strings.ToLower(s)) }
-func (words) QueryTerms(s string) []string      { return strings.Fields(strings.ToLower(s)) }
-func (words) Synonyms([]string) []terms.Synonym { return nil }
-func (words) Chars(string) []string             { return nil }
+func (words) Terms(s string) []string                             { return strings.Fields(strings.ToLower(s)) }
+func (words) QueryTerms(s string) []string                        { return strings.Fields(strings.ToLower(s)) }
+func (words) Synonyms([]string) []terms.Synonym                   { return nil }
+func (words) Chars(string) []string                               { return nil }
+func (words) Translate(string, terms.Lexicon) []terms.Translation { return nil }
+func (words) Specificity(string) float64                          { return 1 }
 
 func TestExpansion(t *testing.T) {
 	s := New(nil, words{}, nil, Options{FeedbackTerms: 2, FeedbackWeight: 0.5})

@@ -225,3 +225,26 @@ func TestReadQuestions(t *testing.T) {
 		}
 	}
 }
+
+func TestScoreKindsHaveTheirOwnRows(t *testing.T) {
+	// A Chinese question about an English manual is not mixed into the
+	// Chinese figures, nor a paraphrase into the plain English ones.
+	cross := out("zh", true, 0, true, 1)
+	cross.Question.Kind = "cross"
+	para := out("en", true, 1, false, 1)
+	para.Question.Kind = "paraphrase"
+	r := retrieval.Score([]retrieval.Outcome{out("zh", true, 1, false, 1), cross, para, out("en", true, 2, false, 1)})
+	var rows []string
+	for _, ls := range r.Langs {
+		rows = append(rows, ls.Lang)
+	}
+	if got, want := strings.Join(rows, " "), "en en-paraphrase zh zh-cross"; got != want {
+		t.Fatalf("rows %q, want %q", got, want)
+	}
+	if zh, x := r.Langs[2], r.Langs[3]; zh.N != 1 || !near(zh.Hit1, 1) || x.N != 1 || !near(x.Hit10, 0) || !near(x.FalseAbstain, 1) {
+		t.Errorf("zh %+v, zh-cross %+v: want the cross miss counted only in its own row", zh, x)
+	}
+	if r.All.N != 4 || !near(r.All.Hit5, 0.75) {
+		t.Errorf("all %+v, want every question in it", r.All)
+	}
+}

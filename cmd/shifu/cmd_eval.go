@@ -44,6 +44,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	fbTerms := fs.Int("feedback-terms", d.FeedbackTerms, "pseudo-relevance feedback: expansion terms added")
 	fbWeight := fs.Float64("feedback-weight", d.FeedbackWeight, "pseudo-relevance feedback: share of query weight of the expansion terms (0-1)")
 	synW := fs.Float64("synonym-weight", d.SynonymWeight, "query weight of the glossary's other names for a question's words (negative: off)")
+	trW := fs.Float64("translate-weight", d.TranslateWeight, "query weight of a translated word's group of translations (negative: no translated search)")
 	lexOnly := fs.Bool("lexical-only", false, "BM25 alone (no vectors)")
 	ef := fs.Int("ef-search", 0, "hnsw.ef_search when the vector search uses the index: 1-1000, 0 for the default (400)")
 	verbose := fs.Bool("v", false, "print each question's rank")
@@ -56,6 +57,9 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	}
 	if !(*synW <= 1) { // NaN too
 		return shifu.Errorf(shifu.ErrInvalid, "--synonym-weight %v: give at most 1 (a question's own word weighs 1), 0 for the default, or a negative number for off", *synW)
+	}
+	if math.IsNaN(*trW) || math.IsInf(*trW, 0) {
+		return shifu.Errorf(shifu.ErrInvalid, "--translate-weight %v: give a finite number (0 for the default, negative for off)", *trW)
 	}
 	if math.IsNaN(*backoff) || math.IsInf(*backoff, 0) {
 		return shifu.Errorf(shifu.ErrInvalid, "--backoff %v: give a finite number (0 for the default, negative for off)", *backoff)
@@ -79,7 +83,8 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	}
 	o := retrieval.Options{Fusion: retrieval.Fusion(*fusion), Alpha: *alpha, ExactBoost: *exact, HeadingBoost: *heading, AbstainBelow: *abstain, AbstainBelowZh: *abstainZh,
 		BM25: postgres.BM25{K1: *k1, B: *b, MaxDF: *maxDF, Context: *ctxW, Unigram: *unigram, Backoff: *backoff}, DupThreshold: *dup, Candidates: *cands,
-		Feedback: *fb, FeedbackTerms: *fbTerms, FeedbackWeight: *fbWeight, SynonymWeight: *synW, EfSearch: *ef}
+		Feedback: *fb, FeedbackTerms: *fbTerms, FeedbackWeight: *fbWeight, SynonymWeight: *synW, EfSearch: *ef,
+		TranslateWeight: *trW}
 	if o.Fusion != retrieval.RRF && o.Fusion != retrieval.Convex {
 		return shifu.Errorf(shifu.ErrInvalid, "--fusion %q: use rrf or convex", *fusion)
 	}

@@ -48,6 +48,9 @@ func (e *env) searcher(ctx context.Context, o retrieval.Options) (*retrieval.Sea
 	if o.Logger == nil {
 		o.Logger = e.logger()
 	}
+	if d := e.dictionary(); o.Dict == nil && d != nil {
+		o.Dict = d // a nil *dict.Dict in the interface would not read as none
+	}
 	if c.Embed.Provider != model.Offline {
 		// A hosted embedder must not hold questions up: a short budget and
 		// a breaker, then keyword search alone.

@@ -36,6 +36,11 @@ type Config struct {
 	PDFText string
 	Workers int // ingest jobs run at once
 
+	// Dict is the bilingual dictionary file for offline query translation
+	// (CC-CEDICT, built by scripts/deps.sh with 'shifu dict build');
+	// default DataDir/cedict.txt. "off": the glossary alone.
+	Dict string
+
 	Embed  Model
 	LLM    Model
 	Rerank Model
@@ -192,6 +197,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c.ReplicaURL = Secret(str("SHIFU_REPLICA_DATABASE_URL", ""))
 	c.ReplicaWait = dur("SHIFU_REPLICA_WAIT", 100*time.Millisecond)
 	c.JobTimeout = dur("SHIFU_JOB_TIMEOUT", 20*time.Minute)
+	c.Dict = str("SHIFU_DICT", c.DataDir+"/cedict.txt")
+
 	switch v := str("SHIFU_DINGTALK_STREAM", ""); strings.ToLower(v) {
 	case "", "0", "false", "no":
 	case "1", "true", "yes":

@@ -149,7 +149,7 @@ func (db *DB) Lexical(ctx context.Context, tenant int64, terms []string, f Filte
 		if st, err = termStats(ctx, tx, terms); err != nil {
 			return err
 		}
-		hits, _, err = lexical(ctx, tx, terms, nil, st, f, p, limit)
+		hits, _, err = lexical(ctx, tx, terms, nil, nil, st, f, p, limit)
 		return err
 	})
 	if err != nil {
@@ -195,20 +195,30 @@ func termStats(ctx context.Context, tx pgx.Tx, terms []string) (TermStats, error
 // (from the postings the score was summed over, so callers need not analyse
 // the text again); terms skipped as too common (BM25.MaxDF) are not among
 // them.
-func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, st TermStats, f Filter, p BM25, limit int) (hits []shifu.Hit, matched map[int64][]string, err error) {
+//
+// groups, when not nil, puts terms with the same non-zero number into one
+// structured-query group (Pirkola, 1998: a word's translations): the group
+// counts as one term whose frequency in a chunk is the sum of its members'
+// and whose document frequency is the sum of theirs (at most N), weighted by
+// its largest member weight; members no chunk holds drop out of it.
+func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, groups []int, st TermStats, f Filter, p BM25, limit int) (hits []shifu.Hit, matched map[int64][]string, err error) {
 	p = p.withDefaults()
 	var kept []string
 	var idf []float64
+	var grp []int
+	gdf, gw := map[int]int{}, map[int]float64{}
 	for i, t := range terms {
 		df := st.DF[t]
 		if df == 0 || float64(df) > max(p.MaxDF*float64(st.N), 1) {
 			continue
 		}
 		w := IDF(st.N, df)
+		wq := 1.0
 		if weights != nil {
-			if w *= weights[i]; w <= 0 {
+			if wq = weights[i]; wq <= 0 {
 				continue
 			}
+			w *= wq
 		}
 		if hanUnigram(t) {
 			if p.Unigram < 0 {
@@ -216,26 +226,45 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, 
 			}
 			w *= p.Unigram
 		}
-		kept, idf = append(kept, t), append(idf, w)
+		g := -(i + 1) // a group of its own
+		if groups != nil && groups[i] > 0 {
+			g = groups[i]
+			gdf[g] += df
+			gw[g] = max(gw[g], wq)
+		}
+		kept, idf, grp = append(kept, t), append(idf, w), append(grp, g)
 	}
 	if len(kept) == 0 || limit <= 0 {
 		return nil, nil, nil
 	}
-	where, fargs := filterSQL(f, 8)
+	for i, g := range grp {
+		if g > 0 {
+			idf[i] = IDF(st.N, min(gdf[g], st.N)) * gw[g]
+		}
+	}
+	where, fargs := filterSQL(f, 9)
 	// The postings hold their chunk's document, position and length: the
 	// ranking reads only the postings index and the documents (migration 004).
 	// A chunk's score borrows Context times its neighbours' (ord ± 1): an
 	// answer cut in two by the chunker, or a question whose words are spread
 	// over a section, still ranks the right place.
-	q := `WITH q AS (SELECT * FROM unnest($1::text[], $2::float8[]) AS q(term, idf)),
-	raw AS (
-		SELECT ct.chunk_id, ct.document_id, ct.ord,
-			sum(q.idf * ct.tf * ($3::float8 + 1) / (ct.tf + $3::float8 * (1 - $4::float8 + $4::float8 * ct.dl / $5::float8))) AS score,
-			array_agg(q.term) AS matched
+	// A group's members' frequencies are summed before BM25 saturates them
+	// (a term alone is a group of one). Terms hold no spaces, so the
+	// matched terms travel as one space-separated string.
+	q := `WITH q AS (SELECT * FROM unnest($1::text[], $2::float8[], $8::int[]) AS q(term, idf, grp)),
+	g AS (
+		SELECT ct.chunk_id, ct.document_id, ct.ord, ct.dl, max(q.idf) AS idf, sum(ct.tf) AS tf,
+			string_agg(q.term, ' ') AS terms
 		FROM q JOIN chunk_terms ct ON ct.tenant_id = app_tenant() AND ct.term = q.term
 		JOIN documents d ON d.id = ct.document_id
 		WHERE d.status = 'ready'` + where + `
-		GROUP BY ct.chunk_id, ct.document_id, ct.ord
+		GROUP BY ct.chunk_id, ct.document_id, ct.ord, ct.dl, q.grp
+	), raw AS (
+		SELECT g.chunk_id, g.document_id, g.ord,
+			sum(g.idf * g.tf * ($3::float8 + 1) / (g.tf + $3::float8 * (1 - $4::float8 + $4::float8 * g.dl / $5::float8))) AS score,
+			string_agg(g.terms, ' ') AS matched
+		FROM g
+		GROUP BY g.chunk_id, g.document_id, g.ord
 	), scored AS (
 		-- lag/lead over each document's matching chunks in order: a self-join
 		-- on (document, ord ± 1) made the planner merge on document alone and
@@ -249,7 +278,7 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, 
 	)
 	SELECT ` + hitColumns + `, sc.score, sc.matched FROM scored sc JOIN chunks c ON c.id = sc.chunk_id
 	JOIN documents d ON d.id = c.document_id ORDER BY sc.score DESC, c.id`
-	args := append([]any{kept, idf, p.K1, p.B, max(st.AvgDL, 1), limit, p.Context}, fargs...)
+	args := append([]any{kept, idf, p.K1, p.B, max(st.AvgDL, 1), limit, p.Context, grp}, fargs...)
 	rows, err := tx.Query(ctx, q, args...)
 	if err != nil {
 		return nil, nil, err
@@ -258,13 +287,13 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, 
 	matched = map[int64][]string{}
 	for rows.Next() {
 		var score float64
-		var m []string
+		var m string
 		h, err := scanHit(rows, &score, &m)
 		if err != nil {
 			return nil, nil, err
 		}
 		hits = append(hits, h)
-		matched[h.ID] = m
+		matched[h.ID] = strings.Fields(m)
 	}
 	return hits, matched, rows.Err()
 }
@@ -317,6 +346,9 @@ type HybridQuery struct {
 	// Weights, when not nil, holds a query weight for each of Terms (1: a
 	// term of the question; less: a feedback expansion term).
 	Weights []float64
+	// Groups, when not nil, holds for each of Terms a structured-query group
+	// (0: none): a word's translations, searched as one term (see lexical).
+	Groups []int
 	// Backoff maps a term to the single characters searched in its stead
 	// when no live chunk holds it (a worker's word the manuals never use:
 	// 删了, 占满), at its weight times BM25.Backoff.
@@ -339,6 +371,9 @@ func (db *DB) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidat
 	if q.Weights != nil && len(q.Weights) != len(q.Terms) {
 		return c, fmt.Errorf("hybrid search: %d weights for %d terms", len(q.Weights), len(q.Terms))
 	}
+	if q.Groups != nil && len(q.Groups) != len(q.Terms) {
+		return c, fmt.Errorf("hybrid search: %d groups for %d terms", len(q.Groups), len(q.Terms))
+	}
 	var vecErr error
 	var wg sync.WaitGroup
 	if len(q.Vector) > 0 && q.VectorK > 0 {
@@ -360,8 +395,12 @@ func (db *DB) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidat
 			return fmt.Errorf("term stats: %w", err)
 		}
 		terms, weights := backoff(q.Terms, q.Weights, q.Backoff, c.Stats, q.BM25.withDefaults())
+		groups := q.Groups
+		if groups != nil && len(terms) > len(groups) { // back-off characters are groups of their own
+			groups = append(slices.Clip(groups), make([]int, len(terms)-len(groups))...)
+		}
 		if len(terms) > 0 && q.LexicalK > 0 {
-			if c.Lexical, c.Matched, err = lexical(ctx, tx, terms, weights, c.Stats, q.Filter, q.BM25, q.LexicalK); err != nil {
+			if c.Lexical, c.Matched, err = lexical(ctx, tx, terms, weights, groups, c.Stats, q.Filter, q.BM25, q.LexicalK); err != nil {
 				return fmt.Errorf("lexical: %w", err)
 			}
 		}

@@ -1,0 +1,100 @@
+package retrieval
+
+import (
+	"context"
+	"testing"
+
+	"github.com/shifu-factory/shifu/internal/terms"
+)
+
+// lexicon is a bilingual dictionary of a few CC-CEDICT entries.
+type lexicon map[string][]string
+
+func (l lexicon) Glosses(w string) []string { return l[w] }
+func (l lexicon) Has(w string) bool         { _, ok := l[w]; return ok }
+func (l lexicon) Headwords(g string, max int) []string {
+	var out []string
+	for w, gs := range l {
+		for _, x := range gs {
+			if x == g && len(out) < max {
+				out = append(out, w)
+			}
+		}
+	}
+	return out
+}
+
+// TestTranslationReachesTheEnglishPage: a Chinese question about an English
+// manual shares no word with it. Translated through the dictionary, each
+// word's glosses one group, it finds the page on the last coil winning, and
+// its coverage is judged on the translations, so it is not abstained on;
+// the Chinese page about the same ladder still comes first for a question
+// its own words answer.
+func TestTranslationReachesTheEnglishPage(t *testing.T) {
+	ctx := context.Background()
+	a, err := sharedAnalyzer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{
+		"If the same coil is used in several places, the state of the last one will be what the output is set to.",
+		"Timers count in tenths of a second; a timer starts when its input goes true.",
+		"The spindle speed override slider scales the programmed speed.",
+		"Counters can count up or down and reset with a separate input.",
+		"梯形图编辑器：用鼠标在网格里放置触点和线圈，保存后下载到控制器。",
+		"网络配置：用 ip 命令查看网卡的地址和路由。",
+	}
+	db, tenant := libraryOf(t, a, texts)
+	dict := lexicon{
+		"线圈": {"solenoid", "coil"},
+		"输出": {"output"},
+		"最后": {"final", "last", "ultimate", "end"},
+		"地方": {"region", "local", "area", "place", "space", "room"},
+		"两个": {"two"},
+	}
+	const q = "同一个输出线圈在两个地方都写了，最后听哪个的？"
+	with, err := New(db, a, nil, Options{Dict: dict}).Retrieve(ctx, tenant, Query{Text: q, K: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(with.Hits) == 0 || with.Hits[0].Text != texts[0] || with.Abstain {
+		t.Errorf("%q: abstain %v (confidence %.2f), hits %v; want the coil page first", q, with.Abstain, with.Confidence, with.Hits)
+	}
+	without, err := New(db, a, nil, Options{Dict: dict, TranslateWeight: -1}).Retrieve(ctx, tenant, Query{Text: q, K: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(without.Hits) > 0 && without.Hits[0].Text == texts[0] {
+		t.Errorf("%q: the coil page comes first without translation too; the test proves nothing", q)
+	}
+	own, err := New(db, a, nil, Options{Dict: dict}).Retrieve(ctx, tenant, Query{Text: "梯形图编辑器里怎么放置线圈", K: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(own.Hits) == 0 || own.Hits[0].Text != texts[4] {
+		t.Errorf("a question the Chinese page answers: hits %v, want it first", own.Hits)
+	}
+}
+
+func TestTranslateGroupsShareTheirWeight(t *testing.T) {
+	s := New(nil, words{}, nil, Options{})
+	s.analyzer = translating{}
+	ts, ws, gs, groups := s.translate("q", []string{"q"}, nil)
+	// The question's term, then each translation in its word's group.
+	if len(ts) != 4 || ts[0] != "q" || ws[0] != 1 || gs[0] != 0 || len(groups) != 2 {
+		t.Fatalf("terms %v weights %v groups %v (%d)", ts, ws, gs, len(groups))
+	}
+	if gs[1] != gs[2] || gs[1] == gs[3] || ws[1] != ws[2] {
+		t.Errorf("groups %v, weights %v: the two glosses of one word must share a group and its weight", gs, ws)
+	}
+}
+
+// translating translates every question into two words, one with two glosses.
+type translating struct{ words }
+
+func (translating) Translate(string, terms.Lexicon) []terms.Translation {
+	return []terms.Translation{
+		{Word: "线圈", Alts: [][]string{{"solenoid"}, {"coil"}}, Weight: 1},
+		{Word: "输出", Alts: [][]string{{"output"}}, Weight: 1},
+	}
+}
