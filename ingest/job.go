@@ -111,7 +111,7 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 		mark := time.Now()
 		chunks := chunk.Split(pd, s.chunking)
 		if len(chunks) == 0 {
-			return shifu.Errorf(shifu.ErrInvalid, "%s: no text found (a scanned PDF needs OCR first); accepted: documents with a text layer", doc.Name)
+			return shifu.Errorf(shifu.ErrInvalid, "%s: no text found, by text layer or OCR; accepted: documents with text, scans and photos of printed pages", doc.Name)
 		}
 		rows := make([]postgres.ChunkRow, len(chunks))
 		for i, c := range chunks {
@@ -119,7 +119,7 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 		}
 		timing.index = time.Since(mark)
 		mark = time.Now()
-		if err := s.db.StoreChunks(ctx, tenant, id, postgres.Meta{Title: pd.Title, Pages: pd.Pages, Language: pd.Lang, Analyzer: s.analyzer.Version()}, rows); err != nil {
+		if err := s.db.StoreChunks(ctx, tenant, id, postgres.Meta{Title: pd.Title, Pages: pd.Pages, Language: pd.Lang, Analyzer: s.analyzer.Version(), OCR: pd.OCR}, rows); err != nil {
 			return err
 		}
 		timing.store = time.Since(mark)

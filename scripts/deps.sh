@@ -16,7 +16,16 @@ command -v gcc >/dev/null || need+=(gcc)
 # pdftotext extracts PDF text ~10x faster than PDFium in WebAssembly (which
 # Shifu falls back to without it).
 command -v pdftotext >/dev/null || need+=(poppler-utils)
+# OCR of scanned pages and photos: Tesseract 5 with English, Simplified
+# Chinese and orientation detection (OSD). The tests build their scans with
+# pdftoppm (poppler-utils), img2pdf and ImageMagick.
+command -v tesseract >/dev/null || need+=(tesseract-ocr)
+for pack in eng chi_sim osd; do
+  [ -e "/usr/share/tesseract-ocr/5/tessdata/$pack.traineddata" ] || need+=("tesseract-ocr-${pack//_/-}")
+done
 if [ "$want_test" = 1 ]; then
+  command -v img2pdf >/dev/null || need+=(img2pdf)
+  command -v convert >/dev/null || need+=(imagemagick)
   command -v chromium >/dev/null || need+=(chromium)
   # A CJK font, so the browser tests' screenshots of the Chinese UI are legible.
   [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)

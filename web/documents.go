@@ -40,8 +40,11 @@ type docJSON struct {
 	Uploader  string         `json:"uploader"`
 	Equipment string         `json:"equipment"`
 	Progress  shifu.Progress `json:"progress"`
-	CreatedAt time.Time      `json:"created_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
+	// UnreadPages are pages OCR read with a confidence below the threshold:
+	// their text may be noise, so the desk names them.
+	UnreadPages []int     `json:"unread_pages,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 func toJSON(d shifu.Document) docJSON {
@@ -57,12 +60,19 @@ func (s *Server) listDocuments(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	unread, err := s.o.DB.UnreadPages(c, who(c).tenant(), s.o.OCRMinConfidence)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	out := make([]docJSON, 0, len(docs))
 	for _, d := range docs {
 		if k := c.Query("kind"); k != "" && string(d.Kind) != k {
 			continue
 		}
-		out = append(out, toJSON(d))
+		j := toJSON(d)
+		j.UnreadPages = unread[d.ID]
+		out = append(out, j)
 	}
 	c.JSON(http.StatusOK, gin.H{"documents": out})
 }
@@ -199,8 +209,8 @@ func (s *Server) pageImage(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if d.MIME != "application/pdf" {
-		s.fail(c, shifu.Errorf(shifu.ErrInvalid, "%s is not a PDF, so it has no page images", d.Name))
+	if d.MIME != "application/pdf" && !strings.HasPrefix(d.MIME, "image/") {
+		s.fail(c, shifu.Errorf(shifu.ErrInvalid, "%s is not a PDF or an image, so it has no page images", d.Name))
 		return
 	}
 	if d.Pages > 0 && n > d.Pages {
@@ -227,9 +237,21 @@ func (s *Server) pageImage(c *gin.Context) {
 		}
 		var rects []Rect
 		f, canFind := s.o.Renderer.(TextFinder)
-		if canFind && quote != "" {
+		if quote != "" {
 			for pg := n; pg <= to; pg++ {
 				// A quote that cannot be found still leaves the first page.
+				// A page read by OCR has no text layer: its stored words say
+				// where the quote is.
+				if r, err := s.ocrRects(c, p.tenant(), id, pg, quote); err != nil {
+					s.fail(c, err)
+					return
+				} else if len(r) > 0 {
+					n, rects = pg, r
+					break
+				}
+				if !canFind {
+					continue
+				}
 				if r, err := f.FindRects(c, pdf, pg, quote); err == nil && len(r) > 0 {
 					n, rects = pg, r
 					break
@@ -256,6 +278,20 @@ func (s *Server) pageImage(c *gin.Context) {
 	c.Header("X-Shifu-Page", strconv.Itoa(shown))
 	c.Header("Cache-Control", "private, max-age=3600")
 	c.Data(http.StatusOK, "image/png", png)
+}
+
+// ocrRects finds a quote among the words OCR read on a page; none for a page
+// with a text layer.
+func (s *Server) ocrRects(c *gin.Context, tenant, doc int64, page int, quote string) ([]Rect, error) {
+	pt, ok, err := s.o.DB.PageText(c, tenant, doc, page)
+	if err != nil || !ok {
+		return nil, err
+	}
+	var out []Rect
+	for _, b := range pt.Find(quote) {
+		out = append(out, Rect{X: b.X, Y: b.Y, W: b.W, H: b.H})
+	}
+	return out, nil
 }
 
 // fileResult is what happened to one file of an upload.

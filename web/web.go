@@ -81,8 +81,11 @@ type Options struct {
 	SessionTTL    time.Duration // default 12 h
 	ModelName     string        // the id /v1/models lists; default "shifu"
 	PageCacheMB   int           // rendered page images kept; default 64
-	Logger        *slog.Logger
-	Metrics       *Metrics // default: a new registry
+	// OCRMinConfidence: pages OCR read with a lower mean confidence (0..100)
+	// are listed on the desk as not read well.
+	OCRMinConfidence float64
+	Logger           *slog.Logger
+	Metrics          *Metrics // default: a new registry
 }
 
 // Server is the web app. Close stops its background work.

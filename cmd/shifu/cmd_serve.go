@@ -97,7 +97,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	srv, err := web.New(web.Options{
 		DB: db, Asker: asker, Ingester: ingester{svc}, Renderer: pages{p}, Bots: bots, BotAdmin: web.BotService(bots.Core),
 		MaxUploadBytes: c.MaxUploadBytes, SecureCookies: *secure || os.Getenv("SHIFU_SECURE_COOKIES") == "1",
-		Logger: log, Metrics: metrics,
+		Logger: log, Metrics: metrics, OCRMinConfidence: c.OCR.MinConfidence,
 	})
 	if err != nil {
 		return err

@@ -25,6 +25,16 @@ type Options struct {
 	// manual: ~2 s instead of ~40 s on 2 cores). PDFium still reads the
 	// outline, and rendering always uses PDFium. Empty means PDFium only.
 	PDFToText string
+
+	// Tesseract, when set, is the path of the tesseract command: PDF pages
+	// without a usable text layer and image uploads (JPEG, PNG, TIFF) are
+	// then read by OCR. Empty means no OCR: such pages stay empty and an
+	// image is refused.
+	Tesseract      string
+	OCRLanguages   []string      // Tesseract language packs; the first is tried alone first; default eng, chi_sim
+	OCRDPI         int           // resolution scanned PDF pages are rendered at for OCR; default 200
+	OCRWorkers     int           // pages OCR'd at once by this Parser, across all documents; default PDFWorkers
+	OCRPageTimeout time.Duration // per page; default 2 min
 }
 
 // Parser turns uploads into Docs. It owns the process's one PDFium
@@ -33,6 +43,7 @@ type Options struct {
 type Parser struct {
 	opts Options
 	pool pdfium.Pool
+	ocr  *ocr // nil without Tesseract
 }
 
 // New starts the PDFium pool. ctx bounds only the start-up; the pool lives
@@ -64,7 +75,14 @@ func New(ctx context.Context, opts Options) (*Parser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse: start pdfium: %w", err)
 	}
-	return &Parser{opts: opts, pool: pool}, nil
+	p := &Parser{opts: opts, pool: pool}
+	if opts.Tesseract != "" {
+		if p.ocr, err = newOCR(ctx, opts); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 // Close stops the PDFium pool.
@@ -76,7 +94,9 @@ func (p *Parser) Close() error {
 }
 
 // Parse sniffs data and parses it into a Doc within the Parser's timeout.
-// progress, when not nil, is told pages done/total (PDF only).
+// progress, when not nil, is told pages done/total (PDF and images). Pages
+// read by OCR count twice, once read for text and once recognised, so total
+// grows when a PDF turns out to be scanned.
 func (p *Parser) Parse(ctx context.Context, name string, data []byte, progress func(done, total int)) (*Doc, error) {
 	if int64(len(data)) > p.opts.MaxBytes {
 		return nil, shifu.Errorf(shifu.ErrTooLarge, "%s: file is %d MiB; the limit is %d MiB", name, len(data)>>20, p.opts.MaxBytes>>20)
@@ -85,12 +105,15 @@ func (p *Parser) Parse(ctx context.Context, name string, data []byte, progress f
 	if err != nil {
 		return nil, err
 	}
+	outer := ctx // OCR is bounded per page, not by the document's timeout
 	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	defer cancel()
 	var doc *Doc
 	switch f {
 	case PDF:
-		doc, err = p.parsePDF(ctx, name, data, progress)
+		doc, err = p.parsePDF(ctx, outer, name, data, progress)
+	case Image:
+		doc, err = p.parseImage(outer, name, data, progress)
 	case DOCX:
 		doc, err = parseDOCX(name, data, p.opts.MaxBytes)
 	case HTML:
@@ -106,7 +129,9 @@ func (p *Parser) Parse(ctx context.Context, name string, data []byte, progress f
 		}
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
+	// outer, not ctx: the document's timeout bounds reading its text, and
+	// OCR after it is bounded per page.
+	if err := outer.Err(); err != nil {
 		return nil, err
 	}
 	doc.Format = f

@@ -28,6 +28,8 @@ type Config struct {
 	PDFText string
 	Workers int // ingest jobs run at once
 
+	OCR OCR
+
 	Embed  Model
 	LLM    Model
 	Rerank Model
@@ -39,6 +41,18 @@ type Config struct {
 	// pushes messages to the HTTP callback.
 	DingTalkStream bool
 	DingTalkAPIURL string // Stream mode's OpenAPI host; "" for DingTalk's (tests point it at a fake)
+}
+
+// OCR is how scanned pages and images are read (Tesseract).
+type OCR struct {
+	// Engine: "auto" (tesseract when installed, else no OCR), "tesseract"
+	// (required), or "off".
+	Engine        string
+	Languages     []string      // Tesseract language packs, e.g. eng, chi_sim
+	DPI           int           // scanned PDF pages are rendered at this resolution
+	Workers       int           // pages OCR'd at once per process, across all documents
+	PageTimeout   time.Duration // per page
+	MinConfidence float64       // pages read with a lower mean confidence are listed as unreadable
 }
 
 // Model says which hosted model to call, or "offline"/"" for none.
@@ -120,6 +134,34 @@ func Load(getenv func(string) string) (Config, error) {
 		PDFText:        str("SHIFU_PDF_TEXT", "auto"),
 		SlackAPIURL:    str("SHIFU_SLACK_API_URL", ""),
 		DingTalkAPIURL: strings.TrimRight(str("SHIFU_DINGTALK_API_URL", ""), "/"),
+	}
+	c.OCR = OCR{
+		Engine:        str("SHIFU_OCR", "auto"),
+		Languages:     strings.FieldsFunc(str("SHIFU_OCR_LANGUAGES", "eng+chi_sim"), func(r rune) bool { return r == '+' || r == ',' || r == ' ' }),
+		DPI:           int(num("SHIFU_OCR_DPI", 200)),
+		Workers:       int(num("SHIFU_OCR_WORKERS", 2)),
+		PageTimeout:   dur("SHIFU_OCR_PAGE_TIMEOUT", 2*time.Minute),
+		MinConfidence: float64(num("SHIFU_OCR_MIN_CONFIDENCE", 60)),
+	}
+	if e := c.OCR.Engine; e != "auto" && e != "tesseract" && e != "off" {
+		bad("SHIFU_OCR=%q: want auto, tesseract or off", e)
+	}
+	if len(c.OCR.Languages) == 0 {
+		bad("SHIFU_OCR_LANGUAGES is empty: want Tesseract language packs such as eng+chi_sim")
+	}
+	for _, l := range c.OCR.Languages {
+		if strings.Trim(l, "abcdefghijklmnopqrstuvwxyz_") != "" {
+			bad("SHIFU_OCR_LANGUAGES: %q is not a Tesseract language name (such as eng, chi_sim)", l)
+		}
+	}
+	if d := c.OCR.DPI; d < 100 || d > 600 {
+		bad("SHIFU_OCR_DPI=%d: want 100 to 600 (200 reads 9-point text well)", d)
+	}
+	if w := c.OCR.Workers; w < 1 || w > 64 {
+		bad("SHIFU_OCR_WORKERS=%d: want 1 to 64", w)
+	}
+	if m := c.OCR.MinConfidence; m < 0 || m > 100 {
+		bad("SHIFU_OCR_MIN_CONFIDENCE=%v: want 0 to 100", m)
 	}
 	switch v := str("SHIFU_DINGTALK_STREAM", ""); strings.ToLower(v) {
 	case "", "0", "false", "no":
