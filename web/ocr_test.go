@@ -45,8 +45,10 @@ func TestBrowserScannedManual(t *testing.T) {
 			t.Skipf("needs %s (scripts/deps.sh installs it)", tool)
 		}
 	}
+	if testing.Short() {
+		t.Skip("61 pages of OCR: skipped with -short")
+	}
 	src := corpusDoc(t, "LinuxCNC_Getting_Started.pdf")
-	ctx, dir := browser(t, 1280, 900)
 	reply := `Yes: the sample configurations have an entry that ` + scannedQuote + ` [1] "` + scannedQuote + `".`
 	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: reply}})
 
@@ -126,7 +128,9 @@ func TestBrowserScannedManual(t *testing.T) {
 		t.Errorf("highlight on the scan %+v, on the original %+v", hs, ht)
 	}
 
-	// A worker asks, and opens the citation of the OCR'd page in the viewer.
+	// A worker asks, and opens the citation of the OCR'd page in the viewer
+	// (the browser starts now: its context has a deadline of minutes).
+	ctx, dir := browser(t, 1280, 900)
 	do(t, ctx, "login", loginAs(w, "acme", "worker"))
 	done, _ := ask(t, ctx, "Is there something in the sample configs that makes a system information dump?")
 	chip := run(t, ctx, "chip", chromedp.Text(css(`.chip .t`)))

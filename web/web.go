@@ -82,7 +82,7 @@ type Options struct {
 	ModelName     string        // the id /v1/models lists; default "shifu"
 	PageCacheMB   int           // rendered page images kept; default 64
 	// OCRMinConfidence: pages OCR read with a lower mean confidence (0..100)
-	// are listed on the desk as not read well.
+	// are listed on the desk as not read well; default 60.
 	OCRMinConfidence float64
 	Logger           *slog.Logger
 	Metrics          *Metrics // default: a new registry
@@ -113,6 +113,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.ModelName == "" {
 		o.ModelName = "shifu"
+	}
+	if o.OCRMinConfidence <= 0 {
+		o.OCRMinConfidence = 60
 	}
 	if o.PageCacheMB <= 0 {
 		o.PageCacheMB = 64
