@@ -5,6 +5,7 @@
 package ingest
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -341,6 +342,10 @@ func mimeOf(f parse.Format, data []byte) string {
 		return "text/html; charset=utf-8"
 	case parse.Markdown:
 		return "text/markdown; charset=utf-8"
+	case parse.Image:
+		if bytes.HasPrefix(data, []byte("II*\x00")) || bytes.HasPrefix(data, []byte("MM\x00*")) {
+			return "image/tiff" // DetectContentType does not know TIFF
+		}
 	}
 	return http.DetectContentType(data)
 }

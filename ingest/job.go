@@ -344,7 +344,7 @@ func (s *Service) read(ctx context.Context, name string, data []byte, progress f
 		return nil, postgres.Meta{}, late(err)
 	}
 	if len(chunks) == 0 {
-		return nil, postgres.Meta{}, shifu.Errorf(shifu.ErrInvalid, "%s: no text found (a scanned PDF needs OCR first); accepted: documents with a text layer", name)
+		return nil, postgres.Meta{}, shifu.Errorf(shifu.ErrInvalid, "%s: no text found, by text layer or OCR; accepted: documents with text, scans and photos of printed pages", name)
 	}
 	rows := make([]postgres.ChunkRow, len(chunks))
 	for i, c := range chunks {
@@ -354,7 +354,7 @@ func (s *Service) read(ctx context.Context, name string, data []byte, progress f
 		rows[i] = postgres.ChunkRow{Chunk: c, Terms: s.analyzer.Terms(c.Text)}
 	}
 	timing.index = time.Since(mark)
-	return rows, postgres.Meta{Title: pd.Title, Pages: pd.Pages, Language: pd.Lang, Analyzer: s.analyzer.Version()}, nil
+	return rows, postgres.Meta{Title: pd.Title, Pages: pd.Pages, Language: pd.Lang, Analyzer: s.analyzer.Version(), OCR: pd.OCR}, nil
 }
 
 // refreshStats refreshes the planner's statistics after n chunks were

@@ -19,7 +19,16 @@ command -v pdftotext >/dev/null || need+=(poppler-utils)
 # pgbouncer: connection pooling in front of several Shifu processes
 # (docs/scaling.md); TestScaleOut runs one in transaction mode.
 command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
+# OCR of scanned pages and photos: Tesseract 5 with English, Simplified
+# Chinese and orientation detection (OSD). The tests build their scans with
+# pdftoppm (poppler-utils), img2pdf and ImageMagick.
+command -v tesseract >/dev/null || need+=(tesseract-ocr)
+for pack in eng chi_sim osd; do
+  [ -e "/usr/share/tesseract-ocr/5/tessdata/$pack.traineddata" ] || need+=("tesseract-ocr-${pack//_/-}")
+done
 if [ "$want_test" = 1 ]; then
+  command -v img2pdf >/dev/null || need+=(img2pdf)
+  command -v convert >/dev/null || need+=(imagemagick)
   command -v chromium >/dev/null || need+=(chromium)
   # A CJK font, so the browser tests' screenshots of the Chinese UI are legible.
   [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)

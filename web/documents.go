@@ -23,28 +23,31 @@ import (
 // the other fields describe the version shown (the live one, unless asked
 // for another), and Versions lists every kept version.
 type docJSON struct {
-	ID        int64           `json:"id"`
-	Name      string          `json:"name"`
-	Title     string          `json:"title"`
-	Kind      shifu.DocKind   `json:"kind"`
-	Status    shifu.Status    `json:"status"`
-	Pages     int             `json:"pages"`
-	Chunks    int             `json:"chunks"`
-	Version   int             `json:"version"`
-	Revision  string          `json:"revision"`
-	SHA256    string          `json:"sha256"`
-	Size      int64           `json:"size"`
-	MIME      string          `json:"mime"`
-	Error     string          `json:"error"`
-	Language  string          `json:"language"`
-	Uploader  string          `json:"uploader"`
-	Equipment string          `json:"equipment"`
-	Progress  shifu.Progress  `json:"progress"`
-	CreatedAt time.Time       `json:"created_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
-	Live      bool            `json:"live"`
-	DeletedAt *time.Time      `json:"deleted_at,omitempty"`
-	Versions  []shifu.Version `json:"versions"`
+	ID        int64          `json:"id"`
+	Name      string         `json:"name"`
+	Title     string         `json:"title"`
+	Kind      shifu.DocKind  `json:"kind"`
+	Status    shifu.Status   `json:"status"`
+	Pages     int            `json:"pages"`
+	Chunks    int            `json:"chunks"`
+	Version   int            `json:"version"`
+	Revision  string         `json:"revision"`
+	SHA256    string         `json:"sha256"`
+	Size      int64          `json:"size"`
+	MIME      string         `json:"mime"`
+	Error     string         `json:"error"`
+	Language  string         `json:"language"`
+	Uploader  string         `json:"uploader"`
+	Equipment string         `json:"equipment"`
+	Progress  shifu.Progress `json:"progress"`
+	// UnreadPages are pages OCR read with a confidence below the threshold:
+	// their text may be noise, so the desk names them.
+	UnreadPages []int           `json:"unread_pages,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+	Live        bool            `json:"live"`
+	DeletedAt   *time.Time      `json:"deleted_at,omitempty"`
+	Versions    []shifu.Version `json:"versions"`
 }
 
 func toJSON(d shifu.Document) docJSON {
@@ -67,12 +70,19 @@ func (s *Server) listDocuments(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	unread, err := s.o.DB.UnreadPages(c, who(c).tenant(), s.o.OCRMinConfidence)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	out := make([]docJSON, 0, len(docs))
 	for _, d := range docs {
 		if k := c.Query("kind"); k != "" && string(d.Kind) != k {
 			continue
 		}
-		out = append(out, toJSON(d))
+		j := toJSON(d)
+		j.UnreadPages = unread[d.ID]
+		out = append(out, j)
 	}
 	c.JSON(http.StatusOK, gin.H{"documents": out})
 }
@@ -352,8 +362,8 @@ func (s *Server) pageImage(c *gin.Context) {
 		return
 	}
 	id := d.VersionID // the stored version: its original, and the cache key
-	if d.MIME != "application/pdf" {
-		s.fail(c, shifu.Errorf(shifu.ErrInvalid, "%s is not a PDF, so it has no page images", d.Name))
+	if d.MIME != "application/pdf" && !strings.HasPrefix(d.MIME, "image/") {
+		s.fail(c, shifu.Errorf(shifu.ErrInvalid, "%s is not a PDF or an image, so it has no page images", d.Name))
 		return
 	}
 	if d.Pages > 0 && n > d.Pages {
@@ -393,17 +403,28 @@ func (s *Server) pageImage(c *gin.Context) {
 	}()
 	var rects []Rect
 	shown := n
-	if f, ok := s.o.Renderer.(TextFinder); ok && quote != "" {
+	f, canFind := s.o.Renderer.(TextFinder)
+	for pg := n; quote != "" && pg <= to; pg++ {
+		// A quote that cannot be found still leaves the first page. A page
+		// read by OCR has no text layer: its stored words say where the
+		// quote is.
+		if r, err := s.ocrRects(c, p.tenant(), id, pg, quote); err != nil {
+			s.fail(c, err)
+			return
+		} else if len(r) > 0 {
+			shown, rects = pg, r
+			break
+		}
+		if !canFind {
+			continue
+		}
 		if err := work(); err != nil {
 			s.fail(c, err)
 			return
 		}
-		for pg := n; pg <= to; pg++ {
-			// A quote that cannot be found still leaves the first page.
-			if r, err := f.FindRects(c, pdf, pg, quote); err == nil && len(r) > 0 {
-				shown, rects = pg, r
-				break
-			}
+		if r, err := f.FindRects(c, pdf, pg, quote); err == nil && len(r) > 0 {
+			shown, rects = pg, r
+			break
 		}
 	}
 	key := pageKey{tenant: p.tenant(), doc: id, sha: d.SHA256, page: shown, width: width}
@@ -427,6 +448,20 @@ func (s *Server) pageImage(c *gin.Context) {
 	c.Header("X-Shifu-Page", strconv.Itoa(shown))
 	c.Header("Cache-Control", "private, max-age=3600")
 	c.Data(http.StatusOK, "image/png", png)
+}
+
+// ocrRects finds a quote among the words OCR read on a page; none for a page
+// with a text layer.
+func (s *Server) ocrRects(c *gin.Context, tenant, doc int64, page int, quote string) ([]Rect, error) {
+	pt, ok, err := s.o.DB.PageText(c, tenant, doc, page)
+	if err != nil || !ok {
+		return nil, err
+	}
+	var out []Rect
+	for _, b := range pt.Find(quote) {
+		out = append(out, Rect{X: b.X, Y: b.Y, W: b.W, H: b.H})
+	}
+	return out, nil
 }
 
 // fileResult is what happened to one file of an upload.

@@ -12,7 +12,9 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os/exec"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,7 +43,11 @@ import (
 // test in this package shares one of each.
 var (
 	sharedParser = sync.OnceValues(func() (*parse.Parser, error) {
-		return parse.New(context.Background(), parse.Options{Timeout: time.Minute})
+		// With Tesseract installed, scans and photos are read by OCR (at the
+		// resolution of the test scans, one page per core).
+		tess, _ := exec.LookPath("tesseract")
+		return parse.New(context.Background(), parse.Options{Timeout: time.Minute,
+			Tesseract: tess, OCRDPI: 150, OCRWorkers: runtime.NumCPU()})
 	})
 	sharedTerms = sync.OnceValues(terms.New)
 )

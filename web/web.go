@@ -81,6 +81,9 @@ type Options struct {
 	SessionTTL    time.Duration // default 12 h
 	ModelName     string        // the id /v1/models lists; default "shifu"
 	PageCacheMB   int           // rendered page images kept; default 64
+	// OCRMinConfidence: pages OCR read with a lower mean confidence (0..100)
+	// are listed on the desk as not read well; default 60.
+	OCRMinConfidence float64
 	// Limits bound answers per user and tenant (requests a minute, tokens a
 	// day) on /api/chat and /v1; nil: no limits.
 	Limits *limit.Answers
@@ -123,6 +126,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.ModelName == "" {
 		o.ModelName = "shifu"
+	}
+	if o.OCRMinConfidence <= 0 {
+		o.OCRMinConfidence = 60
 	}
 	if o.PageCacheMB <= 0 {
 		o.PageCacheMB = 64

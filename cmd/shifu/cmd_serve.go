@@ -118,7 +118,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		DB: db, Asker: asker, Ingester: ingester{svc}, Renderer: pages{p}, Bots: bots, BotAdmin: web.BotService(bots.Core),
 		MaxUploadBytes: c.MaxUploadBytes, SecureCookies: *secure || os.Getenv("SHIFU_SECURE_COOKIES") == "1",
 		Limits: limits, LoginChecks: l.LoginChecks, LoginsPerMinute: l.LoginsPerMinute,
-		Logger: log, Metrics: metrics, Admission: limiter,
+		Logger: log, Metrics: metrics, Admission: limiter, OCRMinConfidence: c.OCR.MinConfidence,
 	})
 	if err != nil {
 		return err

@@ -211,6 +211,16 @@ func (e *env) parser(ctx context.Context) (*parse.Parser, error) {
 	case "auto":
 		opts.PDFToText, _ = exec.LookPath("pdftotext") // PDFium alone when missing
 	}
+	o := c.OCR
+	opts.OCRLanguages, opts.OCRDPI, opts.OCRWorkers, opts.OCRPageTimeout = o.Languages, o.DPI, o.Workers, o.PageTimeout
+	switch o.Engine {
+	case "tesseract":
+		if opts.Tesseract, err = exec.LookPath("tesseract"); err != nil {
+			return nil, shifu.Errorf(shifu.ErrInvalid, "SHIFU_OCR=tesseract but tesseract is not installed (apt-get install tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim tesseract-ocr-osd)")
+		}
+	case "auto":
+		opts.Tesseract, _ = exec.LookPath("tesseract") // no OCR when missing
+	}
 	p, err := parse.New(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("start the PDF engine: %w", err)

@@ -58,7 +58,8 @@ func isLeader(l string) bool {
 const edge = 3
 
 // dropRunning removes lines that repeat at the top or bottom of more than
-// half of the pages. Lines compare by runningKey, so "Page 12" and "Page 13"
+// half of the pages, unless that would leave more than half of the pages
+// empty. Lines compare by runningKey, so "Page 12" and "Page 13"
 // match, and so do the mirrored footers of left and right pages.
 func dropRunning(pages [][]string) {
 	if len(pages) < 3 {
@@ -81,7 +82,10 @@ func dropRunning(pages [][]string) {
 		}
 	}
 	half := len(pages) / 2
+	out := make([][]string, len(pages))
+	emptied := 0
 	for n, p := range pages {
+		out[n] = p
 		drop := map[int]bool{}
 		for _, i := range edgeLines(p, true) {
 			if top[runningKey(p[i])] > half {
@@ -102,8 +106,16 @@ func dropRunning(pages [][]string) {
 				kept = append(kept, l)
 			}
 		}
-		pages[n] = trimBlank(kept)
+		if out[n] = trimBlank(kept); len(out[n]) == 0 {
+			emptied++
+		}
 	}
+	// Lines that are all there is on most pages are the document's text (a
+	// form or notice printed on every page), not a header around it.
+	if emptied > half {
+		return
+	}
+	copy(pages, out)
 }
 
 // edgeLines returns the indexes of the first (or last) non-blank lines.

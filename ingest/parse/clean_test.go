@@ -146,3 +146,23 @@ func TestCleanTableOfContents(t *testing.T) {
 		t.Errorf("body page lost lines: %q", got[1])
 	}
 }
+
+// A notice printed the same on every page is the text, not a running
+// header: cleaning must not leave the document empty (it was refused as
+// "scanned, needs OCR").
+func TestCleanRepeatedPages(t *testing.T) {
+	page := []string{"SAFETY NOTICE", "Press the red emergency stop before opening the guard.", "Lock out the main switch."}
+	pages := Clean([][]string{page, page, page, page})
+	for i, p := range pages {
+		if len(p) != 3 {
+			t.Fatalf("page %d kept %q", i+1, p)
+		}
+	}
+	// A real running header still goes.
+	pages = Clean([][]string{{"Manual", "one"}, {"Manual", "two"}, {"Manual", "three"}})
+	for i, p := range pages {
+		if len(p) != 1 || p[0] == "Manual" {
+			t.Errorf("page %d = %q, want the header gone", i+1, p)
+		}
+	}
+}

@@ -3,6 +3,8 @@
 // tables and page numbers, which the chunker then cuts along.
 package parse
 
+import "github.com/shifu-factory/shifu"
+
 // Format names an accepted input type, found by sniffing the content.
 type Format string
 
@@ -12,6 +14,7 @@ const (
 	HTML     Format = "html"
 	Markdown Format = "markdown"
 	Text     Format = "text"
+	Image    Format = "image" // JPEG, PNG or TIFF: one page, read by OCR
 )
 
 // BlockKind says what a block is, so the chunker knows where it may cut.
@@ -41,4 +44,5 @@ type Doc struct {
 	Lang   string // "zh" or "en" by majority of letters; "" when unknown
 	Pages  int    // physical pages (PDF); 0 for formats without pages
 	Blocks []Block
+	OCR    []shifu.PageText // the pages read by OCR, with their words' boxes
 }

@@ -26,6 +26,16 @@ type Options struct {
 	// manual: ~2 s instead of ~40 s on 2 cores). PDFium still reads the
 	// outline, and rendering always uses PDFium. Empty means PDFium only.
 	PDFToText string
+
+	// Tesseract, when set, is the path of the tesseract command: PDF pages
+	// without a usable text layer and image uploads (JPEG, PNG, TIFF) are
+	// then read by OCR. Empty means no OCR: such pages stay empty and an
+	// image is refused.
+	Tesseract      string
+	OCRLanguages   []string      // Tesseract language packs; the first is tried alone first; default eng, chi_sim
+	OCRDPI         int           // resolution scanned PDF pages are rendered at for OCR; default 200
+	OCRWorkers     int           // pages OCR'd at once by this Parser, across all documents; default PDFWorkers
+	OCRPageTimeout time.Duration // per page; default 2 min
 }
 
 // Parser turns uploads into Docs. It owns the process's one PDFium
@@ -35,6 +45,7 @@ type Options struct {
 type Parser struct {
 	opts Options
 	pool *engine
+	ocr  *ocr // nil without Tesseract
 }
 
 // New returns a Parser; it does not start PDFium (see Warm).
@@ -51,7 +62,14 @@ func New(ctx context.Context, opts Options) (*Parser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return &Parser{opts: opts, pool: &engine{workers: opts.PDFWorkers, ready: make(chan struct{})}}, nil
+	p := &Parser{opts: opts, pool: &engine{workers: opts.PDFWorkers, ready: make(chan struct{})}}
+	if opts.Tesseract != "" {
+		var err error
+		if p.ocr, err = newOCR(ctx, opts); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 // Warm starts PDFium in the background, so a PDF that comes later does not
@@ -137,7 +155,9 @@ func (e *engine) close() error {
 }
 
 // Parse sniffs data and parses it into a Doc within the Parser's timeout.
-// progress, when not nil, is told pages done/total (PDF only).
+// progress, when not nil, is told pages done/total (PDF and images). Pages
+// read by OCR count twice, once read for text and once recognised, so total
+// grows when a PDF turns out to be scanned.
 func (p *Parser) Parse(ctx context.Context, name string, data []byte, progress func(done, total int)) (*Doc, error) {
 	if int64(len(data)) > p.opts.MaxBytes {
 		return nil, shifu.Errorf(shifu.ErrTooLarge, "%s: file is %d MiB; the limit is %d MiB", name, len(data)>>20, p.opts.MaxBytes>>20)
@@ -146,12 +166,15 @@ func (p *Parser) Parse(ctx context.Context, name string, data []byte, progress f
 	if err != nil {
 		return nil, err
 	}
+	outer := ctx // OCR is bounded per page, not by the document's timeout
 	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	defer cancel()
 	var doc *Doc
 	switch f {
 	case PDF:
-		doc, err = p.parsePDF(ctx, name, data, progress)
+		doc, err = p.parsePDF(ctx, outer, name, data, progress)
+	case Image:
+		doc, err = p.parseImage(outer, name, data, progress)
 	case DOCX:
 		doc, err = parseDOCX(name, data, p.opts.MaxBytes)
 	case HTML:
@@ -167,7 +190,9 @@ func (p *Parser) Parse(ctx context.Context, name string, data []byte, progress f
 		}
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
+	// outer, not ctx: the document's timeout bounds reading its text, and
+	// OCR after it is bounded per page.
+	if err := outer.Err(); err != nil {
 		return nil, err
 	}
 	doc.Format = f

@@ -74,7 +74,9 @@ func (s *session) close() {
 	}
 }
 
-func (p *Parser) parsePDF(ctx context.Context, name string, data []byte, progress func(done, total int)) (*Doc, error) {
+// parsePDF reads a PDF's text layer within ctx, and then by OCR, within
+// outer and a deadline per page, the pages where that layer is missing.
+func (p *Parser) parsePDF(ctx, outer context.Context, name string, data []byte, progress func(done, total int)) (*Doc, error) {
 	first, err := p.open(ctx, name, data)
 	if err != nil {
 		return nil, err
@@ -117,6 +119,9 @@ func (p *Parser) parsePDF(ctx context.Context, name string, data []byte, progres
 		raw, err = p.pageTexts(ctx, name, data, first, n, progress)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if d.OCR, err = p.ocrPDF(outer, name, data, raw, progress); err != nil {
 		return nil, err
 	}
 	pages := Clean(raw)

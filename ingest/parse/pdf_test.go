@@ -3,6 +3,7 @@ package parse
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image/png"
 	"os"
 	"os/exec"
@@ -339,6 +340,68 @@ func TestTidyTitle(t *testing.T) {
 	} {
 		if got := tidyTitle(in); got != want {
 			t.Errorf("tidyTitle(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// textPDF writes a PDF whose pages each show lines in Helvetica, with a
+// correct cross-reference table.
+func textPDF(pages [][]string) []byte {
+	var objs []string
+	n := len(pages)
+	// 1 catalog, 2 pages, 3 font, then page and content objects in pairs
+	kids := make([]string, n)
+	for i := range pages {
+		kids[i] = fmt.Sprintf("%d 0 R", 4+2*i)
+	}
+	objs = append(objs, "<< /Type /Catalog /Pages 2 0 R >>",
+		fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), n),
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+	for i, lines := range pages {
+		var c strings.Builder
+		c.WriteString("BT /F1 12 Tf 72 720 Td 16 TL\n")
+		for _, l := range lines {
+			fmt.Fprintf(&c, "(%s) Tj T*\n", l)
+		}
+		c.WriteString("ET")
+		objs = append(objs, fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>", 5+2*i),
+			fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", c.Len(), c.String()))
+	}
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.4\n")
+	offs := make([]int, len(objs))
+	for i, o := range objs {
+		offs[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	x := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
+	return b.Bytes()
+}
+
+// TestPDFRepeatedPages: a PDF whose every page shows the same notice has
+// text and parses to it (the running-header cleaner removed everything).
+func TestPDFRepeatedPages(t *testing.T) {
+	page := []string{"SAFETY NOTICE", "Press the red emergency stop before opening the guard.", "Lock out the main switch first."}
+	data := textPDF([][]string{page, page, page})
+	for _, p := range []*Parser{parser(t), {opts: parser(t).opts, pool: parser(t).pool}} {
+		if p != parser(t) {
+			tt, err := exec.LookPath("pdftotext")
+			if err != nil {
+				continue
+			}
+			p.opts.PDFToText = tt
+		}
+		d, err := p.Parse(context.Background(), "notice.pdf", data, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Pages != 3 || findBlock(d, Paragraph, "emergency stop") == nil {
+			t.Fatalf("pdftotext %q: pages %d, blocks %+v", p.opts.PDFToText, d.Pages, d.Blocks)
 		}
 	}
 }

@@ -1,8 +1,11 @@
 package parse
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/png"
 	"strings"
 
 	"github.com/klippa-app/go-pdfium/references"
@@ -11,11 +14,14 @@ import (
 	"github.com/shifu-factory/shifu"
 )
 
-// RenderPage returns a PNG of page (1-based) of a PDF, widthPx wide, for the
-// citation view.
+// RenderPage returns a PNG of page (1-based) of a PDF, or of an image upload
+// (its one page), widthPx wide, for the citation view.
 func (p *Parser) RenderPage(ctx context.Context, data []byte, page int, widthPx int) ([]byte, error) {
 	if widthPx <= 0 || widthPx > 4000 {
 		return nil, shifu.Errorf(shifu.ErrInvalid, "width %d px is out of range; use 1 to 4000", widthPx)
+	}
+	if f, err := Sniff("image", data); err == nil && f == Image {
+		return renderImage(data, page, widthPx)
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	defer cancel()
@@ -151,4 +157,34 @@ func search(s *session, tp references.FPDF_TEXTPAGE, q string) (start, count int
 		return 0, 0, err
 	}
 	return i.Index, c.Count, nil
+}
+
+// renderImage scales an image upload to widthPx (nearest pixel: a preview,
+// the highlight is drawn over it).
+func renderImage(data []byte, page, widthPx int) ([]byte, error) {
+	if page != 1 {
+		return nil, shifu.Errorf(shifu.ErrNotFound, "page %d does not exist; an image has one page", page)
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil || cfg.Width*cfg.Height > maxImagePixels {
+		return nil, shifu.Errorf(shifu.ErrInvalid, "the stored image cannot be drawn")
+	}
+	src, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, shifu.Errorf(shifu.ErrInvalid, "the stored image cannot be drawn")
+	}
+	b := src.Bounds()
+	h := max(1, b.Dy()*widthPx/b.Dx())
+	dst := image.NewRGBA(image.Rect(0, 0, widthPx, h))
+	for y := range h {
+		sy := b.Min.Y + y*b.Dy()/h
+		for x := range widthPx {
+			dst.Set(x, y, src.At(b.Min.X+x*b.Dx()/widthPx, sy))
+		}
+	}
+	var out bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&out, dst); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }

@@ -3,6 +3,7 @@ package parse
 import (
 	"archive/zip"
 	"bytes"
+	"image"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
@@ -12,7 +13,7 @@ import (
 
 // accepted is appended to every "unsupported" message so the uploader knows
 // what to send instead.
-const accepted = "accepted: PDF, DOCX, HTML, Markdown, plain text"
+const accepted = "accepted: PDF, DOCX, HTML, Markdown, plain text, images of pages (JPEG, PNG, TIFF)"
 
 // magic maps well-known file signatures to a human name, only to make the
 // rejection message useful.
@@ -39,6 +40,18 @@ var magic = []struct {
 	{"\xef\xbb\xbf", ""}, // UTF-8 BOM: not binary, handled below
 }
 
+// ocrImage are the images read by OCR as one-page documents.
+var ocrImage = map[string]bool{"PNG image": true, "JPEG image": true, "TIFF image": true}
+
+// sniffImage accepts an image whose header decodes, so a truncated or
+// mislabelled file is refused at upload rather than failing in the job.
+func sniffImage(name, what string, data []byte) (Format, error) {
+	if _, _, err := image.DecodeConfig(bytes.NewReader(data)); err != nil {
+		return "", shifu.Errorf(shifu.ErrInvalid, "%s: corrupt or truncated %s; %s", name, what, accepted)
+	}
+	return Image, nil
+}
+
 func unsupported(name, what string) error {
 	return shifu.Errorf(shifu.ErrInvalid, "%s: unsupported file type (%s); %s", name, what, accepted)
 }
@@ -62,6 +75,9 @@ func Sniff(name string, data []byte) (Format, error) {
 	}
 	for _, m := range magic {
 		if m.what != "" && bytes.HasPrefix(data, []byte(m.sig)) {
+			if ocrImage[m.what] {
+				return sniffImage(name, m.what, data)
+			}
 			return "", unsupported(name, m.what)
 		}
 	}

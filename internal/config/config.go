@@ -40,6 +40,7 @@ type Config struct {
 	// (CC-CEDICT, built by scripts/deps.sh with 'shifu dict build');
 	// default DataDir/cedict.txt. "off": the glossary alone.
 	Dict string
+	OCR OCR
 
 	Embed  Model
 	LLM    Model
@@ -97,6 +98,18 @@ type Limits struct {
 	QueueWait  time.Duration // SHIFU_ANSWER_QUEUE_WAIT, default 1 s
 	// Grace is how long SIGTERM waits for answers in flight.
 	Grace time.Duration // SHIFU_SHUTDOWN_GRACE, default 30 s
+}
+
+// OCR is how scanned pages and images are read (Tesseract).
+type OCR struct {
+	// Engine: "auto" (tesseract when installed, else no OCR), "tesseract"
+	// (required), or "off".
+	Engine        string
+	Languages     []string      // Tesseract language packs, e.g. eng, chi_sim
+	DPI           int           // scanned PDF pages are rendered at this resolution
+	Workers       int           // pages OCR'd at once per process, across all documents
+	PageTimeout   time.Duration // per page
+	MinConfidence float64       // pages read with a lower mean confidence are listed as unreadable
 }
 
 // Model says which hosted model to call, or "offline"/"" for none.
@@ -199,6 +212,34 @@ func Load(getenv func(string) string) (Config, error) {
 	c.JobTimeout = dur("SHIFU_JOB_TIMEOUT", 20*time.Minute)
 	c.Dict = str("SHIFU_DICT", c.DataDir+"/cedict.txt")
 
+	c.OCR = OCR{
+		Engine:        str("SHIFU_OCR", "auto"),
+		Languages:     strings.FieldsFunc(str("SHIFU_OCR_LANGUAGES", "eng+chi_sim"), func(r rune) bool { return r == '+' || r == ',' || r == ' ' }),
+		DPI:           int(num("SHIFU_OCR_DPI", 200)),
+		Workers:       int(num("SHIFU_OCR_WORKERS", 2)),
+		PageTimeout:   dur("SHIFU_OCR_PAGE_TIMEOUT", 2*time.Minute),
+		MinConfidence: float64(num("SHIFU_OCR_MIN_CONFIDENCE", 60)),
+	}
+	if e := c.OCR.Engine; e != "auto" && e != "tesseract" && e != "off" {
+		bad("SHIFU_OCR=%q: want auto, tesseract or off", e)
+	}
+	if len(c.OCR.Languages) == 0 {
+		bad("SHIFU_OCR_LANGUAGES is empty: want Tesseract language packs such as eng+chi_sim")
+	}
+	for _, l := range c.OCR.Languages {
+		if strings.Trim(l, "abcdefghijklmnopqrstuvwxyz_") != "" {
+			bad("SHIFU_OCR_LANGUAGES: %q is not a Tesseract language name (such as eng, chi_sim)", l)
+		}
+	}
+	if d := c.OCR.DPI; d < 100 || d > 600 {
+		bad("SHIFU_OCR_DPI=%d: want 100 to 600 (200 reads 9-point text well)", d)
+	}
+	if w := c.OCR.Workers; w < 1 || w > 64 {
+		bad("SHIFU_OCR_WORKERS=%d: want 1 to 64", w)
+	}
+	if m := c.OCR.MinConfidence; m < 0 || m > 100 {
+		bad("SHIFU_OCR_MIN_CONFIDENCE=%v: want 0 to 100", m)
+	}
 	switch v := str("SHIFU_DINGTALK_STREAM", ""); strings.ToLower(v) {
 	case "", "0", "false", "no":
 	case "1", "true", "yes":

@@ -101,3 +101,23 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("bad retention: %v", err)
 	}
 }
+func TestOCR(t *testing.T) {
+	c, err := Load(env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := c.OCR; o.Engine != "auto" || fmt.Sprint(o.Languages) != "[eng chi_sim]" || o.DPI != 200 || o.Workers != 2 || o.MinConfidence != 60 {
+		t.Fatalf("OCR defaults: %+v", o)
+	}
+	c, err = Load(env("SHIFU_OCR_LANGUAGES", "chi_sim,eng", "SHIFU_OCR", "tesseract"))
+	if err != nil || fmt.Sprint(c.OCR.Languages) != "[chi_sim eng]" || c.OCR.Engine != "tesseract" {
+		t.Fatalf("OCR: %+v, %v", c.OCR, err)
+	}
+	_, err = Load(env("SHIFU_OCR", "gosseract", "SHIFU_OCR_LANGUAGES", "eng;rm -rf", "SHIFU_OCR_DPI", "72",
+		"SHIFU_OCR_WORKERS", "0", "SHIFU_OCR_MIN_CONFIDENCE", "101"))
+	for _, want := range []string{"SHIFU_OCR=", "SHIFU_OCR_LANGUAGES", "SHIFU_OCR_DPI", "SHIFU_OCR_WORKERS", "SHIFU_OCR_MIN_CONFIDENCE"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not name %s", err, want)
+		}
+	}
+}

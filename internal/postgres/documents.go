@@ -318,7 +318,8 @@ type Meta struct {
 	Title    string
 	Pages    int
 	Language string
-	Analyzer string // the version of the analyzer that made the terms
+	Analyzer string           // the version of the analyzer that made the terms
+	OCR      []shifu.PageText // pages read by OCR; replace the document's earlier ones
 }
 
 // SetStatus moves a document along the pipeline and records its progress.
@@ -382,6 +383,9 @@ func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta Meta, r
 			JOIN chunks c ON c.document_id = $1 AND c.ord = p.ord`,
 			docID, p.term, pOrd, p.tf)
 		if err != nil {
+			return err
+		}
+		if err := storePageTexts(ctx, tx, docID, meta.OCR); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE documents SET title = CASE WHEN title = '' THEN $2 ELSE title END, pages = $3, language = $4,

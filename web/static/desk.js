@@ -142,6 +142,9 @@
           loadDocs();
         } }));
       const status = el('td', { class: 'status-' + doc.status, text: t('status.' + doc.status) + (doc.error ? ': ' + doc.error : '') });
+      if (doc.unread_pages && doc.unread_pages.length) {
+        status.append(el('br'), el('small', { class: 'unread', text: t('desk.unread').replace('%s', doc.unread_pages.join(', ')) }));
+      }
       tbody.append(el('tr', { 'data-id': doc.id },
         el('td', {}, el('strong', { text: doc.title || doc.name }), el('br'), el('small', { text: doc.name + (doc.kind === 'note' ? ' · note' : '') })),
         status, el('td', { text: doc.pages || '' }), el('td', { text: doc.chunks }),
