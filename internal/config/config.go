@@ -40,7 +40,7 @@ type Config struct {
 	// (CC-CEDICT, built by scripts/deps.sh with 'shifu dict build');
 	// default DataDir/cedict.txt. "off": the glossary alone.
 	Dict string
-	OCR OCR
+	OCR  OCR
 
 	Embed  Model
 	LLM    Model
