@@ -100,6 +100,9 @@ type Options struct {
 	// (its translations share it), a question term weighing 1; negative:
 	// no translation.
 	TranslateWeight float64
+	// TranslateUnknown multiplies the weight of a word's translations when
+	// no chunk holds the word itself (see postgres.HybridQuery.Unknown).
+	TranslateUnknown float64
 
 	Reranker  model.Reranker // optional: reorders the fused top RerankTop
 	RerankTop int
@@ -141,6 +144,10 @@ func Defaults() Options {
 		// Dev-cross hit@5 at 0.3, 0.5, 1, 1.5, 3: 0.27, 0.27, 0.27, 0.33,
 		// 0.40; dev en 0.80 up to 0.5, 0.76 from 1; own-zh 0.82 up to 1.5.
 		TranslateWeight: 0.5,
+		// Unknown at 1, 2, 4, 8, 16: dev-cross hit@5 0.27, 0.27, 0.33, 0.33,
+		// 0.33; own-cross 0.3, 0.3, 0.4, 0.4, 0.4; dev en 0.80 up to 4, 0.76
+		// from 8; own-zh 0.82 up to 4, 0.76 at 8, 0.55 at 16.
+		TranslateUnknown: 4,
 	}
 }
 
@@ -195,6 +202,9 @@ func (o Options) withDefaults() Options {
 		o.TranslateWeight = d.TranslateWeight
 	}
 
+	if o.TranslateUnknown == 0 {
+		o.TranslateUnknown = d.TranslateUnknown
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -399,11 +409,13 @@ func (s *Searcher) candidates(ctx context.Context, tenant int64, text string, f 
 		}
 	}
 	var groups []int
+	var sources []string
 	if s.opt.TranslateWeight > 0 {
-		qterms, weights, groups, r.groups = s.translate(text, qterms, weights)
+		qterms, weights, groups, r.groups, sources = s.translate(text, qterms, weights)
 	}
 	hq := postgres.HybridQuery{
-		Terms: qterms, Weights: weights, Groups: groups, Backoff: bo, Filter: f, BM25: s.opt.BM25,
+		Terms: qterms, Weights: weights, Groups: groups, Sources: sources, Unknown: s.opt.TranslateUnknown,
+		Backoff: bo, Filter: f, BM25: s.opt.BM25,
 		LexicalK: s.opt.Candidates, VectorK: s.opt.Candidates,
 		Vec: postgres.VectorSearch{EfSearch: s.opt.EfSearch},
 	}

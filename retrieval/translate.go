@@ -76,10 +76,10 @@ func groupCoverage(r run, weights []float64, have map[string]bool) float64 {
 // but always cost the monolingual Chinese questions (own-zh 0.82 -> 0.63-0.74)
 // as its English noise interleaved with strong Chinese hits; within one
 // query they are not pushed out (see the eval notes in README).
-func (s *Searcher) translate(text string, qterms []string, weights []float64) ([]string, []float64, []int, []group) {
+func (s *Searcher) translate(text string, qterms []string, weights []float64) ([]string, []float64, []int, []group, []string) {
 	trs := s.analyzer.Translate(text, s.opt.Dict)
 	if len(trs) == 0 {
-		return qterms, weights, nil, nil
+		return qterms, weights, nil, nil, nil
 	}
 	at := make(map[string]bool, len(qterms))
 	for _, t := range qterms {
@@ -95,6 +95,7 @@ func (s *Searcher) translate(text string, qterms []string, weights []float64) ([
 	}
 	gs := make([]int, len(ts))
 	var grs []group
+	var src []string
 	for _, tr := range trs {
 		w := tr.Weight * s.opt.TranslateWeight
 		if r, _ := utf8.DecodeRuneInString(tr.Word); r >= utf8.RuneSelf {
@@ -113,10 +114,11 @@ func (s *Searcher) translate(text string, qterms []string, weights []float64) ([
 		}
 		if any {
 			grs = append(grs, group{alts: tr.Alts, weight: w})
+			src = append(src, tr.Word)
 		}
 	}
 	if len(grs) == 0 {
-		return qterms, weights, nil, nil
+		return qterms, weights, nil, nil, nil
 	}
-	return ts, ws, gs, grs
+	return ts, ws, gs, grs, src
 }

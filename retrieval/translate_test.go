@@ -79,9 +79,9 @@ func TestTranslationReachesTheEnglishPage(t *testing.T) {
 func TestTranslateGroupsShareTheirWeight(t *testing.T) {
 	s := New(nil, words{}, nil, Options{})
 	s.analyzer = translating{}
-	ts, ws, gs, groups := s.translate("q", []string{"q"}, nil)
+	ts, ws, gs, groups, src := s.translate("q", []string{"q"}, nil)
 	// The question's term, then each translation in its word's group.
-	if len(ts) != 4 || ts[0] != "q" || ws[0] != 1 || gs[0] != 0 || len(groups) != 2 {
+	if len(ts) != 4 || ts[0] != "q" || ws[0] != 1 || gs[0] != 0 || len(groups) != 2 || len(src) != 2 || src[0] != "线圈" {
 		t.Fatalf("terms %v weights %v groups %v (%d)", ts, ws, gs, len(groups))
 	}
 	if gs[1] != gs[2] || gs[1] == gs[3] || ws[1] != ws[2] {

@@ -45,6 +45,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	fbWeight := fs.Float64("feedback-weight", d.FeedbackWeight, "pseudo-relevance feedback: share of query weight of the expansion terms (0-1)")
 	synW := fs.Float64("synonym-weight", d.SynonymWeight, "query weight of the glossary's other names for a question's words (negative: off)")
 	trW := fs.Float64("translate-weight", d.TranslateWeight, "query weight of a translated word's group of translations (negative: no translated search)")
+	trU := fs.Float64("translate-unknown", d.TranslateUnknown, "times the weight of a word's translations when no chunk holds the word (negative: 1)")
 	lexOnly := fs.Bool("lexical-only", false, "BM25 alone (no vectors)")
 	ef := fs.Int("ef-search", 0, "hnsw.ef_search when the vector search uses the index: 1-1000, 0 for the default (400)")
 	verbose := fs.Bool("v", false, "print each question's rank")
@@ -58,8 +59,10 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	if !(*synW <= 1) { // NaN too
 		return shifu.Errorf(shifu.ErrInvalid, "--synonym-weight %v: give at most 1 (a question's own word weighs 1), 0 for the default, or a negative number for off", *synW)
 	}
-	if math.IsNaN(*trW) || math.IsInf(*trW, 0) {
-		return shifu.Errorf(shifu.ErrInvalid, "--translate-weight %v: give a finite number (0 for the default, negative for off)", *trW)
+	for name, v := range map[string]float64{"--translate-weight": *trW, "--translate-unknown": *trU} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return shifu.Errorf(shifu.ErrInvalid, "%s %v: give a finite number (0 for the default, negative for off)", name, v)
+		}
 	}
 	if math.IsNaN(*backoff) || math.IsInf(*backoff, 0) {
 		return shifu.Errorf(shifu.ErrInvalid, "--backoff %v: give a finite number (0 for the default, negative for off)", *backoff)
@@ -84,7 +87,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	o := retrieval.Options{Fusion: retrieval.Fusion(*fusion), Alpha: *alpha, ExactBoost: *exact, HeadingBoost: *heading, AbstainBelow: *abstain, AbstainBelowZh: *abstainZh,
 		BM25: postgres.BM25{K1: *k1, B: *b, MaxDF: *maxDF, Context: *ctxW, Unigram: *unigram, Backoff: *backoff}, DupThreshold: *dup, Candidates: *cands,
 		Feedback: *fb, FeedbackTerms: *fbTerms, FeedbackWeight: *fbWeight, SynonymWeight: *synW, EfSearch: *ef,
-		TranslateWeight: *trW}
+		TranslateWeight: *trW, TranslateUnknown: *trU}
 	if o.Fusion != retrieval.RRF && o.Fusion != retrieval.Convex {
 		return shifu.Errorf(shifu.ErrInvalid, "--fusion %q: use rrf or convex", *fusion)
 	}

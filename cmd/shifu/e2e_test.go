@@ -30,7 +30,25 @@ func newShell(t *testing.T) *shell {
 		"DATABASE_URL":       pgtest.URL(t),
 		"SHIFU_APP_PASSWORD": pgtest.AppPassword,
 		"SHIFU_MASTER_KEY":   keyring.Generate(),
+		"SHIFU_DICT":         dictPath(t),
 	}}
+}
+
+// dictPath is the dictionary scripts/deps.sh builds (scripts/test.sh sets
+// SHIFU_DICT). Without it a developer's run searches with the glossary
+// alone; CI, where deps.sh ran, fails.
+func dictPath(t *testing.T) string {
+	p := os.Getenv("SHIFU_DICT")
+	if p == "" {
+		p = "../../.data/cedict.txt"
+	}
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("dictionary %s missing (scripts/deps.sh builds it): %v", p, err)
+		}
+		return "off"
+	}
+	return p
 }
 
 func (s *shell) run(args ...string) (string, error) {

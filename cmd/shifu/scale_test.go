@@ -316,7 +316,7 @@ default_pool_size = 20
 	if err := os.WriteFile(ini, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "users.txt"), []byte(`"postgres" ""`+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "users.txt"), []byte(`"postgres" ""`+"\n"+`"shifu_app" ""`+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	args := []string{ini}

@@ -125,11 +125,11 @@ func TestFeedbackGaps(t *testing.T) {
 	u2, _ := db.CreateUser(ctx, a.ID, shifu.User{Login: "wang", Role: shifu.RoleWorker}, "")
 
 	// Two conversations asking the same question, differently typed.
-	msg := func(q string) int64 {
+	msg := func(asker int64, q string) int64 {
 		var id int64
 		err := db.InTenant(ctx, a.ID, func(tx pgx.Tx) error {
 			var conv int64
-			if err := tx.QueryRow(ctx, `INSERT INTO conversations (user_id) VALUES ($1) RETURNING id`, u.ID).Scan(&conv); err != nil {
+			if err := tx.QueryRow(ctx, `INSERT INTO conversations (user_id) VALUES ($1) RETURNING id`, asker).Scan(&conv); err != nil {
 				return err
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO messages (conversation_id, role, content) VALUES ($1, 'user', $2)`, conv, q); err != nil {
@@ -142,7 +142,7 @@ func TestFeedbackGaps(t *testing.T) {
 		}
 		return id
 	}
-	m1, m2 := msg("Why does pump P-101 leak?"), msg("why does pump p-101  leak")
+	m1, m2 := msg(u.ID, "Why does pump P-101 leak?"), msg(u2.ID, "why does pump p-101  leak")
 
 	if err := db.AddFeedback(ctx, a.ID, postgres.Feedback{MessageID: m1, UserID: u.ID, Rating: 1}); err != nil {
 		t.Fatal(err)

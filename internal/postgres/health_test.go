@@ -45,7 +45,7 @@ func TestReadOnlyDatabaseIsUnavailable(t *testing.T) {
 	}
 	conn.Close(ctx)
 	ownerExec(t, url, `ALTER DATABASE "`+name+`" SET default_transaction_read_only = on`)
-	ro, err := postgres.Open(ctx, url, 2) // new connections see the setting
+	ro, err := postgres.Open(ctx, pgtest.AppURL(t, url), 2) // new connections see the setting
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -187,8 +187,12 @@ func TestMigrateIsIdempotentAndSchemaChecked(t *testing.T) {
 	if _, err := conn.Exec(ctx, "DELETE FROM schema_migrations WHERE version = $1", postgres.Latest()); err != nil {
 		t.Fatal(err)
 	}
+	var prev int // migration numbers may have gaps
+	if err := conn.QueryRow(ctx, "SELECT max(version) FROM schema_migrations").Scan(&prev); err != nil {
+		t.Fatal(err)
+	}
 	_, err = postgres.Open(ctx, pgtest.AppURL(t, url), 2)
-	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("schema is at version %d", postgres.Latest()-1)) {
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("schema is at version %d", prev)) {
 		t.Fatalf("Open of an out-of-date schema: %v", err)
 	}
 }

@@ -349,6 +349,12 @@ type HybridQuery struct {
 	// Groups, when not nil, holds for each of Terms a structured-query group
 	// (0: none): a word's translations, searched as one term (see lexical).
 	Groups []int
+	// Sources, when not nil, names the word each group translates (group
+	// g's at g-1); a group whose word no live chunk holds weighs Unknown
+	// times its weight: the library names that thing only in the other
+	// language, so the translation is the question's only way to it.
+	Sources []string
+	Unknown float64
 	// Backoff maps a term to the single characters searched in its stead
 	// when no live chunk holds it (a worker's word the manuals never use:
 	// 删了, 占满), at its weight times BM25.Backoff.
@@ -391,10 +397,20 @@ func (db *DB) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidat
 		for _, b := range q.Backoff {
 			all = append(all, b...)
 		}
+		all = append(all, q.Sources...)
 		if c.Stats, err = termStats(ctx, tx, all); err != nil {
 			return fmt.Errorf("term stats: %w", err)
 		}
-		terms, weights := backoff(q.Terms, q.Weights, q.Backoff, c.Stats, q.BM25.withDefaults())
+		weights := q.Weights
+		if len(q.Sources) > 0 && q.Unknown > 0 && weights != nil {
+			weights = slices.Clone(weights)
+			for i, g := range q.Groups {
+				if g > 0 && g <= len(q.Sources) && c.Stats.DF[q.Sources[g-1]] == 0 {
+					weights[i] *= q.Unknown
+				}
+			}
+		}
+		terms, weights := backoff(q.Terms, weights, q.Backoff, c.Stats, q.BM25.withDefaults())
 		groups := q.Groups
 		if groups != nil && len(terms) > len(groups) { // back-off characters are groups of their own
 			groups = append(slices.Clip(groups), make([]int, len(terms)-len(groups))...)
