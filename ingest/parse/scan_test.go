@@ -213,7 +213,7 @@ func TestOCRScannedChinese(t *testing.T) {
 	}
 	src := corpus(t, "debian-reference.zh-cn.pdf")
 	n := scanPages(6, 30)
-	d := checkScan(t, src, 31, n, 200, 0.85)
+	d := checkScan(t, src, 31, n, 200, 0.80)
 	han := 0
 	for _, pg := range d.OCR {
 		if strings.Contains(pg.Lang, "chi_sim") {
