@@ -254,7 +254,12 @@ func uploadWait(t *testing.T, w *world, user string, tenant int64, f part) int64
 	id := int64(fm["document"].(map[string]any)["id"].(float64))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	docs, err := w.ingest.Wait(ctx, tenant, []int64{id}, nil)
+	head, err := w.db.Document(ctx, tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ingest.Wait polls the stored version, the API names the document.
+	docs, err := w.ingest.Wait(ctx, tenant, []int64{head.VersionID}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

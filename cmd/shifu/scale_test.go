@@ -103,7 +103,7 @@ func TestScaleOut(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	serveEnv := func(db string) []string {
-		e := []string{"SHIFU_WORKERS=1", "SHIFU_JOB_TIMEOUT=4s", "SHIFU_LOG_LEVEL=info", "PATH=" + os.Getenv("PATH")}
+		e := []string{"SHIFU_WORKERS=1", "SHIFU_JOB_TIMEOUT=2m", "SHIFU_LOG_LEVEL=info", "PATH=" + os.Getenv("PATH")}
 		for k, v := range env {
 			if k == "DATABASE_URL" {
 				v = db

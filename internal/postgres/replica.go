@@ -83,7 +83,7 @@ func (r *Replicated) reader(ctx context.Context) *DB {
 		return r.Primary
 	}
 	var lsn string
-	if err := r.Primary.pool.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsn); err != nil {
+	if err := r.Primary.pool.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&lsn); err != nil {
 		return r.Primary // its own error shows in the search itself
 	}
 	deadline := time.Now().Add(r.Wait)
