@@ -81,7 +81,7 @@ func (s *Server) listDocuments(c *gin.Context) {
 			continue
 		}
 		j := toJSON(d)
-		j.UnreadPages = unread[d.ID]
+		j.UnreadPages = unread[d.VersionID] // page_texts belong to the stored version
 		out = append(out, j)
 	}
 	c.JSON(http.StatusOK, gin.H{"documents": out})

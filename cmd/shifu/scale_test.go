@@ -124,7 +124,8 @@ func TestScaleOut(t *testing.T) {
 	conn := connect(t, dbURL)
 	waitReady(t, conn, ids, 3*time.Minute)
 	by := map[string]int{}
-	rows, err := conn.Query(context.Background(), `SELECT attempt, attempted_by FROM river_job WHERE kind = 'ingest' AND (args->>'document')::bigint = ANY($1)`, ids)
+	rows, err := conn.Query(context.Background(), `SELECT attempt, attempted_by FROM river_job WHERE kind = 'ingest'
+		AND (args->>'document')::bigint IN (SELECT id FROM documents WHERE head_id = ANY($1))`, ids)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +160,8 @@ func TestScaleOut(t *testing.T) {
 		t.Fatal("the slow document's embedding was never requested")
 	}
 	var who []string
-	if err := conn.QueryRow(context.Background(), `SELECT attempted_by FROM river_job WHERE kind = 'ingest' AND (args->>'document')::bigint = $1`, slow).Scan(&who); err != nil || len(who) != 1 {
+	if err := conn.QueryRow(context.Background(), `SELECT attempted_by FROM river_job WHERE kind = 'ingest'
+		AND (args->>'document')::bigint = (SELECT id FROM documents WHERE head_id = $1)`, slow).Scan(&who); err != nil || len(who) != 1 {
 		t.Fatalf("slow job attempted by %v: %v", who, err)
 	}
 	victim, survivor := a, b
@@ -171,7 +173,8 @@ func TestScaleOut(t *testing.T) {
 	}
 	_ = victim.cmd.Wait()
 	waitReady(t, conn, []int64{slow}, 3*time.Minute)
-	if err := conn.QueryRow(context.Background(), `SELECT attempted_by FROM river_job WHERE kind = 'ingest' AND (args->>'document')::bigint = $1`, slow).Scan(&who); err != nil {
+	if err := conn.QueryRow(context.Background(), `SELECT attempted_by FROM river_job WHERE kind = 'ingest'
+		AND (args->>'document')::bigint = (SELECT id FROM documents WHERE head_id = $1)`, slow).Scan(&who); err != nil {
 		t.Fatal(err)
 	}
 	if len(who) != 2 || pidOf(who[1]) != strconv.Itoa(survivor.cmd.Process.Pid) {
@@ -398,7 +401,8 @@ func connect(t *testing.T, url string) *pgx.Conn {
 }
 
 // waitReady polls (as the owner, past row-level security) until every
-// document is ready, failing on a failed one or at the deadline.
+// document of ids (each with one version here) is ready, failing on a failed
+// one or at the deadline.
 func waitReady(t *testing.T, c *pgx.Conn, ids []int64, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -408,7 +412,7 @@ func waitReady(t *testing.T, c *pgx.Conn, ids []int64, within time.Duration) {
 		var ready, failed int
 		var errs []string
 		if err := c.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE status = 'ready'), count(*) FILTER (WHERE status = 'failed'),
-			coalesce(array_agg(error) FILTER (WHERE status = 'failed'), '{}') FROM documents WHERE id = ANY($1)`, ids).Scan(&ready, &failed, &errs); err != nil {
+			coalesce(array_agg(error) FILTER (WHERE status = 'failed'), '{}') FROM documents WHERE head_id = ANY($1)`, ids).Scan(&ready, &failed, &errs); err != nil {
 			t.Fatal(err)
 		}
 		if failed > 0 {
