@@ -526,7 +526,8 @@ func TestFairnessLeavesAWorker(t *testing.T) {
 	waiting := func() bool { return true }
 	alone := func() bool { return false }
 	f := newFairness(3)
-	if !f.enter(1, waiting) || !f.enter(1, waiting) || f.enter(1, waiting) {
+	first, second, third := f.enter(1, waiting), f.enter(1, waiting), f.enter(1, waiting)
+	if !first || !second || third {
 		t.Fatal("tenant 1 should get two of three workers, not three")
 	}
 	if !f.enter(2, waiting) {
@@ -539,7 +540,8 @@ func TestFairnessLeavesAWorker(t *testing.T) {
 	if one := newFairness(1); !one.enter(1, waiting) || one.enter(1, waiting) {
 		t.Fatal("one worker: one job per tenant")
 	}
-	if solo := newFairness(2); !solo.enter(1, alone) || !solo.enter(1, alone) {
+	solo := newFairness(2)
+	if first, second := solo.enter(1, alone), solo.enter(1, alone); !first || !second {
 		t.Fatal("a tenant alone in the queue should get both workers")
 	}
 }

@@ -20,7 +20,7 @@ func (b *Buckets) at(c *clock) *Buckets { b.now = c.now; return b }
 func TestBucketsRefill(t *testing.T) {
 	c := newClock()
 	b := NewBuckets(60, 2, 10).at(c) // one a second, two at once
-	if b.Take("a") != 0 || b.Take("a") != 0 {
+	if first, second := b.Take("a"), b.Take("a"); first != 0 || second != 0 {
 		t.Fatal("the burst was refused")
 	}
 	if d := b.Take("a"); d <= 0 || d > time.Second {
@@ -73,7 +73,7 @@ func TestAnswersRateAndBudget(t *testing.T) {
 		_, err := ask.Ask(context.Background(), shifu.Question{Tenant: 1, UserID: user, Text: "?"}, nil)
 		return err
 	}
-	if q(1) != nil || q(1) != nil {
+	if first, second := q(1), q(1); first != nil || second != nil {
 		t.Fatal("user 1's first two answers were refused")
 	}
 	err := q(1)
