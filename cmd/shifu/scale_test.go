@@ -183,6 +183,9 @@ func TestScaleOut(t *testing.T) {
 
 	// Searches: the replica when it is current.
 	cli.env["SHIFU_REPLICA_DATABASE_URL"] = replicaURL
+	// This throw-away primary commits asynchronously: its WAL reaches the
+	// replica at the WAL writer's pace (200 ms), past the 100 ms default.
+	cli.env["SHIFU_REPLICA_WAIT"] = "2s"
 	cli.env["SHIFU_LOG_LEVEL"] = "debug"
 	search := func(q, want string) string {
 		t.Helper()
