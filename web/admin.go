@@ -41,7 +41,7 @@ func (s *Server) createUser(c *gin.Context) {
 	p := who(c)
 	pw, generated := req.Password, false
 	if pw == "" {
-		pw, generated = auth.Secret()[:20], true
+		pw, generated = auth.NewPassword(), true
 	}
 	hash, err := auth.HashPassword(pw)
 	if err != nil {
@@ -114,7 +114,7 @@ func (s *Server) resetPassword(c *gin.Context) {
 	p := who(c)
 	pw, generated := req.Password, false
 	if pw == "" {
-		pw, generated = auth.Secret()[:20], true
+		pw, generated = auth.NewPassword(), true
 	}
 	hash, err := auth.HashPassword(pw)
 	if err != nil {

@@ -155,18 +155,18 @@ func cmdUserRole(ctx context.Context, e *env, args []string) error {
 func readPassword(e *env) (pw string, generated bool, err error) {
 	if f, ok := e.stdin.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			return auth.Secret()[:20], true, nil
+			return auth.NewPassword(), true, nil
 		}
 	}
 	if e.stdin != nil {
 		line, err := bufio.NewReader(e.stdin).ReadString('\n')
 		if err != nil && line == "" {
-			return auth.Secret()[:20], true, nil
+			return auth.NewPassword(), true, nil
 		}
 		pw = strings.TrimRight(line, "\r\n")
 	}
 	if pw == "" {
-		return auth.Secret()[:20], true, nil
+		return auth.NewPassword(), true, nil
 	}
 	return pw, false, nil
 }

@@ -130,6 +130,10 @@ func Secret() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// NewPassword returns a generated password: 20 characters of Secret, what an
+// admin or the CLI hands out once when none is given.
+func NewPassword() string { return Secret()[:20] }
+
 // Hash is the SHA-256 under which a token or session id is stored and looked up.
 func Hash(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))
