@@ -28,7 +28,8 @@ for pack in eng chi_sim osd; do
 done
 if [ "$want_test" = 1 ]; then
   command -v img2pdf >/dev/null || need+=(img2pdf)
-  command -v convert >/dev/null || need+=(imagemagick)
+  # /usr/bin/convert: a machine may carry another "convert" earlier on PATH.
+  [ -x /usr/bin/convert ] || need+=(imagemagick)
   command -v chromium >/dev/null || need+=(chromium)
   # A CJK font, so the browser tests' screenshots of the Chinese UI are legible.
   [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
