@@ -1,0 +1,113 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/answer"
+	"github.com/shifu-factory/shifu/retrieval"
+)
+
+// v1FactFloor is the share of questions whose fact /v1 must show, per
+// language: a little under what the extractive answers reached when this
+// test was written over these questions and manuals (en 6 of 7, zh 6 of
+// 19), so a change that hides more facts fails. Issue 11's target is 0.85
+// in each language, not met in Chinese yet; the figures are logged.
+var v1FactFloor = map[string]float64{"en": 0.8, "zh": 0.3}
+
+// TestV1ExtractiveAnswersOverCorpus judges /v1/chat/completions as the
+// held-out judge does: real manuals from the eval corpus (the small ones:
+// the Integrator PDF, the G-code and KiCad HTML), no model, a worker's
+// bearer token, and the repository's own questions about those manuals. The
+// fact (an evidence string, by ../shared/eval/README.md's normalisation)
+// counts only in the message content before its sources list, in an answer
+// of at most answer.MaxFactChars characters; it must never appear only in
+// the sources list.
+func TestV1ExtractiveAnswersOverCorpus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ingests real manuals")
+	}
+	docs := []string{"LinuxCNC_Integrator.pdf", "gcode.html", "pcbnew.html"}
+	var files []part
+	for _, d := range docs {
+		files = append(files, part{"file", d, readAll(t, corpusDoc(t, d))})
+	}
+	var qs []retrieval.EvalQuestion
+	sets, _ := filepath.Glob("../retrieval/testdata/own-*.jsonl")
+	for _, f := range sets {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := retrieval.ReadQuestions(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, q := range all {
+			for _, d := range docs {
+				if q.Answerable && q.Doc == d {
+					qs = append(qs, q)
+				}
+			}
+		}
+	}
+	if len(qs) < 10 {
+		t.Fatalf("%d questions about %v in the own sets; want at least 10", len(qs), docs)
+	}
+	w := newWorld(t, worldOpts{noModel: true})
+	code, out := w.token("supervisor").upload("/api/documents", files...)
+	if code != http.StatusOK {
+		t.Fatalf("upload: %d %v", code, out)
+	}
+	var ids []int64
+	for _, f := range out["files"].([]any) {
+		ids = append(ids, int64(f.(map[string]any)["document"].(map[string]any)["id"].(float64)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // a busy machine parses slowly
+	defer cancel()
+	ready, err := w.ingest.Wait(ctx, w.acme.ID, w.newest(ids), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ready {
+		if d.Status != shifu.StatusReady {
+			t.Fatalf("%s: %s %s", d.Name, d.Status, d.Error)
+		}
+	}
+	cl := openai.NewClient(option.WithBaseURL(w.http.URL+"/v1/"), option.WithAPIKey(w.tokens["worker"]), option.WithMaxRetries(0))
+	shown, asked := map[string]int{}, map[string]int{}
+	for _, q := range qs {
+		resp, err := cl.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{Model: "shifu",
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(q.Question)}})
+		if err != nil {
+			t.Fatalf("%s: %v", q.ID, err)
+		}
+		text := resp.Choices[0].Message.Content
+		body, sources, _ := strings.Cut(text, "**Sources**")
+		asked[q.Lang]++
+		ok := len([]rune(body)) <= answer.MaxFactChars && answer.Shows(q, body)
+		if ok {
+			shown[q.Lang]++
+		}
+		if !ok && answer.Shows(q, sources) {
+			t.Errorf("%s: the fact is only in the sources list:\n%s", q.ID, text)
+		}
+	}
+	for lang, n := range asked {
+		share := float64(shown[lang]) / float64(n)
+		t.Logf("%s: fact shown through /v1 in %d of %d answers (%.2f)", lang, shown[lang], n, share)
+		if share < v1FactFloor[lang] {
+			t.Errorf("%s: fact shown in %.2f of answers through /v1; want at least %.2f", lang, share, v1FactFloor[lang])
+		}
+	}
+}
