@@ -28,6 +28,7 @@ const (
 	contextWeight = 1.0 // a sentence's score counts its neighbours' this much
 	nearBest      = 0.3 // more sentences of a passage: at least this share of its best
 	secondSource  = 0.6 // a second passage: its best at least this share of the first's
+	otherLang     = 0.8 // a passage in another language than the question's
 )
 
 // limits are the sentences (or table rows) and characters quoted in all.
@@ -140,6 +141,11 @@ func extract(question, lang string, w *retrieval.Weigher, ps []passage) []pick {
 			own[k] = score(s)
 		}
 		prior := 1 - rankPrior*float64(i)
+		if lang != "" && p.hit.Language != "" && p.hit.Language != lang {
+			// A worker reads a passage in the question's language first:
+			// another language's passage must score clearly better.
+			prior *= otherLang
+		}
 		for k := range us {
 			// A sentence is judged with its neighbours a little: the
 			// answer is often the sentence after the one naming the topic.
