@@ -86,4 +86,3 @@ func TestOpenAIManualTextIsSafe(t *testing.T) {
 		}
 	}
 }
-
