@@ -1,6 +1,10 @@
 package bot
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -226,4 +230,23 @@ func FuzzMarkdown(f *testing.F) {
 			t.Fatalf("Markdown(%q) = %q: image %q, link %q", s, got, img, link)
 		}
 	})
+}
+
+func TestRedact(t *testing.T) {
+	addr := "https://oapi.dingtalk.com/robot/sendBySession?session=s3cret"
+	inner := &url.Error{Op: "Post", URL: addr, Err: context.DeadlineExceeded}
+	err := Redact(fmt.Errorf("post to session webhook: %w", inner), addr)
+	if strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "https://oapi.dingtalk.com/[redacted]") {
+		t.Errorf("redacted: %v", err)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || strings.Contains(inner.Error(), "s3cret") {
+		t.Errorf("causes: %v; url.Error %v", err, inner)
+	}
+	// Re-spelled by a library (host case, escaping): still cut.
+	if s := RedactString(`Post "HTTPS://OAPI.dingtalk.com/robot/sendBySession?session=s3%63ret": EOF`, addr); strings.Contains(s, "s3") {
+		t.Errorf("re-spelled: %s", s)
+	}
+	if Redact(nil, addr) != nil {
+		t.Error("Redact(nil) is not nil")
+	}
 }

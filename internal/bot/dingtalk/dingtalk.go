@@ -269,8 +269,13 @@ func (h *Handler) answer(ctx context.Context, d bot.Delivery, m Message) {
 // postMargin is the time kept for posting a reply before the webhook expires.
 const postMargin = 10 * time.Second
 
-// post sends a markdown message to a session webhook.
+// post sends a markdown message to a session webhook; its errors never
+// spell the webhook (bot.Redact).
 func (h *Handler) post(ctx context.Context, webhook, title, text string) error {
+	return bot.Redact(h.send(ctx, webhook, title, text), webhook)
+}
+
+func (h *Handler) send(ctx context.Context, webhook, title, text string) error {
 	body, err := json.Marshal(map[string]any{
 		"msgtype":  "markdown",
 		"markdown": map[string]string{"title": title, "text": text},

@@ -395,3 +395,32 @@ func TestDingTalkStreamGlue(t *testing.T) {
 		t.Errorf("last frame %v ago", s.SinceLastFrame())
 	}
 }
+
+// TestPostingAddressesNeverLogged: a reply that fails to post is logged, but
+// the response_url or sessionWebhook (a credential to post as the bot) is
+// not, though net/http's error names the URL it failed on.
+func TestPostingAddressesNeverLogged(t *testing.T) {
+	w := newWorld(t, &standIn{text: "Use P-07 [1]."})
+	form := url.Values{"team_id": {"TACME"}, "channel_id": {"C2147483705"}, "user_id": {"U2147483697"}, "user_name": {"li"},
+		"command": {"/shifu"}, "text": {"how do I reset the VFD?"}, "trigger_id": {"1.2.3"},
+		"response_url": {w.slack.URL + "/hooks/drop/T0ACME/1234/sl4ckS3cretPath"}}
+	status(t, w.slackPost(t, "/bots/slack/commands", "application/x-www-form-urlencoded", form.Encode(), w.slackSec["TACME"], w.now), 200)
+	hook := w.ding.URL + "/robot/sendBySession?session=dropD1ngS3cret"
+	status(t, w.dingPost(t, "dingacme", dingBody("msgLog1", "变频器怎么复位？", hook, w.now.Add(90*time.Minute)), w.dingSec["dingacme"], w.now), 200)
+	wait(t, w.slack.got, 1)
+	wait(t, w.ding.got, 1)
+	var logs string
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if logs = w.logs.String(); strings.Contains(logs, "slack response_url") && strings.Contains(logs, "dingtalk reply") {
+			break
+		}
+	}
+	if !strings.Contains(logs, "slack response_url") || !strings.Contains(logs, "dingtalk reply") || !strings.Contains(logs, "[redacted]") {
+		t.Fatalf("the failed posts are not logged (redacted):\n%s", logs)
+	}
+	for _, secret := range []string{"sl4ckS3cretPath", "D1ngS3cret", "1234"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("log has %q:\n%s", secret, logs)
+		}
+	}
+}

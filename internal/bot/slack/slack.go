@@ -386,7 +386,7 @@ func (h *Handler) respond(ctx context.Context, d bot.Delivery, respURL string) {
 	pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), postTimeout)
 	defer pcancel()
 	if err := slack.PostWebhookCustomHTTPContext(pctx, respURL, h.c.HTTPClient, msg); err != nil {
-		h.svc.Logger().Error("slack response_url", "tenant", d.In.Tenant, "err", err)
+		h.svc.Logger().Error("slack response_url", "tenant", d.In.Tenant, "err", bot.Redact(err, respURL))
 	}
 }
 
