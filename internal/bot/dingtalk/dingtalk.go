@@ -164,12 +164,10 @@ func (h *Handler) Callback(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, err)
 		return
 	}
-	in, err := h.svc.Installation(r.Context(), bot.DingTalk, r.PathValue("appKey"))
+	in, err := h.svc.Authenticate(r.Context(), bot.DingTalk, r.PathValue("appKey"), func(in bot.Installation) error {
+		return Verify(r.Header, in.Secret, now)
+	})
 	if err != nil {
-		h.refuse(w, r, err)
-		return
-	}
-	if err := Verify(r.Header, in.Secret, now); err != nil {
 		h.refuse(w, r, err)
 		return
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/open-dingtalk/dingtalk-stream-sdk-go/chatbot"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/bot"
 	bslack "github.com/shifu-factory/shifu/internal/bot/slack"
 )
 
@@ -421,6 +422,43 @@ func TestPostingAddressesNeverLogged(t *testing.T) {
 	for _, secret := range []string{"sl4ckS3cretPath", "D1ngS3cret", "1234"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("log has %q:\n%s", secret, logs)
+		}
+	}
+}
+
+// TestSameTeamInTwoTenants: tenant bolt installs acme's Slack team and
+// DingTalk app under secrets of its own. Each delivery goes to the tenant
+// whose secret signed it; one signed with neither is refused as any other.
+func TestSameTeamInTwoTenants(t *testing.T) {
+	asker := &standIn{text: "Use P-07 [1]."}
+	w := newWorld(t, asker)
+	acmeSlack, acmeDing := w.slackSec["TACME"], w.dingSec["dingacme"]
+	w.install(t, w.bolt.ID, bot.Slack, "TACME", "bolt-own-signing-secret", "xoxb-bolt")
+	w.install(t, w.bolt.ID, bot.DingTalk, "dingacme", "bolt own app secret", "")
+
+	status(t, w.slackPost(t, "/bots/slack/events", "application/json",
+		mentionBody("TACME", "EvTwo1", "C1", "1.000001", "", "<@U0LAN0Z89> acme asks"), acmeSlack, w.now), 200)
+	status(t, w.slackPost(t, "/bots/slack/events", "application/json",
+		mentionBody("TACME", "EvTwo2", "C1", "1.000002", "", "<@U0LAN0Z89> bolt asks"), "bolt-own-signing-secret", w.now), 200)
+	status(t, w.slackPost(t, "/bots/slack/events", "application/json",
+		mentionBody("TACME", "EvTwo3", "C1", "1.000003", "", "<@U0LAN0Z89> nobody asks"), "neither", w.now), 401)
+	hook := w.ding.URL + "/robot/sendBySession?session=two"
+	status(t, w.dingPost(t, "dingacme", dingBody("msgTwo1", "acme 问", hook, w.now.Add(90*time.Minute)), acmeDing, w.now), 200)
+	status(t, w.dingPost(t, "dingacme", dingBody("msgTwo2", "bolt 问", hook, w.now.Add(90*time.Minute)), "bolt own app secret", w.now), 200)
+	status(t, w.dingPost(t, "dingacme", dingBody("msgTwo3", "nobody 问", hook, w.now.Add(90*time.Minute)), "neither", w.now), 401)
+	wait(t, w.slack.got, 2)
+	wait(t, w.ding.got, 2)
+	got := map[string]int64{}
+	for _, q := range asker.Questions() {
+		got[q.Text] = q.Tenant
+	}
+	want := map[string]int64{"acme asks": w.acme.ID, "bolt asks": w.bolt.ID, "acme 问": w.acme.ID, "bolt 问": w.bolt.ID}
+	if len(got) != len(want) {
+		t.Fatalf("asked %v, want %v", got, want)
+	}
+	for text, tenant := range want {
+		if got[text] != tenant {
+			t.Errorf("%q asked in tenant %d, want %d", text, got[text], tenant)
 		}
 	}
 }
