@@ -35,6 +35,7 @@ type Store interface {
 	RemoveBot(ctx context.Context, tenant int64, platform, externalID string) error
 	FindBots(ctx context.Context, platform, externalID string) ([]postgres.Bot, error)
 	FirstBotEvent(ctx context.Context, tenant int64, platform, eventID string) (bool, error)
+	BindBotEvent(ctx context.Context, tenant int64, platform, eventID, value string) (string, error)
 	BotUser(ctx context.Context, tenant int64, external, name string) (shifu.User, error)
 	AddFeedback(ctx context.Context, tenant int64, f postgres.Feedback) error
 }
@@ -265,6 +266,16 @@ func (s *Service) Accept(ctx context.Context, d Delivery, run func(ctx context.C
 	}
 	slot.Go(run)
 	return true, nil
+}
+
+// Bind ties a one-use credential of a delivery (key: DingTalk's signed
+// timestamp) to the delivery's id: true the first time, and for the same
+// delivery again (a redelivery, which Accept then drops); false when key came
+// before with another delivery (a replay with a changed body).
+func (s *Service) Bind(ctx context.Context, in Installation, key, eventID string) (bool, error) {
+	// Its own namespace, so no delivery id can take a key's place.
+	bound, err := s.store.BindBotEvent(ctx, in.Tenant, in.Platform+":bind", key, eventID)
+	return err == nil && bound == eventID, err
 }
 
 // Ask maps the chat user to a Shifu user of the installation's tenant and asks.

@@ -155,6 +155,22 @@ func (db *DB) FirstBotEvent(ctx context.Context, tenant int64, platform, eventID
 	return n == 1, nil
 }
 
+// BindBotEvent records eventID bound to value, unless it is recorded
+// already, and returns the value it is bound to: value the first time, the
+// first value ever after (concurrent calls agree on one).
+func (db *DB) BindBotEvent(ctx context.Context, tenant int64, platform, eventID, value string) (string, error) {
+	var bound string
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO bot_events (platform, event_id, bound) VALUES ($1, $2, $3)
+			ON CONFLICT (tenant_id, platform, event_id) DO UPDATE SET bound = bot_events.bound
+			RETURNING bound`, platform, eventID, value).Scan(&bound)
+	})
+	if err != nil {
+		return "", fmt.Errorf("record bot event: %w", err)
+	}
+	return bound, nil
+}
+
 // ForgetBotEvent removes a recorded delivery, so a retry of an event Shifu
 // could not take on (busy) is answered when it comes again.
 func (db *DB) ForgetBotEvent(ctx context.Context, tenant int64, platform, eventID string) error {

@@ -16,3 +16,8 @@ AS $$
     SELECT b.tenant_id, b.id FROM public.bots b WHERE b.platform = p_platform AND b.external_id = p_external_id
     ORDER BY b.id LIMIT 16
 $$;
+
+-- DingTalk's signature covers only its timestamp, so a captured one would
+-- sign any body for an hour. Each signature is bound to the first message it
+-- came with: bot_events keeps "sign:<timestamp>" with that msgId in bound.
+ALTER TABLE bot_events ADD COLUMN bound text NOT NULL DEFAULT '';
