@@ -509,28 +509,6 @@ func (db *DB) Neighbours(ctx context.Context, tenant int64, ids []int64) ([]shif
 	return out, nil
 }
 
-// ChunksByID returns the given live chunks with their documents, in no
-// particular order; ids of other tenants' or unpublished chunks are skipped.
-func (db *DB) ChunksByID(ctx context.Context, tenant int64, ids []int64) ([]shifu.Hit, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	var hits []shifu.Hit
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+hitColumns+` FROM chunks c JOIN documents d ON d.id = c.document_id
-			WHERE c.id = ANY($1::bigint[]) AND d.status = 'ready'`, ids)
-		if err != nil {
-			return err
-		}
-		hits, err = collectHits(rows, false)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("chunks by id: %w", err)
-	}
-	return hits, nil
-}
-
 // CorpusStats describes a tenant's live chunks.
 type CorpusStats struct {
 	Chunks      int
