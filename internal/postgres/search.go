@@ -7,12 +7,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shifu-factory/shifu"
+	analysis "github.com/shifu-factory/shifu/internal/terms"
 )
 
 // Filter narrows a search. Filters are applied inside the query that ranks,
@@ -220,7 +219,7 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, 
 			}
 			w *= wq
 		}
-		if hanUnigram(t) {
+		if analysis.Unigram(t) { // the analyzer's rule: one Han character
 			if p.Unigram < 0 {
 				continue
 			}
@@ -296,12 +295,6 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, 
 		matched[h.ID] = strings.Fields(m)
 	}
 	return hits, matched, rows.Err()
-}
-
-// hanUnigram reports a term of one Han character.
-func hanUnigram(t string) bool {
-	r, n := utf8.DecodeRuneInString(t)
-	return n == len(t) && n > 1 && unicode.Is(unicode.Han, r)
 }
 
 // VectorSearch tunes the nearest-neighbour query.
