@@ -21,7 +21,6 @@ type corpus struct {
 	url string
 }
 
-
 // allTerms ranks as BM25 usually does and keeps every query term, however
 // common: the tests' corpora are a few chunks.
 var allTerms = postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 1, Unigram: 0.5, Backoff: 1}
