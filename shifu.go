@@ -3,7 +3,10 @@
 // (internal/postgres, internal/model, …) depend on it, never the other way round.
 package shifu
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // DocKind says what a document is: a manufacturer's manual or a technician's note.
 type DocKind string
@@ -154,6 +157,23 @@ type Chunk struct {
 	Anchor     string // id of the nearest preceding heading (HTML)
 	Language   string
 	Tokens     int
+}
+
+// Body is the chunk's text without the heading line it starts with: the same
+// paragraph under two headings is the same paragraph, and a passage quoted
+// or compared is its body. A chunk that is only its heading keeps it.
+func (c Chunk) Body() string {
+	if c.Heading == "" {
+		return c.Text
+	}
+	last := c.Heading
+	if i := strings.LastIndex(last, " > "); i >= 0 {
+		last = last[i+3:]
+	}
+	if first, rest, ok := strings.Cut(c.Text, "\n"); ok && strings.TrimSpace(rest) != "" && strings.Contains(first, last) {
+		return rest
+	}
+	return c.Text
 }
 
 // Hit is a chunk found for a question, with the document it came from.
