@@ -62,7 +62,6 @@ func txTenant(ctx context.Context, tx pgx.Tx) (int64, error) {
 	return t, err
 }
 
-
 type worker struct {
 	river.WorkerDefaults[jobArgs]
 	s *Service

@@ -165,28 +165,29 @@ func termStats(ctx context.Context, tx pgx.Tx, terms []string) (TermStats, error
 	st := TermStats{DF: map[string]int{}}
 	// Documents keep their chunk count and total length (see migration 004):
 	// a few rows per tenant, where counting chunks scanned thousands.
-	err := tx.QueryRow(ctx, `SELECT coalesce(sum(chunks), 0)::int, coalesce(sum(nterms)::float8 / nullif(sum(chunks), 0), 1)
-		FROM documents WHERE tenant_id = app_tenant() AND status = 'ready'`).Scan(&st.N, &st.AvgDL)
-	if err != nil || len(terms) == 0 {
-		return st, err
-	}
-	rows, err := tx.Query(ctx, `SELECT ct.term, count(*)
+	// Both queries go in one batch: one round trip.
+	b := &pgx.Batch{}
+	b.Queue(`SELECT coalesce(sum(chunks), 0)::int, coalesce(sum(nterms)::float8 / nullif(sum(chunks), 0), 1)
+		FROM documents WHERE tenant_id = app_tenant() AND status = 'ready'`).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&st.N, &st.AvgDL)
+	})
+	if len(terms) > 0 {
+		b.Queue(`SELECT ct.term, count(*)
 		FROM chunk_terms ct JOIN documents d ON d.id = ct.document_id
 		WHERE ct.tenant_id = app_tenant() AND ct.term = ANY($1::text[]) AND d.status = 'ready'
-		GROUP BY ct.term`, terms)
-	if err != nil {
-		return st, err
+		GROUP BY ct.term`, terms).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var t string
+				var n int
+				if err := rows.Scan(&t, &n); err != nil {
+					return err
+				}
+				st.DF[t] = n
+			}
+			return rows.Err()
+		})
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var t string
-		var n int
-		if err := rows.Scan(&t, &n); err != nil {
-			return st, err
-		}
-		st.DF[t] = n
-	}
-	return st, rows.Err()
+	return st, tx.SendBatch(ctx, b).Close()
 }
 
 // lexical ranks by BM25; weights, when not nil, scale each term's IDF (the
