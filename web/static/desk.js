@@ -1,5 +1,6 @@
 // The supervisor's desk: drag-and-drop uploads with a progress bar per file
-// that follows the real ingest job, the document list, notes and gaps.
+// that follows the real ingest job, the document list and notes (gaps have
+// their own page, gaps.js).
 'use strict';
 (() => {
   const { api, el, t, date } = Shifu;
@@ -159,38 +160,13 @@
     e.preventDefault();
     const f = new FormData(noteForm);
     const body = {}; for (const k of ['title', 'equipment', 'symptom', 'cause', 'fix']) body[k] = f.get(k) || '';
-    const gap = f.get('gap_id');
     try {
-      await api('POST', gap ? '/api/gaps/' + gap + '/note' : '/api/notes', body);
-      noteForm.reset(); document.getElementById('gap-id').value = '';
+      await api('POST', '/api/notes', body);
+      noteForm.reset();
       noteMsg.textContent = t('desk.note_saved');
-      loadDocs(); loadGaps();
+      loadDocs();
     } catch (err) { noteMsg.textContent = err.message; }
   });
 
-  async function loadGaps() {
-    const ul = document.getElementById('gaps');
-    let d;
-    try { d = await api('GET', '/api/gaps'); } catch (e) { return; }
-    ul.textContent = '';
-    if (!d.gaps.length) { ul.append(el('li', { text: t('desk.no_gaps') })); return; }
-    for (const g of d.gaps) {
-      const reasons = g.reasons.map((r) => t('desk.' + r)).join(', ');
-      ul.append(el('li', { 'data-id': g.id },
-        el('strong', { text: g.question }),
-        el('div', { class: 'meta', text: reasons + ' · ' + t('desk.asked') + ' ' + g.count + ' ' + t('desk.times') + ' · ' + date(g.latest) }),
-        g.answer ? el('div', { class: 'meta', text: t('desk.shifu_said') + ': ' + g.answer.slice(0, 200) }) : null,
-        ...g.comments.map((c) => el('div', { class: 'meta', text: '“' + c + '”' })),
-        el('button', { type: 'button', class: 'primary answer-gap', text: t('desk.answer_gap'), onclick: () => {
-          noteForm.elements.title.value = g.question;
-          noteForm.elements.symptom.value = g.question;
-          document.getElementById('gap-id').value = g.id;
-          noteForm.elements.fix.focus();
-          document.getElementById('note-card').scrollIntoView();
-        } })));
-    }
-  }
-
   loadDocs();
-  loadGaps();
 })();
