@@ -146,11 +146,14 @@
       if (doc.unread_pages && doc.unread_pages.length) {
         status.append(el('br'), el('small', { class: 'unread', text: t('desk.unread').replace('%s', doc.unread_pages.join(', ')) }));
       }
+      // data-label names each cell where a phone shows the row as a card.
+      status.dataset.label = t('desk.status');
       tbody.append(el('tr', { 'data-id': doc.id },
-        el('td', {}, el('strong', { text: doc.title || doc.name }), el('br'), el('small', { text: doc.name + (doc.kind === 'note' ? ' · note' : '') })),
-        status, el('td', { text: doc.pages || '' }), el('td', { text: doc.chunks }),
-        el('td', {}, el('span', { text: 'v' + doc.version + (doc.revision ? ' (' + doc.revision + ')' : '') }), versions(doc)),
-        el('td', { text: doc.uploader }), el('td', { text: date(doc.created_at) }), el('td', {}, actions)));
+        el('td', { class: 'doc' }, el('strong', { text: doc.title || doc.name }), el('br'), el('small', { text: doc.name + (doc.kind === 'note' ? ' · note' : '') })),
+        status, el('td', { 'data-label': t('desk.pages'), text: doc.pages || '—' }), el('td', { 'data-label': t('desk.chunks'), text: doc.chunks }),
+        el('td', { 'data-label': t('desk.revision') }, el('span', { text: 'v' + doc.version + (doc.revision ? ' (' + doc.revision + ')' : '') }), versions(doc)),
+        el('td', { 'data-label': t('desk.uploader'), text: doc.uploader }), el('td', { 'data-label': t('desk.date'), text: date(doc.created_at) }),
+        el('td', { class: 'actions-cell' }, actions)));
     }
   }
 
