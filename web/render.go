@@ -86,8 +86,9 @@ func (untrusted) Transform(doc *ast.Document, _ text.Reader, _ parser.Context) {
 		}
 		return ast.WalkContinue, nil
 	})
-	// Innermost last in drop order does not matter: each node's children
-	// move up to its parent, wherever that now is.
+	// Order does not matter: each dropped node's children move up to its
+	// parent as it is then (a link around an image, both dropped, leaves
+	// the image's text in the paragraph).
 	for _, n := range drop {
 		parent := n.Parent()
 		for c := n.FirstChild(); c != nil; {
