@@ -4,6 +4,7 @@
 package shifu
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -207,6 +208,23 @@ type Citation struct {
 	// Verified is false when the model cited this passage but its quote was not
 	// found in it; the citation is kept, flagged, rather than trusted.
 	Verified bool `json:"verified"`
+}
+
+// Label names a cited passage for people, the same in every channel: its
+// document's title (else file name) and pages, "Pump manual, pp. 3–5" or
+// "Pump manual, p. 3"; no pages for a format without them.
+func (c Citation) Label() string {
+	name := c.Title
+	if name == "" {
+		name = c.Document
+	}
+	switch {
+	case c.PageStart > 0 && c.PageEnd > c.PageStart:
+		return fmt.Sprintf("%s, pp. %d–%d", name, c.PageStart, c.PageEnd)
+	case c.PageStart > 0:
+		return fmt.Sprintf("%s, p. %d", name, c.PageStart)
+	}
+	return name
 }
 
 // Usage is what a model call cost.
