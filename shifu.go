@@ -134,6 +134,38 @@ type Progress struct {
 	PagesTotal     int `json:"pages_total"`
 	ChunksEmbedded int `json:"chunks_embedded"`
 	ChunksTotal    int `json:"chunks_total"`
+	// Stages is how long each finished step took so far.
+	Stages Stages `json:"stages,omitzero"`
+}
+
+// Stages is the time each step of ingesting a document took, in
+// milliseconds of wall time (a step not run, or not yet, is 0): where an
+// ingest's time went, for the operator and the desk.
+type Stages struct {
+	Parse   int64 `json:"parse_ms"`   // text layer, OCR and cleaning
+	Chunk   int64 `json:"chunk_ms"`   // splitting into chunks
+	Terms   int64 `json:"terms_ms"`   // analysing the chunks' terms
+	Store   int64 `json:"store_ms"`   // chunks and postings written
+	Embed   int64 `json:"embed_ms"`   // vectors computed and written
+	Publish int64 `json:"publish_ms"` // the version made live
+}
+
+// String lists the steps that ran, as "parse 1.2s, chunk 40ms, ...".
+func (s Stages) String() string {
+	var b strings.Builder
+	for _, st := range []struct {
+		name string
+		ms   int64
+	}{{"parse", s.Parse}, {"chunk", s.Chunk}, {"terms", s.Terms}, {"store", s.Store}, {"embed", s.Embed}, {"publish", s.Publish}} {
+		if st.ms <= 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(st.name + " " + (time.Duration(st.ms) * time.Millisecond).String())
+	}
+	return b.String()
 }
 
 // Note is a technician's tip: short, structured, attributed.
@@ -212,12 +244,14 @@ type Citation struct {
 
 // Label names a cited passage for people, the same in every channel: its
 // document's title (else file name) and pages, "Pump manual, pp. 3–5" or
-// "Pump manual, p. 3"; no pages for a format without them.
+// "Pump manual, p. 3"; no pages for a format without them. White space in
+// the title is folded to single spaces.
 func (c Citation) Label() string {
 	name := c.Title
 	if name == "" {
 		name = c.Document
 	}
+	name = strings.Join(strings.Fields(name), " ") // one line in any list
 	switch {
 	case c.PageStart > 0 && c.PageEnd > c.PageStart:
 		return fmt.Sprintf("%s, pp. %d–%d", name, c.PageStart, c.PageEnd)

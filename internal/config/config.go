@@ -120,7 +120,20 @@ type Model struct {
 	Model    string
 	Dim      int // embeddings only
 	Timeout  time.Duration
+	// Fusion (embeddings only, SHIFU_EMBED_FUSION) is the vector score's
+	// weight in hybrid search, in (0, 1]. It follows the embedder: 0 for
+	// the offline one means the searcher's default tuned for it (0.15: its
+	// vectors are hashed words, a weaker copy of BM25); a hosted semantic
+	// model defaults to HostedFusion, since its vectors match meaning and
+	// bridge languages where words do not.
+	Fusion float64
 }
+
+// HostedFusion is a hosted embedder's default fusion weight: an even share,
+// the convex-combination literature's starting point for a semantic model
+// beside BM25 (Bruch et al., 2023); not tuned here, where no hosted model
+// can be called. Set SHIFU_EMBED_FUSION after measuring with `shifu eval`.
+const HostedFusion = 0.5
 
 // Secret is a string that never prints.
 type Secret string
@@ -275,6 +288,17 @@ func Load(getenv func(string) string) (Config, error) {
 		// Every provider, the offline embedder included, fills the halfvec(1024)
 		// column; the offline default lives in model.DefaultHashConfig.
 		c.Embed.Dim = 1024
+	}
+	if c.Embed.Provider != "offline" {
+		c.Embed.Fusion = HostedFusion
+	}
+	if v := str("SHIFU_EMBED_FUSION", ""); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f > 0 && f <= 1) {
+			bad("SHIFU_EMBED_FUSION=%q: want the vector score's weight in hybrid search, above 0 and at most 1 (offline default 0.15, hosted %v)", v, HostedFusion)
+		} else {
+			c.Embed.Fusion = f
+		}
 	}
 	if c.Embed.Dim > 1024 {
 		bad("SHIFU_EMBED_DIM=%d: at most 1024 (the vector column is halfvec(1024); ask the model for 1024 dimensions)", c.Embed.Dim)

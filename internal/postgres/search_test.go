@@ -206,7 +206,7 @@ func TestGaps(t *testing.T) {
 	if _, err := c.db.Exchange(ctx, a, conv, 0, "covered", shifu.Answer{Text: "yes [1]"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	gaps, err := c.db.GapGroups(ctx, a, 0)
+	gaps, err := c.db.GapGroups(ctx, a, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestGaps(t *testing.T) {
 	if len(gaps) != 2 || gaps[0].Question != "AGV alarm" || gaps[1].Count != 2 || !strings.Contains(strings.ToLower(gaps[1].Question), "hepa") {
 		t.Fatalf("gaps = %+v, want AGV then HEPA ×2", gaps)
 	}
-	if g, _ := c.db.GapGroups(ctx, b, 0); len(g) != 0 {
+	if g, _ := c.db.GapGroups(ctx, b, "", 0); len(g) != 0 {
 		t.Fatalf("tenant zeta sees %d gaps of eps", len(g))
 	}
 	if err := c.db.CloseGap(ctx, b, gaps[1].ID, 0); err == nil {
@@ -223,7 +223,7 @@ func TestGaps(t *testing.T) {
 	if err := c.db.CloseGap(ctx, a, gaps[1].ID, 0); err != nil {
 		t.Fatal(err)
 	}
-	gaps, _ = c.db.GapGroups(ctx, a, 0)
+	gaps, _ = c.db.GapGroups(ctx, a, "", 0)
 	if len(gaps) != 1 || gaps[0].Question != "AGV alarm" {
 		t.Fatalf("after closing HEPA, gaps = %+v", gaps)
 	}
