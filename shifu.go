@@ -75,11 +75,11 @@ type Tenant struct {
 
 // User belongs to exactly one tenant.
 type User struct {
-	ID       int64
-	TenantID int64
-	Login    string
-	Name     string
-	Role     Role
+	ID       int64  `json:"id"`
+	TenantID int64  `json:"-"` // the caller's own tenant, never a client's to name
+	Login    string `json:"login"`
+	Name     string `json:"name"`
+	Role     Role   `json:"role"`
 }
 
 // Document is one uploaded file or technician note. It keeps its ID for life;
@@ -180,16 +180,16 @@ type Note struct {
 
 // Chunk is a retrievable piece of a document.
 type Chunk struct {
-	ID         int64
-	DocumentID int64
-	Ord        int    // position in the document
-	Text       string // what is embedded and shown; starts with the heading path
-	Heading    string // heading path, " > " between levels
-	PageStart  int    // 1-based physical page; 0 when the format has no pages
-	PageEnd    int
-	Anchor     string // id of the nearest preceding heading (HTML)
-	Language   string
-	Tokens     int
+	ID         int64  `json:"id"`
+	DocumentID int64  `json:"version_id"` // the stored version (documents row) it belongs to
+	Ord        int    `json:"ord"`        // position in the document
+	Text       string `json:"text"`       // what is embedded and shown; starts with the heading path
+	Heading    string `json:"heading"`    // heading path, " > " between levels
+	PageStart  int    `json:"page_start"` // 1-based physical page; 0 when the format has no pages
+	PageEnd    int    `json:"page_end"`
+	Anchor     string `json:"anchor"` // id of the nearest preceding heading (HTML)
+	Language   string `json:"language"`
+	Tokens     int    `json:"tokens"`
 }
 
 // Body is the chunk's text without the heading line it starts with: the same
