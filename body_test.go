@@ -18,3 +18,18 @@ func TestChunkBody(t *testing.T) {
 		}
 	}
 }
+
+func TestCitationLabel(t *testing.T) {
+	for _, c := range []struct {
+		c    Citation
+		want string
+	}{
+		{Citation{Document: "m.pdf", Title: "Mill manual", PageStart: 3, PageEnd: 5}, "Mill manual, pp. 3–5"},
+		{Citation{Document: "m.pdf", Title: "Mill manual", PageStart: 3, PageEnd: 3}, "Mill manual, p. 3"},
+		{Citation{Document: "notes.md"}, "notes.md"}, // no title, no pages
+	} {
+		if got := c.c.Label(); got != c.want {
+			t.Errorf("Label of %+v = %q, want %q", c.c, got, c.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@
 package shifu
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -74,11 +75,11 @@ type Tenant struct {
 
 // User belongs to exactly one tenant.
 type User struct {
-	ID       int64
-	TenantID int64
-	Login    string
-	Name     string
-	Role     Role
+	ID       int64  `json:"id"`
+	TenantID int64  `json:"-"` // the caller's own tenant, never a client's to name
+	Login    string `json:"login"`
+	Name     string `json:"name"`
+	Role     Role   `json:"role"`
 }
 
 // Document is one uploaded file or technician note. It keeps its ID for life;
@@ -179,16 +180,16 @@ type Note struct {
 
 // Chunk is a retrievable piece of a document.
 type Chunk struct {
-	ID         int64
-	DocumentID int64
-	Ord        int    // position in the document
-	Text       string // what is embedded and shown; starts with the heading path
-	Heading    string // heading path, " > " between levels
-	PageStart  int    // 1-based physical page; 0 when the format has no pages
-	PageEnd    int
-	Anchor     string // id of the nearest preceding heading (HTML)
-	Language   string
-	Tokens     int
+	ID         int64  `json:"id"`
+	DocumentID int64  `json:"version_id"` // the stored version (documents row) it belongs to
+	Ord        int    `json:"ord"`        // position in the document
+	Text       string `json:"text"`       // what is embedded and shown; starts with the heading path
+	Heading    string `json:"heading"`    // heading path, " > " between levels
+	PageStart  int    `json:"page_start"` // 1-based physical page; 0 when the format has no pages
+	PageEnd    int    `json:"page_end"`
+	Anchor     string `json:"anchor"` // id of the nearest preceding heading (HTML)
+	Language   string `json:"language"`
+	Tokens     int    `json:"tokens"`
 }
 
 // Body is the chunk's text without the heading line it starts with: the same
@@ -239,6 +240,25 @@ type Citation struct {
 	// Verified is false when the model cited this passage but its quote was not
 	// found in it; the citation is kept, flagged, rather than trusted.
 	Verified bool `json:"verified"`
+}
+
+// Label names a cited passage for people, the same in every channel: its
+// document's title (else file name) and pages, "Pump manual, pp. 3–5" or
+// "Pump manual, p. 3"; no pages for a format without them. White space in
+// the title is folded to single spaces.
+func (c Citation) Label() string {
+	name := c.Title
+	if name == "" {
+		name = c.Document
+	}
+	name = strings.Join(strings.Fields(name), " ") // one line in any list
+	switch {
+	case c.PageStart > 0 && c.PageEnd > c.PageStart:
+		return fmt.Sprintf("%s, pp. %d–%d", name, c.PageStart, c.PageEnd)
+	case c.PageStart > 0:
+		return fmt.Sprintf("%s, p. %d", name, c.PageStart)
+	}
+	return name
 }
 
 // Usage is what a model call cost.

@@ -234,6 +234,22 @@ func Score(outs []Outcome) Report {
 	return r
 }
 
+// Recalled counts the hits of got that want holds (by chunk id): an
+// approximate search's recall against the exact one, for benchmarks.
+func Recalled(want, got []shifu.Hit) int {
+	ids := map[int64]bool{}
+	for _, h := range want {
+		ids[h.ID] = true
+	}
+	n := 0
+	for _, h := range got {
+		if ids[h.ID] {
+			n++
+		}
+	}
+	return n
+}
+
 // Percentile returns the p-quantile (nearest rank) of ds.
 func Percentile(ds []time.Duration, p float64) time.Duration {
 	if len(ds) == 0 {

@@ -129,7 +129,7 @@ func BenchmarkSearchCorpus(b *testing.B) {
 						continue
 					}
 					if exact[i] != nil {
-						found += sameIDs(exact[i], r.Hits)
+						found += retrieval.Recalled(exact[i], r.Hits)
 						total += len(exact[i])
 					}
 				}
@@ -153,20 +153,6 @@ func questionTexts(qs []retrieval.EvalQuestion) []string {
 		out[i] = q.Question
 	}
 	return out
-}
-
-func sameIDs(want, got []shifu.Hit) int {
-	ids := map[int64]bool{}
-	for _, h := range want {
-		ids[h.ID] = true
-	}
-	n := 0
-	for _, h := range got {
-		if ids[h.ID] {
-			n++
-		}
-	}
-	return n
 }
 
 // corpusDB opens the benchmark's corpus: an ingested database, or the corpus

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -31,50 +30,13 @@ type BotInstallation struct {
 	CreatedAt  time.Time `json:"created_at"`
 }
 
-// NewBot is an installation to add, secrets in the clear (sealed by BotAdmin).
+// NewBot is an installation to add, secrets in the clear (checked by
+// bot.Credentials.Check and sealed by BotAdmin).
 type NewBot struct {
 	Platform   string `json:"platform"`    // slack | dingtalk
 	ExternalID string `json:"external_id"` // Slack team id, DingTalk app key
 	Secret     string `json:"secret"`      // Slack signing secret (or xapp- app token), DingTalk app secret
 	Token      string `json:"token"`       // Slack bot token xoxb-…; empty for DingTalk
-}
-
-// validate checks a new installation, naming the field and what it accepts.
-func (b *NewBot) validate() error {
-	b.Platform = strings.ToLower(strings.TrimSpace(b.Platform))
-	b.ExternalID = strings.TrimSpace(b.ExternalID)
-	b.Secret = strings.TrimSpace(b.Secret)
-	b.Token = strings.TrimSpace(b.Token)
-	if len(b.ExternalID) > 200 || len(b.Secret) > 1000 || len(b.Token) > 1000 {
-		return shifu.Errorf(shifu.ErrInvalid, "external_id, secret or token is too long")
-	}
-	switch b.Platform {
-	case "slack":
-		switch {
-		case b.ExternalID == "":
-			return shifu.Errorf(shifu.ErrInvalid, "external_id is required: the Slack team id (T… or E… for Enterprise Grid)")
-		case !strings.HasPrefix(b.ExternalID, "T") && !strings.HasPrefix(b.ExternalID, "E"):
-			return shifu.Errorf(shifu.ErrInvalid, "external_id %q: give the Slack team id (T… or E… for Enterprise Grid)", b.ExternalID)
-		case b.Secret == "":
-			return shifu.Errorf(shifu.ErrInvalid, "secret is required: the Slack signing secret (Basic Information → Signing Secret), or an xapp- app-level token for Socket Mode")
-		case !strings.HasPrefix(b.Token, "xoxb-"):
-			return shifu.Errorf(shifu.ErrInvalid, "token is required: the Slack bot user OAuth token, which starts with xoxb-")
-		}
-	case "dingtalk":
-		switch {
-		case b.ExternalID == "":
-			return shifu.Errorf(shifu.ErrInvalid, "external_id is required: the DingTalk robot's AppKey (Client ID)")
-		case b.Secret == "":
-			return shifu.Errorf(shifu.ErrInvalid, "secret is required: the DingTalk robot's AppSecret (Client Secret)")
-		case b.Token != "":
-			return shifu.Errorf(shifu.ErrInvalid, "token: DingTalk robots have no bot token; leave it empty")
-		}
-	case "":
-		return shifu.Errorf(shifu.ErrInvalid, "platform is required: slack or dingtalk")
-	default:
-		return shifu.Errorf(shifu.ErrInvalid, "platform %q: use slack or dingtalk", b.Platform)
-	}
-	return nil
 }
 
 // botAdmin is the configured BotAdmin, or a 503 answer when there is none.
@@ -111,10 +73,6 @@ func (s *Server) addBot(c *gin.Context) {
 	}
 	var req NewBot
 	if err := decodeJSON(c, &req); err != nil {
-		s.fail(c, err)
-		return
-	}
-	if err := req.validate(); err != nil {
 		s.fail(c, err)
 		return
 	}

@@ -123,9 +123,9 @@ func TestAdminBots(t *testing.T) {
 		{map[string]any{"external_id": "x", "secret": "s"}, []string{"platform", "slack or dingtalk"}},
 		{map[string]any{"platform": "slack", "external_id": "T0NEW", "token": "xoxb-1"}, []string{"secret", "signing secret"}},
 		{map[string]any{"platform": "slack", "external_id": "T0NEW", "secret": "s"}, []string{"token", "xoxb-"}},
-		{map[string]any{"platform": "slack", "external_id": "acme", "secret": "s", "token": "xoxb-1"}, []string{"external_id", "team id"}},
+		{map[string]any{"platform": "slack", "external_id": "acme", "secret": "s", "token": "xoxb-1"}, []string{"team id", "starts with T"}},
 		{map[string]any{"platform": "dingtalk", "external_id": "k"}, []string{"secret", "AppSecret"}},
-		{map[string]any{"platform": "dingtalk", "secret": "s"}, []string{"external_id", "AppKey"}},
+		{map[string]any{"platform": "dingtalk", "secret": "s"}, []string{"AppKey", "required"}},
 		{map[string]any{"platform": "dingtalk", "external_id": "k", "secret": "s", "token": "t"}, []string{"token", "empty"}},
 		{map[string]any{"platform": 7}, []string{"platform", "wrong type"}},
 	} {

@@ -3,7 +3,6 @@ package web_test
 import (
 	"net/http"
 	"net/url"
-	"os"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -21,9 +20,7 @@ import (
 // good login every 300 ms. It reports the rise in resident memory over the
 // idle server and each good login's status and time. SHIFU_LOAD=1 runs it.
 func TestLoadLogins(t *testing.T) {
-	if os.Getenv("SHIFU_LOAD") == "" {
-		t.Skip("load test: set SHIFU_LOAD=1 to run it")
-	}
+	loadTest(t)
 	n := envInt("SHIFU_LOAD_LOGINS", 64)
 	w := newWorld(t, worldOpts{login: [2]int{envInt("SHIFU_LOAD_LOGIN_CHECKS", runtime.NumCPU()), 1 << 20}})
 	// One CSRF pair for every post, as an attacker keeps it: no cookie jar.
@@ -127,13 +124,4 @@ func TestLoadLogins(t *testing.T) {
 }
 
 // rssKB is the process's resident memory now, in kB (Linux).
-func rssKB() int {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			return n
-		}
-	}
-	return 0
-}
+func rssKB() int { return procKB("VmRSS") }

@@ -25,9 +25,7 @@ import (
 // sustained requests per second, latency percentiles and memory. Run with
 // SHIFU_LOAD=1 (it is not part of the normal test run).
 func TestLoadChat(t *testing.T) {
-	if os.Getenv("SHIFU_LOAD") == "" {
-		t.Skip("load test: set SHIFU_LOAD=1 to run it")
-	}
+	loadTest(t)
 	clients := envInt("SHIFU_LOAD_CLIENTS", 32)
 	dur := time.Duration(envInt("SHIFU_LOAD_SECONDS", 10)) * time.Second
 	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: "Replace the mechanical seal, part MS-220 [1].", Latency: 100 * time.Millisecond}})
@@ -140,16 +138,31 @@ func envInt(name string, def int) int {
 	return def
 }
 
-// maxRSS reads the process's peak resident set from /proc (Linux).
+// maxRSS is the process's peak resident set (Linux).
 func maxRSS() string {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return "unknown"
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			return strings.TrimSpace(v)
-		}
+	if kb := procKB("VmHWM"); kb > 0 {
+		return strconv.Itoa(kb) + " kB"
 	}
 	return "unknown"
+}
+
+// procKB reads one kB field of /proc/self/status (Linux); 0 when absent.
+func procKB(field string) int {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return n
+		}
+	}
+	return 0
+}
+
+// loadTest skips a load test unless SHIFU_LOAD is set: they are not part of
+// the normal test run.
+func loadTest(t *testing.T) {
+	t.Helper()
+	if os.Getenv("SHIFU_LOAD") == "" {
+		t.Skip("load test: set SHIFU_LOAD=1 to run it")
+	}
 }

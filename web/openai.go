@@ -247,19 +247,7 @@ func sourcesMarkdown(cs []shifu.Citation, quotes bool) string {
 	var b strings.Builder
 	b.WriteString(sourcesHeading)
 	for _, c := range cs {
-		title := c.Title
-		if title == "" {
-			title = c.Document
-		}
-		title = strings.Join(strings.Fields(title), " ") // one list item
-		fmt.Fprintf(&b, "%d. %s", c.N, title)
-		if c.PageStart > 0 {
-			if c.PageEnd > c.PageStart {
-				fmt.Fprintf(&b, ", pp. %d–%d", c.PageStart, c.PageEnd)
-			} else {
-				fmt.Fprintf(&b, ", p. %d", c.PageStart)
-			}
-		}
+		fmt.Fprintf(&b, "%d. %s", c.N, c.Label())
 		if c.Author != "" {
 			fmt.Fprintf(&b, " (note by %s)", c.Author)
 		}

@@ -88,14 +88,8 @@ func cmdAsk(ctx context.Context, e *env, args []string) error {
 }
 
 func citePlace(c shifu.Citation) string {
-	name := c.Document
-	switch {
-	case c.PageStart > 0 && c.PageEnd > c.PageStart:
-		return fmt.Sprintf("%s, pages %d-%d", name, c.PageStart, c.PageEnd)
-	case c.PageStart > 0:
-		return fmt.Sprintf("%s, page %d", name, c.PageStart)
-	case c.Anchor != "":
-		return name + "#" + c.Anchor
+	if c.PageStart == 0 && c.Anchor != "" {
+		return c.Label() + " #" + c.Anchor
 	}
-	return name
+	return c.Label()
 }

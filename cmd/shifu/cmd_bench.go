@@ -261,7 +261,7 @@ func benchSearch(ctx context.Context, e *env, args []string) error {
 					exact[i] = r.Hits
 				case "vector hnsw":
 					if timed {
-						found += sameIDs(exact[i], r.Hits)
+						found += retrieval.Recalled(exact[i], r.Hits)
 						total += len(exact[i])
 					}
 				}
@@ -289,19 +289,4 @@ func benchSearch(ctx context.Context, e *env, args []string) error {
 	}
 	row("vector hnsw", fmt.Sprintf("index always; recall@%d %.3f against exact", *k, recall))
 	return nil
-}
-
-// sameIDs counts the hits of got that want holds.
-func sameIDs(want, got []shifu.Hit) int {
-	ids := map[int64]bool{}
-	for _, h := range want {
-		ids[h.ID] = true
-	}
-	n := 0
-	for _, h := range got {
-		if ids[h.ID] {
-			n++
-		}
-	}
-	return n
 }

@@ -65,14 +65,8 @@ func cmdBot(ctx context.Context, e *env, args []string) error {
 	external := func() (string, error) {
 		switch platform {
 		case bot.Slack:
-			if !strings.HasPrefix(*team, "T") && !strings.HasPrefix(*team, "E") {
-				return "", shifu.Errorf(shifu.ErrInvalid, "--team %q: give the Slack team id (T… or E… for Enterprise Grid)", *team)
-			}
 			return *team, nil
 		case bot.DingTalk:
-			if *appKey == "" {
-				return "", shifu.Errorf(shifu.ErrInvalid, "--app-key is required: the robot's AppKey (Client ID)")
-			}
 			return *appKey, nil
 		}
 		return "", shifu.Errorf(shifu.ErrInvalid, "platform %q: use slack or dingtalk\n%s", platform, botUsage)
@@ -116,16 +110,10 @@ func cmdBot(ctx context.Context, e *env, args []string) error {
 			case strings.HasPrefix(*signing, "xapp-"):
 				return shifu.Errorf(shifu.ErrInvalid, "--signing-secret: that is an app-level token; pass it as --app-token for Socket Mode")
 			}
-			if !strings.HasPrefix(*token, "xoxb-") {
-				return shifu.Errorf(shifu.ErrInvalid, "--bot-token: give the bot user OAuth token, which starts with xoxb-")
-			}
 			secret, tok = *signing+*appToken, *token
 		} else {
 			if err := stdin(appSecret, "app-secret"); err != nil {
 				return err
-			}
-			if *appSecret == "" {
-				return shifu.Errorf(shifu.ErrInvalid, "--app-secret is required: the robot's AppSecret (Client Secret)")
 			}
 			secret = *appSecret
 		}

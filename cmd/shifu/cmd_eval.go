@@ -155,7 +155,7 @@ func embModel(e *env) string {
 // evalLine is one line of --out.
 type evalLine struct {
 	ID        string      `json:"id"`
-	Hits      []searchHit `json:"hits"`
+	Hits      []shifu.Hit `json:"hits"`
 	Abstained bool        `json:"abstained"`
 	LatencyMS float64     `json:"latency_ms"`
 	Rank      int         `json:"rank,omitempty"`
@@ -169,7 +169,7 @@ func writeHits(path string, outs []retrieval.Outcome) error {
 	enc := json.NewEncoder(f)
 	enc.SetEscapeHTML(false)
 	for _, o := range outs {
-		if err := enc.Encode(evalLine{ID: o.Question.ID, Hits: toSearchHits(o.Hits), Abstained: o.Abstained,
+		if err := enc.Encode(evalLine{ID: o.Question.ID, Hits: nonNil(o.Hits), Abstained: o.Abstained,
 			LatencyMS: ms(o.Latency), Rank: o.Rank}); err != nil {
 			f.Close()
 			return err

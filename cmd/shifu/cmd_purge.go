@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/config"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
@@ -16,13 +15,9 @@ import (
 // being live longer ago than SHIFU_VERSION_RETENTION. shifu serve does the
 // same every hour.
 func cmdPurge(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "purge")
-	tenantName := fs.String("tenant", "", "tenant name (default: every tenant)")
-	if err := parseFlags(fs, args); err != nil {
+	name, err := tenantFlag(e, "purge", args)
+	if err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu purge [--tenant NAME]")
 	}
 	c, err := e.config()
 	if err != nil {
@@ -32,14 +27,8 @@ func cmdPurge(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var ts []shifu.Tenant
-	if *tenantName != "" {
-		t, err := e.tenant(ctx, *tenantName)
-		if err != nil {
-			return err
-		}
-		ts = append(ts, t)
-	} else if ts, err = db.Tenants(ctx); err != nil {
+	ts, err := e.tenants(ctx, name)
+	if err != nil {
 		return err
 	}
 	for _, t := range ts {

@@ -13,27 +13,17 @@ import (
 // tenant or all (see ingest.Service.Reindex). shifu serve does the same in
 // the background at start; this is for doing it before, or on its own.
 func cmdReindex(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "reindex")
-	tenantName := fs.String("tenant", "", "tenant name (default: every tenant)")
-	if err := parseFlags(fs, args); err != nil {
+	name, err := tenantFlag(e, "reindex", args)
+	if err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu reindex [--tenant NAME]")
 	}
 	e.warmAnalyzer() // while the database and tenant are looked up
 	db, err := e.db(ctx)
 	if err != nil {
 		return err
 	}
-	var ts []shifu.Tenant
-	if *tenantName != "" {
-		t, err := e.tenant(ctx, *tenantName)
-		if err != nil {
-			return err
-		}
-		ts = append(ts, t)
-	} else if ts, err = db.Tenants(ctx); err != nil {
+	ts, err := e.tenants(ctx, name)
+	if err != nil {
 		return err
 	}
 	// Re-indexing reads chunk text: no PDF engine or embedder is started.
@@ -70,4 +60,31 @@ func reindexAll(ctx context.Context, svc *ingest.Service, ts []shifu.Tenant, log
 			log.Info("re-indexed documents an older analyzer indexed", "tenant", t.Name, "documents", n)
 		}
 	}
+}
+
+// tenantFlag parses the one flag of a command that acts on one tenant or all
+// (purge, reindex): --tenant NAME, "" for every tenant.
+func tenantFlag(e *env, cmd string, args []string) (string, error) {
+	fs := flags(e, cmd)
+	name := fs.String("tenant", "", "tenant name (default: every tenant)")
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
+	}
+	if fs.NArg() > 0 {
+		return "", shifu.Errorf(shifu.ErrInvalid, "usage: shifu %s [--tenant NAME]", cmd)
+	}
+	return *name, nil
+}
+
+// tenants is the named tenant, or every tenant when name is "".
+func (e *env) tenants(ctx context.Context, name string) ([]shifu.Tenant, error) {
+	if name != "" {
+		t, err := e.tenant(ctx, name)
+		return []shifu.Tenant{t}, err
+	}
+	db, err := e.db(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return db.Tenants(ctx)
 }

@@ -100,27 +100,6 @@ func (e *env) chat() (model.Chat, error) {
 	})
 }
 
-// searchHit is one hit as `shifu search --json` prints it.
-type searchHit struct {
-	Document  string  `json:"document"`
-	Title     string  `json:"title"`
-	PageStart int     `json:"page_start"`
-	PageEnd   int     `json:"page_end"`
-	Anchor    string  `json:"anchor"`
-	Heading   string  `json:"heading"`
-	Text      string  `json:"text"`
-	Score     float64 `json:"score"`
-}
-
-func toSearchHits(hits []shifu.Hit) []searchHit {
-	out := make([]searchHit, len(hits))
-	for i, h := range hits {
-		out[i] = searchHit{Document: h.Document, Title: h.Title, PageStart: h.PageStart, PageEnd: h.PageEnd,
-			Anchor: h.Anchor, Heading: h.Heading, Text: h.Text, Score: h.Score}
-	}
-	return out
-}
-
 // cmdSearch prints the best passages for a question.
 func cmdSearch(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "search")
@@ -154,7 +133,7 @@ func cmdSearch(ctx context.Context, e *env, args []string) error {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
-		return enc.Encode(toSearchHits(r.Hits))
+		return enc.Encode(nonNil(r.Hits))
 	}
 	if r.Abstain {
 		fmt.Fprintf(e.stdout, "(low confidence %.2f: the manuals may not cover this)\n\n", r.Confidence)
@@ -191,4 +170,12 @@ func snippet(s string, n int) string {
 		return string(r[:n]) + "…"
 	}
 	return s
+}
+
+// nonNil prints no hits as [] rather than null.
+func nonNil(hits []shifu.Hit) []shifu.Hit {
+	if hits == nil {
+		return []shifu.Hit{}
+	}
+	return hits
 }

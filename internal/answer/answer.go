@@ -33,7 +33,9 @@ type Store interface {
 	CreateConversation(ctx context.Context, tenant int64, c postgres.NewConversation) (int64, error)
 	ConversationByExternal(ctx context.Context, tenant int64, channel, external string) (int64, error)
 	History(ctx context.Context, tenant, userID, conversation int64, limit int) ([]shifu.Turn, error)
-	Exchange(ctx context.Context, tenant, conversation, userID int64, question string, a shifu.Answer) (int64, error)
+	// Exchange stores the question and answer, and the gap (a reason, or
+	// "": none) in the same transaction.
+	Exchange(ctx context.Context, tenant, conversation, userID int64, question string, a shifu.Answer, gap string) (int64, error)
 }
 
 // Options tune the service. Zero fields take defaults.
@@ -154,8 +156,14 @@ func (s *Service) Ask(ctx context.Context, q shifu.Question, onDelta func(string
 	a.KeywordOnly = res.KeywordOnly
 	a.ConversationID = conv
 	a.LatencyMS = time.Since(start).Milliseconds()
+	// An abstention is a knowledge gap: the supervisors' desk lists it until
+	// a note answers it.
+	gap := ""
+	if a.Abstained {
+		gap = "abstained"
+	}
 	// Store even if the caller went away mid-answer: the exchange happened.
-	id, err := s.store.Exchange(context.WithoutCancel(ctx), q.Tenant, conv, q.UserID, text, a)
+	id, err := s.store.Exchange(context.WithoutCancel(ctx), q.Tenant, conv, q.UserID, text, a, gap)
 	if err != nil {
 		return a, err
 	}

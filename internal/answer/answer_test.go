@@ -224,10 +224,11 @@ func TestHungModelDegrades(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
 	a, _ := ask(t, answer.New(f.db, f.searcher, c, answer.Options{}), f, "What does alarm E-104 mean?")
-	if !a.Degraded || time.Since(start) > 10*time.Second {
-		t.Fatalf("hung model: degraded=%v after %v", a.Degraded, time.Since(start))
+	// The model was asked, hung, and was given up on: the manual's own
+	// sentences answer, stored like any answer.
+	if !a.Degraded || srv.Count("/chat/completions") == 0 || a.MessageID == 0 {
+		t.Fatalf("hung model: degraded=%v after %d model calls, message %d", a.Degraded, srv.Count("/chat/completions"), a.MessageID)
 	}
 }
 

@@ -121,14 +121,14 @@ func (s *Service) Logger() *slog.Logger { return s.log }
 // PublicURL is the web app's address, for links in answers.
 func (s *Service) PublicURL() string { return s.public }
 
-// Install seals the secrets and stores a new installation for the tenant.
+// Install checks the credentials (Credentials.Check), seals the secrets and
+// stores a new installation for the tenant.
 func (s *Service) Install(ctx context.Context, tenant int64, platform, external, secret, token string) (postgres.Bot, error) {
-	if platform != Slack && platform != DingTalk {
-		return postgres.Bot{}, shifu.Errorf(shifu.ErrInvalid, "bot platform %q: use slack or dingtalk", platform)
+	c := Credentials{Platform: platform, External: external, Secret: secret, Token: token}
+	if err := c.Check(); err != nil {
+		return postgres.Bot{}, err
 	}
-	if external == "" || secret == "" {
-		return postgres.Bot{}, shifu.Errorf(shifu.ErrInvalid, "a %s bot needs its id and secret", platform)
-	}
+	platform, external, secret, token = c.Platform, c.External, c.Secret, c.Token
 	k, err := s.keys.TenantKey(ctx, tenant)
 	if err != nil {
 		return postgres.Bot{}, err

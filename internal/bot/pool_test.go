@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -70,12 +71,8 @@ func TestPoolCloseCancelsAfterGrace(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	start := time.Now()
-	if err := p.Close(ctx); err == nil {
-		t.Fatal("Close returned nil though work outlived the grace period")
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Fatalf("Close took %v", d)
+	if err := p.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close = %v, want the grace period's deadline: work outlived it", err)
 	}
 	// The running one saw its context end; the waiting one never started.
 	if n := cancelled.Load(); n != 1 {

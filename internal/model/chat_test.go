@@ -168,8 +168,8 @@ func TestChatFirstByteTimeoutRetries(t *testing.T) {
 	if err != nil || r.Text != "second time lucky" {
 		t.Fatalf("%q %v", r.Text, err)
 	}
-	if el := time.Since(start); el < 200*time.Millisecond || el > 3*time.Second {
-		t.Fatalf("took %v", el)
+	if el := time.Since(start); el < 200*time.Millisecond {
+		t.Fatalf("retried after %v, before the first-byte timeout", el)
 	}
 	if srv.Count("") != 2 {
 		t.Fatalf("%d requests, want 2", srv.Count(""))
@@ -189,13 +189,10 @@ func TestChatHangMidStreamNotRetried(t *testing.T) {
 	srv := modeltest.NewServer(t, modeltest.Options{Reply: "one two three four five", Chunk: 4, Script: []modeltest.Step{{HangAfter: 2}}})
 	c := newTestChat(t, ChatConfig{BaseURL: srv.BaseURL(), Timeout: 300 * time.Millisecond, FirstByteTimeout: 100 * time.Millisecond})
 	var d deltas
-	start := time.Now()
 	_, err := c.Complete(context.Background(), question, d.add)
-	if !errors.Is(err, shifu.ErrUnavailable) {
-		t.Fatalf("err = %v", err)
-	}
-	if el := time.Since(start); el > 2*time.Second {
-		t.Fatalf("hung stream cut after %v", el)
+	// Cut by the call's Timeout (its deadline), not left hanging.
+	if !errors.Is(err, shifu.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the deadline's error", err)
 	}
 	// The two fragments delivered are never repeated by a retry.
 	if got := d.list(); strings.Join(got, "") != "one two " || srv.Count("") != 1 {

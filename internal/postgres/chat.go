@@ -164,10 +164,12 @@ type Message struct {
 	CreatedAt      time.Time
 }
 
-// Exchange stores one question and its answer in a conversation, and, when
-// the answer abstained, a knowledge gap for supervisors, all in one
-// transaction. It returns the assistant message's id.
-func (db *DB) Exchange(ctx context.Context, tenant, conversation, userID int64, question string, a shifu.Answer) (int64, error) {
+// Exchange stores one question and its answer in a conversation and, when
+// gap names a reason (the answer service gives "abstained"), the knowledge
+// gap it opens for supervisors, all in one transaction: an answer is never
+// stored without the gap its caller asked for. It returns the assistant
+// message's id.
+func (db *DB) Exchange(ctx context.Context, tenant, conversation, userID int64, question string, a shifu.Answer, gap string) (int64, error) {
 	cites := a.Citations
 	if cites == nil {
 		cites = []shifu.Citation{}
@@ -194,9 +196,9 @@ func (db *DB) Exchange(ctx context.Context, tenant, conversation, userID int64, 
 				title = CASE WHEN title = '' THEN left($2, 200) ELSE title END WHERE id = $1`, conversation, question); err != nil {
 			return err
 		}
-		if a.Abstained {
-			_, err = tx.Exec(ctx, `INSERT INTO gaps (question, reason, message_id, user_id) VALUES ($1, 'abstained', $2, $3)`,
-				question, id, nullID(userID))
+		if gap != "" {
+			_, err = tx.Exec(ctx, `INSERT INTO gaps (question, reason, message_id, user_id) VALUES ($1, $2, $3, $4)`,
+				question, gap, id, nullID(userID))
 		}
 		return err
 	})
@@ -249,14 +251,4 @@ func (db *DB) Messages(ctx context.Context, tenant, userID, conversation int64) 
 		return Conversation{}, nil, fmt.Errorf("messages: %w", err)
 	}
 	return conv, out, nil
-}
-
-// AddGap records a question the manuals answered badly (reason "downvoted")
-// or not at all ("abstained").
-func (db *DB) AddGap(ctx context.Context, tenant int64, question, reason string, messageID, userID int64) error {
-	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO gaps (question, reason, message_id, user_id) VALUES ($1, $2, $3, $4)`,
-			question, reason, nullID(messageID), nullID(userID))
-		return classify(err)
-	})
 }

@@ -36,7 +36,7 @@ func TestConversationsAreTheOwners(t *testing.T) {
 		}
 		for _, q := range qs {
 			a := shifu.Answer{Text: "Answer to " + q + " [1]", Citations: []shifu.Citation{{N: 1, Document: "p.pdf", PageStart: 3, Quote: "seal", Verified: true}}}
-			if _, err := db.Exchange(ctx, tenant, id, user, q, a); err != nil {
+			if _, err := db.Exchange(ctx, tenant, id, user, q, a, ""); err != nil {
 				t.Fatal(err)
 			}
 		}

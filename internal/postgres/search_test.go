@@ -199,11 +199,11 @@ func TestGaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{"HEPA filter interval?", "  hepa filter interval?", "AGV alarm"} {
-		if _, err := c.db.Exchange(ctx, a, conv, 0, q, shifu.Answer{Text: "not covered", Abstained: true}); err != nil {
+		if _, err := c.db.Exchange(ctx, a, conv, 0, q, shifu.Answer{Text: "not covered", Abstained: true}, "abstained"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := c.db.Exchange(ctx, a, conv, 0, "covered", shifu.Answer{Text: "yes [1]"}); err != nil {
+	if _, err := c.db.Exchange(ctx, a, conv, 0, "covered", shifu.Answer{Text: "yes [1]"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	gaps, err := c.db.GapGroups(ctx, a, "", 0)

@@ -10,21 +10,21 @@
     for (const u of d.users) {
       // The role is changed in place; a reset password is shown once.
       const role = el('select', { 'aria-label': t('admin.role'), onchange: async () => {
-        try { await api('POST', '/api/users/' + u.ID + '/role', { role: role.value }); } catch (e) { alert(e.message); }
+        try { await api('POST', '/api/users/' + u.id + '/role', { role: role.value }); } catch (e) { alert(e.message); }
         loadUsers();
       } }, ...['worker', 'supervisor', 'admin'].map((r) => el('option', { value: r, text: t('role.' + r) })));
-      role.value = u.Role;
-      tb.append(el('tr', { 'data-login': u.Login }, el('td', { 'data-label': t('admin.login'), text: u.Login }),
-        el('td', { 'data-label': t('admin.name'), text: u.Name }), el('td', { 'data-label': t('admin.role') }, role),
+      role.value = u.role;
+      tb.append(el('tr', { 'data-login': u.login }, el('td', { 'data-label': t('admin.login'), text: u.login }),
+        el('td', { 'data-label': t('admin.name'), text: u.name }), el('td', { 'data-label': t('admin.role') }, role),
         el('td', { class: 'actions' }, el('button', { type: 'button', text: u.disabled ? t('admin.enable') : t('admin.disable'), onclick: async () => {
-          try { await api('POST', '/api/users/' + u.ID + (u.disabled ? '/enable' : '/disable')); } catch (e) { alert(e.message); }
+          try { await api('POST', '/api/users/' + u.id + (u.disabled ? '/enable' : '/disable')); } catch (e) { alert(e.message); }
           loadUsers();
         } }),
         el('button', { type: 'button', class: 'reset-password', text: t('admin.reset_password'), onclick: async () => {
-          if (!confirm(t('admin.confirm_reset') + '\n' + u.Login)) return;
-          try { const r = await api('POST', '/api/users/' + u.ID + '/password', {}); alert(t('admin.generated') + '\n' + r.password); } catch (e) { alert(e.message); }
+          if (!confirm(t('admin.confirm_reset') + '\n' + u.login)) return;
+          try { const r = await api('POST', '/api/users/' + u.id + '/password', {}); alert(t('admin.generated') + '\n' + r.password); } catch (e) { alert(e.message); }
         } }))));
-      if (!u.disabled) sel.append(el('option', { value: u.ID, text: u.Login }));
+      if (!u.disabled) sel.append(el('option', { value: u.id, text: u.login }));
     }
   }
   async function loadTokens() {

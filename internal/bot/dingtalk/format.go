@@ -49,17 +49,7 @@ func Markdown(a shifu.Answer, public string) string {
 		b.WriteString("\n\n**Sources**\n\n")
 	}
 	for _, c := range a.Citations {
-		name := c.Title
-		if name == "" {
-			name = c.Document
-		}
-		fmt.Fprintf(&b, "- %d. %s", c.N, inert(bot.Label(name)))
-		switch {
-		case c.PageStart > 0 && c.PageEnd > c.PageStart:
-			fmt.Fprintf(&b, ", pp. %d–%d", c.PageStart, c.PageEnd)
-		case c.PageStart > 0:
-			fmt.Fprintf(&b, ", p. %d", c.PageStart)
-		}
+		fmt.Fprintf(&b, "- %d. %s", c.N, inert(bot.Label(c.Label())))
 		if c.DocID > 0 && public != "" {
 			fmt.Fprintf(&b, " [open](%s)", docURL(public, c))
 		}

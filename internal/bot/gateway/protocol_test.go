@@ -79,7 +79,8 @@ func TestSlackURLVerification(t *testing.T) {
 }
 
 func TestSlackMentionRefusalsAndRetries(t *testing.T) {
-	asker := &standIn{text: "Reset the drive with P-07 [1]. <!channel> see [this](https://evil.test/x)"}
+	// The asker holds its answer until the mention is acknowledged.
+	asker := &standIn{text: "Reset the drive with P-07 [1]. <!channel> see [this](https://evil.test/x)", wait: make(chan struct{})}
 	w := newWorld(t, asker)
 	sec := w.slackSec["TACME"]
 	body := mentionBody("TACME", "Ev0001", "C0LAN2Q65", "1515449522.000016", "", "<@U0LAN0Z89> how do I reset the VFD?")
@@ -102,11 +103,9 @@ func TestSlackMentionRefusalsAndRetries(t *testing.T) {
 
 	// The signed mention is acknowledged and answered once, in its thread,
 	// even when Slack retries it.
-	start := time.Now()
+	// The ack does not wait for the answer: it comes while Ask is held.
 	status(t, w.slackPost(t, "/bots/slack/events", "application/json", body, sec, w.now), 200)
-	if d := time.Since(start); d > 3*time.Second {
-		t.Fatalf("ack took %v", d)
-	}
+	close(asker.wait)
 	status(t, w.slackPost(t, "/bots/slack/events", "application/json", body, sec, w.now,
 		"X-Slack-Retry-Num", "1", "X-Slack-Retry-Reason", "http_timeout"), 200)
 	wait(t, w.slack.got, 1)

@@ -82,17 +82,7 @@ func Blocks(a shifu.Answer, public string) []slack.Block {
 		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, part, false, true), nil, nil))
 	}
 	for _, c := range a.Citations {
-		name := c.Title
-		if name == "" {
-			name = c.Document
-		}
-		line := fmt.Sprintf("[%d] *%s*", c.N, Escape(bot.Label(name)))
-		switch {
-		case c.PageStart > 0 && c.PageEnd > c.PageStart:
-			line += fmt.Sprintf(", pp. %d–%d", c.PageStart, c.PageEnd)
-		case c.PageStart > 0:
-			line += fmt.Sprintf(", p. %d", c.PageStart)
-		}
+		line := fmt.Sprintf("[%d] *%s*", c.N, Escape(bot.Label(c.Label())))
 		if c.DocID > 0 && public != "" {
 			line += fmt.Sprintf(" · <%s|open>", escaper.Replace(DocURL(public, c)))
 		}

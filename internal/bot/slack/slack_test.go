@@ -102,7 +102,7 @@ func TestBlocks(t *testing.T) {
 		t.Errorf("section %+v", sec.Text)
 	}
 	c1 := blocks[1].(*slack.ContextBlock).ContextElements.Elements[0].(*slack.TextBlockObject)
-	if !strings.HasPrefix(c1.Text, "[1] *&lt;!channel&gt; Drive *manual**, p. 12 · <https://shifu.example.cn/documents/7#page=12|open>") {
+	if !strings.HasPrefix(c1.Text, "[1] *&lt;!channel&gt; Drive *manual*, p. 12* · <https://shifu.example.cn/documents/7#page=12|open>") {
 		t.Errorf("citation 1: %q", c1.Text)
 	}
 	if strings.Contains(c1.Text, "<!") {
