@@ -245,6 +245,7 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 		return nil
 	}
 	prog := doc.Progress
+	pace := s.pacer()
 	var timing stageTimes
 	t0 := time.Now()
 	defer func() {
@@ -272,7 +273,7 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 				lastReport = time.Now()
 				_ = s.db.SetProgress(ctx, tenant, id, prog)
 			}
-		}, &timing)
+		}, pace, &timing)
 		if err != nil {
 			return err
 		}
@@ -297,6 +298,9 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 	mark := time.Now()
 	defer func() { timing.embed = time.Since(mark) }()
 	for start := 0; start < len(ids); start += s.batch {
+		if err := pace.Wait(ctx); err != nil {
+			return err
+		}
 		end := min(start+s.batch, len(ids))
 		vecs, err := s.embedder.Embed(ctx, texts[start:end])
 		if err != nil {
@@ -323,7 +327,7 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 // (Options.Deadline): every stage is CPU spent on the upload's bytes, so
 // none may run unbounded. Running out of time is the file's fault and fails
 // it once, with the reason; a retry would only spend the time again.
-func (s *Service) read(ctx context.Context, name string, data []byte, progress func(done, total int), timing *stageTimes) ([]postgres.ChunkRow, postgres.Meta, error) {
+func (s *Service) read(ctx context.Context, name string, data []byte, progress func(done, total int), pace Pace, timing *stageTimes) ([]postgres.ChunkRow, postgres.Meta, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.deadline)
 	defer cancel()
 	late := func(err error) error {
@@ -333,7 +337,10 @@ func (s *Service) read(ctx context.Context, name string, data []byte, progress f
 		return err
 	}
 	t0 := time.Now()
-	pd, err := s.parser.Parse(ctx, name, data, progress)
+	pd, err := s.parser.Parse(ctx, name, data, func(done, total int) {
+		progress(done, total)
+		_ = pace.Wait(ctx) // the parser sees ctx end itself
+	})
 	if err != nil {
 		return nil, postgres.Meta{}, late(err)
 	}
@@ -348,7 +355,11 @@ func (s *Service) read(ctx context.Context, name string, data []byte, progress f
 	}
 	rows := make([]postgres.ChunkRow, len(chunks))
 	for i, c := range chunks {
-		if err := ctx.Err(); err != nil {
+		if i%termsPerPace == 0 {
+			if err := pace.Wait(ctx); err != nil {
+				return nil, postgres.Meta{}, late(err)
+			}
+		} else if err := ctx.Err(); err != nil {
 			return nil, postgres.Meta{}, late(err)
 		}
 		rows[i] = postgres.ChunkRow{Chunk: c, Terms: s.analyzer.Terms(c.Text)}

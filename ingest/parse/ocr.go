@@ -184,7 +184,7 @@ func (o *ocr) run(ctx context.Context, img []byte, args ...string) ([]byte, erro
 	stdout.max, stderr.max = maxOCROutput, 4<<10
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = time.Second
-	if err := cmd.Run(); err != nil {
+	if err := runLow(cmd); err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("ocr: %w", ctx.Err())
 		}

@@ -69,15 +69,16 @@ func (l *Limiter) Full() bool {
 }
 
 // room reports whether one more waiter fits in the queue: below its length,
-// and, once answers have been timed, likely to get a slot within wait (the
-// waiters ahead of it leave at slots per hold). A refusal that comes after
-// the whole wait is a slow refusal; this one comes in microseconds, and
-// those who do queue are almost always served. Called with mu held.
+// and, once answers have been timed, likely to get a slot within wait: the
+// waiters ahead of it leave at slots per hold, and half the wait is kept as
+// margin, for answer times vary. A refusal that comes after the whole wait
+// is a slow refusal; this one comes in microseconds, and those who do queue
+// are almost always served. Called with mu held.
 func (l *Limiter) room() bool {
 	if l.waiting >= l.queue {
 		return false
 	}
-	return l.hold == 0 || time.Duration(l.waiting+1)*l.hold/time.Duration(l.slots) <= l.wait
+	return l.hold == 0 || 2*time.Duration(l.waiting+1)*l.hold/time.Duration(l.slots) <= l.wait
 }
 
 // Acquire takes an answer slot for tenant, waiting in the queue if all are

@@ -108,7 +108,7 @@ func TestCallerLeavingFreesItsPlace(t *testing.T) {
 // the wait is refused on arrival instead of after waiting for nothing; one
 // that would, queues.
 func TestHopelessWaitRefusedAtOnce(t *testing.T) {
-	l := New(1, 8, 10*time.Second)
+	l := New(1, 8, 20*time.Second)
 	var clock time.Time
 	l.now = func() time.Time { return clock }
 	r, _ := l.Acquire(context.Background(), 1)
@@ -121,7 +121,7 @@ func TestHopelessWaitRefusedAtOnce(t *testing.T) {
 	defer r()
 	got := make(chan error, 1)
 	go func() {
-		rel, err := l.Acquire(context.Background(), 1) // first in line: served in ~6 s, within the wait
+		rel, err := l.Acquire(context.Background(), 1) // first in line: served in ~6 s, within half the wait
 		if err == nil {
 			rel()
 		}
@@ -129,7 +129,7 @@ func TestHopelessWaitRefusedAtOnce(t *testing.T) {
 	}()
 	queued(t, l, 1)
 	if !l.Full() {
-		t.Fatal("a second waiter (~12 s away, wait 10 s) has room")
+		t.Fatal("a second waiter (~12 s away, wait 20 s: more than half) has room")
 	}
 	if _, err := l.Acquire(context.Background(), 2); !errors.Is(err, ErrBusy) {
 		t.Fatalf("second waiter: %v, want ErrBusy at once", err)
