@@ -25,7 +25,7 @@ type Limiter struct {
 	queue int           // waiting at most
 	wait  time.Duration // longest wait in the queue
 
-	now   func() time.Time
+	now func() time.Time
 
 	mu       sync.Mutex
 	inflight int
