@@ -6,8 +6,8 @@ import (
 	"os/exec"
 )
 
-// childNice is the niceness of the parse's child processes (pdftotext,
-// tesseract): they are background work, and the scheduler gives a nice-10
+// childNice is the niceness of pdftotext (tesseract is not niced: its pages
+// have deadlines a starved process would miss): it is background work, and the scheduler gives a nice-10
 // process about a tenth of a core's time against one at 0, so the answers
 // served meanwhile keep their CPU; with the cores idle they run at full
 // speed. In-process stages give way by pacing instead (ingest.Priority).
