@@ -71,6 +71,7 @@ type Service struct {
 	river    *river.Client[pgx.Tx]
 	beat     time.Duration // heartbeat of running jobs; 0: no workers here
 	rescuer  rescuer
+	priority Priority // nil: full speed
 }
 
 // Options tune the pipeline.
@@ -91,6 +92,8 @@ type Options struct {
 	// is taken up by heartbeat within seconds; River's own rescuer, the
 	// backstop, JobTimeout/20 after the timeout.
 	JobTimeout time.Duration
+	// Priority paces jobs while answers are in flight (see Priority).
+	Priority Priority
 }
 
 // clientID names this pipeline among the job queue's clients: host, pid and
@@ -118,7 +121,8 @@ func New(db *postgres.DB, keys Keys, p Parser, a Analyzer, e Embedder, o Options
 		o.JobTimeout = 20 * time.Minute
 	}
 	s := &Service{db: db, keys: keys, parser: p, analyzer: a, embedder: e, chunking: o.Chunking,
-		maxBytes: o.MaxBytes, deadline: o.Deadline, fair: newFairness(o.Workers), batch: o.EmbedBatch, log: o.Logger}
+		maxBytes: o.MaxBytes, deadline: o.Deadline, fair: newFairness(o.Workers), batch: o.EmbedBatch, log: o.Logger,
+		priority: o.Priority}
 	cfg := &river.Config{
 		Logger:      o.Logger,
 		MaxAttempts: maxAttempts,

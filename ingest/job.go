@@ -243,6 +243,7 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 		return nil
 	}
 	prog := doc.Progress
+	pace := s.pacer()
 	t0 := time.Now()
 	defer func() {
 		s.log.Info("ingest stages", "document", doc.Name, "stages", prog.Stages.String(), "total", time.Since(t0))
@@ -269,7 +270,7 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 				lastReport = time.Now()
 				_ = s.db.SetProgress(ctx, tenant, id, prog)
 			}
-		}, &st)
+		}, pace, &st)
 		if err != nil {
 			return err
 		}
@@ -294,6 +295,9 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 	mark := time.Now()
 	embedded := prog.Stages.Embed // a resumed job adds to what it spent before
 	for start := 0; start < len(ids); start += s.batch {
+		if err := pace.Wait(ctx); err != nil {
+			return err
+		}
 		end := min(start+s.batch, len(ids))
 		vecs, err := s.embedder.Embed(ctx, texts[start:end])
 		if err != nil {
@@ -325,7 +329,7 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 // (Options.Deadline): every stage is CPU spent on the upload's bytes, so
 // none may run unbounded. Running out of time is the file's fault and fails
 // it once, with the reason; a retry would only spend the time again.
-func (s *Service) read(ctx context.Context, name string, data []byte, progress func(done, total int), st *shifu.Stages) ([]postgres.ChunkRow, postgres.Meta, error) {
+func (s *Service) read(ctx context.Context, name string, data []byte, progress func(done, total int), pace Pace, st *shifu.Stages) ([]postgres.ChunkRow, postgres.Meta, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.deadline)
 	defer cancel()
 	late := func(err error) error {
@@ -335,7 +339,10 @@ func (s *Service) read(ctx context.Context, name string, data []byte, progress f
 		return err
 	}
 	t0 := time.Now()
-	pd, err := s.parser.Parse(ctx, name, data, progress)
+	pd, err := s.parser.Parse(ctx, name, data, func(done, total int) {
+		progress(done, total)
+		_ = pace.Wait(ctx) // the parser sees ctx end itself
+	})
 	if err != nil {
 		return nil, postgres.Meta{}, late(err)
 	}
@@ -352,7 +359,11 @@ func (s *Service) read(ctx context.Context, name string, data []byte, progress f
 	mark = time.Now()
 	rows := make([]postgres.ChunkRow, len(chunks))
 	for i, c := range chunks {
-		if err := ctx.Err(); err != nil {
+		if i%termsPerPace == 0 {
+			if err := pace.Wait(ctx); err != nil {
+				return nil, postgres.Meta{}, late(err)
+			}
+		} else if err := ctx.Err(); err != nil {
 			return nil, postgres.Meta{}, late(err)
 		}
 		rows[i] = postgres.ChunkRow{Chunk: c, Terms: s.analyzer.Terms(c.Text)}

@@ -84,6 +84,7 @@ func (s *Server) setDisabled(c *gin.Context, disabled bool) {
 		s.fail(c, err)
 		return
 	}
+	s.creds.reset()
 	action := "user.enable"
 	if disabled {
 		action = "user.disable"
@@ -125,6 +126,7 @@ func (s *Server) resetPassword(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.creds.reset()
 	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "user.password_reset", map[string]any{"user_id": id})
 	out := gin.H{"ok": true}
 	if generated {
@@ -155,6 +157,7 @@ func (s *Server) setRole(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.creds.reset()
 	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "user.role", map[string]any{"user_id": id, "login": u.Login, "role": u.Role})
 	c.JSON(http.StatusOK, gin.H{"user": u})
 }
@@ -186,6 +189,7 @@ func (s *Server) changeOwnPassword(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.creds.reset()
 	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "user.password_change", map[string]any{"user_id": p.User.ID})
 	c.JSON(http.StatusOK, gin.H{"ok": true})
 }
@@ -237,6 +241,7 @@ func (s *Server) revokeToken(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	s.creds.reset()
 	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "token.revoke", map[string]any{"token_id": id})
 	c.JSON(http.StatusOK, gin.H{"ok": true})
 }

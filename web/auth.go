@@ -50,22 +50,35 @@ func (s *Server) authenticate(c *gin.Context) (*principal, error) {
 			return nil, shifu.Errorf(shifu.ErrUnauthorized, "the Authorization header must be \"Bearer <token>\"")
 		}
 		hash := auth.Hash(strings.TrimSpace(tok))
+		if p, ok := s.creds.get(tokenKey(hash)); ok {
+			return p, nil
+		}
 		u, err := s.o.DB.UserByToken(c, hash)
 		if err != nil {
 			return nil, err
 		}
+		// The token's last use is recorded when it is looked up, so at
+		// most once per credTTL (the database keeps minutes anyway).
 		_ = s.o.DB.TouchToken(c, u.TenantID, hash)
-		return &principal{User: u, Bearer: true}, nil
+		p := &principal{User: u, Bearer: true}
+		s.creds.put(tokenKey(hash), p)
+		return p, nil
 	}
 	ck, err := c.Cookie(sessionCookie)
 	if err != nil || ck == "" {
 		return nil, nil
 	}
-	sess, err := s.o.DB.SessionByHash(c, auth.Hash(ck))
+	hash := auth.Hash(ck)
+	if p, ok := s.creds.get(sessionKey(hash)); ok {
+		return p, nil
+	}
+	sess, err := s.o.DB.SessionByHash(c, hash)
 	if err != nil {
 		return nil, err
 	}
-	return &principal{User: sess.User, SessionID: sess.ID, CSRF: sess.CSRF}, nil
+	p := &principal{User: sess.User, SessionID: sess.ID, CSRF: sess.CSRF}
+	s.creds.put(sessionKey(hash), p)
+	return p, nil
 }
 
 // guard enforces the route's role and, for sessions, CSRF on every
@@ -243,6 +256,9 @@ func (s *Server) logout(c *gin.Context) {
 	p := who(c)
 	if p.SessionID > 0 {
 		_ = s.o.DB.DeleteSession(c, p.tenant(), p.SessionID)
+	}
+	if ck, err := c.Cookie(sessionCookie); err == nil && ck != "" {
+		s.creds.forget(sessionKey(auth.Hash(ck)))
 	}
 	s.setCookie(c, sessionCookie, "", -1)
 	c.Redirect(http.StatusSeeOther, "/login")

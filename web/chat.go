@@ -159,18 +159,23 @@ func (w *sseWriter) send(event string, v any) {
 	if err != nil {
 		return
 	}
+	w.put(fmt.Appendf(nil, "event: %s\ndata: %s\n\n", event, b))
+}
+
+// put writes b, or holds it back when it is the stream's first.
+func (w *sseWriter) put(b []byte) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.begin != nil && !w.flowing {
 		if w.held == nil {
-			w.held = fmt.Appendf(nil, "event: %s\ndata: %s\n\n", event, b)
+			w.held = b
 			return
 		}
 		w.begin()
 		w.flowing = true
 		w.w.Write(w.held) //nolint:errcheck // a client gone is seen by the next write's context
 	}
-	fmt.Fprintf(w.w, "event: %s\ndata: %s\n\n", event, b)
+	w.w.Write(b) //nolint:errcheck // as above
 	w.w.Flush()
 }
 

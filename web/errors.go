@@ -67,7 +67,10 @@ func errCode(err error) string {
 // logged with their full text and shown as "internal error".
 func (s *Server) fail(c *gin.Context, err error) {
 	code := status(err)
-	if code >= 500 {
+	// A refusal for being full is counted (shifu_answers_refused_total), not
+	// logged: under a crowd it comes thousands of times a second, and a log
+	// line each was the costliest part of refusing.
+	if _, busy := busyCode(err); code >= 500 && !busy {
 		s.log.Error("request failed", slog.String("path", c.FullPath()), slog.Any("err", err))
 	}
 	msg := shifu.Message(err)

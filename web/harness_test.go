@@ -81,6 +81,7 @@ type worldOpts struct {
 	limits    *limit.Answers
 	login     [2]int // password checks at once, logins per address a minute (0: defaults)
 	admission *admit.Limiter
+	answerDB  *postgres.DB // the database answers are read from and stored in; default the world's
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -169,7 +170,11 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	}
 	metrics := web.NewMetrics()
 	metrics.WatchJobs(db.Pool())
-	asker := answer.New(db, retrieval.New(db, an, emb, retrieval.Options{}), chat, answer.Options{Timeout: 30 * time.Second})
+	adb := db
+	if o.answerDB != nil {
+		adb = o.answerDB
+	}
+	asker := answer.New(adb, retrieval.New(adb, an, emb, retrieval.Options{}), chat, answer.Options{Timeout: 30 * time.Second})
 	w.bots = bot.New(db, ring, asker, bot.Options{Logger: quiet})
 	t.Cleanup(func() { _ = w.bots.Close(context.Background()) })
 	w.srv, err = web.New(web.Options{DB: db, Asker: asker, Ingester: ingestAdapter{svc}, Renderer: pageAdapter{p, &w.renders},

@@ -154,12 +154,18 @@ func (s *Server) completions(c *gin.Context) {
 		return
 	}
 
-	h := c.Writer.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	c.Status(http.StatusOK)
-	w := &sseWriter{w: c.Writer}
+	// As on the web chat, the status goes out with the answer's first text
+	// (a model token, or the extractive answer once it is ready): until
+	// then the opening chunk is held, so a failure before it (the database
+	// down, the server busy) is a plain HTTP status with Retry-After that
+	// clients and proxies understand, not an error event inside a 200.
+	w := &sseWriter{w: c.Writer, begin: func() {
+		h := c.Writer.Header()
+		h.Set("Content-Type", "text/event-stream; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Accel-Buffering", "no")
+		c.Status(http.StatusOK)
+	}}
 	chunk := func(delta *oaiOutMessage, finish *string, extra func(*oaiResponse)) {
 		r := oaiResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: model,
 			Choices: []oaiChoice{{Delta: delta, FinishReason: finish, Logprobs: json.RawMessage("null")}}}
@@ -174,6 +180,10 @@ func (s *Server) completions(c *gin.Context) {
 	s.observeAnswer("api", ans, err, time.Since(start))
 	out.flush()
 	if err != nil {
+		if !w.started() {
+			s.oaiFail(c, err)
+			return
+		}
 		// Headers are gone; OpenAI streams report errors as a data event.
 		w.data(gin.H{"error": gin.H{"message": shifu.Message(err), "type": "server_error"}})
 		w.raw("data: [DONE]\n\n")
@@ -268,12 +278,7 @@ func (w *sseWriter) data(v any) {
 	w.raw("data: " + string(b) + "\n\n")
 }
 
-func (w *sseWriter) raw(s string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	_, _ = w.w.WriteString(s)
-	w.w.Flush()
-}
+func (w *sseWriter) raw(s string) { w.put([]byte(s)) }
 
 // safeStream passes streamed answer text through bot.Markdown in pieces. A
 // link can arrive over several deltas, so text is held back to a cut where

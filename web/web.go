@@ -111,6 +111,7 @@ type Server struct {
 	metrics  *Metrics
 	log      *slog.Logger
 	routes   []route
+	creds    *credCache // bearer tokens and sessions resolved in the last few seconds
 }
 
 // New builds the server and its route table.
@@ -154,7 +155,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{o: o, tmpl: t, throttle: newThrottle(5, 15*time.Minute), pages: newPageCache(int64(o.PageCacheMB) << 20),
 		addrs:  limit.NewBuckets(o.LoginsPerMinute, o.LoginsPerMinute, maxThrottleKeys),
-		checks: make(chan struct{}, o.LoginChecks), renders: make(chan struct{}, runtime.NumCPU()), metrics: o.Metrics, log: o.Logger}
+		checks: make(chan struct{}, o.LoginChecks), renders: make(chan struct{}, runtime.NumCPU()), metrics: o.Metrics, log: o.Logger, creds: newCredCache()}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.ContextWithFallback = true

@@ -83,7 +83,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	limits := limit.NewAnswers(limit.Config{UserPerMinute: l.UserPerMinute, TenantPerMinute: l.TenantPerMinute,
 		UserTokensPerDay: l.UserTokensPerDay, TenantTokensPerDay: l.TenantTokensPerDay})
 	// One bound on answers in flight for the web, the API and the bots.
-	limiter := admit.New(l.MaxAnswers, l.Queue, l.QueueWait)
+	limiter := e.admitter(c)
 	asker = admit.Wrap(asker, limiter)
 	bots, err := e.bots(ctx, limits.Guard(asker), log)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/ingest"
 	"github.com/shifu-factory/shifu/ingest/parse"
+	"github.com/shifu-factory/shifu/internal/admit"
 	"github.com/shifu-factory/shifu/internal/config"
 	"github.com/shifu-factory/shifu/internal/dict"
 	"github.com/shifu-factory/shifu/internal/keyring"
@@ -41,6 +42,7 @@ type env struct {
 	replicated *postgres.Replicated
 	lexicon    func() (*dict.Dict, error)
 	closers    []func()
+	admission  *admit.Limiter
 }
 
 func (e *env) close() {
@@ -335,8 +337,24 @@ func (e *env) ingest(ctx context.Context, workers int) (*ingest.Service, error) 
 	}
 	return ingest.New(db, ring, p, pendingAnalyzer{e}, emb, ingest.Options{
 		MaxBytes: c.MaxUploadBytes, Workers: workers, EmbedBatch: batch, Deadline: c.ParseTimeout, Logger: e.logger(), JobTimeout: c.JobTimeout,
+		Priority: priority{e.admitter(c)},
 	})
 }
+
+// admitter is the process's one bound on answers in flight, shared by the
+// web, the API, the bots and the ingest workers' pacing.
+func (e *env) admitter(c *config.Config) *admit.Limiter {
+	if e.admission == nil {
+		l := c.Limits
+		e.admission = admit.New(l.MaxAnswers, l.Queue, l.QueueWait)
+	}
+	return e.admission
+}
+
+// priority paces ingest jobs by the answers in flight in this process.
+type priority struct{ l *admit.Limiter }
+
+func (p priority) Pacer(budget time.Duration) ingest.Pace { return p.l.Pacer(budget) }
 
 // logLevel is SHIFU_LOG_LEVEL (debug, info, warn, error); warn by default so
 // the CLI's own output stays readable.

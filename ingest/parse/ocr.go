@@ -184,6 +184,9 @@ func (o *ocr) run(ctx context.Context, img []byte, args ...string) ([]byte, erro
 	stdout.max, stderr.max = maxOCROutput, 4<<10
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = time.Second
+	// Not niced like pdftotext: each page has a deadline (OCRPageTimeout),
+	// and on a busy machine a nice-10 tesseract was starved past it, losing
+	// pages; OCR is bounded by its slots instead.
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("ocr: %w", ctx.Err())

@@ -161,7 +161,7 @@ func (p *Parser) popplerTexts(ctx context.Context, data []byte, n int, progress 
 			cmd := exec.CommandContext(gctx, p.opts.PDFToText, "-q", "-enc", "UTF-8",
 				"-f", strconv.Itoa(from+1), "-l", strconv.Itoa(to), "-", "-")
 			cmd.Stdin = bytes.NewReader(data)
-			out, err := cmd.Output()
+			out, err := outputLow(cmd)
 			if err != nil {
 				return fmt.Errorf("pdftotext pages %d-%d: %w", from+1, to, err)
 			}

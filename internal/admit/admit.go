@@ -25,11 +25,17 @@ type Limiter struct {
 	queue int           // waiting at most
 	wait  time.Duration // longest wait in the queue
 
+	now func() time.Time
+
 	mu       sync.Mutex
 	inflight int
 	waiting  int
 	byTenant map[int64][]*waiter // each tenant's waiters, oldest first
 	turn     []int64             // tenants with waiters, in serving order
+	// hold is the recent mean time an answer holds its slot (0 until one
+	// is done): with it a question that could not be served within wait is
+	// refused on arrival, not after waiting for nothing.
+	hold time.Duration
 }
 
 type waiter struct {
@@ -40,7 +46,7 @@ type waiter struct {
 // New returns a Limiter of slots answers in flight (at least 1), queue
 // waiting (0: none wait) for at most wait.
 func New(slots, queue int, wait time.Duration) *Limiter {
-	return &Limiter{slots: max(slots, 1), queue: max(queue, 0), wait: wait, byTenant: map[int64][]*waiter{}}
+	return &Limiter{slots: max(slots, 1), queue: max(queue, 0), wait: wait, now: time.Now, byTenant: map[int64][]*waiter{}}
 }
 
 // Stats is what the limiter holds now.
@@ -54,12 +60,25 @@ func (l *Limiter) Stats() Stats {
 }
 
 // Full reports whether Acquire would refuse at once now: every slot taken
-// and the queue full. The edge checks it before authenticating, so a crowd
-// costs the server nothing more than the check.
+// and no room in the queue. The edge checks it before authenticating, so a
+// crowd costs the server nothing more than the check.
 func (l *Limiter) Full() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.inflight >= l.slots && l.waiting >= l.queue
+	return l.inflight >= l.slots && !l.room()
+}
+
+// room reports whether one more waiter fits in the queue: below its length,
+// and, once answers have been timed, likely to get a slot within wait: the
+// waiters ahead of it leave at slots per hold, and half the wait is kept as
+// margin, for answer times vary. A refusal that comes after the whole wait
+// is a slow refusal; this one comes in microseconds, and those who do queue
+// are almost always served. Called with mu held.
+func (l *Limiter) room() bool {
+	if l.waiting >= l.queue {
+		return false
+	}
+	return l.hold == 0 || 2*time.Duration(l.waiting+1)*l.hold/time.Duration(l.slots) <= l.wait
 }
 
 // Acquire takes an answer slot for tenant, waiting in the queue if all are
@@ -73,7 +92,7 @@ func (l *Limiter) Acquire(ctx context.Context, tenant int64) (release func(), er
 		l.mu.Unlock()
 		return l.releaser(), nil
 	}
-	if l.waiting >= l.queue {
+	if !l.room() {
 		l.mu.Unlock()
 		return nil, ErrBusy
 	}
@@ -107,14 +126,23 @@ func (l *Limiter) Acquire(ctx context.Context, tenant int64) (release func(), er
 // releaser returns a release that works once.
 func (l *Limiter) releaser() func() {
 	var once sync.Once
-	return func() { once.Do(l.release) }
+	start := l.now()
+	return func() { once.Do(func() { l.release(l.now().Sub(start)) }) }
 }
 
 // release hands the slot to the next waiter, taking tenants in turn, so one
-// factory's crowd cannot keep another's questions waiting behind it.
-func (l *Limiter) release() {
+// factory's crowd cannot keep another's questions waiting behind it. held is
+// how long the slot was held.
+func (l *Limiter) release(held time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// A moving mean of the last ten or so answers follows a load change
+	// within seconds.
+	if l.hold == 0 {
+		l.hold = held
+	} else {
+		l.hold += (held - l.hold) / 8
+	}
 	if len(l.turn) == 0 {
 		l.inflight--
 		return

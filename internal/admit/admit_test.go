@@ -103,3 +103,42 @@ func TestCallerLeavingFreesItsPlace(t *testing.T) {
 		t.Fatalf("after the caller left: %+v", s)
 	}
 }
+
+// Once answers have been timed, a question that would not get a slot within
+// the wait is refused on arrival instead of after waiting for nothing; one
+// that would, queues.
+func TestHopelessWaitRefusedAtOnce(t *testing.T) {
+	l := New(1, 8, 20*time.Second)
+	var clock time.Time
+	l.now = func() time.Time { return clock }
+	r, _ := l.Acquire(context.Background(), 1)
+	clock = clock.Add(6 * time.Second) // answers take 6 s
+	r()
+	if l.Full() {
+		t.Fatal("idle limiter reports full")
+	}
+	r, _ = l.Acquire(context.Background(), 1)
+	defer r()
+	got := make(chan error, 1)
+	go func() {
+		rel, err := l.Acquire(context.Background(), 1) // first in line: served in ~6 s, within half the wait
+		if err == nil {
+			rel()
+		}
+		got <- err
+	}()
+	queued(t, l, 1)
+	if !l.Full() {
+		t.Fatal("a second waiter (~12 s away, wait 20 s: more than half) has room")
+	}
+	if _, err := l.Acquire(context.Background(), 2); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second waiter: %v, want ErrBusy at once", err)
+	}
+	if s := l.Stats(); s.Waiting != 1 {
+		t.Fatalf("refused question left in the queue: %+v", s)
+	}
+	r()
+	if err := <-got; err != nil {
+		t.Fatalf("first waiter: %v, want the freed slot", err)
+	}
+}

@@ -1,0 +1,36 @@
+//go:build linux
+
+package parse
+
+import (
+	"errors"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// The parse's child processes run niced; output and errors come back as
+// cmd.Output gives them.
+func TestChildrenRunNiced(t *testing.T) {
+	self, err := syscall.Getpriority(syscall.PRIO_PROCESS, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The child reads its niceness a moment after starting, by when runLow
+	// has lowered it (right after the start).
+	out, err := outputLow(exec.Command("sh", "-c", "sleep 1; cut -d' ' -f19 /proc/$$/stat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Getpriority returns 20 - nice on Linux.
+	if got, want := strings.TrimSpace(string(out)), strconv.Itoa(max(20-self, childNice)); got != want {
+		t.Fatalf("child niceness %s, want %s (ours %d)", got, want, 20-self)
+	}
+	_, err = outputLow(exec.Command("sh", "-c", "echo bad page >&2; exit 3"))
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(string(ee.Stderr), "bad page") {
+		t.Fatalf("failing child: %v", err)
+	}
+}
