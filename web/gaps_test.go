@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
 type gapList struct {
