@@ -15,6 +15,8 @@ import (
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
 	"golang.org/x/text/language"
+
+	"github.com/shifu-factory/shifu/internal/i18n"
 )
 
 // markdown renders model output. goldmark drops raw HTML by default (no
@@ -80,7 +82,7 @@ func (s *Server) render(c *gin.Context, name string, data map[string]any) {
 		data = map[string]any{}
 	}
 	data["Lang"] = lang
-	data["T"] = catalog[lang]
+	data["T"] = i18n.Texts(lang)
 	data["Other"] = map[string]string{"en": "zh", "zh": "en"}[lang]
 	if p := who(c); p != nil {
 		data["User"] = p.User
@@ -124,10 +126,7 @@ func langOf(c *gin.Context) string {
 
 // t translates one message key for the caller.
 func (s *Server) t(c *gin.Context, key string) string {
-	if v, ok := catalog[langOf(c)][key]; ok {
-		return v
-	}
-	return catalog["en"][key]
+	return i18n.Text(langOf(c), key)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/bot"
+	"github.com/shifu-factory/shifu/internal/i18n"
 )
 
 // plainEscaper keeps a plain run from being read as markup: angle brackets
@@ -48,20 +49,18 @@ func Markdown(a shifu.Answer, public string) string {
 	if len(a.Citations) > 0 {
 		b.WriteString("\n\n**Sources**\n\n")
 	}
+	lang := shifu.Lang(a.Text) // the answer is in the question's language
 	for _, c := range a.Citations {
 		name := c.Title
 		if name == "" {
 			name = c.Document
 		}
 		fmt.Fprintf(&b, "- %d. %s", c.N, inert(bot.Label(name)))
-		switch {
-		case c.PageStart > 0 && c.PageEnd > c.PageStart:
-			fmt.Fprintf(&b, ", pp. %d–%d", c.PageStart, c.PageEnd)
-		case c.PageStart > 0:
-			fmt.Fprintf(&b, ", p. %d", c.PageStart)
+		if p := i18n.Pages(lang, c.PageStart, c.PageEnd); p != "" {
+			b.WriteString(", " + p)
 		}
 		if c.DocID > 0 && public != "" {
-			fmt.Fprintf(&b, " [open](%s)", docURL(public, c))
+			fmt.Fprintf(&b, " [%s](%s)", i18n.Text(lang, "bot.open"), docURL(public, c))
 		}
 		b.WriteString("\n")
 	}
