@@ -46,10 +46,10 @@ func Text(text, public string) string {
 func Markdown(a shifu.Answer, public string) string {
 	var b strings.Builder
 	b.WriteString(Text(a.Text, public))
-	if len(a.Citations) > 0 {
-		b.WriteString("\n\n**Sources**\n\n")
-	}
 	lang := shifu.Lang(a.Text) // the answer is in the question's language
+	if len(a.Citations) > 0 {
+		b.WriteString("\n\n**" + i18n.Text(lang, "chat.sources") + "**\n\n")
+	}
 	for _, c := range a.Citations {
 		name := c.Title
 		if name == "" {
