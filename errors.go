@@ -25,6 +25,10 @@ var (
 type Error struct {
 	Kind error
 	Msg  string
+	// Format and Args are what Errorf made Msg from: the edges show it in
+	// the reader's language from them (internal/i18n).
+	Format string
+	Args   []any
 }
 
 func (e *Error) Error() string { return e.Msg }
@@ -32,7 +36,7 @@ func (e *Error) Unwrap() error { return e.Kind }
 
 // Errorf returns an *Error of the given kind with a client-safe message.
 func Errorf(kind error, format string, args ...any) error {
-	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
+	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...), Format: format, Args: args}
 }
 
 // Message returns the client-safe text of err: the message of the outermost
@@ -62,7 +66,7 @@ func (w *Wait) Unwrap() error { return w.Err }
 
 // TooMany returns an ErrTooMany error asking the caller to wait d.
 func TooMany(d time.Duration, format string, args ...any) error {
-	return &Wait{Err: &Error{Kind: ErrTooMany, Msg: fmt.Sprintf(format, args...)}, After: d}
+	return &Wait{Err: &Error{Kind: ErrTooMany, Msg: fmt.Sprintf(format, args...), Format: format, Args: args}, After: d}
 }
 
 // RetryAfter is how long err asks the caller to wait, or 0.

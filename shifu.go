@@ -242,16 +242,22 @@ type Citation struct {
 	Verified bool `json:"verified"`
 }
 
-// Label names a cited passage for people, the same in every channel: its
-// document's title (else file name) and pages, "Pump manual, pp. 3–5" or
-// "Pump manual, p. 3"; no pages for a format without them. White space in
-// the title is folded to single spaces.
-func (c Citation) Label() string {
+// Name is what a citation calls its document: the title, else the file name,
+// on one line (it goes into lists).
+func (c Citation) Name() string {
 	name := c.Title
 	if name == "" {
 		name = c.Document
 	}
-	name = strings.Join(strings.Fields(name), " ") // one line in any list
+	return strings.Join(strings.Fields(name), " ")
+}
+
+// Label names a cited passage for people, in English (bots and pages localise it with Name and i18n.Pages): its
+// document's title (else file name) and pages, "Pump manual, pp. 3–5" or
+// "Pump manual, p. 3"; no pages for a format without them. White space in
+// the title is folded to single spaces.
+func (c Citation) Label() string {
+	name := c.Name()
 	switch {
 	case c.PageStart > 0 && c.PageEnd > c.PageStart:
 		return fmt.Sprintf("%s, pp. %d–%d", name, c.PageStart, c.PageEnd)

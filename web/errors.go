@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/i18n"
 )
 
 // status maps an error to its HTTP status: the one place errors are
@@ -73,14 +74,20 @@ func (s *Server) fail(c *gin.Context, err error) {
 	if _, busy := busyCode(err); code >= 500 && !busy {
 		s.log.Error("request failed", slog.String("path", c.FullPath()), slog.Any("err", err))
 	}
-	msg := shifu.Message(err)
+	// People read errors in their language (pages, the web app's calls);
+	// OpenAI clients get the English text.
+	lang := "en"
+	if !strings.HasPrefix(c.Request.URL.Path, "/v1/") {
+		lang = langOf(c)
+	}
+	msg := i18n.Error(lang, err)
 	if d := shifu.RetryAfter(err); d > 0 {
 		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 	} else if code == http.StatusServiceUnavailable {
 		c.Header("Retry-After", retryAfter)
 	}
-	if code == http.StatusServiceUnavailable && msg == shifu.ErrUnavailable.Error() {
-		msg = "the service is temporarily unavailable; try again shortly"
+	if code == http.StatusServiceUnavailable && shifu.Message(err) == shifu.ErrUnavailable.Error() {
+		msg = i18n.Text(lang, "error.unavailable")
 	}
 	if strings.HasPrefix(c.Request.URL.Path, "/v1/") {
 		// OpenAI clients parse this shape for every error, auth included.

@@ -158,10 +158,17 @@ func TestBrowserScannedManual(t *testing.T) {
 	if !strings.HasSuffix(title, "p. "+m[1]) {
 		t.Fatalf("viewer title %q, want the cited page %s", title, m[1])
 	}
-	// The highlight of an OCR'd page is checked through the page image
-	// above; in the viewer an extractive answer's chip may carry no quote
-	// to mark (known gap, see the stop's note).
-	t.Logf("viewer %s: %d highlighted pixels", viewerSrc, marked)
+	// The viewer marks the quote on the OCR'd page it opens, when the quote
+	// is the cited passage's (a misquote, flagged on the chip, is on no page
+	// of it; the extractive case is TestBrowserExtractiveOCRHighlight).
+	unverified := run(t, ctx, "unverified", chromedp.Evaluate[bool](`document.querySelector('.chip .unverified') !== null`))
+	if marked < 300 && !unverified {
+		asked := run(t, ctx, "page request", chromedp.Evaluate[string](`performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('/pages/')).join(' ')`))
+		quote := run(t, ctx, "quote", chromedp.Text(css(`#viewer-quote`)))
+		t.Errorf("viewer %s: %d highlighted pixels; it asked %s for the quote %q", viewerSrc, marked, asked, quote)
+	} else if unverified {
+		t.Logf("the model's quote is not in the cited passage (%s): %d highlighted pixels", chip, marked)
+	}
 
 	// The desk lists no unread page for a clean scan.
 	var docs struct{ Documents []map[string]any }

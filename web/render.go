@@ -22,6 +22,8 @@ import (
 
 	"github.com/shifu-factory/shifu/internal/bot"
 	"golang.org/x/text/language"
+
+	"github.com/shifu-factory/shifu/internal/i18n"
 )
 
 // markdown renders model output, which is untrusted: a poisoned manual page
@@ -147,7 +149,7 @@ func (s *Server) render(c *gin.Context, name string, data map[string]any) {
 		data = map[string]any{}
 	}
 	data["Lang"] = lang
-	data["T"] = catalog[lang]
+	data["T"] = i18n.Texts(lang)
 	data["Other"] = map[string]string{"en": "zh", "zh": "en"}[lang]
 	if p := who(c); p != nil {
 		data["User"] = p.User
@@ -191,10 +193,7 @@ func langOf(c *gin.Context) string {
 
 // t translates one message key for the caller.
 func (s *Server) t(c *gin.Context, key string) string {
-	if v, ok := catalog[langOf(c)][key]; ok {
-		return v
-	}
-	return catalog["en"][key]
+	return i18n.Text(langOf(c), key)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

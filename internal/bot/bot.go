@@ -13,6 +13,7 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/admit"
+	"github.com/shifu-factory/shifu/internal/i18n"
 	"github.com/shifu-factory/shifu/internal/keyring"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
@@ -302,16 +303,17 @@ func (s *Service) Feedback(ctx context.Context, in Installation, user, userName 
 	return s.store.AddFeedback(ctx, in.Tenant, postgres.Feedback{MessageID: messageID, UserID: u.ID, Rating: rating})
 }
 
-// Reply is what a bot says back when asking failed: the client-safe message,
-// never internal detail.
-func Reply(err error) string {
+// Reply is what a bot says back when asking question failed, in the
+// question's language: the client-safe message, never internal detail.
+func Reply(question string, err error) string {
+	lang := shifu.Lang(question)
 	switch {
 	case errors.Is(err, admit.ErrBusy):
-		return "Shifu is busy answering other questions. Please try again in a minute."
+		return i18n.Text(lang, "bot.busy")
 	case errors.Is(err, shifu.ErrUnavailable):
-		return "Shifu cannot answer right now (the model is unavailable). Please try again in a few minutes."
+		return i18n.Text(lang, "bot.unavailable")
 	case errors.Is(err, context.DeadlineExceeded):
-		return "Shifu took too long to answer. Please try again."
+		return i18n.Text(lang, "bot.timeout")
 	}
-	return "Shifu could not answer: " + shifu.Message(err)
+	return i18n.Text(lang, "bot.failed") + i18n.Error(lang, err)
 }

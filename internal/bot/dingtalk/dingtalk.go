@@ -307,7 +307,7 @@ func (h *Handler) answer(ctx context.Context, d bot.Delivery, m Message) {
 	a, err := h.svc.Ask(actx, d)
 	if err != nil {
 		h.svc.Logger().Warn("dingtalk answer", "tenant", d.In.Tenant, "err", err)
-		title, text = "Shifu", Escape(bot.Reply(err))
+		title, text = "Shifu", Escape(bot.Reply(d.Text, err))
 	} else {
 		title, text = Title(d.Text), Markdown(a, h.svc.PublicURL())
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/bot"
+	"github.com/shifu-factory/shifu/internal/i18n"
 )
 
 // plainEscaper keeps a plain run from being read as markup: angle brackets
@@ -45,13 +46,17 @@ func Text(text, public string) string {
 func Markdown(a shifu.Answer, public string) string {
 	var b strings.Builder
 	b.WriteString(Text(a.Text, public))
+	lang := shifu.Lang(a.Text) // the answer is in the question's language
 	if len(a.Citations) > 0 {
-		b.WriteString("\n\n**Sources**\n\n")
+		b.WriteString("\n\n**" + i18n.Text(lang, "chat.sources") + "**\n\n")
 	}
 	for _, c := range a.Citations {
-		fmt.Fprintf(&b, "- %d. %s", c.N, inert(bot.Label(c.Label())))
+		fmt.Fprintf(&b, "- %d. %s", c.N, inert(bot.Label(c.Name())))
+		if p := i18n.Pages(lang, c.PageStart, c.PageEnd); p != "" {
+			b.WriteString(", " + p)
+		}
 		if c.DocID > 0 && public != "" {
-			fmt.Fprintf(&b, " [open](%s)", docURL(public, c))
+			fmt.Fprintf(&b, " [%s](%s)", i18n.Text(lang, "bot.open"), docURL(public, c))
 		}
 		b.WriteString("\n")
 	}

@@ -378,7 +378,7 @@ func TestDingTalkCallback(t *testing.T) {
 	}
 	md := posts[0]["markdown"].(map[string]any)
 	text := md["text"].(string)
-	if !strings.Contains(text, "按 P-07 复位 [1]") || !strings.Contains(text, "VFD-200 manual, p. 12 [open](https://shifu.example.cn/documents/7#page=12)") {
+	if !strings.Contains(text, "按 P-07 复位 [1]") || !strings.Contains(text, "**出处**\n\n- 1. VFD-200 manual, 第 12 页 [打开](https://shifu.example.cn/documents/7#page=12)") {
 		t.Errorf("markdown %q", text)
 	}
 	if strings.Contains(text, "@all") || strings.Contains(text, "evil.test") {
@@ -434,7 +434,7 @@ func TestDingTalkStreamGlue(t *testing.T) {
 	wait(t, w.ding.got, 1)
 	quiet(t, w.ding.got)
 	p := w.ding.Posts()
-	if len(p) != 1 || p[0]["session"] != "stream1" || !strings.Contains(p[0]["markdown"].(map[string]any)["text"].(string), "VFD-200 manual, p. 12") {
+	if len(p) != 1 || p[0]["session"] != "stream1" || !strings.Contains(p[0]["markdown"].(map[string]any)["text"].(string), "VFD-200 manual, 第 12 页") {
 		t.Fatalf("stream answer %v", p)
 	}
 	qs := asker.Questions()

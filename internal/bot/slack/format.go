@@ -10,6 +10,7 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/bot"
+	"github.com/shifu-factory/shifu/internal/i18n"
 )
 
 // Feedback button action ids; the button's value is the answer's message id.
@@ -81,20 +82,24 @@ func Blocks(a shifu.Answer, public string) []slack.Block {
 		// verbatim: Slack must not auto-link or auto-mention anything in it.
 		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, part, false, true), nil, nil))
 	}
+	lang := shifu.Lang(a.Text) // the answer is in the question's language
 	for _, c := range a.Citations {
-		line := fmt.Sprintf("[%d] *%s*", c.N, Escape(bot.Label(c.Label())))
+		line := fmt.Sprintf("[%d] *%s*", c.N, Escape(bot.Label(c.Name())))
+		if p := i18n.Pages(lang, c.PageStart, c.PageEnd); p != "" {
+			line += ", " + p
+		}
 		if c.DocID > 0 && public != "" {
-			line += fmt.Sprintf(" · <%s|open>", escaper.Replace(DocURL(public, c)))
+			line += fmt.Sprintf(" · <%s|%s>", escaper.Replace(DocURL(public, c)), i18n.Text(lang, "bot.open"))
 		}
 		if !c.Verified {
-			line += " · _quote not verified_"
+			line += " · _" + i18n.Text(lang, "bot.unverified") + "_"
 		}
 		blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, line, false, true)))
 	}
 	if a.MessageID > 0 {
 		id := strconv.FormatInt(a.MessageID, 10)
-		up := slack.NewButtonBlockElement(ActionUp, id, slack.NewTextBlockObject(slack.PlainTextType, "👍 Helpful", true, false))
-		down := slack.NewButtonBlockElement(ActionDown, id, slack.NewTextBlockObject(slack.PlainTextType, "👎 Not helpful", true, false))
+		up := slack.NewButtonBlockElement(ActionUp, id, slack.NewTextBlockObject(slack.PlainTextType, i18n.Text(lang, "bot.helpful"), true, false))
+		down := slack.NewButtonBlockElement(ActionDown, id, slack.NewTextBlockObject(slack.PlainTextType, i18n.Text(lang, "bot.unhelpful"), true, false))
 		blocks = append(blocks, slack.NewActionBlock("shifu_feedback", up, down))
 	}
 	return blocks

@@ -281,7 +281,7 @@ func (h *Handler) answer(ctx context.Context, d bot.Delivery, channel, thread st
 	a, err := h.svc.Ask(ctx, d)
 	if err != nil {
 		h.svc.Logger().Warn("slack answer", "tenant", d.In.Tenant, "err", err)
-		opts = append(opts, slack.MsgOptionText(Escape(bot.Reply(err)), false))
+		opts = append(opts, slack.MsgOptionText(Escape(bot.Reply(d.Text, err)), false))
 	} else {
 		opts = append(opts, slack.MsgOptionText(Fallback(a), false), slack.MsgOptionBlocks(Blocks(a, h.svc.PublicURL())...))
 	}
@@ -376,7 +376,7 @@ func (h *Handler) respond(ctx context.Context, d bot.Delivery, respURL string) {
 	a, err := h.svc.Ask(ctx, d)
 	if err != nil {
 		h.svc.Logger().Warn("slack command answer", "tenant", d.In.Tenant, "err", err)
-		msg.ResponseType, msg.Text = slack.ResponseTypeEphemeral, Escape(bot.Reply(err))
+		msg.ResponseType, msg.Text = slack.ResponseTypeEphemeral, Escape(bot.Reply(d.Text, err))
 	} else {
 		msg.Text = Fallback(a)
 		msg.Blocks = &slack.Blocks{BlockSet: Blocks(a, h.svc.PublicURL())}

@@ -1,6 +1,7 @@
-package web
+package i18n
 
-// catalog is the UI text in English and Chinese; pages and scripts read it by key.
+// catalog is the UI text in English and Chinese; pages, scripts and bots
+// read it by key.
 var catalog = map[string]map[string]string{
 	"en": {
 		"app.title": "Shifu", "nav.chat": "Ask", "nav.desk": "Documents", "nav.admin": "Users", "nav.logout": "Log out",
@@ -59,7 +60,13 @@ var catalog = map[string]map[string]string{
 		"audit.document.upload": "uploaded", "audit.document.delete": "deleted", "audit.document.restore": "restored", "audit.document.revert": "made a version live",
 		"audit.document.reingest": "re-processed", "audit.document.purge": "purged", "audit.note.add": "added a note",
 		"audit.gap.dismiss": "dismissed a gap", "audit.gap.reopen": "reopened a gap", "audit.gap.merge": "merged gaps",
-		"error.title": "Error", "error.back": "Back",
+		"page.one": "p. {n}", "page.range": "pp. {n}",
+		"bot.busy":        "Shifu is busy answering other questions. Please try again in a minute.",
+		"bot.unavailable": "Shifu cannot answer right now (the model is unavailable). Please try again in a few minutes.",
+		"bot.timeout":     "Shifu took too long to answer. Please try again.", "bot.failed": "Shifu could not answer: ",
+		"bot.open": "open", "bot.unverified": "quote not verified", "bot.helpful": "👍 Helpful", "bot.unhelpful": "👎 Not helpful",
+		"error.unavailable": "the service is temporarily unavailable; try again shortly",
+		"error.title":       "Error", "error.back": "Back",
 	},
 	"zh": {
 		"app.title": "师傅", "nav.chat": "提问", "nav.desk": "文档", "nav.admin": "用户", "nav.logout": "退出",
@@ -118,6 +125,12 @@ var catalog = map[string]map[string]string{
 		"audit.document.upload": "上传", "audit.document.delete": "删除", "audit.document.restore": "恢复", "audit.document.revert": "设为当前版本",
 		"audit.document.reingest": "重新处理", "audit.document.purge": "彻底清除", "audit.note.add": "添加笔记",
 		"audit.gap.dismiss": "忽略缺口", "audit.gap.reopen": "重新打开缺口", "audit.gap.merge": "合并缺口",
-		"error.title": "错误", "error.back": "返回",
+		"page.one": "第 {n} 页", "page.range": "第 {n} 页",
+		"bot.busy":        "师傅正忙着回答其他问题，请一分钟后再试。",
+		"bot.unavailable": "师傅现在无法回答（AI 模型不可用），请几分钟后再试。",
+		"bot.timeout":     "师傅回答超时，请重试。", "bot.failed": "师傅无法回答：",
+		"bot.open": "打开", "bot.unverified": "引文未核实", "bot.helpful": "👍 有帮助", "bot.unhelpful": "👎 没帮助",
+		"error.unavailable": "服务暂时不可用，请稍后再试",
+		"error.title":       "错误", "error.back": "返回",
 	},
 }
