@@ -8,10 +8,10 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -175,7 +175,10 @@ func (s *Service) Stop(ctx context.Context) error {
 
 // Upload is one file to ingest.
 type Upload struct {
-	Name      string // file name as uploaded
+	Name string // file name as uploaded
+	// Body is the file as it streams in (an HTTP part, an open file); it is
+	// read once, to its end. Data is the file in memory instead (a note).
+	Body      io.Reader
 	Data      []byte
 	Kind      shifu.DocKind // manual (default) or note
 	Title     string
@@ -210,34 +213,40 @@ func (s *Service) Add(ctx context.Context, tenant int64, u Upload) (doc shifu.Do
 	if !u.Kind.Valid() {
 		return doc, false, shifu.Errorf(shifu.ErrInvalid, "%s: kind %q: accepted kinds are manual and note", name, u.Kind)
 	}
-	if len(u.Data) == 0 {
-		return doc, false, shifu.Errorf(shifu.ErrInvalid, "%s: the file is empty", name)
+	body := u.Body
+	if body == nil {
+		body = bytes.NewReader(u.Data)
 	}
-	if int64(len(u.Data)) > s.maxBytes {
-		return doc, false, shifu.Errorf(shifu.ErrTooLarge, "%s: %d MB is over the upload limit of %d MB", name, len(u.Data)>>20, s.maxBytes>>20)
-	}
-	format, err := parse.Sniff(name, u.Data)
+	// Streamed to a spool, so an upload costs bounded memory however large.
+	sp, err := newSpool(ctx, name, body, s.maxBytes)
 	if err != nil {
 		return doc, false, err
 	}
-	sum := sha256.Sum256(u.Data)
+	defer sp.close()
+	if sp.size == 0 {
+		return doc, false, shifu.Errorf(shifu.ErrInvalid, "%s: the file is empty", name)
+	}
+	format, err := sp.sniff.Format(name, sp.stream())
+	if err != nil {
+		return doc, false, err
+	}
 	key, err := s.keys.TenantKey(ctx, tenant)
 	if err != nil {
 		return doc, false, err
 	}
-	mt := mimeOf(format, u.Data)
+	mt := mimeOf(format, sp.sniff.Head())
 	var check func(shifu.Document) error
 	if u.Of > 0 && !u.Confirm {
 		check = func(prev shifu.Document) error { return sameManual(prev, name, mt) }
 	}
 	return s.db.CreateDocument(ctx, tenant, postgres.NewDocument{
-		Doc: shifu.Document{Name: name, Title: u.Title, Kind: u.Kind, SHA256: hex.EncodeToString(sum[:]),
-			Size: int64(len(u.Data)), MIME: mt, Revision: u.Revision,
+		Doc: shifu.Document{Name: name, Title: u.Title, Kind: u.Kind, SHA256: hex.EncodeToString(sp.sum[:]),
+			Size: sp.size, MIME: mt, Revision: u.Revision,
 			UploadedBy: u.UserName, Equipment: u.Equipment},
 		Uploader: u.UserID,
 		Of:       u.Of,
 		Check:    check,
-		Seal:     func(id int64) ([]byte, error) { return key.Seal(u.Data, sealContext(tenant, id)) },
+		Original: func(id int64, put func([]byte) error) error { return sp.seal(key, sealContext(tenant, id), put) },
 		Enqueue:  s.enqueue,
 	})
 }
@@ -316,20 +325,6 @@ func (s *Service) Reingest(ctx context.Context, tenant, id int64) error {
 		return err
 	}
 	return s.db.Requeue(ctx, tenant, d.VersionID, s.enqueue)
-}
-
-// Original returns the decrypted original bytes of a stored version
-// (Document.VersionID).
-func (s *Service) Original(ctx context.Context, tenant, versionID int64) ([]byte, error) {
-	sealed, err := s.db.Original(ctx, tenant, versionID)
-	if err != nil {
-		return nil, err
-	}
-	key, err := s.keys.TenantKey(ctx, tenant)
-	if err != nil {
-		return nil, err
-	}
-	return key.Open(sealed, sealContext(tenant, versionID))
 }
 
 // sealContext binds a sealed original to its tenant and stored version (the

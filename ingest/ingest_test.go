@@ -142,27 +142,6 @@ func TestSameBytesChangeNothing(t *testing.T) {
 	}
 }
 
-func TestOriginalIsSealed(t *testing.T) {
-	ctx := context.Background()
-	f := setup(t, nil, Options{})
-	data := manual("Secret press manual", 1)
-	d, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "press.md", Data: data})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealed, err := f.db.Original(ctx, f.tenant, d.VersionID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Contains(sealed, []byte("Secret press manual")) || len(sealed) < len(data) {
-		t.Fatal("the stored original is not encrypted")
-	}
-	got, err := f.svc.Original(ctx, f.tenant, d.VersionID)
-	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("Original: %v", err)
-	}
-}
-
 // TestRevisionReplacesAtomically: a new revision keeps the document's id and
 // becomes its live version in one step; the old version stays, archived.
 func TestRevisionReplacesAtomically(t *testing.T) {

@@ -266,7 +266,9 @@ func (s *Server) original(c *gin.Context) {
 	if !ok {
 		return
 	}
-	data, err := s.o.Ingester.Original(c, who(c).tenant(), d.VersionID)
+	// Streamed segment by segment (ranges read only theirs); a segment
+	// that fails to open mid-way cuts the response short of its length.
+	body, err := s.o.Ingester.OpenOriginal(c, who(c).tenant(), d.VersionID)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -284,7 +286,8 @@ func (s *Server) original(c *gin.Context) {
 	c.Header("Content-Disposition", mime.FormatMediaType(disp, map[string]string{"filename": d.Name}))
 	c.Header("Content-Security-Policy", "default-src 'none'; sandbox")
 	c.Header("Cache-Control", "private, no-store")
-	c.Data(http.StatusOK, ct, data)
+	c.Header("Content-Type", ct)
+	http.ServeContent(c.Writer, c.Request, "", d.CreatedAt, body)
 }
 
 // documentPage is where the links Shifu sends (bots, notices) open: the
@@ -587,27 +590,25 @@ func anyOK(rs []fileResult) bool {
 func (s *Server) uploadOne(c *gin.Context, p *principal, part *multipart.Part, of int64, confirm bool, kind shifu.DocKind, revision, title string) fileResult {
 	name := filepath.Base(strings.ReplaceAll(part.FileName(), "\\", "/"))
 	res := fileResult{Name: name}
-	data, err := io.ReadAll(io.LimitReader(part, s.o.MaxUploadBytes+1))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			s.metrics.uploads.WithLabelValues("too_large").Inc()
-			c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, errBody{Error: fmt.Sprintf(
-				"the upload is over the limit of %d MB per request; send fewer files at a time", s.o.MaxBatchBytes>>20)})
-			return fileResult{Status: http.StatusRequestEntityTooLarge}
-		}
-		res.Status, res.Error = http.StatusBadRequest, name+": the file could not be read completely"
-		return res
-	}
-	if int64(len(data)) > s.o.MaxUploadBytes {
-		_, _ = io.Copy(io.Discard, part) // the rest of this part, to reach the next one
-		s.metrics.uploads.WithLabelValues("too_large").Inc()
-		res.Status, res.Error = http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("%s: the file is over the upload limit of %d MB", name, s.o.MaxUploadBytes>>20)
-		return res
-	}
-	doc, dup, err := s.o.Ingester.Add(c, p.tenant(), Upload{Name: name, Data: data, Kind: kind, Title: title,
+	// The part streams into the pipeline (it spools, hashes and sniffs as
+	// it reads), refused as soon as it passes the limit; the next NextPart
+	// skips what is left of it.
+	body := &capped{r: part, left: s.o.MaxUploadBytes, err: shifu.Errorf(shifu.ErrTooLarge,
+		"%s: the file is over the upload limit of %d MB", name, s.o.MaxUploadBytes>>20)}
+	doc, dup, err := s.o.Ingester.Add(c, p.tenant(), Upload{Name: name, Body: body, Kind: kind, Title: title,
 		Revision: revision, UserID: p.User.ID, UserName: displayName(p.User), Of: of, Confirm: confirm})
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		s.metrics.uploads.WithLabelValues("too_large").Inc()
+		c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, errBody{Error: fmt.Sprintf(
+			"the upload is over the limit of %d MB per request; send fewer files at a time", s.o.MaxBatchBytes>>20)})
+		return fileResult{Status: http.StatusRequestEntityTooLarge}
+	}
+	if errors.Is(err, shifu.ErrTooLarge) {
+		s.metrics.uploads.WithLabelValues("too_large").Inc()
+		res.Status, res.Error = http.StatusRequestEntityTooLarge, shifu.Message(err)
+		return res
+	}
 	if err != nil {
 		res.Status, res.Error = status(err), shifu.Message(err)
 		if res.Status >= 500 {
@@ -624,6 +625,28 @@ func (s *Server) uploadOne(c *gin.Context, p *principal, part *multipart.Part, o
 		res.Status = http.StatusOK
 	}
 	return res
+}
+
+// capped reads at most left bytes of r, then fails with err if r holds more.
+type capped struct {
+	r    io.Reader
+	left int64
+	err  error
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		var one [1]byte
+		n, err := c.r.Read(one[:])
+		if n > 0 {
+			return 0, c.err
+		}
+		return 0, err
+	}
+	p = p[:min(int64(len(p)), c.left)]
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 func displayName(u shifu.User) string {

@@ -192,7 +192,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 type ingestAdapter struct{ s *ingest.Service }
 
 func (i ingestAdapter) Add(ctx context.Context, tenant int64, u web.Upload) (shifu.Document, bool, error) {
-	return i.s.Add(ctx, tenant, ingest.Upload{Name: u.Name, Data: u.Data, Kind: u.Kind, Title: u.Title,
+	return i.s.Add(ctx, tenant, ingest.Upload{Name: u.Name, Body: u.Body, Data: u.Data, Kind: u.Kind, Title: u.Title,
 		Revision: u.Revision, Equipment: u.Equipment, UserID: u.UserID, UserName: u.UserName, Of: u.Of, Confirm: u.Confirm})
 }
 func (i ingestAdapter) AddNote(ctx context.Context, tenant int64, n shifu.Note, userID int64) (shifu.Document, bool, error) {
@@ -203,6 +203,9 @@ func (i ingestAdapter) Reingest(ctx context.Context, tenant, id int64) error {
 }
 func (i ingestAdapter) Original(ctx context.Context, tenant, id int64) ([]byte, error) {
 	return i.s.Original(ctx, tenant, id)
+}
+func (i ingestAdapter) OpenOriginal(ctx context.Context, tenant, id int64) (io.ReadSeeker, error) {
+	return i.s.OpenOriginal(ctx, tenant, id)
 }
 
 type pageAdapter struct {

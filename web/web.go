@@ -7,6 +7,7 @@ package web
 import (
 	"context"
 	"embed"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -37,7 +38,10 @@ type Asker interface {
 // Upload is one file to ingest (mirrors ingest.Upload, so web does not pull
 // in the pipeline).
 type Upload struct {
-	Name      string
+	Name string
+	// Body is the file as it streams in, read once to its end (Data: the
+	// file in memory instead).
+	Body      io.Reader
 	Data      []byte
 	Kind      shifu.DocKind
 	Title     string
@@ -55,7 +59,10 @@ type Ingester interface {
 	Add(ctx context.Context, tenant int64, u Upload) (doc shifu.Document, dup bool, err error)
 	AddNote(ctx context.Context, tenant int64, n shifu.Note, userID int64) (shifu.Document, bool, error)
 	Reingest(ctx context.Context, tenant, id int64) error
+	// Original is a stored version's original whole (for PDFium);
+	// OpenOriginal streams it, reading only the segments asked for.
 	Original(ctx context.Context, tenant, versionID int64) ([]byte, error)
+	OpenOriginal(ctx context.Context, tenant, versionID int64) (io.ReadSeeker, error)
 }
 
 // PageRenderer draws one page (1-based) of a PDF as a PNG widthPx wide.

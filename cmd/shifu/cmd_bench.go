@@ -22,7 +22,7 @@ import (
 	"github.com/shifu-factory/shifu/retrieval"
 )
 
-const benchUsage = "usage: shifu bench ingest FILE | shifu bench search --tenant NAME [--questions FILE.jsonl] [--rounds N] [--k N] | shifu bench load --url http://127.0.0.1:PORT --token T"
+const benchUsage = "usage: shifu bench ingest FILE | shifu bench search --tenant NAME [--questions FILE.jsonl] [--rounds N] [--k N] | shifu bench load --url http://127.0.0.1:PORT --token T | shifu bench upload --url http://127.0.0.1:PORT --token T --pid PID [--files 4] [--mb 200]"
 
 // cmdBench measures end-to-end ingest of one file (parse, clean, chunk, index,
 // embed with the configured embedder, store) into a throw-away tenant, next to
@@ -34,6 +34,8 @@ func cmdBench(ctx context.Context, e *env, args []string) error {
 		return benchSearch(ctx, e, args[1:])
 	case len(args) > 0 && args[0] == "load":
 		return cmdBenchLoad(ctx, e, args[1:])
+	case len(args) > 0 && args[0] == "upload":
+		return cmdBenchUpload(ctx, e, args[1:])
 	}
 	if len(args) != 2 || args[0] != "ingest" {
 		return shifu.Errorf(shifu.ErrInvalid, benchUsage)

@@ -19,6 +19,20 @@ import (
 	"github.com/shifu-factory/shifu"
 )
 
+// loopbackURL checks --url names a server on this machine and returns it
+// without a trailing slash: the benches measure, they do not load someone
+// else's server.
+func loopbackURL(target string) (string, error) {
+	u, err := url.Parse(target)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", shifu.Errorf(shifu.ErrInvalid, "--url %q: want the base URL of a local server, such as http://127.0.0.1:8080", target)
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return "", shifu.Errorf(shifu.ErrInvalid, "--url %q: only loopback addresses (127.0.0.1, ::1, localhost) are accepted", target)
+	}
+	return strings.TrimRight(target, "/"), nil
+}
+
 // benchQuestions are asked in turn when no --question is given.
 var benchQuestions = []string{
 	"What does alarm E-101 mean?", "How do I reset the spindle overload?", "What oil does the way lube take?",
@@ -41,12 +55,9 @@ func cmdBenchLoad(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	u, err := url.Parse(*target)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return shifu.Errorf(shifu.ErrInvalid, "--url %q: want the base URL of a local server, such as http://127.0.0.1:8080", *target)
-	}
-	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return shifu.Errorf(shifu.ErrInvalid, "--url %q: only loopback addresses (127.0.0.1, ::1, localhost) are accepted", *target)
+	base, err := loopbackURL(*target)
+	if err != nil {
+		return err
 	}
 	if *token == "" {
 		return shifu.Errorf(shifu.ErrInvalid, "--token is required (create one with shifu token create)")
@@ -65,7 +76,7 @@ func cmdBenchLoad(ctx context.Context, e *env, args []string) error {
 	if len(questions) == 0 {
 		questions = benchQuestions
 	}
-	b := &loadBench{url: strings.TrimRight(*target, "/") + "/v1/chat/completions", token: *token, questions: questions,
+	b := &loadBench{url: base + "/v1/chat/completions", token: *token, questions: questions,
 		hc: &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 0}}}
 
 	fmt.Fprintf(e.stdout, "%8s %10s %9s %9s %9s %9s %12s %7s\n", "clients", "answers/s", "p50", "p95", "p99", "refused", "refusal p99", "errors")

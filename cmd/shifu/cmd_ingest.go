@@ -121,11 +121,11 @@ type added struct {
 
 // addFile stores one file; u gives everything but its name and bytes.
 func addFile(ctx context.Context, svc *ingest.Service, tenant int64, path string, u ingest.Upload) ([]added, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, shifu.Errorf(shifu.ErrInvalid, "%s: cannot read: %v", path, errors.Unwrap(err))
-	}
 	if u.Kind == shifu.KindNote {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, shifu.Errorf(shifu.ErrInvalid, "%s: cannot read: %v", path, errors.Unwrap(err))
+		}
 		notes, err := readNotes(path, data)
 		if err != nil {
 			return nil, err
@@ -140,7 +140,13 @@ func addFile(ctx context.Context, svc *ingest.Service, tenant int64, path string
 		}
 		return out, nil
 	}
-	u.Name, u.Data = filepath.Base(path), data
+	// A manual streams in: the pipeline holds a segment of it at a time.
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, shifu.Errorf(shifu.ErrInvalid, "%s: cannot read: %v", path, errors.Unwrap(err))
+	}
+	defer f.Close()
+	u.Name, u.Body = filepath.Base(path), f
 	d, dup, err := svc.Add(ctx, tenant, u)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -166,7 +167,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 type ingester struct{ s *ingest.Service }
 
 func (i ingester) Add(ctx context.Context, tenant int64, u web.Upload) (shifu.Document, bool, error) {
-	return i.s.Add(ctx, tenant, ingest.Upload{Name: u.Name, Data: u.Data, Kind: u.Kind, Title: u.Title, Revision: u.Revision,
+	return i.s.Add(ctx, tenant, ingest.Upload{Name: u.Name, Body: u.Body, Data: u.Data, Kind: u.Kind, Title: u.Title, Revision: u.Revision,
 		Equipment: u.Equipment, UserID: u.UserID, UserName: u.UserName, Of: u.Of, Confirm: u.Confirm})
 }
 
@@ -180,6 +181,10 @@ func (i ingester) Reingest(ctx context.Context, tenant, id int64) error {
 
 func (i ingester) Original(ctx context.Context, tenant, id int64) ([]byte, error) {
 	return i.s.Original(ctx, tenant, id)
+}
+
+func (i ingester) OpenOriginal(ctx context.Context, tenant, id int64) (io.ReadSeeker, error) {
+	return i.s.OpenOriginal(ctx, tenant, id)
 }
 
 // pages renders citation pages with PDFium and finds quotes on them.

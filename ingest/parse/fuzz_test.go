@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"strings"
@@ -143,6 +144,37 @@ func FuzzClean(f *testing.F) {
 			}
 			if ti == "" && !slices.Equal(before[i], out[i]) {
 				t.Fatalf("page %d without a title changed: %q → %q", i+1, before[i], out[i])
+			}
+		}
+	})
+}
+
+// FuzzSnifferSplit: a file written to a Sniffer in pieces of any size is
+// judged as the same file written at once, and as the rules say of it whole.
+func FuzzSnifferSplit(f *testing.F) {
+	for _, s := range []string{"plain text é 中文", "\xef\xbb\xbf  \u00a0\u3000\n", "# 标题\n正文", "ok\xe4\xb8", "a\x00b", "\x01\x02\x03abc", " \u2028 x"} {
+		f.Add("a.txt", []byte(s), uint8(1))
+	}
+	f.Fuzz(func(t *testing.T, name string, data []byte, piece uint8) {
+		n := int(piece%7) + 1
+		var s Sniffer
+		for rest := data; len(rest) > 0; rest = rest[min(n, len(rest)):] {
+			_, _ = s.Write(rest[:min(n, len(rest))])
+		}
+		got, gerr := s.Format(name, bytes.NewReader(data))
+		want, werr := Sniff(name, data)
+		if got != want || (gerr == nil) != (werr == nil) || (gerr != nil && gerr.Error() != werr.Error()) {
+			t.Fatalf("in pieces of %d: %q, %v; whole: %q, %v", n, got, gerr, want, werr)
+		}
+		body := bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+		switch {
+		case gerr != nil && strings.Contains(gerr.Error(), "only whitespace"):
+			if len(bytes.TrimSpace(body)) != 0 {
+				t.Fatalf("%q called whitespace only", data)
+			}
+		case got == Text || got == Markdown || got == HTML:
+			if !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 || len(bytes.TrimSpace(body)) == 0 {
+				t.Fatalf("%q let through as %s", data, got)
 			}
 		}
 	})

@@ -4,8 +4,10 @@ import (
 	"archive/zip"
 	"bytes"
 	"image"
+	"io"
 	"path/filepath"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/shifu-factory/shifu"
@@ -45,8 +47,8 @@ var ocrImage = map[string]bool{"PNG image": true, "JPEG image": true, "TIFF imag
 
 // sniffImage accepts an image whose header decodes, so a truncated or
 // mislabelled file is refused at upload rather than failing in the job.
-func sniffImage(name, what string, data []byte) (Format, error) {
-	if _, _, err := image.DecodeConfig(bytes.NewReader(data)); err != nil {
+func sniffImage(name, what string, data io.Reader) (Format, error) {
+	if _, _, err := image.DecodeConfig(data); err != nil {
 		return "", shifu.Errorf(shifu.ErrInvalid, "%s: corrupt or truncated %s; %s", name, what, accepted)
 	}
 	return Image, nil
@@ -59,16 +61,114 @@ func unsupported(name, what string) error {
 // Sniff decides the format from the content. The extension only chooses
 // between Markdown and plain text; it never lets binary data through.
 func Sniff(name string, data []byte) (Format, error) {
-	if len(data) == 0 {
+	var s Sniffer
+	_, _ = s.Write(data)
+	return s.Format(name, bytes.NewReader(data))
+}
+
+// sniffHead is how much of the start Sniff looks at (a UTF-8 BOM aside):
+// the Markdown heading search reads the first 64 KiB.
+const sniffHead = 64<<10 + 3
+
+// Sniffer is Sniff for a file that streams in: Write it the bytes as they
+// arrive (it keeps the first 64 KiB and what the text checks need, not the
+// file), then ask Format with the whole file at hand for the formats read
+// from their end (zip's directory, TIFF's).
+type Sniffer struct {
+	head    []byte
+	size    int64
+	ctrl    int64  // control bytes that text does not hold
+	nul     bool   // a NUL byte: binary
+	invalid bool   // not UTF-8
+	partial []byte // the start of a character cut by the end of a Write
+	printed bool   // a character that is not white space (the BOM aside)
+}
+
+// Write takes the next bytes of the file; it never fails.
+func (s *Sniffer) Write(p []byte) (int, error) {
+	if len(s.head) < sniffHead {
+		s.head = append(s.head, p[:min(len(p), sniffHead-len(s.head))]...)
+	}
+	start := s.size
+	s.size += int64(len(p))
+	if s.nul || s.invalid {
+		return len(p), nil // binary already: nothing more to learn
+	}
+	for _, c := range p {
+		if c == 0 {
+			s.nul = true
+			return len(p), nil
+		}
+		if c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\f' && c != '\v' && c != 0x1b {
+			s.ctrl++
+		}
+	}
+	b := p
+	if len(s.partial) > 0 {
+		// Complete the character the last Write cut.
+		need := min(len(p), utf8.UTFMax-len(s.partial))
+		joined := append(s.partial, p[:need]...)
+		if !utf8.FullRune(joined) {
+			s.partial = joined
+			return len(p), nil
+		}
+		r, n := utf8.DecodeRune(joined)
+		if r == utf8.RuneError && n <= 1 {
+			s.invalid = true
+			return len(p), nil
+		}
+		s.see(r, start-int64(len(s.partial)))
+		b = p[n-len(s.partial):]
+		start += int64(n - len(s.partial))
+		s.partial = nil
+	}
+	// Leave a character cut at the end for the next Write.
+	cut := len(b)
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				cut = i
+			}
+			break
+		}
+	}
+	if !utf8.Valid(b[:cut]) {
+		s.invalid = true
+		return len(p), nil
+	}
+	s.partial = append(s.partial[:0], b[cut:]...)
+	if !s.printed {
+		for i, r := range string(b[:cut]) {
+			s.see(r, start+int64(i))
+			if s.printed {
+				break
+			}
+		}
+	}
+	return len(p), nil
+}
+
+// see notes a character at offset off of the file.
+func (s *Sniffer) see(r rune, off int64) {
+	if !unicode.IsSpace(r) && !(off == 0 && r == '\uFEFF') {
+		s.printed = true
+	}
+}
+
+// Format decides what Sniff would of the bytes written; file reads the
+// whole file, for zip archives and images.
+func (s *Sniffer) Format(name string, file io.ReaderAt) (Format, error) {
+	if s.size == 0 {
 		return "", shifu.Errorf(shifu.ErrInvalid, "%s: the file is empty; %s", name, accepted)
 	}
+	data := s.head
 	head := data[:min(len(data), 1024)]
 	// PDF readers accept junk before the header, so look in the first KiB.
 	if bytes.Contains(head, []byte("%PDF-")) {
 		return PDF, nil
 	}
 	if bytes.HasPrefix(data, []byte("PK\x03\x04")) || bytes.HasPrefix(data, []byte("PK\x05\x06")) {
-		return sniffZip(name, data)
+		return sniffZip(name, file, s.size)
 	}
 	if bytes.HasPrefix(data, []byte("\xff\xfe")) || bytes.HasPrefix(data, []byte("\xfe\xff")) {
 		return "", unsupported(name, "UTF-16 text; save it as UTF-8")
@@ -76,13 +176,18 @@ func Sniff(name string, data []byte) (Format, error) {
 	for _, m := range magic {
 		if m.what != "" && bytes.HasPrefix(data, []byte(m.sig)) {
 			if ocrImage[m.what] {
-				return sniffImage(name, m.what, data)
+				return sniffImage(name, m.what, io.NewSectionReader(file, 0, s.size))
 			}
 			return "", unsupported(name, m.what)
 		}
 	}
+	bom := bytes.HasPrefix(data, []byte("\xef\xbb\xbf"))
 	body := bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	if !utf8.Valid(body) || binaryish(body) {
+	length := s.size
+	if bom {
+		length -= 3
+	}
+	if s.nul || s.invalid || len(s.partial) > 0 || s.ctrl*100 > length {
 		return "", unsupported(name, "binary data or text that is not UTF-8")
 	}
 	if looksHTML(body) {
@@ -95,25 +200,10 @@ func Sniff(name string, data []byte) (Format, error) {
 	if hasMarkdownHeading(body) {
 		return Markdown, nil
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	if !s.printed {
 		return "", shifu.Errorf(shifu.ErrInvalid, "%s: the file holds only whitespace; %s", name, accepted)
 	}
 	return Text, nil
-}
-
-// binaryish reports NULs or a high share of control characters, which valid
-// UTF-8 can still contain.
-func binaryish(b []byte) bool {
-	ctrl := 0
-	for _, c := range b {
-		if c == 0 {
-			return true
-		}
-		if c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\f' && c != '\v' && c != 0x1b {
-			ctrl++
-		}
-	}
-	return ctrl*100 > len(b) // more than 1 %
 }
 
 func looksHTML(b []byte) bool {
@@ -147,8 +237,8 @@ func hasMarkdownHeading(b []byte) bool {
 	return false
 }
 
-func sniffZip(name string, data []byte) (Format, error) {
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+func sniffZip(name string, data io.ReaderAt, size int64) (Format, error) {
+	zr, err := zip.NewReader(data, size)
 	if err != nil {
 		return "", unsupported(name, "corrupt zip archive")
 	}
@@ -180,3 +270,6 @@ func sniffZip(name string, data []byte) (Format, error) {
 	}
 	return "", unsupported(name, "zip archive")
 }
+
+// Head is the start of the file (its first 64 KiB), for content types.
+func (s *Sniffer) Head() []byte { return s.head }

@@ -53,9 +53,10 @@ type NewDocument struct {
 	// Check, when set, may refuse the upload as the next version of prev
 	// (the version it follows), inside the transaction.
 	Check func(prev shifu.Document) error
-	// Seal encrypts the original bytes once the version's id is known (the
-	// id is bound into the ciphertext).
-	Seal func(versionID int64) ([]byte, error)
+	// Original seals the original bytes once the version's id is known (the
+	// id is bound into the ciphertext), handing each sealed segment in turn
+	// to put, which stores it in the same transaction.
+	Original func(versionID int64, put func(sealed []byte) error) error
 	// Enqueue schedules ingest inside the same transaction, so a version is
 	// never stored without its job, nor a job without its version.
 	Enqueue func(ctx context.Context, tx pgx.Tx, versionID int64) error
@@ -152,12 +153,14 @@ func (db *DB) CreateDocument(ctx context.Context, tenant int64, n NewDocument) (
 		if err != nil {
 			return err
 		}
-		sealed, err := n.Seal(id)
-		if err != nil {
-			return fmt.Errorf("seal original: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO originals (document_id, sealed) VALUES ($1, $2)`, id, sealed); err != nil {
+		seq := 0
+		err = n.Original(id, func(sealed []byte) error {
+			_, err := tx.Exec(ctx, `INSERT INTO original_segments (document_id, seq, sealed) VALUES ($1, $2, $3)`, id, seq, sealed)
+			seq++
 			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store original: %w", err)
 		}
 		if doc, err = scanDoc(tx.QueryRow(ctx, `SELECT `+docColumns+docFrom+` WHERE d.id = $1`, id)); err != nil {
 			return err
@@ -286,14 +289,34 @@ func latest(d shifu.Document) time.Time {
 	return t
 }
 
-// Original returns the sealed original bytes of a stored version.
-func (db *DB) Original(ctx context.Context, tenant, versionID int64) ([]byte, error) {
-	var sealed []byte
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT sealed FROM originals WHERE document_id = $1`, versionID).Scan(&sealed)
+// Original says how a stored version's original of size bytes is kept: in
+// segments (how many; OriginalSegment reads each), or, stored before
+// migration 012, sealed whole (whole is that value, segments 0).
+func (db *DB) Original(ctx context.Context, tenant, versionID int64) (size, segments int64, whole []byte, err error) {
+	err = db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT d.size, (SELECT count(*) FROM original_segments s WHERE s.document_id = d.id)
+			FROM documents d WHERE d.id = $1`, versionID).Scan(&size, &segments)
+		if err != nil || segments > 0 {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT sealed FROM originals WHERE document_id = $1`, versionID).Scan(&whole)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, shifu.Errorf(shifu.ErrNotFound, "stored version %d has no original", versionID)
+		return 0, 0, nil, shifu.Errorf(shifu.ErrNotFound, "stored version %d has no original", versionID)
+	}
+	return size, segments, whole, err
+}
+
+// OriginalSegment returns sealed segment seq of a version's original. Each
+// is its own short transaction, so a slow download holds no connection
+// between segments (segments never change once their version is stored).
+func (db *DB) OriginalSegment(ctx context.Context, tenant, versionID, seq int64) ([]byte, error) {
+	var sealed []byte
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT sealed FROM original_segments WHERE document_id = $1 AND seq = $2`, versionID, seq).Scan(&sealed)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("stored version %d: segment %d of its original is missing", versionID, seq)
 	}
 	return sealed, err
 }

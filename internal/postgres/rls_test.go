@@ -25,6 +25,7 @@ func seed(ctx context.Context, tx pgx.Tx) error {
 		`INSERT INTO sessions (user_id, token_hash, csrf, expires_at) SELECT id, gen_random_uuid()::text::bytea, 'x', now() + interval '1 hour' FROM users`,
 		`INSERT INTO documents (name, kind, sha256, size, status) VALUES ('m.pdf', 'manual', gen_random_uuid()::text, 1, 'ready')`,
 		`INSERT INTO originals (document_id, sealed) SELECT id, '\x00' FROM documents`,
+		`INSERT INTO original_segments (document_id, seq, sealed) SELECT id, 0, '\x00' FROM documents`,
 		`INSERT INTO chunks (document_id, ord, text) SELECT id, 0, 'secret spindle text' FROM documents`,
 		`INSERT INTO chunk_terms (term, chunk_id, tf, document_id, ord, dl) SELECT 'spindl', id, 1, document_id, ord, nterms FROM chunks`,
 		`INSERT INTO conversations (user_id) SELECT id FROM users`,
