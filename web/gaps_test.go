@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"context"
 	"strconv"
 	"testing"
 
@@ -39,7 +38,6 @@ func openGaps(t *testing.T, sup *client, state string) map[string]postgres.GapGr
 // wordings), once, until they mark it seen; another worker sees nothing.
 func TestGapsCloseTheLoop(t *testing.T) {
 	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: "unused"}})
-	ctx := context.Background()
 	worker := w.session("worker")
 	// The manuals are empty: each question is abstained on and is a gap.
 	for _, q := range []string{"asdfgh qwerty", "How do I reset the AGV after alarm 31?", "AGV alarm 31: how to reset it"} {
@@ -48,9 +46,7 @@ func TestGapsCloseTheLoop(t *testing.T) {
 		}
 	}
 	// Someone else asked too: their notice is theirs.
-	if err := w.db.AddGap(ctx, w.acme.ID, "how do I reset the AGV after alarm 31?", "abstained", 0, w.users["admin"].ID); err != nil {
-		t.Fatal(err)
-	}
+	w.gap("how do I reset the AGV after alarm 31?", w.users["admin"])
 	sup := w.session("supervisor")
 	g := openGaps(t, sup, "open")
 	if len(g) != 3 || g["how do I reset the AGV after alarm 31?"].Count != 2 {

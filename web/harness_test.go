@@ -486,3 +486,17 @@ Torque the gland bolts to 25 Nm in a cross pattern.
 
 Alarm E42 means the motor overheated. Let it cool for 30 minutes and clean the fan cover.
 `
+
+// gap stores an abstained question of user's, as the answer service does
+// (Exchange with the gap reason), so a test can open a gap without asking.
+func (w *world) gap(q string, user shifu.User) {
+	w.t.Helper()
+	ctx := context.Background()
+	conv, err := w.db.CreateConversation(ctx, w.acme.ID, postgres.NewConversation{UserID: user.ID, Title: q})
+	if err == nil {
+		_, err = w.db.Exchange(ctx, w.acme.ID, conv, user.ID, q, shifu.Answer{Text: "not covered", Abstained: true}, "abstained")
+	}
+	if err != nil {
+		w.t.Fatal(err)
+	}
+}

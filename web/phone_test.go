@@ -46,9 +46,7 @@ func phoneData(t *testing.T, w *world) {
 		"ESTOP_LATCH_CIRCUIT_FAULT_0x7F3A_ON_AXIS_Z_SERVO_DRIVE_DURING_TOOL_CHANGE what now?",
 		"换刀时 Z 轴伺服驱动器报 ESTOP_LATCH_CIRCUIT_FAULT_0x7F3A 怎么处理？",
 		"How do I re-home the Z axis after the E-stop latch faults during a tool change?"} {
-		if err := w.db.AddGap(ctx, w.acme.ID, q, "abstained", 0, w.users["worker"].ID); err != nil {
-			t.Fatal(err)
-		}
+		w.gap(q, w.users["worker"])
 	}
 	adm := w.token("admin")
 	if code := adm.json("POST", "/api/bots", map[string]any{"platform": "slack", "external_id": "T0ACMEFACTORYFLOORMAINTENANCE",
@@ -165,9 +163,7 @@ func TestBrowserGapActions(t *testing.T) {
 	}
 	w.ingestReady(part{"file", "spindle.pdf", pdf})
 	for _, q := range []string{"asdfgh qwerty", "How do I reset the AGV after alarm 31?", "AGV alarm 31: how to reset it"} {
-		if err := w.db.AddGap(context.Background(), w.acme.ID, q, "abstained", 0, w.users["worker"].ID); err != nil {
-			t.Fatal(err)
-		}
+		w.gap(q, w.users["worker"])
 	}
 	count := func(sel string) int {
 		return run(t, ctx, "count "+sel, chromedp.Evaluate[int](`document.querySelectorAll('`+sel+`').length`))
