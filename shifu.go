@@ -191,6 +191,23 @@ type Chunk struct {
 	Tokens     int
 }
 
+// Body is the chunk's text without the heading line it starts with: the same
+// paragraph under two headings is the same paragraph, and a passage quoted
+// or compared is its body. A chunk that is only its heading keeps it.
+func (c Chunk) Body() string {
+	if c.Heading == "" {
+		return c.Text
+	}
+	last := c.Heading
+	if i := strings.LastIndex(last, " > "); i >= 0 {
+		last = last[i+3:]
+	}
+	if first, rest, ok := strings.Cut(c.Text, "\n"); ok && strings.TrimSpace(rest) != "" && strings.Contains(first, last) {
+		return rest
+	}
+	return c.Text
+}
+
 // Hit is a chunk found for a question, with the document it came from.
 type Hit struct {
 	Chunk

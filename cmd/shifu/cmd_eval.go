@@ -27,7 +27,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	k := fs.Int("k", 10, "hits per question")
 	outPath := fs.String("out", "", "write one JSON line of hits per question here")
 	fusion := fs.String("fusion", string(d.Fusion), "rrf or convex")
-	alpha := fs.Float64("alpha", d.Alpha, "convex fusion: weight of the vector score (0-1)")
+	alpha := fs.Float64("alpha", 0, "convex fusion: weight of the vector score (0-1); 0: SHIFU_EMBED_FUSION, else the embedder's default")
 	exact := fs.Float64("exact-boost", d.ExactBoost, "boost for chunks holding the question's codes, times the square of the chunk's coverage of the question (negative: off)")
 	heading := fs.Float64("heading-boost", d.HeadingBoost, "boost for chunks whose heading path holds the question's terms (negative: off)")
 	abstain := fs.Float64("abstain-below", d.AbstainBelow, "abstain when confidence is lower")

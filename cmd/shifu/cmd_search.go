@@ -31,6 +31,9 @@ func (e *env) searcher(ctx context.Context, o retrieval.Options) (*retrieval.Sea
 	if err != nil {
 		return nil, err
 	}
+	if o.Alpha == 0 {
+		o.Alpha = c.Embed.Fusion // 0: the offline embedder's default
+	}
 	if o.Chat == nil && c.LLM.Provider != "" {
 		if o.Chat, err = e.chat(); err != nil {
 			return nil, err

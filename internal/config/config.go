@@ -18,7 +18,6 @@ type Config struct {
 	MasterKey   Secret // base64 of 32 bytes
 	Addr        string // listen address of `shifu serve`
 	PublicURL   string // how users reach the web app, for links in bot messages
-	DataDir     string // where `make run` keeps its cluster and key
 
 	// Database logins. Only `shifu migrate` and `shifu tenant create` use
 	// DatabaseURL; the server and every other command connect as the login
@@ -38,7 +37,8 @@ type Config struct {
 
 	// Dict is the bilingual dictionary file for offline query translation
 	// (CC-CEDICT, built by scripts/deps.sh with 'shifu dict build');
-	// default DataDir/cedict.txt. "off": the glossary alone.
+	// default .data/cedict.txt, where scripts/deps.sh writes it. "off": the
+	// glossary alone.
 	Dict string
 	OCR  OCR
 
@@ -120,7 +120,20 @@ type Model struct {
 	Model    string
 	Dim      int // embeddings only
 	Timeout  time.Duration
+	// Fusion (embeddings only, SHIFU_EMBED_FUSION) is the vector score's
+	// weight in hybrid search, in (0, 1]. It follows the embedder: 0 for
+	// the offline one means the searcher's default tuned for it (0.15: its
+	// vectors are hashed words, a weaker copy of BM25); a hosted semantic
+	// model defaults to HostedFusion, since its vectors match meaning and
+	// bridge languages where words do not.
+	Fusion float64
 }
+
+// HostedFusion is a hosted embedder's default fusion weight: an even share,
+// the convex-combination literature's starting point for a semantic model
+// beside BM25 (Bruch et al., 2023); not tuned here, where no hosted model
+// can be called. Set SHIFU_EMBED_FUSION after measuring with `shifu eval`.
+const HostedFusion = 0.5
 
 // Secret is a string that never prints.
 type Secret string
@@ -184,7 +197,6 @@ func Load(getenv func(string) string) (Config, error) {
 		MasterKey:      Secret(str("SHIFU_MASTER_KEY", "")),
 		Addr:           str("SHIFU_ADDR", ":8080"),
 		PublicURL:      strings.TrimRight(str("SHIFU_PUBLIC_URL", "http://localhost:8080"), "/"),
-		DataDir:        str("SHIFU_DATA_DIR", ".data"),
 		MaxUploadBytes: num("SHIFU_MAX_UPLOAD_BYTES", 200<<20),
 		ParseTimeout:   dur("SHIFU_PARSE_TIMEOUT", 5*time.Minute),
 		Workers:        int(num("SHIFU_WORKERS", 2)),
@@ -210,7 +222,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.ReplicaURL = Secret(str("SHIFU_REPLICA_DATABASE_URL", ""))
 	c.ReplicaWait = dur("SHIFU_REPLICA_WAIT", 100*time.Millisecond)
 	c.JobTimeout = dur("SHIFU_JOB_TIMEOUT", 20*time.Minute)
-	c.Dict = str("SHIFU_DICT", c.DataDir+"/cedict.txt")
+	c.Dict = str("SHIFU_DICT", ".data/cedict.txt")
 
 	c.OCR = OCR{
 		Engine:        str("SHIFU_OCR", "auto"),
@@ -276,6 +288,17 @@ func Load(getenv func(string) string) (Config, error) {
 		// Every provider, the offline embedder included, fills the halfvec(1024)
 		// column; the offline default lives in model.DefaultHashConfig.
 		c.Embed.Dim = 1024
+	}
+	if c.Embed.Provider != "offline" {
+		c.Embed.Fusion = HostedFusion
+	}
+	if v := str("SHIFU_EMBED_FUSION", ""); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f > 0 && f <= 1) {
+			bad("SHIFU_EMBED_FUSION=%q: want the vector score's weight in hybrid search, above 0 and at most 1 (offline default 0.15, hosted %v)", v, HostedFusion)
+		} else {
+			c.Embed.Fusion = f
+		}
 	}
 	if c.Embed.Dim > 1024 {
 		bad("SHIFU_EMBED_DIM=%d: at most 1024 (the vector column is halfvec(1024); ask the model for 1024 dimensions)", c.Embed.Dim)

@@ -53,6 +53,28 @@ func TestBadValuesNamed(t *testing.T) {
 	}
 }
 
+// TestEmbedFusion: the fusion weight follows the embedder unless set, and a
+// value outside (0, 1] is named.
+func TestEmbedFusion(t *testing.T) {
+	c, err := Load(env())
+	if err != nil || c.Embed.Provider != "offline" || c.Embed.Fusion != 0 {
+		t.Errorf("offline: %+v %v", c.Embed, err)
+	}
+	c, err = Load(env("DASHSCOPE_API_KEY", "sk-x"))
+	if err != nil || c.Embed.Fusion != HostedFusion {
+		t.Errorf("hosted: %+v %v", c.Embed, err)
+	}
+	c, err = Load(env("DASHSCOPE_API_KEY", "sk-x", "SHIFU_EMBED_FUSION", "0.3"))
+	if err != nil || c.Embed.Fusion != 0.3 {
+		t.Errorf("set: %+v %v", c.Embed, err)
+	}
+	for _, v := range []string{"0", "1.5", "x", "-0.2"} {
+		if _, err := Load(env("SHIFU_EMBED_FUSION", v)); err == nil || !strings.Contains(err.Error(), "SHIFU_EMBED_FUSION") {
+			t.Errorf("SHIFU_EMBED_FUSION=%q: %v", v, err)
+		}
+	}
+}
+
 func TestDingTalkStream(t *testing.T) {
 	for v, want := range map[string]bool{"": false, "0": false, "false": false, "1": true, "TRUE": true, "yes": true} {
 		c, err := Load(env("SHIFU_DINGTALK_STREAM", v, "SHIFU_DINGTALK_API_URL", "http://127.0.0.1:9/"))
