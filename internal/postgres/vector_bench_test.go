@@ -385,6 +385,9 @@ func bench1MDatabase(ctx context.Context, b testing.TB, base string, s *syntheti
 		conn.Close(ctx)
 		if err == nil && ready {
 			b.Logf("reusing %s", name)
+			if _, err := postgres.Migrate(ctx, url); err != nil { // made by an older schema
+				b.Fatal(err)
+			}
 			return url
 		}
 		if _, err := admin.Exec(ctx, `DROP DATABASE `+name+` WITH (FORCE)`); err != nil {
