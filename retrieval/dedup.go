@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // collapse drops chunks whose text is nearly the same as a better-ranked
@@ -22,6 +23,12 @@ func collapse(fs []*fused, threshold float64, keep int) []*fused {
 		sig := shingles(f.hit.Body())
 		dup := false
 		for _, o := range sigs {
+			// |a ∩ b| / |a ∪ b| ≤ min / max of the sizes: sets of very
+			// different sizes need no merge.
+			lo, hi := min(len(sig), len(o)), max(len(sig), len(o))
+			if hi > 0 && float64(lo) < threshold*float64(hi) {
+				continue
+			}
 			if jaccard(sig, o) >= threshold {
 				dup = true
 				break
@@ -43,32 +50,39 @@ func collapse(fs []*fused, threshold float64, keep int) []*fused {
 // sorted and distinct: sets compared by merging, without maps (collapse
 // compares each candidate with every one kept, on every search).
 func shingles(text string) []uint64 {
-	var words []string
-	var cur strings.Builder
-	flush := func() {
-		if cur.Len() > 0 {
-			words = append(words, cur.String())
-			cur.Reset()
+	// Words are kept as byte ranges of the lowercased text (a word is a run
+	// of letters and digits there, or one Han character), not as strings of
+	// their own: this runs over every candidate of every search.
+	low := strings.ToLower(text)
+	type span struct{ lo, hi int }
+	words := make([]span, 0, len(low)/5)
+	start := -1
+	flush := func(at int) {
+		if start >= 0 {
+			words = append(words, span{start, at})
+			start = -1
 		}
 	}
-	for _, r := range strings.ToLower(text) {
+	for i, r := range low {
 		switch {
 		case unicode.Is(unicode.Han, r):
-			flush()
-			words = append(words, string(r))
+			flush(i)
+			words = append(words, span{i, i + utf8.RuneLen(r)})
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			cur.WriteRune(r)
+			if start < 0 {
+				start = i
+			}
 		default:
-			flush()
+			flush(i)
 		}
 	}
-	flush()
-	var out []uint64
+	flush(len(low))
+	out := make([]uint64, 0, len(words))
 	for i := 0; i+3 <= len(words) || (i == 0 && len(words) > 0); i++ {
 		h := uint64(fnvOffset)
 		for _, w := range words[i:min(i+3, len(words))] {
-			for j := 0; j < len(w); j++ {
-				h = (h ^ uint64(w[j])) * fnvPrime
+			for j := w.lo; j < w.hi; j++ {
+				h = (h ^ uint64(low[j])) * fnvPrime
 			}
 			h *= fnvPrime // the 0 byte between words: h ^ 0 = h
 		}

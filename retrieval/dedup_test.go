@@ -1,7 +1,10 @@
 package retrieval
 
 import (
+	"slices"
+	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/shifu-factory/shifu"
 )
@@ -44,4 +47,53 @@ func ids(fs []*fused) []int64 {
 		out = append(out, f.hit.ID)
 	}
 	return out
+}
+
+// shinglesByWords is shingles as first written, with a string per word: the
+// byte-range version must hash the same triples.
+func shinglesByWords(text string) []uint64 {
+	var words []string
+	var cur strings.Builder
+	flush := func() {
+		if cur.Len() > 0 {
+			words = append(words, cur.String())
+			cur.Reset()
+		}
+	}
+	for _, r := range strings.ToLower(text) {
+		switch {
+		case unicode.Is(unicode.Han, r):
+			flush()
+			words = append(words, string(r))
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			cur.WriteRune(r)
+		default:
+			flush()
+		}
+	}
+	flush()
+	var out []uint64
+	for i := 0; i+3 <= len(words) || (i == 0 && len(words) > 0); i++ {
+		h := uint64(fnvOffset)
+		for _, w := range words[i:min(i+3, len(words))] {
+			for j := 0; j < len(w); j++ {
+				h = (h ^ uint64(w[j])) * fnvPrime
+			}
+			h *= fnvPrime
+		}
+		out = append(out, h)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func FuzzShingles(f *testing.F) {
+	for _, s := range []string{"", "a", "Spindle Speed 1200 RPM", "主轴转速 过高时 请检查 M3", "x\xffy 温度", "ÄÖ İstanbul ǅ"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := shingles(s), shinglesByWords(s); !slices.Equal(got, want) {
+			t.Fatalf("shingles(%q) = %v, want %v", s, got, want)
+		}
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shifu-factory/shifu"
@@ -240,11 +241,43 @@ type Searcher struct {
 	analyzer Analyzer
 	embedder model.Embedder
 	opt      Options
+	headings *headingTerms
+}
+
+// headingTerms caches the analysed terms of heading paths: the heading
+// boost looks at every candidate's path on every search, and analysing
+// them again was a fifth of a search's Go CPU. Chunks of a section share
+// a path, so a library has few; the cache starts over past a bound.
+type headingTerms struct {
+	mu    sync.Mutex
+	terms map[string]map[string]bool
+}
+
+const maxHeadings = 50_000
+
+func (h *headingTerms) get(a Analyzer, heading string) map[string]bool {
+	h.mu.Lock()
+	have, ok := h.terms[heading]
+	h.mu.Unlock()
+	if ok {
+		return have
+	}
+	have = map[string]bool{}
+	for _, t := range a.Terms(heading) {
+		have[t] = true
+	}
+	h.mu.Lock()
+	if h.terms == nil || len(h.terms) >= maxHeadings {
+		h.terms = map[string]map[string]bool{}
+	}
+	h.terms[heading] = have
+	h.mu.Unlock()
+	return have
 }
 
 // New returns a Searcher. embedder may be nil: lexical search only.
 func New(store Store, a Analyzer, e model.Embedder, o Options) *Searcher {
-	return &Searcher{store: store, analyzer: a, embedder: e, opt: o.withDefaults()}
+	return &Searcher{store: store, analyzer: a, embedder: e, opt: o.withDefaults(), headings: &headingTerms{}}
 }
 
 // Options returns the settings in effect.
@@ -694,18 +727,11 @@ func (s *Searcher) boostHeading(fs []*fused, r run) {
 	if total == 0 {
 		return
 	}
-	// Chunks of one section share its heading path: analyse each path once.
-	seen := map[string]map[string]bool{}
+	// Chunks of one section share its heading path: analyse each path once
+	// (per Searcher; the maps are only read once made).
 	for _, f := range fs {
 		got := 0.0
-		have, ok := seen[f.hit.Heading]
-		if !ok {
-			have = map[string]bool{}
-			for _, t := range s.analyzer.Terms(f.hit.Heading) {
-				have[t] = true
-			}
-			seen[f.hit.Heading] = have
-		}
+		have := s.headings.get(s.analyzer, f.hit.Heading)
 		for _, t := range r.terms { // in order: a float sum over a map varies
 			if w, ok := weights[t]; ok && covered(t, r.syn, have) {
 				got += w

@@ -7,8 +7,11 @@
 #   - ingest of the largest manual against pdftotext (`shifu bench ingest`);
 #   - search p50/p95/p99 over the eval corpus next to an exact scan
 #     (`shifu bench search`; the corpus is make eval's, under $DATA/eval).
-# The 1M-chunk HNSW benchmark takes ~15 minutes and 4 GB of disk: run it on its
-# own (see internal/postgres/vector_bench_test.go).
+# The 1M-chunk HNSW benchmark takes 8 minutes to load and an hour or more to
+# index on a busy 2-core host, and 4 GB of disk: run it on its own (see
+# internal/postgres/vector_bench_test.go; SHIFU_BENCH_1M_ROWS for a smaller
+# size, SHIFU_BENCH_1M_SCAN for walks past ef_search). TestVectorScaleHarness
+# runs its code path at 5,000 rows in the ordinary tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-.data}

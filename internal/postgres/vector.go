@@ -79,6 +79,11 @@ type VectorPlan struct {
 	// p95 19 ms, where 100 gave 0.881 and 200 0.931. The index path asks the
 	// index for max(limit, EfSearch) rows and keeps the best limit.
 	EfSearch int
+	// Scan is how many rows the index walk returns for re-sorting by exact
+	// distance; default max(limit, EfSearch). More than EfSearch lets the
+	// relaxed iterative scan go on past its first candidate list (up to
+	// MaxScanTuples), which buys recall ef_search's ceiling of 1,000 cannot.
+	Scan int
 	// MaxScanTuples bounds an iterative scan (hnsw.max_scan_tuples); default
 	// 20,000, pgvector's. A scan that ends short falls back to exact search.
 	MaxScanTuples int
@@ -308,7 +313,7 @@ func indexNearest(ctx context.Context, tx pgx.Tx, vec pgvector.HalfVector, model
 	const set = `SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', $1, true),
 		set_config('hnsw.max_scan_tuples', $2, true), set_config('enable_sort', 'off', true), set_config('jit', 'off', true)`
 	efs, scan := fmt.Sprint(p.EfSearch), fmt.Sprint(p.MaxScanTuples)
-	args := []any{vec, docs, model, limit, max(limit, p.EfSearch)}
+	args := []any{vec, docs, model, limit, max(limit, p.EfSearch, p.Scan)}
 	if explain != nil {
 		if _, err := tx.Exec(ctx, set, efs, scan); err != nil {
 			return nil, fmt.Errorf("hnsw settings: %w", err)
