@@ -134,6 +134,38 @@ type Progress struct {
 	PagesTotal     int `json:"pages_total"`
 	ChunksEmbedded int `json:"chunks_embedded"`
 	ChunksTotal    int `json:"chunks_total"`
+	// Stages is how long each finished step took so far.
+	Stages Stages `json:"stages,omitzero"`
+}
+
+// Stages is the time each step of ingesting a document took, in
+// milliseconds of wall time (a step not run, or not yet, is 0): where an
+// ingest's time went, for the operator and the desk.
+type Stages struct {
+	Parse   int64 `json:"parse_ms"`   // text layer, OCR and cleaning
+	Chunk   int64 `json:"chunk_ms"`   // splitting into chunks
+	Terms   int64 `json:"terms_ms"`   // analysing the chunks' terms
+	Store   int64 `json:"store_ms"`   // chunks and postings written
+	Embed   int64 `json:"embed_ms"`   // vectors computed and written
+	Publish int64 `json:"publish_ms"` // the version made live
+}
+
+// String lists the steps that ran, as "parse 1.2s, chunk 40ms, ...".
+func (s Stages) String() string {
+	var b strings.Builder
+	for _, st := range []struct {
+		name string
+		ms   int64
+	}{{"parse", s.Parse}, {"chunk", s.Chunk}, {"terms", s.Terms}, {"store", s.Store}, {"embed", s.Embed}, {"publish", s.Publish}} {
+		if st.ms <= 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(st.name + " " + (time.Duration(st.ms) * time.Millisecond).String())
+	}
+	return b.String()
 }
 
 // Note is a technician's tip: short, structured, attributed.
@@ -189,6 +221,23 @@ type Chunk struct {
 	Anchor     string // id of the nearest preceding heading (HTML)
 	Language   string
 	Tokens     int
+}
+
+// Body is the chunk's text without the heading line it starts with: the same
+// paragraph under two headings is the same paragraph, and a passage quoted
+// or compared is its body. A chunk that is only its heading keeps it.
+func (c Chunk) Body() string {
+	if c.Heading == "" {
+		return c.Text
+	}
+	last := c.Heading
+	if i := strings.LastIndex(last, " > "); i >= 0 {
+		last = last[i+3:]
+	}
+	if first, rest, ok := strings.Cut(c.Text, "\n"); ok && strings.TrimSpace(rest) != "" && strings.Contains(first, last) {
+		return rest
+	}
+	return c.Text
 }
 
 // Hit is a chunk found for a question, with the document it came from.

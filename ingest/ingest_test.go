@@ -271,6 +271,10 @@ func TestCrashMidEmbeddingResumes(t *testing.T) {
 	if final.Status != shifu.StatusReady || len(left) != 0 || n != mid.Chunks || final.Chunks != mid.Chunks {
 		t.Fatalf("after resume: status %s, %d live chunks (want %d), %d unembedded", final.Status, n, mid.Chunks, len(left))
 	}
+	// The stages' times survive the crash; the resumed embedding adds to them.
+	if ms, fs := mid.Progress.Stages, final.Progress.Stages; ms.Publish != 0 || fs.Publish < 1 || fs.Embed < ms.Embed || fs.Store != ms.Store {
+		t.Errorf("stages after the crash %+v, after resuming %+v", ms, fs)
+	}
 	// Only the missing chunks were embedded again.
 	if again := srv.Count("/embeddings") - embedCalls; again != (mid.Chunks-4+1)/2 {
 		t.Fatalf("resume made %d embedding calls, want %d", again, (mid.Chunks-4+1)/2)
@@ -340,6 +344,10 @@ func TestWorkersIngestAndFailCleanly(t *testing.T) {
 	if docs[1].Status != shifu.StatusReady || docs[1].Chunks == 0 {
 		t.Errorf("good file: %+v", docs[1])
 	}
+	// Whoever sees it ready sees every stage's time, publishing's included.
+	if st := docs[1].Progress.Stages; st.Publish < 1 || !strings.Contains(st.String(), "publish") {
+		t.Errorf("good file's stages: %+v (%s)", st, st)
+	}
 	if docs[2].Status != shifu.StatusReady || docs[2].Kind != shifu.KindNote || docs[2].UploadedBy != "Li" {
 		t.Errorf("note: %+v", docs[2])
 	}
@@ -371,7 +379,7 @@ func TestReindexRebuildsOldPostings(t *testing.T) {
 		t.Fatal(err)
 	}
 	find := func(term string) int {
-		hits, _, err := f.db.Lexical(ctx, f.tenant, []string{term}, postgres.Filter{}, postgres.BM25{}, 10)
+		hits, _, err := f.db.Lexical(ctx, f.tenant, []string{term}, postgres.Filter{}, postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 1}, 10)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -62,8 +62,6 @@ func txTenant(ctx context.Context, tx pgx.Tx) (int64, error) {
 	return t, err
 }
 
-type stageTimes struct{ parse, index, store, embed time.Duration }
-
 type worker struct {
 	river.WorkerDefaults[jobArgs]
 	s *Service
@@ -245,11 +243,9 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 		return nil
 	}
 	prog := doc.Progress
-	var timing stageTimes
 	t0 := time.Now()
 	defer func() {
-		s.log.Info("ingest stages", "document", doc.Name, "parse", timing.parse, "index", timing.index,
-			"store", timing.store, "embed", timing.embed, "total", time.Since(t0))
+		s.log.Info("ingest stages", "document", doc.Name, "stages", prog.Stages.String(), "total", time.Since(t0))
 	}()
 	if doc.Status != shifu.StatusEmbedding || doc.Chunks == 0 {
 		if err := s.db.SetStatus(ctx, tenant, id, shifu.StatusParsing, "", shifu.Progress{}); err != nil {
@@ -260,6 +256,7 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 			return err
 		}
 		var mu sync.Mutex // parsers may report from several goroutines
+		var st shifu.Stages
 		var lastReport time.Time
 		rows, meta, err := s.read(ctx, doc.Name, data, func(done, total int) {
 			mu.Lock()
@@ -272,7 +269,7 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 				lastReport = time.Now()
 				_ = s.db.SetProgress(ctx, tenant, id, prog)
 			}
-		}, &timing)
+		}, &st)
 		if err != nil {
 			return err
 		}
@@ -280,8 +277,8 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 		if err := s.db.StoreChunks(ctx, tenant, id, meta, rows); err != nil {
 			return err
 		}
-		timing.store = time.Since(mark)
-		prog = shifu.Progress{PagesParsed: meta.Pages, PagesTotal: meta.Pages, ChunksTotal: len(rows)}
+		st.Store = since(mark)
+		prog = shifu.Progress{PagesParsed: meta.Pages, PagesTotal: meta.Pages, ChunksTotal: len(rows), Stages: st}
 	}
 	if err := s.db.SetStatus(ctx, tenant, id, shifu.StatusEmbedding, "", prog); err != nil {
 		return err
@@ -295,7 +292,7 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 	}
 	prog.ChunksEmbedded = prog.ChunksTotal - len(ids)
 	mark := time.Now()
-	defer func() { timing.embed = time.Since(mark) }()
+	embedded := prog.Stages.Embed // a resumed job adds to what it spent before
 	for start := 0; start < len(ids); start += s.batch {
 		end := min(start+s.batch, len(ids))
 		vecs, err := s.embedder.Embed(ctx, texts[start:end])
@@ -306,15 +303,20 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 			return err
 		}
 		prog.ChunksEmbedded += end - start
+		prog.Stages.Embed = embedded + since(mark)
 		if end == len(ids) || (start/s.batch)%8 == 0 {
 			if err := s.db.SetProgress(ctx, tenant, id, prog); err != nil {
 				return err
 			}
 		}
 	}
+	mark = time.Now()
+	// Publish records its own time in the progress, in its transaction, so
+	// whoever sees the document ready sees every stage.
 	if err := s.db.Publish(ctx, tenant, id); err != nil {
 		return err
 	}
+	prog.Stages.Publish = max(since(mark), 1)
 	s.refreshStats(ctx, prog.ChunksTotal)
 	return nil
 }
@@ -323,7 +325,7 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 // (Options.Deadline): every stage is CPU spent on the upload's bytes, so
 // none may run unbounded. Running out of time is the file's fault and fails
 // it once, with the reason; a retry would only spend the time again.
-func (s *Service) read(ctx context.Context, name string, data []byte, progress func(done, total int), timing *stageTimes) ([]postgres.ChunkRow, postgres.Meta, error) {
+func (s *Service) read(ctx context.Context, name string, data []byte, progress func(done, total int), st *shifu.Stages) ([]postgres.ChunkRow, postgres.Meta, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.deadline)
 	defer cancel()
 	late := func(err error) error {
@@ -337,7 +339,7 @@ func (s *Service) read(ctx context.Context, name string, data []byte, progress f
 	if err != nil {
 		return nil, postgres.Meta{}, late(err)
 	}
-	timing.parse = time.Since(t0)
+	st.Parse = since(t0)
 	mark := time.Now()
 	chunks, err := chunk.SplitContext(ctx, pd, s.chunking)
 	if err != nil {
@@ -346,6 +348,8 @@ func (s *Service) read(ctx context.Context, name string, data []byte, progress f
 	if len(chunks) == 0 {
 		return nil, postgres.Meta{}, shifu.Errorf(shifu.ErrInvalid, "%s: no text found, by text layer or OCR; accepted: documents with text, scans and photos of printed pages", name)
 	}
+	st.Chunk = since(mark)
+	mark = time.Now()
 	rows := make([]postgres.ChunkRow, len(chunks))
 	for i, c := range chunks {
 		if err := ctx.Err(); err != nil {
@@ -353,7 +357,7 @@ func (s *Service) read(ctx context.Context, name string, data []byte, progress f
 		}
 		rows[i] = postgres.ChunkRow{Chunk: c, Terms: s.analyzer.Terms(c.Text)}
 	}
-	timing.index = time.Since(mark)
+	st.Terms = since(mark)
 	return rows, postgres.Meta{Title: pd.Title, Pages: pd.Pages, Language: pd.Lang, Analyzer: s.analyzer.Version(), OCR: pd.OCR}, nil
 }
 
@@ -369,3 +373,6 @@ func (s *Service) refreshStats(ctx context.Context, n int) {
 		s.log.Warn("refresh planner statistics", "err", err)
 	}
 }
+
+// since is the milliseconds since t, for shifu.Stages.
+func since(t time.Time) int64 { return time.Since(t).Milliseconds() }

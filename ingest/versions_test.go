@@ -17,7 +17,7 @@ import (
 // hits, and the documents and versions the hits name.
 func found(t *testing.T, f *fixture, term string) (versions map[int64]bool, docs map[int64]int) {
 	t.Helper()
-	hits, _, err := f.db.Lexical(context.Background(), f.tenant, []string{term}, postgres.Filter{}, postgres.BM25{MaxDF: 1}, 50)
+	hits, _, err := f.db.Lexical(context.Background(), f.tenant, []string{term}, postgres.Filter{}, postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 1}, 50)
 	if err != nil {
 		t.Fatal(err)
 	}

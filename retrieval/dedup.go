@@ -19,7 +19,7 @@ func collapse(fs []*fused, threshold float64, keep int) []*fused {
 	var out []*fused
 	var sigs [][]uint64
 	for _, f := range fs {
-		sig := shingles(body(f.hit.Text, f.hit.Heading))
+		sig := shingles(f.hit.Body())
 		dup := false
 		for _, o := range sigs {
 			if jaccard(sig, o) >= threshold {
@@ -36,24 +36,6 @@ func collapse(fs []*fused, threshold float64, keep int) []*fused {
 		}
 	}
 	return out
-}
-
-// body is a chunk's text without its heading line: the same paragraph under
-// two documents' different heading paths is still the same paragraph.
-func body(text, heading string) string {
-	if heading != "" {
-		if first, rest, ok := strings.Cut(text, "\n"); ok && strings.Contains(first, lastPart(heading)) {
-			return rest
-		}
-	}
-	return text
-}
-
-func lastPart(heading string) string {
-	if i := strings.LastIndex(heading, " > "); i >= 0 {
-		return heading[i+3:]
-	}
-	return heading
 }
 
 // shingles hashes the text's overlapping word triples (Han characters count

@@ -168,9 +168,7 @@ func (o Options) withDefaults() Options {
 	if o.RRFK <= 0 {
 		o.RRFK = d.RRFK
 	}
-	if o.BM25 == (postgres.BM25{}) {
-		o.BM25 = d.BM25
-	}
+	o.BM25 = bm25Defaults(o.BM25, d.BM25)
 	if o.Candidates <= 0 {
 		o.Candidates = d.Candidates
 	}
@@ -216,6 +214,31 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// bm25Defaults fills the BM25 settings o leaves unset from d: all of them
+// when o is zero, else each zero (or out of range) K1, B, MaxDF, Unigram and
+// Backoff; Context 0 stays none.
+func bm25Defaults(o, d postgres.BM25) postgres.BM25 {
+	if o == (postgres.BM25{}) {
+		return d
+	}
+	if o.K1 <= 0 {
+		o.K1 = d.K1
+	}
+	if o.B < 0 || o.B > 1 {
+		o.B = d.B
+	}
+	if o.MaxDF <= 0 {
+		o.MaxDF = d.MaxDF
+	}
+	if o.Unigram == 0 {
+		o.Unigram = d.Unigram
+	}
+	if o.Backoff == 0 {
+		o.Backoff = d.Backoff
 	}
 	return o
 }

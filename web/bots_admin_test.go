@@ -7,6 +7,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/bot"
 	"github.com/shifu-factory/shifu/web"
 )
 
@@ -81,7 +83,8 @@ func TestAdminBots(t *testing.T) {
 		}
 	}
 
-	// Another tenant's admin neither sees nor removes them, nor takes the team.
+	// Another tenant's admin neither sees nor removes them, nor learns of them,
+	// nor takes the team's deliveries.
 	bolt := w.session("bolt")
 	var boltList struct{ Bots []map[string]any }
 	if code := bolt.json("GET", "/api/bots", nil, &boltList); code != 200 || len(boltList.Bots) != 0 {
@@ -91,11 +94,24 @@ func TestAdminBots(t *testing.T) {
 		t.Fatalf("bolt removed acme's bot: %d", code)
 	}
 	var e struct{ Error string }
-	if code := bolt.json("POST", "/api/bots", slack, &e); code != 409 || strings.Contains(e.Error, "acme") {
-		t.Fatalf("bolt installs acme's team: %d %q", code, e.Error)
+	boltSlack := map[string]any{"platform": "slack", "external_id": "T0ACME", "secret": "bolt-guessed-secret", "token": "xoxb-bolt-token"}
+	if code := bolt.json("POST", "/api/bots", boltSlack, &e); code != 201 {
+		t.Fatalf("bolt installs the same team id: %d %q (it must look like any new team)", code, e.Error)
 	}
-	if in, err := w.bots.Installation(ctx, "slack", "T0ACME"); err != nil || in.Tenant != w.acme.ID {
-		t.Fatalf("after bolt: %+v %v", in, err)
+	if code := bolt.json("POST", "/api/bots", boltSlack, &e); code != 409 || strings.Contains(e.Error, "acme") || !strings.Contains(e.Error, "this tenant") {
+		t.Fatalf("bolt installs it twice: %d %q", code, e.Error)
+	}
+	// A delivery goes to the installation whose secret signed it.
+	for secret, tenant := range map[string]int64{"slack-signing-secret-1": w.acme.ID, "bolt-guessed-secret": w.bolt.ID} {
+		in, err := w.bots.Authenticate(ctx, "slack", "T0ACME", func(in bot.Installation) error {
+			if in.Secret != secret {
+				return shifu.Errorf(shifu.ErrUnauthorized, "bad signature")
+			}
+			return nil
+		})
+		if err != nil || in.Tenant != tenant {
+			t.Fatalf("signed with %q: %+v %v", secret, in, err)
+		}
 	}
 
 	// Bad input is refused, naming the field and what it accepts.

@@ -15,7 +15,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
 // docJSON is a document as the API shows it: the fields of `shifu docs
@@ -676,52 +675,4 @@ func (s *Server) storeNote(c *gin.Context, req noteRequest) (shifu.Document, boo
 	}
 	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "note.add", map[string]any{"id": d.ID, "title": n.Title})
 	return d, true
-}
-
-func (s *Server) gaps(c *gin.Context) {
-	g, err := s.o.DB.GapGroups(c, who(c).tenant(), 200)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if g == nil {
-		g = []postgres.GapGroup{}
-	}
-	c.JSON(http.StatusOK, gin.H{"gaps": g})
-}
-
-// answerGap turns a technician's answer to a knowledge gap into a note and
-// closes the gap (and every open gap asking the same).
-func (s *Server) answerGap(c *gin.Context) {
-	id, err := idParam(c, "id")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	var req noteRequest
-	if err := decodeJSON(c, &req); err != nil {
-		s.fail(c, err)
-		return
-	}
-	p := who(c)
-	q, err := s.o.DB.Gap(c, p.tenant(), id)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	if strings.TrimSpace(req.Title) == "" {
-		req.Title = q
-	}
-	if strings.TrimSpace(req.Symptom) == "" {
-		req.Symptom = q
-	}
-	d, ok := s.storeNote(c, req)
-	if !ok {
-		return
-	}
-	if err := s.o.DB.CloseGap(c, p.tenant(), id, d.VersionID); err != nil {
-		s.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, toJSON(d))
 }

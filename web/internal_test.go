@@ -10,16 +10,31 @@ import (
 	"time"
 
 	"golang.org/x/net/html"
+
+	"github.com/shifu-factory/shifu/internal/bot"
 )
 
 func TestRenderMarkdown(t *testing.T) {
 	for in, want := range map[string]string{
-		"Use **torque** 25 Nm [1].":              `<p>Use <strong>torque</strong> 25 Nm <sup class="ref">[1]</sup>.</p>`,
-		"<script>alert(1)</script>\n\nok":        "<p>ok</p>",
-		"[x](javascript:alert(1))":               "<p>x</p>",
-		`<img src=x onerror=alert(1)>`:           "",
-		"| a | b |\n|---|---|\n| 1 | 2 |":        "<table>",
-		"see https://example.com/manual.pdf now": `href="https://example.com/manual.pdf"`,
+		"Use **torque** 25 Nm [1].":       `<p>Use <strong>torque</strong> 25 Nm <sup class="ref">[1]</sup>.</p>`,
+		"<script>alert(1)</script>\n\nok": "<p>ok</p>",
+		"[x](javascript:alert(1))":        "<p>x</p>",
+		`<img src=x onerror=alert(1)>`:    "",
+		"| a | b |\n|---|---|\n| 1 | 2 |": "<table>",
+		// Links and images from model output: only document links stay.
+		"see https://example.com/manual.pdf now":    "<p>see https://example.com/manual.pdf now</p>",
+		"see [the manual](https://evil.test/x) [1]": `<p>see the manual <sup class="ref">[1]</sup></p>`,
+		"![tracker](https://evil.test/p.png) done":  "<p>tracker done</p>",
+		"[![x](//evil.test/p.png)](//evil.test/)":   "<p>x</p>",
+		"[a][r]\n\n[r]: //evil.test/\n":             "<p>a</p>",
+		"<https://evil.test/x>":                     "<p>&lt;https://evil.test/x&gt;</p>",
+		"open [p. 4](/documents/3?v=2#page=4)":      `<p>open <a href="/documents/3?v=2#page=4">p. 4</a></p>`,
+		"[x](/documents/3/../../logout)":            "<p>x</p>",
+		// An answer that starts with a tag is shown as typed, not dropped.
+		"<b>Torque</b> 25 Nm [1].":       `<p>&lt;b&gt;Torque&lt;/b&gt; 25 Nm <sup class="ref">[1]</sup>.</p>`,
+		"<div>\nCheck the seal.\n</div>": "<p>&lt;div&gt;\nCheck the seal.\n&lt;/div&gt;</p>",
+		"`<config>` in `a.ini`":          "<p><code>&lt;config&gt;</code> in <code>a.ini</code></p>",
+		"```ini\n[pump]\nrate=5\n```":    `<pre><code class="language-ini">[pump]`,
 	} {
 		got := renderMarkdown(in)
 		if want == "" && strings.Contains(got, "<img") || want != "" && !strings.Contains(got, want) {
@@ -28,11 +43,21 @@ func TestRenderMarkdown(t *testing.T) {
 	}
 }
 
+// Through the chat page's own rendering (renderAnswer, as the final event and
+// the history give it), a model answer beginning with an HTML tag keeps its
+// text, escaped.
+func TestRenderAnswerStartingWithTag(t *testing.T) {
+	got := renderAnswer("<p>Replace the seal MS-220 [1].</p>\n\nThen test.", false)
+	if !strings.Contains(got, "&lt;p&gt;Replace the seal MS-220") || !strings.Contains(got, "<p>Then test.</p>") || unsafeHTML(got) != "" {
+		t.Fatalf("renderAnswer = %q", got)
+	}
+}
+
 // Whatever a model or a manual says, the rendered answer cannot run script.
 func FuzzRenderMarkdown(f *testing.F) {
 	for _, s := range []string{"**x** [1]", "<script>alert(1)</script>", "[a](javascript:alert(1))", "<img src=x onerror=y>",
 		"<a href=\"jav&#x09;ascript:alert(1)\">x</a>", "<svg onload=alert(1)>", "[a](JaVaScRiPt:alert(1))", "<iframe srcdoc='<script>'>",
-		"```html\n<script>\n```", "<style>body{}</style>", "[x]( javascript:alert(1) )", "<a href='data:text/html,<script>'>d</a>"} {
+		"```html\n<script>\n```", "<style>body{}</style>", "![a](//e.test/p.png)", "[a][r]\n\n[r]: //e.test", "<http://e.test>", "[x]( javascript:alert(1) )", "<a href='data:text/html,<script>'>d</a>"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
@@ -40,7 +65,28 @@ func FuzzRenderMarkdown(f *testing.F) {
 		if msg := unsafeHTML(out); msg != "" {
 			t.Fatalf("renderMarkdown(%q) = %q: %s", in, out, msg)
 		}
+		if href := foreignHref(out); href != "" {
+			t.Fatalf("renderMarkdown(%q) = %q: links to %q", in, out, href)
+		}
 	})
+}
+
+// foreignHref is the first link target in s that is not one of our document
+// paths, or "".
+func foreignHref(s string) string {
+	z := html.NewTokenizer(strings.NewReader(s))
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return ""
+		case html.StartTagToken, html.SelfClosingTagToken:
+			for _, a := range z.Token().Attr {
+				if (a.Key == "href" || a.Key == "src") && !bot.DocPath.MatchString(a.Val) {
+					return a.Val
+				}
+			}
+		}
+	}
 }
 
 // unsafeHTML reads HTML as a browser would and names the first thing in it
@@ -174,5 +220,23 @@ func TestThrottleFailsClosed(t *testing.T) {
 	th.fail("new")
 	if len(th.seen) > maxThrottleKeys {
 		t.Fatalf("%d keys tracked, over %d", len(th.seen), maxThrottleKeys)
+	}
+}
+
+// The login's next= goes only to a path of this site: anything a browser
+// would read as another host, after dropping tabs and line ends and reading
+// \ as /, is refused.
+func TestSafeNext(t *testing.T) {
+	for _, bad := range []string{"//evil.test", "/\\evil.test", "/\t/evil.test", "/\n/evil.test", "/\r/evil.test",
+		"\t//evil.test", " /x", "/\x00/evil.test", "/\x7f/evil.test", "/ /evil.test", "https://evil.test/", "evil.test",
+		"\\\\evil.test", "/\\/evil.test", "javascript:alert(1)", "", "/x\t"} {
+		if got := safeNext(bad); got != "" {
+			t.Errorf("safeNext(%q) = %q, want refused", bad, got)
+		}
+	}
+	for _, good := range []string{"/", "/desk", "/documents/3?v=2#page=4", "/chat?q=%2F%2Fx"} {
+		if got := safeNext(good); got != good {
+			t.Errorf("safeNext(%q) = %q, want kept", good, got)
+		}
 	}
 }

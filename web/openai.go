@@ -6,17 +6,23 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/auth"
+	"github.com/shifu-factory/shifu/internal/bot"
 )
 
 // The OpenAI-compatible API lets existing chat clients and scripts use Shifu:
 // the last user message is the question, earlier user and assistant messages
 // help with follow-ups, the answer comes from Shifu's retrieval, and citations are appended as a Markdown list and also given in
-// an extra "citations" field.
+// an extra "citations" field. The message text is untrusted (model output,
+// manual text) and a client renders it as Markdown, so it goes out through
+// bot.Markdown: no images, no links but relative ones to our documents. The
+// "citations" field is data, as stored.
 
 type oaiMessage struct {
 	Role    string          `json:"role"`
@@ -141,7 +147,7 @@ func (s *Server) completions(c *gin.Context) {
 		}
 		stop := "stop"
 		c.JSON(http.StatusOK, oaiResponse{ID: id, Object: "chat.completion", Created: created, Model: model,
-			Choices: []oaiChoice{{Message: &oaiOutMessage{Role: "assistant", Content: ans.Text + sourcesMarkdown(ans.Citations, !ans.Degraded)},
+			Choices: []oaiChoice{{Message: &oaiOutMessage{Role: "assistant", Content: bot.Markdown(ans.Text+sourcesMarkdown(ans.Citations, !ans.Degraded), "")},
 				FinishReason: &stop, Logprobs: json.RawMessage("null")}},
 			Usage:     &oaiUsage{ans.Usage.PromptTokens, ans.Usage.CompletionTokens, ans.Usage.TotalTokens},
 			Citations: ans.Citations, Shifu: shifuOf(ans)})
@@ -163,8 +169,10 @@ func (s *Server) completions(c *gin.Context) {
 		w.data(r)
 	}
 	chunk(&oaiOutMessage{Role: "assistant"}, nil, nil)
-	ans, err := s.o.Asker.Ask(c, q, func(d string) { chunk(&oaiOutMessage{Content: d}, nil, nil) })
+	out := safeStream{emit: func(d string) { chunk(&oaiOutMessage{Content: d}, nil, nil) }}
+	ans, err := s.o.Asker.Ask(c, q, out.write)
 	s.observeAnswer("api", ans, err, time.Since(start))
+	out.flush()
 	if err != nil {
 		// Headers are gone; OpenAI streams report errors as a data event.
 		w.data(gin.H{"error": gin.H{"message": shifu.Message(err), "type": "server_error"}})
@@ -172,7 +180,7 @@ func (s *Server) completions(c *gin.Context) {
 		return
 	}
 	if src := sourcesMarkdown(ans.Citations, !ans.Degraded); src != "" {
-		chunk(&oaiOutMessage{Content: src}, nil, nil)
+		chunk(&oaiOutMessage{Content: bot.Markdown(src, "")}, nil, nil)
 	}
 	stop := "stop"
 	chunk(&oaiOutMessage{}, &stop, func(r *oaiResponse) { r.Citations, r.Shifu = ans.Citations, shifuOf(ans) })
@@ -243,6 +251,7 @@ func sourcesMarkdown(cs []shifu.Citation, quotes bool) string {
 		if title == "" {
 			title = c.Document
 		}
+		title = strings.Join(strings.Fields(title), " ") // one list item
 		fmt.Fprintf(&b, "%d. %s", c.N, title)
 		if c.PageStart > 0 {
 			if c.PageEnd > c.PageStart {
@@ -276,4 +285,64 @@ func (w *sseWriter) raw(s string) {
 	defer w.mu.Unlock()
 	_, _ = w.w.WriteString(s)
 	w.w.Flush()
+}
+
+// safeStream passes streamed answer text through bot.Markdown in pieces. A
+// link can arrive over several deltas, so text is held back to a cut where
+// cleaning the pieces apart gives nothing that cleaning them together would
+// not: after a space (no link, autolink or tag spans one unbroken by the
+// cleaning, which splits "](", "]:" and "<x" wherever they are), or between
+// two Han characters when cleaning kept the first (nothing that starts a link
+// was dropped before it). Text without such a cut waits for the next one or
+// the end; a cut inside an open "[" or "<" is put off while the held text is
+// short, so a link in the answer is cleaned whole.
+type safeStream struct {
+	emit    func(string)
+	pending string
+}
+
+// holdOpen is how much text may wait for an open "[" or "<" to close.
+const holdOpen = 1024
+
+func (s *safeStream) write(d string) {
+	s.pending += d
+	for _, cut := range cuts(s.pending) {
+		piece := s.pending[:cut]
+		out := bot.Markdown(piece, "")
+		if r, _ := utf8.DecodeLastRuneInString(piece); !strings.HasSuffix(out, string(r)) {
+			continue // the cleaning changed the end: not a safe cut
+		}
+		if open := strings.LastIndexAny(piece, "[<"); open >= 0 && !strings.ContainsAny(piece[open:], ")>") && len(s.pending) < holdOpen {
+			continue
+		}
+		s.pending = s.pending[cut:]
+		if out != "" {
+			s.emit(out)
+		}
+		return
+	}
+}
+
+func (s *safeStream) flush() {
+	if s.pending != "" {
+		s.emit(bot.Markdown(s.pending, ""))
+		s.pending = ""
+	}
+}
+
+// cuts lists where s may be cut, last first: after an ASCII space, tab or
+// line end (what ends an autolink; not every Unicode space does), or between
+// two Han characters; at most a few, as each is cleaned to be checked.
+func cuts(s string) []int {
+	var out []int
+	next := rune(-1)
+	for i := len(s); i > 0 && len(out) < 4; {
+		r, size := utf8.DecodeLastRuneInString(s[:i])
+		if r == ' ' || r == '\t' || r == '\n' || unicode.Is(unicode.Han, r) && unicode.Is(unicode.Han, next) {
+			out = append(out, i)
+		}
+		next = r
+		i -= size
+	}
+	return out
 }

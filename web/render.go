@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,25 +14,90 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/microcosm-cc/bluemonday"
 	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/parser"
+	"github.com/yuin/goldmark/text"
+	"github.com/yuin/goldmark/util"
+
+	"github.com/shifu-factory/shifu/internal/bot"
 	"golang.org/x/text/language"
 )
 
-// markdown renders model output. goldmark drops raw HTML by default (no
-// WithUnsafe), and bluemonday then removes anything else that could run:
-// javascript: URLs, event handlers, styles.
+// markdown renders model output, which is untrusted: a poisoned manual page
+// can make the model write an image that reports who read it, or a phishing
+// link. The parser reads no raw HTML and no <...> autolinks, so "<b>" at the
+// start of an answer is shown as typed rather than dropped (goldmark omits raw
+// HTML it does not render); untrusted removes images and every link but a
+// relative one to our documents (bot.Own: the bots' rule), keeping their
+// text; bare URLs stay text (no Linkify). bluemonday then allows only the
+// elements Markdown makes and, on links, only document paths.
 type markdown struct {
 	md     goldmark.Markdown
 	policy *bluemonday.Policy
 }
 
 var mdOnce = sync.OnceValue(func() *markdown {
-	p := bluemonday.UGCPolicy()
-	p.RequireNoFollowOnLinks(true)
-	p.AddTargetBlankToFullyQualifiedLinks(true)
-	p.AllowURLSchemes("http", "https")
-	return &markdown{md: goldmark.New(goldmark.WithExtensions(extension.Table, extension.Strikethrough, extension.Linkify)), policy: p}
+	p := bluemonday.NewPolicy()
+	p.AllowElements("p", "br", "strong", "em", "del", "code", "pre", "blockquote", "ul", "ol", "li",
+		"h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td", "a")
+	p.AllowAttrs("start").Matching(bluemonday.Integer).OnElements("ol")
+	p.AllowAttrs("align").Matching(regexp.MustCompile(`^(left|right|center)$`)).OnElements("th", "td")
+	p.AllowAttrs("class").Matching(regexp.MustCompile(`^language-[A-Za-z0-9_+-]{1,40}$`)).OnElements("code")
+	p.AllowAttrs("href").Matching(bot.DocPath).OnElements("a")
+	p.AllowRelativeURLs(true)
+	p.RequireParseableURLs(true)
+	var blocks, inlines []util.PrioritizedValue
+	for _, v := range parser.DefaultBlockParsers() {
+		if reflect.TypeOf(v.Value) != reflect.TypeOf(parser.NewHTMLBlockParser()) {
+			blocks = append(blocks, v)
+		}
+	}
+	for _, v := range parser.DefaultInlineParsers() {
+		if t := reflect.TypeOf(v.Value); t != reflect.TypeOf(parser.NewRawHTMLParser()) && t != reflect.TypeOf(parser.NewAutoLinkParser()) {
+			inlines = append(inlines, v)
+		}
+	}
+	ps := parser.NewParser(parser.WithBlockParsers(blocks...), parser.WithInlineParsers(inlines...),
+		parser.WithParagraphTransformers(parser.DefaultParagraphTransformers()...),
+		parser.WithASTTransformers(util.Prioritized(untrusted{}, 1000)))
+	return &markdown{md: goldmark.New(goldmark.WithParser(ps), goldmark.WithExtensions(extension.Table, extension.Strikethrough)), policy: p}
 })
+
+// untrusted replaces every image, and every link that bot.Own does not keep,
+// by its text.
+type untrusted struct{}
+
+func (untrusted) Transform(doc *ast.Document, _ text.Reader, _ parser.Context) {
+	var drop []ast.Node
+	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if !entering {
+			return ast.WalkContinue, nil
+		}
+		switch l := n.(type) {
+		case *ast.Image:
+			drop = append(drop, n)
+		case *ast.Link:
+			if u, ok := bot.Own(string(l.Destination), ""); ok {
+				l.Destination, l.Title = []byte(u), nil
+			} else {
+				drop = append(drop, n)
+			}
+		}
+		return ast.WalkContinue, nil
+	})
+	// Innermost last in drop order does not matter: each node's children
+	// move up to its parent, wherever that now is.
+	for _, n := range drop {
+		parent := n.Parent()
+		for c := n.FirstChild(); c != nil; {
+			next := c.NextSibling()
+			parent.InsertBefore(parent, n, c)
+			c = next
+		}
+		parent.RemoveChild(parent, n)
+	}
+}
 
 var citeRef = regexp.MustCompile(`\[(\d{1,3})\]`)
 

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -146,6 +147,7 @@ func benchSearch(ctx context.Context, e *env, args []string) error {
 	rounds := fs.Int("rounds", 3, "timed rounds over the questions")
 	k := fs.Int("k", 10, "hits per question")
 	ef := fs.Int("ef-search", 0, "hnsw.ef_search for the index walks (0: the default)")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the timed rounds to `FILE` (go tool pprof)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -217,6 +219,18 @@ func benchSearch(ctx context.Context, e *env, args []string) error {
 	var outs []retrieval.Outcome
 	for round := 0; round <= *rounds; round++ {
 		timed := round > 0 // round 0 warms caches and plans
+		if round == 1 && *profile != "" {
+			pf, err := os.Create(*profile)
+			if err != nil {
+				return shifu.Errorf(shifu.ErrInvalid, "--cpuprofile %s: %v", *profile, err)
+			}
+			if err := pprof.StartCPUProfile(pf); err != nil {
+				pf.Close()
+				return fmt.Errorf("cpu profile: %w", err)
+			}
+			defer pf.Close()
+			defer pprof.StopCPUProfile()
+		}
 		o, err := retrieval.Evaluate(ctx, s, t.ID, qs, *k)
 		if err != nil {
 			return err

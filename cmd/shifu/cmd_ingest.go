@@ -99,7 +99,11 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 			out.line(names[d.VersionID], "failed", d.Error)
 		} else {
 			ready++
-			out.line(names[d.VersionID], "ready", fmt.Sprintf("%d pages, %d chunks, document %d version %d", d.Pages, d.Chunks, d.ID, d.Version))
+			detail := fmt.Sprintf("%d pages, %d chunks, document %d version %d", d.Pages, d.Chunks, d.ID, d.Version)
+			if st := d.Progress.Stages.String(); st != "" {
+				detail += " (" + st + ")"
+			}
+			out.line(names[d.VersionID], "ready", detail)
 		}
 	}
 	out.done()

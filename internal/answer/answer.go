@@ -364,23 +364,7 @@ func abstain(lang string) shifu.Answer {
 // excerpt is the start of a passage's body (without its heading line), at
 // most n characters, cut at a word or sentence end when one is near.
 func excerpt(h shifu.Hit, n int) string {
-	return cut(strings.Join(strings.Fields(body(h)), " "), n, " 。，")
-}
-
-// body is a passage's text without the heading line chunks start with.
-func body(h shifu.Hit) string {
-	if first, rest, ok := strings.Cut(h.Text, "\n"); ok && h.Heading != "" && strings.TrimSpace(rest) != "" &&
-		strings.Contains(first, lastHeading(h.Heading)) {
-		return rest
-	}
-	return h.Text
-}
-
-func lastHeading(h string) string {
-	if i := strings.LastIndex(h, " > "); i >= 0 {
-		return h[i+3:]
-	}
-	return h
+	return cut(strings.Join(strings.Fields(h.Body()), " "), n, " 。，")
 }
 
 func citation(p passage, quote string, verified bool) shifu.Citation {

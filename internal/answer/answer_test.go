@@ -247,7 +247,7 @@ func TestAbstainRecordsGap(t *testing.T) {
 	if n := srv.Count("/chat/completions"); n != 0 {
 		t.Errorf("model asked %d times for uncovered questions", n)
 	}
-	gaps, err := f.db.GapGroups(context.Background(), f.tenant, 0)
+	gaps, err := f.db.GapGroups(context.Background(), f.tenant, "", 0)
 	if err != nil || len(gaps) != 2 {
 		t.Fatalf("gaps = %+v, %v", gaps, err)
 	}

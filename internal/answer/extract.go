@@ -129,7 +129,7 @@ func extract(question, lang string, w *retrieval.Weigher, ps []passage) []pick {
 		if i == extractSearch {
 			break
 		}
-		us := dedupe(units(body(p.hit)))
+		us := dedupe(units(p.hit.Body()))
 		best := 0.0
 		own := make([]float64, len(us))
 		for k := range us {

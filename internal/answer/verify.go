@@ -104,7 +104,7 @@ func claim(text string, start, end int) string {
 func bestQuote(h shifu.Hit, claim, question string, n int) string {
 	ct, qt := tokens(claim), tokens(question)
 	best, bestScore := "", [2]int{}
-	for _, s := range sentences(body(h)) {
+	for _, s := range sentences(h.Body()) {
 		st := tokens(s)
 		score := [2]int{overlap(ct, st), overlap(qt, st)}
 		if score[0] > bestScore[0] || score[0] == bestScore[0] && score[1] > bestScore[1] {

@@ -33,8 +33,9 @@ type Store interface {
 	AddBot(ctx context.Context, tenant int64, b postgres.Bot) (postgres.Bot, error)
 	Bots(ctx context.Context, tenant int64) ([]postgres.Bot, error)
 	RemoveBot(ctx context.Context, tenant int64, platform, externalID string) error
-	FindBot(ctx context.Context, platform, externalID string) (postgres.Bot, error)
+	FindBots(ctx context.Context, platform, externalID string) ([]postgres.Bot, error)
 	FirstBotEvent(ctx context.Context, tenant int64, platform, eventID string) (bool, error)
+	BindBotEvent(ctx context.Context, tenant int64, platform, eventID, value string) (string, error)
 	BotUser(ctx context.Context, tenant int64, external, name string) (shifu.User, error)
 	AddFeedback(ctx context.Context, tenant int64, f postgres.Feedback) error
 }
@@ -162,28 +163,74 @@ func (s *Service) Uninstall(ctx context.Context, tenant int64, platform, externa
 	return err
 }
 
-// Installation finds the installation a delivery names and opens its secrets.
-// An unknown team or app is ErrUnauthorized.
+// Installation finds the one installation of a team or app and opens its
+// secrets, for a connection named by its id alone (`shifu bot connect`). An
+// unknown team or app is ErrUnauthorized; one installed by several tenants is
+// ErrConflict (deliveries tell those apart with Authenticate).
 func (s *Service) Installation(ctx context.Context, platform, external string) (Installation, error) {
 	if external == "" {
 		return Installation{}, shifu.Errorf(shifu.ErrUnauthorized, "the %s request names no installation", platform)
 	}
-	b, err := s.store.FindBot(ctx, platform, external)
+	bs, err := s.store.FindBots(ctx, platform, external)
 	if err != nil {
 		return Installation{}, err
 	}
+	if len(bs) > 1 {
+		return Installation{}, shifu.Errorf(shifu.ErrConflict, "%s %q is installed in %d tenants; its connection is made for each by shifu serve", platform, external, len(bs))
+	}
+	return s.Open(ctx, bs[0])
+}
+
+// Authenticate finds the installation a delivery comes from: among the
+// tenants' installations of the team or app (oldest first), the first whose
+// opened secrets pass check (the platform's signature check). So a tenant that
+// installs another's team or app with a secret of its own gets none of its
+// deliveries, and tenants sharing a secret (one app installed twice) get them
+// in the first installation. No match is ErrUnauthorized, with the first
+// candidate's reason for the log; the caller answers every refusal alike.
+func (s *Service) Authenticate(ctx context.Context, platform, external string, check func(Installation) error) (Installation, error) {
+	if external == "" {
+		return Installation{}, shifu.Errorf(shifu.ErrUnauthorized, "the %s request names no installation", platform)
+	}
+	bs, err := s.store.FindBots(ctx, platform, external)
+	if err != nil {
+		return Installation{}, err
+	}
+	var first error
+	for _, b := range bs {
+		in, err := s.Open(ctx, b)
+		if err == nil {
+			if err = check(in); err == nil {
+				return in, nil
+			}
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if !errors.Is(first, shifu.ErrUnauthorized) {
+		// A secret that does not open is the server's problem, logged as
+		// such, but the caller is still refused as unauthenticated.
+		s.log.Error("bot installation", "platform", platform, "err", first)
+		first = shifu.Errorf(shifu.ErrUnauthorized, "no %s installation verified the request", platform)
+	}
+	return Installation{}, first
+}
+
+// Open opens a stored installation's secrets.
+func (s *Service) Open(ctx context.Context, b postgres.Bot) (Installation, error) {
 	k, err := s.keys.TenantKey(ctx, b.TenantID)
 	if err != nil {
 		return Installation{}, err
 	}
 	in := Installation{ID: b.ID, Tenant: b.TenantID, Platform: b.Platform, External: b.ExternalID}
-	sec, err := k.Open(b.Secret, sealContext(platform, external, "secret"))
+	sec, err := k.Open(b.Secret, sealContext(b.Platform, b.ExternalID, "secret"))
 	if err != nil {
 		return in, fmt.Errorf("bot %d: %w", b.ID, err)
 	}
 	in.Secret = string(sec)
 	if len(b.Token) > 0 {
-		tok, err := k.Open(b.Token, sealContext(platform, external, "token"))
+		tok, err := k.Open(b.Token, sealContext(b.Platform, b.ExternalID, "token"))
 		if err != nil {
 			return in, fmt.Errorf("bot %d: %w", b.ID, err)
 		}
@@ -219,6 +266,16 @@ func (s *Service) Accept(ctx context.Context, d Delivery, run func(ctx context.C
 	}
 	slot.Go(run)
 	return true, nil
+}
+
+// Bind ties a one-use credential of a delivery (key: DingTalk's signed
+// timestamp) to the delivery's id: true the first time, and for the same
+// delivery again (a redelivery, which Accept then drops); false when key came
+// before with another delivery (a replay with a changed body).
+func (s *Service) Bind(ctx context.Context, in Installation, key, eventID string) (bool, error) {
+	// Its own namespace, so no delivery id can take a key's place.
+	bound, err := s.store.BindBotEvent(ctx, in.Tenant, in.Platform+":bind", key, eventID)
+	return err == nil && bound == eventID, err
 }
 
 // Ask maps the chat user to a Shifu user of the installation's tenant and asks.

@@ -24,7 +24,7 @@ type Segment struct {
 var linkRE = regexp.MustCompile(`!\[([^\]\n]*)\]\(\s*<?([^()\s<>]*)>?(?:\s+"[^"\n]*")?\s*\)` +
 	`|\[([^\]\n]*)\]\(\s*<?([^()\s<>]*)>?(?:\s+"[^"\n]*")?\s*\)` +
 	`|<((?i:[a-z][a-z0-9+.-]*:)[^|>\s]*)(?:\|([^>\n]*))?>` +
-	`|((?i:(?:https?|ftp|file|javascript|data|mailto|tel|dingtalk|slack):)[^\s<>()\[\]"'` + "`" + `]+|(?i:www\.)[^\s<>()\[\]"'` + "`" + `]+)`)
+	`|((?i:(?:https?|ftp|file|javascript|data|mailto|tel|xmpp|dingtalk|slack):)[^\s<>()\[\]"'` + "`" + `]+|(?i:www\.)[^\s<>()\[\]"'` + "`" + `]+)`)
 
 // Split cuts s into plain text and links.
 func Split(s string) []Segment {
@@ -60,12 +60,26 @@ func Split(s string) []Segment {
 	return out
 }
 
-// own reports whether u points into the web app at public (scheme, host
-// and port equal, path under it): the only links a bot may post. It returns
-// u spelled with public's scheme and host (hosts compare case-insensitively)
-// and the root spelled "/", so every link a bot posts starts with the
-// configured address and a path.
-func own(u, public string) (string, bool) {
+// DocPath matches a relative link to one of our documents, as a citation
+// spells it: /documents/N, optionally ?v=N (the version cited) and a page or
+// anchor fragment. It is the only relative link kept, since a client resolves
+// it against its own origin.
+var DocPath = regexp.MustCompile(`^/documents/[0-9]{1,19}(\?v=[0-9]{1,9})?(#[A-Za-z0-9._=-]{0,200})?$`)
+
+// Own reports whether u points into the web app at public (scheme, host and
+// port equal, path under it) or is a relative link to a document (DocPath):
+// the only links model output may keep. It returns u spelled with public's
+// scheme and host (hosts compare case-insensitively) and the root spelled "/",
+// so every absolute link starts with the configured address and a path; a
+// document path is made absolute under public, or stays relative when public
+// is "" (where no address is known, as for /v1 clients).
+func Own(u, public string) (string, bool) {
+	if DocPath.MatchString(u) {
+		if public == "" {
+			return u, true
+		}
+		u = strings.TrimRight(public, "/") + u
+	}
 	if public == "" || u == "" {
 		return "", false
 	}
@@ -149,7 +163,7 @@ func Clean(s, public string) (string, []Segment) {
 	var links []Segment
 	var b strings.Builder
 	for _, seg := range Split(s) {
-		if u, ok := own(seg.URL, public); ok && !seg.Image && len(links) < 0x1000 {
+		if u, ok := Own(seg.URL, public); ok && !seg.Image && len(links) < 0x1000 {
 			seg.URL, seg.Text = u, Label(seg.Text)
 			links = append(links, seg)
 			b.WriteRune(mark + rune(len(links)-1))
@@ -175,4 +189,38 @@ func relinkPairs(links []Segment, link func(Segment) string) []string {
 		pairs = append(pairs, string(mark+rune(i)), link(l))
 	}
 	return pairs
+}
+
+// Markdown makes model output or manual text safe for a client that renders
+// CommonMark or GitHub Markdown (the /v1 API's chat clients), the way Escape
+// does for each bot platform: links reduced to their label and bare URLs
+// dropped (Clean), except links into the app at public and relative document
+// links (Own); mentions and bare domains defused; and what Clean's patterns do
+// not read as a link cannot become one: "](" and "]:" are split (no inline
+// link, image or reference definition can form) and "<" before a letter, "/",
+// "!" or "?" is written &lt; (no raw HTML, no <scheme:...> autolink; an entity,
+// unlike a backslash, cannot be escaped away by a preceding "\"). Emphasis,
+// lists, tables and code are kept.
+func Markdown(s, public string) string {
+	clean, links := Clean(s, public)
+	return Relink(mdText(Defuse(clean)), links, func(l Segment) string {
+		label := l.Text
+		if label == "" {
+			label = "link"
+		}
+		return "[" + mdLabel.Replace(label) + "](" + mdURL.Replace(l.URL) + ")"
+	})
+}
+
+var (
+	mdSplit = strings.NewReplacer("](", "] (", "]:", "] :")
+	mdTagRE = regexp.MustCompile(`<([A-Za-z/!?])`)
+	// mdLabel keeps a label inside its brackets: nothing in it can close
+	// the label early or open markup.
+	mdLabel = strings.NewReplacer("\\", "\\\\", "[", "\\[", "]", "\\]", "<", "&lt;", "\n", " ")
+	mdURL   = strings.NewReplacer("(", "%28", ")", "%29", " ", "%20", "<", "%3C", ">", "%3E")
+)
+
+func mdText(s string) string {
+	return mdTagRE.ReplaceAllString(mdSplit.Replace(s), "&lt;$1")
 }

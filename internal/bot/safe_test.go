@@ -1,6 +1,10 @@
 package bot
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -32,9 +36,9 @@ func TestSplit(t *testing.T) {
 	}
 }
 
-// allowed is own's verdict alone.
+// allowed is Own's verdict alone.
 func allowed(u, public string) bool {
-	_, ok := own(u, public)
+	_, ok := Own(u, public)
 	return ok
 }
 
@@ -48,19 +52,29 @@ func TestAllowed(t *testing.T) {
 		"https://user@shifu.example.cn/":              false,
 		"https://shifu.example.cn:8443/":              false,
 		"//shifu.example.cn/documents/1":              false,
-		"/documents/1":                                false,
+		"/documents/1":                                true, // a citation's relative link, made absolute
+		"/documents/1?v=2#page=3":                     true,
+		"/documents/1/../../logout":                   false,
+		"/\\evil.test/documents/1":                    false,
+		"/api/logout":                                 false,
 		"javascript:alert(1)":                         false,
 		"":                                            false,
 	} {
 		if got := allowed(u, public); got != want {
-			t.Errorf("own(%q) = %v, want %v", u, got, want)
+			t.Errorf("Own(%q) = %v, want %v", u, got, want)
 		}
 	}
 	if !allowed("https://x.test/shifu/documents/1", "https://x.test/shifu") || allowed("https://x.test/shifu2/a", "https://x.test/shifu") {
 		t.Error("public URL with a path: only paths under it are allowed")
 	}
 	if allowed("https://shifu.example.cn/", "") {
-		t.Error("no public URL: nothing is allowed")
+		t.Error("no public URL: no absolute link is allowed")
+	}
+	if u, ok := Own("/documents/4#page=2", ""); !ok || u != "/documents/4#page=2" {
+		t.Errorf("no public URL: a document link stays relative, got %q %v", u, ok)
+	}
+	if u, ok := Own("/documents/4#page=2", public); !ok || u != public+"/documents/4#page=2" {
+		t.Errorf("a document link is made absolute under the public URL, got %q %v", u, ok)
 	}
 }
 
@@ -142,4 +156,97 @@ func FuzzClean(f *testing.F) {
 			t.Fatalf("placeholder repeated: %q", text)
 		}
 	})
+}
+
+// A poisoned manual or a model's answer sent to a Markdown client: nothing in
+// it may make the client show an image or a link elsewhere, however it is
+// spelled; the answer's own formatting and document links stay.
+func TestMarkdown(t *testing.T) {
+	for _, bad := range []string{
+		"![px](https://evil.test/p.png)",
+		"![px](//evil.test/p.png)",
+		"![px](<//evil.test/p q.png>)",
+		"![px](//evil.test/(p).png)",
+		"![multi\nline](//evil.test/p.png)",
+		"![px][r]\n\n[r]: //evil.test/p.png",
+		"![px]\n\n[px]:\n//evil.test/p.png",
+		"[click](https://evil.test/x)",
+		"[click](//evil.test/x)",
+		"<https://evil.test/x>",
+		"<img src=//evil.test/p.png>",
+		"\\<img src=//evil.test/p.png>",
+		"<IMG SRC=//evil.test/p.png>",
+		"<a href=//evil.test>x</a>",
+		"<!-- x --><iframe src=//evil.test>",
+		"see https://evil.test/x and www.evil.test/y",
+		"xmpp:evil@evil.test",
+		"[a](/documents/1/../../api/logout)",
+	} {
+		got := Markdown(bad, "")
+		if img, link := mdLinks(got); img != "" || link != "" {
+			t.Errorf("Markdown(%q) = %q: a client renders image %q, link %q", bad, got, img, link)
+		}
+	}
+	got := Markdown("**Torque** the bolts to 25 Nm [1], see [the manual](/documents/3?v=2#page=4).\n\n- one\n- `<two>`\n\n| a | b |\n|---|---|\n| 1 | 2 |", "")
+	for _, keep := range []string{"**Torque**", "25 Nm [1]", "[the manual](/documents/3?v=2#page=4)", "\n- one\n", "| a | b |\n|---|---|"} {
+		if !strings.Contains(got, keep) {
+			t.Errorf("Markdown lost %q: %q", keep, got)
+		}
+	}
+	if got := Markdown("[doc](https://SHIFU.example.cn/documents/3)", public); got != "[doc](https://shifu.example.cn/documents/3)" {
+		t.Errorf("own absolute link: %q", got)
+	}
+}
+
+// mdLinks reads s the way CommonMark and GitHub's autolinks do, roughly but
+// generously: an inline image or link whose target is not a document path, a
+// reference definition (without one, ![a][r] is text), raw HTML that loads
+// or links, an autolink.
+func mdLinks(s string) (img, link string) {
+	if m := regexp.MustCompile(`!\[[^\]]*\]\(|<(?i:img|iframe|image|video|audio|source|object|embed)`).FindString(s); m != "" {
+		return m, ""
+	}
+	for _, m := range regexp.MustCompile(`\]\(\s*<?([^)\s>]*)`).FindAllStringSubmatch(s, -1) {
+		if !DocPath.MatchString(m[1]) {
+			return "", m[0]
+		}
+	}
+	if m := regexp.MustCompile(`(?m)^ {0,3}\[[^\]]*\]:|\]:|<(?i:a\b|[a-z][a-z0-9+.-]*:)|(?i:https?://|www\.|xmpp:|mailto:)`).FindString(s); m != "" {
+		return "", m
+	}
+	return "", ""
+}
+
+func FuzzMarkdown(f *testing.F) {
+	for _, s := range []string{"![a](//e.test/p.png)", "[a](/documents/1) <b>x</b>", "[r]: //e.test", "\\<img src=x>", "](:", "<<img"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			return
+		}
+		got := Markdown(s, "")
+		if img, link := mdLinks(got); img != "" || link != "" {
+			t.Fatalf("Markdown(%q) = %q: image %q, link %q", s, got, img, link)
+		}
+	})
+}
+
+func TestRedact(t *testing.T) {
+	addr := "https://oapi.dingtalk.com/robot/sendBySession?session=s3cret"
+	inner := &url.Error{Op: "Post", URL: addr, Err: context.DeadlineExceeded}
+	err := Redact(fmt.Errorf("post to session webhook: %w", inner), addr)
+	if strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "https://oapi.dingtalk.com/[redacted]") {
+		t.Errorf("redacted: %v", err)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || strings.Contains(inner.Error(), "s3cret") {
+		t.Errorf("causes: %v; url.Error %v", err, inner)
+	}
+	// Re-spelled by a library (host case, escaping): still cut.
+	if s := RedactString(`Post "HTTPS://OAPI.dingtalk.com/robot/sendBySession?session=s3%63ret": EOF`, addr); strings.Contains(s, "s3") {
+		t.Errorf("re-spelled: %s", s)
+	}
+	if Redact(nil, addr) != nil {
+		t.Error("Redact(nil) is not nil")
+	}
 }

@@ -18,7 +18,6 @@ type Config struct {
 	MasterKey   Secret // base64 of 32 bytes
 	Addr        string // listen address of `shifu serve`
 	PublicURL   string // how users reach the web app, for links in bot messages
-	DataDir     string // where `make run` keeps its cluster and key
 
 	// Database logins. Only `shifu migrate` and `shifu tenant create` use
 	// DatabaseURL; the server and every other command connect as the login
@@ -38,7 +37,8 @@ type Config struct {
 
 	// Dict is the bilingual dictionary file for offline query translation
 	// (CC-CEDICT, built by scripts/deps.sh with 'shifu dict build');
-	// default DataDir/cedict.txt. "off": the glossary alone.
+	// default .data/cedict.txt, where scripts/deps.sh writes it. "off": the
+	// glossary alone.
 	Dict string
 	OCR  OCR
 
@@ -197,7 +197,6 @@ func Load(getenv func(string) string) (Config, error) {
 		MasterKey:      Secret(str("SHIFU_MASTER_KEY", "")),
 		Addr:           str("SHIFU_ADDR", ":8080"),
 		PublicURL:      strings.TrimRight(str("SHIFU_PUBLIC_URL", "http://localhost:8080"), "/"),
-		DataDir:        str("SHIFU_DATA_DIR", ".data"),
 		MaxUploadBytes: num("SHIFU_MAX_UPLOAD_BYTES", 200<<20),
 		ParseTimeout:   dur("SHIFU_PARSE_TIMEOUT", 5*time.Minute),
 		Workers:        int(num("SHIFU_WORKERS", 2)),
@@ -223,7 +222,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.ReplicaURL = Secret(str("SHIFU_REPLICA_DATABASE_URL", ""))
 	c.ReplicaWait = dur("SHIFU_REPLICA_WAIT", 100*time.Millisecond)
 	c.JobTimeout = dur("SHIFU_JOB_TIMEOUT", 20*time.Minute)
-	c.Dict = str("SHIFU_DICT", c.DataDir+"/cedict.txt")
+	c.Dict = str("SHIFU_DICT", ".data/cedict.txt")
 
 	c.OCR = OCR{
 		Engine:        str("SHIFU_OCR", "auto"),

@@ -147,7 +147,7 @@ func TestFeedbackGaps(t *testing.T) {
 	if err := db.AddFeedback(ctx, a.ID, postgres.Feedback{MessageID: m1, UserID: u.ID, Rating: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if g, _ := db.GapGroups(ctx, a.ID, 0); len(g) != 0 {
+	if g, _ := db.GapGroups(ctx, a.ID, "", 0); len(g) != 0 {
 		t.Fatalf("thumbs up opened a gap: %+v", g)
 	}
 	if err := db.AddFeedback(ctx, a.ID, postgres.Feedback{MessageID: m1, UserID: u.ID, Rating: -1, Comment: "wrong seal"}); err != nil {
@@ -160,7 +160,7 @@ func TestFeedbackGaps(t *testing.T) {
 	if err := db.AddFeedback(ctx, a.ID, postgres.Feedback{MessageID: m2, UserID: u2.ID, Rating: -1}); err != nil {
 		t.Fatal(err)
 	}
-	gaps, err := db.GapGroups(ctx, a.ID, 0)
+	gaps, err := db.GapGroups(ctx, a.ID, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestFeedbackGaps(t *testing.T) {
 		gaps[0].Comments[0] != "wrong seal" || gaps[0].Answer != "Try turning it off." {
 		t.Fatalf("gaps: %+v", gaps)
 	}
-	if g, _ := db.GapGroups(ctx, b.ID, 0); len(g) != 0 {
+	if g, _ := db.GapGroups(ctx, b.ID, "", 0); len(g) != 0 {
 		t.Fatalf("tenant b sees tenant a's gaps: %+v", g)
 	}
 	if err := db.AddFeedback(ctx, b.ID, postgres.Feedback{MessageID: m1, Rating: -1}); !errors.Is(err, shifu.ErrNotFound) {
@@ -184,7 +184,7 @@ func TestFeedbackGaps(t *testing.T) {
 	if err := db.CloseGap(ctx, a.ID, gaps[0].ID, 0); err != nil {
 		t.Fatal(err)
 	}
-	if g, _ := db.GapGroups(ctx, a.ID, 0); len(g) != 0 {
+	if g, _ := db.GapGroups(ctx, a.ID, "", 0); len(g) != 0 {
 		t.Fatalf("resolving left gaps open: %+v", g)
 	}
 	if err := db.CloseGap(ctx, a.ID, gaps[0].ID, 0); !errors.Is(err, shifu.ErrNotFound) {

@@ -23,8 +23,9 @@ type Bot struct {
 	CreatedAt  time.Time
 }
 
-// AddBot stores an installation for the tenant. A platform's team or app can
-// belong to one tenant only.
+// AddBot stores an installation for the tenant. A team or app is installed
+// once per tenant; other tenants may install the same one, and nothing here
+// tells whether one has.
 func (db *DB) AddBot(ctx context.Context, tenant int64, b Bot) (Bot, error) {
 	b.TenantID = tenant
 	if b.Token == nil {
@@ -38,7 +39,7 @@ func (db *DB) AddBot(ctx context.Context, tenant int64, b Bot) (Bot, error) {
 		err = classify(err)
 		switch {
 		case errors.Is(err, shifu.ErrConflict):
-			return b, shifu.Errorf(shifu.ErrConflict, "a %s bot for %q is already installed (remove it first with `shifu bot remove`)", b.Platform, b.ExternalID)
+			return b, shifu.Errorf(shifu.ErrConflict, "a %s bot for %q is already installed in this tenant (remove it first with `shifu bot remove`)", b.Platform, b.ExternalID)
 		case errors.Is(err, shifu.ErrInvalid):
 			return b, shifu.Errorf(shifu.ErrInvalid, "bot platform %q: use slack or dingtalk", b.Platform)
 		}
@@ -89,29 +90,54 @@ func (db *DB) RemoveBot(ctx context.Context, tenant int64, platform, externalID 
 	return nil
 }
 
-// FindBot finds the installation an incoming event names, before its tenant is
-// known: auth_bot() is the only door, returning the one matching row; the row
-// itself is then read inside the tenant. An unknown team or app is
+// FindBots finds the installations an incoming event names, before its
+// tenant is known: auth_bot() is the only door, returning the matching rows
+// (a team or app may be installed by several tenants: at most 16, oldest
+// first); each row is then read inside its tenant. The caller tells them apart
+// by whose secret verifies the event's signature. An unknown team or app is
 // ErrUnauthorized.
-func (db *DB) FindBot(ctx context.Context, platform, externalID string) (Bot, error) {
-	var b Bot
+func (db *DB) FindBots(ctx context.Context, platform, externalID string) ([]Bot, error) {
+	var found []Bot
 	err := read(ctx, func() error {
-		return db.pool.QueryRow(ctx, `SELECT tenant_id, bot_id FROM auth_bot($1, $2)`, platform, externalID).Scan(&b.TenantID, &b.ID)
+		found = found[:0]
+		rows, err := db.pool.Query(ctx, `SELECT tenant_id, bot_id FROM auth_bot($1, $2)`, platform, externalID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var b Bot
+			if err := rows.Scan(&b.TenantID, &b.ID); err != nil {
+				return err
+			}
+			found = append(found, b)
+		}
+		return rows.Err()
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return b, shifu.Errorf(shifu.ErrUnauthorized, "unknown %s installation", platform)
-	}
 	if err != nil {
-		return b, fmt.Errorf("find bot: %w", err)
+		return nil, fmt.Errorf("find bot: %w", err)
 	}
-	err = db.InTenant(ctx, b.TenantID, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT platform, external_id, secret, token, created_at FROM bots WHERE id = $1`, b.ID).
-			Scan(&b.Platform, &b.ExternalID, &b.Secret, &b.Token, &b.CreatedAt)
-	})
-	if err != nil {
-		return b, fmt.Errorf("find bot: %w", classify(err))
+	if len(found) == 0 {
+		return nil, shifu.Errorf(shifu.ErrUnauthorized, "unknown %s installation", platform)
 	}
-	return b, nil
+	out := found[:0]
+	for _, b := range found {
+		err = db.InTenant(ctx, b.TenantID, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT platform, external_id, secret, token, created_at FROM bots WHERE id = $1`, b.ID).
+				Scan(&b.Platform, &b.ExternalID, &b.Secret, &b.Token, &b.CreatedAt)
+		})
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // removed since
+		}
+		if err != nil {
+			return nil, fmt.Errorf("find bot: %w", classify(err))
+		}
+		out = append(out, b)
+	}
+	if len(out) == 0 {
+		return nil, shifu.Errorf(shifu.ErrUnauthorized, "unknown %s installation", platform)
+	}
+	return out, nil
 }
 
 // FirstBotEvent records a delivery and reports whether it is the first one
@@ -127,6 +153,22 @@ func (db *DB) FirstBotEvent(ctx context.Context, tenant int64, platform, eventID
 		return false, fmt.Errorf("record bot event: %w", err)
 	}
 	return n == 1, nil
+}
+
+// BindBotEvent records eventID bound to value, unless it is recorded
+// already, and returns the value it is bound to: value the first time, the
+// first value ever after (concurrent calls agree on one).
+func (db *DB) BindBotEvent(ctx context.Context, tenant int64, platform, eventID, value string) (string, error) {
+	var bound string
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO bot_events (platform, event_id, bound) VALUES ($1, $2, $3)
+			ON CONFLICT (tenant_id, platform, event_id) DO UPDATE SET bound = bot_events.bound
+			RETURNING bound`, platform, eventID, value).Scan(&bound)
+	})
+	if err != nil {
+		return "", fmt.Errorf("record bot event: %w", err)
+	}
+	return bound, nil
 }
 
 // ForgetBotEvent removes a recorded delivery, so a retry of an event Shifu

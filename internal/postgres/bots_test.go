@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -24,8 +25,8 @@ func TestBots(t *testing.T) {
 	if sa.ID == 0 || sa.TenantID != a.ID {
 		t.Fatalf("added %+v", sa)
 	}
-	if _, err := db.AddBot(ctx, b.ID, postgres.Bot{Platform: "slack", ExternalID: "T1", Secret: []byte("x")}); !errors.Is(err, shifu.ErrConflict) {
-		t.Fatalf("same team in a second tenant: %v", err)
+	if _, err := db.AddBot(ctx, a.ID, postgres.Bot{Platform: "slack", ExternalID: "T1", Secret: []byte("x")}); !errors.Is(err, shifu.ErrConflict) {
+		t.Fatalf("same team twice in a tenant: %v", err)
 	}
 	if _, err := db.AddBot(ctx, b.ID, postgres.Bot{Platform: "teams", ExternalID: "T9", Secret: []byte("x")}); !errors.Is(err, shifu.ErrInvalid) {
 		t.Fatalf("unknown platform: %v", err)
@@ -45,14 +46,14 @@ func TestBots(t *testing.T) {
 	}
 
 	// An event finds its tenant by platform and external id alone.
-	f, err := db.FindBot(ctx, "slack", "T1")
-	if err != nil || f.TenantID != a.ID || f.ID != sa.ID || !bytes.Equal(f.Secret, []byte("sealed-a")) || !bytes.Equal(f.Token, []byte("tok-a")) {
+	f, err := db.FindBots(ctx, "slack", "T1")
+	if err != nil || len(f) != 1 || f[0].TenantID != a.ID || f[0].ID != sa.ID || !bytes.Equal(f[0].Secret, []byte("sealed-a")) || !bytes.Equal(f[0].Token, []byte("tok-a")) {
 		t.Fatalf("find: %+v %v", f, err)
 	}
-	if _, err := db.FindBot(ctx, "dingtalk", "T1"); !errors.Is(err, shifu.ErrUnauthorized) {
+	if _, err := db.FindBots(ctx, "dingtalk", "T1"); !errors.Is(err, shifu.ErrUnauthorized) {
 		t.Fatalf("wrong platform: %v", err)
 	}
-	if _, err := db.FindBot(ctx, "slack", "T404"); !errors.Is(err, shifu.ErrUnauthorized) {
+	if _, err := db.FindBots(ctx, "slack", "T404"); !errors.Is(err, shifu.ErrUnauthorized) {
 		t.Fatalf("unknown team: %v", err)
 	}
 
@@ -63,8 +64,37 @@ func TestBots(t *testing.T) {
 	if err := db.RemoveBot(ctx, a.ID, "slack", "T1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.FindBot(ctx, "slack", "T1"); !errors.Is(err, shifu.ErrUnauthorized) {
+	if _, err := db.FindBots(ctx, "slack", "T1"); !errors.Is(err, shifu.ErrUnauthorized) {
 		t.Fatalf("removed bot still found: %v", err)
+	}
+}
+
+// TestBotsPerTenant: two tenants install the same Slack team. Neither learns
+// of the other (the second add succeeds like the first; a repeat within a
+// tenant names only that tenant), and a delivery finds both, oldest first,
+// each with its own sealed secret.
+func TestBotsPerTenant(t *testing.T) {
+	ctx := context.Background()
+	db, url := pgtest.DB(t)
+	a, b := pgtest.Tenant(t, url, "acme"), pgtest.Tenant(t, url, "bolt")
+	ba, err := db.AddBot(ctx, a.ID, postgres.Bot{Platform: "slack", ExternalID: "TSAME", Secret: []byte("sealed-a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bb, err := db.AddBot(ctx, b.ID, postgres.Bot{Platform: "slack", ExternalID: "TSAME", Secret: []byte("sealed-b")})
+	if err != nil {
+		t.Fatalf("the same team in a second tenant: %v", err)
+	}
+	_, err = db.AddBot(ctx, b.ID, postgres.Bot{Platform: "slack", ExternalID: "TSAME", Secret: []byte("x")})
+	if !errors.Is(err, shifu.ErrConflict) || !strings.Contains(shifu.Message(err), "in this tenant") {
+		t.Fatalf("repeat in tenant b: %v", err)
+	}
+	f, err := db.FindBots(ctx, "slack", "TSAME")
+	if err != nil || len(f) != 2 || f[0].ID != ba.ID || f[1].ID != bb.ID || f[1].TenantID != b.ID || !bytes.Equal(f[1].Secret, []byte("sealed-b")) {
+		t.Fatalf("find: %+v %v", f, err)
+	}
+	if lb, err := db.Bots(ctx, b.ID); err != nil || len(lb) != 1 || lb[0].ID != bb.ID {
+		t.Fatalf("tenant b lists %+v %v", lb, err)
 	}
 }
 

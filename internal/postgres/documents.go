@@ -370,11 +370,11 @@ func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta Meta, r
 		}
 		// COPY is not allowed on tables with row-level security, so rows go in
 		// as arrays unnested by one INSERT each.
-		_, err := tx.Exec(ctx, `INSERT INTO chunks (document_id, ord, text, heading, page_start, page_end, anchor, language, tokens, nterms, tsv)
-			SELECT $1, u.ord, u.text, u.heading, u.ps, u.pe, u.anchor, u.lang, u.tokens, u.nterms, array_to_tsvector(string_to_array(u.lex, ' '))
-			FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[], $9::int[], $10::int[], $11::text[])
-				AS u(ord, text, heading, ps, pe, anchor, lang, tokens, nterms, lex)`,
-			docID, ords, texts, headings, starts, ends, anchors, langs, tokens, p.nterms, p.lexemes)
+		_, err := tx.Exec(ctx, `INSERT INTO chunks (document_id, ord, text, heading, page_start, page_end, anchor, language, tokens, nterms)
+			SELECT $1, u.ord, u.text, u.heading, u.ps, u.pe, u.anchor, u.lang, u.tokens, u.nterms
+			FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[], $9::int[], $10::int[])
+				AS u(ord, text, heading, ps, pe, anchor, lang, tokens, nterms)`,
+			docID, ords, texts, headings, starts, ends, anchors, langs, tokens, p.nterms)
 		if err != nil {
 			return err
 		}
@@ -401,16 +401,15 @@ func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta Meta, r
 // postings are a document's postings as arrays for unnest: posting i is
 // term[i], occurring tf[i] times in chunk row[i] (an index into the rows).
 type postings struct {
-	term    []string
-	row     []int
-	tf      []int32
-	nterms  []int32  // each chunk's length in terms
-	lexemes []string // each chunk's distinct terms, for its tsvector
-	total   int64    // the document's length in terms, for BM25's mean
+	term   []string
+	row    []int
+	tf     []int32
+	nterms []int32 // each chunk's length in terms
+	total  int64   // the document's length in terms, for BM25's mean
 }
 
 func makePostings(rows []ChunkRow) postings {
-	p := postings{nterms: make([]int32, len(rows)), lexemes: make([]string, len(rows))}
+	p := postings{nterms: make([]int32, len(rows))}
 	for i, r := range rows {
 		p.nterms[i] = int32(len(r.Terms))
 		p.total += int64(len(r.Terms))
@@ -421,7 +420,6 @@ func makePostings(rows []ChunkRow) postings {
 		for t, c := range tf {
 			p.term, p.row, p.tf = append(p.term, t), append(p.row, i), append(p.tf, c)
 		}
-		p.lexemes[i] = tsLexemes(tf)
 	}
 	return p
 }
@@ -485,9 +483,9 @@ func (db *DB) Reterm(ctx context.Context, tenant, docID int64, version string, r
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		// The chunks first: their row locks order this against a re-ingest
 		// of the same document, which deletes them.
-		tag, err := tx.Exec(ctx, `UPDATE chunks c SET nterms = u.nterms, tsv = array_to_tsvector(string_to_array(u.lex, ' '))
-			FROM unnest($2::bigint[], $3::int[], $4::text[]) AS u(id, nterms, lex) WHERE c.id = u.id AND c.document_id = $1`,
-			docID, ids, p.nterms, p.lexemes)
+		tag, err := tx.Exec(ctx, `UPDATE chunks c SET nterms = u.nterms
+			FROM unnest($2::bigint[], $3::int[]) AS u(id, nterms) WHERE c.id = u.id AND c.document_id = $1`,
+			docID, ids, p.nterms)
 		if err != nil {
 			return err
 		}
@@ -515,19 +513,6 @@ func (db *DB) Reterm(ctx context.Context, tenant, docID int64, version string, r
 		return fmt.Errorf("re-index document %d: %w", docID, classify(err))
 	}
 	return nil
-}
-
-// tsLexemes lists a chunk's distinct terms for its tsvector. Lexemes are
-// already analysed in Go; spaces cannot occur in them.
-func tsLexemes(tf map[string]int32) string {
-	b := make([]byte, 0, 16*len(tf))
-	for t := range tf {
-		if len(b) > 0 {
-			b = append(b, ' ')
-		}
-		b = append(b, t...)
-	}
-	return string(b)
 }
 
 // Unembedded returns the document's chunks that have no vector from model yet,
@@ -608,8 +593,13 @@ func (db *DB) Publish(ctx context.Context, tenant, versionID int64) error {
 				status = shifu.StatusReady
 			}
 		}
+		// The progress's stages gain this transaction's time so far
+		// (now() is its start), so whoever sees the version ready sees it.
 		_, err = tx.Exec(ctx, `UPDATE documents SET status = $2, error = '', updated_at = now(),
-			chunks = (SELECT count(*) FROM chunks WHERE document_id = $1) WHERE id = $1`, versionID, status)
+			chunks = (SELECT count(*) FROM chunks WHERE document_id = $1),
+			progress = jsonb_set(progress, '{stages}', coalesce(progress->'stages', '{}') ||
+				jsonb_build_object('publish_ms', greatest(1, round(extract(epoch FROM clock_timestamp() - now()) * 1000))::bigint))
+			WHERE id = $1`, versionID, status)
 		return err
 	})
 }

@@ -21,6 +21,10 @@ type corpus struct {
 	url string
 }
 
+// allTerms ranks as BM25 usually does and keeps every query term, however
+// common: the tests' corpora are a few chunks.
+var allTerms = postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 1, Unigram: 0.5, Backoff: 1}
+
 func newCorpus(t *testing.T) *corpus {
 	db, url := pgtest.DB(t)
 	return &corpus{db: db, url: url}
@@ -83,7 +87,7 @@ func TestLexicalRanksRareTermsAndIsolatesTenants(t *testing.T) {
 	}, []int{0, 1, 2})
 	c.doc(t, b, "secret.pdf", shifu.KindManual, "", []string{"alarm e-104 beta secret procedure"}, []int{2})
 
-	hits, st, err := c.db.Lexical(ctx, a, []string{"e-104", "spindle"}, postgres.Filter{}, postgres.BM25{MaxDF: 1}, 10)
+	hits, st, err := c.db.Lexical(ctx, a, []string{"e-104", "spindle"}, postgres.Filter{}, allTerms, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +115,7 @@ func TestLexicalRanksRareTermsAndIsolatesTenants(t *testing.T) {
 			t.Fatalf("vector search of alpha returned beta's chunk")
 		}
 	}
-	bh, _, err := c.db.Lexical(ctx, b, []string{"spindle"}, postgres.Filter{}, postgres.BM25{MaxDF: 1}, 10)
+	bh, _, err := c.db.Lexical(ctx, b, []string{"spindle"}, postgres.Filter{}, allTerms, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +146,7 @@ func TestFiltersDoNotStarve(t *testing.T) {
 		if len(vh) != 1 || vh[0].DocumentID != note {
 			t.Fatalf("filter %+v: nearest = %v, want only the note", f, texts(vh))
 		}
-		lh, _, err := c.db.Lexical(ctx, a, []string{"pump", "seal"}, f, postgres.BM25{MaxDF: 1}, 5)
+		lh, _, err := c.db.Lexical(ctx, a, []string{"pump", "seal"}, f, allTerms, 5)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +169,7 @@ func TestNeighboursAndUnpublished(t *testing.T) {
 	ctx := context.Background()
 	a := c.tenant(t, "delta")
 	doc := c.doc(t, a, "proc.pdf", shifu.KindManual, "", []string{"step one", "step two", "step three", "step four"}, []int{0, 1, 2, 3})
-	hits, _, err := c.db.Lexical(ctx, a, []string{"three"}, postgres.Filter{}, postgres.BM25{MaxDF: 1}, 1)
+	hits, _, err := c.db.Lexical(ctx, a, []string{"three"}, postgres.Filter{}, allTerms, 1)
 	if err != nil || len(hits) != 1 {
 		t.Fatalf("lexical: %v %v", hits, err)
 	}
@@ -180,7 +184,7 @@ func TestNeighboursAndUnpublished(t *testing.T) {
 	if err := c.db.SetStatus(ctx, a, doc, shifu.StatusEmbedding, "", shifu.Progress{}); err != nil {
 		t.Fatal(err)
 	}
-	hits, _, err = c.db.Lexical(ctx, a, []string{"three"}, postgres.Filter{}, postgres.BM25{MaxDF: 1}, 5)
+	hits, _, err = c.db.Lexical(ctx, a, []string{"three"}, postgres.Filter{}, allTerms, 5)
 	if err != nil || len(hits) != 0 {
 		t.Fatalf("unpublished document searchable: %v %v", texts(hits), err)
 	}
@@ -202,7 +206,7 @@ func TestGaps(t *testing.T) {
 	if _, err := c.db.Exchange(ctx, a, conv, 0, "covered", shifu.Answer{Text: "yes [1]"}); err != nil {
 		t.Fatal(err)
 	}
-	gaps, err := c.db.GapGroups(ctx, a, 0)
+	gaps, err := c.db.GapGroups(ctx, a, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +214,7 @@ func TestGaps(t *testing.T) {
 	if len(gaps) != 2 || gaps[0].Question != "AGV alarm" || gaps[1].Count != 2 || !strings.Contains(strings.ToLower(gaps[1].Question), "hepa") {
 		t.Fatalf("gaps = %+v, want AGV then HEPA ×2", gaps)
 	}
-	if g, _ := c.db.GapGroups(ctx, b, 0); len(g) != 0 {
+	if g, _ := c.db.GapGroups(ctx, b, "", 0); len(g) != 0 {
 		t.Fatalf("tenant zeta sees %d gaps of eps", len(g))
 	}
 	if err := c.db.CloseGap(ctx, b, gaps[1].ID, 0); err == nil {
@@ -219,7 +223,7 @@ func TestGaps(t *testing.T) {
 	if err := c.db.CloseGap(ctx, a, gaps[1].ID, 0); err != nil {
 		t.Fatal(err)
 	}
-	gaps, _ = c.db.GapGroups(ctx, a, 0)
+	gaps, _ = c.db.GapGroups(ctx, a, "", 0)
 	if len(gaps) != 1 || gaps[0].Question != "AGV alarm" {
 		t.Fatalf("after closing HEPA, gaps = %+v", gaps)
 	}
@@ -332,8 +336,12 @@ func TestHybridTermWeights(t *testing.T) {
 	if _, ok := none["valve seat"]; ok || len(none) != 1 {
 		t.Fatalf("weight 0 kept the term: %v", none)
 	}
-	if _, err := c.db.Hybrid(ctx, ten, postgres.HybridQuery{Terms: []string{"pump"}, Weights: []float64{1, 1}, LexicalK: 10}); err == nil {
+	if _, err := c.db.Hybrid(ctx, ten, postgres.HybridQuery{Terms: []string{"pump"}, Weights: []float64{1, 1}, BM25: p, LexicalK: 10}); err == nil {
 		t.Fatal("2 weights for 1 term accepted")
+	}
+	// The parameters are the searcher's to set; none set is no ranking.
+	if _, err := c.db.Hybrid(ctx, ten, postgres.HybridQuery{Terms: []string{"pump"}, LexicalK: 10}); err == nil || !strings.Contains(err.Error(), "k1") {
+		t.Fatalf("zero BM25 parameters: %v, want them refused", err)
 	}
 	// Each lexical hit says which of the terms searched its chunk holds.
 	cand, err := c.db.Hybrid(ctx, ten, postgres.HybridQuery{Terms: []string{"pump", "seal", "valve", "gasket"}, BM25: p, LexicalK: 10})

@@ -301,17 +301,36 @@ func indexNearest(ctx context.Context, tx pgx.Tx, vec pgvector.HalfVector, model
 	// past jit_above_cost: JIT compiling took 300-600 ms of a 2 ms query, so
 	// jit is off too. SET LOCAL lasts to the end of the transaction, which
 	// may run other queries after this one (Hybrid): both are reset below.
-	set := fmt.Sprintf(`SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL hnsw.ef_search = %d;
-		SET LOCAL hnsw.max_scan_tuples = %d; SET LOCAL enable_sort = off; SET LOCAL jit = off`, p.EfSearch, p.MaxScanTuples)
-	if _, err := tx.Exec(ctx, set); err != nil {
-		return nil, fmt.Errorf("hnsw settings: %w", err)
+	//
+	// Settings, query and reset go in one batch: one round trip, not three.
+	// Each statement is planned after the one before it ran, so the query
+	// is planned with the settings.
+	const set = `SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', $1, true),
+		set_config('hnsw.max_scan_tuples', $2, true), set_config('enable_sort', 'off', true), set_config('jit', 'off', true)`
+	efs, scan := fmt.Sprint(p.EfSearch), fmt.Sprint(p.MaxScanTuples)
+	args := []any{vec, docs, model, limit, max(limit, p.EfSearch)}
+	if explain != nil {
+		if _, err := tx.Exec(ctx, set, efs, scan); err != nil {
+			return nil, fmt.Errorf("hnsw settings: %w", err)
+		}
+		if _, err := queryHits(ctx, tx, explain, indexNearestSQL, args...); err != nil {
+			return nil, fmt.Errorf("hnsw nearest: %w", err)
+		}
+		_, err := tx.Exec(ctx, `SET LOCAL enable_sort TO DEFAULT; SET LOCAL jit TO DEFAULT`)
+		return nil, err
 	}
-	hits, err := queryHits(ctx, tx, explain, indexNearestSQL, vec, docs, model, limit, max(limit, p.EfSearch))
-	if err != nil {
+	var hits []shifu.Hit
+	b := &pgx.Batch{}
+	b.Queue(set, efs, scan)
+	b.Queue(indexNearestSQL, args...).Query(func(rows pgx.Rows) error {
+		var err error
+		hits, err = collectHits(rows, true)
+		return err
+	})
+	b.Queue(`SET LOCAL enable_sort TO DEFAULT`)
+	b.Queue(`SET LOCAL jit TO DEFAULT`)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("hnsw nearest: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `SET LOCAL enable_sort TO DEFAULT; SET LOCAL jit TO DEFAULT`); err != nil {
-		return nil, fmt.Errorf("hnsw settings: %w", err)
 	}
 	return hits, nil
 }

@@ -31,9 +31,10 @@
     const d = await api('GET', '/api/tokens');
     const tb = document.querySelector('#tokens tbody'); tb.textContent = '';
     for (const k of d.tokens) {
-      tb.append(el('tr', {}, el('td', { text: k.login }), el('td', { text: k.name }), el('td', { text: date(k.created_at) }),
-        el('td', { text: k.last_used_at ? date(k.last_used_at) : '' }),
-        el('td', {}, k.revoked ? el('span', { text: '—' }) : el('button', { type: 'button', text: t('admin.revoke'), onclick: async () => {
+      tb.append(el('tr', {}, el('td', { 'data-label': t('admin.user'), text: k.login }), el('td', { 'data-label': t('admin.token_name'), text: k.name }),
+        el('td', { 'data-label': t('admin.created'), text: date(k.created_at) }),
+        el('td', { 'data-label': t('admin.last_used'), text: k.last_used_at ? date(k.last_used_at) : '—' }),
+        el('td', { class: 'actions' }, k.revoked ? el('span', { text: '—' }) : el('button', { type: 'button', text: t('admin.revoke'), onclick: async () => {
           try { await api('DELETE', '/api/tokens/' + k.id); } catch (e) { alert(e.message); }
           loadTokens();
         } }))));
@@ -49,9 +50,10 @@
     }
     if (!d.bots.length) tb.append(el('tr', {}, el('td', { text: t('admin.no_bots') })));
     for (const b of d.bots) {
-      tb.append(el('tr', {}, el('td', { text: b.platform === 'dingtalk' ? t('admin.dingtalk') : 'Slack' }), el('td', { text: b.external_id }),
-        el('td', { text: date(b.created_at) }),
-        el('td', {}, el('button', { type: 'button', text: t('admin.remove'), onclick: async () => {
+      tb.append(el('tr', {}, el('td', { 'data-label': t('admin.platform'), text: b.platform === 'dingtalk' ? t('admin.dingtalk') : 'Slack' }),
+        el('td', { 'data-label': t('admin.external'), text: b.external_id }),
+        el('td', { 'data-label': t('admin.created'), text: date(b.created_at) }),
+        el('td', { class: 'actions' }, el('button', { type: 'button', text: t('admin.remove'), onclick: async () => {
           if (!confirm(t('admin.confirm_remove_bot'))) return;
           try { await api('DELETE', '/api/bots/' + b.id); } catch (e) { alert(e.message); }
           loadBots(); loadAudit();
@@ -69,10 +71,28 @@
     tok.querySelector('input').required = slack;
     if (!slack) tok.querySelector('input').value = '';
   }
+  // T is a catalog text or '' (t echoes unknown keys).
+  const T = (k) => (t(k) === k ? '' : t(k));
+  // detail says what an audit entry touched in words, not JSON: the names
+  // and values a person reads (a document's name and version, a question,
+  // a login), ids only when there is nothing else.
+  function detail(d) {
+    if (!d) return '';
+    const parts = [];
+    if (d.name) parts.push(d.name + (d.version ? ' v' + d.version : ''));
+    if (d.title) parts.push('“' + d.title + '”');
+    if (d.question) parts.push('“' + d.question + '”');
+    for (const k of ['login', 'role', 'platform', 'ip', 'via']) if (d[k]) parts.push(d[k]);
+    if (!parts.length) for (const [k, v] of Object.entries(d)) if (typeof v !== 'object') parts.push(k.replace('_', ' ') + ' ' + v);
+    return parts.join(' · ');
+  }
   async function loadAudit() {
     const d = await api('GET', '/api/audit');
     const ul = document.getElementById('audit'); ul.textContent = '';
-    for (const a of d.audit) ul.append(el('li', { text: date(a.created_at) + ' · ' + (a.login || 'cli') + ' · ' + a.action + ' ' + JSON.stringify(a.detail) }));
+    for (const a of d.audit) {
+      ul.append(el('li', {}, el('span', { class: 'when', text: date(a.created_at) }), ' · ', el('strong', { text: a.login || 'cli' }),
+        ' ' + (T('audit.' + a.action) || a.action), detail(a.detail) ? el('span', { class: 'detail', text: ' · ' + detail(a.detail) }) : null));
+    }
   }
 
   document.getElementById('user-form').addEventListener('submit', async (e) => {

@@ -84,7 +84,7 @@
 
   function openCitation(c) {
     const title = document.getElementById('viewer-title');
-    title.textContent = (c.title || c.document) + (c.page_start ? ' · ' + t('chat.page') + ' ' + c.page_start : '');
+    title.textContent = (c.title || c.document) + (c.page_start ? ' · ' + Shifu.page(c.page_start) : '');
     document.getElementById('viewer-quote').textContent = c.quote || '';
     const img = document.getElementById('viewer-img');
     const link = document.getElementById('viewer-link');
@@ -116,7 +116,7 @@
           img.src = URL.createObjectURL(blob);
           if (pg) {
             link.href = orig + '#page=' + pg;
-            title.textContent = (c.title || c.document) + ' · ' + t('chat.page') + ' ' + pg;
+            title.textContent = (c.title || c.document) + ' · ' + Shifu.page(pg);
           }
         })
         .catch(() => { img.hidden = true; });
@@ -134,7 +134,7 @@
     const box = el('div', { class: 'chips', 'aria-label': t('chat.sources') });
     for (const c of cs) {
       const pages = c.page_end > c.page_start ? c.page_start + '–' + c.page_end : c.page_start;
-      const title = '[' + c.n + '] ' + (c.title || c.document) + (c.page_start ? ' · ' + t('chat.page') + ' ' + pages : '') +
+      const title = '[' + c.n + '] ' + (c.title || c.document) + (c.page_start ? ' · ' + Shifu.page(pages) : '') +
         (c.author ? ' · ' + t('chat.note_by') + ' ' + c.author : '');
       box.append(el('button', { type: 'button', class: 'chip', 'data-doc': c.document_id, 'data-page': c.page_start, onclick: () => openCitation(c) },
         el('span', { class: 't', text: title }),

@@ -35,7 +35,10 @@ const Shifu = (() => {
     return e;
   }
 
+  // page labels a page or range as the language writes it: "p. 175", "第 175 页".
+  const page = (n) => t('chat.page_n').replace('{n}', n);
+
   function date(s) { try { return new Date(s).toLocaleString(lang === 'zh' ? 'zh-CN' : 'en-GB'); } catch (e) { return s; } }
 
-  return { api, el, t, lang, csrf, date };
+  return { api, el, t, lang, csrf, date, page };
 })();

@@ -1,5 +1,6 @@
 // The supervisor's desk: drag-and-drop uploads with a progress bar per file
-// that follows the real ingest job, the document list, notes and gaps.
+// that follows the real ingest job, the document list and notes (gaps have
+// their own page, gaps.js).
 'use strict';
 (() => {
   const { api, el, t, date } = Shifu;
@@ -145,11 +146,14 @@
       if (doc.unread_pages && doc.unread_pages.length) {
         status.append(el('br'), el('small', { class: 'unread', text: t('desk.unread').replace('%s', doc.unread_pages.join(', ')) }));
       }
+      // data-label names each cell where a phone shows the row as a card.
+      status.dataset.label = t('desk.status');
       tbody.append(el('tr', { 'data-id': doc.id },
-        el('td', {}, el('strong', { text: doc.title || doc.name }), el('br'), el('small', { text: doc.name + (doc.kind === 'note' ? ' · note' : '') })),
-        status, el('td', { text: doc.pages || '' }), el('td', { text: doc.chunks }),
-        el('td', {}, el('span', { text: 'v' + doc.version + (doc.revision ? ' (' + doc.revision + ')' : '') }), versions(doc)),
-        el('td', { text: doc.uploader }), el('td', { text: date(doc.created_at) }), el('td', {}, actions)));
+        el('td', { class: 'doc' }, el('strong', { text: doc.title || doc.name }), el('br'), el('small', { text: doc.name + (doc.kind === 'note' ? ' · note' : '') })),
+        status, el('td', { 'data-label': t('desk.pages'), text: doc.pages || '—' }), el('td', { 'data-label': t('desk.chunks'), text: doc.chunks }),
+        el('td', { 'data-label': t('desk.revision') }, el('span', { text: 'v' + doc.version + (doc.revision ? ' (' + doc.revision + ')' : '') }), versions(doc)),
+        el('td', { 'data-label': t('desk.uploader'), text: doc.uploader }), el('td', { 'data-label': t('desk.date'), text: date(doc.created_at) }),
+        el('td', { class: 'actions-cell' }, actions)));
     }
   }
 
@@ -159,38 +163,13 @@
     e.preventDefault();
     const f = new FormData(noteForm);
     const body = {}; for (const k of ['title', 'equipment', 'symptom', 'cause', 'fix']) body[k] = f.get(k) || '';
-    const gap = f.get('gap_id');
     try {
-      await api('POST', gap ? '/api/gaps/' + gap + '/note' : '/api/notes', body);
-      noteForm.reset(); document.getElementById('gap-id').value = '';
+      await api('POST', '/api/notes', body);
+      noteForm.reset();
       noteMsg.textContent = t('desk.note_saved');
-      loadDocs(); loadGaps();
+      loadDocs();
     } catch (err) { noteMsg.textContent = err.message; }
   });
 
-  async function loadGaps() {
-    const ul = document.getElementById('gaps');
-    let d;
-    try { d = await api('GET', '/api/gaps'); } catch (e) { return; }
-    ul.textContent = '';
-    if (!d.gaps.length) { ul.append(el('li', { text: t('desk.no_gaps') })); return; }
-    for (const g of d.gaps) {
-      const reasons = g.reasons.map((r) => t('desk.' + r)).join(', ');
-      ul.append(el('li', { 'data-id': g.id },
-        el('strong', { text: g.question }),
-        el('div', { class: 'meta', text: reasons + ' · ' + t('desk.asked') + ' ' + g.count + ' ' + t('desk.times') + ' · ' + date(g.latest) }),
-        g.answer ? el('div', { class: 'meta', text: t('desk.shifu_said') + ': ' + g.answer.slice(0, 200) }) : null,
-        ...g.comments.map((c) => el('div', { class: 'meta', text: '“' + c + '”' })),
-        el('button', { type: 'button', class: 'primary answer-gap', text: t('desk.answer_gap'), onclick: () => {
-          noteForm.elements.title.value = g.question;
-          noteForm.elements.symptom.value = g.question;
-          document.getElementById('gap-id').value = g.id;
-          noteForm.elements.fix.focus();
-          document.getElementById('note-card').scrollIntoView();
-        } })));
-    }
-  }
-
   loadDocs();
-  loadGaps();
 })();

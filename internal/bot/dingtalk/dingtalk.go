@@ -156,20 +156,28 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	http.Error(w, msg, status)
 }
 
+// CreateWindow is how far a callback's createAt may be from its signed
+// timestamp: DingTalk calls back as the message is created, so a body whose
+// message is older or newer than its signature by more is not the one signed.
+const CreateWindow = 5 * time.Minute
+
 // Callback is POST /bots/dingtalk/{appKey}/callback. The signature covers only
-// the timestamp, so it is checked first and the body is deduplicated on msgId.
+// the timestamp, so the body is bound to it as far as it can be: the body's
+// createAt must be within CreateWindow of the signed timestamp, its sender
+// and conversation fields consistent (Message.check), and each signature is
+// good for one msgId only (a capture replayed with another body is refused;
+// the same message again is a redelivery, answered once by msgId).
 func (h *Handler) Callback(w http.ResponseWriter, r *http.Request) {
 	now := h.c.Now()
-	if _, err := Timestamp(r.Header, now); err != nil {
-		h.refuse(w, r, err)
-		return
-	}
-	in, err := h.svc.Installation(r.Context(), bot.DingTalk, r.PathValue("appKey"))
+	ts, err := Timestamp(r.Header, now)
 	if err != nil {
 		h.refuse(w, r, err)
 		return
 	}
-	if err := Verify(r.Header, in.Secret, now); err != nil {
+	in, err := h.svc.Authenticate(r.Context(), bot.DingTalk, r.PathValue("appKey"), func(in bot.Installation) error {
+		return Verify(r.Header, in.Secret, now)
+	})
+	if err != nil {
 		h.refuse(w, r, err)
 		return
 	}
@@ -183,6 +191,17 @@ func (h *Handler) Callback(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "body is not a robot message", http.StatusBadRequest)
 		return
 	}
+	if err := m.signedAt(ts); err != nil {
+		h.refuse(w, r, err)
+		return
+	}
+	if ok, err := h.svc.Bind(r.Context(), in, "sign:"+ts, m.MsgID); err != nil || !ok {
+		if err == nil {
+			err = shifu.Errorf(shifu.ErrUnauthorized, "signature of timestamp %s already used for another message: a replay", ts)
+		}
+		h.refuse(w, r, err)
+		return
+	}
 	if err := h.Receive(r.Context(), in, m); err != nil {
 		h.refuse(w, r, err)
 		return
@@ -191,11 +210,49 @@ func (h *Handler) Callback(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// signedAt refuses a callback body that is not the message its signature was
+// made for: a msgId, createAt within CreateWindow of the signed timestamp, a
+// session webhook that expires after the message and within sessionLife of
+// it, and the fields every robot message has (check).
+func (m Message) signedAt(ts string) error {
+	signed, _ := strconv.ParseInt(ts, 10, 64) // Timestamp parsed it
+	if m.MsgID == "" {
+		return shifu.Errorf(shifu.ErrInvalid, "robot message has no msgId")
+	}
+	if d := time.Duration(m.CreateAt-signed) * time.Millisecond; m.CreateAt <= 0 || d > CreateWindow || d < -CreateWindow {
+		return shifu.Errorf(shifu.ErrUnauthorized, "createAt %d is more than %v from the signed timestamp %s", m.CreateAt, CreateWindow, ts)
+	}
+	if e := m.SessionWebhookExpiredTime; e != 0 && (e <= m.CreateAt || time.Duration(e-m.CreateAt)*time.Millisecond > sessionLife) {
+		return shifu.Errorf(shifu.ErrUnauthorized, "sessionWebhookExpiredTime %d is not within %v after createAt %d", e, sessionLife, m.CreateAt)
+	}
+	return m.check()
+}
+
+// sessionLife bounds how long after createAt a session webhook may expire:
+// DingTalk gives about 90 minutes.
+const sessionLife = 3 * time.Hour
+
+// check refuses a message without the fields every robot message has: a
+// conversation of a known type and a sender.
+func (m Message) check() error {
+	switch {
+	case m.MsgID == "":
+		return shifu.Errorf(shifu.ErrInvalid, "robot message has no msgId")
+	case m.ConversationType != "1" && m.ConversationType != "2":
+		return shifu.Errorf(shifu.ErrInvalid, "robot message conversationType %q: DingTalk sends \"1\" (single chat) or \"2\" (group)", m.ConversationType)
+	case m.ConversationID == "":
+		return shifu.Errorf(shifu.ErrInvalid, "robot message has no conversationId")
+	case m.SenderStaffID == "" && m.SenderID == "":
+		return shifu.Errorf(shifu.ErrInvalid, "robot message names no sender (senderStaffId or senderId)")
+	}
+	return nil
+}
+
 // Receive takes a verified message (from the HTTP callback or a Stream
 // frame): it is answered once, later, through its session webhook.
 func (h *Handler) Receive(ctx context.Context, in bot.Installation, m Message) error {
-	if m.MsgID == "" {
-		return shifu.Errorf(shifu.ErrInvalid, "robot message has no msgId")
+	if err := m.check(); err != nil {
+		return err
 	}
 	if m.MsgType != "text" {
 		return nil // pictures, files, audio: nothing to ask
@@ -269,8 +326,13 @@ func (h *Handler) answer(ctx context.Context, d bot.Delivery, m Message) {
 // postMargin is the time kept for posting a reply before the webhook expires.
 const postMargin = 10 * time.Second
 
-// post sends a markdown message to a session webhook.
+// post sends a markdown message to a session webhook; its errors never
+// spell the webhook (bot.Redact).
 func (h *Handler) post(ctx context.Context, webhook, title, text string) error {
+	return bot.Redact(h.send(ctx, webhook, title, text), webhook)
+}
+
+func (h *Handler) send(ctx context.Context, webhook, title, text string) error {
 	body, err := json.Marshal(map[string]any{
 		"msgtype":  "markdown",
 		"markdown": map[string]string{"title": title, "text": text},

@@ -69,6 +69,10 @@ func newFakeSlack(t *testing.T) *fakeSlack {
 			}
 			io.WriteString(w, `{"ok":true,"url":"`+ws+`"}`)
 			return
+		case strings.HasPrefix(r.URL.Path, "/hooks/drop/"):
+			hangUp(w) // the post fails in net/http, whose error names the URL
+			f.got <- struct{}{}
+			return
 		case strings.HasPrefix(r.URL.Path, "/hooks/"):
 			var m map[string]any
 			if err := json.Unmarshal(body, &m); err != nil {
@@ -116,6 +120,11 @@ func newFakeDingTalk(t *testing.T) *fakeDingTalk {
 			t.Errorf("session webhook %s: %v", r.URL, err)
 		}
 		m["session"] = r.URL.Query().Get("session")
+		if strings.HasPrefix(r.URL.Query().Get("session"), "drop") {
+			hangUp(w)
+			f.got <- struct{}{}
+			return
+		}
 		f.mu.Lock()
 		f.posts = append(f.posts, m)
 		f.mu.Unlock()
@@ -132,6 +141,31 @@ func (f *fakeDingTalk) Posts() []map[string]any {
 	return append([]map[string]any(nil), f.posts...)
 }
 
+// hangUp closes the connection without a response.
+func hangUp(w http.ResponseWriter) {
+	if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		c.Close()
+	}
+}
+
+// logBuffer collects the gateway's log lines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // world is a database with two tenants, fake platforms and a gateway.
 type world struct {
 	db       *postgres.DB
@@ -146,6 +180,7 @@ type world struct {
 	now      time.Time
 	slackSec map[string]string // team → signing secret
 	dingSec  map[string]string // app key → app secret
+	logs     *logBuffer
 }
 
 func newWorld(t *testing.T, asker bot.Asker) *world {
@@ -162,7 +197,7 @@ func newWorldWith(t *testing.T, mkAsker func(*world) bot.Asker) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{db: db, url: u, now: time.Now(), slackSec: map[string]string{}, dingSec: map[string]string{}}
+	w := &world{db: db, url: u, now: time.Now(), slackSec: map[string]string{}, dingSec: map[string]string{}, logs: &logBuffer{}}
 	w.ring = keyring.NewRing(m, func(ctx context.Context, id int64) (string, []byte, error) {
 		tn, k, err := db.TenantByID(ctx, id)
 		return tn.Name, k, err
@@ -188,7 +223,7 @@ func newWorldWith(t *testing.T, mkAsker func(*world) bot.Asker) *world {
 		SlackAPIURL:         w.slack.URL + "/api/",
 		DingTalkWebhookURLs: []string{w.ding.URL + "/robot/"},
 		Now:                 func() time.Time { return w.now },
-		Logger:              slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:              slog.New(slog.NewTextHandler(w.logs, nil)),
 	})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -92,7 +93,7 @@ func (g *Gateway) connections(ctx context.Context, tenants []int64, dingtalkStre
 			if b.Platform == bot.DingTalk && !dingtalkStream || b.Platform != bot.DingTalk && b.Platform != bot.Slack {
 				continue
 			}
-			in, err := g.Core.Installation(ctx, b.Platform, b.ExternalID)
+			in, err := g.Core.Open(ctx, b)
 			if err != nil {
 				// One installation whose secret does not open must not
 				// keep the server, or the other bots, from starting.
@@ -149,7 +150,8 @@ func (g *Gateway) Supervise(ctx context.Context, tenants func(context.Context) (
 		} else {
 			want := map[string]bot.Installation{}
 			for _, in := range ins {
-				want[in.Platform+":"+in.External] = in
+				// Keyed by installation too: two tenants may install one team.
+				want[in.Platform+":"+in.External+"#"+strconv.FormatInt(in.ID, 10)] = in
 			}
 			for name, c := range running {
 				if in, ok := want[name]; !ok || fingerprint(in) != c.print {

@@ -19,6 +19,7 @@ import (
 	"github.com/open-dingtalk/dingtalk-stream-sdk-go/chatbot"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/bot"
 	bslack "github.com/shifu-factory/shifu/internal/bot/slack"
 )
 
@@ -294,17 +295,66 @@ func TestSlackFeedbackButtons(t *testing.T) {
 	}
 }
 
-// dingBody is a robot callback as DingTalk documents it.
+// dingBody is a robot callback as DingTalk documents it, created now (or a
+// minute before its webhook expires, if that is earlier).
 func dingBody(msgID, text, webhook string, expires time.Time) string {
-	b, _ := json.Marshal(map[string]any{
+	created := time.Now()
+	if e := expires.Add(-time.Minute); e.Before(created) {
+		created = e
+	}
+	return dingBodyAt(msgID, text, webhook, expires, created)
+}
+
+func dingBodyAt(msgID, text, webhook string, expires, created time.Time, set ...string) string {
+	m := map[string]any{
 		"conversationId": "cid6KeBBLoveMJOGXoYKF5x7EeiodoA==", "atUsers": []map[string]any{{"dingtalkId": "$:LWCP_v1:$Ntaqu"}},
 		"chatbotCorpId": "dinge8a565", "chatbotUserId": "$:LWCP_v1:$Ntaqu", "msgId": msgID, "senderNick": "张三",
 		"isAdmin": false, "senderStaffId": "user123", "sessionWebhookExpiredTime": expires.UnixMilli(),
-		"createAt": time.Now().UnixMilli(), "senderCorpId": "dinge8a565", "conversationType": "2",
+		"createAt": created.UnixMilli(), "senderCorpId": "dinge8a565", "conversationType": "2",
 		"senderId": "$:LWCP_v1:$ff09GIxQ", "conversationTitle": "3号线", "isInAtList": true,
 		"sessionWebhook": webhook, "text": map[string]any{"content": text}, "msgtype": "text",
-	})
+	}
+	for i := 0; i+1 < len(set); i += 2 {
+		m[set[i]] = set[i+1]
+	}
+	b, _ := json.Marshal(m)
 	return string(b)
+}
+
+// TestDingTalkReplay: DingTalk signs only the timestamp, so a captured
+// timestamp and sign would otherwise sign any body for an hour. A signature
+// serves the one message it came with: replayed with another body it is
+// refused, with the same body it is a redelivery, answered once; a body whose
+// createAt is far from the signed timestamp, or whose fields do not hang
+// together, is refused.
+func TestDingTalkReplay(t *testing.T) {
+	asker := &standIn{text: "按 P-07 复位 [1]。"}
+	w := newWorld(t, asker)
+	sec := w.dingSec["dingacme"]
+	hook := w.ding.URL + "/robot/sendBySession?session=replay"
+	at := w.now
+	status(t, w.dingPost(t, "dingacme", dingBodyAt("msgR1", "变频器怎么复位？", hook, at.Add(90*time.Minute), at), sec, at), 200)
+	wait(t, w.ding.got, 1)
+	// The captured headers with another message, another text, another webhook.
+	status(t, w.dingPost(t, "dingacme", dingBodyAt("msgR2", "把我加为管理员", hook, at.Add(90*time.Minute), at), sec, at), 401)
+	status(t, w.dingPost(t, "dingacme", dingBodyAt("msgR3", "hi", w.ding.URL+"/robot/sendBySession?session=attacker", at.Add(90*time.Minute), at.Add(time.Second)), sec, at), 401)
+	// The same message again: a redelivery, not answered twice.
+	status(t, w.dingPost(t, "dingacme", dingBodyAt("msgR1", "变频器怎么复位？", hook, at.Add(90*time.Minute), at), sec, at), 200)
+	// A fresh signature whose body was made long before or after it.
+	status(t, w.dingPost(t, "dingacme", dingBodyAt("msgR4", "hi", hook, at.Add(90*time.Minute), at.Add(-6*time.Minute)), sec, at.Add(time.Millisecond)), 401)
+	status(t, w.dingPost(t, "dingacme", dingBodyAt("msgR5", "hi", hook, at.Add(90*time.Minute), at.Add(6*time.Minute)), sec, at.Add(2*time.Millisecond)), 401)
+	// A webhook said to live a day, or to have died before the message.
+	status(t, w.dingPost(t, "dingacme", dingBodyAt("msgR6", "hi", hook, at.Add(24*time.Hour), at), sec, at.Add(3*time.Millisecond)), 401)
+	status(t, w.dingPost(t, "dingacme", dingBodyAt("msgR7", "hi", hook, at.Add(-time.Minute), at), sec, at.Add(4*time.Millisecond)), 401)
+	// Fields every message has, missing or wrong.
+	for i, kv := range [][]string{{"conversationType", "9"}, {"conversationId", ""}, {"senderStaffId", "", "senderId", ""}, {"msgId", ""}} {
+		body := dingBodyAt("msgR8"+itoa(int64(i)), "hi", hook, at.Add(90*time.Minute), at, kv...)
+		status(t, w.dingPost(t, "dingacme", body, sec, at.Add(time.Duration(10+i)*time.Millisecond)), 400)
+	}
+	quiet(t, w.ding.got)
+	if qs := asker.Questions(); len(qs) != 1 || qs[0].Text != "变频器怎么复位？" {
+		t.Fatalf("asked %+v, want the first message only", qs)
+	}
 }
 
 func TestDingTalkCallback(t *testing.T) {
@@ -349,9 +399,10 @@ func TestDingTalkCallback(t *testing.T) {
 	}
 
 	// A session webhook that is not DingTalk's is not posted to.
-	status(t, w.dingPost(t, "dingacme", dingBody("msgA2", "hi", "http://169.254.169.254/", w.now.Add(time.Hour)), sec, w.now), 400)
+	// (Each callback is signed at its own moment: a signature serves one msgId.)
+	status(t, w.dingPost(t, "dingacme", dingBody("msgA2", "hi", "http://169.254.169.254/", w.now.Add(time.Hour)), sec, w.now.Add(time.Millisecond)), 400)
 	// An answer that would arrive after the webhook expired is not posted.
-	status(t, w.dingPost(t, "dingacme", dingBody("msgA3", "hi", hook, w.now.Add(-time.Second)), sec, w.now), 200)
+	status(t, w.dingPost(t, "dingacme", dingBody("msgA3", "hi", hook, w.now.Add(-time.Second)), sec, w.now.Add(2*time.Millisecond)), 200)
 	quiet(t, w.ding.got)
 	if n := len(asker.Questions()); n != 1 {
 		t.Errorf("%d questions asked; a message whose webhook has expired must not be asked", n)
@@ -393,5 +444,71 @@ func TestDingTalkStreamGlue(t *testing.T) {
 	}
 	if s.SinceLastFrame() <= 0 || s.SinceLastFrame() > time.Minute {
 		t.Errorf("last frame %v ago", s.SinceLastFrame())
+	}
+}
+
+// TestPostingAddressesNeverLogged: a reply that fails to post is logged, but
+// the response_url or sessionWebhook (a credential to post as the bot) is
+// not, though net/http's error names the URL it failed on.
+func TestPostingAddressesNeverLogged(t *testing.T) {
+	w := newWorld(t, &standIn{text: "Use P-07 [1]."})
+	form := url.Values{"team_id": {"TACME"}, "channel_id": {"C2147483705"}, "user_id": {"U2147483697"}, "user_name": {"li"},
+		"command": {"/shifu"}, "text": {"how do I reset the VFD?"}, "trigger_id": {"1.2.3"},
+		"response_url": {w.slack.URL + "/hooks/drop/T0ACME/1234/sl4ckS3cretPath"}}
+	status(t, w.slackPost(t, "/bots/slack/commands", "application/x-www-form-urlencoded", form.Encode(), w.slackSec["TACME"], w.now), 200)
+	hook := w.ding.URL + "/robot/sendBySession?session=dropD1ngS3cret"
+	status(t, w.dingPost(t, "dingacme", dingBody("msgLog1", "变频器怎么复位？", hook, w.now.Add(90*time.Minute)), w.dingSec["dingacme"], w.now), 200)
+	wait(t, w.slack.got, 1)
+	wait(t, w.ding.got, 1)
+	var logs string
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if logs = w.logs.String(); strings.Contains(logs, "slack response_url") && strings.Contains(logs, "dingtalk reply") {
+			break
+		}
+	}
+	if !strings.Contains(logs, "slack response_url") || !strings.Contains(logs, "dingtalk reply") || !strings.Contains(logs, "[redacted]") {
+		t.Fatalf("the failed posts are not logged (redacted):\n%s", logs)
+	}
+	for _, secret := range []string{"sl4ckS3cretPath", "D1ngS3cret", "1234"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("log has %q:\n%s", secret, logs)
+		}
+	}
+}
+
+// TestSameTeamInTwoTenants: tenant bolt installs acme's Slack team and
+// DingTalk app under secrets of its own. Each delivery goes to the tenant
+// whose secret signed it; one signed with neither is refused as any other.
+func TestSameTeamInTwoTenants(t *testing.T) {
+	asker := &standIn{text: "Use P-07 [1]."}
+	w := newWorld(t, asker)
+	acmeSlack, acmeDing := w.slackSec["TACME"], w.dingSec["dingacme"]
+	w.install(t, w.bolt.ID, bot.Slack, "TACME", "bolt-own-signing-secret", "xoxb-bolt")
+	w.install(t, w.bolt.ID, bot.DingTalk, "dingacme", "bolt own app secret", "")
+
+	status(t, w.slackPost(t, "/bots/slack/events", "application/json",
+		mentionBody("TACME", "EvTwo1", "C1", "1.000001", "", "<@U0LAN0Z89> acme asks"), acmeSlack, w.now), 200)
+	status(t, w.slackPost(t, "/bots/slack/events", "application/json",
+		mentionBody("TACME", "EvTwo2", "C1", "1.000002", "", "<@U0LAN0Z89> bolt asks"), "bolt-own-signing-secret", w.now), 200)
+	status(t, w.slackPost(t, "/bots/slack/events", "application/json",
+		mentionBody("TACME", "EvTwo3", "C1", "1.000003", "", "<@U0LAN0Z89> nobody asks"), "neither", w.now), 401)
+	hook := w.ding.URL + "/robot/sendBySession?session=two"
+	status(t, w.dingPost(t, "dingacme", dingBody("msgTwo1", "acme 问", hook, w.now.Add(90*time.Minute)), acmeDing, w.now), 200)
+	status(t, w.dingPost(t, "dingacme", dingBody("msgTwo2", "bolt 问", hook, w.now.Add(90*time.Minute)), "bolt own app secret", w.now), 200)
+	status(t, w.dingPost(t, "dingacme", dingBody("msgTwo3", "nobody 问", hook, w.now.Add(90*time.Minute)), "neither", w.now), 401)
+	wait(t, w.slack.got, 2)
+	wait(t, w.ding.got, 2)
+	got := map[string]int64{}
+	for _, q := range asker.Questions() {
+		got[q.Text] = q.Tenant
+	}
+	want := map[string]int64{"acme asks": w.acme.ID, "bolt asks": w.bolt.ID, "acme 问": w.acme.ID, "bolt 问": w.bolt.ID}
+	if len(got) != len(want) {
+		t.Fatalf("asked %v, want %v", got, want)
+	}
+	for text, tenant := range want {
+		if got[text] != tenant {
+			t.Errorf("%q asked in tenant %d, want %d", text, got[text], tenant)
+		}
 	}
 }

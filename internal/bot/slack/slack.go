@@ -97,22 +97,20 @@ func read(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 }
 
 // authenticate refuses a stale request before looking anything up, then finds
-// the installation of team and checks the signature with its secret.
+// the installation of team whose secret verifies the signature.
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, body []byte, team string) (bot.Installation, bool) {
 	now := h.c.Now()
 	if _, err := Timestamp(r.Header, now); err != nil {
 		h.refuse(w, r, err)
 		return bot.Installation{}, false
 	}
-	in, err := h.svc.Installation(r.Context(), bot.Slack, team)
-	if err == nil && SocketMode(in) {
-		err = shifu.Errorf(shifu.ErrUnauthorized, "this Slack installation uses Socket Mode, not HTTP")
-	}
+	in, err := h.svc.Authenticate(r.Context(), bot.Slack, team, func(in bot.Installation) error {
+		if SocketMode(in) {
+			return shifu.Errorf(shifu.ErrUnauthorized, "this Slack installation uses Socket Mode, not HTTP")
+		}
+		return Verify(r.Header, body, in.Secret, now)
+	})
 	if err != nil {
-		h.refuse(w, r, err)
-		return in, false
-	}
-	if err := Verify(r.Header, body, in.Secret, now); err != nil {
 		h.refuse(w, r, err)
 		return in, false
 	}
@@ -386,7 +384,7 @@ func (h *Handler) respond(ctx context.Context, d bot.Delivery, respURL string) {
 	pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), postTimeout)
 	defer pcancel()
 	if err := slack.PostWebhookCustomHTTPContext(pctx, respURL, h.c.HTTPClient, msg); err != nil {
-		h.svc.Logger().Error("slack response_url", "tenant", d.In.Tenant, "err", err)
+		h.svc.Logger().Error("slack response_url", "tenant", d.In.Tenant, "err", bot.Redact(err, respURL))
 	}
 }
 

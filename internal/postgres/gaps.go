@@ -1,0 +1,280 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shifu-factory/shifu"
+)
+
+// GapGroup is one knowledge gap: the same question (case and spacing aside,
+// or merged by a supervisor) asked one or more times, abstained on or rated
+// down.
+type GapGroup struct {
+	ID        int64     `json:"id"` // newest gap of the group; acting on it acts on the group
+	Question  string    `json:"question"`
+	Questions []string  `json:"questions"` // every wording asked, newest first (more than one once merged)
+	Reasons   []string  `json:"reasons"`
+	Count     int       `json:"count"`
+	Comments  []string  `json:"comments"`
+	Answer    string    `json:"answer"` // what Shifu said, newest
+	Latest    time.Time `json:"latest"`
+	// A dismissed gap: when and by whom (undone by ReopenGap).
+	DismissedAt *time.Time `json:"dismissed_at,omitempty"`
+	DismissedBy string     `json:"dismissed_by,omitempty"`
+}
+
+// gapKey groups questions that differ only in case, spacing and a trailing
+// question mark; a merged gap takes the key of the group it was merged into.
+const gapKey = `coalesce(g.merge_key, regexp_replace(regexp_replace(lower(btrim(g.question)), '[\s?？。.!！]+$', ''), '\s+', ' ', 'g'))`
+
+// Gap states GapGroups lists.
+const (
+	GapsOpen      = "open"
+	GapsDismissed = "dismissed"
+)
+
+// GapGroups lists knowledge gaps for the supervisor, grouped by question,
+// newest first, with the down-voters' comments and what Shifu answered:
+// the open ones, or (state GapsDismissed) the dismissed ones with who
+// dismissed them.
+func (db *DB) GapGroups(ctx context.Context, tenant int64, state string, limit int) ([]GapGroup, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	where := `g.resolved_at IS NULL AND g.dismissed_at IS NULL`
+	switch state {
+	case GapsOpen, "":
+	case GapsDismissed:
+		where = `g.resolved_at IS NULL AND g.dismissed_at IS NOT NULL`
+	default:
+		return nil, shifu.Errorf(shifu.ErrInvalid, "gap state %q: use open or dismissed", state)
+	}
+	var out []GapGroup
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT (array_agg(g.id ORDER BY g.created_at DESC, g.id DESC))[1],
+				(array_agg(g.question ORDER BY g.created_at DESC, g.id DESC))[1],
+				array_agg(g.question ORDER BY g.created_at DESC, g.id DESC),
+				array_agg(DISTINCT g.reason), count(*),
+				coalesce(array_agg(f.comment) FILTER (WHERE f.comment <> ''), '{}'),
+				coalesce((array_agg(m.content ORDER BY g.created_at DESC) FILTER (WHERE m.content IS NOT NULL))[1], ''),
+				max(g.created_at), max(g.dismissed_at),
+				coalesce((array_agg(coalesce(nullif(u.name, ''), u.login) ORDER BY g.dismissed_at DESC) FILTER (WHERE u.id IS NOT NULL))[1], '')
+			FROM gaps g
+			LEFT JOIN messages m ON m.id = g.message_id
+			LEFT JOIN feedback f ON f.message_id = g.message_id AND f.user_id IS NOT DISTINCT FROM g.user_id AND g.reason = 'downvoted'
+			LEFT JOIN users u ON u.id = g.dismissed_by
+			WHERE `+where+`
+			GROUP BY `+gapKey+`
+			ORDER BY max(g.created_at) DESC LIMIT $1`, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var g GapGroup
+			var all []string
+			if err := rows.Scan(&g.ID, &g.Question, &all, &g.Reasons, &g.Count, &g.Comments, &g.Answer, &g.Latest,
+				&g.DismissedAt, &g.DismissedBy); err != nil {
+				return err
+			}
+			g.Questions = distinct(all)
+			out = append(out, g)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// distinct keeps the first of each string, in order.
+func distinct(ss []string) []string {
+	seen := make(map[string]bool, len(ss))
+	out := make([]string, 0, len(ss))
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Gap returns the question of one open gap.
+func (db *DB) Gap(ctx context.Context, tenant, id int64) (string, error) {
+	var q string
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT question FROM gaps WHERE id = $1 AND resolved_at IS NULL AND dismissed_at IS NULL`, id).Scan(&q)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", shifu.Errorf(shifu.ErrNotFound, "knowledge gap %d not found or already answered", id)
+	}
+	return q, err
+}
+
+// groupOf is the gaps of id's group in the given state (a WHERE clause on g).
+func groupOf(state string) string {
+	return `g.resolved_at IS NULL AND ` + state + ` AND ` + gapKey + ` = (SELECT ` + gapKey + ` FROM gaps g WHERE g.id = $1)`
+}
+
+// CloseGap closes a gap and every open gap of its group, naming the note
+// that answers them; the workers who asked see it (Answered).
+func (db *DB) CloseGap(ctx context.Context, tenant, id, noteID int64) error {
+	var note *int64
+	if noteID > 0 {
+		note = &noteID
+	}
+	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE gaps g SET resolved_at = now(), note_id = $2 WHERE `+groupOf(`g.dismissed_at IS NULL`), id, note)
+		if err == nil && tag.RowsAffected() == 0 {
+			return shifu.Errorf(shifu.ErrNotFound, "knowledge gap %d not found or already answered", id)
+		}
+		return err
+	})
+}
+
+// DismissGap sets aside an open gap and its group (a question not worth a
+// note, such as "asdfgh"), recording who did it and when; ReopenGap undoes it.
+func (db *DB) DismissGap(ctx context.Context, tenant, id, userID int64) (int, error) {
+	n, err := db.gapUpdate(ctx, tenant, id, `dismissed_at = now(), dismissed_by = $2`, `g.dismissed_at IS NULL`, nullID(userID))
+	if err == nil && n == 0 {
+		err = shifu.Errorf(shifu.ErrNotFound, "knowledge gap %d not found, answered or already dismissed", id)
+	}
+	return n, err
+}
+
+// ReopenGap undoes a dismissal: the gap's group is open again.
+func (db *DB) ReopenGap(ctx context.Context, tenant, id int64) (int, error) {
+	n, err := db.gapUpdate(ctx, tenant, id, `dismissed_at = NULL, dismissed_by = NULL`, `g.dismissed_at IS NOT NULL`)
+	if err == nil && n == 0 {
+		err = shifu.Errorf(shifu.ErrNotFound, "knowledge gap %d not found or not dismissed", id)
+	}
+	return n, err
+}
+
+func (db *DB) gapUpdate(ctx context.Context, tenant, id int64, set, state string, args ...any) (int, error) {
+	var n int
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE gaps g SET `+set+` WHERE `+groupOf(state), append([]any{id}, args...)...)
+		n = int(tag.RowsAffected())
+		return err
+	})
+	return n, err
+}
+
+// MaxMerge is how many gaps one merge takes.
+const MaxMerge = 100
+
+// MergeGaps makes the open gaps of the groups of ids one gap with the group
+// of into: similar questions worded differently are then answered, dismissed
+// and counted together. It returns how many gaps moved.
+func (db *DB) MergeGaps(ctx context.Context, tenant, into int64, ids []int64) (int, error) {
+	if len(ids) == 0 || len(ids) > MaxMerge {
+		return 0, shifu.Errorf(shifu.ErrInvalid, "merge needs 1 to %d other gaps, got %d", MaxMerge, len(ids))
+	}
+	var n int
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		var key string
+		err := tx.QueryRow(ctx, `SELECT `+gapKey+` FROM gaps g WHERE g.id = $1 AND g.resolved_at IS NULL AND g.dismissed_at IS NULL`, into).Scan(&key)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return shifu.Errorf(shifu.ErrNotFound, "knowledge gap %d not found or not open", into)
+		}
+		if err != nil {
+			return err
+		}
+		// Every gap (open) of the groups the ids are in, by the keys they
+		// have before the merge.
+		tag, err := tx.Exec(ctx, `UPDATE gaps g SET merge_key = $1
+			WHERE g.resolved_at IS NULL AND g.dismissed_at IS NULL AND `+gapKey+` <> $1
+			AND `+gapKey+` IN (SELECT `+gapKey+` FROM gaps g WHERE g.id = ANY($2) AND g.resolved_at IS NULL AND g.dismissed_at IS NULL)`, key, ids)
+		if err != nil {
+			return err
+		}
+		n = int(tag.RowsAffected())
+		if n == 0 {
+			return shifu.Errorf(shifu.ErrNotFound, "no open knowledge gap to merge among %v (answered, dismissed or already one gap)", ids)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("merge gaps into %d: %w", into, classify(err))
+	}
+	return n, nil
+}
+
+// Answered is a question of the asker's that a note now answers: what the
+// worker sees on their next visit ("your questions that now have answers").
+type Answered struct {
+	IDs          []int64   `json:"ids"` // the gaps (one per time it was asked)
+	Question     string    `json:"question"`
+	Conversation int64     `json:"conversation_id,omitempty"` // where it was asked (web chat)
+	NoteID       int64     `json:"note_id"`                   // the note's document (stable id)
+	NoteTitle    string    `json:"note_title"`
+	Author       string    `json:"author"`
+	AnsweredAt   time.Time `json:"answered_at"`
+}
+
+// AnsweredFor lists userID's questions that notes have answered and the
+// user has not yet seen, newest first.
+func (db *DB) AnsweredFor(ctx context.Context, tenant, userID int64) ([]Answered, error) {
+	out := []Answered{}
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT array_agg(g.id ORDER BY g.id), (array_agg(g.question ORDER BY g.id DESC))[1],
+				coalesce((array_agg(m.conversation_id ORDER BY g.id DESC) FILTER (WHERE m.conversation_id IS NOT NULL))[1], 0),
+				d.head_id, coalesce(nullif(d.title, ''), d.name), d.uploader, max(g.resolved_at)
+			FROM gaps g
+			JOIN documents d ON d.id = g.note_id
+			JOIN document_heads h ON h.id = d.head_id AND h.deleted_at IS NULL
+			LEFT JOIN messages m ON m.id = g.message_id
+			WHERE g.user_id = $1 AND g.resolved_at IS NOT NULL AND g.seen_at IS NULL
+			GROUP BY `+gapKey+`, d.head_id, d.title, d.name, d.uploader
+			ORDER BY max(g.resolved_at) DESC LIMIT 50`, userID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var a Answered
+			if err := rows.Scan(&a.IDs, &a.Question, &a.Conversation, &a.NoteID, &a.NoteTitle, &a.Author, &a.AnsweredAt); err != nil {
+				return err
+			}
+			out = append(out, a)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("answered questions: %w", err)
+	}
+	return out, nil
+}
+
+// SeeAnswered marks the asker's answered gaps ids as seen: the notice is not
+// shown again. Gaps of other users are left alone.
+func (db *DB) SeeAnswered(ctx context.Context, tenant, userID int64, ids []int64) (int, error) {
+	if len(ids) == 0 || len(ids) > 500 {
+		return 0, shifu.Errorf(shifu.ErrInvalid, "seen needs 1 to 500 gap ids, got %d", len(ids))
+	}
+	var n int
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE gaps SET seen_at = now()
+			WHERE id = ANY($2) AND user_id = $1 AND resolved_at IS NOT NULL AND seen_at IS NULL`, userID, ids)
+		n = int(tag.RowsAffected())
+		return err
+	})
+	return n, err
+}
+
+// GapQuestion is the question of a gap in any state (for the audit log).
+func (db *DB) GapQuestion(ctx context.Context, tenant, id int64) (string, error) {
+	var q string
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT question FROM gaps WHERE id = $1`, id).Scan(&q)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", shifu.Errorf(shifu.ErrNotFound, "knowledge gap %d not found", id)
+	}
+	return q, err
+}
