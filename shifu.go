@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // DocKind says what a document is: a manufacturer's manual or a technician's note.
@@ -176,6 +177,37 @@ type Note struct {
 	Cause     string
 	Fix       string
 	Author    string
+}
+
+// GlossaryEntry is a tenant's own word for something (老李说的"对刀"), and
+// what it means in the manuals' words ("tool touch-off"); search adds either
+// side to a question naming the other.
+type GlossaryEntry struct {
+	ID      int64     `json:"id"`
+	Term    string    `json:"term"`
+	Means   string    `json:"means"`
+	AddedBy string    `json:"added_by,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+// Check trims the entry and says what is wrong with it: both sides are
+// needed, on one line, a term of at most 100 characters and a meaning of at
+// most 200 (a glossary names things; it does not explain them).
+func (e *GlossaryEntry) Check() error {
+	e.Term, e.Means = strings.TrimSpace(e.Term), strings.TrimSpace(e.Means)
+	switch {
+	case e.Term == "" || e.Means == "":
+		return Errorf(ErrInvalid, "a glossary entry needs both the term and what it means")
+	case strings.ContainsAny(e.Term+e.Means, "\r\n\t"):
+		return Errorf(ErrInvalid, "a glossary entry is one line: no line breaks or tabs in %q", e.Term)
+	case utf8.RuneCountInString(e.Term) > 100:
+		return Errorf(ErrInvalid, "glossary term %q is longer than 100 characters", e.Term)
+	case utf8.RuneCountInString(e.Means) > 200:
+		return Errorf(ErrInvalid, "the meaning of %q is longer than 200 characters", e.Term)
+	case strings.EqualFold(e.Term, e.Means):
+		return Errorf(ErrInvalid, "glossary term %q means itself", e.Term)
+	}
+	return nil
 }
 
 // Chunk is a retrievable piece of a document.

@@ -14,11 +14,11 @@ import (
 // share of the question's vocabulary, weighted by rarity (termWeights), that
 // the best of the first few hits holds, or the first two together.
 func (s *Searcher) confidence(r run, hits []shifu.Hit) float64 {
-	if len(hits) == 0 || len(r.terms) == 0 {
+	if len(hits) == 0 || (len(r.terms) == 0 && len(r.groups) == 0) {
 		return 0
 	}
 	weights, total := s.termWeights(r)
-	if total == 0 {
+	if total == 0 && len(r.groups) == 0 {
 		return 0
 	}
 	// The best of the first three hits on its own, or the first two
@@ -39,7 +39,9 @@ func (s *Searcher) confidence(r run, hits []shifu.Hit) float64 {
 			have = firstTwo
 		}
 		maps.Copy(have, s.holds(r, h))
-		best = math.Max(best, coverage(r, weights, have)/total)
+		if total > 0 {
+			best = math.Max(best, coverage(r, weights, have)/total)
+		}
 		if gt > 0 {
 			best = math.Max(best, groupCoverage(r, gw, have)/gt)
 		}

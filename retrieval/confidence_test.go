@@ -82,6 +82,13 @@ func library(t *testing.T, texts []string) (*postgres.DB, int64) {
 // libraryOf is library indexed by a.
 func libraryOf(t *testing.T, a Analyzer, texts []string) (*postgres.DB, int64) {
 	t.Helper()
+	db, _, ten := libraryAt(t, a, texts)
+	return db, ten
+}
+
+// libraryAt is libraryOf with the owner's URL, for more tenants.
+func libraryAt(t *testing.T, a Analyzer, texts []string) (*postgres.DB, string, int64) {
+	t.Helper()
 	db, url := pgtest.DB(t)
 	ctx := context.Background()
 	ten := pgtest.Tenant(t, url, "acme")
@@ -99,7 +106,7 @@ func libraryOf(t *testing.T, a Analyzer, texts []string) (*postgres.DB, int64) {
 	if err := db.StoreChunks(ctx, ten.ID, doc, postgres.Meta{}, rows); err != nil {
 		t.Fatal(err)
 	}
-	return db, ten.ID
+	return db, url, ten.ID
 }
 
 // TestConfidenceTwoPassages: a question answered by two passages together (a

@@ -104,6 +104,11 @@ type Options struct {
 	// TranslateUnknown multiplies the weight of a word's translations when
 	// no chunk holds the word itself (see postgres.HybridQuery.Unknown).
 	TranslateUnknown float64
+	// TranslateRun searches a question's translations also as a query of
+	// their own, fused with the question's from this lean to the other
+	// language on (see translatedRun). Negative: the translations are
+	// searched only inside the question's own query.
+	TranslateRun float64
 
 	Reranker  model.Reranker // optional: reorders the fused top RerankTop
 	RerankTop int
@@ -149,6 +154,7 @@ func Defaults() Options {
 		// 0.33; own-cross 0.3, 0.3, 0.4, 0.4, 0.4; dev en 0.80 up to 4, 0.76
 		// from 8; own-zh 0.82 up to 4, 0.76 at 8, 0.55 at 16.
 		TranslateUnknown: 4,
+		TranslateRun:     0.6,
 	}
 }
 
@@ -204,6 +210,9 @@ func (o Options) withDefaults() Options {
 	if o.TranslateUnknown == 0 {
 		o.TranslateUnknown = d.TranslateUnknown
 	}
+	if o.TranslateRun == 0 {
+		o.TranslateRun = d.TranslateRun
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -242,6 +251,7 @@ type Searcher struct {
 	embedder model.Embedder
 	opt      Options
 	headings *headingTerms
+	plant    plantGlossary
 }
 
 // headingTerms caches the analysed terms of heading paths: the heading
@@ -366,6 +376,15 @@ func (s *Searcher) Retrieve(ctx context.Context, tenant int64, q Query) (Result,
 		runs = append(runs, r)
 	}
 	res.KeywordOnly = runs[0].noVector
+	if s.opt.TranslateRun > 0 && s.opt.TranslateWeight > 0 {
+		tr, ok, err := s.translatedRun(ctx, tenant, &runs[0], q.Filter)
+		if err != nil {
+			return res, err
+		}
+		if ok {
+			runs = append(runs, tr)
+		}
+	}
 	fused := s.rank(runs)
 	if s.opt.Feedback > 0 && len(runs[0].terms) > 0 {
 		if err := s.feedback(ctx, tenant, &runs[0], fused, q.Filter); err != nil {
@@ -443,6 +462,10 @@ type run struct {
 	// groups are the question's words put into the other language, each
 	// with its translations (see translate).
 	groups []group
+	// trs are the question's translations, for a run of their own.
+	trs []terms.Translation
+	// translated: the run of the question's translations alone.
+	translated bool
 }
 
 func (s *Searcher) candidates(ctx context.Context, tenant int64, text string, f postgres.Filter) (run, error) {
@@ -467,7 +490,8 @@ func (s *Searcher) candidates(ctx context.Context, tenant int64, text string, f 
 	var groups []int
 	var sources []string
 	if s.opt.TranslateWeight > 0 {
-		qterms, weights, groups, r.groups, sources = s.translate(text, qterms, weights)
+		plant := s.plantTranslations(text, s.plantEntries(ctx, tenant))
+		qterms, weights, groups, r.groups, sources, r.trs = s.translate(text, plant, qterms, weights)
 	}
 	hq := postgres.HybridQuery{
 		Terms: qterms, Weights: weights, Groups: groups, Sources: sources, Unknown: s.opt.TranslateUnknown,

@@ -1,10 +1,14 @@
 package retrieval
 
 import (
+	"context"
+	"maps"
 	"math"
 	"slices"
+	"unicode"
 	"unicode/utf8"
 
+	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/terms"
 )
@@ -76,10 +80,10 @@ func groupCoverage(r run, weights []float64, have map[string]bool) float64 {
 // but always cost the monolingual Chinese questions (own-zh 0.82 -> 0.63-0.74)
 // as its English noise interleaved with strong Chinese hits; within one
 // query they are not pushed out (see the eval notes in README).
-func (s *Searcher) translate(text string, qterms []string, weights []float64) ([]string, []float64, []int, []group, []string) {
-	trs := s.analyzer.Translate(text, s.opt.Dict)
+func (s *Searcher) translate(text string, plant []terms.Translation, qterms []string, weights []float64) ([]string, []float64, []int, []group, []string, []terms.Translation) {
+	trs := append(plant, s.analyzer.Translate(text, s.opt.Dict)...)
 	if len(trs) == 0 {
-		return qterms, weights, nil, nil, nil
+		return qterms, weights, nil, nil, nil, nil
 	}
 	at := make(map[string]bool, len(qterms))
 	for _, t := range qterms {
@@ -101,6 +105,9 @@ func (s *Searcher) translate(text string, qterms []string, weights []float64) ([
 		if r, _ := utf8.DecodeRuneInString(tr.Word); r >= utf8.RuneSelf {
 			w *= s.analyzer.Specificity(tr.Word)
 		}
+		if tr.Plant {
+			w = tr.Weight
+		}
 		id := len(grs) + 1
 		any := false
 		for _, alt := range tr.Alts {
@@ -118,7 +125,165 @@ func (s *Searcher) translate(text string, qterms []string, weights []float64) ([
 		}
 	}
 	if len(grs) == 0 {
-		return qterms, weights, nil, nil, nil
+		return qterms, weights, nil, nil, nil, trs
 	}
-	return ts, ws, gs, grs, src
+	return ts, ws, gs, grs, src, trs
+}
+
+// translatedRun searches the question's translations as a query of their
+// own (with the question's codes, which both languages write alike), so that
+// a Chinese question about an English manual is ranked among the English
+// chunks on their own scale rather than below every Chinese chunk sharing
+// its everyday words. The two lists are fused by how much the question
+// leans to the other language: the share of its specific words no chunk
+// holds (the library names them only in the other language; unknownShare)
+// plus how much better the translations' best hits cover them than the
+// question's own best hits cover its words (specificCoverage). Below
+// TranslateRun the translated list does not count, so a strong hit in the
+// question's own language is not pushed out by noisy translations; over
+// leanSpan above it, it comes to count fully and the question's own list
+// yields ownYield of its weight. Either way its coverage counts for
+// abstention (coverage after translation). ok is false when nothing was
+// translated or found.
+//
+// Measured (make eval, offline): the lean of dev's Chinese questions on
+// Chinese pages is −0.2 to 0.7, of dev-cross's 0.3 to 1.2; the weight was
+// tried at coverage ratios to a power (p = 2: own-zh hit@5 0.82 -> 0.47)
+// and at lean thresholds 0.4, 0.6, 0.8 (dev-cross hit@5 0.40, 0.33, 0.27;
+// own-zh 0.71, 0.76, 0.76; see README's eval notes).
+const (
+	leanSpan = 0.5
+	ownYield = 0.5
+	// minSpecificity: a word this everyday is not searched by its
+	// translations alone.
+	minSpecificity = 0.2
+)
+
+func (s *Searcher) translatedRun(ctx context.Context, tenant int64, own *run, f postgres.Filter) (run, bool, error) {
+	r := run{text: own.text, translated: true, weight: 1}
+	if len(own.trs) == 0 {
+		return r, false, nil
+	}
+	var ts, src []string
+	var ws []float64
+	var gs []int
+	at := map[string]bool{}
+	add := func(word string, alts [][]string, w float64) {
+		id := len(r.groups) + 1
+		any := false
+		for _, alt := range alts {
+			for _, t := range alt {
+				if !at[t] {
+					at[t] = true
+					ts, ws, gs = append(ts, t), append(ws, w), append(gs, id)
+					any = true
+				}
+			}
+		}
+		if any {
+			r.groups = append(r.groups, group{alts: alts, weight: w})
+			src = append(src, word)
+		}
+	}
+	if hasHan(own.text) {
+		for _, t := range own.terms {
+			if !hasHan(t) {
+				add(t, [][]string{{t}}, 1) // a code: G64, setp, AXIS
+			}
+		}
+	}
+	for _, tr := range own.trs {
+		w := tr.Weight
+		if hasHan(tr.Word) && !tr.Plant {
+			sp := s.analyzer.Specificity(tr.Word)
+			if sp < minSpecificity {
+				continue // 时候, 现在: a run of their own would search little else
+			}
+			w *= sp
+		}
+		add(tr.Word, tr.Alts, w)
+	}
+	if len(r.groups) == 0 {
+		return r, false, nil
+	}
+	c, err := s.store.Hybrid(ctx, tenant, postgres.HybridQuery{
+		Terms: ts, Weights: ws, Groups: gs, Sources: src, Unknown: s.opt.TranslateUnknown,
+		Filter: f, BM25: s.opt.BM25, LexicalK: s.opt.Candidates,
+	})
+	if err != nil {
+		return r, false, err
+	}
+	r.cand = c
+	if len(c.Lexical) == 0 {
+		return r, false, nil
+	}
+	// Each list judged on its own best hits: the question's run by its own
+	// words alone (its translations are what this run is about).
+	co := s.specificCoverage(*own, own.cand.Lexical)
+	ct := s.confidence(r, c.Lexical)
+	if ct == 0 {
+		return r, false, nil
+	}
+	lean := s.unknownShare(*own) + ct - co
+	r.weight = min(1, max(0, (lean-s.opt.TranslateRun)/leanSpan))
+	own.weight *= 1 - ownYield*r.weight
+	return r, true, nil
+}
+
+func hasHan(s string) bool {
+	for _, r := range s {
+		if r >= 0x2E80 && unicode.Is(unicode.Han, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// specificCoverage is confidence over the question's own words alone, each
+// Chinese word weighted also by its Specificity: in a library mostly in the
+// other language every everyday Chinese word (时候, 以后) is rare, so by IDF
+// alone a page merely sharing them would seem to cover the question.
+func (s *Searcher) specificCoverage(r run, hits []shifu.Hit) float64 {
+	weights, _ := s.termWeights(r)
+	total := 0.0
+	for i, t := range r.terms {
+		if hasHan(t) {
+			weights[i] *= s.analyzer.Specificity(t)
+		}
+		total += weights[i]
+	}
+	if total == 0 {
+		return 0
+	}
+	best := 0.0
+	firstTwo := map[string]bool{}
+	for i, h := range hits[:min(3, len(hits))] {
+		have := map[string]bool{}
+		if i < 2 {
+			have = firstTwo
+		}
+		maps.Copy(have, s.holds(r, h))
+		best = math.Max(best, coverage(r, weights, have)/total)
+	}
+	return best
+}
+
+// unknownShare is the share of the question's Chinese words, weighted by
+// Specificity, that no chunk holds: the library names those things only in
+// the other language.
+func (s *Searcher) unknownShare(r run) float64 {
+	u, total := 0.0, 0.0
+	for _, t := range r.terms {
+		if hasHan(t) && !terms.Unigram(t) {
+			sp := s.analyzer.Specificity(t)
+			total += sp
+			if r.cand.Stats.DF[t] == 0 {
+				u += sp
+			}
+		}
+	}
+	if total == 0 {
+		return 0
+	}
+	return u / total
 }

@@ -9,7 +9,7 @@ import (
 
 // commands is every subcommand run dispatches.
 var commands = []string{"serve", "migrate", "keygen", "tenant", "ingest", "note", "docs", "revert", "delete", "restore",
-	"purge", "reindex", "search", "ask", "eval", "user", "token", "bot", "bench"}
+	"purge", "reindex", "search", "ask", "eval", "user", "token", "bot", "bench", "glossary"}
 
 // TestHelpExitsZero: `shifu CMD --help`, `-h` and `shifu help CMD` print the
 // command's usage on stdout and succeed, for every subcommand, without

