@@ -31,7 +31,7 @@ var errorsZH = map[string]string{
 
 	// Documents, uploads and notes.
 	"%s: the file is empty":                           "%s：文件是空的",
-	"%s: %d MB is over the upload limit of %d MB":     "%s：%d MB 超过了 %d MB 的上传上限",
+	"%s: the file is over the upload limit of %d MB":  "%s：文件超过了 %d MB 的上传上限",
 	"%s: kind %q: accepted kinds are manual and note": "%s：类型 %q 不支持，只能是 manual（手册）或 note（笔记）",
 	"%s: no text found, by text layer or OCR; accepted: documents with text, scans and photos of printed pages":                            "%s：文字层和 OCR 都没有找到文字；可上传带文字的文档、扫描件或印刷页面的照片",
 	"%s: reading the file (parse, chunk and index) took longer than %s; split the file or upload a smaller one":                            "%s：读取文件（解析、分段、建索引）超过了 %s；请拆分文件或上传更小的文件",

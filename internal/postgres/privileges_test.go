@@ -52,6 +52,8 @@ func newLogin(t *testing.T, ownerURL string, dbName string) string {
 		}
 		defer owner.Close(ctx)
 		owner.Exec(ctx, "REVOKE ALL ON DATABASE "+pgx.Identifier{dbName}.Sanitize()+" FROM "+role)
+		// A temporary schema's objects may outlive the session by a moment.
+		owner.Exec(ctx, "DROP OWNED BY "+role)
 		if _, err := owner.Exec(ctx, "DROP ROLE "+role); err != nil {
 			t.Errorf("drop %s: %v", role, err)
 		}

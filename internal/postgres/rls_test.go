@@ -33,6 +33,7 @@ func seed(ctx context.Context, tx pgx.Tx) error {
 		`INSERT INTO feedback (message_id, rating) SELECT id, 1 FROM messages`,
 		`INSERT INTO gaps (question, reason) VALUES ('q', 'abstained')`,
 		`INSERT INTO audit (action) VALUES ('test')`,
+		`INSERT INTO glossary (term, means) VALUES ('对刀', 'tool touch-off')`,
 		`INSERT INTO bots (platform, external_id, secret) VALUES ('slack', gen_random_uuid()::text, '\x00')`,
 		`INSERT INTO bot_events (platform, event_id) VALUES ('slack', 'Ev1')`,
 		`INSERT INTO page_texts (document_id, page, confidence, words, lines, boxes) SELECT id, 1, 90, '{secret}', '{1}', '{0,0,1,1}' FROM documents`,

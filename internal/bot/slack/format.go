@@ -84,10 +84,11 @@ func Blocks(a shifu.Answer, public string) []slack.Block {
 	}
 	lang := shifu.Lang(a.Text) // the answer is in the question's language
 	for _, c := range a.Citations {
-		line := fmt.Sprintf("[%d] *%s*", c.N, Escape(bot.Label(c.Name())))
+		label := c.Name()
 		if p := i18n.Pages(lang, c.PageStart, c.PageEnd); p != "" {
-			line += ", " + p
+			label += ", " + p
 		}
+		line := fmt.Sprintf("[%d] *%s*", c.N, Escape(bot.Label(label)))
 		if c.DocID > 0 && public != "" {
 			line += fmt.Sprintf(" · <%s|%s>", escaper.Replace(DocURL(public, c)), i18n.Text(lang, "bot.open"))
 		}
