@@ -159,7 +159,12 @@ func (s *Server) loginPage(c *gin.Context) {
 }
 
 func (s *Server) showLogin(c *gin.Context, code int, msg, tenant, login string) {
-	pre := auth.Secret()
+	// A failed login keeps the form's token: replacing it would expire the
+	// other forms still open with it (parallel tabs, retries) for no gain.
+	pre, _ := c.Cookie(preCookie)
+	if code == http.StatusForbidden || len(pre) < 16 {
+		pre = auth.Secret()
+	}
 	s.setCookie(c, preCookie, pre, 3600)
 	c.Status(code)
 	s.render(c, "login", map[string]any{"CSRF": pre, "Error": msg, "Tenant": tenant, "Login": login, "Next": safeNext(c.Query("next"))})
