@@ -110,9 +110,28 @@ func cmdBenchLoad(ctx context.Context, e *env, args []string) error {
 		r = b.run(ctx, over, *dur)
 		r.print(e, over)
 	}
-	fmt.Fprintf(e.stdout, "saturation at %d clients (%.1f answers/s); at %d clients: admitted p99 %v (want <= 2s), refusals p99 %v (want <= 50ms), %.0f%% refused\n",
-		sat, results[sat].rate, over, r.p(0.99).Round(time.Millisecond), r.refusalP99().Round(time.Millisecond), 100*r.refusedShare())
+	refusals := "none refused"
+	if len(r.refused) > 0 {
+		refusals = fmt.Sprintf("refusals p99 %v (want <= 50ms), %.0f%% refused", r.refusalP99().Round(time.Millisecond), 100*r.refusedShare())
+	}
+	fmt.Fprintf(e.stdout, "saturation at %d clients (%.1f answers/s); at %d clients: admitted p99 %v (want <= 2s), %s\n",
+		sat, results[sat].rate, over, r.p(0.99).Round(time.Millisecond), refusals)
+	for _, n := range ns {
+		if results[n].firstErr != "" {
+			fmt.Fprintf(e.stdout, "errors: first at %d clients: %s%s\n", n, results[n].firstErr, errHint(results[n].firstErr))
+			break
+		}
+	}
 	return nil
+}
+
+// errHint explains the error a bench most often meets: the server's own
+// per-user and per-tenant answer limits, which a load bench exceeds at once.
+func errHint(first string) string {
+	if strings.HasPrefix(first, "HTTP 429") {
+		return " (the server's answer limits: start it with SHIFU_RATE_USER and SHIFU_RATE_TENANT above the bench's rate)"
+	}
+	return ""
 }
 
 type multi []string
