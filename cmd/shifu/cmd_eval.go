@@ -160,6 +160,9 @@ type evalLine struct {
 	Abstained bool        `json:"abstained"`
 	LatencyMS float64     `json:"latency_ms"`
 	Rank      int         `json:"rank,omitempty"`
+	// Confidence is what the abstention threshold was compared with: the
+	// figure to calibrate it on.
+	Confidence float64 `json:"confidence"`
 }
 
 func writeHits(path string, outs []retrieval.Outcome) error {
@@ -171,7 +174,7 @@ func writeHits(path string, outs []retrieval.Outcome) error {
 	enc.SetEscapeHTML(false)
 	for _, o := range outs {
 		if err := enc.Encode(evalLine{ID: o.Question.ID, Hits: nonNil(o.Hits), Abstained: o.Abstained,
-			LatencyMS: ms(o.Latency), Rank: o.Rank}); err != nil {
+			LatencyMS: ms(o.Latency), Rank: o.Rank, Confidence: o.Confidence}); err != nil {
 			f.Close()
 			return err
 		}
