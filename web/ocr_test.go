@@ -21,6 +21,7 @@ import (
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/model"
 	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/testenv"
 	"github.com/shifu-factory/shifu/retrieval"
 )
 
@@ -40,11 +41,7 @@ const scannedQuote = "creates a file with system information that may be useful 
 //   - a phone photo (JPEG, 3° askew) of a page is a one-page document that
 //     a question finds, and its page image is highlighted too.
 func TestBrowserScannedManual(t *testing.T) {
-	for _, tool := range []string{"tesseract", "pdftoppm", "img2pdf", "convert"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (scripts/deps.sh installs it)", tool)
-		}
-	}
+	testenv.Tools(t, "tesseract", "pdftoppm", "img2pdf", "convert")
 	if testing.Short() {
 		t.Skip("61 pages of OCR: skipped with -short")
 	}
@@ -185,16 +182,11 @@ func TestBrowserScannedManual(t *testing.T) {
 // hitAt5 runs the dev questions whose gold page is in Getting Started on the
 // scan (tenant scan) and on the text original (tenant text).
 func hitAt5(t *testing.T, s *retrieval.Searcher, scan, text int64) {
-	dir := os.Getenv("SHIFU_EVAL")
-	if dir == "" {
-		dir = "../../shared/eval"
-	}
 	var qs []retrieval.EvalQuestion
 	for _, f := range []string{"dev.jsonl", "dev-paraphrase.jsonl", "dev-cross.jsonl"} {
-		b, err := os.ReadFile(filepath.Join(dir, f))
+		b, err := os.ReadFile(testenv.Shared(t, "..", filepath.Join("eval", f)))
 		if err != nil {
-			t.Logf("no eval set at %s (set SHIFU_EVAL): hit@5 not compared", dir)
-			return
+			t.Fatalf("eval set: %v", err)
 		}
 		all, err := retrieval.ReadQuestions(bytes.NewReader(b))
 		if err != nil {
@@ -226,16 +218,8 @@ func hitAt5(t *testing.T, s *retrieval.Searcher, scan, text int64) {
 }
 
 func corpusDoc(t *testing.T, name string) string {
-	dir := os.Getenv("SHIFU_CORPUS")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "shifu-corpus")
-	}
-	p := filepath.Join(dir, "docs", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("corpus file %s missing (scripts/test.sh fetches it)", p)
-	}
-	return p
+	t.Helper()
+	return filepath.Join(testenv.Corpus(t, name), name)
 }
 
 func run0(t *testing.T, name string, args ...string) {
@@ -360,11 +344,7 @@ func near(a, b [4]float64, tol float64) bool {
 // is named on the desk's document list; the text pages of the
 // same PDF are indexed as usual.
 func TestUnreadPagesListed(t *testing.T) {
-	for _, tool := range []string{"tesseract", "pdftoppm", "img2pdf", "convert", "pdfunite"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (scripts/deps.sh installs it)", tool)
-		}
-	}
+	testenv.Tools(t, "tesseract", "pdftoppm", "img2pdf", "convert", "pdfunite")
 	w := newWorld(t, worldOpts{})
 	work := t.TempDir()
 	// A page scanned out of focus: blurred past reading.

@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -9,17 +8,15 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/shifu-factory/shifu/internal/testenv"
 )
 
 // TestBrowserExtractiveOCRHighlight: with no model, the extractive answer's
 // citation of an OCR'd page opens in the viewer with its quote highlighted
 // (four scanned pages of Getting Started, the quote on page 22).
 func TestBrowserExtractiveOCRHighlight(t *testing.T) {
-	for _, tool := range []string{"tesseract", "pdftoppm", "img2pdf"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s", tool)
-		}
-	}
+	testenv.Tools(t, "tesseract", "pdftoppm", "img2pdf")
 	src := corpusDoc(t, "LinuxCNC_Getting_Started.pdf")
 	w := newWorld(t, worldOpts{noModel: true})
 	work := t.TempDir()

@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/testenv"
 )
 
 // OCR tests use Parsers with Tesseract, one slot per core, one per
@@ -52,11 +53,7 @@ const scanDPI = 150
 
 func need(t testing.TB, tools ...string) {
 	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("OCR tests need %s (scripts/deps.sh installs it): %v", tool, err)
-		}
-	}
+	testenv.Tools(t, tools...)
 }
 
 func sh(t testing.TB, name string, args ...string) []byte {

@@ -2,6 +2,7 @@ package admit
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -36,7 +37,14 @@ func TestPace(t *testing.T) {
 	clock = clock.Add(time.Hour)
 	done := make(chan error, 1)
 	go func() { done <- p.Wait(ctx) }()
-	time.Sleep(2 * idlePoll)
+	// Released only once the pause has begun (its length is taken from the
+	// budget), so the answer ending is what cuts it short.
+	for begun := false; !begun; {
+		p.mu.Lock()
+		begun = p.budget < time.Minute-want
+		p.mu.Unlock()
+		runtime.Gosched()
+	}
 	release()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/dict"
+	"github.com/shifu-factory/shifu/internal/testenv"
 )
 
 func TestClean(t *testing.T) {
@@ -120,12 +121,8 @@ func realPath(t testing.TB) string {
 	if p == "" {
 		p = "../../.data/cedict.txt"
 	}
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("dictionary %s missing (scripts/deps.sh builds it): %v", p, err)
-		}
-		t.Skipf("dictionary %s missing; run scripts/deps.sh", p)
-	}
+	_, err := os.Stat(p)
+	testenv.Need(t, err == nil, "dictionary "+p+" is missing (scripts/deps.sh builds it)")
 	return p
 }
 

@@ -6,6 +6,7 @@ package testenv
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -50,4 +51,14 @@ func Shared(t testing.TB, root, rel string) string {
 	_, err := os.Stat(p)
 	Need(t, err == nil, p+" is missing")
 	return p
+}
+
+// Tools skips t (fails it under CI) unless every named program is on PATH:
+// scripts/deps.sh installs them, so under CI a missing one is a failed install.
+func Tools(t testing.TB, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		_, err := exec.LookPath(name)
+		Need(t, err == nil, "needs "+name+" on PATH (scripts/deps.sh installs it)")
+	}
 }
