@@ -479,7 +479,7 @@ func pgQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + 
 func TestVectorScaleHarness(t *testing.T) {
 	base := os.Getenv("TEST_DATABASE_URL")
 	if base == "" {
-		t.Skip("TEST_DATABASE_URL not set")
+		t.Fatal("TEST_DATABASE_URL is not set: run the tests with `make test`, which starts a private PostgreSQL")
 	}
 	ctx := context.Background()
 	const rows, docs, queries = 5_000, 50, 20
