@@ -151,11 +151,6 @@ func (s Secret) GoString() string { return s.String() }
 // Value returns the secret itself, for the one place that needs it.
 func (s Secret) Value() string { return string(s) }
 
-const (
-	DashScopeURL = "https://dashscope.aliyuncs.com/compatible-mode/v1"
-	OpenAIURL    = "https://api.openai.com/v1"
-)
-
 // Load reads the environment through getenv and validates it. Every problem is
 // reported at once, naming the variable and what it accepts.
 func Load(getenv func(string) string) (Config, error) {
@@ -263,7 +258,8 @@ func Load(getenv func(string) string) (Config, error) {
 	dash, oai := str("DASHSCOPE_API_KEY", ""), str("OPENAI_API_KEY", "")
 
 	// Embeddings: explicit settings win; a lone DashScope or OpenAI key picks
-	// that provider; otherwise the offline embedder.
+	// that provider; otherwise the offline embedder. A provider's endpoint
+	// and default model are internal/model's (an empty field takes them).
 	c.Embed = Model{
 		BaseURL: str("SHIFU_EMBED_BASE_URL", ""),
 		APIKey:  Secret(str("SHIFU_EMBED_API_KEY", "")),
@@ -278,9 +274,9 @@ func Load(getenv func(string) string) (Config, error) {
 			bad("SHIFU_EMBED_MODEL: required with SHIFU_EMBED_BASE_URL")
 		}
 	case dash != "":
-		c.Embed = Model{Provider: "dashscope", BaseURL: DashScopeURL, APIKey: Secret(dash), Model: or(c.Embed.Model, "text-embedding-v3"), Dim: c.Embed.Dim, Timeout: c.Embed.Timeout}
+		c.Embed.Provider, c.Embed.APIKey = "dashscope", Secret(dash)
 	case oai != "":
-		c.Embed = Model{Provider: "openai", BaseURL: OpenAIURL, APIKey: Secret(oai), Model: or(c.Embed.Model, "text-embedding-3-small"), Dim: c.Embed.Dim, Timeout: c.Embed.Timeout}
+		c.Embed.Provider, c.Embed.APIKey = "openai", Secret(oai)
 	default:
 		c.Embed.Provider = "offline"
 	}
@@ -317,9 +313,9 @@ func Load(getenv func(string) string) (Config, error) {
 			bad("SHIFU_LLM_MODEL: required with SHIFU_LLM_BASE_URL")
 		}
 	case dash != "":
-		c.LLM = Model{Provider: "dashscope", BaseURL: DashScopeURL, APIKey: Secret(dash), Model: or(c.LLM.Model, "qwen-plus"), Timeout: c.LLM.Timeout}
+		c.LLM.Provider, c.LLM.APIKey = "dashscope", Secret(dash)
 	case oai != "":
-		c.LLM = Model{Provider: "openai", BaseURL: OpenAIURL, APIKey: Secret(oai), Model: or(c.LLM.Model, "gpt-4o-mini"), Timeout: c.LLM.Timeout}
+		c.LLM.Provider, c.LLM.APIKey = "openai", Secret(oai)
 	}
 
 	c.Rerank = Model{
@@ -370,11 +366,4 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("config: %s", strings.Join(errs, "; "))
 	}
 	return c, nil
-}
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

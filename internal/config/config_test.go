@@ -30,10 +30,11 @@ func TestDashScopeKeyAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Embed.Provider != "dashscope" || c.Embed.Model != "text-embedding-v3" || c.Embed.Dim != 1024 {
+	// The endpoint and model are left to the model package's defaults.
+	if c.Embed.Provider != "dashscope" || c.Embed.APIKey != "sk-dash" || c.Embed.Model != "" || c.Embed.BaseURL != "" || c.Embed.Dim != 1024 {
 		t.Errorf("embed: %+v", c.Embed)
 	}
-	if c.LLM.Provider != "dashscope" || c.LLM.Model != "qwen-plus" || c.LLM.BaseURL != DashScopeURL {
+	if c.LLM.Provider != "dashscope" || c.LLM.APIKey != "sk-dash" || c.LLM.Model != "" || c.LLM.BaseURL != "" {
 		t.Errorf("llm: %+v", c.LLM)
 	}
 	if s := fmt.Sprintf("%v %+v %#v", c, c, c); strings.Contains(s, "sk-dash") {

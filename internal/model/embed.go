@@ -45,7 +45,7 @@ type EmbedConfig struct {
 	Model    string
 	// Dim is the vector width. Hosted openai/dashscope models are asked for it
 	// with the "dimensions" parameter; compatible servers are not (many reject
-	// it) and must return it natively. Default 512 offline, 1024 hosted.
+	// it) and must return it natively. Default 1024 (MaxDim), offline and hosted.
 	Dim        int
 	BatchSize  int           // inputs per request; dashscope is capped at 10
 	Timeout    time.Duration // per HTTP attempt; default 30 s
