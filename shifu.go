@@ -5,6 +5,7 @@ package shifu
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -167,6 +168,26 @@ func (s Stages) String() string {
 		b.WriteString(st.name + " " + (time.Duration(st.ms) * time.Millisecond).String())
 	}
 	return b.String()
+}
+
+// Upload is one file to ingest, from any channel (web, CLI, notes).
+type Upload struct {
+	Name string // file name as uploaded
+	// Body is the file as it streams in (an HTTP part, an open file); it is
+	// read once, to its end. Data is the file in memory instead (a note).
+	Body      io.Reader
+	Data      []byte
+	Kind      DocKind // manual (default) or note
+	Title     string
+	Revision  string
+	Equipment string
+	UserID    int64 // who uploads it; 0: the operator's CLI
+	UserName  string
+	// Of is the document this file is the next version of; 0: the document
+	// of the same name and kind, or a new one.
+	Of int64
+	// Confirm accepts a revision that looks like a different manual.
+	Confirm bool
 }
 
 // Note is a technician's tip: short, structured, attributed.

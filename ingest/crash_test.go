@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/keyring"
 	"github.com/shifu-factory/shifu/internal/model"
 	"github.com/shifu-factory/shifu/internal/postgres"
@@ -106,7 +107,7 @@ func TestAcknowledgedUploadSurvivesCrash(t *testing.T) {
 	for i := range trials {
 		db, svc := open()
 		data := manual(fmt.Sprintf("Crash trial %d", i), 3)
-		d, _, err := svc.Add(ctx, tn.ID, Upload{Name: fmt.Sprintf("trial-%d.md", i), Data: data})
+		d, _, err := svc.Add(ctx, tn.ID, shifu.Upload{Name: fmt.Sprintf("trial-%d.md", i), Data: data})
 		if err != nil {
 			t.Fatalf("trial %d: upload: %v", i, err)
 		}

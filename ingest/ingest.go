@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -173,30 +172,10 @@ func (s *Service) Stop(ctx context.Context) error {
 	return s.river.Stop(ctx)
 }
 
-// Upload is one file to ingest.
-type Upload struct {
-	Name string // file name as uploaded
-	// Body is the file as it streams in (an HTTP part, an open file); it is
-	// read once, to its end. Data is the file in memory instead (a note).
-	Body      io.Reader
-	Data      []byte
-	Kind      shifu.DocKind // manual (default) or note
-	Title     string
-	Revision  string
-	Equipment string
-	UserID    int64
-	UserName  string
-	// Of is the document this file is the next version of; 0: the document
-	// of the same name and kind, or a new one.
-	Of int64
-	// Confirm accepts a revision that looks like a different manual.
-	Confirm bool
-}
-
 // Add stores an upload and queues its ingest. Bad input is refused here, before
 // anything is stored, with an error naming the file, what is wrong and what is
 // accepted. The same bytes again return the stored document and dup = true.
-func (s *Service) Add(ctx context.Context, tenant int64, u Upload) (doc shifu.Document, dup bool, err error) {
+func (s *Service) Add(ctx context.Context, tenant int64, u shifu.Upload) (doc shifu.Document, dup bool, err error) {
 	name := filepath.Base(strings.TrimSpace(u.Name))
 	if name == "" || name == "." || name == "/" {
 		return doc, false, shifu.Errorf(shifu.ErrInvalid, "a file name is required")
@@ -261,7 +240,7 @@ func (s *Service) AddNote(ctx context.Context, tenant int64, n shifu.Note, userI
 	if strings.TrimSpace(n.Author) == "" {
 		return shifu.Document{}, false, shifu.Errorf(shifu.ErrInvalid, "note %q: the author is required (notes are cited with their author's name)", n.Title)
 	}
-	return s.Add(ctx, tenant, Upload{
+	return s.Add(ctx, tenant, shifu.Upload{
 		Name: noteName(n.Title), Data: []byte(parse.NoteText(n)), Kind: shifu.KindNote, Title: n.Title,
 		Equipment: n.Equipment, UserID: userID, UserName: n.Author,
 	})

@@ -123,7 +123,7 @@ func TestSameBytesChangeNothing(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t, nil, Options{})
 	data := manual("Lathe", 3)
-	d1, dup, err := f.svc.Add(ctx, f.tenant, Upload{Name: "lathe.md", Data: data})
+	d1, dup, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "lathe.md", Data: data})
 	if err != nil || dup {
 		t.Fatalf("first add: dup %v err %v", dup, err)
 	}
@@ -131,7 +131,7 @@ func TestSameBytesChangeNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := f.db.Document(ctx, f.tenant, d1.ID)
-	d2, dup, err := f.svc.Add(ctx, f.tenant, Upload{Name: "copy-of-lathe.md", Data: data})
+	d2, dup, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "copy-of-lathe.md", Data: data})
 	if err != nil || !dup || d2.ID != d1.ID {
 		t.Fatalf("second add: id %d (first %d) dup %v err %v", d2.ID, d1.ID, dup, err)
 	}
@@ -147,14 +147,14 @@ func TestSameBytesChangeNothing(t *testing.T) {
 func TestRevisionReplacesAtomically(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t, nil, Options{})
-	v1, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "press.md", Data: manual("Press rev A", 2), Revision: "A"})
+	v1, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "press.md", Data: manual("Press rev A", 2), Revision: "A"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := f.svc.process(ctx, f.tenant, v1.VersionID); err != nil {
 		t.Fatal(err)
 	}
-	v2, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "press.md", Data: manual("Press rev B", 4), Revision: "B"})
+	v2, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "press.md", Data: manual("Press rev B", 4), Revision: "B"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestCrashMidEmbeddingResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := setup(t, emb, Options{EmbedBatch: 2})
-	d, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "mill.md", Data: manual("Mill", 8)})
+	d, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "mill.md", Data: manual("Mill", 8)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestBadInputIsRefusedClearly(t *testing.T) {
 		{"photo.pdf", png, shifu.ErrInvalid, []string{"photo.pdf", "PDF"}},
 		{"huge.txt", bytes.Repeat([]byte("a"), 2<<20), shifu.ErrTooLarge, []string{"huge.txt", "limit"}},
 	} {
-		_, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: c.name, Data: c.data})
+		_, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: c.name, Data: c.data})
 		if !errors.Is(err, c.kind) {
 			t.Errorf("%s: err %v, want %v", c.name, err, c.kind)
 			continue
@@ -301,11 +301,11 @@ func TestWorkersIngestAndFailCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.svc.Stop(context.Background())
-	bad, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "broken.pdf", Data: []byte("%PDF-1.7\n1 0 obj garbage that is not a pdf\n")})
+	bad, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "broken.pdf", Data: []byte("%PDF-1.7\n1 0 obj garbage that is not a pdf\n")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "good.md", Data: manual("Good", 2)})
+	good, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "good.md", Data: manual("Good", 2)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +350,7 @@ func TestReindexRebuildsOldPostings(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := "# 维护\n\n工控机能直接断电吗？先关机，再切断电源。The spindle drive needs 10 minutes to cool.\n"
-	d, _, err := old.Add(ctx, f.tenant, Upload{Name: "ipc.md", Data: []byte(text)})
+	d, _, err := old.Add(ctx, f.tenant, shifu.Upload{Name: "ipc.md", Data: []byte(text)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,14 +455,14 @@ func TestHostileFilesDoNotStallOthers(t *testing.T) {
 	var ids []int64
 	names := map[int64]string{}
 	for name, data := range files {
-		d, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: name, Data: data})
+		d, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: name, Data: data})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, d.VersionID)
 		names[d.VersionID] = name
 	}
-	small, _, err := f.svc.Add(ctx, beta.ID, Upload{Name: "small.md", Data: manual("Small", 2)})
+	small, _, err := f.svc.Add(ctx, beta.ID, shifu.Upload{Name: "small.md", Data: manual("Small", 2)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,7 +497,7 @@ func TestHostileFilesDoNotStallOthers(t *testing.T) {
 func TestDeadlineCoversEveryStage(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t, nil, Options{Deadline: time.Nanosecond})
-	d, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "slow.md", Data: manual("Slow", 3)})
+	d, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "slow.md", Data: manual("Slow", 3)})
 	if err != nil {
 		t.Fatal(err)
 	}

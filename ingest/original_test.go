@@ -92,7 +92,7 @@ func TestOriginalIsSealedInSegments(t *testing.T) {
 	data := newJunk(size, 0).bytes()
 	src := newJunk(size, 0)
 	src.during = func() { empty("while streaming in") } // the spool has no name
-	d, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "press.pdf", Body: src})
+	d, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "press.pdf", Body: src})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestOriginalIsSealedInSegments(t *testing.T) {
 		t.Fatalf("range read: %v", err)
 	}
 	// The same bytes again are the same document: hashed while streaming.
-	if d2, dup, err := f.svc.Add(ctx, f.tenant, Upload{Name: "press.pdf", Body: newJunk(size, 0)}); err != nil || !dup || d2.VersionID != d.VersionID {
+	if d2, dup, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "press.pdf", Body: newJunk(size, 0)}); err != nil || !dup || d2.VersionID != d.VersionID {
 		t.Fatalf("same bytes again: dup %v, version %d (first %d), %v", dup, d2.VersionID, d.VersionID, err)
 	}
 }
@@ -142,7 +142,7 @@ func TestOverLimitRefusedMidStream(t *testing.T) {
 	empty := spoolDir(t)
 	f := setup(t, nil, Options{MaxBytes: 2 << 20})
 	src := newJunk(1<<40, 1) // a terabyte, were it read
-	_, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "huge.pdf", Body: src})
+	_, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "huge.pdf", Body: src})
 	if !errors.Is(err, shifu.ErrTooLarge) || !strings.Contains(shifu.Message(err), "huge.pdf") || !strings.Contains(shifu.Message(err), "limit of 2 MB") {
 		t.Fatalf("err %v (%q), want ErrTooLarge naming the file and the 2 MB limit", err, shifu.Message(err))
 	}
@@ -163,14 +163,14 @@ func TestInterruptedUploadLeavesNothing(t *testing.T) {
 	f := setup(t, nil, Options{})
 	src := newJunk(10<<20, 2)
 	src.at, src.fail = 3<<20, io.ErrUnexpectedEOF
-	_, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "cut.pdf", Body: src})
+	_, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "cut.pdf", Body: src})
 	if !errors.Is(err, shifu.ErrInvalid) || !errors.Is(err, io.ErrUnexpectedEOF) || !strings.Contains(shifu.Message(err), "could not be read completely") {
 		t.Fatalf("err %v (%q), want ErrInvalid saying the file was not read completely", err, shifu.Message(err))
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	src = newJunk(10<<20, 3)
 	src.during = cancel
-	if _, _, err := f.svc.Add(cctx, f.tenant, Upload{Name: "cancelled.pdf", Body: src}); !errors.Is(err, context.Canceled) {
+	if _, _, err := f.svc.Add(cctx, f.tenant, shifu.Upload{Name: "cancelled.pdf", Body: src}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled upload: %v", err)
 	}
 	if docs, segs := counts(t, f); docs != 0 || segs != 0 {
@@ -185,11 +185,11 @@ func TestTamperedSegmentsRefused(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t, nil, Options{})
 	size := int64(3*keyring.SegmentSize + 10)
-	a, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "a.pdf", Body: newJunk(size, 4)})
+	a, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "a.pdf", Body: newJunk(size, 4)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "b.pdf", Body: newJunk(size, 5)})
+	b, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "b.pdf", Body: newJunk(size, 5)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +254,7 @@ func TestWholeOriginalsStillOpen(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t, nil, Options{})
 	data := manual("Old press manual", 2)
-	d, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "old.md", Data: data})
+	d, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "old.md", Data: data})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func ownerExec(t *testing.T, url, query string, args ...any) {
 func TestExhaustedJobFailsThenRetries(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t, nil, Options{Workers: 1, Beat: 100 * time.Millisecond})
-	d, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "lathe.md", Data: manual("Lathe", 2)})
+	d, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "lathe.md", Data: manual("Lathe", 2)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestExhaustedJobFailsThenRetries(t *testing.T) {
 	if got[0].Status != shifu.StatusFailed || !strings.Contains(got[0].Error, "stopped") || strings.Contains(got[0].Error, "will be retried") {
 		t.Fatalf("exhausted job left %s %q, want failed saying processing stopped", got[0].Status, got[0].Error)
 	}
-	again, dup, err := f.svc.Add(ctx, f.tenant, Upload{Name: "lathe.md", Data: manual("Lathe", 2)})
+	again, dup, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "lathe.md", Data: manual("Lathe", 2)})
 	if err != nil || dup || again.ID != d.ID {
 		t.Fatalf("re-upload of a failed document: id %d dup %v err %v", again.ID, dup, err)
 	}
@@ -67,18 +67,18 @@ func TestExhaustedJobFailsThenRetries(t *testing.T) {
 func TestLostJobIsRequeuedByReupload(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t, nil, Options{})
-	d, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "press.md", Data: manual("Press", 1)})
+	d, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "press.md", Data: manual("Press", 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ownerExec(t, f.url, `DELETE FROM river_job WHERE (args->>'document')::bigint = $1`, d.VersionID)
 	ownerExec(t, f.url, `UPDATE documents SET status = 'parsing' WHERE id = $1`, d.VersionID)
-	again, dup, err := f.svc.Add(ctx, f.tenant, Upload{Name: "press.md", Data: manual("Press", 1)})
+	again, dup, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "press.md", Data: manual("Press", 1)})
 	if err != nil || dup || again.Status != shifu.StatusQueued {
 		t.Fatalf("re-upload of a document whose job was lost: %s dup %v err %v", again.Status, dup, err)
 	}
 	// And while a job is alive, the same bytes change nothing.
-	if _, dup, err := f.svc.Add(ctx, f.tenant, Upload{Name: "press.md", Data: manual("Press", 1)}); err != nil || !dup {
+	if _, dup, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "press.md", Data: manual("Press", 1)}); err != nil || !dup {
 		t.Fatalf("upload while queued: dup %v err %v", dup, err)
 	}
 }
@@ -105,7 +105,7 @@ func TestShutdownHandsJobBack(t *testing.T) {
 	}
 	f := setup(t, emb, Options{Workers: 1})
 	ctx := context.Background()
-	d, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "lathe.md", Data: manual("Lathe", 2)})
+	d, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "lathe.md", Data: manual("Lathe", 2)})
 	if err != nil {
 		t.Fatal(err)
 	}

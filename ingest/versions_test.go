@@ -45,7 +45,7 @@ func count(t *testing.T, f *fixture, sql string, args ...any) int {
 func TestVersionsRollbackDeleteRestorePurge(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t, nil, Options{})
-	v1, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "cnc-3000.md", Data: []byte("# CNC 3000\n\nThe lubricant is grade walrusoil.\n"), Revision: "A", UserName: "Wang"})
+	v1, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "cnc-3000.md", Data: []byte("# CNC 3000\n\nThe lubricant is grade walrusoil.\n"), Revision: "A", UserName: "Wang"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestVersionsRollbackDeleteRestorePurge(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A new revision under another file name, of the same type: the same id.
-	v2, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "cnc-3000-rev-b.md", Data: []byte("# CNC 3000\n\nThe lubricant is grade narwhaloil.\n"),
+	v2, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "cnc-3000-rev-b.md", Data: []byte("# CNC 3000\n\nThe lubricant is grade narwhaloil.\n"),
 		Revision: "B", UserName: "Li", Of: v1.ID})
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +114,7 @@ func TestVersionsRollbackDeleteRestorePurge(t *testing.T) {
 	if gone, _ := f.db.Documents(ctx, f.tenant, true); len(gone) != 1 || gone[0].DeletedAt.IsZero() {
 		t.Fatalf("deleted list: %+v", gone)
 	}
-	if _, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "x.md", Data: []byte("# x\n\nother\n"), Of: v1.ID}); !errors.Is(err, shifu.ErrConflict) {
+	if _, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "x.md", Data: []byte("# x\n\nother\n"), Of: v1.ID}); !errors.Is(err, shifu.ErrConflict) {
 		t.Fatalf("a revision of a deleted document: %v", err)
 	}
 	if err := f.db.Restore(ctx, f.tenant, v1.ID); err != nil {
@@ -161,7 +161,7 @@ func TestVersionsRollbackDeleteRestorePurge(t *testing.T) {
 func TestRevisionChecks(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t, nil, Options{})
-	m, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "cnc-3000-maintenance.md", Data: manual("CNC 3000", 1)})
+	m, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "cnc-3000-maintenance.md", Data: manual("CNC 3000", 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,29 +170,29 @@ func TestRevisionChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A change of kind is refused, naming both kinds.
-	_, _, err = f.svc.Add(ctx, f.tenant, Upload{Name: "coolant.md", Data: manual("Coolant", 1), Of: note.ID, Confirm: true})
+	_, _, err = f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "coolant.md", Data: manual("Coolant", 1), Of: note.ID, Confirm: true})
 	if !errors.Is(err, shifu.ErrInvalid) || !strings.Contains(shifu.Message(err), "note") || !strings.Contains(shifu.Message(err), "manual") {
 		t.Fatalf("manual as a note's revision: %v", err)
 	}
 	// Another type of file looks like a different manual: refused until confirmed.
 	pdf := []byte("%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n")
-	_, _, err = f.svc.Add(ctx, f.tenant, Upload{Name: "LinuxCNC_Integrator.pdf", Data: pdf, Of: m.ID})
+	_, _, err = f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "LinuxCNC_Integrator.pdf", Data: pdf, Of: m.ID})
 	if !errors.Is(err, shifu.ErrConflict) || !strings.Contains(shifu.Message(err), "different manual") || !strings.Contains(shifu.Message(err), "confirm") {
 		t.Fatalf("a PDF as the revision of a Markdown manual: %v", err)
 	}
 	// So does a name sharing no word with the old one.
-	_, _, err = f.svc.Add(ctx, f.tenant, Upload{Name: "forklift.md", Data: manual("Forklift", 1), Of: m.ID})
+	_, _, err = f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "forklift.md", Data: manual("Forklift", 1), Of: m.ID})
 	if !errors.Is(err, shifu.ErrConflict) {
 		t.Fatalf("an unrelated name: %v", err)
 	}
 	if d, _ := f.db.Document(ctx, f.tenant, m.ID); len(d.Versions) != 1 {
 		t.Fatalf("refused revisions were stored: %+v", d.Versions)
 	}
-	v2, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "forklift.md", Data: manual("Forklift", 1), Of: m.ID, Confirm: true})
+	v2, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "forklift.md", Data: manual("Forklift", 1), Of: m.ID, Confirm: true})
 	if err != nil || v2.ID != m.ID || v2.Version != 2 {
 		t.Fatalf("confirmed revision: %+v, %v", v2, err)
 	}
-	if _, _, err := f.svc.Add(ctx, f.tenant, Upload{Name: "a.md", Data: manual("A", 1), Of: 999999}); !errors.Is(err, shifu.ErrNotFound) {
+	if _, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "a.md", Data: manual("A", 1), Of: 999999}); !errors.Is(err, shifu.ErrNotFound) {
 		t.Fatalf("revision of a missing document: %v", err)
 	}
 }

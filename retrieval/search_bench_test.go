@@ -220,7 +220,7 @@ func corpusDB(ctx context.Context, b *testing.B) (*postgres.DB, int64) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		d, _, err := svc.Add(ctx, tn.ID, ingest.Upload{Name: e.Name(), Data: data})
+		d, _, err := svc.Add(ctx, tn.ID, shifu.Upload{Name: e.Name(), Data: data})
 		if err != nil {
 			b.Fatal(err)
 		}

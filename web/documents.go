@@ -595,7 +595,7 @@ func (s *Server) uploadOne(c *gin.Context, p *principal, part *multipart.Part, o
 	// skips what is left of it.
 	body := &capped{r: part, left: s.o.MaxUploadBytes, err: shifu.Errorf(shifu.ErrTooLarge,
 		"%s: the file is over the upload limit of %d MB", name, s.o.MaxUploadBytes>>20)}
-	doc, dup, err := s.o.Ingester.Add(c, p.tenant(), Upload{Name: name, Body: body, Kind: kind, Title: title,
+	doc, dup, err := s.o.Ingester.Add(c, p.tenant(), shifu.Upload{Name: name, Body: body, Kind: kind, Title: title,
 		Revision: revision, UserID: p.User.ID, UserName: displayName(p.User), Of: of, Confirm: confirm})
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

@@ -177,7 +177,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	asker := answer.New(adb, retrieval.New(adb, an, emb, retrieval.Options{}), chat, answer.Options{Timeout: 30 * time.Second})
 	w.bots = bot.New(db, ring, asker, bot.Options{Logger: quiet})
 	t.Cleanup(func() { _ = w.bots.Close(context.Background()) })
-	w.srv, err = web.New(web.Options{DB: db, Asker: asker, Ingester: ingestAdapter{svc}, Renderer: pageAdapter{p, &w.renders},
+	w.srv, err = web.New(web.Options{DB: db, Asker: asker, Ingester: svc, Renderer: pageAdapter{p, &w.renders},
 		BotAdmin: web.BotService(w.bots), MaxUploadBytes: o.maxUpload, MaxBatchBytes: o.maxBatch, Logger: quiet, Metrics: metrics,
 		Limits: o.limits, LoginChecks: o.login[0], LoginsPerMinute: o.login[1], Admission: o.admission})
 	if err != nil {
@@ -187,25 +187,6 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	w.http = httptest.NewServer(w.srv)
 	t.Cleanup(w.http.Close)
 	return w
-}
-
-type ingestAdapter struct{ s *ingest.Service }
-
-func (i ingestAdapter) Add(ctx context.Context, tenant int64, u web.Upload) (shifu.Document, bool, error) {
-	return i.s.Add(ctx, tenant, ingest.Upload{Name: u.Name, Body: u.Body, Data: u.Data, Kind: u.Kind, Title: u.Title,
-		Revision: u.Revision, Equipment: u.Equipment, UserID: u.UserID, UserName: u.UserName, Of: u.Of, Confirm: u.Confirm})
-}
-func (i ingestAdapter) AddNote(ctx context.Context, tenant int64, n shifu.Note, userID int64) (shifu.Document, bool, error) {
-	return i.s.AddNote(ctx, tenant, n, userID)
-}
-func (i ingestAdapter) Reingest(ctx context.Context, tenant, id int64) error {
-	return i.s.Reingest(ctx, tenant, id)
-}
-func (i ingestAdapter) Original(ctx context.Context, tenant, id int64) ([]byte, error) {
-	return i.s.Original(ctx, tenant, id)
-}
-func (i ingestAdapter) OpenOriginal(ctx context.Context, tenant, id int64) (io.ReadSeeker, error) {
-	return i.s.OpenOriginal(ctx, tenant, id)
 }
 
 type pageAdapter struct {

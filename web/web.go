@@ -35,28 +35,9 @@ type Asker interface {
 	Ask(ctx context.Context, q shifu.Question, onDelta func(string)) (shifu.Answer, error)
 }
 
-// Upload is one file to ingest (mirrors ingest.Upload, so web does not pull
-// in the pipeline).
-type Upload struct {
-	Name string
-	// Body is the file as it streams in, read once to its end (Data: the
-	// file in memory instead).
-	Body      io.Reader
-	Data      []byte
-	Kind      shifu.DocKind
-	Title     string
-	Revision  string
-	Equipment string
-	UserID    int64
-	UserName  string
-	Of        int64 // the document this is the next version of; 0: by name
-	Confirm   bool  // accept a revision that looks like a different manual
-}
-
-// Ingester stores uploads and notes and queues their ingest (ingest.Service,
-// adapted in cmd).
+// Ingester stores uploads and notes and queues their ingest (ingest.Service).
 type Ingester interface {
-	Add(ctx context.Context, tenant int64, u Upload) (doc shifu.Document, dup bool, err error)
+	Add(ctx context.Context, tenant int64, u shifu.Upload) (doc shifu.Document, dup bool, err error)
 	AddNote(ctx context.Context, tenant int64, n shifu.Note, userID int64) (shifu.Document, bool, error)
 	Reingest(ctx context.Context, tenant, id int64) error
 	// Original is a stored version's original whole (for PDFium);

@@ -16,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/ingest"
 	"github.com/shifu-factory/shifu/internal/keyring"
 	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/retrieval"
@@ -86,7 +85,7 @@ func cmdBench(ctx context.Context, e *env, args []string) error {
 	setup := time.Since(setupStart)
 
 	start := time.Now()
-	d, _, err := svc.Add(ctx, t.ID, ingest.Upload{Name: filepath.Base(path), Data: data})
+	d, _, err := svc.Add(ctx, t.ID, shifu.Upload{Name: filepath.Base(path), Data: data})
 	if err != nil {
 		return err
 	}

@@ -66,7 +66,7 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 	names := map[int64]string{}
 	failed, unchanged := 0, 0
 	for _, f := range files {
-		docs, err := addFile(ctx, svc, t.ID, f, ingest.Upload{Kind: shifu.DocKind(*kind), Of: *of, Confirm: *yes, Revision: *label})
+		docs, err := addFile(ctx, svc, t.ID, f, shifu.Upload{Kind: shifu.DocKind(*kind), Of: *of, Confirm: *yes, Revision: *label})
 		if err != nil {
 			failed++
 			out.line(f, "failed", errMessage(err))
@@ -120,7 +120,7 @@ type added struct {
 }
 
 // addFile stores one file; u gives everything but its name and bytes.
-func addFile(ctx context.Context, svc *ingest.Service, tenant int64, path string, u ingest.Upload) ([]added, error) {
+func addFile(ctx context.Context, svc *ingest.Service, tenant int64, path string, u shifu.Upload) ([]added, error) {
 	if u.Kind == shifu.KindNote {
 		data, err := os.ReadFile(path)
 		if err != nil {

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"time"
 
-	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/ingest"
 	"github.com/shifu-factory/shifu/ingest/parse"
 	"github.com/shifu-factory/shifu/internal/admit"
 	"github.com/shifu-factory/shifu/internal/limit"
@@ -116,7 +113,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}()
 	defer func() { cancel(); <-connected }() // before the bots drain
 	srv, err := web.New(web.Options{
-		DB: db, Asker: asker, Ingester: ingester{svc}, Renderer: pages{p}, Bots: bots, BotAdmin: web.BotService(bots.Core),
+		DB: db, Asker: asker, Ingester: svc, Renderer: pages{p}, Bots: bots, BotAdmin: web.BotService(bots.Core),
 		MaxUploadBytes: c.MaxUploadBytes, SecureCookies: *secure || os.Getenv("SHIFU_SECURE_COOKIES") == "1",
 		Limits: limits, LoginChecks: l.LoginChecks, LoginsPerMinute: l.LoginsPerMinute,
 		Logger: log, Metrics: metrics, Admission: limiter, OCRMinConfidence: c.OCR.MinConfidence,
@@ -161,30 +158,6 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		<-done
 	}
 	return nil
-}
-
-// ingester adapts the ingest pipeline to what the web app consumes.
-type ingester struct{ s *ingest.Service }
-
-func (i ingester) Add(ctx context.Context, tenant int64, u web.Upload) (shifu.Document, bool, error) {
-	return i.s.Add(ctx, tenant, ingest.Upload{Name: u.Name, Body: u.Body, Data: u.Data, Kind: u.Kind, Title: u.Title, Revision: u.Revision,
-		Equipment: u.Equipment, UserID: u.UserID, UserName: u.UserName, Of: u.Of, Confirm: u.Confirm})
-}
-
-func (i ingester) AddNote(ctx context.Context, tenant int64, n shifu.Note, userID int64) (shifu.Document, bool, error) {
-	return i.s.AddNote(ctx, tenant, n, userID)
-}
-
-func (i ingester) Reingest(ctx context.Context, tenant, id int64) error {
-	return i.s.Reingest(ctx, tenant, id)
-}
-
-func (i ingester) Original(ctx context.Context, tenant, id int64) ([]byte, error) {
-	return i.s.Original(ctx, tenant, id)
-}
-
-func (i ingester) OpenOriginal(ctx context.Context, tenant, id int64) (io.ReadSeeker, error) {
-	return i.s.OpenOriginal(ctx, tenant, id)
 }
 
 // pages renders citation pages with PDFium and finds quotes on them.
