@@ -618,7 +618,6 @@ func (s *Server) uploadOne(c *gin.Context, p *principal, part *multipart.Part, o
 		return res
 	}
 	s.metrics.uploads.WithLabelValues("stored").Inc()
-	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "document.upload", map[string]any{"id": doc.ID, "name": doc.Name, "version": doc.Version, "duplicate": dup})
 	j := toJSON(doc)
 	res.OK, res.Duplicate, res.Status, res.Document = true, dup, http.StatusCreated, &j
 	if dup {
@@ -696,6 +695,5 @@ func (s *Server) storeNote(c *gin.Context, req noteRequest) (shifu.Document, boo
 		s.fail(c, err)
 		return d, false
 	}
-	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "note.add", map[string]any{"id": d.ID, "title": n.Title})
 	return d, true
 }

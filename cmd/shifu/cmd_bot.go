@@ -122,7 +122,7 @@ func cmdBot(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		if db, err := e.db(ctx); err == nil {
-			_ = db.Audit(ctx, t.ID, 0, "bot.add", map[string]any{"platform": platform, "external_id": ext, "bot_id": b.ID, "by": "cli"})
+			_ = db.Audit(ctx, t.ID, 0, "bot.add", map[string]any{"platform": platform, "external_id": ext, "bot_id": b.ID})
 		}
 		fmt.Fprintf(e.stdout, "%s bot %s added to tenant %s (id %d)\n", platform, ext, t.Name, b.ID)
 		c, _ := e.config()
@@ -171,7 +171,7 @@ func cmdBot(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		if db, err := e.db(ctx); err == nil {
-			_ = db.Audit(ctx, t.ID, 0, "bot.remove", map[string]any{"platform": platform, "external_id": ext, "by": "cli"})
+			_ = db.Audit(ctx, t.ID, 0, "bot.remove", map[string]any{"platform": platform, "external_id": ext})
 		}
 		fmt.Fprintf(e.stdout, "%s bot %s removed from tenant %s\n", platform, ext, t.Name)
 		return nil

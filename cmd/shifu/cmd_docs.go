@@ -187,7 +187,7 @@ func cmdRevert(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	_ = db.Audit(ctx, t.ID, 0, "document.revert", map[string]any{"id": id, "name": d.Name, "version": d.Version, "via": "cli"})
+	_ = db.Audit(ctx, t.ID, 0, "document.revert", map[string]any{"id": id, "name": d.Name, "version": d.Version})
 	fmt.Fprintf(e.stdout, "document %d: version %d (%s) is live\n", id, d.Version, d.Name)
 	return nil
 }
@@ -205,7 +205,7 @@ func cmdDelete(ctx context.Context, e *env, args []string) error {
 	if err := db.DeleteDocument(ctx, t.ID, id, "cli"); err != nil {
 		return err
 	}
-	_ = db.Audit(ctx, t.ID, 0, "document.delete", map[string]any{"id": id, "name": d.Name, "version": d.Version, "via": "cli"})
+	_ = db.Audit(ctx, t.ID, 0, "document.delete", map[string]any{"id": id, "name": d.Name, "version": d.Version})
 	fmt.Fprintf(e.stdout, "document %d (%s) deleted: restore it with shifu restore --tenant %s --doc %d\n", id, d.Name, t.Name, id)
 	return nil
 }
@@ -223,7 +223,7 @@ func cmdRestore(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	_ = db.Audit(ctx, t.ID, 0, "document.restore", map[string]any{"id": id, "name": d.Name, "version": d.Version, "via": "cli"})
+	_ = db.Audit(ctx, t.ID, 0, "document.restore", map[string]any{"id": id, "name": d.Name, "version": d.Version})
 	fmt.Fprintf(e.stdout, "document %d (%s) restored, version %d %s\n", id, d.Name, d.Version, d.Status)
 	return nil
 }

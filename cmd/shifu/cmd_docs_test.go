@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 type versionedDoc struct {
@@ -106,6 +110,25 @@ func TestCLIVersions(t *testing.T) {
 	}
 	if _, err := sh.run("restore", "--tenant", "acme", "--doc", id); err == nil || !strings.Contains(errMessage(err), "not found") {
 		t.Fatalf("restore after purge: %v", err)
+	}
+	// Each step is audited as a web user's would be, marked as the CLI's.
+	conn, err := pgx.Connect(context.Background(), sh.env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(context.Background(), `SELECT action || ' ' || coalesce(detail->>'via', '-') || ' ' || (user_id IS NULL)::text FROM audit ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"document.upload cli true", "document.upload cli true", "document.revert cli true", "document.delete cli true",
+		"document.restore cli true", "document.delete cli true", "document.purge - true"}
+	if !slices.Equal(got, want) {
+		t.Errorf("audit:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	for _, bad := range [][]string{
 		{"revert", "--tenant", "acme", "--doc", id},

@@ -47,7 +47,7 @@ func cmdGlossary(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		_ = db.Audit(ctx, t.ID, 0, "glossary.add", map[string]any{"id": g.ID, "term": g.Term, "by": "cli"})
+		_ = db.Audit(ctx, t.ID, 0, "glossary.add", map[string]any{"id": g.ID, "term": g.Term})
 		fmt.Fprintf(e.stdout, "%d\t%s\t%s\n", g.ID, g.Term, g.Means)
 	case "list":
 		gs, err := db.Glossary(ctx, t.ID)
@@ -71,7 +71,7 @@ func cmdGlossary(ctx context.Context, e *env, args []string) error {
 		if err := db.RemoveGlossary(ctx, t.ID, id); err != nil {
 			return err
 		}
-		_ = db.Audit(ctx, t.ID, 0, "glossary.remove", map[string]any{"id": id, "by": "cli"})
+		_ = db.Audit(ctx, t.ID, 0, "glossary.remove", map[string]any{"id": id})
 	}
 	return nil
 }

@@ -64,7 +64,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	_ = db.Audit(ctx, t.ID, 0, "user.create", map[string]any{"login": u.Login, "role": u.Role, "by": "cli"})
+	_ = db.Audit(ctx, t.ID, 0, "user.create", map[string]any{"login": u.Login, "role": u.Role})
 	fmt.Fprintf(e.stdout, "user %s (%s) created in tenant %s\n", u.Login, u.Role, t.Name)
 	if generated {
 		fmt.Fprintf(e.stdout, "password: %s\n(shown once; it is stored only as a hash)\n", pw)
@@ -120,7 +120,7 @@ func cmdUserPasswd(ctx context.Context, e *env, args []string) error {
 	if err := db.SetPassword(ctx, t.ID, id, hash, 0); err != nil {
 		return err
 	}
-	_ = db.Audit(ctx, t.ID, 0, "user.password_reset", map[string]any{"user_id": id, "login": login, "by": "cli"})
+	_ = db.Audit(ctx, t.ID, 0, "user.password_reset", map[string]any{"user_id": id, "login": login})
 	fmt.Fprintf(e.stdout, "password of %s reset; their sessions have ended\n", login)
 	if generated {
 		fmt.Fprintf(e.stdout, "password: %s\n(shown once; it is stored only as a hash)\n", pw)
@@ -145,7 +145,7 @@ func cmdUserRole(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	_ = db.Audit(ctx, t.ID, 0, "user.role", map[string]any{"user_id": id, "login": login, "role": u.Role, "by": "cli"})
+	_ = db.Audit(ctx, t.ID, 0, "user.role", map[string]any{"user_id": id, "login": login, "role": u.Role})
 	fmt.Fprintf(e.stdout, "%s is now %s\n", login, u.Role)
 	return nil
 }

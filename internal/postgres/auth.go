@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -343,8 +344,16 @@ func (db *DB) RevokeToken(ctx context.Context, tenant, id int64) error {
 }
 
 // Audit records who did what (logins, uploads, deletions, user and token
-// changes). userID 0 is the operator's CLI.
+// changes). userID 0 is the operator's CLI: its rows say so ("via": "cli",
+// shown on the admin page) and name no user.
 func (db *DB) Audit(ctx context.Context, tenant, userID int64, action string, detail map[string]any) error {
+	if userID <= 0 {
+		detail = maps.Clone(detail)
+		if detail == nil {
+			detail = map[string]any{}
+		}
+		detail["via"] = "cli"
+	}
 	dj, err := json.Marshal(detail)
 	if err != nil || detail == nil {
 		dj = []byte("{}")
