@@ -7,6 +7,7 @@ import (
 	"unicode"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/terms"
 	"github.com/shifu-factory/shifu/retrieval"
 )
 
@@ -183,19 +184,13 @@ func lowerNext(r []rune) bool {
 	return false
 }
 
-// stop are English words too common to say which sentence a claim is about.
-var stop = map[string]bool{"the": true, "an": true, "and": true, "or": true, "of": true, "to": true, "in": true,
-	"on": true, "at": true, "is": true, "are": true, "be": true, "it": true, "for": true, "with": true, "this": true,
-	"that": true, "then": true, "if": true, "by": true, "as": true, "from": true, "you": true, "your": true, "do": true,
-	"does": true, "how": true, "what": true, "when": true, "can": true, "should": true, "must": true, "not": true}
-
 // tokens are a text's lower-case words (two or more letters or digits,
 // without stop words) and, for Chinese, its pairs of adjacent Han characters.
 func tokens(s string) map[string]bool {
 	out := map[string]bool{}
 	var word []rune
 	flush := func() {
-		if w := string(word); len(word) > 1 && !stop[w] {
+		if w := string(word); len(word) > 1 && !terms.ClaimStop(w) {
 			out[w] = true
 		}
 		word = word[:0]

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/terms"
 )
 
 // HashModel is the offline embedder's model name with the default settings.
@@ -307,7 +308,7 @@ func (h *Hashing) vector(s *hashScratch, text string) []float32 {
 			prevHan = -1
 		case r >= utf8.RuneSelf && isCJK(r):
 			flush()
-			if c.KeepStopWords || !hanStop(r) {
+			if c.KeepStopWords || !terms.EmbedHanStop(r) {
 				s.add(fnvStr(seedHan, text[i:i+size]), c.Han)
 			}
 			if prevHan >= 0 {
@@ -355,10 +356,8 @@ func (h *Hashing) vector(s *hashScratch, text string) []float32 {
 func (h *Hashing) word(s *hashScratch, prev uint64) uint64 {
 	c := &h.cfg
 	w := s.word
-	if !c.KeepStopWords && len(w) <= 10 {
-		if _, stop := stopWords[string(w)]; stop {
-			return prev
-		}
+	if !c.KeepStopWords && terms.EmbedStop(w) {
+		return prev
 	}
 	// Character n-grams on the unstemmed word, so "leaking" still shares
 	// "<lea" "leak" with "leaked".
@@ -455,33 +454,4 @@ func isVowel(b byte) bool { return b == 'a' || b == 'e' || b == 'i' || b == 'o' 
 
 func hasSuffix(w []byte, s string) bool {
 	return len(w) >= len(s) && string(w[len(w)-len(s):]) == s
-}
-
-// stopWords are English function words; alone they say nothing about a topic.
-var stopWords = func() map[string]struct{} {
-	m := map[string]struct{}{}
-	for _, w := range []string{
-		"a", "an", "the", "and", "or", "but", "if", "then", "else", "of", "to", "in", "on", "at",
-		"by", "for", "with", "from", "into", "onto", "as", "is", "are", "was", "were", "be", "been",
-		"being", "am", "do", "does", "did", "has", "have", "had", "it", "its", "this", "that",
-		"these", "those", "there", "here", "which", "who", "whom", "what", "when", "where", "why",
-		"how", "i", "you", "he", "she", "we", "they", "me", "him", "her", "us", "them", "my",
-		"your", "his", "our", "their", "so", "not", "no", "can", "could", "should", "would",
-		"will", "shall", "may", "might", "must", "than", "too", "very", "just", "also", "about",
-		"any", "all", "each", "some", "such", "only", "own", "same", "other", "more", "most",
-	} {
-		m[w] = struct{}{}
-	}
-	return m
-}()
-
-// hanStop reports very common Chinese function characters; they still form
-// bigrams, but carry no weight alone.
-func hanStop(r rune) bool {
-	switch r {
-	case '的', '了', '是', '在', '和', '与', '及', '或', '等', '也', '就', '都', '而', '被', '把',
-		'这', '那', '之', '其', '为', '以', '于', '个', '我', '你', '他', '她', '它', '们', '吗', '呢', '吧', '啊':
-		return true
-	}
-	return false
 }

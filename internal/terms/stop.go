@@ -1,5 +1,16 @@
 package terms
 
+// Every stop-word list lives in this file. Each serves one use, and they
+// differ on purpose: the index keeps negations and directions (not, no, on,
+// off, up, down: a manual's meaning turns on them), while matching a claim to
+// a sentence and the offline embedder drop some of them. Two lists are frozen
+// by what depends on them: the analyzer's (enStop, zhStop, queryStop,
+// chatStop) by its rules number (Analyzer.Version; postings of another
+// version are rebuilt), the embedder's (EmbedStop, EmbedHanStop) by the
+// offline embedder's model name (internal/model HashModel): a change to
+// either needs a new number or name, so stored postings and vectors are never
+// compared with new ones.
+
 // enStop is a short English stop list: words so common in manuals that their
 // postings cost space without telling chunks apart. Negations and words that
 // carry meaning in machine manuals (not, no, off, on, up, down, all) are kept.
@@ -69,4 +80,37 @@ func stemmedSet(words string) map[string]bool {
 		m[stem(w)] = true
 	}
 	return m
+}
+
+// ClaimStop reports English words too common to say which sentence a claim
+// is about (internal/answer: quotes chosen for a claim, extractive answers).
+func ClaimStop(w string) bool { return claimStop[w] }
+
+var claimStop = set(`the an and or of to in on at is are be it for with this that then if by as from
+you your do does how what when can should must not`)
+
+// EmbedStop reports the English function words the offline embedder gives no
+// features; alone they say nothing about a topic. Part of the embedder's
+// definition (see the top of this file).
+func EmbedStop(w []byte) bool { return len(w) <= 10 && embedStop[string(w)] }
+
+var embedStop = set(`a an the and or but if then else of to in on at
+by for with from into onto as is are was were be been
+being am do does did has have had it its this that
+these those there here which who whom what when where why
+how i you he she we they me him her us them my
+your his our their so not no can could should would
+will shall may might must than too very just also about
+any all each some such only own same other more most`)
+
+// EmbedHanStop reports the very common Chinese function characters the
+// offline embedder gives no unigram feature (they still form bigrams). Part
+// of the embedder's definition (see the top of this file).
+func EmbedHanStop(r rune) bool {
+	switch r {
+	case '的', '了', '是', '在', '和', '与', '及', '或', '等', '也', '就', '都', '而', '被', '把',
+		'这', '那', '之', '其', '为', '以', '于', '个', '我', '你', '他', '她', '它', '们', '吗', '呢', '吧', '啊':
+		return true
+	}
+	return false
 }
