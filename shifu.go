@@ -4,6 +4,7 @@
 package shifu
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -188,6 +189,28 @@ type Upload struct {
 	Of int64
 	// Confirm accepts a revision that looks like a different manual.
 	Confirm bool
+}
+
+// Conversation is one conversation: as its owner's history lists it, and
+// (UserID, External) as a channel starts it.
+type Conversation struct {
+	ID        int64     `json:"id"`
+	Title     string    `json:"title"`   // the first question
+	Channel   string    `json:"channel"` // web | api | cli | slack | dingtalk
+	Messages  int       `json:"message_count"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	UserID    int64     `json:"-"` // 0: none (CLI)
+	External  string    `json:"-"` // the channel's thread id
+}
+
+// AuditEntry is one line of a tenant's audit log: who did what.
+type AuditEntry struct {
+	ID        int64           `json:"id"`
+	Login     string          `json:"login"`
+	Action    string          `json:"action"`
+	Detail    json.RawMessage `json:"detail"`
+	CreatedAt time.Time       `json:"created_at"`
 }
 
 // Note is a technician's tip: short, structured, attributed.

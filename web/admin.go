@@ -253,7 +253,7 @@ func (s *Server) auditLog(c *gin.Context) {
 		return
 	}
 	if a == nil {
-		a = []postgres.AuditEntry{}
+		a = []shifu.AuditEntry{}
 	}
 	c.JSON(http.StatusOK, gin.H{"audit": a})
 }

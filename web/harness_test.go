@@ -473,7 +473,7 @@ Alarm E42 means the motor overheated. Let it cool for 30 minutes and clean the f
 func (w *world) gap(q string, user shifu.User) {
 	w.t.Helper()
 	ctx := context.Background()
-	conv, err := w.db.CreateConversation(ctx, w.acme.ID, postgres.NewConversation{UserID: user.ID, Title: q})
+	conv, err := w.db.CreateConversation(ctx, w.acme.ID, shifu.Conversation{UserID: user.ID, Title: q})
 	if err == nil {
 		_, err = w.db.Exchange(ctx, w.acme.ID, conv, user.ID, q, shifu.Answer{Text: "not covered", Abstained: true}, "abstained")
 	}

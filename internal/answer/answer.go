@@ -18,7 +18,6 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/model"
-	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/prompts"
 	"github.com/shifu-factory/shifu/retrieval"
 )
@@ -30,7 +29,7 @@ type Searcher interface {
 
 // Store keeps conversations.
 type Store interface {
-	CreateConversation(ctx context.Context, tenant int64, c postgres.NewConversation) (int64, error)
+	CreateConversation(ctx context.Context, tenant int64, c shifu.Conversation) (int64, error)
 	ConversationByExternal(ctx context.Context, tenant int64, channel, external string) (int64, error)
 	History(ctx context.Context, tenant, userID, conversation int64, limit int) ([]shifu.Turn, error)
 	// Exchange stores the question and answer, and the gap (a reason, or
@@ -184,7 +183,7 @@ func (s *Service) conversation(ctx context.Context, q shifu.Question, text strin
 		conv, owner = id, 0
 	}
 	if conv == 0 {
-		id, err := s.store.CreateConversation(ctx, q.Tenant, postgres.NewConversation{
+		id, err := s.store.CreateConversation(ctx, q.Tenant, shifu.Conversation{
 			UserID: q.UserID, Channel: q.Channel, External: q.External, Title: text,
 		})
 		return id, s.clientHistory(q.History), err

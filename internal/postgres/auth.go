@@ -368,18 +368,9 @@ func (db *DB) Audit(ctx context.Context, tenant, userID int64, action string, de
 	})
 }
 
-// AuditEntry is one line of the audit log.
-type AuditEntry struct {
-	ID        int64           `json:"id"`
-	Login     string          `json:"login"`
-	Action    string          `json:"action"`
-	Detail    json.RawMessage `json:"detail"`
-	CreatedAt time.Time       `json:"created_at"`
-}
-
 // AuditLog returns the newest entries of the tenant's audit log.
-func (db *DB) AuditLog(ctx context.Context, tenant int64, limit int) ([]AuditEntry, error) {
-	var out []AuditEntry
+func (db *DB) AuditLog(ctx context.Context, tenant int64, limit int) ([]shifu.AuditEntry, error) {
+	var out []shifu.AuditEntry
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT a.id, coalesce(u.login, ''), a.action, a.detail, a.created_at
 			FROM audit a LEFT JOIN users u ON u.id = a.user_id ORDER BY a.id DESC LIMIT $1`, limit)
@@ -388,7 +379,7 @@ func (db *DB) AuditLog(ctx context.Context, tenant int64, limit int) ([]AuditEnt
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var e AuditEntry
+			var e shifu.AuditEntry
 			if err := rows.Scan(&e.ID, &e.Login, &e.Action, &e.Detail, &e.CreatedAt); err != nil {
 				return err
 			}

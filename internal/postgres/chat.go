@@ -12,14 +12,6 @@ import (
 	"github.com/shifu-factory/shifu"
 )
 
-// NewConversation is what starts a conversation.
-type NewConversation struct {
-	UserID   int64  // 0: none (CLI)
-	Channel  string // web | api | cli | slack | dingtalk
-	External string // the channel's thread id
-	Title    string
-}
-
 func nullID(id int64) *int64 {
 	if id <= 0 {
 		return nil
@@ -27,8 +19,9 @@ func nullID(id int64) *int64 {
 	return &id
 }
 
-// CreateConversation starts a conversation and returns its id.
-func (db *DB) CreateConversation(ctx context.Context, tenant int64, c NewConversation) (int64, error) {
+// CreateConversation starts a conversation (its user, channel, external
+// thread id and title) and returns its id.
+func (db *DB) CreateConversation(ctx context.Context, tenant int64, c shifu.Conversation) (int64, error) {
 	if c.Channel == "" {
 		c.Channel = "web"
 	}
@@ -96,35 +89,25 @@ func (db *DB) History(ctx context.Context, tenant, userID, conversation int64, l
 	return turns, err
 }
 
-// Conversation is one conversation as its owner's history lists it.
-type Conversation struct {
-	ID        int64     `json:"id"`
-	Title     string    `json:"title"` // the first question
-	Channel   string    `json:"channel"`
-	Messages  int       `json:"message_count"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
-
 // conversationCols reads a Conversation; the title is the first question
 // (the stored title, set at creation, is the fallback).
 const conversationCols = `c.id,
 	coalesce(left((SELECT q.content FROM messages q WHERE q.conversation_id = c.id AND q.role = 'user' ORDER BY q.id LIMIT 1), 200), c.title),
 	c.channel, (SELECT count(*) FROM messages n WHERE n.conversation_id = c.id), c.created_at, c.updated_at`
 
-func scanConversation(row pgx.Row) (Conversation, error) {
-	var c Conversation
+func scanConversation(row pgx.Row) (shifu.Conversation, error) {
+	var c shifu.Conversation
 	err := row.Scan(&c.ID, &c.Title, &c.Channel, &c.Messages, &c.CreatedAt, &c.UpdatedAt)
 	return c, err
 }
 
 // Conversations lists a user's own conversations that have messages, most
 // recently active first, at most limit (1–200; default 50).
-func (db *DB) Conversations(ctx context.Context, tenant, userID int64, limit int) ([]Conversation, error) {
+func (db *DB) Conversations(ctx context.Context, tenant, userID int64, limit int) ([]shifu.Conversation, error) {
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	out := []Conversation{}
+	out := []shifu.Conversation{}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT `+conversationCols+` FROM conversations c
 			WHERE c.user_id = $1 AND EXISTS (SELECT FROM messages m WHERE m.conversation_id = c.id)
@@ -212,8 +195,8 @@ func (db *DB) Exchange(ctx context.Context, tenant, conversation, userID int64, 
 // oldest first. userID 0 reads only conversations without a user (the CLI's).
 // Another user's conversation, even in the same tenant, is not found: the
 // store checks ownership so no caller can forget to.
-func (db *DB) Messages(ctx context.Context, tenant, userID, conversation int64) (Conversation, []Message, error) {
-	var conv Conversation
+func (db *DB) Messages(ctx context.Context, tenant, userID, conversation int64) (shifu.Conversation, []Message, error) {
+	var conv shifu.Conversation
 	out := []Message{}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var err error
@@ -248,7 +231,7 @@ func (db *DB) Messages(ctx context.Context, tenant, userID, conversation int64) 
 		return rows.Err()
 	})
 	if err != nil {
-		return Conversation{}, nil, fmt.Errorf("messages: %w", err)
+		return shifu.Conversation{}, nil, fmt.Errorf("messages: %w", err)
 	}
 	return conv, out, nil
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
 )
 
@@ -30,7 +29,7 @@ func TestConversationsAreTheOwners(t *testing.T) {
 	}
 	start := func(tenant, user int64, qs ...string) int64 {
 		t.Helper()
-		id, err := db.CreateConversation(ctx, tenant, postgres.NewConversation{UserID: user, Channel: "web", Title: "placeholder"})
+		id, err := db.CreateConversation(ctx, tenant, shifu.Conversation{UserID: user, Channel: "web", Title: "placeholder"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -53,7 +53,7 @@ func TestReadOnlyDatabaseIsUnavailable(t *testing.T) {
 	if err := ro.Writable(ctx); !errors.Is(err, shifu.ErrUnavailable) {
 		t.Fatalf("read-only database: Writable = %v, want unavailable", err)
 	}
-	if _, err := ro.CreateConversation(ctx, ten.ID, postgres.NewConversation{Channel: "web", Title: "x"}); !errors.Is(err, shifu.ErrUnavailable) {
+	if _, err := ro.CreateConversation(ctx, ten.ID, shifu.Conversation{Channel: "web", Title: "x"}); !errors.Is(err, shifu.ErrUnavailable) {
 		t.Fatalf("write to a read-only database: %v, want unavailable", err)
 	}
 }

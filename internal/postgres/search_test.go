@@ -194,7 +194,7 @@ func TestGaps(t *testing.T) {
 	c := newCorpus(t)
 	ctx := context.Background()
 	a, b := c.tenant(t, "eps"), c.tenant(t, "zeta")
-	conv, err := c.db.CreateConversation(ctx, a, postgres.NewConversation{Channel: "cli"})
+	conv, err := c.db.CreateConversation(ctx, a, shifu.Conversation{Channel: "cli"})
 	if err != nil {
 		t.Fatal(err)
 	}
