@@ -243,7 +243,7 @@ func (s *Service) add(ctx context.Context, tenant int64, u shifu.Upload) (doc sh
 		Of:       u.Of,
 		Check:    check,
 		Original: func(id int64, put func([]byte) error) error { return sp.seal(key, sealContext(tenant, id), put) },
-		Enqueue:  s.enqueue,
+		Jobs:     s.river,
 	})
 }
 
@@ -324,7 +324,7 @@ func (s *Service) Reingest(ctx context.Context, tenant, id int64) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Requeue(ctx, tenant, d.VersionID, s.enqueue)
+	return s.db.Requeue(ctx, tenant, d.VersionID, s.river)
 }
 
 // sealContext binds a sealed original to its tenant and stored version (the

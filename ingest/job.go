@@ -7,22 +7,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/ingest/chunk"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
-
-// jobArgs names the document to ingest. It carries ids only: the bytes stay
-// sealed in the database.
-type jobArgs struct {
-	Tenant   int64 `json:"tenant"`
-	Document int64 `json:"document"`
-}
-
-func (jobArgs) Kind() string { return postgres.IngestJobKind }
 
 // maxAttempts is how many times a document's ingest is tried. With
 // retryDelay the attempts span about two hours, so an outage of the embedding
@@ -47,31 +37,16 @@ const staleBeats = 6
 // over (its heartbeats were missed long enough to be taken for dead).
 var errLost = errors.New("the job was taken over by another worker")
 
-func (s *Service) enqueue(ctx context.Context, tx pgx.Tx, doc int64) error {
-	tenant, err := txTenant(ctx, tx)
-	if err != nil {
-		return err
-	}
-	_, err = s.river.InsertTx(ctx, tx, jobArgs{Tenant: tenant, Document: doc}, nil)
-	return err
-}
-
-func txTenant(ctx context.Context, tx pgx.Tx) (int64, error) {
-	var t int64
-	err := tx.QueryRow(ctx, "SELECT app_tenant()").Scan(&t)
-	return t, err
-}
-
 type worker struct {
-	river.WorkerDefaults[jobArgs]
+	river.WorkerDefaults[postgres.IngestJob]
 	s *Service
 }
 
-func (w *worker) NextRetry(job *river.Job[jobArgs]) time.Time {
+func (w *worker) NextRetry(job *river.Job[postgres.IngestJob]) time.Time {
 	return time.Now().Add(retryDelay(job.Attempt))
 }
 
-func (w *worker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
+func (w *worker) Work(ctx context.Context, job *river.Job[postgres.IngestJob]) error {
 	if !w.s.fair.enter(job.Args.Tenant, func() bool {
 		waiting, err := w.s.db.OthersWaiting(ctx, postgres.IngestJobKind, job.Args.Tenant)
 		return err != nil || waiting // unsure: leave the worker to the others

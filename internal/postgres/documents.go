@@ -57,9 +57,8 @@ type NewDocument struct {
 	// id is bound into the ciphertext), handing each sealed segment in turn
 	// to put, which stores it in the same transaction.
 	Original func(versionID int64, put func(sealed []byte) error) error
-	// Enqueue schedules ingest inside the same transaction, so a version is
-	// never stored without its job, nor a job without its version.
-	Enqueue func(ctx context.Context, tx pgx.Tx, versionID int64) error
+	// Jobs takes the version's ingest job, in the same transaction.
+	Jobs Jobs
 }
 
 // CreateDocument stores an upload as the next version of a document (a new
@@ -91,7 +90,7 @@ func (db *DB) CreateDocument(ctx context.Context, tenant int64, n NewDocument) (
 			}
 			existing.Status, existing.Error, existing.Progress = shifu.StatusQueued, "", shifu.Progress{}
 			doc = existing
-			return n.Enqueue(ctx, tx, existing.VersionID)
+			return insertIngest(ctx, tx, n.Jobs, tenant, existing.VersionID)
 		case err == nil:
 			doc, dup = existing, true
 			return nil
@@ -165,7 +164,7 @@ func (db *DB) CreateDocument(ctx context.Context, tenant int64, n NewDocument) (
 		if doc, err = scanDoc(tx.QueryRow(ctx, `SELECT `+docColumns+docFrom+` WHERE d.id = $1`, id)); err != nil {
 			return err
 		}
-		return n.Enqueue(ctx, tx, id)
+		return insertIngest(ctx, tx, n.Jobs, tenant, id)
 	})
 	if err != nil {
 		return doc, false, fmt.Errorf("store document %s: %w", n.Doc.Name, classify(err))
@@ -321,9 +320,9 @@ func (db *DB) OriginalSegment(ctx context.Context, tenant, versionID, seq int64)
 	return sealed, err
 }
 
-// Requeue marks a stored version queued again and schedules its ingest
-// (re-ingest).
-func (db *DB) Requeue(ctx context.Context, tenant, versionID int64, enqueue func(ctx context.Context, tx pgx.Tx, versionID int64) error) error {
+// Requeue marks a stored version queued again and puts its ingest job into
+// jobs in the same transaction (re-ingest).
+func (db *DB) Requeue(ctx context.Context, tenant, versionID int64, jobs Jobs) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'queued', error = '', progress = '{}', updated_at = now() WHERE id = $1`, versionID)
 		if err != nil {
@@ -332,7 +331,7 @@ func (db *DB) Requeue(ctx context.Context, tenant, versionID int64, enqueue func
 		if tag.RowsAffected() == 0 {
 			return shifu.Errorf(shifu.ErrNotFound, "stored version %d not found", versionID)
 		}
-		return enqueue(ctx, tx, versionID)
+		return insertIngest(ctx, tx, jobs, tenant, versionID)
 	})
 }
 

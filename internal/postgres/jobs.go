@@ -7,10 +7,34 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // IngestJobKind is the River job kind of a document's ingest.
 const IngestJobKind = "ingest"
+
+// IngestJob is a stored version's ingest job. It carries ids only: the bytes
+// stay sealed in the database. CreateDocument and Requeue insert it in the
+// version's own transaction; ingest's workers run it.
+type IngestJob struct {
+	Tenant   int64 `json:"tenant"`
+	Document int64 `json:"document"` // the version (documents row)
+}
+
+func (IngestJob) Kind() string { return IngestJobKind }
+
+// Jobs is the job queue a version's ingest job goes into, inside the
+// transaction that stores the version (ingest's River client), so a version is
+// never stored without its job, nor a job without its version.
+type Jobs interface {
+	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
+func insertIngest(ctx context.Context, tx pgx.Tx, jobs Jobs, tenant, version int64) error {
+	_, err := jobs.InsertTx(ctx, tx, IngestJob{Tenant: tenant, Document: version}, nil)
+	return err
+}
 
 // liveJobStates are the River states of a job that will still run.
 const liveJobStates = `('available', 'pending', 'running', 'retryable', 'scheduled')`
@@ -63,7 +87,7 @@ func (db *DB) RescueJobs(ctx context.Context, kind string, stale time.Duration) 
 			if err := rows.Scan(&j.ID, &j.Attempt, &args); err != nil {
 				return err
 			}
-			var a struct{ Tenant, Document int64 }
+			var a IngestJob
 			if json.Unmarshal(args, &a) == nil {
 				j.Tenant, j.Document = a.Tenant, a.Document
 			}
