@@ -45,6 +45,7 @@ func count(t *testing.T, f *fixture, sql string, args ...any) int {
 func TestVersionsRollbackDeleteRestorePurge(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t, nil, Options{})
+	wang := postgres.Actor{Name: "Wang"} // at the command line
 	v1, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "cnc-3000.md", Data: []byte("# CNC 3000\n\nThe lubricant is grade walrusoil.\n"), Revision: "A", UserName: "Wang"})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +89,7 @@ func TestVersionsRollbackDeleteRestorePurge(t *testing.T) {
 	}
 
 	// Rollback: version 1 is live again, in one step.
-	if _, err := f.db.Revert(ctx, f.tenant, v1.ID, 1); err != nil {
+	if _, err := f.db.Revert(ctx, f.tenant, v1.ID, 1, wang); err != nil {
 		t.Fatal(err)
 	}
 	if _, docs := found(t, f, "walrusoil"); docs[v1.ID] != 1 {
@@ -97,12 +98,12 @@ func TestVersionsRollbackDeleteRestorePurge(t *testing.T) {
 	if vs, _ := found(t, f, "narwhaloil"); len(vs) != 0 {
 		t.Fatalf("after rollback version 2 is still searched: %v", vs)
 	}
-	if _, err := f.db.Revert(ctx, f.tenant, v1.ID, 7); !errors.Is(err, shifu.ErrNotFound) || !strings.Contains(shifu.Message(err), "kept versions: 1, 2") {
+	if _, err := f.db.Revert(ctx, f.tenant, v1.ID, 7, wang); !errors.Is(err, shifu.ErrNotFound) || !strings.Contains(shifu.Message(err), "kept versions: 1, 2") {
 		t.Fatalf("rollback to a missing version: %v", err)
 	}
 
 	// Soft delete hides at once; restore brings the live version back.
-	if err := f.db.DeleteDocument(ctx, f.tenant, v1.ID, "Wang"); err != nil {
+	if err := f.db.DeleteDocument(ctx, f.tenant, v1.ID, wang); err != nil {
 		t.Fatal(err)
 	}
 	if vs, _ := found(t, f, "walrusoil"); len(vs) != 0 {
@@ -117,7 +118,7 @@ func TestVersionsRollbackDeleteRestorePurge(t *testing.T) {
 	if _, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "x.md", Data: []byte("# x\n\nother\n"), Of: v1.ID}); !errors.Is(err, shifu.ErrConflict) {
 		t.Fatalf("a revision of a deleted document: %v", err)
 	}
-	if err := f.db.Restore(ctx, f.tenant, v1.ID); err != nil {
+	if err := f.db.Restore(ctx, f.tenant, v1.ID, wang); err != nil {
 		t.Fatal(err)
 	}
 	if _, docs := found(t, f, "walrusoil"); docs[v1.ID] != 1 {
@@ -132,7 +133,7 @@ func TestVersionsRollbackDeleteRestorePurge(t *testing.T) {
 		t.Fatalf("after the version purge: %+v", d.Versions)
 	}
 	// A deleted document past retention goes with every row and its originals.
-	if err := f.db.DeleteDocument(ctx, f.tenant, v1.ID, "Wang"); err != nil {
+	if err := f.db.DeleteDocument(ctx, f.tenant, v1.ID, wang); err != nil {
 		t.Fatal(err)
 	}
 	if p, err := f.db.Purge(ctx, f.tenant, time.Now().Add(-time.Hour), time.Time{}); err != nil || len(p.Documents) != 0 {
@@ -155,6 +156,16 @@ func TestVersionsRollbackDeleteRestorePurge(t *testing.T) {
 	}
 	if n := count(t, f, `SELECT count(*) FROM audit WHERE action IN ('document.purge', 'version.purge')`); n != 2 {
 		t.Errorf("%d purges audited, want 2", n)
+	}
+	// Each change is audited in its own transaction (a failed revert not).
+	if n := count(t, f, `SELECT count(*) FROM audit WHERE action = 'document.revert' AND detail->>'version' = '1'`); n != 1 {
+		t.Errorf("%d reverts audited, want 1", n)
+	}
+	if n := count(t, f, `SELECT count(*) FROM audit WHERE action = 'document.delete' AND detail->>'name' = 'cnc-3000.md'`); n != 2 {
+		t.Errorf("%d deletions audited, want 2", n)
+	}
+	if n := count(t, f, `SELECT count(*) FROM audit WHERE action = 'document.restore'`); n != 1 {
+		t.Errorf("%d restores audited, want 1", n)
 	}
 }
 

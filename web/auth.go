@@ -14,6 +14,7 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/auth"
+	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
 const (
@@ -32,6 +33,12 @@ type principal struct {
 }
 
 func (p *principal) tenant() int64 { return p.User.TenantID }
+
+// actor is the principal as a change's author: audited as the user, shown by
+// display name.
+func (p *principal) actor() postgres.Actor {
+	return postgres.Actor{UserID: p.User.ID, Name: displayName(p.User)}
+}
 
 const principalKey = "shifu.principal"
 

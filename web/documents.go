@@ -116,16 +116,10 @@ func (s *Server) deleteDocument(c *gin.Context) {
 		return
 	}
 	p := who(c)
-	d, err := s.o.DB.Document(c, p.tenant(), id)
-	if err != nil {
+	if err := s.o.DB.DeleteDocument(c, p.tenant(), id, p.actor()); err != nil {
 		s.fail(c, err)
 		return
 	}
-	if err := s.o.DB.DeleteDocument(c, p.tenant(), id, displayName(p.User)); err != nil {
-		s.fail(c, err)
-		return
-	}
-	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "document.delete", map[string]any{"id": id, "name": d.Name, "version": d.Version})
 	c.JSON(http.StatusOK, gin.H{"deleted": id})
 }
 
@@ -136,7 +130,7 @@ func (s *Server) restoreDocument(c *gin.Context) {
 		return
 	}
 	p := who(c)
-	if err := s.o.DB.Restore(c, p.tenant(), id); err != nil {
+	if err := s.o.DB.Restore(c, p.tenant(), id, p.actor()); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -145,7 +139,6 @@ func (s *Server) restoreDocument(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "document.restore", map[string]any{"id": id, "name": d.Name, "version": d.Version})
 	c.JSON(http.StatusOK, toJSON(d))
 }
 
@@ -170,7 +163,7 @@ func (s *Server) revertDocument(c *gin.Context) {
 		return
 	}
 	p := who(c)
-	if _, err := s.o.DB.Revert(c, p.tenant(), id, req.Version); err != nil {
+	if _, err := s.o.DB.Revert(c, p.tenant(), id, req.Version, p.actor()); err != nil {
 		s.fail(c, err)
 		return
 	}
@@ -179,7 +172,6 @@ func (s *Server) revertDocument(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "document.revert", map[string]any{"id": id, "name": d.Name, "version": d.Version})
 	c.JSON(http.StatusOK, toJSON(d))
 }
 

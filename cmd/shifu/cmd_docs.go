@@ -165,6 +165,10 @@ func docFlags(ctx context.Context, e *env, name string, args []string, extra fun
 	return t, *id, db, err
 }
 
+// cliActor is the operator at the command line: audited as the CLI, named
+// "cli" where a document records who deleted it.
+func cliActor() postgres.Actor { return postgres.Actor{Name: "cli"} }
+
 var docUsage = map[string]string{
 	"revert":  "shifu revert --tenant NAME --doc ID --version N",
 	"delete":  "shifu delete --tenant NAME --doc ID",
@@ -183,11 +187,10 @@ func cmdRevert(ctx context.Context, e *env, args []string) error {
 	if *version <= 0 {
 		return shifu.Errorf(shifu.ErrInvalid, "--version %d: give the number of a kept version; usage: %s", *version, docUsage["revert"])
 	}
-	d, err := db.Revert(ctx, t.ID, id, *version)
+	d, err := db.Revert(ctx, t.ID, id, *version, cliActor())
 	if err != nil {
 		return err
 	}
-	_ = db.Audit(ctx, t.ID, 0, "document.revert", map[string]any{"id": id, "name": d.Name, "version": d.Version})
 	fmt.Fprintf(e.stdout, "document %d: version %d (%s) is live\n", id, d.Version, d.Name)
 	return nil
 }
@@ -202,10 +205,9 @@ func cmdDelete(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := db.DeleteDocument(ctx, t.ID, id, "cli"); err != nil {
+	if err := db.DeleteDocument(ctx, t.ID, id, cliActor()); err != nil {
 		return err
 	}
-	_ = db.Audit(ctx, t.ID, 0, "document.delete", map[string]any{"id": id, "name": d.Name, "version": d.Version})
 	fmt.Fprintf(e.stdout, "document %d (%s) deleted: restore it with shifu restore --tenant %s --doc %d\n", id, d.Name, t.Name, id)
 	return nil
 }
@@ -216,14 +218,13 @@ func cmdRestore(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := db.Restore(ctx, t.ID, id); err != nil {
+	if err := db.Restore(ctx, t.ID, id, cliActor()); err != nil {
 		return err
 	}
 	d, err := db.Document(ctx, t.ID, id)
 	if err != nil {
 		return err
 	}
-	_ = db.Audit(ctx, t.ID, 0, "document.restore", map[string]any{"id": id, "name": d.Name, "version": d.Version})
 	fmt.Fprintf(e.stdout, "document %d (%s) restored, version %d %s\n", id, d.Name, d.Version, d.Status)
 	return nil
 }

@@ -343,29 +343,38 @@ func (db *DB) RevokeToken(ctx context.Context, tenant, id int64) error {
 	})
 }
 
-// Audit records who did what (logins, uploads, deletions, user and token
-// changes). userID 0 is the operator's CLI: its rows say so ("via": "cli",
-// shown on the admin page) and name no user.
+// Audit records who did what (logins, uploads, user and token changes).
+// userID 0 is the operator's CLI: its rows say so ("via": "cli", shown on the
+// admin page) and name no user. Document changes that take an Actor audit
+// themselves, in their own transaction.
 func (db *DB) Audit(ctx context.Context, tenant, userID int64, action string, detail map[string]any) error {
-	if userID <= 0 {
-		detail = maps.Clone(detail)
-		if detail == nil {
-			detail = map[string]any{}
-		}
-		detail["via"] = "cli"
-	}
-	dj, err := json.Marshal(detail)
-	if err != nil || detail == nil {
-		dj = []byte("{}")
+	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error { return audit(ctx, tx, userID, action, detail) })
+}
+
+func audit(ctx context.Context, tx pgx.Tx, userID int64, action string, detail map[string]any) error {
+	detail = maps.Clone(detail)
+	if detail == nil {
+		detail = map[string]any{}
 	}
 	var uid *int64
 	if userID > 0 {
 		uid = &userID
+	} else {
+		detail["via"] = "cli"
 	}
-	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO audit (user_id, action, detail) VALUES ($1, $2, $3)`, uid, action, dj)
-		return err
-	})
+	dj, err := json.Marshal(detail)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO audit (user_id, action, detail) VALUES ($1, $2, $3)`, uid, action, dj)
+	return err
+}
+
+// Actor is who makes a change: a user (ID, and the name shown for it) or,
+// with ID 0, the operator's CLI.
+type Actor struct {
+	UserID int64
+	Name   string
 }
 
 // AuditLog returns the newest entries of the tenant's audit log.

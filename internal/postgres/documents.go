@@ -654,8 +654,8 @@ func lockHead(ctx context.Context, tx pgx.Tx, id int64) (deleted bool, err error
 }
 
 // Revert makes version n of a document live again, atomically as Publish
-// does. Only a version that was ingested can go live.
-func (db *DB) Revert(ctx context.Context, tenant, id int64, n int) (shifu.Document, error) {
+// does, and audits it. Only a version that was ingested can go live.
+func (db *DB) Revert(ctx context.Context, tenant, id int64, n int, by Actor) (shifu.Document, error) {
 	var d shifu.Document
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		deleted, err := lockHead(ctx, tx, id)
@@ -688,8 +688,10 @@ func (db *DB) Revert(ctx context.Context, tenant, id int64, n int) (shifu.Docume
 		if err := makeLive(ctx, tx, id, vid, true); err != nil {
 			return err
 		}
-		d, err = scanDoc(tx.QueryRow(ctx, `SELECT `+docColumns+docFrom+` WHERE d.id = $1`, vid))
-		return err
+		if d, err = scanDoc(tx.QueryRow(ctx, `SELECT `+docColumns+docFrom+` WHERE d.id = $1`, vid)); err != nil {
+			return err
+		}
+		return audit(ctx, tx, by.UserID, "document.revert", map[string]any{"id": id, "name": d.Name, "version": d.Version})
 	})
 	if err != nil {
 		return d, fmt.Errorf("roll back document %d: %w", id, classify(err))
@@ -712,23 +714,31 @@ func intList(xs []int) string {
 }
 
 // DeleteDocument deletes a document softly: at once no search finds it, and
-// Restore brings it back until Purge removes it for good.
-func (db *DB) DeleteDocument(ctx context.Context, tenant, id int64, by string) error {
+// Restore brings it back until Purge removes it for good. The deletion is
+// audited with the version it showed.
+func (db *DB) DeleteDocument(ctx context.Context, tenant, id int64, by Actor) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		deleted, err := lockHead(ctx, tx, id)
 		if err != nil || deleted {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE document_heads SET deleted_at = now(), deleted_by = $2 WHERE id = $1`, id, by); err != nil {
+		shown, err := shownVersion(ctx, tx, id)
+		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE documents SET status = 'archived', updated_at = now() WHERE head_id = $1 AND status = 'ready'`, id)
-		return err
+		if _, err := tx.Exec(ctx, `UPDATE document_heads SET deleted_at = now(), deleted_by = $2 WHERE id = $1`, id, by.Name); err != nil {
+			return err
+		}
+		if _, err = tx.Exec(ctx, `UPDATE documents SET status = 'archived', updated_at = now() WHERE head_id = $1 AND status = 'ready'`, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, by.UserID, "document.delete", map[string]any{"id": id, "name": shown.Name, "version": shown.Version})
 	})
 }
 
-// Restore brings a deleted document back, its live version searched again.
-func (db *DB) Restore(ctx context.Context, tenant, id int64) error {
+// Restore brings a deleted document back, its live version searched again,
+// audited.
+func (db *DB) Restore(ctx context.Context, tenant, id int64, by Actor) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		deleted, err := lockHead(ctx, tx, id)
 		if err != nil {
@@ -740,9 +750,15 @@ func (db *DB) Restore(ctx context.Context, tenant, id int64) error {
 		if _, err := tx.Exec(ctx, `UPDATE document_heads SET deleted_at = NULL, deleted_by = '' WHERE id = $1`, id); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE documents d SET status = 'ready', updated_at = now() FROM document_heads h
-			WHERE h.id = $1 AND d.id = h.live AND d.status = 'archived'`, id)
-		return err
+		if _, err = tx.Exec(ctx, `UPDATE documents d SET status = 'ready', updated_at = now() FROM document_heads h
+			WHERE h.id = $1 AND d.id = h.live AND d.status = 'archived'`, id); err != nil {
+			return err
+		}
+		shown, err := shownVersion(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, by.UserID, "document.restore", map[string]any{"id": id, "name": shown.Name, "version": shown.Version})
 	})
 }
 
