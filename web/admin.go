@@ -8,7 +8,6 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/auth"
-	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
 func (s *Server) listUsers(c *gin.Context) {
@@ -16,9 +15,6 @@ func (s *Server) listUsers(c *gin.Context) {
 	if err != nil {
 		s.fail(c, err)
 		return
-	}
-	if u == nil {
-		u = []postgres.UserRow{}
 	}
 	c.JSON(http.StatusOK, gin.H{"users": u})
 }
@@ -200,9 +196,6 @@ func (s *Server) listTokens(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if t == nil {
-		t = []postgres.Token{}
-	}
 	c.JSON(http.StatusOK, gin.H{"tokens": t})
 }
 
@@ -251,9 +244,6 @@ func (s *Server) auditLog(c *gin.Context) {
 	if err != nil {
 		s.fail(c, err)
 		return
-	}
-	if a == nil {
-		a = []shifu.AuditEntry{}
 	}
 	c.JSON(http.StatusOK, gin.H{"audit": a})
 }

@@ -91,15 +91,11 @@ func (db *DB) Users(ctx context.Context, tenant int64) ([]UserRow, error) {
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var r UserRow
-			if r.User, err = scanUser(rows, &r.CreatedAt, &r.Disabled); err != nil {
-				return err
-			}
-			out = append(out, r)
-		}
-		return rows.Err()
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (r UserRow, err error) {
+			r.User, err = scanUser(row, &r.CreatedAt, &r.Disabled)
+			return r, err
+		})
+		return err
 	})
 	return out, err
 }
@@ -319,15 +315,11 @@ func (db *DB) Tokens(ctx context.Context, tenant int64) ([]Token, error) {
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var t Token
-			if err := rows.Scan(&t.ID, &t.UserID, &t.Login, &t.Name, &t.CreatedAt, &t.LastUsedAt, &t.Revoked); err != nil {
-				return err
-			}
-			out = append(out, t)
-		}
-		return rows.Err()
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (t Token, err error) {
+			err = row.Scan(&t.ID, &t.UserID, &t.Login, &t.Name, &t.CreatedAt, &t.LastUsedAt, &t.Revoked)
+			return t, err
+		})
+		return err
 	})
 	return out, err
 }
@@ -386,15 +378,11 @@ func (db *DB) AuditLog(ctx context.Context, tenant int64, limit int) ([]shifu.Au
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var e shifu.AuditEntry
-			if err := rows.Scan(&e.ID, &e.Login, &e.Action, &e.Detail, &e.CreatedAt); err != nil {
-				return err
-			}
-			out = append(out, e)
-		}
-		return rows.Err()
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (e shifu.AuditEntry, err error) {
+			err = row.Scan(&e.ID, &e.Login, &e.Action, &e.Detail, &e.CreatedAt)
+			return e, err
+		})
+		return err
 	})
 	return out, err
 }

@@ -76,15 +76,11 @@ func (db *DB) History(ctx context.Context, tenant, userID, conversation int64, l
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var t shifu.Turn
-			if err := rows.Scan(&t.Role, &t.Content); err != nil {
-				return err
-			}
-			turns = append(turns, t)
-		}
-		return rows.Err()
+		turns, err = pgx.AppendRows(turns, rows, func(row pgx.CollectableRow) (t shifu.Turn, err error) {
+			err = row.Scan(&t.Role, &t.Content)
+			return t, err
+		})
+		return err
 	})
 	return turns, err
 }
@@ -115,15 +111,8 @@ func (db *DB) Conversations(ctx context.Context, tenant, userID int64, limit int
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			c, err := scanConversation(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, c)
-		}
-		return rows.Err()
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (shifu.Conversation, error) { return scanConversation(row) })
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("conversations: %w", err)

@@ -30,15 +30,11 @@ func (db *DB) Glossary(ctx context.Context, tenant int64) ([]shifu.GlossaryEntry
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var e shifu.GlossaryEntry
-			if err := rows.Scan(&e.ID, &e.Term, &e.Means, &e.AddedBy, &e.Created); err != nil {
-				return err
-			}
-			out = append(out, e)
-		}
-		return rows.Err()
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (e shifu.GlossaryEntry, err error) {
+			err = row.Scan(&e.ID, &e.Term, &e.Means, &e.AddedBy, &e.Created)
+			return e, err
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("glossary: %w", classify(err))
