@@ -318,13 +318,13 @@ func shareWord(a, b string) bool {
 }
 
 // Reingest queues the ingest of a document's live version again (after a
-// parser or embedder change).
-func (s *Service) Reingest(ctx context.Context, tenant, id int64) error {
+// parser or embedder change), audited as by.
+func (s *Service) Reingest(ctx context.Context, tenant, id int64, by postgres.Actor) error {
 	d, err := s.db.Document(ctx, tenant, id)
 	if err != nil {
 		return err
 	}
-	return s.db.Requeue(ctx, tenant, d.VersionID, s.river)
+	return s.db.Requeue(ctx, tenant, d.VersionID, s.river, by)
 }
 
 // sealContext binds a sealed original to its tenant and stored version (the

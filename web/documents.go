@@ -186,12 +186,11 @@ func (s *Server) reingest(c *gin.Context) {
 		return
 	}
 	p := who(c)
-	if err := s.o.Ingester.Reingest(c, p.tenant(), id); err != nil {
+	if err := s.o.Ingester.Reingest(c, p.tenant(), id, p.actor()); err != nil {
 		s.fail(c, err)
 		return
 	}
 	s.pages.dropDoc(p.tenant(), id)
-	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "document.reingest", map[string]any{"id": id})
 	d, err := s.o.DB.Document(c, p.tenant(), id)
 	if err != nil {
 		s.fail(c, err)

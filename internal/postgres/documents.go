@@ -321,17 +321,22 @@ func (db *DB) OriginalSegment(ctx context.Context, tenant, versionID, seq int64)
 }
 
 // Requeue marks a stored version queued again and puts its ingest job into
-// jobs in the same transaction (re-ingest).
-func (db *DB) Requeue(ctx context.Context, tenant, versionID int64, jobs Jobs) error {
+// jobs in the same transaction (re-ingest), audited.
+func (db *DB) Requeue(ctx context.Context, tenant, versionID int64, jobs Jobs, by Actor) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'queued', error = '', progress = '{}', updated_at = now() WHERE id = $1`, versionID)
+		var head int64
+		err := tx.QueryRow(ctx, `UPDATE documents SET status = 'queued', error = '', progress = '{}', updated_at = now() WHERE id = $1
+			RETURNING head_id`, versionID).Scan(&head)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return shifu.Errorf(shifu.ErrNotFound, "stored version %d not found", versionID)
+		}
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return shifu.Errorf(shifu.ErrNotFound, "stored version %d not found", versionID)
+		if err := insertIngest(ctx, tx, jobs, tenant, versionID); err != nil {
+			return err
 		}
-		return insertIngest(ctx, tx, jobs, tenant, versionID)
+		return audit(ctx, tx, by.UserID, "document.reingest", map[string]any{"id": head})
 	})
 }
 
