@@ -175,24 +175,8 @@ func (s *Service) Stop(ctx context.Context) error {
 // Add stores an upload and queues its ingest. Bad input is refused here, before
 // anything is stored, with an error naming the file, what is wrong and what is
 // accepted. The same bytes again return the stored document and dup = true.
-// Every stored upload is audited (document.upload), whichever channel sent it.
-func (s *Service) Add(ctx context.Context, tenant int64, u shifu.Upload) (shifu.Document, bool, error) {
-	doc, dup, err := s.add(ctx, tenant, u)
-	if err == nil {
-		s.audit(ctx, tenant, u.UserID, "document.upload", map[string]any{"id": doc.ID, "name": doc.Name, "version": doc.Version, "duplicate": dup})
-	}
-	return doc, dup, err
-}
-
-// audit records an action in the tenant's audit log. The action is done by
-// then, so a failure to record it is logged, not returned.
-func (s *Service) audit(ctx context.Context, tenant, userID int64, action string, detail map[string]any) {
-	if err := s.db.Audit(ctx, tenant, userID, action, detail); err != nil {
-		s.log.Warn("audit", "action", action, "err", err)
-	}
-}
-
-func (s *Service) add(ctx context.Context, tenant int64, u shifu.Upload) (doc shifu.Document, dup bool, err error) {
+// Every upload is audited as u.UserID's (0: the CLI), whichever channel sent it.
+func (s *Service) Add(ctx context.Context, tenant int64, u shifu.Upload) (doc shifu.Document, dup bool, err error) {
 	name := filepath.Base(strings.TrimSpace(u.Name))
 	if name == "" || name == "." || name == "/" {
 		return doc, false, shifu.Errorf(shifu.ErrInvalid, "a file name is required")
@@ -257,14 +241,10 @@ func (s *Service) AddNote(ctx context.Context, tenant int64, n shifu.Note, userI
 	if strings.TrimSpace(n.Author) == "" {
 		return shifu.Document{}, false, shifu.Errorf(shifu.ErrInvalid, "note %q: the author is required (notes are cited with their author's name)", n.Title)
 	}
-	d, dup, err := s.add(ctx, tenant, shifu.Upload{
+	return s.Add(ctx, tenant, shifu.Upload{
 		Name: noteName(n.Title), Data: []byte(parse.NoteText(n)), Kind: shifu.KindNote, Title: n.Title,
 		Equipment: n.Equipment, UserID: userID, UserName: n.Author,
 	})
-	if err == nil {
-		s.audit(ctx, tenant, userID, "note.add", map[string]any{"id": d.ID, "title": n.Title})
-	}
-	return d, dup, err
 }
 
 // noteName is the stored name of a note: its title as a Markdown file name,

@@ -66,9 +66,11 @@ type NewDocument struct {
 // all in one transaction. The same bytes uploaded again return the version
 // already stored and change nothing (dup is true), unless its ingest had
 // failed or its job was lost: then it is queued again. The document's live
-// version stays live until the new one is ready.
+// version stays live until the new one is ready. Every upload is audited in
+// the same transaction, as its uploader's.
 func (db *DB) CreateDocument(ctx context.Context, tenant int64, n NewDocument) (doc shifu.Document, dup bool, err error) {
-	err = db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+	store := func(tx pgx.Tx) error {
+		dup = false
 		// Serialise uploads of the same name, so two revisions racing each
 		// other get distinct versions.
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", int32(tenant), n.Doc.Name); err != nil {
@@ -165,11 +167,26 @@ func (db *DB) CreateDocument(ctx context.Context, tenant int64, n NewDocument) (
 			return err
 		}
 		return insertIngest(ctx, tx, n.Jobs, tenant, id)
+	}
+	err = db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		if err := store(tx); err != nil {
+			return err
+		}
+		return auditUpload(ctx, tx, n.Uploader, doc, dup)
 	})
 	if err != nil {
 		return doc, false, fmt.Errorf("store document %s: %w", n.Doc.Name, classify(err))
 	}
 	return doc, dup, nil
+}
+
+// auditUpload records a stored upload (or the same bytes again, dup): a
+// note as note.add, any other file as document.upload.
+func auditUpload(ctx context.Context, tx pgx.Tx, userID int64, d shifu.Document, dup bool) error {
+	if d.Kind == shifu.KindNote {
+		return audit(ctx, tx, userID, "note.add", map[string]any{"id": d.ID, "title": d.Title})
+	}
+	return audit(ctx, tx, userID, "document.upload", map[string]any{"id": d.ID, "name": d.Name, "version": d.Version, "duplicate": dup})
 }
 
 // shownVersion is the version a document shows: its live one, else its
