@@ -49,12 +49,11 @@ func (s *Server) createUser(c *gin.Context) {
 	if name == "" {
 		name = login
 	}
-	u, err := s.o.DB.CreateUser(c, p.tenant(), shifu.User{Login: login, Name: name, Role: req.Role}, hash)
+	u, err := s.o.DB.CreateUser(c, p.tenant(), shifu.User{Login: login, Name: name, Role: req.Role}, hash, p.actor())
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "user.create", map[string]any{"login": u.Login, "role": u.Role})
 	out := gin.H{"user": u}
 	if generated {
 		out["password"] = pw
@@ -76,16 +75,11 @@ func (s *Server) setDisabled(c *gin.Context, disabled bool) {
 		s.fail(c, shifu.Errorf(shifu.ErrInvalid, "you cannot disable yourself"))
 		return
 	}
-	if err := s.o.DB.SetUserDisabled(c, p.tenant(), id, disabled); err != nil {
+	if err := s.o.DB.SetUserDisabled(c, p.tenant(), id, disabled, p.actor()); err != nil {
 		s.fail(c, err)
 		return
 	}
 	s.creds.reset()
-	action := "user.enable"
-	if disabled {
-		action = "user.disable"
-	}
-	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, action, map[string]any{"user_id": id})
 	c.JSON(http.StatusOK, gin.H{"ok": true})
 }
 
@@ -118,12 +112,11 @@ func (s *Server) resetPassword(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if err := s.o.DB.SetPassword(c, p.tenant(), id, hash, 0); err != nil {
+	if err := s.o.DB.SetPassword(c, p.tenant(), id, hash, 0, p.actor()); err != nil {
 		s.fail(c, err)
 		return
 	}
 	s.creds.reset()
-	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "user.password_reset", map[string]any{"user_id": id})
 	out := gin.H{"ok": true}
 	if generated {
 		out["password"] = pw
@@ -148,13 +141,12 @@ func (s *Server) setRole(c *gin.Context) {
 		return
 	}
 	p := who(c)
-	u, err := s.o.DB.SetRole(c, p.tenant(), id, req.Role)
+	u, err := s.o.DB.SetRole(c, p.tenant(), id, req.Role, p.actor())
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
 	s.creds.reset()
-	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "user.role", map[string]any{"user_id": id, "login": u.Login, "role": u.Role})
 	c.JSON(http.StatusOK, gin.H{"user": u})
 }
 
@@ -181,12 +173,11 @@ func (s *Server) changeOwnPassword(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if err := s.o.DB.SetPassword(c, p.tenant(), p.User.ID, hash, p.SessionID); err != nil {
+	if err := s.o.DB.SetPassword(c, p.tenant(), p.User.ID, hash, p.SessionID, p.actor()); err != nil {
 		s.fail(c, err)
 		return
 	}
 	s.creds.reset()
-	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "user.password_change", map[string]any{"user_id": p.User.ID})
 	c.JSON(http.StatusOK, gin.H{"ok": true})
 }
 
@@ -214,12 +205,11 @@ func (s *Server) createToken(c *gin.Context) {
 	}
 	p := who(c)
 	tok, hash := auth.NewToken()
-	row, err := s.o.DB.CreateToken(c, p.tenant(), req.UserID, strings.TrimSpace(req.Name), hash)
+	row, err := s.o.DB.CreateToken(c, p.tenant(), req.UserID, strings.TrimSpace(req.Name), hash, p.actor())
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "token.create", map[string]any{"token_id": row.ID, "login": row.Login})
 	c.JSON(http.StatusCreated, gin.H{"token": tok, "info": row})
 }
 
@@ -230,12 +220,11 @@ func (s *Server) revokeToken(c *gin.Context) {
 		return
 	}
 	p := who(c)
-	if err := s.o.DB.RevokeToken(c, p.tenant(), id); err != nil {
+	if err := s.o.DB.RevokeToken(c, p.tenant(), id, p.actor()); err != nil {
 		s.fail(c, err)
 		return
 	}
 	s.creds.reset()
-	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "token.revoke", map[string]any{"token_id": id})
 	c.JSON(http.StatusOK, gin.H{"ok": true})
 }
 

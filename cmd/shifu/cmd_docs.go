@@ -165,10 +165,6 @@ func docFlags(ctx context.Context, e *env, name string, args []string, extra fun
 	return t, *id, db, err
 }
 
-// cliActor is the operator at the command line: audited as the CLI, named
-// "cli" where a document records who deleted it.
-func cliActor() postgres.Actor { return postgres.Actor{Name: "cli"} }
-
 var docUsage = map[string]string{
 	"revert":  "shifu revert --tenant NAME --doc ID --version N",
 	"delete":  "shifu delete --tenant NAME --doc ID",

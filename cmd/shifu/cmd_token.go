@@ -37,11 +37,10 @@ func cmdToken(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	token, hash := auth.NewToken()
-	row, err := db.CreateToken(ctx, t.ID, u.ID, *label, hash)
+	row, err := db.CreateToken(ctx, t.ID, u.ID, *label, hash, cliActor())
 	if err != nil {
 		return err
 	}
-	_ = db.Audit(ctx, t.ID, 0, "token.create", map[string]any{"token_id": row.ID, "login": u.Login})
 	fmt.Fprintln(e.stdout, token)
 	fmt.Fprintf(e.stderr, "token %d for %s (%s) in tenant %s; shown once, stored only as a hash\n", row.ID, u.Login, u.Role, t.Name)
 	return nil

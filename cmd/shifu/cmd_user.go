@@ -60,11 +60,10 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 	if display == "" {
 		display = *login
 	}
-	u, err := db.CreateUser(ctx, t.ID, shifu.User{Login: strings.TrimSpace(*login), Name: display, Role: r}, hash)
+	u, err := db.CreateUser(ctx, t.ID, shifu.User{Login: strings.TrimSpace(*login), Name: display, Role: r}, hash, cliActor())
 	if err != nil {
 		return err
 	}
-	_ = db.Audit(ctx, t.ID, 0, "user.create", map[string]any{"login": u.Login, "role": u.Role})
 	fmt.Fprintf(e.stdout, "user %s (%s) created in tenant %s\n", u.Login, u.Role, t.Name)
 	if generated {
 		fmt.Fprintf(e.stdout, "password: %s\n(shown once; it is stored only as a hash)\n", pw)
@@ -117,10 +116,9 @@ func cmdUserPasswd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := db.SetPassword(ctx, t.ID, id, hash, 0); err != nil {
+	if err := db.SetPassword(ctx, t.ID, id, hash, 0, cliActor()); err != nil {
 		return err
 	}
-	_ = db.Audit(ctx, t.ID, 0, "user.password_reset", map[string]any{"user_id": id, "login": login})
 	fmt.Fprintf(e.stdout, "password of %s reset; their sessions have ended\n", login)
 	if generated {
 		fmt.Fprintf(e.stdout, "password: %s\n(shown once; it is stored only as a hash)\n", pw)
@@ -141,11 +139,10 @@ func cmdUserRole(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	u, err := db.SetRole(ctx, t.ID, id, shifu.Role(*role))
+	u, err := db.SetRole(ctx, t.ID, id, shifu.Role(*role), cliActor())
 	if err != nil {
 		return err
 	}
-	_ = db.Audit(ctx, t.ID, 0, "user.role", map[string]any{"user_id": id, "login": login, "role": u.Role})
 	fmt.Fprintf(e.stdout, "%s is now %s\n", login, u.Role)
 	return nil
 }

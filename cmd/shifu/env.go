@@ -385,3 +385,7 @@ func (e *env) startIngest(ctx context.Context, workers int) (*ingest.Service, fu
 		cancel()
 	}, nil
 }
+
+// cliActor is the operator at the command line: audited as the CLI, named
+// "cli" where a document records who deleted it.
+func cliActor() postgres.Actor { return postgres.Actor{Name: "cli"} }

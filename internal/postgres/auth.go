@@ -22,8 +22,9 @@ func scanUser(row pgx.Row, extra ...any) (shifu.User, error) {
 }
 
 // CreateUser adds a user to the tenant with an already hashed password ("" for
-// none: bot users cannot log in).
-func (db *DB) CreateUser(ctx context.Context, tenant int64, u shifu.User, passwordHash string) (shifu.User, error) {
+// none: bot users cannot log in). Like every change to users and tokens
+// below, it is audited as by's in its own transaction.
+func (db *DB) CreateUser(ctx context.Context, tenant int64, u shifu.User, passwordHash string, by Actor) (shifu.User, error) {
 	if !u.Role.Valid() {
 		return u, shifu.Errorf(shifu.ErrInvalid, "role %q: accepted roles are worker, supervisor and admin", u.Role)
 	}
@@ -35,7 +36,10 @@ func (db *DB) CreateUser(ctx context.Context, tenant int64, u shifu.User, passwo
 		var err error
 		out, err = scanUser(tx.QueryRow(ctx, `INSERT INTO users AS u (login, name, role, password_hash) VALUES ($1, $2, $3, $4)
 			RETURNING `+userColumns, u.Login, u.Name, u.Role, passwordHash))
-		return err
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, by.UserID, "user.create", map[string]any{"login": out.Login, "role": out.Role})
 	})
 	if err = classify(err); errors.Is(err, shifu.ErrConflict) {
 		return out, shifu.Errorf(shifu.ErrConflict, "user %q already exists", u.Login)
@@ -103,42 +107,55 @@ func (db *DB) Users(ctx context.Context, tenant int64) ([]UserRow, error) {
 // SetUserDisabled disables (or re-enables) a user. Disabling ends the
 // user's sessions and revokes their tokens in the same transaction, for
 // good: enabling the user again brings none of them back.
-func (db *DB) SetUserDisabled(ctx context.Context, tenant, id int64, disabled bool) error {
+func (db *DB) SetUserDisabled(ctx context.Context, tenant, id int64, disabled bool, by Actor) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE users SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END WHERE id = $1`, id, disabled)
 		if err == nil && tag.RowsAffected() == 0 {
 			return shifu.Errorf(shifu.ErrNotFound, "user %d not found", id)
 		}
-		if err != nil || !disabled {
+		if err != nil {
 			return err
+		}
+		if !disabled {
+			return audit(ctx, tx, by.UserID, "user.enable", map[string]any{"user_id": id})
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, id); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE user_id = $1`, id)
-		return err
+		if _, err = tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE user_id = $1`, id); err != nil {
+			return err
+		}
+		return audit(ctx, tx, by.UserID, "user.disable", map[string]any{"user_id": id})
 	})
 }
 
 // SetPassword replaces a user's password hash and ends their sessions but
-// keep (the session that changed its own password; 0: none).
-func (db *DB) SetPassword(ctx context.Context, tenant, id int64, passwordHash string, keep int64) error {
+// keep (the session that changed its own password; 0: none). It is audited
+// as a change when by is the user, else as a reset.
+func (db *DB) SetPassword(ctx context.Context, tenant, id int64, passwordHash string, keep int64, by Actor) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1 AND external = ''`, id, passwordHash)
+		var login string
+		err := tx.QueryRow(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1 AND external = '' RETURNING login`, id, passwordHash).Scan(&login)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return shifu.Errorf(shifu.ErrNotFound, "user %d not found (bot users have no password)", id)
+		}
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return shifu.Errorf(shifu.ErrNotFound, "user %d not found (bot users have no password)", id)
+		if _, err = tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id <> $2`, id, keep); err != nil {
+			return err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id <> $2`, id, keep)
-		return err
+		action := "user.password_reset"
+		if by.UserID == id {
+			action = "user.password_change"
+		}
+		return audit(ctx, tx, by.UserID, action, map[string]any{"user_id": id, "login": login})
 	})
 }
 
 // SetRole changes a user's role. The tenant keeps at least one enabled
 // admin.
-func (db *DB) SetRole(ctx context.Context, tenant, id int64, role shifu.Role) (shifu.User, error) {
+func (db *DB) SetRole(ctx context.Context, tenant, id int64, role shifu.Role, by Actor) (shifu.User, error) {
 	var u shifu.User
 	if !role.Valid() {
 		return u, shifu.Errorf(shifu.ErrInvalid, "role %q: accepted roles are worker, supervisor and admin", role)
@@ -163,7 +180,7 @@ func (db *DB) SetRole(ctx context.Context, tenant, id int64, role shifu.Role) (s
 		if admins == 0 {
 			return shifu.Errorf(shifu.ErrConflict, "%s is the last admin: make another user admin first", u.Login)
 		}
-		return nil
+		return audit(ctx, tx, by.UserID, "user.role", map[string]any{"user_id": id, "login": u.Login, "role": u.Role})
 	})
 	if err != nil {
 		return u, fmt.Errorf("set role of user %d: %w", id, classify(err))
@@ -258,7 +275,7 @@ type Token struct {
 }
 
 // CreateToken stores the hash of a new bearer token for a user of the tenant.
-func (db *DB) CreateToken(ctx context.Context, tenant, userID int64, name string, hash []byte) (Token, error) {
+func (db *DB) CreateToken(ctx context.Context, tenant, userID int64, name string, hash []byte, by Actor) (Token, error) {
 	t := Token{UserID: userID, Name: name}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT login FROM users WHERE id = $1 AND disabled_at IS NULL`, userID).Scan(&t.Login); err != nil {
@@ -267,8 +284,11 @@ func (db *DB) CreateToken(ctx context.Context, tenant, userID int64, name string
 			}
 			return err
 		}
-		return tx.QueryRow(ctx, `INSERT INTO api_tokens (user_id, name, token_hash) VALUES ($1, $2, $3) RETURNING id, created_at`,
-			userID, name, hash).Scan(&t.ID, &t.CreatedAt)
+		if err := tx.QueryRow(ctx, `INSERT INTO api_tokens (user_id, name, token_hash) VALUES ($1, $2, $3) RETURNING id, created_at`,
+			userID, name, hash).Scan(&t.ID, &t.CreatedAt); err != nil {
+			return err
+		}
+		return audit(ctx, tx, by.UserID, "token.create", map[string]any{"token_id": t.ID, "login": t.Login})
 	})
 	if err != nil {
 		return t, fmt.Errorf("create token: %w", classify(err))
@@ -325,13 +345,16 @@ func (db *DB) Tokens(ctx context.Context, tenant int64) ([]Token, error) {
 }
 
 // RevokeToken stops a token from working.
-func (db *DB) RevokeToken(ctx context.Context, tenant, id int64) error {
+func (db *DB) RevokeToken(ctx context.Context, tenant, id int64, by Actor) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1`, id)
 		if err == nil && tag.RowsAffected() == 0 {
 			return shifu.Errorf(shifu.ErrNotFound, "token %d not found", id)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, by.UserID, "token.revoke", map[string]any{"token_id": id})
 	})
 }
 

@@ -176,14 +176,14 @@ func TestBotUser(t *testing.T) {
 		t.Fatalf("tenant b: %+v %v", ub, err)
 	}
 	// A person whose login happens to be the identity is not taken over.
-	if _, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "dingtalk:k:s1", Role: shifu.RoleAdmin}, "h"); err != nil {
+	if _, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "dingtalk:k:s1", Role: shifu.RoleAdmin}, "h", postgres.Actor{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.BotUser(ctx, a.ID, "dingtalk:k:s1", ""); !errors.Is(err, shifu.ErrConflict) {
 		t.Fatalf("login squatting: %v", err)
 	}
 	// A disabled bot user is refused.
-	if err := db.SetUserDisabled(ctx, a.ID, u.ID, true); err != nil {
+	if err := db.SetUserDisabled(ctx, a.ID, u.ID, true, postgres.Actor{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.BotUser(ctx, a.ID, "slack:T1:U1", ""); !errors.Is(err, shifu.ErrForbidden) {
