@@ -55,9 +55,6 @@ func cmdGlossary(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		if *asJSON {
-			if gs == nil {
-				gs = []shifu.GlossaryEntry{}
-			}
 			return json.NewEncoder(e.stdout).Encode(gs)
 		}
 		for _, g := range gs {
