@@ -12,7 +12,7 @@ export SHIFU_CORPUS=${SHIFU_CORPUS:-$HOME/.cache/shifu-corpus}
 if [ -f ../shared/eval/fetch-corpus.sh ] && [ ! -d "$SHIFU_CORPUS/docs" ]; then
   bash ../shared/eval/fetch-corpus.sh "$SHIFU_CORPUS" ||
     { apt-get update -qq && bash ../shared/eval/fetch-corpus.sh "$SHIFU_CORPUS"; } ||
-    echo "test: corpus not fetched; the corpus tests will skip" >&2
+    echo "test: corpus not fetched; the corpus tests will skip (and fail under CI=true)" >&2
 fi
 # The bilingual dictionary scripts/deps.sh builds (tests that need it fail under CI=true without it).
 export SHIFU_DICT=${SHIFU_DICT:-$PWD/${DATA:-.data}/cedict.txt}
