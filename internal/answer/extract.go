@@ -29,6 +29,8 @@ const (
 	nearBest      = 0.3 // more sentences of a passage: at least this share of its best
 	secondSource  = 0.6 // a second passage: its best at least this share of the first's
 	otherLang     = 0.8 // a passage in another language than the question's
+	topicShare    = 0.5 // a term every sentence of a passage holds counts this much less
+	headingShare  = 0.6 // a term of the passage's heading counts this much
 )
 
 // limits are the sentences (or table rows) and characters quoted in all.
@@ -55,7 +57,7 @@ func units(body string) []unit {
 	var out []unit
 	var prose strings.Builder
 	flush := func() {
-		for _, s := range sentences(prose.String()) {
+		for _, s := range shifu.Sentences(prose.String()) {
 			out = append(out, unit{text: s, pos: len(out)})
 		}
 		prose.Reset()
@@ -132,14 +134,14 @@ func extract(question, lang string, w *retrieval.Weigher, ps []passage) []pick {
 		}
 		us := dedupe(units(p.hit.Body()))
 		best := 0.0
-		own := make([]float64, len(us))
+		texts := make([]string, len(us))
 		for k := range us {
-			s := us[k].text
+			texts[k] = us[k].text
 			if us[k].header != "" {
-				s = us[k].header + "\n" + s
+				texts[k] = us[k].header + "\n" + texts[k]
 			}
-			own[k] = score(s)
 		}
+		own := local(w, p.hit.Heading, texts, score)
 		prior := 1 - rankPrior*float64(i)
 		if lang != "" && p.hit.Language != "" && p.hit.Language != lang {
 			// A worker reads a passage in the question's language first:
@@ -393,4 +395,43 @@ func han(us []unit) bool {
 		}
 	}
 	return h*3 >= l
+}
+
+// local scores each of a passage's sentences by the question's terms it
+// holds, each weighed by retrieval's weight times how little of the passage
+// it is about: a term of the passage's heading, or one that most of its
+// sentences hold, names the topic that found the passage, not the sentence
+// that answers (a one-shot timer's page says "one-shot" in its title
+// sentence; the answer says what the input does while it runs).
+func local(w *retrieval.Weigher, heading string, texts []string, score func(string) float64) []float64 {
+	out := make([]float64, len(texts))
+	if w == nil {
+		for k, t := range texts {
+			out[k] = score(t)
+		}
+		return out
+	}
+	sets := make([]map[string]bool, len(texts))
+	n := map[string]int{}
+	for k, t := range texts {
+		sets[k] = w.Terms(t)
+		for term := range sets[k] {
+			n[term]++
+		}
+	}
+	head := w.Terms(heading)
+	for k, t := range texts {
+		got := 0.0
+		for term := range sets[k] {
+			f := 1 - topicShare*float64(n[term]-1)/float64(max(len(texts)-1, 1))
+			if head[term] {
+				f *= headingShare
+			}
+			got += f * w.Weight(map[string]bool{term: true})
+		}
+		// What the sentence covers beyond whole terms (a word's characters
+		// standing in for it) counts as it is.
+		out[k] = got + max(score(t)-w.Weight(sets[k]), 0)
+	}
+	return out
 }
