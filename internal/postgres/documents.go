@@ -58,7 +58,7 @@ type NewDocument struct {
 	// to put, which stores it in the same transaction.
 	Original func(versionID int64, put func(sealed []byte) error) error
 	// Jobs takes the version's ingest job, in the same transaction.
-	Jobs Jobs
+	Jobs JobQueue
 }
 
 // CreateDocument stores an upload as the next version of a document (a new
@@ -339,7 +339,7 @@ func (db *DB) OriginalSegment(ctx context.Context, tenant, versionID, seq int64)
 
 // Requeue marks a stored version queued again and puts its ingest job into
 // jobs in the same transaction (re-ingest), audited.
-func (db *DB) Requeue(ctx context.Context, tenant, versionID int64, jobs Jobs, by Actor) error {
+func (db *DB) Requeue(ctx context.Context, tenant, versionID int64, jobs JobQueue, by Actor) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var head int64
 		err := tx.QueryRow(ctx, `UPDATE documents SET status = 'queued', error = '', progress = '{}', updated_at = now() WHERE id = $1

@@ -24,17 +24,21 @@ type IngestJob struct {
 
 func (IngestJob) Kind() string { return IngestJobKind }
 
-// Jobs is the job queue a version's ingest job goes into, inside the
+// JobQueue is the job queue a version's ingest job goes into, inside the
 // transaction that stores the version (ingest's River client), so a version is
 // never stored without its job, nor a job without its version.
-type Jobs interface {
+type JobQueue interface {
 	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 }
 
-func insertIngest(ctx context.Context, tx pgx.Tx, jobs Jobs, tenant, version int64) error {
+func insertIngest(ctx context.Context, tx pgx.Tx, jobs JobQueue, tenant, version int64) error {
 	_, err := jobs.InsertTx(ctx, tx, IngestJob{Tenant: tenant, Document: version}, nil)
 	return err
 }
+
+// NoticeJobKind is the River job kind of telling a bot thread that a note
+// answers what was asked there.
+const NoticeJobKind = "gap_notice"
 
 // liveJobStates are the River states of a job that will still run.
 const liveJobStates = `('available', 'pending', 'running', 'retryable', 'scheduled')`
