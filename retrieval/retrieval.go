@@ -112,7 +112,7 @@ type Options struct {
 
 	Reranker  model.Reranker // optional: reorders the fused top RerankTop
 	RerankTop int
-	Chat      model.Chat // optional: rewrites follow-ups, translates
+	Chat      model.Chat // optional: rewrites follow-ups, translates first questions into the library's other language
 	Logger    *slog.Logger
 }
 
@@ -252,6 +252,8 @@ type Searcher struct {
 	opt      Options
 	headings *headingTerms
 	plant    plantGlossary
+	langs    langCache
+	trans    transCache
 }
 
 // headingTerms caches the analysed terms of heading paths: the heading
@@ -345,13 +347,39 @@ func (s *Searcher) Retrieve(ctx context.Context, tenant int64, q Query) (Result,
 		q.K = 10
 	}
 	res := Result{Queries: []string{text}}
-	var rewrites []string
-	withContext := false
-	// Only a follow-up is rewritten: a first question is searched as asked,
-	// so answering it takes one model call, not two in a row.
-	if s.opt.Chat != nil && len(q.History) > 0 {
-		rewrites = s.rewrite(ctx, text, q.History)
+	// The model's rewrite (a follow-up made self-contained, a first question
+	// translated into the library's other language) is asked for while the
+	// question is searched as asked, so the model's latency and the
+	// search's overlap. The goroutine ends with this call: its context is
+	// cancelled on return and its channel has room for its one answer.
+	var pending chan []string
+	if s.opt.Chat != nil {
+		pending = make(chan []string, 1)
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() { pending <- s.rewrites(rctx, tenant, text, q.History) }()
 	}
+	asked, err := s.candidates(ctx, tenant, text, q.Filter)
+	if err != nil {
+		return res, err
+	}
+	asked.weight = 1
+	runs := []run{asked}
+	res.KeywordOnly = asked.noVector
+	if s.opt.TranslateRun > 0 && s.opt.TranslateWeight > 0 {
+		tr, ok, err := s.translatedRun(ctx, tenant, &runs[0], q.Filter)
+		if err != nil {
+			return res, err
+		}
+		if ok {
+			runs = append(runs, tr)
+		}
+	}
+	var rewrites []string
+	if pending != nil {
+		rewrites = <-pending
+	}
+	withContext := false
 	if len(rewrites) == 0 {
 		// No model to resolve a follow-up ("how long should it cool?"):
 		// search it together with the question before it.
@@ -361,29 +389,14 @@ func (s *Searcher) Retrieve(ctx context.Context, tenant int64, q Query) (Result,
 		}
 	}
 	res.Queries = append(res.Queries, rewrites...)
-
-	var runs []run
-	for i, qt := range res.Queries {
+	for _, qt := range rewrites {
 		r, err := s.candidates(ctx, tenant, qt, q.Filter)
 		if err != nil {
 			return res, err
 		}
-		r.weight = 1
-		if i > 0 {
-			r.weight = 0.8 // rewrites can drift; the words the worker used count most
-			r.context = withContext
-		}
+		r.weight = 0.8 // rewrites can drift; the words the worker used count most
+		r.context = withContext
 		runs = append(runs, r)
-	}
-	res.KeywordOnly = runs[0].noVector
-	if s.opt.TranslateRun > 0 && s.opt.TranslateWeight > 0 {
-		tr, ok, err := s.translatedRun(ctx, tenant, &runs[0], q.Filter)
-		if err != nil {
-			return res, err
-		}
-		if ok {
-			runs = append(runs, tr)
-		}
 	}
 	fused := s.rank(runs)
 	if s.opt.Feedback > 0 && len(runs[0].terms) > 0 {
