@@ -231,14 +231,20 @@ func (c Chunk) Body() string {
 	if c.Heading == "" {
 		return c.Text
 	}
+	if first, rest, ok := strings.Cut(c.Text, "\n"); ok && strings.TrimSpace(rest) != "" && strings.Contains(first, c.Section()) {
+		return rest
+	}
+	return c.Text
+}
+
+// Section is the innermost heading the chunk is under ("G43.2 Apply
+// additional Tool Length Offset"), "" when it has none.
+func (c Chunk) Section() string {
 	last := c.Heading
 	if i := strings.LastIndex(last, " > "); i >= 0 {
 		last = last[i+3:]
 	}
-	if first, rest, ok := strings.Cut(c.Text, "\n"); ok && strings.TrimSpace(rest) != "" && strings.Contains(first, last) {
-		return rest
-	}
-	return c.Text
+	return strings.TrimSpace(last)
 }
 
 // Hit is a chunk found for a question, with the document it came from.

@@ -1,6 +1,7 @@
 package shifu
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -77,4 +78,62 @@ func CheckText(what, s string) error {
 		}
 	}
 	return nil
+}
+
+// Sentences splits text after sentence-ending punctuation and at line ends.
+// A Latin stop ends a sentence only before a space and a word that does not
+// start in lower case, so "2.5 mm" and "e.g. the" stay whole; a semicolon
+// does not end one ("started with a ; or a #"). Retrieval judges
+// whether passages cover a question by their sentences and the answer
+// service quotes them: one rule for both.
+func Sentences(text string) []string {
+	var out []string
+	r := []rune(text)
+	start := 0
+	emit := func(end int) {
+		if s := strings.Join(strings.Fields(string(r[start:end])), " "); s != "" {
+			out = append(out, s)
+		}
+		start = end
+	}
+	for i, c := range r {
+		switch {
+		case c == '\n':
+			emit(i + 1)
+		case strings.ContainsRune("。！？", c):
+			emit(i + 1)
+		case strings.ContainsRune(".!?", c) && (i+1 == len(r) || unicode.IsSpace(r[i+1]) && !lowerNext(r[i+1:])) && !listMark(r[start:i]):
+			emit(i + 1)
+		}
+	}
+	emit(len(r))
+	return out
+}
+
+// listMark reports whether s, before a stop, is only a list number ("5."),
+// which starts a sentence rather than ending one.
+func listMark(s []rune) bool {
+	t := strings.TrimSpace(string(s))
+	if t == "" || len(t) > 3 {
+		return false
+	}
+	for _, c := range t {
+		if !unicode.IsDigit(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerNext reports whether the first letter after leading spaces is lower case.
+func lowerNext(r []rune) bool {
+	for _, c := range r {
+		if c == '\n' {
+			return false
+		}
+		if !unicode.IsSpace(c) {
+			return unicode.IsLower(c)
+		}
+	}
+	return false
 }

@@ -1,6 +1,9 @@
 package shifu
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestLang(t *testing.T) {
 	for in, want := range map[string]string{
@@ -29,5 +32,16 @@ func TestTokens(t *testing.T) {
 		if got := Tokens(in); got != want {
 			t.Errorf("Tokens(%q) = %d, want %d", in, got, want)
 		}
+	}
+}
+
+// TestSentences: a sentence ends at a stop before a capital or a line end,
+// not at a semicolon, an abbreviation before a lower-case word, a decimal
+// point or a list number.
+func TestSentences(t *testing.T) {
+	got := Sentences("A comment line is started with a ; or a # mark. Use e.g. the\nfirst. 5. Set 2.5 mm. 报警了。再试！")
+	want := []string{"A comment line is started with a ; or a # mark.", "Use e.g. the", "first.", "5. Set 2.5 mm.", "报警了。", "再试！"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("sentences = %q\nwant        %q", got, want)
 	}
 }

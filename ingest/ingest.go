@@ -94,6 +94,19 @@ type Options struct {
 	JobTimeout time.Duration
 	// Priority paces jobs while answers are in flight (see Priority).
 	Priority Priority
+	// Jobs are other features' job workers (the bots' gap notices) that
+	// this pipeline's queue client runs, each on a queue of its own (also
+	// with Workers 0: no ingest here). One client per process knows every kind it runs: River's
+	// maintenance leader discards a stuck job whose kind its client does not
+	// know, so a second client would put each other's jobs at risk.
+	Jobs []Jobs
+}
+
+// Jobs is one feature's job workers run by the pipeline's queue client.
+type Jobs struct {
+	Queue    string               // the queue they take jobs from (not River's default: ingest's)
+	Workers  int                  // jobs of the queue at once
+	Register func(*river.Workers) // adds the workers (river.AddWorker)
 }
 
 // clientID names this pipeline among the job queue's clients: host, pid and
@@ -137,14 +150,27 @@ func New(db *postgres.DB, keys Keys, p Parser, a Analyzer, e Embedder, o Options
 		// process of several ran it.
 		ID: clientID(),
 	}
-	if o.Workers > 0 {
+	if o.Workers > 0 || len(o.Jobs) > 0 {
+		// The ingest worker is known even where ingest is not worked here,
+		// so this client, as River's leader, rescues stuck ingest jobs
+		// rather than discard them.
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &worker{s: s})
 		cfg.Workers = workers
-		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Workers}}
-		s.beat = o.Beat
-		if s.beat <= 0 {
-			s.beat = 2 * time.Second
+		cfg.Queues = map[string]river.QueueConfig{}
+		if o.Workers > 0 {
+			cfg.Queues[river.QueueDefault] = river.QueueConfig{MaxWorkers: o.Workers}
+			s.beat = o.Beat
+			if s.beat <= 0 {
+				s.beat = 2 * time.Second
+			}
+		}
+		for _, j := range o.Jobs {
+			if j.Queue == river.QueueDefault || j.Workers <= 0 || j.Register == nil {
+				return nil, fmt.Errorf("ingest: jobs of queue %q: need a queue of their own, workers and a Register", j.Queue)
+			}
+			j.Register(workers)
+			cfg.Queues[j.Queue] = river.QueueConfig{MaxWorkers: j.Workers}
 		}
 	}
 	c, err := river.NewClient(riverpgxv5.New(db.Pool()), cfg)

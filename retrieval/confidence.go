@@ -49,6 +49,31 @@ func (s *Searcher) confidence(r run, hits []shifu.Hit) float64 {
 	return best
 }
 
+// focusHits is how many of the first hits focus reads.
+const focusHits = 3
+
+// focus is the largest share of the question's own words that two adjacent
+// sentences of one of the first hits hold, by w's weights, whole words and
+// glossary synonyms only. Coverage counts a chunk's words wherever they are
+// and credits characters for words no chunk holds, so a question about
+// something the manuals never mention (车间的空压机多久换机油) is "covered"
+// by a page that holds 机, 油 and 换 apart; an answer has the question's
+// words together, in the sentence that answers and the one before it.
+func focus(w *Weigher, hits []shifu.Hit) float64 {
+	best := 0.0
+	for _, h := range hits[:min(focusHits, len(hits))] {
+		ss := shifu.Sentences(h.Body())
+		for k := range ss {
+			t := ss[k]
+			if k+1 < len(ss) {
+				t += "\n" + ss[k+1]
+			}
+			best = max(best, w.Holds(t))
+		}
+	}
+	return best
+}
+
 // holds returns the terms of h's chunk that coverage looks for: from the
 // lexical search when it found the chunk (terms too common to search,
 // BM25.MaxDF, are missing there; they weigh little), else by analysing its

@@ -137,3 +137,52 @@ func TestConfidenceTwoPassages(t *testing.T) {
 		t.Fatalf("abstain %v, confidence %.2f (first hit alone %.2f), hits %v", both.Abstain, both.Confidence, first.Confidence, both.Hits)
 	}
 }
+
+// TestFocusNeedsTheQuestionsWords: a chunk's heading path is searched with
+// it, and a long path ("II Usage > User Interface Programming > Filter
+// Programs") shares words with questions its text has nothing to say about.
+// A question covered only by a heading abstains; the same words in a
+// sentence of the text answer it.
+func TestFocusNeedsTheQuestionsWords(t *testing.T) {
+	ctx := context.Background()
+	a, err := sharedAnalyzer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const q = "激光切割机的保护镜片脏了用什么擦？"
+	for _, c := range []struct {
+		heading, body string
+		abstain       bool
+	}{
+		{"激光切割机 > 保护镜片", "用 ip 命令查看网卡的地址和路由，用 ping 检查网络是否连通。", true},
+		{"激光切割机 > 保养", "保护镜片脏了，用无水酒精和镜头纸从中心向外擦。", false},
+	} {
+		db, url := pgtest.DB(t)
+		ten := pgtest.Tenant(t, url, "acme")
+		var doc int64
+		err := db.InTenant(ctx, ten.ID, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `INSERT INTO documents (name, kind, sha256, size, status) VALUES ('m.md', 'manual', 'x', 1, 'ready') RETURNING id`).Scan(&doc)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := c.heading + "\n" + c.body
+		rows := []postgres.ChunkRow{
+			{Chunk: shifu.Chunk{Ord: 0, Text: text, Heading: c.heading, PageStart: 1, PageEnd: 1}, Terms: a.Terms(text)},
+			{Chunk: shifu.Chunk{Ord: 10, Text: "打印机：用 CUPS 添加和配置打印机。", PageStart: 2, PageEnd: 2}, Terms: a.Terms("打印机：用 CUPS 添加和配置打印机。")},
+		}
+		if err := db.StoreChunks(ctx, ten.ID, doc, postgres.Meta{}, rows); err != nil {
+			t.Fatal(err)
+		}
+		r, err := New(db, a, nil, Options{}).Retrieve(ctx, ten.ID, Query{Text: q, K: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Abstain != c.abstain {
+			t.Errorf("%q under %q: abstain %v (confidence %.2f, focus %.2f), want %v", c.body, c.heading, r.Abstain, r.Confidence, r.Focus, c.abstain)
+		}
+		if c.abstain && r.Confidence < Defaults().AbstainBelowZh {
+			t.Errorf("heading only: confidence %.2f is under the threshold: the test no longer shows focus at work", r.Confidence)
+		}
+	}
+}

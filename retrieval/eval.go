@@ -123,6 +123,7 @@ type Outcome struct {
 	Abstained bool
 	// Confidence is what the abstention threshold was compared with.
 	Confidence float64
+	Focus      float64 // and what the focus threshold was
 	Latency    time.Duration
 	Rank       int // 1-based rank of the first hit; 0: none in the list
 }
@@ -136,7 +137,7 @@ func Evaluate(ctx context.Context, s *Searcher, tenant int64, qs []EvalQuestion,
 		if err != nil {
 			return out, fmt.Errorf("question %s: %w", q.ID, err)
 		}
-		o := Outcome{Question: q, Hits: r.Hits, Abstained: r.Abstain, Confidence: r.Confidence, Latency: time.Since(start)}
+		o := Outcome{Question: q, Hits: r.Hits, Abstained: r.Abstain, Confidence: r.Confidence, Focus: r.Focus, Latency: time.Since(start)}
 		if q.Answerable {
 			for i, h := range r.Hits {
 				if IsHit(q, h) {

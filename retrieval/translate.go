@@ -18,6 +18,7 @@ import (
 type group struct {
 	alts   [][]string
 	weight float64
+	plant  bool // from the tenant's glossary, not the dictionary
 }
 
 // groupWeights weighs a run's translation groups for coverage as termWeights
@@ -120,7 +121,7 @@ func (s *Searcher) translate(text string, plant []terms.Translation, qterms []st
 			}
 		}
 		if any {
-			grs = append(grs, group{alts: tr.Alts, weight: w})
+			grs = append(grs, group{alts: tr.Alts, weight: w, plant: tr.Plant})
 			src = append(src, tr.Word)
 		}
 	}

@@ -1,5 +1,11 @@
 package retrieval
 
+import (
+	"slices"
+
+	"github.com/shifu-factory/shifu/internal/terms"
+)
+
 // Weigher scores any text (a sentence, a table row) by the share of the
 // question's vocabulary it holds, with the weights confidence uses: rarity,
 // glossary synonyms, and a question's word no chunk holds credited for the
@@ -12,6 +18,10 @@ type Weigher struct {
 	weights  []float64
 	total    float64
 	backoff  float64
+	// The question's words in the other language (translation and plant
+	// glossary groups, see translate) and their weights.
+	groups []float64
+	gtotal float64
 }
 
 // weigher is nil when the question has no term to weigh.
@@ -20,7 +30,11 @@ func (s *Searcher) weigher(r run) *Weigher {
 	if total == 0 {
 		return nil
 	}
-	return &Weigher{analyzer: s.analyzer, r: r, weights: weights, total: total, backoff: max(s.opt.BM25.Backoff, 0)}
+	w := &Weigher{analyzer: s.analyzer, r: r, weights: weights, total: total, backoff: max(s.opt.BM25.Backoff, 0)}
+	if len(r.groups) > 0 {
+		w.groups, w.gtotal = s.groupWeights(r)
+	}
+	return w
 }
 
 // Cover returns the weighted share, 0 to 1, of the question that text holds.
@@ -89,4 +103,32 @@ func (w *Weigher) Weight(ts map[string]bool) float64 {
 		}
 	}
 	return got / w.total
+}
+
+// Holds is the weighted share, 0 to 1, of the question's words that text
+// holds whole: its own words or their glossary synonyms, or (judged apart,
+// as confidence does) the plant glossary's words for them. Unlike Cover it
+// credits no characters standing in for a word, nor the dictionary's
+// translations: a question about a laser cutter's lens is "covered" in
+// English by a filter page's lens and laser; what the plant says its words
+// mean is not a guess.
+func (w *Weigher) Holds(text string) float64 {
+	if w == nil {
+		return 0
+	}
+	got := w.Weight(w.Terms(text))
+	if w.gtotal > 0 {
+		have := map[string]bool{}
+		for _, t := range w.analyzer.Terms(text) {
+			have[t] = true
+		}
+		plant := 0.0
+		for i, g := range w.r.groups {
+			if g.plant && slices.ContainsFunc(g.alts, func(alt []string) bool { return terms.Synonym{Terms: alt}.In(have) }) {
+				plant += w.groups[i]
+			}
+		}
+		got = max(got, plant/w.gtotal)
+	}
+	return got
 }

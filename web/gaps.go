@@ -55,7 +55,7 @@ func (s *Server) answerGap(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := s.o.DB.CloseGap(c, p.tenant(), id, d.VersionID); err != nil {
+	if err := s.o.DB.CloseGap(c, p.tenant(), id, d.VersionID, s.o.Notify); err != nil {
 		s.fail(c, err)
 		return
 	}

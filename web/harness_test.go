@@ -28,6 +28,7 @@ import (
 	"github.com/shifu-factory/shifu/internal/answer"
 	"github.com/shifu-factory/shifu/internal/auth"
 	"github.com/shifu-factory/shifu/internal/bot"
+	"github.com/shifu-factory/shifu/internal/bot/gateway"
 	"github.com/shifu-factory/shifu/internal/keyring"
 	"github.com/shifu-factory/shifu/internal/limit"
 	"github.com/shifu-factory/shifu/internal/model"
@@ -71,6 +72,10 @@ type world struct {
 	users   map[string]shifu.User // "worker", "supervisor", "admin" in acme; "bolt" is bolt's admin
 	tokens  map[string]string
 	renders atomic.Int64
+	ring    *keyring.Ring
+	gw      *gateway.Gateway // with worldOpts.slack
+	notices *gateway.Notices
+	log     logBuffer // what the gateway and notices logged
 }
 
 type worldOpts struct {
@@ -82,6 +87,7 @@ type worldOpts struct {
 	login     [2]int // password checks at once, logins per address a minute (0: defaults)
 	admission *admit.Limiter
 	answerDB  *postgres.DB // the database answers are read from and stored in; default the world's
+	slack     string       // a fake Slack's Web API base URL: the bots' gateway is mounted and notices run
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -132,6 +138,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		tn, wk, err := db.TenantByID(ctx, id)
 		return tn.Name, wk, err
 	})
+	w.ring = ring
 	p, err := sharedParser()
 	if err != nil {
 		t.Fatal(err)
@@ -144,22 +151,6 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := ingest.New(db, ring, p, an, emb, ingest.Options{Workers: 2, MaxBytes: 50 << 20, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	if err := svc.Start(runCtx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stopCtx, c := context.WithTimeout(context.Background(), 20*time.Second)
-		defer c()
-		_ = svc.Stop(stopCtx)
-		cancel()
-	})
-	w.ingest = svc
-
 	var chat model.Chat
 	if !o.noModel {
 		w.model = modeltest.NewServer(t, o.model)
@@ -175,11 +166,45 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		adb = o.answerDB
 	}
 	asker := answer.New(adb, retrieval.New(adb, an, emb, retrieval.Options{}), chat, answer.Options{Timeout: 30 * time.Second})
+	// With a fake Slack, the bots' gateway is mounted and a note answering
+	// a gap asked in a Slack thread is announced there (the notice job run
+	// by the pipeline's queue client, as in shifu serve).
+	var jobs []ingest.Jobs
+	if o.slack != "" {
+		w.gw = gateway.New(db, ring, asker, gateway.Config{PublicURL: slackPublic, SlackAPIURL: o.slack, Logger: w.logs()})
+		t.Cleanup(func() { _ = w.gw.Close(context.Background()) })
+		if w.notices, err = w.gw.Notices(db); err != nil {
+			t.Fatal(err)
+		}
+		jobs = []ingest.Jobs{{Queue: gateway.NoticeQueue, Workers: 1, Register: w.notices.Register}}
+	}
+	svc, err := ingest.New(db, ring, p, an, emb, ingest.Options{Workers: 2, MaxBytes: 50 << 20, Logger: quiet, Jobs: jobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	if err := svc.Start(runCtx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stopCtx, c := context.WithTimeout(context.Background(), 20*time.Second)
+		defer c()
+		_ = svc.Stop(stopCtx)
+		cancel()
+	})
+	w.ingest = svc
+
 	w.bots = bot.New(db, ring, asker, bot.Options{Logger: quiet})
 	t.Cleanup(func() { _ = w.bots.Close(context.Background()) })
-	w.srv, err = web.New(web.Options{DB: db, Asker: asker, Ingester: ingestAdapter{svc}, Renderer: pageAdapter{p, &w.renders},
+	wo := web.Options{DB: db, Asker: asker, Ingester: ingestAdapter{svc}, Renderer: pageAdapter{p, &w.renders},
 		BotAdmin: web.BotService(w.bots), MaxUploadBytes: o.maxUpload, MaxBatchBytes: o.maxBatch, Logger: quiet, Metrics: metrics,
-		Limits: o.limits, LoginChecks: o.login[0], LoginsPerMinute: o.login[1], Admission: o.admission})
+		Limits: o.limits, LoginChecks: o.login[0], LoginsPerMinute: o.login[1], Admission: o.admission}
+	if w.gw != nil {
+		wo.Bots, wo.Notify = w.gw, w.notices.Enqueue
+		w.notices.Start(runCtx)
+		t.Cleanup(w.notices.Stop)
+	}
+	w.srv, err = web.New(wo)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,8 @@ func (j *jobCollector) Describe(ch chan<- *prometheus.Desc) { ch <- j.desc }
 func (j *jobCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	rows, err := j.pool.Query(ctx, `SELECT state::text, count(*) FROM river_job GROUP BY state`)
+	// Only ingest's: the queue also holds the bots' gap notices.
+	rows, err := j.pool.Query(ctx, `SELECT state::text, count(*) FROM river_job WHERE kind = $1 GROUP BY state`, postgres.IngestJobKind)
 	if err != nil {
 		return
 	}

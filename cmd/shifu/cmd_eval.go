@@ -32,6 +32,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	heading := fs.Float64("heading-boost", d.HeadingBoost, "boost for chunks whose heading path holds the question's terms (negative: off)")
 	abstain := fs.Float64("abstain-below", d.AbstainBelow, "abstain when confidence is lower")
 	abstainZh := fs.Float64("abstain-below-zh", d.AbstainBelowZh, "abstain on a Chinese question when confidence is lower")
+	focus := fs.Float64("abstain-focus", d.AbstainFocus, "abstain when no two adjacent sentences of the first hits hold this share of the question's own words (negative: off)")
 	k1 := fs.Float64("k1", d.BM25.K1, "BM25 k1")
 	b := fs.Float64("b", d.BM25.B, "BM25 b")
 	maxDF := fs.Float64("max-df", d.BM25.MaxDF, "BM25: skip query terms in more than this share of chunks")
@@ -85,7 +86,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	o := retrieval.Options{Fusion: retrieval.Fusion(*fusion), Alpha: *alpha, ExactBoost: *exact, HeadingBoost: *heading, AbstainBelow: *abstain, AbstainBelowZh: *abstainZh,
+	o := retrieval.Options{Fusion: retrieval.Fusion(*fusion), Alpha: *alpha, ExactBoost: *exact, HeadingBoost: *heading, AbstainBelow: *abstain, AbstainBelowZh: *abstainZh, AbstainFocus: *focus,
 		BM25: postgres.BM25{K1: *k1, B: *b, MaxDF: *maxDF, Context: *ctxW, Unigram: *unigram, Backoff: *backoff}, DupThreshold: *dup, Candidates: *cands,
 		Feedback: *fb, FeedbackTerms: *fbTerms, FeedbackWeight: *fbWeight, SynonymWeight: *synW, EfSearch: *ef,
 		TranslateWeight: *trW, TranslateUnknown: *trU, TranslateRun: *trRun}
@@ -124,7 +125,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	r := retrieval.Score(outs)
 	if *verbose {
 		for _, o := range outs {
-			fmt.Fprintf(e.stdout, "%-12s rank %-2d abstain %-5v confidence %.2f %s\n", o.Question.ID, o.Rank, o.Abstained, o.Confidence, o.Question.Question)
+			fmt.Fprintf(e.stdout, "%-12s rank %-2d abstain %-5v confidence %.2f focus %.2f %s\n", o.Question.ID, o.Rank, o.Abstained, o.Confidence, o.Focus, o.Question.Question)
 		}
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -163,6 +164,7 @@ type evalLine struct {
 	// Confidence is what the abstention threshold was compared with: the
 	// figure to calibrate it on.
 	Confidence float64 `json:"confidence"`
+	Focus      float64 `json:"focus"`
 }
 
 func writeHits(path string, outs []retrieval.Outcome) error {
@@ -174,7 +176,7 @@ func writeHits(path string, outs []retrieval.Outcome) error {
 	enc.SetEscapeHTML(false)
 	for _, o := range outs {
 		if err := enc.Encode(evalLine{ID: o.Question.ID, Hits: nonNil(o.Hits), Abstained: o.Abstained,
-			LatencyMS: ms(o.Latency), Rank: o.Rank, Confidence: o.Confidence}); err != nil {
+			LatencyMS: ms(o.Latency), Rank: o.Rank, Confidence: o.Confidence, Focus: o.Focus}); err != nil {
 			f.Close()
 			return err
 		}

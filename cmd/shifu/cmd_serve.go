@@ -15,6 +15,7 @@ import (
 	"github.com/shifu-factory/shifu/ingest"
 	"github.com/shifu-factory/shifu/ingest/parse"
 	"github.com/shifu-factory/shifu/internal/admit"
+	"github.com/shifu-factory/shifu/internal/bot/gateway"
 	"github.com/shifu-factory/shifu/internal/limit"
 	"github.com/shifu-factory/shifu/web"
 )
@@ -42,8 +43,31 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err := e.checkKeys(ctx); err != nil {
 		return err
 	}
+	metrics := web.NewMetrics()
+	metrics.WatchJobs(db.Pool())
+	asker, err := e.timedAsker(ctx, log, metrics)
+	if err != nil {
+		return err
+	}
+	l := c.Limits
+	limits := limit.NewAnswers(limit.Config{UserPerMinute: l.UserPerMinute, TenantPerMinute: l.TenantPerMinute,
+		UserTokensPerDay: l.UserTokensPerDay, TenantTokensPerDay: l.TenantTokensPerDay})
+	// One bound on answers in flight for the web, the API and the bots.
+	limiter := e.admitter(c)
+	asker = admit.Wrap(asker, limiter)
+	bots, err := e.bots(ctx, limits.Guard(asker), log)
+	if err != nil {
+		return err
+	}
+	// A note answering a gap asked in a Slack thread is announced there by a
+	// job the ingest pipeline's queue client runs (one client per process).
+	notices, err := bots.Notices(db)
+	if err != nil {
+		return err
+	}
 	// Deferred first, so ingest jobs stop after the HTTP server and the bots.
-	svc, stopIngest, err := e.startIngest(ctx, c.Workers)
+	svc, stopIngest, err := e.startIngest(ctx, c.Workers,
+		ingest.Jobs{Queue: gateway.NoticeQueue, Workers: 2, Register: notices.Register})
 	if err != nil {
 		return err
 	}
@@ -74,22 +98,8 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}()
 	defer func() { cancel(); <-purged }()
 
-	metrics := web.NewMetrics()
-	metrics.WatchJobs(db.Pool())
-	asker, err := e.timedAsker(ctx, log, metrics)
-	if err != nil {
-		return err
-	}
-	l := c.Limits
-	limits := limit.NewAnswers(limit.Config{UserPerMinute: l.UserPerMinute, TenantPerMinute: l.TenantPerMinute,
-		UserTokensPerDay: l.UserTokensPerDay, TenantTokensPerDay: l.TenantTokensPerDay})
-	// One bound on answers in flight for the web, the API and the bots.
-	limiter := e.admitter(c)
-	asker = admit.Wrap(asker, limiter)
-	bots, err := e.bots(ctx, limits.Guard(asker), log)
-	if err != nil {
-		return err
-	}
+	notices.Start(runCtx)
+	defer notices.Stop()
 	// Runs after the HTTP server has stopped (defers run last-in first-out),
 	// so bot answers in flight are drained.
 	defer func() {
@@ -117,6 +127,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	defer func() { cancel(); <-connected }() // before the bots drain
 	srv, err := web.New(web.Options{
 		DB: db, Asker: asker, Ingester: ingester{svc}, Renderer: pages{p}, Bots: bots, BotAdmin: web.BotService(bots.Core),
+		Notify:         notices.Enqueue,
 		MaxUploadBytes: c.MaxUploadBytes, SecureCookies: *secure || os.Getenv("SHIFU_SECURE_COOKIES") == "1",
 		Limits: limits, LoginChecks: l.LoginChecks, LoginsPerMinute: l.LoginsPerMinute,
 		Logger: log, Metrics: metrics, Admission: limiter, OCRMinConfidence: c.OCR.MinConfidence,

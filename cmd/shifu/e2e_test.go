@@ -228,20 +228,32 @@ func evalFloor(t *testing.T, sh *shell) {
 	seen := 0
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
-		if len(f) < 4 || floor[f[0]] == 0 {
+		if len(f) < 7 || floor[f[0]] == 0 {
 			continue
 		}
-		var hit5 float64
+		var hit5, falseAbstain float64
 		if _, err := fmt.Sscan(f[3], &hit5); err != nil {
+			t.Fatalf("eval line %q: %v", line, err)
+		}
+		if _, err := fmt.Sscan(f[6], &falseAbstain); err != nil {
 			t.Fatalf("eval line %q: %v", line, err)
 		}
 		if hit5 < floor[f[0]] {
 			t.Errorf("%s hit@5 %.3f is below the BM25 floor %.2f", f[0], hit5, floor[f[0]])
 		}
+		if falseAbstain > 0.05 {
+			t.Errorf("%s false abstention %.3f is over 0.05", f[0], falseAbstain)
+		}
 		seen++
 	}
-	if seen != 2 || !strings.Contains(out, "abstained on 100%") {
-		t.Errorf("eval output lacks the per-language rows or full abstention on unanswerable questions:\n%s", out)
+	// Abstention is calibrated on more unanswerable questions than dev's
+	// five (retrieval.Options' defaults say how): dev may answer one of them.
+	var abstained float64
+	if i := strings.Index(out, "abstained on "); i >= 0 {
+		fmt.Sscanf(out[i:], "abstained on %f%%", &abstained)
+	}
+	if seen != 2 || abstained < 80 {
+		t.Errorf("eval output lacks the per-language rows, or abstains on fewer than 80%% of unanswerable questions:\n%s", out)
 	}
 }
 

@@ -340,8 +340,9 @@ func (e *env) embedder() (model.Embedder, error) {
 	return emb, nil
 }
 
-// ingest builds the pipeline; workers > 0 also processes jobs in this process.
-func (e *env) ingest(ctx context.Context, workers int) (*ingest.Service, error) {
+// ingest builds the pipeline; workers > 0 also processes jobs in this
+// process, as do jobs (other features' workers on the same queue client).
+func (e *env) ingest(ctx context.Context, workers int, jobs ...ingest.Jobs) (*ingest.Service, error) {
 	c, db, ring, err := e.base(ctx)
 	if err != nil {
 		return nil, err
@@ -361,7 +362,7 @@ func (e *env) ingest(ctx context.Context, workers int) (*ingest.Service, error) 
 	}
 	return ingest.New(db, ring, p, pendingAnalyzer{e}, emb, ingest.Options{
 		MaxBytes: c.MaxUploadBytes, Workers: workers, EmbedBatch: batch, Deadline: c.ParseTimeout, Logger: e.logger(), JobTimeout: c.JobTimeout,
-		Priority: priority{e.admitter(c)},
+		Priority: priority{e.admitter(c)}, Jobs: jobs,
 	})
 }
 
@@ -392,8 +393,8 @@ func (e *env) logLevel() slog.Level {
 
 // startIngest builds the pipeline and runs its workers in this process until
 // the returned stop is called; stop waits up to 30 s for running jobs.
-func (e *env) startIngest(ctx context.Context, workers int) (*ingest.Service, func(), error) {
-	svc, err := e.ingest(ctx, workers)
+func (e *env) startIngest(ctx context.Context, workers int, jobs ...ingest.Jobs) (*ingest.Service, func(), error) {
+	svc, err := e.ingest(ctx, workers, jobs...)
 	if err != nil {
 		return nil, nil, err
 	}

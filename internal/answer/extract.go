@@ -27,16 +27,29 @@ const (
 	rankPrior     = 0.08
 	contextWeight = 1.0 // a sentence's score counts its neighbours' this much
 	nearBest      = 0.3 // more sentences of a passage: at least this share of its best
-	secondSource  = 0.6 // a second passage: its best at least this share of the first's
 	otherLang     = 0.8 // a passage in another language than the question's
+	topicShare    = 0.5 // a term every sentence of a passage holds counts this much less
+	headingShare  = 0.6 // a term of the passage's heading counts this much
 )
 
-// limits are the sentences (or table rows) and characters quoted in all.
-func limits(lang string) (units, chars int) {
+// limit is what an extractive answer may quote: sentences (or table rows)
+// and characters in all, and when a second passage is quoted: its best
+// sentence scores at least second times the first's and its sentences add
+// at least adds of the question's weight. A Chinese sentence is shorter in
+// characters, so more of them fit in fewer; and a Chinese question's answer
+// is more often in the second passage (own and dev sets: a second source
+// with second 0.3 and adds 0.01 lifts zh fact shown 0.526 -> 0.564, median
+// 323 -> 356 characters; for English it costs, 0.494 -> 0.468).
+type limit struct {
+	units, chars int
+	second, adds float64
+}
+
+func limits(lang string) limit {
 	if lang == "zh" {
-		return 8, 400
+		return limit{units: 8, chars: 550, second: 0.3, adds: 0.01}
 	}
-	return 5, 520
+	return limit{units: 5, chars: 520, second: 0.6, adds: 0.15}
 }
 
 // unit is one sentence or table row of a passage.
@@ -55,7 +68,7 @@ func units(body string) []unit {
 	var out []unit
 	var prose strings.Builder
 	flush := func() {
-		for _, s := range sentences(prose.String()) {
+		for _, s := range shifu.Sentences(prose.String()) {
 			out = append(out, unit{text: s, pos: len(out)})
 		}
 		prose.Reset()
@@ -132,14 +145,14 @@ func extract(question, lang string, w *retrieval.Weigher, ps []passage) []pick {
 		}
 		us := dedupe(units(p.hit.Body()))
 		best := 0.0
-		own := make([]float64, len(us))
+		texts := make([]string, len(us))
 		for k := range us {
-			s := us[k].text
+			texts[k] = us[k].text
 			if us[k].header != "" {
-				s = us[k].header + "\n" + s
+				texts[k] = us[k].header + "\n" + texts[k]
 			}
-			own[k] = score(s)
 		}
+		own := local(w, p.hit.Heading, texts, score)
 		prior := 1 - rankPrior*float64(i)
 		if lang != "" && p.hit.Language != "" && p.hit.Language != lang {
 			// A worker reads a passage in the question's language first:
@@ -171,7 +184,8 @@ func extract(question, lang string, w *retrieval.Weigher, ps []passage) []pick {
 	}
 	// Best sentence first; retrieval's order breaks ties (stable sort).
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].best > cands[j].best+1e-9 })
-	left, budget := limits(lang)
+	lim := limits(lang)
+	left, budget := lim.units, lim.chars
 	var out []pick
 	var have map[string]bool
 	for _, c := range cands {
@@ -180,7 +194,7 @@ func extract(question, lang string, w *retrieval.Weigher, ps []passage) []pick {
 		}
 		if len(out) > 0 {
 			first := out[0].best
-			if c.best < secondSource*first {
+			if c.best < lim.second*first {
 				break // far below the first: unrelated text
 			}
 			var text strings.Builder
@@ -189,7 +203,7 @@ func extract(question, lang string, w *retrieval.Weigher, ps []passage) []pick {
 					text.WriteString(u.text + "\n")
 				}
 			}
-			if w != nil && w.Weight(minus(w.Terms(text.String()), have)) < 0.15 {
+			if w != nil && w.Weight(minus(w.Terms(text.String()), have)) < lim.adds {
 				continue // adds nothing the first did not say
 			}
 			if c.p.hit.Text == out[0].p.hit.Text {
@@ -338,6 +352,12 @@ func degraded(question, lang string, w *retrieval.Weigher, ps []passage, cause w
 			b.WriteString(zhLead + "\n")
 		}
 		var lines []string
+		// The section a quote is from says what it is about ("G43.2 Apply
+		// additional Tool Length Offset" answers "which G-code adds an
+		// offset?"), unless the quote says it already.
+		if sec := pk.p.hit.Section(); sec != "" && !quotes(pk.units, sec) {
+			lines = append(lines, sec+":")
+		}
 		header, prev := "", -2
 		for _, u := range pk.units {
 			switch {
@@ -393,4 +413,53 @@ func han(us []unit) bool {
 		}
 	}
 	return h*3 >= l
+}
+
+// local scores each of a passage's sentences by the question's terms it
+// holds, each weighed by retrieval's weight times how little of the passage
+// it is about: a term of the passage's heading, or one that most of its
+// sentences hold, names the topic that found the passage, not the sentence
+// that answers (a one-shot timer's page says "one-shot" in its title
+// sentence; the answer says what the input does while it runs).
+func local(w *retrieval.Weigher, heading string, texts []string, score func(string) float64) []float64 {
+	out := make([]float64, len(texts))
+	if w == nil {
+		for k, t := range texts {
+			out[k] = score(t)
+		}
+		return out
+	}
+	sets := make([]map[string]bool, len(texts))
+	n := map[string]int{}
+	for k, t := range texts {
+		sets[k] = w.Terms(t)
+		for term := range sets[k] {
+			n[term]++
+		}
+	}
+	head := w.Terms(heading)
+	for k, t := range texts {
+		got := 0.0
+		for term := range sets[k] {
+			f := 1 - topicShare*float64(n[term]-1)/float64(max(len(texts)-1, 1))
+			if head[term] {
+				f *= headingShare
+			}
+			got += f * w.Weight(map[string]bool{term: true})
+		}
+		// What the sentence covers beyond whole terms (a word's characters
+		// standing in for it) counts as it is.
+		out[k] = got + max(score(t)-w.Weight(sets[k]), 0)
+	}
+	return out
+}
+
+// quotes reports whether one of us holds s.
+func quotes(us []unit, s string) bool {
+	for _, u := range us {
+		if strings.Contains(u.text, s) {
+			return true
+		}
+	}
+	return false
 }

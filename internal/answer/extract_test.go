@@ -18,14 +18,17 @@ var lube = []string{
 }
 
 // TestExtractiveAnswerQuotesTheSentence: with no model the answer quotes the
-// sentence that answers, not the passage's opening, with one notice that says
-// no model is configured.
+// sentence that answers, not the passage's opening, under the name of its
+// section, with one notice that says no model is configured.
 func TestExtractiveAnswerQuotesTheSentence(t *testing.T) {
 	f := setupWith(t, lube)
 	s := answer.New(f.db, f.searcher, nil, answer.Options{})
 	a, _ := ask(t, s, f, "How much way oil does the reservoir hold?")
 	if !a.Degraded || !strings.Contains(a.Text, "The reservoir holds 2 litres of way oil.") {
 		t.Fatalf("the fact is not quoted:\n%s", a.Text)
+	}
+	if !strings.HasPrefix(a.Text, "Way lube:\n“") {
+		t.Errorf("the answer does not name the section it quotes first:\n%s", a.Text)
 	}
 	if strings.Contains(a.Text, "driven by the spindle motor") {
 		t.Errorf("quotes sentences that do not answer:\n%s", a.Text)

@@ -104,7 +104,7 @@ func claim(text string, start, end int) string {
 func bestQuote(h shifu.Hit, claim, question string, n int) string {
 	ct, qt := tokens(claim), tokens(question)
 	best, bestScore := "", [2]int{}
-	for _, s := range sentences(h.Body()) {
+	for _, s := range shifu.Sentences(h.Body()) {
 		st := tokens(s)
 		score := [2]int{overlap(ct, st), overlap(qt, st)}
 		if score[0] > bestScore[0] || score[0] == bestScore[0] && score[1] > bestScore[1] {
@@ -125,62 +125,6 @@ func overlap(a, b map[string]bool) int {
 		}
 	}
 	return n
-}
-
-// sentences splits text after sentence-ending punctuation and at line ends.
-// A Latin stop ends a sentence only before a space and a word that does not
-// start in lower case, so "2.5 mm" and "e.g. the" stay whole; a semicolon
-// does not end one ("started with a ; or a #").
-func sentences(text string) []string {
-	var out []string
-	r := []rune(text)
-	start := 0
-	emit := func(end int) {
-		if s := strings.Join(strings.Fields(string(r[start:end])), " "); s != "" {
-			out = append(out, s)
-		}
-		start = end
-	}
-	for i, c := range r {
-		switch {
-		case c == '\n':
-			emit(i + 1)
-		case strings.ContainsRune("。！？", c):
-			emit(i + 1)
-		case strings.ContainsRune(".!?", c) && (i+1 == len(r) || unicode.IsSpace(r[i+1]) && !lowerNext(r[i+1:])) && !listMark(r[start:i]):
-			emit(i + 1)
-		}
-	}
-	emit(len(r))
-	return out
-}
-
-// listMark reports whether s, before a stop, is only a list number ("5."),
-// which starts a sentence rather than ending one.
-func listMark(s []rune) bool {
-	t := strings.TrimSpace(string(s))
-	if t == "" || len(t) > 3 {
-		return false
-	}
-	for _, c := range t {
-		if !unicode.IsDigit(c) {
-			return false
-		}
-	}
-	return true
-}
-
-// lowerNext reports whether the first letter after leading spaces is lower case.
-func lowerNext(r []rune) bool {
-	for _, c := range r {
-		if c == '\n' {
-			return false
-		}
-		if !unicode.IsSpace(c) {
-			return unicode.IsLower(c)
-		}
-	}
-	return false
 }
 
 // stop are English words too common to say which sentence a claim is about.

@@ -77,17 +77,6 @@ func FuzzBestQuote(f *testing.F) {
 	})
 }
 
-// TestSentences: a sentence ends at a stop before a capital or a line end,
-// not at a semicolon, an abbreviation before a lower-case word, a decimal
-// point or a list number.
-func TestSentences(t *testing.T) {
-	got := sentences("A comment line is started with a ; or a # mark. Use e.g. the\nfirst. 5. Set 2.5 mm. 报警了。再试！")
-	want := []string{"A comment line is started with a ; or a # mark.", "Use e.g. the", "first.", "5. Set 2.5 mm.", "报警了。", "再试！"}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Fatalf("sentences = %q\nwant        %q", got, want)
-	}
-}
-
 // TestUnitsTable: a run of lines with the same number of " | " cells is a
 // table, its first line the header of every row; a lone shell pipeline is
 // prose.

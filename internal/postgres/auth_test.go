@@ -181,13 +181,13 @@ func TestFeedbackGaps(t *testing.T) {
 	if err != nil || q != "why does pump p-101  leak" {
 		t.Fatalf("gap question %q %v", q, err)
 	}
-	if err := db.CloseGap(ctx, a.ID, gaps[0].ID, 0); err != nil {
+	if err := db.CloseGap(ctx, a.ID, gaps[0].ID, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	if g, _ := db.GapGroups(ctx, a.ID, "", 0); len(g) != 0 {
 		t.Fatalf("resolving left gaps open: %+v", g)
 	}
-	if err := db.CloseGap(ctx, a.ID, gaps[0].ID, 0); !errors.Is(err, shifu.ErrNotFound) {
+	if err := db.CloseGap(ctx, a.ID, gaps[0].ID, 0, nil); !errors.Is(err, shifu.ErrNotFound) {
 		t.Fatalf("resolve twice: %v", err)
 	}
 }

@@ -120,20 +120,108 @@ func groupOf(state string) string {
 	return `g.resolved_at IS NULL AND ` + state + ` AND ` + gapKey + ` = (SELECT ` + gapKey + ` FROM gaps g WHERE g.id = $1)`
 }
 
+// BotThread is a bot conversation (a Slack thread, a DingTalk chat) in which
+// gaps that a note now answers were asked: the askers are told there.
+type BotThread struct {
+	Conversation int64
+	Channel      string  // slack | dingtalk
+	Gaps         []int64 // the gaps of the group asked in this conversation
+}
+
+// Notify queues, inside the transaction that closes the gaps, the notice of
+// one bot thread: it is sent once the close commits, and not lost if the
+// process stops before sending it (internal/bot/gateway.Notices).
+type Notify func(ctx context.Context, tx pgx.Tx, t BotThread) error
+
 // CloseGap closes a gap and every open gap of its group, naming the note
-// that answers them; the workers who asked see it (Answered).
-func (db *DB) CloseGap(ctx context.Context, tenant, id, noteID int64) error {
+// that answers them; the workers who asked see it (Answered), and notify
+// (when not nil) queues, in the same transaction, a notice for each bot
+// conversation the group was asked in.
+func (db *DB) CloseGap(ctx context.Context, tenant, id, noteID int64, notify Notify) error {
 	var note *int64
 	if noteID > 0 {
 		note = &noteID
 	}
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE gaps g SET resolved_at = now(), note_id = $2 WHERE `+groupOf(`g.dismissed_at IS NULL`), id, note)
-		if err == nil && tag.RowsAffected() == 0 {
+		rows, err := tx.Query(ctx, `UPDATE gaps g SET resolved_at = now(), note_id = $2 WHERE `+groupOf(`g.dismissed_at IS NULL`)+` RETURNING g.id`, id, note)
+		if err != nil {
+			return err
+		}
+		closed, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		if len(closed) == 0 {
 			return shifu.Errorf(shifu.ErrNotFound, "knowledge gap %d not found or already answered", id)
 		}
-		return err
+		if notify == nil {
+			return nil
+		}
+		rows, err = tx.Query(ctx, `SELECT m.conversation_id, c.channel, array_agg(g.id ORDER BY g.id)
+			FROM gaps g
+			JOIN messages m ON m.id = g.message_id
+			JOIN conversations c ON c.id = m.conversation_id
+			WHERE g.id = ANY($1) AND c.channel IN ('slack', 'dingtalk')
+			GROUP BY m.conversation_id, c.channel ORDER BY m.conversation_id`, closed)
+		if err != nil {
+			return err
+		}
+		threads, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (BotThread, error) {
+			var t BotThread
+			err := r.Scan(&t.Conversation, &t.Channel, &t.Gaps)
+			return t, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, t := range threads {
+			if err := notify(ctx, tx, t); err != nil {
+				return fmt.Errorf("queue the notice of conversation %d: %w", t.Conversation, err)
+			}
+		}
+		return nil
 	})
+}
+
+// GapNotice is what a bot says in the thread where gaps were asked, once a
+// note answers them.
+type GapNotice struct {
+	Channel  string   // slack | dingtalk
+	External string   // the platform's thread (shifu.Question.External)
+	Askers   []string // the askers' bot identities (users.external: slack:TEAM:USER)
+	Question string   // the newest wording asked there
+	NoteID   int64    // the note's document (stable id)
+	Title    string   // the note's title
+	Status   shifu.Status
+}
+
+// GapNotice loads the notice of the answered gaps of one conversation:
+// ErrNotFound when none is answered by a note still there (deleted since),
+// or when they are not the tenant's (row-level security hides them).
+func (db *DB) GapNotice(ctx context.Context, tenant, conversation int64, gaps []int64) (GapNotice, error) {
+	var n GapNotice
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT c.channel, c.external,
+				coalesce(array_agg(DISTINCT u.external) FILTER (WHERE u.external <> ''), '{}'),
+				(array_agg(g.question ORDER BY g.id DESC))[1],
+				d.head_id, coalesce(nullif(d.title, ''), d.name), d.status
+			FROM gaps g
+			JOIN messages m ON m.id = g.message_id
+			JOIN conversations c ON c.id = m.conversation_id
+			JOIN documents d ON d.id = g.note_id
+			JOIN document_heads h ON h.id = d.head_id AND h.deleted_at IS NULL
+			LEFT JOIN users u ON u.id = g.user_id
+			WHERE g.id = ANY($2) AND m.conversation_id = $1 AND g.resolved_at IS NOT NULL
+			GROUP BY c.channel, c.external, d.head_id, d.title, d.name, d.status
+			LIMIT 1`, conversation, gaps).Scan(&n.Channel, &n.External, &n.Askers, &n.Question, &n.NoteID, &n.Title, &n.Status)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return n, shifu.Errorf(shifu.ErrNotFound, "no answered knowledge gap of conversation %d among %v", conversation, gaps)
+	}
+	if err != nil {
+		return n, fmt.Errorf("gap notice: %w", err)
+	}
+	return n, nil
 }
 
 // DismissGap sets aside an open gap and its group (a question not worth a

@@ -12,6 +12,10 @@ import (
 // IngestJobKind is the River job kind of a document's ingest.
 const IngestJobKind = "ingest"
 
+// NoticeJobKind is the River job kind of telling a bot thread that a note
+// answers what was asked there.
+const NoticeJobKind = "gap_notice"
+
 // liveJobStates are the River states of a job that will still run.
 const liveJobStates = `('available', 'pending', 'running', 'retryable', 'scheduled')`
 

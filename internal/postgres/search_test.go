@@ -217,10 +217,10 @@ func TestGaps(t *testing.T) {
 	if g, _ := c.db.GapGroups(ctx, b, "", 0); len(g) != 0 {
 		t.Fatalf("tenant zeta sees %d gaps of eps", len(g))
 	}
-	if err := c.db.CloseGap(ctx, b, gaps[1].ID, 0); err == nil {
+	if err := c.db.CloseGap(ctx, b, gaps[1].ID, 0, nil); err == nil {
 		t.Fatal("tenant zeta closed a gap of eps")
 	}
-	if err := c.db.CloseGap(ctx, a, gaps[1].ID, 0); err != nil {
+	if err := c.db.CloseGap(ctx, a, gaps[1].ID, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	gaps, _ = c.db.GapGroups(ctx, a, "", 0)

@@ -137,3 +137,35 @@ func split(s string, max int) []string {
 }
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// userRE is a Slack user id (U… or W…), the only thing put in a mention.
+var userRE = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
+
+// Answered is the notice said in the Slack thread where a question was
+// asked, once a technician's note answers it: the askers mentioned (users:
+// Slack user ids), in the question's language, and a link to the note in
+// the web app (none without public). The question and title are people's
+// text: escaped, links reduced to their labels.
+func Answered(question, title string, users []string, public string, note int64) string {
+	lang := shifu.Lang(question)
+	var b strings.Builder
+	for _, u := range users {
+		if userRE.MatchString(u) {
+			b.WriteString("<@" + u + "> ")
+		}
+	}
+	q := bot.Label(question)
+	if r := []rune(q); len(r) > 200 {
+		q = string(r[:200]) + "…"
+	}
+	key := "bot.answered_titled"
+	if t := strings.TrimSpace(title); t == "" || t == strings.TrimSpace(question) {
+		key = "bot.answered" // a note titled by the question it answers (the gaps page's default)
+	}
+	b.WriteString(strings.NewReplacer("{question}", Escape(q), "{note}", Escape(bot.Label(title))).
+		Replace(i18n.Text(lang, key)))
+	if public != "" && note > 0 {
+		b.WriteString(" <" + escaper.Replace(DocURL(public, shifu.Citation{DocID: note})) + "|" + i18n.Text(lang, "answered.open") + ">")
+	}
+	return b.String()
+}

@@ -220,7 +220,7 @@ func (h *Handler) event(ctx context.Context, in bot.Installation, env envelope) 
 		thread = ev.TS
 	}
 	d := bot.Delivery{In: in, EventID: env.EventID, User: ev.User, Text: question(ev.Text),
-		Thread: in.External + ":" + ev.Channel + ":" + thread}
+		Thread: threadID(in.External, ev.Channel, thread)}
 	if d.Text == "" {
 		return nil
 	}
@@ -262,6 +262,21 @@ func wanted(ev event, self map[string]bool) bool {
 	return false
 }
 
+// threadID is a Slack thread as its conversation records it
+// (shifu.Question.External): team, channel and the thread's first ts.
+func threadID(team, channel, ts string) string { return team + ":" + channel + ":" + ts }
+
+// Thread reads a conversation's External back into team, channel and
+// thread ts; false for anything else, such as a slash command's (which
+// has no thread to post in).
+func Thread(external string) (team, channel, ts string, ok bool) {
+	p := strings.Split(external, ":")
+	if len(p) != 3 || p[0] == "" || p[1] == "" || p[2] == "" {
+		return "", "", "", false
+	}
+	return p[0], p[1], p[2], true
+}
+
 var mentionRE = regexp.MustCompile(`<@[A-Z0-9]+(?:\|[^>]*)?>`)
 
 // question is the message text without the bot's mention.
@@ -287,11 +302,45 @@ func (h *Handler) answer(ctx context.Context, d bot.Delivery, channel, thread st
 	}
 	// Posting gets its own time: an answer that used up its budget, or a
 	// shutdown, still leaves room to say so in the thread.
-	pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), postTimeout)
-	defer pcancel()
-	if _, _, err := h.client(d.In).PostMessageContext(pctx, channel, opts...); err != nil {
+	if err := h.post(context.WithoutCancel(ctx), d.In, channel, opts...); err != nil {
 		h.svc.Logger().Error("slack chat.postMessage", "tenant", d.In.Tenant, "err", err)
 	}
+}
+
+// post is chat.postMessage with the installation's bot token, within
+// postTimeout. Its errors name Slack's reason, never the token (sent in
+// the body, not the URL).
+func (h *Handler) post(ctx context.Context, in bot.Installation, channel string, opts ...slack.MsgOption) error {
+	ctx, cancel := context.WithTimeout(ctx, postTimeout)
+	defer cancel()
+	_, _, err := h.client(in).PostMessageContext(ctx, channel, opts...)
+	return err
+}
+
+// Post says text (mrkdwn, made safe by the caller: Escape) in a thread of
+// the installation's workspace, unfurling nothing.
+func (h *Handler) Post(ctx context.Context, in bot.Installation, channel, thread, text string) error {
+	return h.post(ctx, in, channel, slack.MsgOptionTS(thread), slack.MsgOptionDisableLinkUnfurl(),
+		slack.MsgOptionDisableMediaUnfurl(), slack.MsgOptionText(text, false))
+}
+
+// Retryable says whether a failed post may succeed later: a rate limit, a
+// server error, no answer; not what Slack refused for good (a revoked token,
+// a channel the bot left or that was archived, a deleted thread).
+func Retryable(err error) bool {
+	var api slack.SlackErrorResponse
+	if errors.As(err, &api) {
+		switch api.Err {
+		case "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout":
+			return true
+		}
+		return false
+	}
+	var status slack.StatusCodeError
+	if errors.As(err, &status) {
+		return status.Retryable()
+	}
+	return true
 }
 
 // Commands is POST /bots/slack/commands: `/shifu QUESTION`.

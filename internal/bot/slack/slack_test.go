@@ -151,3 +151,44 @@ func FuzzMrkdwn(f *testing.F) {
 		}
 	})
 }
+
+// TestAnswered: the gap notice mentions only real Slack user ids, escapes
+// the asker's question and the note's title (no mention, broadcast or link
+// survives), speaks the question's language and links only into the app.
+func TestAnswered(t *testing.T) {
+	got := Answered("<!channel> how do I reset [it](https://evil.test/x) & go?", "Reset <@U0LAN0Z89>", []string{"U0ACME1", "<!here>", "x"}, public, 7)
+	want := "<@U0ACME1> Your question “&lt;!channel&gt; how do I reset it &amp; go?” now has an answer: the note “Reset &lt;@U0LAN0Z89&gt;”. <https://shifu.example.cn/documents/7|Open the note>"
+	if got != want {
+		t.Errorf("Answered =\n%s\nwant\n%s", got, want)
+	}
+	if got := Answered("主轴报警怎么处理？", "主轴报警怎么处理？", nil, "", 7); got != "你的问题“主轴报警怎么处理？”现在有答案了，见技术员的笔记。" {
+		t.Errorf("Chinese, untitled, no public URL: %s", got)
+	}
+	for ext, ok := range map[string]bool{"TACME:C0LINE:1700000000.000100": true, "TACME:C0LINE:command:123.456": false, "C0LINE:1700000000.000100": false, "": false} {
+		if _, _, _, got := Thread(ext); got != ok {
+			t.Errorf("Thread(%q) ok = %v, want %v", ext, got, ok)
+		}
+	}
+	if team, ch, ts, _ := Thread(threadID("TACME", "C0LINE", "1.2")); team != "TACME" || ch != "C0LINE" || ts != "1.2" {
+		t.Errorf("Thread(threadID) = %s %s %s", team, ch, ts)
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{slack.SlackErrorResponse{Err: "channel_not_found"}, false},
+		{slack.SlackErrorResponse{Err: "invalid_auth"}, false},
+		{slack.SlackErrorResponse{Err: "ratelimited"}, true},
+		{&slack.RateLimitedError{RetryAfter: time.Second}, true},
+		{slack.StatusCodeError{Code: 503}, true},
+		{slack.StatusCodeError{Code: 404}, false},
+		{errors.New("dial tcp: connection refused"), true},
+	} {
+		if got := Retryable(c.err); got != c.want {
+			t.Errorf("Retryable(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
