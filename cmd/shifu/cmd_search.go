@@ -54,6 +54,9 @@ func (e *env) searcher(ctx context.Context, o retrieval.Options) (*retrieval.Sea
 	if d := e.dictionary(); o.Dict == nil && d != nil {
 		o.Dict = d // a nil *dict.Dict in the interface would not read as none
 	}
+	if w := e.thesaurus(); o.Thesaurus == nil && w != nil {
+		o.Thesaurus = w
+	}
 	if c.Embed.Provider != model.Offline {
 		// A hosted embedder must not hold questions up: a short budget and
 		// a breaker, then keyword search alone.

@@ -19,6 +19,7 @@ import (
 	"github.com/shifu-factory/shifu/internal/model"
 	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/terms"
+	"github.com/shifu-factory/shifu/internal/wordnet"
 )
 
 // env builds each part once, on first use, so a command pays only for what it
@@ -41,6 +42,7 @@ type env struct {
 	// replicated routes searches to SHIFU_REPLICA_DATABASE_URL (searchStore).
 	replicated *postgres.Replicated
 	lexicon    func() (*dict.Dict, error)
+	wordnet    func() *wordnet.WordNet
 	closers    []func()
 	admission  *admit.Limiter
 }
@@ -295,6 +297,28 @@ func (e *env) dictionary() *dict.Dict {
 	}
 	d, _ := e.lexicon()
 	return d
+}
+
+// thesaurus loads the English WordNet once per process; without it English
+// questions are searched in their own words and the glossary's.
+func (e *env) thesaurus() *wordnet.WordNet {
+	if e.wordnet == nil {
+		e.wordnet = sync.OnceValue(func() *wordnet.WordNet {
+			c, err := e.config()
+			if err != nil || c.WordNet == "off" {
+				return nil
+			}
+			start := time.Now()
+			w, err := wordnet.Load(c.WordNet, wordnet.Options{})
+			if err != nil {
+				e.logger().Warn("no English WordNet: English questions are not widened by synonyms (install wordnet-base: scripts/deps.sh, or set SHIFU_WORDNET)", "err", err)
+				return nil
+			}
+			e.logger().Info("wordnet loaded", "path", c.WordNet, "words", w.Len(), "elapsed", time.Since(start))
+			return w
+		})
+	}
+	return e.wordnet()
 }
 
 func (e *env) embedder() (model.Embedder, error) {

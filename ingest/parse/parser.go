@@ -110,9 +110,16 @@ func (e *engine) start() {
 			MaxIdle:  e.workers,
 			MaxTotal: e.workers + 1, // one spare so RenderPage is not starved by a long parse
 			// CloseOnContextDone lets Kill interrupt a page that hangs in PDFium.
+			// A worker's memory is capped at 512 MiB (8192 pages of 64 KiB):
+			// PDFium repairing a 190 MiB file of random bytes grew one
+			// worker's memory without bound (peak RSS 3.1 GB before, 2.2 GB
+			// with the cap, mostly garbage of the doublings; the 1,335-page
+			// manual needs under 512 MiB: peak 0.55 GB either way). A file
+			// that needs more fails as unreadable.
 			RuntimeConfig: wazero.NewRuntimeConfig().
 				WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesExceptionHandling).
-				WithCloseOnContextDone(true),
+				WithCloseOnContextDone(true).
+				WithMemoryLimitPages(8192),
 			ReuseWorkers: true,
 		})
 		if e.err != nil {

@@ -316,6 +316,7 @@ func TestHungEmbedderFallsBackToKeywords(t *testing.T) {
 // answered with one model call; only a follow-up is rewritten first.
 func TestFirstQuestionOneModelCall(t *testing.T) {
 	f := setup(t)
+	setLanguage(t, f, "en") // a library in the question's language alone
 	srv := modeltest.NewServer(t, modeltest.Options{Reply: `E-104 is a spindle overload [1].`})
 	c := chat(t, srv)
 	emb, _ := model.NewOffline(0)
@@ -329,5 +330,116 @@ func TestFirstQuestionOneModelCall(t *testing.T) {
 	}
 	if n := srv.Count("/chat/completions"); n != 3 {
 		t.Fatalf("follow-up: %d model calls in all, want 3 (rewrite, then answer)", n)
+	}
+}
+
+// setLanguage records the language of the fixture's manual, as ingest does.
+func setLanguage(t *testing.T, f fixture, lang string) {
+	t.Helper()
+	err := f.db.InTenant(context.Background(), f.tenant, func(tx pgx.Tx) error {
+		_, err := tx.Exec(context.Background(), `UPDATE documents SET language = $1`, lang)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// blending is an English manual a Chinese question reaches only through a
+// translation: neither the glossary nor the analyzer bridges 拐角 or 磨圆.
+var blending = append([]string{
+	"Trajectory control > Path blending\nWith G64 the trajectory planner blends consecutive moves, so sharp corners are rounded off to keep the feed rate up. Use G61 for exact stop at every corner.",
+}, mill...)
+
+const (
+	roundedZh = "为什么加工出来的拐角被磨圆了？"
+	roundedEn = "why are sharp corners rounded off (path blending)"
+)
+
+// translator is a fake model that translates rewrite prompts (the same call
+// that makes a follow-up self-contained) and answers everything else.
+func translator(t *testing.T, fail bool) *modeltest.Server {
+	return modeltest.NewServer(t, modeltest.Options{
+		ReplyFunc: func(r modeltest.ChatRequest) string {
+			if isRewrite(r) {
+				return "EN: " + roundedEn + "\nZH: " + roundedZh
+			}
+			return "G64 blends the path and rounds the corners [1]."
+		},
+		Fail: func(_ int, r modeltest.Request) *modeltest.Step {
+			if fail && r.Chat != nil && isRewrite(*r.Chat) {
+				return &modeltest.Step{Status: 500}
+			}
+			return nil
+		},
+	})
+}
+
+func isRewrite(r modeltest.ChatRequest) bool {
+	return len(r.Messages) > 0 && strings.HasPrefix(r.Messages[0].Content, "Rewrite the last question")
+}
+
+func rewrites(srv *modeltest.Server) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.Chat != nil && isRewrite(*r.Chat) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestFirstQuestionTranslated: a Chinese first question about an English
+// library is translated by the model in one call beside the offline search,
+// and the translation is searched: the page the question's own words never
+// reach is found and answered from. Asked again, the cached translation
+// makes no model call but the answer.
+func TestFirstQuestionTranslated(t *testing.T) {
+	f := setupWith(t, blending)
+	setLanguage(t, f, "en")
+	emb, _ := model.NewOffline(0)
+
+	offline := answer.New(f.db, retrieval.New(f.db, analyzer, emb, retrieval.Options{}), nil, answer.Options{})
+	a, _ := ask(t, offline, f, roundedZh)
+	if !a.Abstained && len(a.Hits) > 0 && strings.Contains(a.Hits[0].Text, "Path blending") {
+		t.Fatalf("the question's own words already find the page: the test bridges nothing")
+	}
+
+	srv := translator(t, false)
+	c := chat(t, srv)
+	s := answer.New(f.db, retrieval.New(f.db, analyzer, emb, retrieval.Options{Chat: c}), c, answer.Options{})
+	a, _ = ask(t, s, f, roundedZh)
+	if n, rw := srv.Count("/chat/completions"), rewrites(srv); n != 2 || rw != 1 {
+		t.Fatalf("first question: %d model calls, %d of them translations; want 2 and 1", n, rw)
+	}
+	if a.Abstained || len(a.Hits) == 0 || !strings.Contains(a.Hits[0].Text, "Path blending") {
+		t.Fatalf("abstained %v, hits %d: the translated question did not find the blending page first", a.Abstained, len(a.Hits))
+	}
+	a, _ = ask(t, s, f, "  为什么加工出来的拐角被磨圆了？ ")
+	if n, rw := srv.Count("/chat/completions"), rewrites(srv); n != 3 || rw != 1 {
+		t.Fatalf("same question again: %d model calls, %d translations; want 3 and still 1 (cached)", n, rw)
+	}
+	if a.Abstained || !strings.Contains(a.Hits[0].Text, "Path blending") {
+		t.Fatalf("the cached translation was not searched: abstained %v", a.Abstained)
+	}
+}
+
+// TestFirstQuestionTranslationFails: when the translation fails the question
+// is searched and answered as asked, and the failure is not cached.
+func TestFirstQuestionTranslationFails(t *testing.T) {
+	f := setupWith(t, blending)
+	setLanguage(t, f, "en")
+	emb, _ := model.NewOffline(0)
+	srv := translator(t, true)
+	c := chat(t, srv)
+	s := answer.New(f.db, retrieval.New(f.db, analyzer, emb, retrieval.Options{Chat: c}), c, answer.Options{})
+	for i := 1; i <= 2; i++ {
+		a, _ := ask(t, s, f, "E-104 报警是什么意思？")
+		if a.Abstained || len(a.Hits) == 0 || !strings.Contains(a.Hits[0].Text, "E-104") {
+			t.Fatalf("ask %d: abstained %v: a failed translation stopped the search as asked", i, a.Abstained)
+		}
+		if rw := rewrites(srv); rw != i {
+			t.Fatalf("ask %d: %d translation attempts, want %d (a failure is not cached)", i, rw, i)
+		}
 	}
 }

@@ -184,7 +184,13 @@ func extract(question, lang string, w *retrieval.Weigher, ps []passage) []pick {
 	}
 	// Best sentence first; retrieval's order breaks ties (stable sort).
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].best > cands[j].best+1e-9 })
-	lim := limits(lang)
+	// The limits follow the language quoted, not asked: English quoted for
+	// a Chinese question is as long as English quoted for an English one.
+	quoted := cands[0].p.hit.Language
+	if quoted == "" {
+		quoted = lang
+	}
+	lim := limits(quoted)
 	left, budget := lim.units, lim.chars
 	var out []pick
 	var have map[string]bool

@@ -40,7 +40,11 @@ type Config struct {
 	// default .data/cedict.txt, where scripts/deps.sh writes it. "off": the
 	// glossary alone.
 	Dict string
-	OCR  OCR
+	// WordNet is the directory of the English WordNet database (Debian's
+	// wordnet-base) whose synonyms of everyday words widen English
+	// questions; "off": none.
+	WordNet string
+	OCR     OCR
 
 	Embed  Model
 	LLM    Model
@@ -218,6 +222,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.ReplicaWait = dur("SHIFU_REPLICA_WAIT", 100*time.Millisecond)
 	c.JobTimeout = dur("SHIFU_JOB_TIMEOUT", 20*time.Minute)
 	c.Dict = str("SHIFU_DICT", ".data/cedict.txt")
+	c.WordNet = str("SHIFU_WORDNET", "/usr/share/wordnet")
 
 	c.OCR = OCR{
 		Engine:        str("SHIFU_OCR", "auto"),

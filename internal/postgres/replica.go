@@ -148,3 +148,14 @@ func (r *Replicated) Neighbours(ctx context.Context, tenant int64, ids []int64) 
 	}
 	return hits, err
 }
+
+// Glossary is DB.Glossary on the primary: the tenant's jargon is small and
+// a supervisor's new word must apply at once.
+func (r *Replicated) Glossary(ctx context.Context, tenant int64) ([]shifu.GlossaryEntry, error) {
+	return r.Primary.Glossary(ctx, tenant)
+}
+
+// Languages is DB.Languages on the primary (read once a while per tenant).
+func (r *Replicated) Languages(ctx context.Context, tenant int64) ([]string, error) {
+	return r.Primary.Languages(ctx, tenant)
+}

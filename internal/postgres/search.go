@@ -548,3 +548,23 @@ func (db *DB) Corpus(ctx context.Context, tenant int64) (CorpusStats, error) {
 	}
 	return st, nil
 }
+
+// Languages lists the languages ("en", "zh") the tenant's ready documents
+// are written in, sorted; search translates a question only when one of
+// them is not the question's.
+func (db *DB) Languages(ctx context.Context, tenant int64) ([]string, error) {
+	var out []string
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT DISTINCT language FROM documents
+			WHERE status = 'ready' AND language <> '' ORDER BY language`)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("document languages: %w", classify(err))
+	}
+	return out, nil
+}

@@ -404,3 +404,37 @@ func lexicalScores(t *testing.T, db *postgres.DB, tenant int64, q postgres.Hybri
 	}
 	return out
 }
+
+// TestLanguages: a tenant's languages are those of its ready documents,
+// none of another tenant's, and none of a document still in ingest.
+func TestLanguages(t *testing.T) {
+	c := newCorpus(t)
+	ctx := context.Background()
+	a, b := c.tenant(t, "lang-a"), c.tenant(t, "lang-b")
+	en := c.doc(t, a, "en.pdf", shifu.KindManual, "", []string{"spindle"}, []int{0})
+	zh := c.doc(t, a, "zh.pdf", shifu.KindManual, "", []string{"主轴"}, []int{1})
+	c.doc(t, b, "b.pdf", shifu.KindManual, "", []string{"other"}, []int{2})
+	set := func(tenant, id int64, lang string) {
+		err := c.db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `UPDATE documents SET language = $2 WHERE id = $1`, id, lang)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(a, en, "en")
+	set(a, zh, "zh")
+	if got, err := c.db.Languages(ctx, a); err != nil || !slices.Equal(got, []string{"en", "zh"}) {
+		t.Fatalf("tenant a: %v %v, want [en zh]", got, err)
+	}
+	if got, err := c.db.Languages(ctx, b); err != nil || len(got) != 0 {
+		t.Fatalf("tenant b (language unknown): %v %v, want none", got, err)
+	}
+	if err := c.db.SetStatus(ctx, a, zh, shifu.StatusEmbedding, "", shifu.Progress{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.db.Languages(ctx, a); err != nil || !slices.Equal(got, []string{"en"}) {
+		t.Fatalf("tenant a with zh.pdf in ingest: %v %v, want [en]", got, err)
+	}
+}
