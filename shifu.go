@@ -1,6 +1,6 @@
 // Package shifu holds Shifu's domain types and error kinds. It imports only the
 // standard library; feature packages (ingest, retrieval, web, …) and adapters
-// (internal/postgres, internal/model, …) depend on it, never the other way round.
+// (internal/postgres, internal/llm, …) depend on it, never the other way round.
 package shifu
 
 import (

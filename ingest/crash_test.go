@@ -17,7 +17,7 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/keyring"
-	"github.com/shifu-factory/shifu/internal/model"
+	"github.com/shifu-factory/shifu/internal/llm"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
@@ -74,7 +74,7 @@ func TestAcknowledgedUploadSurvivesCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	emb, err := model.NewOffline(256)
+	emb, err := llm.NewOffline(256)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,8 @@ import (
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/ingest/parse"
 	"github.com/shifu-factory/shifu/internal/keyring"
-	"github.com/shifu-factory/shifu/internal/model"
-	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/llm"
+	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
 	"github.com/shifu-factory/shifu/internal/terms"
@@ -67,7 +67,7 @@ func setup(t *testing.T, emb Embedder, o Options) *fixture {
 		t.Fatal(err)
 	}
 	if emb == nil {
-		emb, err = model.NewOffline(256)
+		emb, err = llm.NewOffline(256)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -215,13 +215,13 @@ func TestRevisionReplacesAtomically(t *testing.T) {
 func TestCrashMidEmbeddingResumes(t *testing.T) {
 	ctx := context.Background()
 	var broken atomic.Bool
-	srv := modeltest.NewServer(t, modeltest.Options{Dim: 64, Fail: func(n int, r modeltest.Request) *modeltest.Step {
+	srv := llmtest.NewServer(t, llmtest.Options{Dim: 64, Fail: func(n int, r llmtest.Request) *llmtest.Step {
 		if broken.Load() && n >= 2 {
-			return &modeltest.Step{Status: 500}
+			return &llmtest.Step{Status: 500}
 		}
 		return nil
 	}})
-	emb, err := model.NewEmbedder(model.EmbedConfig{Provider: "compatible", BaseURL: srv.BaseURL(), Model: "test-embed", Dim: 64, MaxRetries: -1})
+	emb, err := llm.NewEmbedder(llm.EmbedConfig{Provider: "compatible", BaseURL: srv.BaseURL(), Model: "test-embed", Dim: 64, MaxRetries: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/model"
-	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/llm"
+	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 )
 
 // ownerExec runs SQL as the database owner, as a crashed process would have
@@ -96,10 +96,10 @@ func TestRetryDelaySpansAnOutage(t *testing.T) {
 // Stopping the workers mid-job (SIGTERM) hands the job back without
 // spending one of its attempts.
 func TestShutdownHandsJobBack(t *testing.T) {
-	fake := modeltest.NewServer(t, modeltest.Options{Fail: func(int, modeltest.Request) *modeltest.Step {
-		return &modeltest.Step{Hang: true}
+	fake := llmtest.NewServer(t, llmtest.Options{Fail: func(int, llmtest.Request) *llmtest.Step {
+		return &llmtest.Step{Hang: true}
 	}})
-	emb, err := model.NewEmbedder(model.EmbedConfig{Provider: model.Compatible, BaseURL: fake.BaseURL(), Model: "fake", Dim: 1024})
+	emb, err := llm.NewEmbedder(llm.EmbedConfig{Provider: llm.Compatible, BaseURL: fake.BaseURL(), Model: "fake", Dim: 1024})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/model"
+	"github.com/shifu-factory/shifu/internal/llm"
 	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/terms"
 )
@@ -120,9 +120,9 @@ type Options struct {
 	Thesaurus       Thesaurus
 	ThesaurusWeight float64
 
-	Reranker  model.Reranker // optional: reorders the fused top RerankTop
+	Reranker  llm.Reranker // optional: reorders the fused top RerankTop
 	RerankTop int
-	Chat      model.Chat // optional: rewrites follow-ups, translates first questions into the library's other language
+	Chat      llm.Chat // optional: rewrites follow-ups, translates first questions into the library's other language
 	Logger    *slog.Logger
 }
 
@@ -277,7 +277,7 @@ func bm25Defaults(o, d postgres.BM25) postgres.BM25 {
 type Searcher struct {
 	store    Store
 	analyzer Analyzer
-	embedder model.Embedder
+	embedder llm.Embedder
 	opt      Options
 	headings *headingTerms
 	plant    plantGlossary
@@ -317,7 +317,7 @@ func (h *headingTerms) get(a Analyzer, heading string) map[string]bool {
 }
 
 // New returns a Searcher. embedder may be nil: lexical search only.
-func New(store Store, a Analyzer, e model.Embedder, o Options) *Searcher {
+func New(store Store, a Analyzer, e llm.Embedder, o Options) *Searcher {
 	return &Searcher{store: store, analyzer: a, embedder: e, opt: o.withDefaults(), headings: &headingTerms{}}
 }
 

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/model"
+	"github.com/shifu-factory/shifu/internal/llm"
 	"github.com/shifu-factory/shifu/prompts"
 )
 
@@ -170,8 +170,8 @@ func (s *Searcher) rewrite(ctx context.Context, question string, history []shifu
 	}
 	ctx, cancel := context.WithTimeout(ctx, rewriteTimeout)
 	defer cancel()
-	reply, err := s.opt.Chat.Complete(ctx, model.Request{
-		Messages:    []model.Message{{Role: "user", Content: p}},
+	reply, err := s.opt.Chat.Complete(ctx, llm.Request{
+		Messages:    []llm.Message{{Role: "user", Content: p}},
 		MaxTokens:   200,
 		Temperature: -1,
 	}, nil)

@@ -12,7 +12,7 @@ import (
 	"github.com/shifu-factory/shifu/ingest"
 	"github.com/shifu-factory/shifu/ingest/parse"
 	"github.com/shifu-factory/shifu/internal/keyring"
-	"github.com/shifu-factory/shifu/internal/model"
+	"github.com/shifu-factory/shifu/internal/llm"
 	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
 	"github.com/shifu-factory/shifu/internal/terms"
@@ -63,9 +63,9 @@ func BenchmarkSearchCorpus(b *testing.B) {
 	}
 	// The offline embedder at the width the corpus was ingested with: 512
 	// is what `shifu ingest` uses by default (config), 1024 the model's own.
-	var emb *model.Hashing
+	var emb *llm.Hashing
 	for _, dim := range []int{512, 1024} {
-		e, err := model.NewOffline(dim)
+		e, err := llm.NewOffline(dim)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -201,7 +201,7 @@ func corpusDB(ctx context.Context, b *testing.B) (*postgres.DB, int64) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	emb, err := model.NewOffline(0)
+	emb, err := llm.NewOffline(0)
 	if err != nil {
 		b.Fatal(err)
 	}

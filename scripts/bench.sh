@@ -22,7 +22,7 @@ fi
 export SHIFU_CORPUS=${SHIFU_CORPUS:-$HOME/.cache/shifu-corpus}
 [ -d "$SHIFU_CORPUS/docs" ] || bash ../shared/eval/fetch-corpus.sh "$SHIFU_CORPUS"
 go test -run '^$' -bench . -benchtime 3x -timeout 60m \
-  ./retrieval/ ./internal/postgres/ ./ingest/... ./internal/terms/ ./internal/model/ ./internal/answer/
+  ./retrieval/ ./internal/postgres/ ./ingest/... ./internal/terms/ ./internal/llm/ ./answer/
 go build -o shifu ./cmd/shifu
 DATABASE_URL=$(bash scripts/pg.sh db "$TEST_DATABASE_URL" shifu_bench)
 export DATABASE_URL

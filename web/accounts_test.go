@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 )
 
 // TestAccounts: an admin resets a password and changes a role; a user
@@ -13,7 +13,7 @@ import (
 // accepted; a disabled user's sessions and tokens stay dead after they are
 // enabled again; feedback is only on answers to one's own questions.
 func TestAccounts(t *testing.T) {
-	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: "Replace the seal [1]."}})
+	w := newWorld(t, worldOpts{model: llmtest.Options{Reply: "Replace the seal [1]."}})
 	adm := w.session("admin")
 	var created struct {
 		User     struct{ ID int64 }

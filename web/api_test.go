@@ -20,8 +20,8 @@ import (
 	"golang.org/x/net/html/atom"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/answer"
-	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/answer"
+	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 )
 
 // hostile is what a compromised or confused model might write.
@@ -62,7 +62,7 @@ func assertSafeHTML(t *testing.T, s string) {
 }
 
 func TestChatStreamsCitedAnswerAndXSSFromModel(t *testing.T) {
-	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: hostile, Chunk: 5}})
+	w := newWorld(t, worldOpts{model: llmtest.Options{Reply: hostile, Chunk: 5}})
 	w.ingestReady(part{"file", "pump.md", []byte(manual)})
 	c := w.session("worker")
 	code, evs := c.chat("How do I fix a seal leak on pump P-101?")
@@ -366,7 +366,7 @@ func urlq(s string) string { return strings.ReplaceAll(s, " ", "+") }
 
 // The OpenAI-compatible API, driven by the official openai-go client.
 func TestOpenAICompatible(t *testing.T) {
-	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: `Replace the mechanical seal, part MS-220 [1] "replace the mechanical seal (part MS-220)".`}})
+	w := newWorld(t, worldOpts{model: llmtest.Options{Reply: `Replace the mechanical seal, part MS-220 [1] "replace the mechanical seal (part MS-220)".`}})
 	w.ingestReady(part{"file", "pump.md", []byte(manual)})
 	cl := openai.NewClient(option.WithBaseURL(w.http.URL+"/v1/"), option.WithAPIKey(w.tokens["worker"]), option.WithMaxRetries(0))
 	ctx := context.Background()

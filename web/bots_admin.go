@@ -8,7 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/bot"
+	"github.com/shifu-factory/shifu/bot"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
@@ -105,7 +105,7 @@ func (s *Server) removeBot(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"ok": true})
 }
 
-// BotService adapts the bots' shared core (internal/bot) to BotAdmin. It
+// BotService adapts the bots' shared core (bot) to BotAdmin. It
 // lives here, beside the interface, so the server and the tests use the same
 // adapter.
 func BotService(s *bot.Service) BotAdmin { return botService{s} }

@@ -8,7 +8,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/bot"
+	"github.com/shifu-factory/shifu/bot"
 	"github.com/shifu-factory/shifu/web"
 )
 

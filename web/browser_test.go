@@ -12,7 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 	"github.com/shifu-factory/shifu/internal/testenv"
 )
 
@@ -127,7 +127,7 @@ func ask(t *testing.T, ctx context.Context, q string) (done string, changes int)
 
 func TestBrowserSupervisorUploadsThenWorkerAsks(t *testing.T) {
 	ctx, dir := browser(t, 1280, 900)
-	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: spindleReply, Chunk: 4, ChunkDelay: 15 * time.Millisecond}})
+	w := newWorld(t, worldOpts{model: llmtest.Options{Reply: spindleReply, Chunk: 4, ChunkDelay: 15 * time.Millisecond}})
 	pdf, err := filepath.Abs("testdata/sample.pdf")
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +186,7 @@ func TestBrowserSupervisorUploadsThenWorkerAsks(t *testing.T) {
 
 func TestBrowserPhone(t *testing.T) {
 	ctx, dir := browser(t, 390, 844)
-	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: "Let the motor cool for 30 minutes and clean the fan cover [1]."}})
+	w := newWorld(t, worldOpts{model: llmtest.Options{Reply: "Let the motor cool for 30 minutes and clean the fan cover [1]."}})
 	w.ingestReady(part{"file", "pump.md", []byte(manual)})
 	do(t, ctx, "login", loginAs(w, "acme", "worker"), chromedp.Navigate(w.http.URL+"/?lang=zh"))
 	done, _ := ask(t, ctx, "What does alarm E42 mean on pump P-101?")
@@ -300,7 +300,7 @@ func TestBrowserPhoneExtractiveAnswer(t *testing.T) {
 // server's reason shown and no "Looking in the manuals…" left behind.
 func TestBrowserStopAndRefusedQuestion(t *testing.T) {
 	ctx, _ := browser(t, 390, 844)
-	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: strings.Repeat("Let the motor cool for 30 minutes [1]. ", 40), Chunk: 2, ChunkDelay: 40 * time.Millisecond}})
+	w := newWorld(t, worldOpts{model: llmtest.Options{Reply: strings.Repeat("Let the motor cool for 30 minutes [1]. ", 40), Chunk: 2, ChunkDelay: 40 * time.Millisecond}})
 	w.ingestReady(part{"file", "pump.md", []byte(manual)})
 	do(t, ctx, "login", loginAs(w, "acme", "worker"), chromedp.Navigate(w.http.URL+"/?lang=en"))
 	do(t, ctx, "ask and stop",

@@ -12,7 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/answer"
+	"github.com/shifu-factory/shifu/answer"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 )
 
 // followUp asks q in conversation conv and returns the final answer (or the
@@ -60,7 +60,7 @@ type conversationBody struct {
 }
 
 func TestConversationHistory(t *testing.T) {
-	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: `Replace the mechanical seal [1] "replace the mechanical seal". <script>x</script>`}})
+	w := newWorld(t, worldOpts{model: llmtest.Options{Reply: `Replace the mechanical seal [1] "replace the mechanical seal". <script>x</script>`}})
 	w.ingestReady(part{"file", "pump.md", []byte(manual)})
 	worker := w.session("worker")
 

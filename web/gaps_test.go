@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
@@ -37,7 +37,7 @@ func openGaps(t *testing.T, sup *client, state string) map[string]postgres.GapGr
 // a note answering the merged gap is listed for the worker who asked (both
 // wordings), once, until they mark it seen; another worker sees nothing.
 func TestGapsCloseTheLoop(t *testing.T) {
-	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: "unused"}})
+	w := newWorld(t, worldOpts{model: llmtest.Options{Reply: "unused"}})
 	worker := w.session("worker")
 	// The manuals are empty: each question is abstained on and is a gap.
 	for _, q := range []string{"asdfgh qwerty", "How do I reset the AGV after alarm 31?", "AGV alarm 31: how to reset it"} {

@@ -22,17 +22,17 @@ import (
 	"time"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/answer"
+	"github.com/shifu-factory/shifu/bot"
+	"github.com/shifu-factory/shifu/bot/gateway"
 	"github.com/shifu-factory/shifu/ingest"
 	"github.com/shifu-factory/shifu/ingest/parse"
 	"github.com/shifu-factory/shifu/internal/admit"
-	"github.com/shifu-factory/shifu/internal/answer"
 	"github.com/shifu-factory/shifu/internal/auth"
-	"github.com/shifu-factory/shifu/internal/bot"
-	"github.com/shifu-factory/shifu/internal/bot/gateway"
 	"github.com/shifu-factory/shifu/internal/keyring"
 	"github.com/shifu-factory/shifu/internal/limit"
-	"github.com/shifu-factory/shifu/internal/model"
-	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/llm"
+	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
 	"github.com/shifu-factory/shifu/internal/terms"
@@ -64,7 +64,7 @@ type world struct {
 	db      *postgres.DB
 	srv     *web.Server
 	http    *httptest.Server
-	model   *modeltest.Server
+	model   *llmtest.Server
 	ingest  *ingest.Service
 	bots    *bot.Service
 	acme    shifu.Tenant
@@ -79,7 +79,7 @@ type world struct {
 }
 
 type worldOpts struct {
-	model     modeltest.Options
+	model     llmtest.Options
 	noModel   bool // answer without a chat model (degraded)
 	maxUpload int64
 	maxBatch  int64
@@ -147,14 +147,14 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	emb, err := model.NewEmbedder(model.EmbedConfig{Provider: "offline"})
+	emb, err := llm.NewEmbedder(llm.EmbedConfig{Provider: "offline"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var chat model.Chat
+	var chat llm.Chat
 	if !o.noModel {
-		w.model = modeltest.NewServer(t, o.model)
-		chat, err = model.NewChat(model.ChatConfig{Provider: "compatible", BaseURL: w.model.BaseURL(), Model: "fake"})
+		w.model = llmtest.NewServer(t, o.model)
+		chat, err = llm.NewChat(llm.ChatConfig{Provider: "compatible", BaseURL: w.model.BaseURL(), Model: "fake"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/shifu-factory/shifu/internal/bot"
+	"github.com/shifu-factory/shifu/bot"
 )
 
 func TestRenderMarkdown(t *testing.T) {

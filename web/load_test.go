@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 )
 
 // TestLoadChat drives POST /api/chat on loopback with a fake model that takes
@@ -28,7 +28,7 @@ func TestLoadChat(t *testing.T) {
 	loadTest(t)
 	clients := envInt("SHIFU_LOAD_CLIENTS", 32)
 	dur := time.Duration(envInt("SHIFU_LOAD_SECONDS", 10)) * time.Second
-	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: "Replace the mechanical seal, part MS-220 [1].", Latency: 100 * time.Millisecond}})
+	w := newWorld(t, worldOpts{model: llmtest.Options{Reply: "Replace the mechanical seal, part MS-220 [1].", Latency: 100 * time.Millisecond}})
 	w.ingestReady(part{"file", "pump.md", []byte(manual)})
 	tok := w.tokens["worker"]
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}

@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/bot/gateway"
+	bslack "github.com/shifu-factory/shifu/bot/slack"
 	"github.com/shifu-factory/shifu/ingest"
-	"github.com/shifu-factory/shifu/internal/bot/gateway"
-	bslack "github.com/shifu-factory/shifu/internal/bot/slack"
-	"github.com/shifu-factory/shifu/internal/model"
-	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/llm"
+	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
@@ -163,7 +163,7 @@ func (w *world) gapOf(t *testing.T, tenant int64, q string) int64 {
 func TestGapAnsweredInSlackThread(t *testing.T) {
 	ctx := context.Background()
 	fake := newSlackAPI(t)
-	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: "unused"}, slack: fake.URL + "/api/"})
+	w := newWorld(t, worldOpts{model: llmtest.Options{Reply: "unused"}, slack: fake.URL + "/api/"})
 	for _, in := range []struct {
 		tenant              int64
 		team, secret, token string
@@ -305,7 +305,7 @@ func restart(t *testing.T, w *world) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	emb, err := model.NewEmbedder(model.EmbedConfig{Provider: "offline"})
+	emb, err := llm.NewEmbedder(llm.EmbedConfig{Provider: "offline"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/model"
-	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/llm"
+	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 	"github.com/shifu-factory/shifu/internal/testenv"
 	"github.com/shifu-factory/shifu/retrieval"
 )
@@ -47,7 +47,7 @@ func TestBrowserScannedManual(t *testing.T) {
 	}
 	src := corpusDoc(t, "LinuxCNC_Getting_Started.pdf")
 	reply := `Yes: the sample configurations have an entry that ` + scannedQuote + ` [1] "` + scannedQuote + `".`
-	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: reply}})
+	w := newWorld(t, worldOpts{model: llmtest.Options{Reply: reply}})
 
 	work := t.TempDir()
 	run0(t, "pdftoppm", "-r", "150", "-gray", "-png", src, filepath.Join(work, "p"))
@@ -79,7 +79,7 @@ func TestBrowserScannedManual(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	emb, err := model.NewEmbedder(model.EmbedConfig{Provider: "offline"})
+	emb, err := llm.NewEmbedder(llm.EmbedConfig{Provider: "offline"})
 	if err != nil {
 		t.Fatal(err)
 	}

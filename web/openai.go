@@ -12,8 +12,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/bot"
 	"github.com/shifu-factory/shifu/internal/auth"
-	"github.com/shifu-factory/shifu/internal/bot"
 )
 
 // The OpenAI-compatible API lets existing chat clients and scripts use Shifu:

@@ -5,7 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/shifu-factory/shifu/internal/answer"
+	"github.com/shifu-factory/shifu/answer"
 )
 
 func (s *Server) chatPage(c *gin.Context) {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 )
 
 // phoneData fills acme with what a real desk and admin page show: a corpus
@@ -87,7 +87,7 @@ func logout(w *world) chromedp.Action[chromedp.Void] {
 // tables have header rows; recent activity is words, not JSON.
 func TestBrowserPhonePages(t *testing.T) {
 	ctx, dir := browser(t, 390, 844)
-	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: "unused"}})
+	w := newWorld(t, worldOpts{model: llmtest.Options{Reply: "unused"}})
 	phoneData(t, w)
 	do(t, ctx, "login", loginAs(w, "acme", "supervisor"))
 	for _, lang := range []string{"en", "zh"} {
@@ -156,7 +156,7 @@ func TestBrowserPhonePages(t *testing.T) {
 // until they mark it seen. And the chips say 第 N 页 in Chinese.
 func TestBrowserGapActions(t *testing.T) {
 	ctx, dir := browser(t, 390, 844)
-	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: "Let the motor cool for 30 minutes and clean the fan cover [1]."}})
+	w := newWorld(t, worldOpts{model: llmtest.Options{Reply: "Let the motor cool for 30 minutes and clean the fan cover [1]."}})
 	pdf, err := os.ReadFile("testdata/sample.pdf")
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ func renderAnswer(text string, degraded bool) string {
 	return renderMarkdown(text)
 }
 
-// renderPlain renders the plain text of internal/answer's extractive
+// renderPlain renders the plain text of answer's extractive
 // answers: blocks separated by blank lines; a block of "| … |" lines is a
 // table (header row, separator row, rows); a line in “quotation marks” is a
 // quote; [n] becomes a citation mark. Everything else is a paragraph. All

@@ -20,7 +20,7 @@ import (
 	"github.com/yuin/goldmark/text"
 	"github.com/yuin/goldmark/util"
 
-	"github.com/shifu-factory/shifu/internal/bot"
+	"github.com/shifu-factory/shifu/bot"
 	"golang.org/x/text/language"
 
 	"github.com/shifu-factory/shifu/internal/i18n"

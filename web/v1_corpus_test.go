@@ -14,7 +14,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/answer"
+	"github.com/shifu-factory/shifu/answer"
 	"github.com/shifu-factory/shifu/retrieval"
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/yuin/goldmark/extension"
 	gmhtml "github.com/yuin/goldmark/renderer/html"
 
-	"github.com/shifu-factory/shifu/internal/bot"
+	"github.com/shifu-factory/shifu/bot"
 )
 
 // Poisoned is model output a poisoned manual could produce: an image that

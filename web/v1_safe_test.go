@@ -8,7 +8,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
-	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 	"github.com/shifu-factory/shifu/web"
 )
 
@@ -19,7 +19,7 @@ func TestOpenAIOutputIsSafe(t *testing.T) {
 	if bad := web.ClientLinks(t, web.Poisoned); len(bad) < 2 {
 		t.Fatalf("the client check sees only %v in the raw text", bad) // the check itself sees the attack
 	}
-	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: web.Poisoned, Chunk: 2}})
+	w := newWorld(t, worldOpts{model: llmtest.Options{Reply: web.Poisoned, Chunk: 2}})
 	w.ingestReady(part{"file", "pump.md", []byte(manual)})
 	cl := openai.NewClient(option.WithBaseURL(w.http.URL+"/v1/"), option.WithAPIKey(w.tokens["worker"]), option.WithMaxRetries(0))
 	ctx := context.Background()

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 )
 
 // TestRevisionKeepsIDAndCitations: a new revision keeps the document's id
@@ -19,7 +19,7 @@ import (
 // downloads under its own name; rollback makes version 1 live again; the
 // links bots send open.
 func TestRevisionKeepsIDAndCitations(t *testing.T) {
-	w := newWorld(t, worldOpts{model: modeltest.Options{Reply: "Use a **shielded cable** [1]."}})
+	w := newWorld(t, worldOpts{model: llmtest.Options{Reply: "Use a **shielded cable** [1]."}})
 	pdf, err := os.ReadFile("testdata/sample.pdf")
 	if err != nil {
 		t.Fatal(err)

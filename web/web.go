@@ -28,7 +28,7 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Asker answers questions with retrieval and citations (internal/answer).
+// Asker answers questions with retrieval and citations (answer).
 // It stores the conversation and returns its ids in the Answer. onDelta gets
 // the answer text as it streams.
 type Asker interface {

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/answer"
+	"github.com/shifu-factory/shifu/answer"
 	"github.com/shifu-factory/shifu/retrieval"
 )
 

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/bot"
-	"github.com/shifu-factory/shifu/internal/bot/gateway"
+	"github.com/shifu-factory/shifu/bot"
+	"github.com/shifu-factory/shifu/bot/gateway"
 )
 
 const botUsage = `usage:

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/answer"
+	"github.com/shifu-factory/shifu/answer"
 	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/retrieval"
 )

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/model"
+	"github.com/shifu-factory/shifu/internal/llm"
 	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/retrieval"
 )
@@ -40,7 +40,7 @@ func (e *env) searcher(ctx context.Context, o retrieval.Options) (*retrieval.Sea
 		}
 	}
 	if o.Reranker == nil && c.Rerank.Provider != "" {
-		o.Reranker, err = model.NewReranker(model.RerankConfig{
+		o.Reranker, err = llm.NewReranker(llm.RerankConfig{
 			Provider: c.Rerank.Provider, URL: c.Rerank.BaseURL, APIKey: c.Rerank.APIKey.Value(),
 			Model: c.Rerank.Model, Timeout: c.Rerank.Timeout,
 		})
@@ -57,10 +57,10 @@ func (e *env) searcher(ctx context.Context, o retrieval.Options) (*retrieval.Sea
 	if w := e.thesaurus(); o.Thesaurus == nil && w != nil {
 		o.Thesaurus = w
 	}
-	if c.Embed.Provider != model.Offline {
+	if c.Embed.Provider != llm.Offline {
 		// A hosted embedder must not hold questions up: a short budget and
 		// a breaker, then keyword search alone.
-		emb = model.NewEmbedBreaker(emb, c.Limits.EmbedQuery, model.BreakerConfig{})
+		emb = llm.NewEmbedBreaker(emb, c.Limits.EmbedQuery, llm.BreakerConfig{})
 	}
 	return retrieval.New(store, a, emb, o), nil
 }
@@ -88,7 +88,7 @@ func (e *env) searchStore(ctx context.Context) (retrieval.Store, error) {
 }
 
 // chat builds the configured chat model (nil, nil when none is configured).
-func (e *env) chat() (model.Chat, error) {
+func (e *env) chat() (llm.Chat, error) {
 	c, err := e.config()
 	if err != nil {
 		return nil, err
@@ -96,7 +96,7 @@ func (e *env) chat() (model.Chat, error) {
 	if c.LLM.Provider == "" {
 		return nil, nil
 	}
-	return model.NewChat(model.ChatConfig{
+	return llm.NewChat(llm.ChatConfig{
 		Provider: c.LLM.Provider, BaseURL: c.LLM.BaseURL, APIKey: c.LLM.APIKey.Value(),
 		Model: c.LLM.Model, Timeout: c.LLM.Timeout,
 		FirstByteTimeout: c.Limits.LLMFirstToken, IdleTimeout: c.Limits.LLMIdle,

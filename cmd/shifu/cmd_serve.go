@@ -10,10 +10,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/shifu-factory/shifu/bot/gateway"
 	"github.com/shifu-factory/shifu/ingest"
 	"github.com/shifu-factory/shifu/ingest/parse"
 	"github.com/shifu-factory/shifu/internal/admit"
-	"github.com/shifu-factory/shifu/internal/bot/gateway"
 	"github.com/shifu-factory/shifu/internal/limit"
 	"github.com/shifu-factory/shifu/web"
 )

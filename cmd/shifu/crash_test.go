@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 )
 
 // child starts this test binary as `shifu args...` in its own process, with
@@ -58,9 +58,9 @@ func (s *shell) waitFor(tenant string, ok func([]docLine) bool) []docLine {
 func TestKilledIngestResumes(t *testing.T) {
 	var down atomic.Bool
 	down.Store(true)
-	fake := modeltest.NewServer(t, modeltest.Options{Fail: func(int, modeltest.Request) *modeltest.Step {
+	fake := llmtest.NewServer(t, llmtest.Options{Fail: func(int, llmtest.Request) *llmtest.Step {
 		if down.Load() {
-			return &modeltest.Step{Hang: true}
+			return &llmtest.Step{Hang: true}
 		}
 		return nil
 	}})

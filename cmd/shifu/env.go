@@ -16,7 +16,7 @@ import (
 	"github.com/shifu-factory/shifu/internal/config"
 	"github.com/shifu-factory/shifu/internal/dict"
 	"github.com/shifu-factory/shifu/internal/keyring"
-	"github.com/shifu-factory/shifu/internal/model"
+	"github.com/shifu-factory/shifu/internal/llm"
 	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/terms"
 	"github.com/shifu-factory/shifu/internal/wordnet"
@@ -38,7 +38,7 @@ type env struct {
 	lexOnce  sync.Once
 	lexReady chan struct{} // closed when lex and lexErr are set
 	lexErr   error
-	emb      model.Embedder
+	emb      llm.Embedder
 	// replicated routes searches to SHIFU_REPLICA_DATABASE_URL (searchStore).
 	replicated *postgres.Replicated
 	lexicon    func() (*dict.Dict, error)
@@ -321,7 +321,7 @@ func (e *env) thesaurus() *wordnet.WordNet {
 	return e.wordnet()
 }
 
-func (e *env) embedder() (model.Embedder, error) {
+func (e *env) embedder() (llm.Embedder, error) {
 	if e.emb != nil {
 		return e.emb, nil
 	}
@@ -329,7 +329,7 @@ func (e *env) embedder() (model.Embedder, error) {
 	if err != nil {
 		return nil, err
 	}
-	emb, err := model.NewEmbedder(model.EmbedConfig{
+	emb, err := llm.NewEmbedder(llm.EmbedConfig{
 		Provider: c.Embed.Provider, BaseURL: c.Embed.BaseURL, APIKey: c.Embed.APIKey.Value(),
 		Model: c.Embed.Model, Dim: c.Embed.Dim, Timeout: c.Embed.Timeout,
 	})

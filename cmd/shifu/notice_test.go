@@ -15,7 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	bslack "github.com/shifu-factory/shifu/internal/bot/slack"
+	bslack "github.com/shifu-factory/shifu/bot/slack"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
 

@@ -24,7 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shifu-factory/shifu/internal/keyring"
-	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 	"github.com/shifu-factory/shifu/internal/testenv"
 )
 
@@ -77,10 +77,10 @@ func TestScaleOut(t *testing.T) {
 	// named slow, until its client is gone, and tells the test.
 	slowSeen := make(chan struct{})
 	var slowOnce atomic.Bool
-	fake := modeltest.NewServer(t, modeltest.Options{Dim: 64, Fail: func(n int, r modeltest.Request) *modeltest.Step {
+	fake := llmtest.NewServer(t, llmtest.Options{Dim: 64, Fail: func(n int, r llmtest.Request) *llmtest.Step {
 		if r.Embed != nil && strings.Contains(strings.Join(r.Embed.Input, " "), "slowmarker") && slowOnce.CompareAndSwap(false, true) {
 			close(slowSeen)
-			return &modeltest.Step{Hang: true}
+			return &llmtest.Step{Hang: true}
 		}
 		return nil
 	}})

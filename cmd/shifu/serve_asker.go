@@ -7,8 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/shifu-factory/shifu/internal/answer"
-	"github.com/shifu-factory/shifu/internal/model"
+	"github.com/shifu-factory/shifu/answer"
+	"github.com/shifu-factory/shifu/internal/llm"
 	"github.com/shifu-factory/shifu/retrieval"
 	"github.com/shifu-factory/shifu/web"
 )
@@ -44,11 +44,11 @@ func (e *env) timedAsker(ctx context.Context, log *slog.Logger, m *web.Metrics) 
 
 // timedChat observes how long each model call takes.
 type timedChat struct {
-	model.Chat
+	llm.Chat
 	h prometheus.Histogram
 }
 
-func (c timedChat) Complete(ctx context.Context, req model.Request, onDelta func(string)) (model.Reply, error) {
+func (c timedChat) Complete(ctx context.Context, req llm.Request, onDelta func(string)) (llm.Reply, error) {
 	start := time.Now()
 	defer func() { c.h.Observe(time.Since(start).Seconds()) }()
 	return c.Chat.Complete(ctx, req, onDelta)

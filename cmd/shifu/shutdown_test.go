@@ -13,7 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/shifu-factory/shifu/internal/model/modeltest"
+	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 )
 
 // TestSIGTERMFinishesStreamedAnswer sends SIGTERM to `shifu serve` while an
@@ -21,7 +21,7 @@ import (
 // then exits cleanly.
 func TestSIGTERMFinishesStreamedAnswer(t *testing.T) {
 	const reply = "Press the reset key, then clear alarm E-101 at the panel [1]."
-	fake := modeltest.NewServer(t, modeltest.Options{Reply: reply, Chunk: 3, ChunkDelay: 50 * time.Millisecond})
+	fake := llmtest.NewServer(t, llmtest.Options{Reply: reply, Chunk: 3, ChunkDelay: 50 * time.Millisecond})
 	sh := newShell(t)
 	sh.env["SHIFU_LLM_BASE_URL"] = fake.BaseURL()
 	sh.env["SHIFU_LLM_MODEL"] = "fake-qwen"

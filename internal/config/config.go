@@ -264,7 +264,7 @@ func Load(getenv func(string) string) (Config, error) {
 
 	// Embeddings: explicit settings win; a lone DashScope or OpenAI key picks
 	// that provider; otherwise the offline embedder. A provider's endpoint
-	// and default model are internal/model's (an empty field takes them).
+	// and default model are internal/llm's (an empty field takes them).
 	c.Embed = Model{
 		BaseURL: str("SHIFU_EMBED_BASE_URL", ""),
 		APIKey:  Secret(str("SHIFU_EMBED_API_KEY", "")),

@@ -172,7 +172,7 @@ func (a *Answers) untilMidnight() time.Duration {
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%d s", int(math.Ceil(d.Seconds()))) }
 
-// Asker answers questions (internal/answer, or anything in front of it).
+// Asker answers questions (answer, or anything in front of it).
 type Asker interface {
 	Ask(ctx context.Context, q shifu.Question, onDelta func(string)) (shifu.Answer, error)
 }

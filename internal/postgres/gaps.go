@@ -130,7 +130,7 @@ type BotThread struct {
 
 // Notify queues, inside the transaction that closes the gaps, the notice of
 // one bot thread: it is sent once the close commits, and not lost if the
-// process stops before sending it (internal/bot/gateway.Notices).
+// process stops before sending it (bot/gateway.Notices).
 type Notify func(ctx context.Context, tx pgx.Tx, t BotThread) error
 
 // CloseGap closes a gap and every open gap of its group, naming the note

@@ -7,7 +7,7 @@ package terms
 // by what depends on them: the analyzer's (enStop, zhStop, queryStop,
 // chatStop) by its rules number (Analyzer.Version; postings of another
 // version are rebuilt), the embedder's (EmbedStop, EmbedHanStop) by the
-// offline embedder's model name (internal/model HashModel): a change to
+// offline embedder's model name (internal/llm HashModel): a change to
 // either needs a new number or name, so stored postings and vectors are never
 // compared with new ones.
 
@@ -83,7 +83,7 @@ func stemmedSet(words string) map[string]bool {
 }
 
 // ClaimStop reports English words too common to say which sentence a claim
-// is about (internal/answer: quotes chosen for a claim, extractive answers).
+// is about (answer: quotes chosen for a claim, extractive answers).
 func ClaimStop(w string) bool { return claimStop[w] }
 
 var claimStop = set(`the an and or of to in on at is are be it for with this that then if by as from
