@@ -89,6 +89,17 @@ func libraryOf(t *testing.T, a Analyzer, texts []string) (*postgres.DB, int64) {
 // libraryAt is libraryOf with the owner's URL, for more tenants.
 func libraryAt(t *testing.T, a Analyzer, texts []string) (*postgres.DB, string, int64) {
 	t.Helper()
+	cs := make([]shifu.Chunk, len(texts))
+	for i, tx := range texts {
+		cs[i] = shifu.Chunk{Text: tx}
+	}
+	return libraryOfChunks(t, a, cs)
+}
+
+// libraryOfChunks is libraryAt with chunks (a heading, say) for texts; each
+// is a page of its own.
+func libraryOfChunks(t *testing.T, a Analyzer, cs []shifu.Chunk) (*postgres.DB, string, int64) {
+	t.Helper()
 	db, url := pgtest.DB(t)
 	ctx := context.Background()
 	ten := pgtest.Tenant(t, url, "acme")
@@ -99,9 +110,10 @@ func libraryAt(t *testing.T, a Analyzer, texts []string) (*postgres.DB, string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := make([]postgres.ChunkRow, len(texts))
-	for i, tx := range texts {
-		rows[i] = postgres.ChunkRow{Chunk: shifu.Chunk{Ord: 10 * i, Text: tx, PageStart: i + 1, PageEnd: i + 1}, Terms: a.Terms(tx)}
+	rows := make([]postgres.ChunkRow, len(cs))
+	for i, c := range cs {
+		c.Ord, c.PageStart, c.PageEnd = 10*i, i+1, i+1
+		rows[i] = postgres.ChunkRow{Chunk: c, Terms: a.Terms(c.Text)}
 	}
 	if err := db.StoreChunks(ctx, ten.ID, doc, postgres.Meta{}, rows); err != nil {
 		t.Fatal(err)
@@ -157,24 +169,9 @@ func TestFocusNeedsTheQuestionsWords(t *testing.T) {
 		{"激光切割机 > 保护镜片", "用 ip 命令查看网卡的地址和路由，用 ping 检查网络是否连通。", true},
 		{"激光切割机 > 保养", "保护镜片脏了，用无水酒精和镜头纸从中心向外擦。", false},
 	} {
-		db, url := pgtest.DB(t)
-		ten := pgtest.Tenant(t, url, "acme")
-		var doc int64
-		err := db.InTenant(ctx, ten.ID, func(tx pgx.Tx) error {
-			return tx.QueryRow(ctx, `INSERT INTO documents (name, kind, sha256, size, status) VALUES ('m.md', 'manual', 'x', 1, 'ready') RETURNING id`).Scan(&doc)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		text := c.heading + "\n" + c.body
-		rows := []postgres.ChunkRow{
-			{Chunk: shifu.Chunk{Ord: 0, Text: text, Heading: c.heading, PageStart: 1, PageEnd: 1}, Terms: a.Terms(text)},
-			{Chunk: shifu.Chunk{Ord: 10, Text: "打印机：用 CUPS 添加和配置打印机。", PageStart: 2, PageEnd: 2}, Terms: a.Terms("打印机：用 CUPS 添加和配置打印机。")},
-		}
-		if err := db.StoreChunks(ctx, ten.ID, doc, postgres.Meta{}, rows); err != nil {
-			t.Fatal(err)
-		}
-		r, err := New(db, a, nil, Options{}).Retrieve(ctx, ten.ID, Query{Text: q, K: 3})
+		db, _, ten := libraryOfChunks(t, a, []shifu.Chunk{{Text: text, Heading: c.heading}, {Text: "打印机：用 CUPS 添加和配置打印机。"}})
+		r, err := New(db, a, nil, Options{}).Retrieve(ctx, ten, Query{Text: q, K: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
