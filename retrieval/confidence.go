@@ -54,11 +54,14 @@ const focusHits = 3
 
 // focus is the largest share of the question's own words that two adjacent
 // sentences of one of the first hits hold, by w's weights, whole words and
-// glossary synonyms only. Coverage counts a chunk's words wherever they are
-// and credits characters for words no chunk holds, so a question about
-// something the manuals never mention (车间的空压机多久换机油) is "covered"
-// by a page that holds 机, 油 and 换 apart; an answer has the question's
-// words together, in the sentence that answers and the one before it.
+// glossary synonyms only. Coverage counts a chunk's words wherever they are,
+// its heading path among them, and the dictionary's translations of the
+// question's words: a question about something no manual mentions
+// (激光切割机的保护镜片脏了用什么擦) was covered 0.81 by a page on Python
+// filter programs, through its heading path and translated words, though
+// no sentence of it holds a word of the question. An answer has the
+// question's words together, in the sentence that answers or the one
+// before it.
 func focus(w *Weigher, hits []shifu.Hit) float64 {
 	best := 0.0
 	for _, h := range hits[:min(focusHits, len(hits))] {

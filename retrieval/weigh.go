@@ -109,9 +109,8 @@ func (w *Weigher) Weight(ts map[string]bool) float64 {
 // holds whole: its own words or their glossary synonyms, or (judged apart,
 // as confidence does) the plant glossary's words for them. Unlike Cover it
 // credits no characters standing in for a word, nor the dictionary's
-// translations: a question about a laser cutter's lens is "covered" in
-// English by a filter page's lens and laser; what the plant says its words
-// mean is not a guess.
+// translations, which guess (see focus); what the plant says its words mean
+// is not a guess.
 func (w *Weigher) Holds(text string) float64 {
 	if w == nil {
 		return 0
