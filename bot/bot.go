@@ -31,9 +31,9 @@ type Asker interface {
 
 // Store is the part of the database the bots use.
 type Store interface {
-	AddBot(ctx context.Context, tenant int64, b postgres.Bot) (postgres.Bot, error)
+	AddBot(ctx context.Context, tenant int64, b postgres.Bot, by postgres.Actor) (postgres.Bot, error)
 	Bots(ctx context.Context, tenant int64) ([]postgres.Bot, error)
-	RemoveBot(ctx context.Context, tenant int64, platform, externalID string) error
+	RemoveBot(ctx context.Context, tenant int64, platform, externalID string, by postgres.Actor) error
 	FindBots(ctx context.Context, platform, externalID string) ([]postgres.Bot, error)
 	FirstBotEvent(ctx context.Context, tenant int64, platform, eventID string) (bool, error)
 	BindBotEvent(ctx context.Context, tenant int64, platform, eventID, value string) (string, error)
@@ -123,8 +123,8 @@ func (s *Service) Logger() *slog.Logger { return s.log }
 func (s *Service) PublicURL() string { return s.public }
 
 // Install checks the credentials (Credentials.Check), seals the secrets and
-// stores a new installation for the tenant.
-func (s *Service) Install(ctx context.Context, tenant int64, platform, external, secret, token string) (postgres.Bot, error) {
+// stores a new installation for the tenant, audited as by.
+func (s *Service) Install(ctx context.Context, tenant int64, platform, external, secret, token string, by postgres.Actor) (postgres.Bot, error) {
 	c := Credentials{Platform: platform, External: external, Secret: secret, Token: token}
 	if err := c.Check(); err != nil {
 		return postgres.Bot{}, err
@@ -143,7 +143,7 @@ func (s *Service) Install(ctx context.Context, tenant int64, platform, external,
 			return b, err
 		}
 	}
-	b, err = s.store.AddBot(ctx, tenant, b)
+	b, err = s.store.AddBot(ctx, tenant, b, by)
 	if err == nil {
 		s.notify()
 	}
@@ -155,9 +155,9 @@ func (s *Service) Installations(ctx context.Context, tenant int64) ([]postgres.B
 	return s.store.Bots(ctx, tenant)
 }
 
-// Uninstall removes an installation.
-func (s *Service) Uninstall(ctx context.Context, tenant int64, platform, external string) error {
-	err := s.store.RemoveBot(ctx, tenant, platform, external)
+// Uninstall removes an installation, audited as by.
+func (s *Service) Uninstall(ctx context.Context, tenant int64, platform, external string, by postgres.Actor) error {
+	err := s.store.RemoveBot(ctx, tenant, platform, external, by)
 	if err == nil {
 		s.notify()
 	}

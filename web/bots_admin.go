@@ -16,10 +16,11 @@ import (
 // cmd). The tenant is always the caller's, from the session or token.
 type BotAdmin interface {
 	List(ctx context.Context, tenant int64) ([]BotInstallation, error)
-	Add(ctx context.Context, tenant int64, b NewBot) (BotInstallation, error)
+	// Add and Remove are audited as by.
+	Add(ctx context.Context, tenant int64, b NewBot, by postgres.Actor) (BotInstallation, error)
 	// Remove deletes the tenant's installation id; another tenant's id is
 	// ErrNotFound.
-	Remove(ctx context.Context, tenant, id int64) error
+	Remove(ctx context.Context, tenant, id int64, by postgres.Actor) error
 }
 
 // BotInstallation is what the admin sees of an installation: never its secrets.
@@ -77,12 +78,11 @@ func (s *Server) addBot(c *gin.Context) {
 		return
 	}
 	p := who(c)
-	b, err := ba.Add(c, p.tenant(), req)
+	b, err := ba.Add(c, p.tenant(), req, p.actor())
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "bot.add", map[string]any{"bot_id": b.ID, "platform": b.Platform, "external_id": b.ExternalID})
 	c.JSON(http.StatusCreated, gin.H{"bot": b})
 }
 
@@ -97,11 +97,10 @@ func (s *Server) removeBot(c *gin.Context) {
 		return
 	}
 	p := who(c)
-	if err := ba.Remove(c, p.tenant(), id); err != nil {
+	if err := ba.Remove(c, p.tenant(), id, p.actor()); err != nil {
 		s.fail(c, err)
 		return
 	}
-	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "bot.remove", map[string]any{"bot_id": id})
 	c.JSON(http.StatusOK, gin.H{"ok": true})
 }
 
@@ -121,21 +120,21 @@ func (b botService) List(ctx context.Context, tenant int64) ([]BotInstallation, 
 	return out, err
 }
 
-func (b botService) Add(ctx context.Context, tenant int64, n NewBot) (BotInstallation, error) {
-	r, err := b.s.Install(ctx, tenant, n.Platform, n.ExternalID, n.Secret, n.Token)
+func (b botService) Add(ctx context.Context, tenant int64, n NewBot, by postgres.Actor) (BotInstallation, error) {
+	r, err := b.s.Install(ctx, tenant, n.Platform, n.ExternalID, n.Secret, n.Token, by)
 	return webBot(r), err
 }
 
 // Remove finds the installation among the tenant's own, so another tenant's
 // id is not found.
-func (b botService) Remove(ctx context.Context, tenant, id int64) error {
+func (b botService) Remove(ctx context.Context, tenant, id int64, by postgres.Actor) error {
 	rows, err := b.s.Installations(ctx, tenant)
 	if err != nil {
 		return err
 	}
 	for _, r := range rows {
 		if r.ID == id {
-			return b.s.Uninstall(ctx, tenant, r.Platform, r.ExternalID)
+			return b.s.Uninstall(ctx, tenant, r.Platform, r.ExternalID, by)
 		}
 	}
 	return shifu.Errorf(shifu.ErrNotFound, "bot %d not found", id)

@@ -117,12 +117,9 @@ func cmdBot(ctx context.Context, e *env, args []string) error {
 			}
 			secret = *appSecret
 		}
-		b, err := core.Install(ctx, t.ID, platform, ext, secret, tok)
+		b, err := core.Install(ctx, t.ID, platform, ext, secret, tok, cliActor())
 		if err != nil {
 			return err
-		}
-		if db, err := e.db(ctx); err == nil {
-			_ = db.Audit(ctx, t.ID, 0, "bot.add", map[string]any{"platform": platform, "external_id": ext, "bot_id": b.ID})
 		}
 		fmt.Fprintf(e.stdout, "%s bot %s added to tenant %s (id %d)\n", platform, ext, t.Name, b.ID)
 		c, _ := e.config()
@@ -167,11 +164,8 @@ func cmdBot(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := core.Uninstall(ctx, t.ID, platform, ext); err != nil {
+		if err := core.Uninstall(ctx, t.ID, platform, ext, cliActor()); err != nil {
 			return err
-		}
-		if db, err := e.db(ctx); err == nil {
-			_ = db.Audit(ctx, t.ID, 0, "bot.remove", map[string]any{"platform": platform, "external_id": ext})
 		}
 		fmt.Fprintf(e.stdout, "%s bot %s removed from tenant %s\n", platform, ext, t.Name)
 		return nil

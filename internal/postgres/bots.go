@@ -23,17 +23,20 @@ type Bot struct {
 	CreatedAt  time.Time
 }
 
-// AddBot stores an installation for the tenant. A team or app is installed
-// once per tenant; other tenants may install the same one, and nothing here
-// tells whether one has.
-func (db *DB) AddBot(ctx context.Context, tenant int64, b Bot) (Bot, error) {
+// AddBot stores an installation for the tenant, audited as by in the same
+// transaction. A team or app is installed once per tenant; other tenants may
+// install the same one, and nothing here tells whether one has.
+func (db *DB) AddBot(ctx context.Context, tenant int64, b Bot, by Actor) (Bot, error) {
 	b.TenantID = tenant
 	if b.Token == nil {
 		b.Token = []byte{} // the column is NOT NULL DEFAULT ''
 	}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `INSERT INTO bots (platform, external_id, secret, token) VALUES ($1, $2, $3, $4)
-			RETURNING id, created_at`, b.Platform, b.ExternalID, b.Secret, b.Token).Scan(&b.ID, &b.CreatedAt)
+		if err := tx.QueryRow(ctx, `INSERT INTO bots (platform, external_id, secret, token) VALUES ($1, $2, $3, $4)
+			RETURNING id, created_at`, b.Platform, b.ExternalID, b.Secret, b.Token).Scan(&b.ID, &b.CreatedAt); err != nil {
+			return err
+		}
+		return audit(ctx, tx, by.UserID, "bot.add", map[string]any{"bot_id": b.ID, "platform": b.Platform, "external_id": b.ExternalID})
 	})
 	if err != nil {
 		err = classify(err)
@@ -73,18 +76,24 @@ func (db *DB) Bots(ctx context.Context, tenant int64) ([]Bot, error) {
 	return out, nil
 }
 
-// RemoveBot deletes one of the tenant's installations.
-func (db *DB) RemoveBot(ctx context.Context, tenant int64, platform, externalID string) error {
-	var n int64
+// RemoveBot deletes one of the tenant's installations, audited as by in the
+// same transaction.
+func (db *DB) RemoveBot(ctx context.Context, tenant int64, platform, externalID string, by Actor) error {
+	var id int64
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM bots WHERE platform = $1 AND external_id = $2`, platform, externalID)
-		n = tag.RowsAffected()
-		return err
+		err := tx.QueryRow(ctx, `DELETE FROM bots WHERE platform = $1 AND external_id = $2 RETURNING id`, platform, externalID).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return audit(ctx, tx, by.UserID, "bot.remove", map[string]any{"bot_id": id, "platform": platform, "external_id": externalID})
 	})
 	if err != nil {
 		return fmt.Errorf("remove bot: %w", err)
 	}
-	if n == 0 {
+	if id == 0 {
 		return shifu.Errorf(shifu.ErrNotFound, "no %s bot %q in this tenant (`shifu bot list` shows them)", platform, externalID)
 	}
 	return nil

@@ -18,20 +18,20 @@ func TestBots(t *testing.T) {
 	db, url := pgtest.DB(t)
 	a, b := pgtest.Tenant(t, url, "acme"), pgtest.Tenant(t, url, "bolt")
 
-	sa, err := db.AddBot(ctx, a.ID, postgres.Bot{Platform: "slack", ExternalID: "T1", Secret: []byte("sealed-a"), Token: []byte("tok-a")})
+	sa, err := db.AddBot(ctx, a.ID, postgres.Bot{Platform: "slack", ExternalID: "T1", Secret: []byte("sealed-a"), Token: []byte("tok-a")}, postgres.Actor{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sa.ID == 0 || sa.TenantID != a.ID {
 		t.Fatalf("added %+v", sa)
 	}
-	if _, err := db.AddBot(ctx, a.ID, postgres.Bot{Platform: "slack", ExternalID: "T1", Secret: []byte("x")}); !errors.Is(err, shifu.ErrConflict) {
+	if _, err := db.AddBot(ctx, a.ID, postgres.Bot{Platform: "slack", ExternalID: "T1", Secret: []byte("x")}, postgres.Actor{}); !errors.Is(err, shifu.ErrConflict) {
 		t.Fatalf("same team twice in a tenant: %v", err)
 	}
-	if _, err := db.AddBot(ctx, b.ID, postgres.Bot{Platform: "teams", ExternalID: "T9", Secret: []byte("x")}); !errors.Is(err, shifu.ErrInvalid) {
+	if _, err := db.AddBot(ctx, b.ID, postgres.Bot{Platform: "teams", ExternalID: "T9", Secret: []byte("x")}, postgres.Actor{}); !errors.Is(err, shifu.ErrInvalid) {
 		t.Fatalf("unknown platform: %v", err)
 	}
-	if _, err := db.AddBot(ctx, b.ID, postgres.Bot{Platform: "dingtalk", ExternalID: "ding-b", Secret: []byte("sealed-b")}); err != nil {
+	if _, err := db.AddBot(ctx, b.ID, postgres.Bot{Platform: "dingtalk", ExternalID: "ding-b", Secret: []byte("sealed-b")}, postgres.Actor{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -58,14 +58,28 @@ func TestBots(t *testing.T) {
 	}
 
 	// Tenant b cannot remove tenant a's bot.
-	if err := db.RemoveBot(ctx, b.ID, "slack", "T1"); !errors.Is(err, shifu.ErrNotFound) {
+	if err := db.RemoveBot(ctx, b.ID, "slack", "T1", postgres.Actor{}); !errors.Is(err, shifu.ErrNotFound) {
 		t.Fatalf("foreign remove: %v", err)
 	}
-	if err := db.RemoveBot(ctx, a.ID, "slack", "T1"); err != nil {
+	if err := db.RemoveBot(ctx, a.ID, "slack", "T1", postgres.Actor{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.FindBots(ctx, "slack", "T1"); !errors.Is(err, shifu.ErrUnauthorized) {
 		t.Fatalf("removed bot still found: %v", err)
+	}
+	// Each change is audited in its own transaction, once; refused ones not.
+	for tenant, want := range map[int64][]string{a.ID: {"bot.remove", "bot.add"}, b.ID: {"bot.add"}} {
+		log, err := db.AuditLog(ctx, tenant, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range log {
+			got = append(got, e.Action)
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("tenant %d audit %v, want %v", tenant, got, want)
+		}
 	}
 }
 
@@ -77,15 +91,15 @@ func TestBotsPerTenant(t *testing.T) {
 	ctx := context.Background()
 	db, url := pgtest.DB(t)
 	a, b := pgtest.Tenant(t, url, "acme"), pgtest.Tenant(t, url, "bolt")
-	ba, err := db.AddBot(ctx, a.ID, postgres.Bot{Platform: "slack", ExternalID: "TSAME", Secret: []byte("sealed-a")})
+	ba, err := db.AddBot(ctx, a.ID, postgres.Bot{Platform: "slack", ExternalID: "TSAME", Secret: []byte("sealed-a")}, postgres.Actor{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bb, err := db.AddBot(ctx, b.ID, postgres.Bot{Platform: "slack", ExternalID: "TSAME", Secret: []byte("sealed-b")})
+	bb, err := db.AddBot(ctx, b.ID, postgres.Bot{Platform: "slack", ExternalID: "TSAME", Secret: []byte("sealed-b")}, postgres.Actor{})
 	if err != nil {
 		t.Fatalf("the same team in a second tenant: %v", err)
 	}
-	_, err = db.AddBot(ctx, b.ID, postgres.Bot{Platform: "slack", ExternalID: "TSAME", Secret: []byte("x")})
+	_, err = db.AddBot(ctx, b.ID, postgres.Bot{Platform: "slack", ExternalID: "TSAME", Secret: []byte("x")}, postgres.Actor{})
 	if !errors.Is(err, shifu.ErrConflict) || !strings.Contains(shifu.Message(err), "in this tenant") {
 		t.Fatalf("repeat in tenant b: %v", err)
 	}
