@@ -398,3 +398,32 @@ type Turn struct {
 	Role    string // user | assistant
 	Content string
 }
+
+// GapGroup is one knowledge gap: the same question (case and spacing aside,
+// or merged by a supervisor) asked one or more times, abstained on or rated
+// down.
+type GapGroup struct {
+	ID        int64     `json:"id"` // newest gap of the group; acting on it acts on the group
+	Question  string    `json:"question"`
+	Questions []string  `json:"questions"` // every wording asked, newest first (more than one once merged)
+	Reasons   []string  `json:"reasons"`
+	Count     int       `json:"count"`
+	Comments  []string  `json:"comments"`
+	Answer    string    `json:"answer"` // what Shifu said, newest
+	Latest    time.Time `json:"latest"`
+	// A dismissed gap: when and by whom (undone by reopening it).
+	DismissedAt *time.Time `json:"dismissed_at,omitempty"`
+	DismissedBy string     `json:"dismissed_by,omitempty"`
+}
+
+// Answered is a question of the asker's that a note now answers: what the
+// worker sees on their next visit ("your questions that now have answers").
+type Answered struct {
+	IDs          []int64   `json:"ids"` // the gaps (one per time it was asked)
+	Question     string    `json:"question"`
+	Conversation int64     `json:"conversation_id,omitempty"` // where it was asked (web chat)
+	NoteID       int64     `json:"note_id"`                   // the note's document (stable id)
+	NoteTitle    string    `json:"note_title"`
+	Author       string    `json:"author"`
+	AnsweredAt   time.Time `json:"answered_at"`
+}

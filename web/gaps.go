@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
@@ -21,7 +22,7 @@ func (s *Server) gaps(c *gin.Context) {
 		return
 	}
 	if g == nil {
-		g = []postgres.GapGroup{}
+		g = []shifu.GapGroup{}
 	}
 	c.JSON(http.StatusOK, gin.H{"gaps": g})
 }

@@ -4,28 +4,28 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/llm/llmtest"
-	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
 type gapList struct {
-	Gaps []postgres.GapGroup `json:"gaps"`
+	Gaps []shifu.GapGroup `json:"gaps"`
 }
 
 type answeredList struct {
-	Answered []postgres.Answered `json:"answered"`
+	Answered []shifu.Answered `json:"answered"`
 }
 
 func num(id int64) string { return strconv.FormatInt(id, 10) }
 
 // openGaps is the supervisor's open gaps by question.
-func openGaps(t *testing.T, sup *client, state string) map[string]postgres.GapGroup {
+func openGaps(t *testing.T, sup *client, state string) map[string]shifu.GapGroup {
 	t.Helper()
 	var l gapList
 	if code := sup.json("GET", "/api/gaps?state="+state, nil, &l); code != 200 {
 		t.Fatalf("gaps: %d", code)
 	}
-	out := map[string]postgres.GapGroup{}
+	out := map[string]shifu.GapGroup{}
 	for _, g := range l.Gaps {
 		out[g.Question] = g
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/shifu-factory/shifu"
 	bslack "github.com/shifu-factory/shifu/bot/slack"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
@@ -91,7 +92,7 @@ func TestServeKilledStillTellsSlackThread(t *testing.T) {
 		return resp.StatusCode
 	}
 	var gaps struct {
-		Gaps []postgres.GapGroup `json:"gaps"`
+		Gaps []shifu.GapGroup `json:"gaps"`
 	}
 	if code := api("GET", "/api/gaps", "", &gaps); code != 200 || len(gaps.Gaps) != 1 || gaps.Gaps[0].Question != question {
 		t.Fatalf("gaps: %d %+v", code, gaps)

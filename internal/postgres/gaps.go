@@ -4,29 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shifu-factory/shifu"
 )
-
-// GapGroup is one knowledge gap: the same question (case and spacing aside,
-// or merged by a supervisor) asked one or more times, abstained on or rated
-// down.
-type GapGroup struct {
-	ID        int64     `json:"id"` // newest gap of the group; acting on it acts on the group
-	Question  string    `json:"question"`
-	Questions []string  `json:"questions"` // every wording asked, newest first (more than one once merged)
-	Reasons   []string  `json:"reasons"`
-	Count     int       `json:"count"`
-	Comments  []string  `json:"comments"`
-	Answer    string    `json:"answer"` // what Shifu said, newest
-	Latest    time.Time `json:"latest"`
-	// A dismissed gap: when and by whom (undone by ReopenGap).
-	DismissedAt *time.Time `json:"dismissed_at,omitempty"`
-	DismissedBy string     `json:"dismissed_by,omitempty"`
-}
 
 // gapKey groups questions that differ only in case, spacing and a trailing
 // question mark; a merged gap takes the key of the group it was merged into.
@@ -42,7 +24,7 @@ const (
 // newest first, with the down-voters' comments and what Shifu answered:
 // the open ones, or (state GapsDismissed) the dismissed ones with who
 // dismissed them.
-func (db *DB) GapGroups(ctx context.Context, tenant int64, state string, limit int) ([]GapGroup, error) {
+func (db *DB) GapGroups(ctx context.Context, tenant int64, state string, limit int) ([]shifu.GapGroup, error) {
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
@@ -54,7 +36,7 @@ func (db *DB) GapGroups(ctx context.Context, tenant int64, state string, limit i
 	default:
 		return nil, shifu.Errorf(shifu.ErrInvalid, "gap state %q: use open or dismissed", state)
 	}
-	var out []GapGroup
+	var out []shifu.GapGroup
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT (array_agg(g.id ORDER BY g.created_at DESC, g.id DESC))[1],
 				(array_agg(g.question ORDER BY g.created_at DESC, g.id DESC))[1],
@@ -76,7 +58,7 @@ func (db *DB) GapGroups(ctx context.Context, tenant int64, state string, limit i
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var g GapGroup
+			var g shifu.GapGroup
 			var all []string
 			if err := rows.Scan(&g.ID, &g.Question, &all, &g.Reasons, &g.Count, &g.Comments, &g.Answer, &g.Latest,
 				&g.DismissedAt, &g.DismissedBy); err != nil {
@@ -293,22 +275,10 @@ func (db *DB) MergeGaps(ctx context.Context, tenant, into int64, ids []int64) (i
 	return n, nil
 }
 
-// Answered is a question of the asker's that a note now answers: what the
-// worker sees on their next visit ("your questions that now have answers").
-type Answered struct {
-	IDs          []int64   `json:"ids"` // the gaps (one per time it was asked)
-	Question     string    `json:"question"`
-	Conversation int64     `json:"conversation_id,omitempty"` // where it was asked (web chat)
-	NoteID       int64     `json:"note_id"`                   // the note's document (stable id)
-	NoteTitle    string    `json:"note_title"`
-	Author       string    `json:"author"`
-	AnsweredAt   time.Time `json:"answered_at"`
-}
-
 // AnsweredFor lists userID's questions that notes have answered and the
 // user has not yet seen, newest first.
-func (db *DB) AnsweredFor(ctx context.Context, tenant, userID int64) ([]Answered, error) {
-	out := []Answered{}
+func (db *DB) AnsweredFor(ctx context.Context, tenant, userID int64) ([]shifu.Answered, error) {
+	out := []shifu.Answered{}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT array_agg(g.id ORDER BY g.id), (array_agg(g.question ORDER BY g.id DESC))[1],
 				coalesce((array_agg(m.conversation_id ORDER BY g.id DESC) FILTER (WHERE m.conversation_id IS NOT NULL))[1], 0),
@@ -325,7 +295,7 @@ func (db *DB) AnsweredFor(ctx context.Context, tenant, userID int64) ([]Answered
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var a Answered
+			var a shifu.Answered
 			if err := rows.Scan(&a.IDs, &a.Question, &a.Conversation, &a.NoteID, &a.NoteTitle, &a.Author, &a.AnsweredAt); err != nil {
 				return err
 			}
