@@ -427,3 +427,29 @@ type Answered struct {
 	Author       string    `json:"author"`
 	AnsweredAt   time.Time `json:"answered_at"`
 }
+
+// UserRow is a user as the admin page lists it.
+type UserRow struct {
+	User
+	CreatedAt time.Time `json:"created_at"`
+	Disabled  bool      `json:"disabled"`
+}
+
+// Token is an API token as listed (never the token itself).
+type Token struct {
+	ID         int64      `json:"id"`
+	UserID     int64      `json:"user_id"`
+	Login      string     `json:"login"`
+	Name       string     `json:"name"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	Revoked    bool       `json:"revoked"`
+}
+
+// Feedback is a thumbs up (+1) or down (-1) on an assistant message.
+type Feedback struct {
+	MessageID int64  `json:"message_id"`
+	UserID    int64  `json:"-"`
+	Rating    int    `json:"rating"`
+	Comment   string `json:"comment"`
+}

@@ -38,7 +38,7 @@ type Store interface {
 	FirstBotEvent(ctx context.Context, tenant int64, platform, eventID string) (bool, error)
 	BindBotEvent(ctx context.Context, tenant int64, platform, eventID, value string) (string, error)
 	BotUser(ctx context.Context, tenant int64, external, name string) (shifu.User, error)
-	AddFeedback(ctx context.Context, tenant int64, f postgres.Feedback) error
+	AddFeedback(ctx context.Context, tenant int64, f shifu.Feedback) error
 }
 
 // Keys hands out tenants' data keys (a *keyring.Ring).
@@ -300,7 +300,7 @@ func (s *Service) Feedback(ctx context.Context, in Installation, user, userName 
 	if err != nil {
 		return err
 	}
-	return s.store.AddFeedback(ctx, in.Tenant, postgres.Feedback{MessageID: messageID, UserID: u.ID, Rating: rating})
+	return s.store.AddFeedback(ctx, in.Tenant, shifu.Feedback{MessageID: messageID, UserID: u.ID, Rating: rating})
 }
 
 // Reply is what a bot says back when asking question failed, in the

@@ -13,7 +13,6 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/answer"
-	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
 type chatRequest struct {
@@ -192,7 +191,7 @@ func (s *Server) feedback(c *gin.Context) {
 		return
 	}
 	p := who(c)
-	err := s.o.DB.AddFeedback(c, p.tenant(), postgres.Feedback{MessageID: req.MessageID, UserID: p.User.ID,
+	err := s.o.DB.AddFeedback(c, p.tenant(), shifu.Feedback{MessageID: req.MessageID, UserID: p.User.ID,
 		Rating: req.Rating, Comment: strings.TrimSpace(req.Comment)})
 	if err != nil {
 		s.fail(c, err)

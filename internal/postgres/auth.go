@@ -80,22 +80,15 @@ func (db *DB) User(ctx context.Context, tenant, id int64) (shifu.User, error) {
 	return u, err
 }
 
-// UserRow is a user as the admin page lists it.
-type UserRow struct {
-	shifu.User
-	CreatedAt time.Time `json:"created_at"`
-	Disabled  bool      `json:"disabled"`
-}
-
 // Users lists the tenant's users by login.
-func (db *DB) Users(ctx context.Context, tenant int64) ([]UserRow, error) {
-	var out []UserRow
+func (db *DB) Users(ctx context.Context, tenant int64) ([]shifu.UserRow, error) {
+	var out []shifu.UserRow
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT `+userColumns+`, u.created_at, u.disabled_at IS NOT NULL FROM users u ORDER BY u.login`)
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (r UserRow, err error) {
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (r shifu.UserRow, err error) {
 			r.User, err = scanUser(row, &r.CreatedAt, &r.Disabled)
 			return r, err
 		})
@@ -263,20 +256,9 @@ func (db *DB) DeleteSession(ctx context.Context, tenant, id int64) error {
 	})
 }
 
-// Token is an API token as listed (never the token itself).
-type Token struct {
-	ID         int64      `json:"id"`
-	UserID     int64      `json:"user_id"`
-	Login      string     `json:"login"`
-	Name       string     `json:"name"`
-	CreatedAt  time.Time  `json:"created_at"`
-	LastUsedAt *time.Time `json:"last_used_at"`
-	Revoked    bool       `json:"revoked"`
-}
-
 // CreateToken stores the hash of a new bearer token for a user of the tenant.
-func (db *DB) CreateToken(ctx context.Context, tenant, userID int64, name string, hash []byte, by Actor) (Token, error) {
-	t := Token{UserID: userID, Name: name}
+func (db *DB) CreateToken(ctx context.Context, tenant, userID int64, name string, hash []byte, by Actor) (shifu.Token, error) {
+	t := shifu.Token{UserID: userID, Name: name}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT login FROM users WHERE id = $1 AND disabled_at IS NULL`, userID).Scan(&t.Login); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
@@ -327,15 +309,15 @@ func (db *DB) TouchToken(ctx context.Context, tenant int64, hash []byte) error {
 }
 
 // Tokens lists the tenant's API tokens, newest first.
-func (db *DB) Tokens(ctx context.Context, tenant int64) ([]Token, error) {
-	var out []Token
+func (db *DB) Tokens(ctx context.Context, tenant int64) ([]shifu.Token, error) {
+	var out []shifu.Token
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT t.id, t.user_id, u.login, t.name, t.created_at, t.last_used_at, t.revoked_at IS NOT NULL
 			FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.created_at DESC, t.id DESC`)
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (t Token, err error) {
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (t shifu.Token, err error) {
 			err = row.Scan(&t.ID, &t.UserID, &t.Login, &t.Name, &t.CreatedAt, &t.LastUsedAt, &t.Revoked)
 			return t, err
 		})

@@ -152,20 +152,20 @@ func TestFeedbackGaps(t *testing.T) {
 	}
 	m1, m2 := msg(u.ID, "Why does pump P-101 leak?"), msg(u2.ID, "why does pump p-101  leak")
 
-	if err := db.AddFeedback(ctx, a.ID, postgres.Feedback{MessageID: m1, UserID: u.ID, Rating: 1}); err != nil {
+	if err := db.AddFeedback(ctx, a.ID, shifu.Feedback{MessageID: m1, UserID: u.ID, Rating: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if g, _ := db.GapGroups(ctx, a.ID, "", 0); len(g) != 0 {
 		t.Fatalf("thumbs up opened a gap: %+v", g)
 	}
-	if err := db.AddFeedback(ctx, a.ID, postgres.Feedback{MessageID: m1, UserID: u.ID, Rating: -1, Comment: "wrong seal"}); err != nil {
+	if err := db.AddFeedback(ctx, a.ID, shifu.Feedback{MessageID: m1, UserID: u.ID, Rating: -1, Comment: "wrong seal"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.AddFeedback(ctx, a.ID, postgres.Feedback{MessageID: m2, UserID: u2.ID, Rating: -1}); err != nil {
+	if err := db.AddFeedback(ctx, a.ID, shifu.Feedback{MessageID: m2, UserID: u2.ID, Rating: -1}); err != nil {
 		t.Fatal(err)
 	}
 	// Rating again does not duplicate the gap.
-	if err := db.AddFeedback(ctx, a.ID, postgres.Feedback{MessageID: m2, UserID: u2.ID, Rating: -1}); err != nil {
+	if err := db.AddFeedback(ctx, a.ID, shifu.Feedback{MessageID: m2, UserID: u2.ID, Rating: -1}); err != nil {
 		t.Fatal(err)
 	}
 	gaps, err := db.GapGroups(ctx, a.ID, "", 0)
@@ -179,10 +179,10 @@ func TestFeedbackGaps(t *testing.T) {
 	if g, _ := db.GapGroups(ctx, b.ID, "", 0); len(g) != 0 {
 		t.Fatalf("tenant b sees tenant a's gaps: %+v", g)
 	}
-	if err := db.AddFeedback(ctx, b.ID, postgres.Feedback{MessageID: m1, Rating: -1}); !errors.Is(err, shifu.ErrNotFound) {
+	if err := db.AddFeedback(ctx, b.ID, shifu.Feedback{MessageID: m1, Rating: -1}); !errors.Is(err, shifu.ErrNotFound) {
 		t.Fatalf("tenant b rated tenant a's answer: %v", err)
 	}
-	if err := db.AddFeedback(ctx, a.ID, postgres.Feedback{MessageID: m1, Rating: 5}); !errors.Is(err, shifu.ErrInvalid) {
+	if err := db.AddFeedback(ctx, a.ID, shifu.Feedback{MessageID: m1, Rating: 5}); !errors.Is(err, shifu.ErrInvalid) {
 		t.Fatalf("rating 5: %v", err)
 	}
 	q, err := db.Gap(ctx, a.ID, gaps[0].ID)

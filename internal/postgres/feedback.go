@@ -10,19 +10,11 @@ import (
 	"github.com/shifu-factory/shifu"
 )
 
-// Feedback is a thumbs up (+1) or down (-1) on an assistant message.
-type Feedback struct {
-	MessageID int64  `json:"message_id"`
-	UserID    int64  `json:"-"`
-	Rating    int    `json:"rating"`
-	Comment   string `json:"comment"`
-}
-
 // AddFeedback records (or changes) a user's rating of an answer to their own
 // question (anyone else's answer is not found). A thumbs
 // down also opens a knowledge gap for the question that was answered, so the
 // supervisor sees it; changing the rating to up closes that gap again.
-func (db *DB) AddFeedback(ctx context.Context, tenant int64, f Feedback) error {
+func (db *DB) AddFeedback(ctx context.Context, tenant int64, f shifu.Feedback) error {
 	if f.Rating != 1 && f.Rating != -1 {
 		return shifu.Errorf(shifu.ErrInvalid, "rating %d: use 1 (helpful) or -1 (not helpful)", f.Rating)
 	}
