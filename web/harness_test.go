@@ -36,6 +36,7 @@ import (
 	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
 	"github.com/shifu-factory/shifu/internal/terms"
+	"github.com/shifu-factory/shifu/internal/testenv"
 	"github.com/shifu-factory/shifu/retrieval"
 	"github.com/shifu-factory/shifu/web"
 )
@@ -75,7 +76,7 @@ type world struct {
 	ring    *keyring.Ring
 	gw      *gateway.Gateway // with worldOpts.slack
 	notices *gateway.Notices
-	log     logBuffer // what the gateway and notices logged
+	log     testenv.Log // what the gateway and notices logged
 }
 
 type worldOpts struct {

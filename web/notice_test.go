@@ -28,24 +28,6 @@ import (
 // site bot messages link to.
 const slackPublic = "https://shifu.example.cn"
 
-// logBuffer collects what the gateway and the notices log.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func (w *world) logs() *slog.Logger { return slog.New(slog.NewTextHandler(&w.log, nil)) }
 
 // slackAPI is a fake Slack Web API: chat.postMessage, form-encoded with the

@@ -22,6 +22,7 @@ import (
 	"github.com/shifu-factory/shifu/internal/keyring"
 	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
+	"github.com/shifu-factory/shifu/internal/testenv"
 )
 
 const public = "https://shifu.example.cn"
@@ -148,24 +149,6 @@ func hangUp(w http.ResponseWriter) {
 	}
 }
 
-// logBuffer collects the gateway's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // world is a database with two tenants, fake platforms and a gateway.
 type world struct {
 	db       *postgres.DB
@@ -180,7 +163,7 @@ type world struct {
 	now      time.Time
 	slackSec map[string]string // team → signing secret
 	dingSec  map[string]string // app key → app secret
-	logs     *logBuffer
+	logs     *testenv.Log
 }
 
 func newWorld(t *testing.T, asker bot.Asker) *world {
@@ -197,7 +180,7 @@ func newWorldWith(t *testing.T, mkAsker func(*world) bot.Asker) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{db: db, url: u, now: time.Now(), slackSec: map[string]string{}, dingSec: map[string]string{}, logs: &logBuffer{}}
+	w := &world{db: db, url: u, now: time.Now(), slackSec: map[string]string{}, dingSec: map[string]string{}, logs: &testenv.Log{}}
 	w.ring = keyring.NewRing(m, func(ctx context.Context, id int64) (string, []byte, error) {
 		tn, k, err := db.TenantByID(ctx, id)
 		return tn.Name, k, err
