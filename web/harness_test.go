@@ -179,20 +179,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		}
 		jobs = []ingest.Jobs{{Queue: gateway.NoticeQueue, Workers: 1, Register: w.notices.Register}}
 	}
-	svc, err := ingest.New(db, ring, p, an, emb, ingest.Options{Workers: 2, MaxBytes: 50 << 20, Logger: quiet, Jobs: jobs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	if err := svc.Start(runCtx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stopCtx, c := context.WithTimeout(context.Background(), 20*time.Second)
-		defer c()
-		_ = svc.Stop(stopCtx)
-		cancel()
-	})
+	svc := startIngest(t, db, ring, ingest.Options{Workers: 2, MaxBytes: 50 << 20, Logger: quiet, Jobs: jobs})
 	w.ingest = svc
 
 	w.bots = bot.New(db, ring, asker, bot.Options{Logger: quiet})
@@ -202,7 +189,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		Limits: o.limits, LoginChecks: o.login[0], LoginsPerMinute: o.login[1], Admission: o.admission}
 	if w.gw != nil {
 		wo.Bots, wo.Notify = w.gw, w.notices.Enqueue
-		w.notices.Start(runCtx)
+		w.notices.Start(ctx)
 		t.Cleanup(w.notices.Stop)
 	}
 	w.srv, err = web.New(wo)
@@ -506,4 +493,37 @@ func (w *world) gap(q string, user shifu.User) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+}
+
+// startIngest starts an ingest pipeline over db with the shared parser,
+// analyzer and the offline embedder, stopped when the test ends.
+func startIngest(t *testing.T, db *postgres.DB, ring *keyring.Ring, o ingest.Options) *ingest.Service {
+	t.Helper()
+	p, err := sharedParser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	an, err := sharedTerms()
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb, err := llm.NewEmbedder(llm.EmbedConfig{Provider: "offline"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := ingest.New(db, ring, p, an, emb, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stopCtx, c := context.WithTimeout(context.Background(), 20*time.Second)
+		defer c()
+		_ = svc.Stop(stopCtx)
+		cancel()
+	})
+	return svc
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/shifu-factory/shifu/bot/gateway"
 	bslack "github.com/shifu-factory/shifu/bot/slack"
 	"github.com/shifu-factory/shifu/ingest"
-	"github.com/shifu-factory/shifu/internal/llm"
 	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
@@ -279,31 +278,6 @@ func TestGapAnsweredInSlackThread(t *testing.T) {
 // world's database, as the next shifu serve would.
 func restart(t *testing.T, w *world) {
 	t.Helper()
-	p, err := sharedParser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	an, err := sharedTerms()
-	if err != nil {
-		t.Fatal(err)
-	}
-	emb, err := llm.NewEmbedder(llm.EmbedConfig{Provider: "offline"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := ingest.New(w.db, w.ring, p, an, emb, ingest.Options{Workers: 1, Logger: quiet,
+	startIngest(t, w.db, w.ring, ingest.Options{Workers: 1, Logger: quiet,
 		Jobs: []ingest.Jobs{{Queue: gateway.NoticeQueue, Workers: 1, Register: w.notices.Register}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stopCtx, c := context.WithTimeout(context.Background(), 20*time.Second)
-		defer c()
-		_ = svc.Stop(stopCtx)
-		cancel()
-	})
 }
