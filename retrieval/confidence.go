@@ -63,15 +63,19 @@ const focusHits = 3
 // question's words together, in the sentence that answers or the one
 // before it.
 func focus(w *Weigher, hits []shifu.Hit) float64 {
+	if w == nil {
+		return 0
+	}
 	best := 0.0
 	for _, h := range hits[:min(focusHits, len(hits))] {
-		ss := shifu.Sentences(h.Body())
-		for k := range ss {
-			t := ss[k]
-			if k+1 < len(ss) {
-				t += "\n" + ss[k+1]
-			}
-			best = max(best, w.Holds(t))
+		// Each sentence is analysed once; a pair holds what its two hold.
+		var prev map[string]bool
+		for _, s := range shifu.Sentences(h.Body()) {
+			have := w.analyse(s)
+			pair := maps.Clone(have)
+			maps.Copy(pair, prev)
+			best = max(best, w.whole(pair))
+			prev = have
 		}
 	}
 	return best

@@ -75,14 +75,24 @@ func (w *Weigher) Cover(text string) float64 {
 // Terms returns the question's terms that text holds, itself or by a
 // synonym, so a caller can tell whether a second text adds any.
 func (w *Weigher) Terms(text string) map[string]bool {
-	out := map[string]bool{}
 	if w == nil {
-		return out
+		return map[string]bool{}
 	}
+	return w.held(w.analyse(text))
+}
+
+// analyse returns the terms of text, as the index cuts it.
+func (w *Weigher) analyse(text string) map[string]bool {
 	have := map[string]bool{}
 	for _, t := range w.analyzer.Terms(text) {
 		have[t] = true
 	}
+	return have
+}
+
+// held returns the question's terms among have, themselves or by a synonym.
+func (w *Weigher) held(have map[string]bool) map[string]bool {
+	out := map[string]bool{}
 	for _, t := range w.r.terms {
 		if covered(t, w.r.syn, have) {
 			out[t] = true
@@ -105,22 +115,18 @@ func (w *Weigher) Weight(ts map[string]bool) float64 {
 	return got / w.total
 }
 
-// Holds is the weighted share, 0 to 1, of the question's words that text
-// holds whole: its own words or their glossary synonyms, or (judged apart,
-// as confidence does) the plant glossary's words for them. Unlike Cover it
-// credits no characters standing in for a word, nor the dictionary's
-// translations, which guess (see focus); what the plant says its words mean
-// is not a guess.
-func (w *Weigher) Holds(text string) float64 {
+// whole is the weighted share, 0 to 1, of the question's words that a
+// text's terms (have) hold whole: its own words or their glossary synonyms,
+// or (judged apart, as confidence does) the plant glossary's words for them.
+// Unlike Cover it credits no characters standing in for a word, nor the
+// dictionary's translations, which guess (see focus); what the plant says
+// its words mean is not a guess.
+func (w *Weigher) whole(have map[string]bool) float64 {
 	if w == nil {
 		return 0
 	}
-	got := w.Weight(w.Terms(text))
+	got := w.Weight(w.held(have))
 	if w.gtotal > 0 {
-		have := map[string]bool{}
-		for _, t := range w.analyzer.Terms(text) {
-			have[t] = true
-		}
 		plant := 0.0
 		for i, g := range w.r.groups {
 			if g.plant && slices.ContainsFunc(g.alts, func(alt []string) bool { return terms.Synonym{Terms: alt}.In(have) }) {
