@@ -61,13 +61,10 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	if !(*synW <= 1) { // NaN too
 		return shifu.Errorf(shifu.ErrInvalid, "--synonym-weight %v: give at most 1 (a question's own word weighs 1), 0 for the default, or a negative number for off", *synW)
 	}
-	for name, v := range map[string]float64{"--translate-weight": *trW, "--translate-unknown": *trU} {
+	for name, v := range map[string]float64{"--translate-weight": *trW, "--translate-unknown": *trU, "--backoff": *backoff, "--abstain-focus": *focus} {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return shifu.Errorf(shifu.ErrInvalid, "%s %v: give a finite number (0 for the default, negative for off)", name, v)
 		}
-	}
-	if math.IsNaN(*backoff) || math.IsInf(*backoff, 0) {
-		return shifu.Errorf(shifu.ErrInvalid, "--backoff %v: give a finite number (0 for the default, negative for off)", *backoff)
 	}
 	if *questions == "" {
 		return shifu.Errorf(shifu.ErrInvalid, "usage: shifu eval --tenant NAME --questions FILE.jsonl [--k 10] [--answers] [--out HITS.jsonl]")

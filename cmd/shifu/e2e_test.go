@@ -158,10 +158,12 @@ func TestCLIEvalBadFlags(t *testing.T) {
 			t.Errorf("--synonym-weight %s: %v", w, err)
 		}
 	}
-	for _, w := range []string{"NaN", "Inf"} {
-		_, err := sh.run("eval", "--tenant", "acme", "--questions", "q.jsonl", "--backoff", w)
-		if err == nil || !strings.Contains(errMessage(err), "give a finite number") {
-			t.Errorf("--backoff %s: %v", w, err)
+	for _, flag := range []string{"--backoff", "--abstain-focus"} {
+		for _, w := range []string{"NaN", "Inf"} {
+			_, err := sh.run("eval", "--tenant", "acme", "--questions", "q.jsonl", flag, w)
+			if err == nil || !strings.HasPrefix(errMessage(err), flag+" ") || !strings.Contains(errMessage(err), "give a finite number") {
+				t.Errorf("%s %s: %v", flag, w, err)
+			}
 		}
 	}
 }
