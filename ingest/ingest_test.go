@@ -210,6 +210,26 @@ func TestRevisionReplacesAtomically(t *testing.T) {
 	if err != nil || stale != 0 || wrongTotals != 0 {
 		t.Fatalf("%d postings disagree with their chunk, %d documents with their chunks' totals; err %v", stale, wrongTotals, err)
 	}
+	listsAgree(t, f)
+}
+
+// listsAgree checks that the packed posting lists search reads (migration
+// 018) hold exactly the postings of chunk_terms, a list per term and document.
+func listsAgree(t *testing.T, f *fixture) {
+	t.Helper()
+	var missing, extra, lists int
+	err := f.db.InTenant(context.Background(), f.tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(context.Background(), `WITH want AS (
+				SELECT term, document_id, count(*)::int AS n,
+					string_agg(int8send(chunk_id) || int4send(ord) || int4send(tf) || int4send(dl), ''::bytea ORDER BY ord) AS list
+				FROM chunk_terms GROUP BY term, document_id
+			), have AS (SELECT term, document_id, n, list FROM posting_lists)
+			SELECT (SELECT count(*) FROM (SELECT * FROM want EXCEPT SELECT * FROM have) m),
+				(SELECT count(*) FROM (SELECT * FROM have EXCEPT SELECT * FROM want) e), (SELECT count(*) FROM have)`).Scan(&missing, &extra, &lists)
+	})
+	if err != nil || missing != 0 || extra != 0 || lists == 0 {
+		t.Fatalf("posting lists: %d missing, %d not in chunk_terms (of %d); err %v", missing, extra, lists, err)
+	}
 }
 
 func TestCrashMidEmbeddingResumes(t *testing.T) {
@@ -418,6 +438,7 @@ func TestReindexRebuildsOldPostings(t *testing.T) {
 	if n, err := f.svc.Reindex(ctx, f.tenant); err != nil || n != 0 {
 		t.Fatalf("second reindex: %d, %v", n, err)
 	}
+	listsAgree(t, f)
 }
 
 // TestHostileFilesDoNotStallOthers: one tenant's 8 MB one-line files (words,

@@ -149,6 +149,7 @@ func TestVersionsRollbackDeleteRestorePurge(t *testing.T) {
 		"originals":      `SELECT count(*) FROM originals`,
 		"chunks":         `SELECT count(*) FROM chunks`,
 		"chunk_terms":    `SELECT count(*) FROM chunk_terms`,
+		"posting_lists":  `SELECT count(*) FROM posting_lists`,
 	} {
 		if n := count(t, f, sql); n != 0 {
 			t.Errorf("after purge %d rows left in %s", n, table)

@@ -422,10 +422,10 @@ func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta Meta, r
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO chunk_terms (term, chunk_id, tf, document_id, ord, dl)
-			SELECT p.term, c.id, p.tf, c.document_id, c.ord, c.nterms FROM unnest($2::text[], $3::int[], $4::int[]) AS p(term, ord, tf)
-			JOIN chunks c ON c.document_id = $1 AND c.ord = p.ord`,
-			docID, p.term, pOrd, p.tf)
+		_, err = tx.Exec(ctx, `WITH p AS (
+				SELECT p.term, c.id, p.tf, c.ord, c.nterms FROM unnest($2::text[], $3::int[], $4::int[]) AS p(term, ord, tf)
+				JOIN chunks c ON c.document_id = $1 AND c.ord = p.ord
+			)`+storePostings, docID, p.term, pOrd, p.tf)
 		if err != nil {
 			return err
 		}
@@ -441,6 +441,17 @@ func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta Meta, r
 	}
 	return nil
 }
+
+// storePostings, after a WITH p(term, id, tf, ord, nterms) of one
+// document's ($1) postings, writes them twice in one statement: a row each in
+// chunk_terms, and a packed list per term in posting_lists, which search
+// reads (migration 018 describes the format; postgres.decodeList reads it).
+const storePostings = `, rows AS (
+		INSERT INTO chunk_terms (term, chunk_id, tf, document_id, ord, dl) SELECT term, id, tf, $1, ord, nterms FROM p
+	)
+	INSERT INTO posting_lists (term, document_id, n, list)
+	SELECT term, $1, count(*), string_agg(int8send(id) || int4send(ord) || int4send(tf) || int4send(nterms), ''::bytea ORDER BY ord)
+	FROM p GROUP BY term`
 
 // postings are a document's postings as arrays for unnest: posting i is
 // term[i], occurring tf[i] times in chunk row[i] (an index into the rows).
@@ -543,10 +554,13 @@ func (db *DB) Reterm(ctx context.Context, tenant, docID int64, version string, r
 		if _, err := tx.Exec(ctx, `DELETE FROM chunk_terms t USING chunks c WHERE c.document_id = $1 AND t.chunk_id = c.id`, docID); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO chunk_terms (term, chunk_id, tf, document_id, ord, dl)
-			SELECT p.term, c.id, p.tf, c.document_id, c.ord, c.nterms FROM unnest($2::text[], $3::bigint[], $4::int[]) AS p(term, id, tf)
-			JOIN chunks c ON c.id = p.id AND c.document_id = $1`,
-			docID, p.term, pID, p.tf)
+		if _, err := tx.Exec(ctx, `DELETE FROM posting_lists WHERE document_id = $1`, docID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `WITH p AS (
+				SELECT p.term, c.id, p.tf, c.ord, c.nterms FROM unnest($2::text[], $3::bigint[], $4::int[]) AS p(term, id, tf)
+				JOIN chunks c ON c.id = p.id AND c.document_id = $1
+			)`+storePostings, docID, p.term, pID, p.tf)
 		if err != nil {
 			return err
 		}

@@ -1,7 +1,9 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -127,18 +129,19 @@ func IDF(n, df int) float64 {
 	return math.Log(1 + (float64(n)-float64(df)+0.5)/(float64(df)+0.5))
 }
 
-// Lexical ranks the tenant's live chunks by BM25 over the postings table for
-// the given (distinct, analysed) query terms and returns the best limit, Score
+// Lexical ranks the tenant's live chunks by BM25 over the postings for the
+// given (distinct, analysed) query terms and returns the best limit, Score
 // being the BM25 score, with the statistics it used.
 func (db *DB) Lexical(ctx context.Context, tenant int64, terms []string, f Filter, p BM25, limit int) ([]shifu.Hit, TermStats, error) {
 	var hits []shifu.Hit
 	var st TermStats
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		var err error
-		if st, err = termStats(ctx, tx, terms); err != nil {
+		pl, err := readPostings(ctx, tx, terms, terms, f)
+		if err != nil {
 			return err
 		}
-		hits, _, err = lexical(ctx, tx, terms, nil, nil, st, f, p, limit)
+		st = pl.stats
+		hits, _, err = lexical(ctx, tx, terms, nil, nil, pl, p, limit)
 		return err
 	})
 	if err != nil {
@@ -147,36 +150,128 @@ func (db *DB) Lexical(ctx context.Context, tenant int64, terms []string, f Filte
 	return hits, st, nil
 }
 
-// termStats reads N, the mean length and the query terms' document
-// frequencies. They cover the tenant's live chunks whatever the filter: a
-// filter chooses which chunks compete, not how rare a word is.
-func termStats(ctx context.Context, tx pgx.Tx, terms []string) (TermStats, error) {
-	st := TermStats{DF: map[string]int{}}
-	// Documents keep their chunk count and total length (see migration 004):
-	// a few rows per tenant, where counting chunks scanned thousands.
-	// Both queries go in one batch: one round trip.
+// postingSet is what one search read of the postings: the statistics, and
+// for some of the terms their lists in the documents the filter passes.
+type postingSet struct {
+	stats TermStats
+	pass  map[int64]bool       // live documents the filter passes
+	lists map[string][]docList // term → its lists in those documents
+	read  map[string]bool      // terms whose lists were read
+}
+
+// docList is one document's packed postings of a term.
+type docList struct {
+	doc  int64
+	list []byte
+}
+
+// postingSize is the bytes of one posting in posting_lists.list (migration
+// 018): chunk id int8, ord int4, tf int4, the chunk's length int4.
+const postingSize = 20
+
+// posting is one chunk holding a term.
+type posting struct {
+	chunk   int64
+	ord     int32
+	tf, len int32
+}
+
+// decodeList reads a packed list of postings.
+func decodeList(b []byte, fn func(posting)) {
+	for ; len(b) >= postingSize; b = b[postingSize:] {
+		fn(posting{chunk: int64(binary.BigEndian.Uint64(b)), ord: int32(binary.BigEndian.Uint32(b[8:])),
+			tf: int32(binary.BigEndian.Uint32(b[12:])), len: int32(binary.BigEndian.Uint32(b[16:]))})
+	}
+}
+
+// readPostings reads, in one round trip, N and the mean length of the
+// tenant's live chunks, the document frequencies of terms, and the lists of
+// those of them in fetch, in the documents f passes. The statistics cover the
+// tenant's live chunks whatever the filter: a filter chooses which chunks
+// compete, not how rare a word is. Documents keep their chunk count and total
+// length (migration 004): a few rows per tenant.
+func readPostings(ctx context.Context, tx pgx.Tx, terms, fetch []string, f Filter) (postingSet, error) {
+	ps := postingSet{stats: TermStats{AvgDL: 1, DF: map[string]int{}}, pass: map[int64]bool{},
+		lists: map[string][]docList{}, read: map[string]bool{}}
+	live := map[int64]bool{}
+	where, fargs := filterSQL(f, 1)
 	b := &pgx.Batch{}
-	b.Queue(`SELECT coalesce(sum(chunks), 0)::int, coalesce(sum(nterms)::float8 / nullif(sum(chunks), 0), 1)
-		FROM documents WHERE tenant_id = app_tenant() AND status = 'ready'`).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&st.N, &st.AvgDL)
+	b.Queue(`SELECT d.id, d.chunks, d.nterms, true`+where+` FROM documents d
+		WHERE d.tenant_id = app_tenant() AND d.status = 'ready'`, fargs...).Query(func(rows pgx.Rows) error {
+		var chunks, nterms int64
+		for rows.Next() {
+			var id, c, n int64
+			var pass bool
+			if err := rows.Scan(&id, &c, &n, &pass); err != nil {
+				return err
+			}
+			live[id], chunks, nterms = true, chunks+c, nterms+n
+			if pass {
+				ps.pass[id] = true
+			}
+		}
+		ps.stats.N = int(chunks)
+		if chunks > 0 {
+			ps.stats.AvgDL = float64(nterms) / float64(chunks)
+		}
+		return rows.Err()
 	})
 	if len(terms) > 0 {
-		b.Queue(`SELECT ct.term, count(*)
-		FROM chunk_terms ct JOIN documents d ON d.id = ct.document_id
-		WHERE ct.tenant_id = app_tenant() AND ct.term = ANY($1::text[]) AND d.status = 'ready'
-		GROUP BY ct.term`, terms).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				var t string
-				var n int
-				if err := rows.Scan(&t, &n); err != nil {
-					return err
-				}
-				st.DF[t] = n
-			}
-			return rows.Err()
+		for _, t := range fetch {
+			ps.read[t] = true
+		}
+		b.Queue(`SELECT term, document_id, n, CASE WHEN term = ANY($2::text[]) THEN list END FROM posting_lists
+			WHERE tenant_id = app_tenant() AND term = ANY($1::text[])`, terms, fetch).Query(func(rows pgx.Rows) error {
+			return ps.scan(rows, live)
 		})
 	}
-	return st, tx.SendBatch(ctx, b).Close()
+	return ps, tx.SendBatch(ctx, b).Close()
+}
+
+// scan reads rows of (term, document, n, list or NULL) into ps.
+func (ps *postingSet) scan(rows pgx.Rows, live map[int64]bool) error {
+	for rows.Next() {
+		var t string
+		var doc int64
+		var n int
+		var list []byte
+		if err := rows.Scan(&t, &doc, &n, &list); err != nil {
+			return err
+		}
+		if live != nil && live[doc] {
+			ps.stats.DF[t] += n
+		}
+		if list != nil && ps.pass[doc] {
+			if len(list) != n*postingSize {
+				return fmt.Errorf("posting list of %q in document %d: %d bytes for %d postings of %d", t, doc, len(list), n, postingSize)
+			}
+			ps.lists[t] = append(ps.lists[t], docList{doc, list})
+		}
+	}
+	return rows.Err()
+}
+
+// readMore reads the lists of terms not read yet, in the documents ps's
+// filter passed (the back-off characters of words no chunk holds: known to
+// be needed only once the frequencies are).
+func readMore(ctx context.Context, tx pgx.Tx, ps *postingSet, terms []string) error {
+	var more []string
+	for _, t := range terms {
+		if !ps.read[t] && ps.stats.DF[t] > 0 {
+			ps.read[t] = true
+			more = append(more, t)
+		}
+	}
+	if len(more) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT term, document_id, n, list FROM posting_lists
+		WHERE tenant_id = app_tenant() AND term = ANY($1::text[])`, more)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return ps.scan(rows, nil)
 }
 
 // lexical ranks by BM25; weights, when not nil, scale each term's IDF (the
@@ -191,10 +286,17 @@ func termStats(ctx context.Context, tx pgx.Tx, terms []string) (TermStats, error
 // counts as one term whose frequency in a chunk is the sum of its members'
 // and whose document frequency is the sum of theirs (at most N), weighted by
 // its largest member weight; members no chunk holds drop out of it.
-func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, groups []int, st TermStats, f Filter, p BM25, limit int) (hits []shifu.Hit, matched map[int64][]string, err error) {
+//
+// The scores are summed here from the packed lists ps read (migration 018),
+// term by term in the order given, the translation groups after; then the
+// chunks' rows are read for the best limit only. In SQL over a row per
+// posting the same ranking cost 12-30 ms of backend CPU for a dev question
+// on the corpus (hash aggregates and a window over thousands of chunks).
+func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, groups []int, ps postingSet, p BM25, limit int) (hits []shifu.Hit, matched map[int64][]string, err error) {
 	if err := p.check(); err != nil {
 		return nil, nil, err
 	}
+	st := ps.stats
 	var kept []string
 	var idf []float64
 	var grp []int
@@ -234,75 +336,141 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, 
 			idf[i] = IDF(st.N, min(gdf[g], st.N)) * gw[g]
 		}
 	}
-	where, fargs := filterSQL(f, 9)
-	// The postings hold their chunk's document, position and length: the
-	// ranking reads only the postings index and the documents (migration 004).
-	// A chunk's score borrows Context times its neighbours' (ord ± 1): an
-	// answer cut in two by the chunker, or a question whose words are spread
-	// over a section, still ranks the right place.
-	// A group's members' frequencies are summed before BM25 saturates them
-	// (a term alone is a group of one). Terms hold no spaces, so the
-	// matched terms travel as one space-separated string. They are
-	// gathered for the best $6 chunks only, from the same postings
-	// (matched): string_agg over every matching posting (thousands for a
-	// question with common words) cost a third of the query's CPU, its hash
-	// aggregates spilling to disk. With single terms not aggregated (g),
-	// 19 → ~12 ms of backend CPU for a dev question on the corpus.
-	q := `WITH q AS (SELECT * FROM unnest($1::text[], $2::float8[], $8::int[]) AS q(term, idf, grp)),
-	g AS (
-		-- A term alone (grp < 0) is its own group: its postings need no
-		-- aggregate (a chunk holds a term once), only translations do.
-		SELECT ct.chunk_id, ct.document_id, ct.ord, ct.dl, q.idf, ct.tf::bigint AS tf
-		FROM q JOIN chunk_terms ct ON ct.tenant_id = app_tenant() AND ct.term = q.term
-		JOIN documents d ON d.id = ct.document_id
-		WHERE q.grp < 0 AND d.status = 'ready'` + where + `
-		UNION ALL
-		SELECT ct.chunk_id, ct.document_id, ct.ord, ct.dl, max(q.idf) AS idf, sum(ct.tf) AS tf
-		FROM q JOIN chunk_terms ct ON ct.tenant_id = app_tenant() AND ct.term = q.term
-		JOIN documents d ON d.id = ct.document_id
-		WHERE q.grp > 0 AND d.status = 'ready'` + where + `
-		GROUP BY ct.chunk_id, ct.document_id, ct.ord, ct.dl, q.grp
-	), raw AS (
-		SELECT g.chunk_id, g.document_id, g.ord,
-			sum(g.idf * g.tf * ($3::float8 + 1) / (g.tf + $3::float8 * (1 - $4::float8 + $4::float8 * g.dl / $5::float8))) AS score
-		FROM g
-		GROUP BY g.chunk_id, g.document_id, g.ord
-	), scored AS (
-		-- lag/lead over each document's matching chunks in order: a self-join
-		-- on (document, ord ± 1) made the planner merge on document alone and
-		-- compare a million pairs for common query words.
-		SELECT r.chunk_id, r.score + $7::float8 * (
-			CASE WHEN lag(r.ord) OVER w = r.ord - 1 THEN lag(r.score) OVER w ELSE 0 END +
-			CASE WHEN lead(r.ord) OVER w = r.ord + 1 THEN lead(r.score) OVER w ELSE 0 END) AS score
-		FROM raw r
-		WINDOW w AS (PARTITION BY r.document_id ORDER BY r.ord)
-		ORDER BY score DESC LIMIT $6
-	), matched AS (
-		SELECT ct.chunk_id, string_agg(q.term, ' ') AS terms
-		FROM q JOIN chunk_terms ct ON ct.tenant_id = app_tenant() AND ct.term = q.term
-		WHERE ct.chunk_id IN (SELECT chunk_id FROM scored)
-		GROUP BY ct.chunk_id
-	)
-	SELECT ` + hitColumns + `, sc.score, m.terms FROM scored sc JOIN matched m ON m.chunk_id = sc.chunk_id
-	JOIN chunks c ON c.id = sc.chunk_id JOIN documents d ON d.id = c.document_id ORDER BY sc.score DESC, c.id`
-	args := append([]any{kept, idf, p.K1, p.B, max(st.AvgDL, 1), limit, p.Context, grp}, fargs...)
-	rows, err := tx.Query(ctx, q, args...)
+	avgdl := max(st.AvgDL, 1)
+	bm25 := func(idf float64, tf, dl int64) float64 {
+		// As the SQL ranking wrote it, operation for operation.
+		return idf * float64(tf) * (p.K1 + 1) / (float64(tf) + p.K1*(1-p.B+p.B*float64(dl)/avgdl))
+	}
+	// Sums per chunk, in the order the terms were given; a group's
+	// members' frequencies are summed before BM25 saturates them.
+	type chunk struct {
+		doc   int64
+		ord   int32
+		score float64
+	}
+	scores := map[int64]*chunk{}
+	add := func(id, doc int64, ord int32, s float64) {
+		c := scores[id]
+		if c == nil {
+			c = &chunk{doc: doc, ord: ord}
+			scores[id] = c
+		}
+		c.score += s
+	}
+	type grouped struct {
+		doc     int64
+		ord     int32
+		tf, len int64
+	}
+	var order []int // groups in order of their first member
+	members := map[int][]int{}
+	for i, t := range kept {
+		if g := grp[i]; g > 0 {
+			if members[g] == nil {
+				order = append(order, g)
+			}
+			members[g] = append(members[g], i)
+			continue
+		}
+		for _, l := range ps.lists[t] {
+			decodeList(l.list, func(q posting) { add(q.chunk, l.doc, q.ord, bm25(idf[i], int64(q.tf), int64(q.len))) })
+		}
+	}
+	for _, g := range order {
+		tfs := map[int64]*grouped{}
+		var ids []int64 // in first-seen order: map order would vary the sums
+		w := 0.0
+		for _, i := range members[g] {
+			w = max(w, idf[i])
+			for _, l := range ps.lists[kept[i]] {
+				decodeList(l.list, func(q posting) {
+					c := tfs[q.chunk]
+					if c == nil {
+						c = &grouped{doc: l.doc, ord: q.ord, len: int64(q.len)}
+						tfs[q.chunk] = c
+						ids = append(ids, q.chunk)
+					}
+					c.tf += int64(q.tf)
+				})
+			}
+		}
+		for _, id := range ids {
+			c := tfs[id]
+			add(id, c.doc, c.ord, bm25(w, c.tf, c.len))
+		}
+	}
+	if len(scores) == 0 {
+		return nil, nil, nil
+	}
+	// A chunk's score borrows Context times its neighbours' (ord ± 1) among
+	// the matching chunks: an answer cut in two by the chunker, or a question
+	// whose words are spread over a section, still ranks the right place.
+	type ranked struct {
+		id    int64
+		doc   int64
+		ord   int32
+		raw   float64
+		score float64
+	}
+	all := make([]ranked, 0, len(scores))
+	for id, c := range scores {
+		all = append(all, ranked{id: id, doc: c.doc, ord: c.ord, raw: c.score})
+	}
+	slices.SortFunc(all, func(a, b ranked) int {
+		if a.doc != b.doc {
+			return cmp.Compare(a.doc, b.doc)
+		}
+		return cmp.Compare(a.ord, b.ord)
+	})
+	for i := range all {
+		var prev, next float64
+		if i > 0 && all[i-1].doc == all[i].doc && all[i-1].ord == all[i].ord-1 {
+			prev = all[i-1].raw
+		}
+		if i+1 < len(all) && all[i+1].doc == all[i].doc && all[i+1].ord == all[i].ord+1 {
+			next = all[i+1].raw
+		}
+		all[i].score = all[i].raw + p.Context*(prev+next)
+	}
+	slices.SortFunc(all, func(a, b ranked) int {
+		if a.score != b.score {
+			return cmp.Compare(b.score, a.score)
+		}
+		return cmp.Compare(a.id, b.id)
+	})
+	all = all[:min(limit, len(all))]
+	ids := make([]int64, len(all))
+	at := make(map[int64]int, len(all))
+	for i, r := range all {
+		ids[i], at[r.id] = r.id, i
+	}
+	// The terms each hit holds, from the same lists, in the order searched.
+	matched = make(map[int64][]string, len(all))
+	for _, t := range kept {
+		for _, l := range ps.lists[t] {
+			decodeList(l.list, func(q posting) {
+				if _, ok := at[q.chunk]; ok {
+					matched[q.chunk] = append(matched[q.chunk], t)
+				}
+			})
+		}
+	}
+	rows, err := tx.Query(ctx, `SELECT `+hitColumns+` FROM chunks c JOIN documents d ON d.id = c.document_id
+		WHERE c.id = ANY($1::bigint[])`, ids)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer rows.Close()
-	matched = map[int64][]string{}
-	for rows.Next() {
-		var score float64
-		var m string
-		h, err := scanHit(rows, &score, &m)
-		if err != nil {
-			return nil, nil, err
-		}
-		hits = append(hits, h)
-		matched[h.ID] = strings.Fields(m)
+	got, err := collectHits(rows, false)
+	if err != nil {
+		return nil, nil, err
 	}
-	return hits, matched, rows.Err()
+	hits = make([]shifu.Hit, 0, len(got))
+	slices.SortFunc(got, func(a, b shifu.Hit) int { return cmp.Compare(at[a.ID], at[b.ID]) })
+	for _, h := range got {
+		h.Score = all[at[h.ID]].score
+		hits = append(hits, h)
+	}
+	return hits, matched, nil
 }
 
 // VectorSearch tunes the nearest-neighbour query.
@@ -399,9 +567,11 @@ func (db *DB) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidat
 			all = append(all, b...)
 		}
 		all = append(all, q.Sources...)
-		if c.Stats, err = termStats(ctx, tx, all); err != nil {
-			return fmt.Errorf("term stats: %w", err)
+		ps, err := readPostings(ctx, tx, all, q.Terms, q.Filter)
+		if err != nil {
+			return fmt.Errorf("postings: %w", err)
 		}
+		c.Stats = ps.stats
 		weights := q.Weights
 		if len(q.Sources) > 0 && q.Unknown > 0 && weights != nil {
 			weights = slices.Clone(weights)
@@ -417,7 +587,10 @@ func (db *DB) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidat
 			groups = append(slices.Clip(groups), make([]int, len(terms)-len(groups))...)
 		}
 		if len(terms) > 0 && q.LexicalK > 0 {
-			if c.Lexical, c.Matched, err = lexical(ctx, tx, terms, weights, groups, c.Stats, q.Filter, q.BM25, q.LexicalK); err != nil {
+			if err := readMore(ctx, tx, &ps, terms); err != nil {
+				return fmt.Errorf("postings: %w", err)
+			}
+			if c.Lexical, c.Matched, err = lexical(ctx, tx, terms, weights, groups, ps, q.BM25, q.LexicalK); err != nil {
 				return fmt.Errorf("lexical: %w", err)
 			}
 		}
