@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"cmp"
+	"container/heap"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -176,12 +177,10 @@ type posting struct {
 	tf, len int32
 }
 
-// decodeList reads a packed list of postings.
-func decodeList(b []byte, fn func(posting)) {
-	for ; len(b) >= postingSize; b = b[postingSize:] {
-		fn(posting{chunk: int64(binary.BigEndian.Uint64(b)), ord: int32(binary.BigEndian.Uint32(b[8:])),
-			tf: int32(binary.BigEndian.Uint32(b[12:])), len: int32(binary.BigEndian.Uint32(b[16:]))})
-	}
+// decodePosting reads the first posting of a packed list.
+func decodePosting(b []byte) posting {
+	return posting{chunk: int64(binary.BigEndian.Uint64(b)), ord: int32(binary.BigEndian.Uint32(b[8:])),
+		tf: int32(binary.BigEndian.Uint32(b[12:])), len: int32(binary.BigEndian.Uint32(b[16:]))}
 }
 
 // readPostings reads, in one round trip, N and the mean length of the
@@ -341,118 +340,123 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, 
 		// As the SQL ranking wrote it, operation for operation.
 		return idf * float64(tf) * (p.K1 + 1) / (float64(tf) + p.K1*(1-p.B+p.B*float64(dl)/avgdl))
 	}
-	// Sums per chunk, in the order the terms were given; a group's
-	// members' frequencies are summed before BM25 saturates them.
-	type chunk struct {
-		doc   int64
-		ord   int32
-		score float64
-	}
-	scores := map[int64]*chunk{}
-	add := func(id, doc int64, ord int32, s float64) {
-		c := scores[id]
-		if c == nil {
-			c = &chunk{doc: doc, ord: ord}
-			scores[id] = c
+	// Sums per chunk, in the order the terms were given, in arrays indexed
+	// by the chunk's position in its document (the lists are per document):
+	// no per-posting map, and a chunk's neighbours are next to it.
+	docs := map[int64]*docScores{}
+	var order []int64 // documents in first-seen order, for a stable result
+	scoresOf := func(doc int64) *docScores {
+		d := docs[doc]
+		if d == nil {
+			d = &docScores{}
+			docs[doc] = d
+			order = append(order, doc)
 		}
-		c.score += s
+		return d
 	}
-	type grouped struct {
-		doc     int64
-		ord     int32
-		tf, len int64
-	}
-	var order []int // groups in order of their first member
+	var grpOrder []int // groups in order of their first member
 	members := map[int][]int{}
 	for i, t := range kept {
 		if g := grp[i]; g > 0 {
 			if members[g] == nil {
-				order = append(order, g)
+				grpOrder = append(grpOrder, g)
 			}
 			members[g] = append(members[g], i)
 			continue
 		}
 		for _, l := range ps.lists[t] {
-			decodeList(l.list, func(q posting) { add(q.chunk, l.doc, q.ord, bm25(idf[i], int64(q.tf), int64(q.len))) })
+			d := scoresOf(l.doc)
+			for b := l.list; len(b) >= postingSize; b = b[postingSize:] {
+				q := decodePosting(b)
+				if err := d.grow(q); err != nil {
+					return nil, nil, fmt.Errorf("term %q: %w", t, err)
+				}
+				d.score[q.ord] += bm25(idf[i], int64(q.tf), int64(q.len))
+			}
 		}
 	}
-	for _, g := range order {
-		tfs := map[int64]*grouped{}
-		var ids []int64 // in first-seen order: map order would vary the sums
+	for _, g := range grpOrder {
+		// A group's members' frequencies are summed before BM25 saturates
+		// them (tf holds the sums; touched, the chunks in first-seen order).
 		w := 0.0
+		type at struct {
+			d   *docScores
+			ord int32
+		}
+		var touched []at
 		for _, i := range members[g] {
 			w = max(w, idf[i])
 			for _, l := range ps.lists[kept[i]] {
-				decodeList(l.list, func(q posting) {
-					c := tfs[q.chunk]
-					if c == nil {
-						c = &grouped{doc: l.doc, ord: q.ord, len: int64(q.len)}
-						tfs[q.chunk] = c
-						ids = append(ids, q.chunk)
+				d := scoresOf(l.doc)
+				for b := l.list; len(b) >= postingSize; b = b[postingSize:] {
+					q := decodePosting(b)
+					if err := d.grow(q); err != nil {
+						return nil, nil, fmt.Errorf("term %q: %w", kept[i], err)
 					}
-					c.tf += int64(q.tf)
-				})
+					if d.tf[q.ord] == 0 {
+						touched = append(touched, at{d, q.ord})
+					}
+					d.tf[q.ord] += int64(q.tf)
+				}
 			}
 		}
-		for _, id := range ids {
-			c := tfs[id]
-			add(id, c.doc, c.ord, bm25(w, c.tf, c.len))
+		for _, c := range touched {
+			c.d.score[c.ord] += bm25(w, c.d.tf[c.ord], int64(c.d.dl[c.ord]))
+			c.d.tf[c.ord] = 0
 		}
-	}
-	if len(scores) == 0 {
-		return nil, nil, nil
 	}
 	// A chunk's score borrows Context times its neighbours' (ord ± 1) among
 	// the matching chunks: an answer cut in two by the chunker, or a question
 	// whose words are spread over a section, still ranks the right place.
-	type ranked struct {
-		id    int64
-		doc   int64
-		ord   int32
-		raw   float64
-		score float64
-	}
-	all := make([]ranked, 0, len(scores))
-	for id, c := range scores {
-		all = append(all, ranked{id: id, doc: c.doc, ord: c.ord, raw: c.score})
-	}
-	slices.SortFunc(all, func(a, b ranked) int {
-		if a.doc != b.doc {
-			return cmp.Compare(a.doc, b.doc)
+	// The best limit are kept in a heap, worst on top.
+	top := &rankHeap{}
+	for _, doc := range order {
+		d := docs[doc]
+		for o, id := range d.id {
+			if id == 0 {
+				continue // no posting: not a candidate
+			}
+			var prev, next float64
+			if o > 0 && d.id[o-1] != 0 {
+				prev = d.score[o-1]
+			}
+			if o+1 < len(d.id) && d.id[o+1] != 0 {
+				next = d.score[o+1]
+			}
+			s := d.score[o] + p.Context*(prev+next)
+			r := ranked{id: id, score: s}
+			if top.Len() < limit {
+				heap.Push(top, r)
+			} else if r.better((*top)[0]) {
+				(*top)[0] = r
+				heap.Fix(top, 0)
+			}
 		}
-		return cmp.Compare(a.ord, b.ord)
+	}
+	if top.Len() == 0 {
+		return nil, nil, nil
+	}
+	best := []ranked(*top)
+	slices.SortFunc(best, func(a, b ranked) int {
+		if a.better(b) {
+			return -1
+		}
+		return 1
 	})
-	for i := range all {
-		var prev, next float64
-		if i > 0 && all[i-1].doc == all[i].doc && all[i-1].ord == all[i].ord-1 {
-			prev = all[i-1].raw
-		}
-		if i+1 < len(all) && all[i+1].doc == all[i].doc && all[i+1].ord == all[i].ord+1 {
-			next = all[i+1].raw
-		}
-		all[i].score = all[i].raw + p.Context*(prev+next)
-	}
-	slices.SortFunc(all, func(a, b ranked) int {
-		if a.score != b.score {
-			return cmp.Compare(b.score, a.score)
-		}
-		return cmp.Compare(a.id, b.id)
-	})
-	all = all[:min(limit, len(all))]
-	ids := make([]int64, len(all))
-	at := make(map[int64]int, len(all))
-	for i, r := range all {
+	ids := make([]int64, len(best))
+	at := make(map[int64]int, len(best))
+	for i, r := range best {
 		ids[i], at[r.id] = r.id, i
 	}
 	// The terms each hit holds, from the same lists, in the order searched.
-	matched = make(map[int64][]string, len(all))
+	matched = make(map[int64][]string, len(best))
 	for _, t := range kept {
 		for _, l := range ps.lists[t] {
-			decodeList(l.list, func(q posting) {
-				if _, ok := at[q.chunk]; ok {
-					matched[q.chunk] = append(matched[q.chunk], t)
+			for b := l.list; len(b) >= postingSize; b = b[postingSize:] {
+				if id := decodePosting(b).chunk; hasKey(at, id) {
+					matched[id] = append(matched[id], t)
 				}
-			})
+			}
 		}
 	}
 	rows, err := tx.Query(ctx, `SELECT `+hitColumns+` FROM chunks c JOIN documents d ON d.id = c.document_id
@@ -467,10 +471,72 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, 
 	hits = make([]shifu.Hit, 0, len(got))
 	slices.SortFunc(got, func(a, b shifu.Hit) int { return cmp.Compare(at[a.ID], at[b.ID]) })
 	for _, h := range got {
-		h.Score = all[at[h.ID]].score
+		h.Score = best[at[h.ID]].score
 		hits = append(hits, h)
 	}
 	return hits, matched, nil
+}
+
+func hasKey(m map[int64]int, k int64) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// docScores are one document's chunks' scores during a search, indexed by
+// ord: id 0 where no posting was seen.
+type docScores struct {
+	id    []int64
+	dl    []int32
+	score []float64
+	tf    []int64 // a translation group's summed frequencies
+}
+
+// maxOrd bounds a chunk's position, so a corrupt posting cannot make a
+// search allocate without bound (a 1,335-page manual has ~2,000 chunks).
+const maxOrd = 1 << 22
+
+// grow makes room for q's chunk and records its id and length.
+func (d *docScores) grow(q posting) error {
+	if q.ord < 0 || q.ord >= maxOrd {
+		return fmt.Errorf("posting of chunk %d at position %d: out of range", q.chunk, q.ord)
+	}
+	if n := int(q.ord) + 1; n > len(d.id) {
+		n = max(n, 2*len(d.id))
+		d.id = append(d.id, make([]int64, n-len(d.id))...)
+		d.dl = append(d.dl, make([]int32, n-len(d.dl))...)
+		d.score = append(d.score, make([]float64, n-len(d.score))...)
+		d.tf = append(d.tf, make([]int64, n-len(d.tf))...)
+	}
+	d.id[q.ord], d.dl[q.ord] = q.chunk, q.len
+	return nil
+}
+
+// ranked is a candidate chunk and its score.
+type ranked struct {
+	id    int64
+	score float64
+}
+
+// better: a higher score, then the lower id.
+func (r ranked) better(o ranked) bool {
+	if r.score != o.score {
+		return r.score > o.score
+	}
+	return r.id < o.id
+}
+
+// rankHeap keeps the best candidates, the worst of them first.
+type rankHeap []ranked
+
+func (h rankHeap) Len() int           { return len(h) }
+func (h rankHeap) Less(i, j int) bool { return h[j].better(h[i]) }
+func (h rankHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *rankHeap) Push(x any)        { *h = append(*h, x.(ranked)) }
+func (h *rankHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // VectorSearch tunes the nearest-neighbour query.
