@@ -392,21 +392,15 @@ func (s *Searcher) Retrieve(ctx context.Context, tenant int64, q Query) (Result,
 		defer cancel()
 		go func() { pending <- s.rewrites(rctx, tenant, text, q.History) }()
 	}
-	asked, err := s.candidates(ctx, tenant, text, q.Filter)
+	asked, err := s.candidates(ctx, tenant, text, q.Filter, true)
 	if err != nil {
 		return res, err
 	}
 	asked.weight = 1
 	runs := []run{asked}
 	res.KeywordOnly = asked.noVector
-	if s.opt.TranslateRun > 0 && s.opt.TranslateWeight > 0 {
-		tr, ok, err := s.translatedRun(ctx, tenant, &runs[0], q.Filter)
-		if err != nil {
-			return res, err
-		}
-		if ok {
-			runs = append(runs, tr)
-		}
+	if tr, ok := s.translatedRun(&runs[0]); ok {
+		runs = append(runs, tr)
 	}
 	var rewrites []string
 	if pending != nil {
@@ -423,7 +417,7 @@ func (s *Searcher) Retrieve(ctx context.Context, tenant int64, q Query) (Result,
 	}
 	res.Queries = append(res.Queries, rewrites...)
 	for _, qt := range rewrites {
-		r, err := s.candidates(ctx, tenant, qt, q.Filter)
+		r, err := s.candidates(ctx, tenant, qt, q.Filter, false)
 		if err != nil {
 			return res, err
 		}
@@ -518,9 +512,15 @@ type run struct {
 	trs []terms.Translation
 	// translated: the run of the question's translations alone.
 	translated bool
+	// tr is that run, searched beside this one (see translatedQuery).
+	tr *run
 }
 
-func (s *Searcher) candidates(ctx context.Context, tenant int64, text string, f postgres.Filter) (run, error) {
+// candidates analyses and searches text; with translated, also the run of
+// its translations (when TranslateRun is on), in a search of its own side
+// by side with the question's: it needs only the analysis, and the two
+// searches take two backends at once instead of one after the other.
+func (s *Searcher) candidates(ctx context.Context, tenant int64, text string, f postgres.Filter, translated bool) (run, error) {
 	r := run{text: text, terms: s.analyzer.QueryTerms(text)}
 	var weights []float64
 	qterms := r.terms
@@ -546,6 +546,15 @@ func (s *Searcher) candidates(ctx context.Context, tenant int64, text string, f 
 		qterms, weights, groups, r.groups, sources, r.trs = s.translate(text, plant, qterms, weights)
 	}
 	qterms, weights, groups, sources = s.thesaurus(r, qterms, weights, groups, sources)
+	var trErr error
+	var wg sync.WaitGroup
+	defer wg.Wait() // the translations' search ends with this call
+	if translated && s.opt.TranslateRun > 0 && s.opt.TranslateWeight > 0 {
+		if tr, tq, ok := s.translatedQuery(r, f); ok {
+			r.tr = &tr
+			wg.Go(func() { tr.cand, trErr = s.store.Hybrid(ctx, tenant, tq) })
+		}
+	}
 	hq := postgres.HybridQuery{
 		Terms: qterms, Weights: weights, Groups: groups, Sources: sources, Unknown: s.opt.TranslateUnknown,
 		Backoff: bo, Filter: f, BM25: s.opt.BM25,
@@ -564,6 +573,10 @@ func (s *Searcher) candidates(ctx context.Context, tenant int64, text string, f 
 		}
 	}
 	c, err := s.store.Hybrid(ctx, tenant, hq)
+	wg.Wait()
+	if err == nil {
+		err = trErr
+	}
 	if err != nil {
 		return r, err
 	}

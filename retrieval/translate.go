@@ -1,7 +1,6 @@
 package retrieval
 
 import (
-	"context"
 	"maps"
 	"math"
 	"slices"
@@ -160,10 +159,13 @@ const (
 	minSpecificity = 0.2
 )
 
-func (s *Searcher) translatedRun(ctx context.Context, tenant int64, own *run, f postgres.Filter) (run, bool, error) {
+// translatedQuery is the run of own's translations and its search; ok is
+// false when nothing was translated. It needs only the question's analysis,
+// so candidates runs it beside the question's own search.
+func (s *Searcher) translatedQuery(own run, f postgres.Filter) (run, postgres.HybridQuery, bool) {
 	r := run{text: own.text, translated: true, weight: 1}
 	if len(own.trs) == 0 {
-		return r, false, nil
+		return r, postgres.HybridQuery{}, false
 	}
 	var ts, src []string
 	var ws []float64
@@ -205,30 +207,36 @@ func (s *Searcher) translatedRun(ctx context.Context, tenant int64, own *run, f 
 		add(tr.Word, tr.Alts, w)
 	}
 	if len(r.groups) == 0 {
-		return r, false, nil
+		return r, postgres.HybridQuery{}, false
 	}
-	c, err := s.store.Hybrid(ctx, tenant, postgres.HybridQuery{
+	return r, postgres.HybridQuery{
 		Terms: ts, Weights: ws, Groups: gs, Sources: src, Unknown: s.opt.TranslateUnknown,
 		Filter: f, BM25: s.opt.BM25, LexicalK: s.opt.Candidates,
-	})
-	if err != nil {
-		return r, false, err
+	}, true
+}
+
+// translatedRun weighs the run of own's translations that candidates
+// searched (own.tr; see translatedQuery) against own's hits.
+func (s *Searcher) translatedRun(own *run) (run, bool) {
+	if own.tr == nil {
+		return run{}, false
 	}
-	r.cand = c
+	r := *own.tr
+	c := r.cand
 	if len(c.Lexical) == 0 {
-		return r, false, nil
+		return r, false
 	}
 	// Each list judged on its own best hits: the question's run by its own
 	// words alone (its translations are what this run is about).
 	co := s.specificCoverage(*own, own.cand.Lexical)
 	ct := s.confidence(r, c.Lexical)
 	if ct == 0 {
-		return r, false, nil
+		return r, false
 	}
 	lean := s.unknownShare(*own) + ct - co
 	r.weight = min(1, max(0, (lean-s.opt.TranslateRun)/leanSpan))
 	own.weight *= 1 - ownYield*r.weight
-	return r, true, nil
+	return r, true
 }
 
 func hasHan(s string) bool {
