@@ -116,20 +116,20 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		t.Fatal(err)
 	}
 	for _, r := range []shifu.Role{shifu.RoleWorker, shifu.RoleSupervisor, shifu.RoleAdmin} {
-		u, err := db.CreateUser(ctx, w.acme.ID, shifu.User{Login: string(r), Name: "Acme " + string(r), Role: r}, hash, postgres.Actor{})
+		u, err := db.CreateUser(ctx, w.acme.ID, shifu.User{Login: string(r), Name: "Acme " + string(r), Role: r}, hash, shifu.Actor{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		w.users[string(r)] = u
 	}
-	u, err := db.CreateUser(ctx, w.bolt.ID, shifu.User{Login: "admin", Name: "Bolt admin", Role: shifu.RoleAdmin}, hash, postgres.Actor{})
+	u, err := db.CreateUser(ctx, w.bolt.ID, shifu.User{Login: "admin", Name: "Bolt admin", Role: shifu.RoleAdmin}, hash, shifu.Actor{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.users["bolt"] = u
 	for name, u := range w.users {
 		tok, h := auth.NewToken()
-		if _, err := db.CreateToken(ctx, u.TenantID, u.ID, name, h, postgres.Actor{}); err != nil {
+		if _, err := db.CreateToken(ctx, u.TenantID, u.ID, name, h, shifu.Actor{}); err != nil {
 			t.Fatal(err)
 		}
 		w.tokens[name] = tok

@@ -149,7 +149,7 @@ func TestGapAnsweredInSlackThread(t *testing.T) {
 		tenant              int64
 		team, secret, token string
 	}{{w.acme.ID, "TACME", "acme-signing-secret", "xoxb-acme"}, {w.bolt.ID, "TBOLT", "bolt-signing-secret", "xoxb-bolt"}} {
-		if _, err := w.gw.Core.Install(ctx, in.tenant, "slack", in.team, in.secret, in.token, postgres.Actor{}); err != nil {
+		if _, err := w.gw.Core.Install(ctx, in.tenant, "slack", in.team, in.secret, in.token, shifu.Actor{}); err != nil {
 			t.Fatal(err)
 		}
 	}

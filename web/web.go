@@ -39,7 +39,7 @@ type Asker interface {
 type Ingester interface {
 	Add(ctx context.Context, tenant int64, u shifu.Upload) (doc shifu.Document, dup bool, err error)
 	AddNote(ctx context.Context, tenant int64, n shifu.Note, userID int64) (shifu.Document, bool, error)
-	Reingest(ctx context.Context, tenant, id int64, by postgres.Actor) error
+	Reingest(ctx context.Context, tenant, id int64, by shifu.Actor) error
 	// Original is a stored version's original whole (for PDFium);
 	// OpenOriginal streams it, reading only the segments asked for.
 	Original(ctx context.Context, tenant, versionID int64) ([]byte, error)
