@@ -177,7 +177,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		if w.notices, err = w.gw.Notices(db); err != nil {
 			t.Fatal(err)
 		}
-		jobs = []ingest.Jobs{{Queue: gateway.NoticeQueue, Workers: 1, Register: w.notices.Register}}
+		jobs = []ingest.Jobs{{Queue: postgres.NoticeQueue, Workers: 1, Register: w.notices.Register}}
 	}
 	svc := startIngest(t, db, ring, ingest.Options{Workers: 2, MaxBytes: 50 << 20, Logger: quiet, Jobs: jobs})
 	w.ingest = svc
@@ -188,7 +188,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		BotAdmin: web.BotService(w.bots), MaxUploadBytes: o.maxUpload, MaxBatchBytes: o.maxBatch, Logger: quiet, Metrics: metrics,
 		Limits: o.limits, LoginChecks: o.login[0], LoginsPerMinute: o.login[1], Admission: o.admission}
 	if w.gw != nil {
-		wo.Bots, wo.Notify = w.gw, w.notices.Enqueue
+		wo.Bots, wo.Notices = w.gw, w.notices.Queue()
 		w.notices.Start(ctx)
 		t.Cleanup(w.notices.Stop)
 	}

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/bot/gateway"
 	bslack "github.com/shifu-factory/shifu/bot/slack"
 	"github.com/shifu-factory/shifu/ingest"
 	"github.com/shifu-factory/shifu/internal/llm/llmtest"
@@ -279,5 +278,5 @@ func TestGapAnsweredInSlackThread(t *testing.T) {
 func restart(t *testing.T, w *world) {
 	t.Helper()
 	startIngest(t, w.db, w.ring, ingest.Options{Workers: 1, Logger: quiet,
-		Jobs: []ingest.Jobs{{Queue: gateway.NoticeQueue, Workers: 1, Register: w.notices.Register}}})
+		Jobs: []ingest.Jobs{{Queue: postgres.NoticeQueue, Workers: 1, Register: w.notices.Register}}})
 }
