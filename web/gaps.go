@@ -80,7 +80,9 @@ func (s *Server) mergeGaps(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	s.gapAction(c, func(tenant, id int64, by shifu.Actor) (int, error) { return s.o.DB.MergeGaps(c, tenant, id, req.IDs, by) })
+	s.gapAction(c, func(tenant, id int64, by shifu.Actor) (int, error) {
+		return s.o.DB.MergeGaps(c, tenant, id, req.IDs, by)
+	})
 }
 
 // gapAction runs f on the gap of the path's id; the store audits it.

@@ -329,4 +329,3 @@ func (db *DB) SeeAnswered(ctx context.Context, tenant, userID int64, ids []int64
 	})
 	return n, err
 }
-
