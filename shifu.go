@@ -76,6 +76,19 @@ type Tenant struct {
 	CreatedAt time.Time
 }
 
+// Bot is one Slack or DingTalk installation of a tenant, as the admin sees
+// it. Secret and Token are sealed under the tenant's data key (only bot opens
+// them) and never leave in JSON.
+type Bot struct {
+	ID         int64     `json:"id"`
+	TenantID   int64     `json:"-"`
+	Platform   string    `json:"platform"`    // slack | dingtalk
+	ExternalID string    `json:"external_id"` // Slack team id, DingTalk app key
+	Secret     []byte    `json:"-"`           // sealed signing secret / app secret
+	Token      []byte    `json:"-"`           // sealed bot token (Slack); empty for DingTalk
+	CreatedAt  time.Time `json:"created_at"`
+}
+
 // Actor is who makes a change, as the audit log records it: a user (ID, and
 // the name shown for it) or, with ID 0, the operator's CLI.
 type Actor struct {
