@@ -438,3 +438,39 @@ func TestLanguages(t *testing.T) {
 		t.Fatalf("tenant a with zh.pdf in ingest: %v %v, want [en]", got, err)
 	}
 }
+
+// TestHybridGroupsSumFrequencies: a structured group (a word's translations)
+// counts as one term: its members' frequencies in a chunk are summed before
+// BM25 saturates them, its document frequency is the sum of theirs, and it
+// weighs its largest member weight; a member no chunk holds drops out.
+func TestHybridGroupsSumFrequencies(t *testing.T) {
+	c := newCorpus(t)
+	ten := c.tenant(t, "acme")
+	texts := []string{"spindle spindle chuck", "chuck", "motor fan belt", "coolant"}
+	c.doc(t, ten, "m.pdf", shifu.KindManual, "", texts, []int{0, 1, 2, 3})
+	avg := (3.0 + 1 + 3 + 1) / 4
+	p := postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 1}
+	got := lexicalScores(t, c.db, ten, postgres.HybridQuery{
+		Terms:   []string{"spindle", "chuck", "quill", "motor"},
+		Weights: []float64{0.5, 0.25, 1, 1},
+		Groups:  []int{1, 1, 1, 0},
+		BM25:    p, LexicalK: 10,
+	})
+	bm25 := func(idf, tf, dl float64) float64 { return idf * tf * 2.2 / (tf + 1.2*(1-0.75+0.75*dl/avg)) }
+	// spindle is in 1 chunk, chuck in 2: the group's df is 3; quill, in no
+	// chunk, neither counts nor lends its weight of 1.
+	group := postgres.IDF(4, 3) * 0.5
+	want := map[string]float64{
+		texts[0]: bm25(group, 3, 3), // spindle twice + chuck once
+		texts[1]: bm25(group, 1, 1),
+		texts[2]: bm25(postgres.IDF(4, 1), 1, 3),
+	}
+	if len(got) != len(want) {
+		t.Fatalf("hits %v, want %v", got, want)
+	}
+	for k, w := range want {
+		if abs(got[k]-w) > 1e-9 {
+			t.Errorf("score of %q = %.6f, want %.6f", k, got[k], w)
+		}
+	}
+}
