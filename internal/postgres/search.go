@@ -137,7 +137,7 @@ func (db *DB) Lexical(ctx context.Context, tenant int64, terms []string, f Filte
 	var hits []shifu.Hit
 	var st TermStats
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		pl, err := readPostings(ctx, tx, terms, terms, f)
+		pl, err := readPostings(ctx, tx, terms, terms, f, p.MaxDF)
 		if err != nil {
 			return err
 		}
@@ -155,7 +155,6 @@ func (db *DB) Lexical(ctx context.Context, tenant int64, terms []string, f Filte
 // for some of the terms their lists in the documents the filter passes.
 type postingSet struct {
 	stats TermStats
-	pass  map[int64]bool       // live documents the filter passes
 	lists map[string][]docList // term → its lists in those documents
 	read  map[string]bool      // terms whose lists were read
 }
@@ -185,62 +184,63 @@ func decodePosting(b []byte) posting {
 
 // readPostings reads, in one round trip, N and the mean length of the
 // tenant's live chunks, the document frequencies of terms, and the lists of
-// those of them in fetch, in the documents f passes. The statistics cover the
-// tenant's live chunks whatever the filter: a filter chooses which chunks
-// compete, not how rare a word is. Documents keep their chunk count and total
-// length (migration 004): a few rows per tenant.
-func readPostings(ctx context.Context, tx pgx.Tx, terms, fetch []string, f Filter) (postingSet, error) {
-	ps := postingSet{stats: TermStats{AvgDL: 1, DF: map[string]int{}}, pass: map[int64]bool{},
-		lists: map[string][]docList{}, read: map[string]bool{}}
-	live := map[int64]bool{}
-	where, fargs := filterSQL(f, 1)
+// those of them in fetch, in the documents f passes, for the terms no more
+// common than maxDF of the live chunks (lexical skips the rest: their lists
+// would be the longest). The statistics cover the tenant's live chunks
+// whatever the filter: a filter chooses which chunks compete, not how rare
+// a word is. Documents keep their chunk count and total length (migration
+// 004): a few rows per tenant.
+func readPostings(ctx context.Context, tx pgx.Tx, terms, fetch []string, f Filter, maxDF float64) (postingSet, error) {
+	ps := postingSet{stats: TermStats{AvgDL: 1, DF: map[string]int{}}, lists: map[string][]docList{}, read: map[string]bool{}}
 	b := &pgx.Batch{}
-	b.Queue(`SELECT d.id, d.chunks, d.nterms, true`+where+` FROM documents d
-		WHERE d.tenant_id = app_tenant() AND d.status = 'ready'`, fargs...).Query(func(rows pgx.Rows) error {
+	b.Queue(`SELECT coalesce(sum(chunks), 0), coalesce(sum(nterms), 0) FROM documents
+		WHERE tenant_id = app_tenant() AND status = 'ready'`).QueryRow(func(row pgx.Row) error {
 		var chunks, nterms int64
-		for rows.Next() {
-			var id, c, n int64
-			var pass bool
-			if err := rows.Scan(&id, &c, &n, &pass); err != nil {
-				return err
-			}
-			live[id], chunks, nterms = true, chunks+c, nterms+n
-			if pass {
-				ps.pass[id] = true
-			}
+		if err := row.Scan(&chunks, &nterms); err != nil {
+			return err
 		}
 		ps.stats.N = int(chunks)
 		if chunks > 0 {
 			ps.stats.AvgDL = float64(nterms) / float64(chunks)
 		}
-		return rows.Err()
+		return nil
 	})
 	if len(terms) > 0 {
 		for _, t := range fetch {
 			ps.read[t] = true
 		}
-		b.Queue(`SELECT term, document_id, n, CASE WHEN term = ANY($2::text[]) THEN list END FROM posting_lists
-			WHERE tenant_id = app_tenant() AND term = ANY($1::text[])`, terms, fetch).Query(func(rows pgx.Rows) error {
-			return ps.scan(rows, live)
+		// A list comes only where lexical will read it: the term is in
+		// fetch, not too common (the rule of lexical, in the same float8
+		// arithmetic), and its document passes the filter.
+		where, fargs := filterSQL(f, 4)
+		b.Queue(`SELECT p.term, p.n, p.document_id, CASE WHEN p.term = ANY($2::text[])`+where+`
+				AND sum(p.n) OVER (PARTITION BY p.term) <= greatest($3::float8 * (SELECT coalesce(sum(chunks), 0)
+					FROM documents WHERE tenant_id = app_tenant() AND status = 'ready'), 1)
+				THEN p.list END
+			FROM posting_lists p JOIN documents d ON d.id = p.document_id
+			WHERE p.tenant_id = app_tenant() AND p.term = ANY($1::text[]) AND d.status = 'ready'`,
+			append([]any{terms, fetch, maxDF}, fargs...)...).Query(func(rows pgx.Rows) error {
+			return ps.scan(rows, true)
 		})
 	}
 	return ps, tx.SendBatch(ctx, b).Close()
 }
 
-// scan reads rows of (term, document, n, list or NULL) into ps.
-func (ps *postingSet) scan(rows pgx.Rows, live map[int64]bool) error {
+// scan reads rows of (term, n, document, list or NULL) of live documents
+// into ps, counting their document frequencies when df.
+func (ps *postingSet) scan(rows pgx.Rows, df bool) error {
 	for rows.Next() {
 		var t string
-		var doc int64
 		var n int
+		var doc int64
 		var list []byte
-		if err := rows.Scan(&t, &doc, &n, &list); err != nil {
+		if err := rows.Scan(&t, &n, &doc, &list); err != nil {
 			return err
 		}
-		if live != nil && live[doc] {
+		if df {
 			ps.stats.DF[t] += n
 		}
-		if list != nil && ps.pass[doc] {
+		if list != nil {
 			if len(list) != n*postingSize {
 				return fmt.Errorf("posting list of %q in document %d: %d bytes for %d postings of %d", t, doc, len(list), n, postingSize)
 			}
@@ -250,13 +250,13 @@ func (ps *postingSet) scan(rows pgx.Rows, live map[int64]bool) error {
 	return rows.Err()
 }
 
-// readMore reads the lists of terms not read yet, in the documents ps's
-// filter passed (the back-off characters of words no chunk holds: known to
-// be needed only once the frequencies are).
-func readMore(ctx context.Context, tx pgx.Tx, ps *postingSet, terms []string) error {
+// readMore reads, in the documents f passes, the lists of the terms not read
+// yet that lexical will read (the back-off characters of words no chunk
+// holds: known to be needed only once the frequencies are).
+func readMore(ctx context.Context, tx pgx.Tx, ps *postingSet, terms []string, f Filter, maxDF float64) error {
 	var more []string
 	for _, t := range terms {
-		if !ps.read[t] && ps.stats.DF[t] > 0 {
+		if df := ps.stats.DF[t]; !ps.read[t] && df > 0 && float64(df) <= max(maxDF*float64(ps.stats.N), 1) {
 			ps.read[t] = true
 			more = append(more, t)
 		}
@@ -264,13 +264,14 @@ func readMore(ctx context.Context, tx pgx.Tx, ps *postingSet, terms []string) er
 	if len(more) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `SELECT term, document_id, n, list FROM posting_lists
-		WHERE tenant_id = app_tenant() AND term = ANY($1::text[])`, more)
+	where, fargs := filterSQL(f, 2)
+	rows, err := tx.Query(ctx, `SELECT p.term, p.n, p.document_id, p.list FROM posting_lists p JOIN documents d ON d.id = p.document_id
+		WHERE p.tenant_id = app_tenant() AND p.term = ANY($1::text[]) AND d.status = 'ready'`+where, append([]any{more}, fargs...)...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	return ps.scan(rows, nil)
+	return ps.scan(rows, false)
 }
 
 // lexical ranks by BM25; weights, when not nil, scale each term's IDF (the
@@ -633,7 +634,7 @@ func (db *DB) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidat
 			all = append(all, b...)
 		}
 		all = append(all, q.Sources...)
-		ps, err := readPostings(ctx, tx, all, q.Terms, q.Filter)
+		ps, err := readPostings(ctx, tx, all, q.Terms, q.Filter, q.BM25.MaxDF)
 		if err != nil {
 			return fmt.Errorf("postings: %w", err)
 		}
@@ -653,7 +654,7 @@ func (db *DB) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidat
 			groups = append(slices.Clip(groups), make([]int, len(terms)-len(groups))...)
 		}
 		if len(terms) > 0 && q.LexicalK > 0 {
-			if err := readMore(ctx, tx, &ps, terms); err != nil {
+			if err := readMore(ctx, tx, &ps, terms, q.Filter, q.BM25.MaxDF); err != nil {
 				return fmt.Errorf("postings: %w", err)
 			}
 			if c.Lexical, c.Matched, err = lexical(ctx, tx, terms, weights, groups, ps, q.BM25, q.LexicalK); err != nil {
