@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -266,6 +267,27 @@ type Chunk struct {
 	Anchor     string `json:"anchor"` // id of the nearest preceding heading (HTML)
 	Language   string `json:"language"`
 	Tokens     int    `json:"tokens"`
+	// Breaks are where the pages after PageStart begin in Text, as byte
+	// offsets: page PageStart+i+1 begins at Breaks[i] (a page without text
+	// begins where the next one does), so a quote cites the page it is on.
+	// Empty for a chunk on one page or stored before chunks recorded them
+	// (not re-ingested since): such a chunk cites its whole range. Not in
+	// JSON: byte offsets into Go's UTF-8 text mean nothing to a client.
+	Breaks []int `json:"-"`
+}
+
+// Pages are the first and last page of Text[from:to] (byte offsets), so a
+// citation names the page its quote is on: one page, or the narrower range
+// the quote spans. A chunk that does not know its page breaks, or a span
+// not inside Text, gives the chunk's own range.
+func (c Chunk) Pages(from, to int) (first, last int) {
+	if len(c.Breaks) == 0 || len(c.Breaks) != c.PageEnd-c.PageStart || from < 0 || to > len(c.Text) || from >= to {
+		return c.PageStart, c.PageEnd
+	}
+	at := func(off int) int { // the page the byte at off is on
+		return c.PageStart + sort.Search(len(c.Breaks), func(i int) bool { return c.Breaks[i] > off })
+	}
+	return at(from), at(to - 1)
 }
 
 // Body is the chunk's text without the heading line it starts with: the same
