@@ -359,7 +359,7 @@ func pack(s section, o Options) []draft {
 	var buf []string // text of the current block's pieces, joined on block end
 	lastBlock := -2
 	var prevProse []piece // pieces of the last chunk, for overlap
-	bufPage := 0 // the page of buf's block
+	bufPage := 0          // the page of buf's block
 	add := func(p piece) {
 		if p.block != lastBlock && len(buf) > 0 {
 			d.parts, d.pages = append(d.parts, joinPieces(buf)), append(d.pages, bufPage)
