@@ -345,9 +345,9 @@ func degraded(question, lang string, w *retrieval.Weigher, ps []passage, cause w
 	var b strings.Builder
 	for i, pk := range picks {
 		n := i + 1
-		// The citation quotes the best of them: the viewer finds the page
-		// that sentence is on (a passage over pp. 36-37 opens at p. 37 when
-		// the sentence is there) and highlights it.
+		// The citation quotes the best of them, for the viewer to highlight,
+		// and cites the pages of all of them (a passage over pp. 36-37 cites
+		// p. 37 when the sentences quoted are there).
 		best := pk.units[0]
 		for _, u := range pk.units {
 			if u.score > best.score {
@@ -397,7 +397,12 @@ func degraded(question, lang string, w *retrieval.Weigher, ps []passage, cause w
 			lines[last] += fmt.Sprintf(" [%d]", n)
 		}
 		b.WriteString(strings.Join(lines, "\n") + "\n\n")
-		c := citation(passage{n: n, hit: pk.p.hit}, best.text, true)
+		// Its pages are those of all the sentences quoted from the passage.
+		shown := make([]string, len(pk.units))
+		for k, u := range pk.units {
+			shown[k] = u.text
+		}
+		c := citation(passage{n: n, hit: pk.p.hit}, best.text, true, shown...)
 		a.Citations = append(a.Citations, c)
 	}
 	b.WriteString(notice(lang, cause))
