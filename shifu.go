@@ -330,6 +330,9 @@ type Citation struct {
 	N         int    `json:"n"`
 	Document  string `json:"document"`
 	Title     string `json:"title"`
+	// PageStart and PageEnd are the pages of the text the answer quotes
+	// from the passage (Chunk.Pages): one page, or the range it runs over;
+	// the passage's range when that is not known.
 	PageStart int    `json:"page_start"`
 	PageEnd   int    `json:"page_end"`
 	Anchor    string `json:"anchor"`
