@@ -327,9 +327,9 @@ type Hit struct {
 
 // Citation ties a numbered reference in an answer to a passage Shifu sent the model.
 type Citation struct {
-	N         int    `json:"n"`
-	Document  string `json:"document"`
-	Title     string `json:"title"`
+	N        int    `json:"n"`
+	Document string `json:"document"`
+	Title    string `json:"title"`
 	// PageStart and PageEnd are the pages of the text the answer quotes
 	// from the passage (Chunk.Pages): one page, or the range it runs over;
 	// the passage's range when that is not known.
