@@ -77,6 +77,13 @@ type Tenant struct {
 	CreatedAt time.Time
 }
 
+// Actor is who makes a change, as the audit log records it: a user (ID, and
+// the name shown for it) or, with ID 0, the operator's CLI.
+type Actor struct {
+	UserID int64
+	Name   string
+}
+
 // User belongs to exactly one tenant.
 type User struct {
 	ID       int64  `json:"id"`

@@ -31,9 +31,9 @@ type Asker interface {
 
 // Store is the part of the database the bots use.
 type Store interface {
-	AddBot(ctx context.Context, tenant int64, b postgres.Bot, by postgres.Actor) (postgres.Bot, error)
+	AddBot(ctx context.Context, tenant int64, b postgres.Bot, by shifu.Actor) (postgres.Bot, error)
 	Bots(ctx context.Context, tenant int64) ([]postgres.Bot, error)
-	RemoveBot(ctx context.Context, tenant int64, platform, externalID string, by postgres.Actor) error
+	RemoveBot(ctx context.Context, tenant int64, platform, externalID string, by shifu.Actor) error
 	FindBots(ctx context.Context, platform, externalID string) ([]postgres.Bot, error)
 	FirstBotEvent(ctx context.Context, tenant int64, platform, eventID string) (bool, error)
 	BindBotEvent(ctx context.Context, tenant int64, platform, eventID, value string) (string, error)
@@ -124,7 +124,7 @@ func (s *Service) PublicURL() string { return s.public }
 
 // Install checks the credentials (Credentials.Check), seals the secrets and
 // stores a new installation for the tenant, audited as by.
-func (s *Service) Install(ctx context.Context, tenant int64, platform, external, secret, token string, by postgres.Actor) (postgres.Bot, error) {
+func (s *Service) Install(ctx context.Context, tenant int64, platform, external, secret, token string, by shifu.Actor) (postgres.Bot, error) {
 	c := Credentials{Platform: platform, External: external, Secret: secret, Token: token}
 	if err := c.Check(); err != nil {
 		return postgres.Bot{}, err
@@ -156,7 +156,7 @@ func (s *Service) Installations(ctx context.Context, tenant int64) ([]postgres.B
 }
 
 // Uninstall removes an installation, audited as by.
-func (s *Service) Uninstall(ctx context.Context, tenant int64, platform, external string, by postgres.Actor) error {
+func (s *Service) Uninstall(ctx context.Context, tenant int64, platform, external string, by shifu.Actor) error {
 	err := s.store.RemoveBot(ctx, tenant, platform, external, by)
 	if err == nil {
 		s.notify()

@@ -14,7 +14,6 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/auth"
-	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
 const (
@@ -36,8 +35,8 @@ func (p *principal) tenant() int64 { return p.User.TenantID }
 
 // actor is the principal as a change's author: audited as the user, shown by
 // display name.
-func (p *principal) actor() postgres.Actor {
-	return postgres.Actor{UserID: p.User.ID, Name: displayName(p.User)}
+func (p *principal) actor() shifu.Actor {
+	return shifu.Actor{UserID: p.User.ID, Name: displayName(p.User)}
 }
 
 const principalKey = "shifu.principal"

@@ -17,10 +17,10 @@ import (
 type BotAdmin interface {
 	List(ctx context.Context, tenant int64) ([]BotInstallation, error)
 	// Add and Remove are audited as by.
-	Add(ctx context.Context, tenant int64, b NewBot, by postgres.Actor) (BotInstallation, error)
+	Add(ctx context.Context, tenant int64, b NewBot, by shifu.Actor) (BotInstallation, error)
 	// Remove deletes the tenant's installation id; another tenant's id is
 	// ErrNotFound.
-	Remove(ctx context.Context, tenant, id int64, by postgres.Actor) error
+	Remove(ctx context.Context, tenant, id int64, by shifu.Actor) error
 }
 
 // BotInstallation is what the admin sees of an installation: never its secrets.
@@ -120,14 +120,14 @@ func (b botService) List(ctx context.Context, tenant int64) ([]BotInstallation, 
 	return out, err
 }
 
-func (b botService) Add(ctx context.Context, tenant int64, n NewBot, by postgres.Actor) (BotInstallation, error) {
+func (b botService) Add(ctx context.Context, tenant int64, n NewBot, by shifu.Actor) (BotInstallation, error) {
 	r, err := b.s.Install(ctx, tenant, n.Platform, n.ExternalID, n.Secret, n.Token, by)
 	return webBot(r), err
 }
 
 // Remove finds the installation among the tenant's own, so another tenant's
 // id is not found.
-func (b botService) Remove(ctx context.Context, tenant, id int64, by postgres.Actor) error {
+func (b botService) Remove(ctx context.Context, tenant, id int64, by shifu.Actor) error {
 	rows, err := b.s.Installations(ctx, tenant)
 	if err != nil {
 		return err

@@ -26,7 +26,7 @@ type Bot struct {
 // AddBot stores an installation for the tenant, audited as by in the same
 // transaction. A team or app is installed once per tenant; other tenants may
 // install the same one, and nothing here tells whether one has.
-func (db *DB) AddBot(ctx context.Context, tenant int64, b Bot, by Actor) (Bot, error) {
+func (db *DB) AddBot(ctx context.Context, tenant int64, b Bot, by shifu.Actor) (Bot, error) {
 	b.TenantID = tenant
 	if b.Token == nil {
 		b.Token = []byte{} // the column is NOT NULL DEFAULT ''
@@ -78,7 +78,7 @@ func (db *DB) Bots(ctx context.Context, tenant int64) ([]Bot, error) {
 
 // RemoveBot deletes one of the tenant's installations, audited as by in the
 // same transaction.
-func (db *DB) RemoveBot(ctx context.Context, tenant int64, platform, externalID string, by Actor) error {
+func (db *DB) RemoveBot(ctx context.Context, tenant int64, platform, externalID string, by shifu.Actor) error {
 	var id int64
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `DELETE FROM bots WHERE platform = $1 AND external_id = $2 RETURNING id`, platform, externalID).Scan(&id)
