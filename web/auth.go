@@ -231,11 +231,10 @@ func (s *Server) login(c *gin.Context) {
 	}
 	s.throttle.reset(key)
 	sid, csrf := auth.Secret(), auth.Secret()
-	if err := s.o.DB.CreateSession(c, u.TenantID, u.ID, auth.Hash(sid), csrf, time.Now().Add(s.o.SessionTTL)); err != nil {
+	if err := s.o.DB.CreateSession(c, u.TenantID, u.ID, auth.Hash(sid), csrf, time.Now().Add(s.o.SessionTTL), clientIP(c)); err != nil {
 		s.fail(c, err)
 		return
 	}
-	_ = s.o.DB.Audit(c, u.TenantID, u.ID, "login", map[string]any{"ip": clientIP(c)})
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	s.setCookie(c, preCookie, "", -1)
 	s.setCookie(c, sessionCookie, sid, int(s.o.SessionTTL.Seconds()))

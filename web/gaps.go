@@ -60,7 +60,7 @@ func (s *Server) answerGap(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, toJSON(d))
+	c.JSON(http.StatusCreated, d)
 }
 
 func (s *Server) dismissGap(c *gin.Context) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/bot"
 	bslack "github.com/shifu-factory/shifu/bot/slack"
 	"github.com/shifu-factory/shifu/ingest"
 	"github.com/shifu-factory/shifu/internal/llm/llmtest"
@@ -148,7 +149,7 @@ func TestGapAnsweredInSlackThread(t *testing.T) {
 		tenant              int64
 		team, secret, token string
 	}{{w.acme.ID, "TACME", "acme-signing-secret", "xoxb-acme"}, {w.bolt.ID, "TBOLT", "bolt-signing-secret", "xoxb-bolt"}} {
-		if _, err := w.gw.Core.Install(ctx, in.tenant, "slack", in.team, in.secret, in.token, shifu.Actor{}); err != nil {
+		if _, err := w.gw.Core.Install(ctx, in.tenant, bot.Credentials{Platform: "slack", External: in.team, Secret: in.secret, Token: in.token}, shifu.Actor{}); err != nil {
 			t.Fatal(err)
 		}
 	}

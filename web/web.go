@@ -249,6 +249,9 @@ func (s *Server) table() []route {
 		{post, "/api/gaps/:id/dismiss", supervisor, false, s.dismissGap},
 		{post, "/api/gaps/:id/reopen", supervisor, false, s.reopenGap},
 		{post, "/api/gaps/:id/merge", supervisor, false, s.mergeGaps},
+		{get, "/api/glossary", supervisor, false, s.glossary},
+		{post, "/api/glossary", supervisor, false, s.addGlossary},
+		{del, "/api/glossary/:id", supervisor, false, s.removeGlossary},
 
 		{get, "/admin", admin, true, s.adminPage},
 		{get, "/api/users", admin, false, s.listUsers},

@@ -256,7 +256,7 @@ func TestSuperviseFollowsInstallations(t *testing.T) {
 	other := gateway.New(w.db, w.ring, &standIn{text: "x"}, gateway.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	stop = supervise(50 * time.Millisecond)
 	defer stop()
-	if _, err := other.Core.Install(ctx, w.acme.ID, bot.Slack, "TSOCK", tokenA, "xoxb-acme", shifu.Actor{}); err != nil {
+	if _, err := other.Core.Install(ctx, w.acme.ID, bot.Credentials{Platform: bot.Slack, External: "TSOCK", Secret: tokenA, Token: "xoxb-acme"}, shifu.Actor{}); err != nil {
 		t.Fatal(err)
 	}
 	within(t, opened, "connection after another process added the bot")
@@ -270,7 +270,7 @@ func TestSuperviseFollowsInstallations(t *testing.T) {
 	if err := other.Core.Uninstall(ctx, w.acme.ID, bot.Slack, "TSOCK", shifu.Actor{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.Core.Install(ctx, w.acme.ID, bot.Slack, "TSOCK", tokenB, "xoxb-acme", shifu.Actor{}); err != nil {
+	if _, err := other.Core.Install(ctx, w.acme.ID, bot.Credentials{Platform: bot.Slack, External: "TSOCK", Secret: tokenB, Token: "xoxb-acme"}, shifu.Actor{}); err != nil {
 		t.Fatal(err)
 	}
 	within(t, closed, "disconnection of the old credentials")

@@ -206,16 +206,19 @@ func (db *DB) UserIDByLogin(ctx context.Context, tenant int64, login string) (in
 	return id, err
 }
 
-// CreateSession stores a login session under the hash of its cookie value.
-func (db *DB) CreateSession(ctx context.Context, tenant, userID int64, hash []byte, csrf string, expires time.Time) error {
+// CreateSession stores a login session under the hash of its cookie value
+// and audits the login, from ip.
+func (db *DB) CreateSession(ctx context.Context, tenant, userID int64, hash []byte, csrf string, expires time.Time, ip string) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		// Old expired sessions of this user go now; nothing else sweeps them.
 		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND expires_at < now()`, userID); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO sessions (user_id, token_hash, csrf, expires_at) VALUES ($1, $2, $3, $4)`,
-			userID, hash, csrf, expires)
-		return err
+		if _, err := tx.Exec(ctx, `INSERT INTO sessions (user_id, token_hash, csrf, expires_at) VALUES ($1, $2, $3, $4)`,
+			userID, hash, csrf, expires); err != nil {
+			return err
+		}
+		return audit(ctx, tx, userID, "login", map[string]any{"ip": ip})
 	})
 }
 
@@ -340,14 +343,10 @@ func (db *DB) RevokeToken(ctx context.Context, tenant, id int64, by shifu.Actor)
 	})
 }
 
-// Audit records who did what (logins, uploads, user and token changes).
-// userID 0 is the operator's CLI: its rows say so ("via": "cli", shown on the
-// admin page) and name no user. Document changes that take an Actor audit
-// themselves, in their own transaction.
-func (db *DB) Audit(ctx context.Context, tenant, userID int64, action string, detail map[string]any) error {
-	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error { return audit(ctx, tx, userID, action, detail) })
-}
-
+// audit records who did what, in the transaction of the change itself, so
+// no channel stores a change without its row. userID 0 is the operator's
+// CLI: its rows say so ("via": "cli", shown on the admin page) and name no
+// user.
 func audit(ctx context.Context, tx pgx.Tx, userID int64, action string, detail map[string]any) error {
 	detail = maps.Clone(detail)
 	if detail == nil {

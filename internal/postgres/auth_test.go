@@ -46,7 +46,7 @@ func TestUsersSessionsTokens(t *testing.T) {
 	}
 
 	sid := auth.Secret()
-	if err := db.CreateSession(ctx, a.ID, u.ID, auth.Hash(sid), "csrf1", time.Now().Add(time.Hour)); err != nil {
+	if err := db.CreateSession(ctx, a.ID, u.ID, auth.Hash(sid), "csrf1", time.Now().Add(time.Hour), "1.2.3.4"); err != nil {
 		t.Fatal(err)
 	}
 	s, err := db.SessionByHash(ctx, auth.Hash(sid))
@@ -57,7 +57,7 @@ func TestUsersSessionsTokens(t *testing.T) {
 		t.Fatalf("unknown session: %v", err)
 	}
 	old := auth.Secret()
-	if err := db.CreateSession(ctx, a.ID, u.ID, auth.Hash(old), "c", time.Now().Add(-time.Minute)); err != nil {
+	if err := db.CreateSession(ctx, a.ID, u.ID, auth.Hash(old), "c", time.Now().Add(-time.Minute), "1.2.3.4"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.SessionByHash(ctx, auth.Hash(old)); !errors.Is(err, shifu.ErrUnauthorized) {
@@ -108,17 +108,14 @@ func TestUsersSessionsTokens(t *testing.T) {
 		t.Fatalf("users: %+v", users)
 	}
 
-	if err := db.Audit(ctx, a.ID, u.ID, "login", map[string]any{"ip": "1.2.3.4"}); err != nil {
-		t.Fatal(err)
-	}
-	// Each change is audited (newest first), the refused ones not; the CLI's
-	// rows name no user.
+	// Each change is audited (newest first), the refused ones not, each
+	// session as a login; the CLI's rows name no user.
 	log, err := db.AuditLog(ctx, a.ID, 10)
 	var actions []string
 	for _, e := range log {
 		actions = append(actions, e.Action+" "+e.Login)
 	}
-	want := []string{"login li", "user.disable ", "token.revoke ", "token.create ", "user.create "}
+	want := []string{"user.disable ", "token.revoke ", "token.create ", "login li", "login li", "user.create "}
 	if err != nil || !slices.Equal(actions, want) {
 		t.Fatalf("audit: %q, want %q (%v)", actions, want, err)
 	}
