@@ -399,14 +399,24 @@ func (c Citation) Name() string {
 // "Pump manual, p. 3"; no pages for a format without them. White space in
 // the title is folded to single spaces.
 func (c Citation) Label() string {
-	name := c.Name()
-	switch {
-	case c.PageStart > 0 && c.PageEnd > c.PageStart:
-		return fmt.Sprintf("%s, pp. %d–%d", name, c.PageStart, c.PageEnd)
-	case c.PageStart > 0:
-		return fmt.Sprintf("%s, p. %d", name, c.PageStart)
+	if p := Pages(c.PageStart, c.PageEnd); p != "" {
+		return c.Name() + ", " + p
 	}
-	return name
+	return c.Name()
+}
+
+// Pages names a page or a range of them in English, "p. 3" or "pp. 3–5",
+// for every label of where text is (citations, the passages a model is
+// shown, the CLI); "" without pages. Bots and pages localise it
+// (i18n.Pages).
+func Pages(start, end int) string {
+	switch {
+	case start > 0 && end > start:
+		return fmt.Sprintf("pp. %d–%d", start, end)
+	case start > 0:
+		return fmt.Sprintf("p. %d", start)
+	}
+	return ""
 }
 
 // Usage is what a model call cost.

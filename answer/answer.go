@@ -11,7 +11,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -243,12 +242,9 @@ func source(h shifu.Hit) string {
 	if name == "" {
 		name = h.Document
 	}
-	switch {
-	case h.PageStart > 0 && h.PageEnd > h.PageStart:
-		name += fmt.Sprintf(", pages %d-%d", h.PageStart, h.PageEnd)
-	case h.PageStart > 0:
-		name += fmt.Sprintf(", page %d", h.PageStart)
-	case h.Heading != "":
+	if p := shifu.Pages(h.PageStart, h.PageEnd); p != "" {
+		name += ", " + p
+	} else if h.Heading != "" {
 		name += ", " + h.Heading
 	}
 	if h.Author != "" {
