@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -301,6 +302,27 @@ type Chunk struct {
 	Anchor     string `json:"anchor"` // id of the nearest preceding heading (HTML)
 	Language   string `json:"language"`
 	Tokens     int    `json:"tokens"`
+	// Breaks are where the pages after PageStart begin in Text, as byte
+	// offsets: page PageStart+i+1 begins at Breaks[i] (a page without text
+	// begins where the next one does), so a quote cites the page it is on.
+	// Empty for a chunk on one page or stored before chunks recorded them
+	// (not re-ingested since): such a chunk cites its whole range. Not in
+	// JSON: byte offsets into Go's UTF-8 text mean nothing to a client.
+	Breaks []int `json:"-"`
+}
+
+// Pages are the first and last page of Text[from:to] (byte offsets), so a
+// citation names the page its quote is on: one page, or the narrower range
+// the quote spans. A chunk that does not know its page breaks, or a span
+// not inside Text, gives the chunk's own range.
+func (c Chunk) Pages(from, to int) (first, last int) {
+	if len(c.Breaks) == 0 || len(c.Breaks) != c.PageEnd-c.PageStart || from < 0 || to > len(c.Text) || from >= to {
+		return c.PageStart, c.PageEnd
+	}
+	at := func(off int) int { // the page the byte at off is on
+		return c.PageStart + sort.Search(len(c.Breaks), func(i int) bool { return c.Breaks[i] > off })
+	}
+	return at(from), at(to - 1)
 }
 
 // Body is the chunk's text without the heading line it starts with: the same
@@ -340,9 +362,12 @@ type Hit struct {
 
 // Citation ties a numbered reference in an answer to a passage Shifu sent the model.
 type Citation struct {
-	N         int    `json:"n"`
-	Document  string `json:"document"`
-	Title     string `json:"title"`
+	N        int    `json:"n"`
+	Document string `json:"document"`
+	Title    string `json:"title"`
+	// PageStart and PageEnd are the pages of the text the answer quotes
+	// from the passage (Chunk.Pages): one page, or the range it runs over;
+	// the passage's range when that is not known.
 	PageStart int    `json:"page_start"`
 	PageEnd   int    `json:"page_end"`
 	Anchor    string `json:"anchor"`
@@ -374,14 +399,24 @@ func (c Citation) Name() string {
 // "Pump manual, p. 3"; no pages for a format without them. White space in
 // the title is folded to single spaces.
 func (c Citation) Label() string {
-	name := c.Name()
-	switch {
-	case c.PageStart > 0 && c.PageEnd > c.PageStart:
-		return fmt.Sprintf("%s, pp. %d–%d", name, c.PageStart, c.PageEnd)
-	case c.PageStart > 0:
-		return fmt.Sprintf("%s, p. %d", name, c.PageStart)
+	if p := Pages(c.PageStart, c.PageEnd); p != "" {
+		return c.Name() + ", " + p
 	}
-	return name
+	return c.Name()
+}
+
+// Pages names a page or a range of them in English, "p. 3" or "pp. 3–5",
+// for every label of where text is (citations, the passages a model is
+// shown, the CLI); "" without pages. Bots and pages localise it
+// (i18n.Pages).
+func Pages(start, end int) string {
+	switch {
+	case start > 0 && end > start:
+		return fmt.Sprintf("pp. %d–%d", start, end)
+	case start > 0:
+		return fmt.Sprintf("p. %d", start)
+	}
+	return ""
 }
 
 // Usage is what a model call cost.

@@ -11,10 +11,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/llm"
@@ -241,12 +242,9 @@ func source(h shifu.Hit) string {
 	if name == "" {
 		name = h.Document
 	}
-	switch {
-	case h.PageStart > 0 && h.PageEnd > h.PageStart:
-		name += fmt.Sprintf(", pages %d-%d", h.PageStart, h.PageEnd)
-	case h.PageStart > 0:
-		name += fmt.Sprintf(", page %d", h.PageStart)
-	case h.Heading != "":
+	if p := shifu.Pages(h.PageStart, h.PageEnd); p != "" {
+		name += ", " + p
+	} else if h.Heading != "" {
 		name += ", " + h.Heading
 	}
 	if h.Author != "" {
@@ -374,8 +372,82 @@ func excerpt(h shifu.Hit, n int) string {
 	return cut(strings.Join(strings.Fields(h.Body()), " "), n, " 。，")
 }
 
-func citation(p passage, quote string, verified bool) shifu.Citation {
+// citation cites passage p with quote. A verified citation names the pages
+// of what the answer quotes from the passage (shown, in reading order; the
+// quote when nil): the page its sentences are on, or the narrower range they
+// span, so the chip and links open where the sentence is. A quote not
+// verified, or text not found in the passage, or a passage that does not
+// know where its pages begin (stored before it recorded them), cites the
+// passage's range.
+func citation(p passage, quote string, verified bool, shown ...string) shifu.Citation {
 	h := p.hit
-	return shifu.Citation{N: p.n, Document: h.Document, Title: h.Title, PageStart: h.PageStart, PageEnd: h.PageEnd,
+	first, last := h.PageStart, h.PageEnd
+	if verified && last > first {
+		if shown == nil {
+			shown = []string{quote}
+		}
+		// Looked for in the body first: a sentence that repeats the heading
+		// is the one quoted, not the heading line.
+		at := len(h.Text) - len(h.Body())
+		if from, to, ok := span(h.Text[at:], shown); ok {
+			first, last = h.Pages(at+from, at+to)
+		} else if from, to, ok := span(h.Text, shown); ok {
+			first, last = h.Pages(from, to)
+		}
+	}
+	return shifu.Citation{N: p.n, Document: h.Document, Title: h.Title, PageStart: first, PageEnd: last,
 		Anchor: h.Anchor, Quote: quote, ChunkID: h.ID, DocID: h.DocID, Version: h.Version, Author: h.Author, Verified: verified}
+}
+
+// span finds quotes in text, in order, each after the one before, and
+// returns the bytes of text from the first's start to the last's end. A
+// quote is compared as quoted() compares it: NFKC, case-folded, white space
+// ignored (PDF text spaces Han characters unpredictably, and a sentence is
+// quoted with its white space folded); an ellipsis stands for omitted text.
+func span(text string, quotes []string) (from, to int, ok bool) {
+	flat, starts, ends := flatten(text)
+	at, from, to := 0, -1, -1
+	for _, q := range quotes {
+		for _, part := range strings.FieldsFunc(strings.ReplaceAll(q, "...", "…"), func(r rune) bool { return r == '…' }) {
+			fq, _, _ := flatten(part)
+			if fq == "" {
+				continue
+			}
+			i := strings.Index(flat[at:], fq)
+			if i < 0 {
+				return 0, 0, false
+			}
+			i += at
+			at = i + len(fq)
+			if from < 0 {
+				from = starts[i]
+			}
+			to = ends[at-1]
+		}
+	}
+	return from, to, from >= 0
+}
+
+// flatten is s normalised for span, without white space; starts[i] and
+// ends[i] are where in s the character holding flattened byte i begins and
+// ends.
+func flatten(s string) (flat string, starts, ends []int) {
+	var b strings.Builder
+	for i, r := range s {
+		if unicode.IsSpace(r) {
+			continue
+		}
+		n := len(string(r))
+		var f string
+		if r < utf8.RuneSelf {
+			f = string(unicode.ToLower(r))
+		} else {
+			f = strings.Join(strings.Fields(retrieval.Normalize(string(r))), "")
+		}
+		b.WriteString(f)
+		for range len(f) {
+			starts, ends = append(starts, i), append(ends, i+n)
+		}
+	}
+	return b.String(), starts, ends
 }

@@ -50,6 +50,17 @@ func setup(t testing.TB) fixture {
 // setupWith stores texts as the chunks of one manual, a page each from p. 10.
 func setupWith(t testing.TB, texts []string) fixture {
 	t.Helper()
+	cs := make([]shifu.Chunk, len(texts))
+	for i, tx := range texts {
+		head, _, _ := strings.Cut(tx, "\n")
+		cs[i] = shifu.Chunk{Ord: i, Text: tx, Heading: head, PageStart: 10 + i, PageEnd: 10 + i}
+	}
+	return setupChunks(t, cs)
+}
+
+// setupChunks stores cs as the chunks of one manual, "Mill manual".
+func setupChunks(t testing.TB, cs []shifu.Chunk) fixture {
+	t.Helper()
 	analyzerOnce.Do(func() { analyzer, analyzerErr = terms.New() })
 	if analyzerErr != nil {
 		t.Fatal(analyzerErr)
@@ -64,10 +75,9 @@ func setupWith(t testing.TB, texts []string) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := make([]postgres.ChunkRow, len(texts))
-	for i, tx := range texts {
-		head, _, _ := strings.Cut(tx, "\n")
-		rows[i] = postgres.ChunkRow{Chunk: shifu.Chunk{Ord: i, Text: tx, Heading: head, PageStart: 10 + i, PageEnd: 10 + i}, Terms: analyzer.Terms(tx)}
+	rows := make([]postgres.ChunkRow, len(cs))
+	for i, c := range cs {
+		rows[i] = postgres.ChunkRow{Chunk: c, Terms: analyzer.Terms(c.Text)}
 	}
 	if err := db.StoreChunks(ctx, ten.ID, doc, postgres.Meta{Title: "Mill manual"}, rows); err != nil {
 		t.Fatal(err)

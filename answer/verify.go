@@ -65,11 +65,11 @@ func verify(text, question string, ps []passage, lang string) (string, []shifu.C
 			index[n] = len(cites)
 			cites = append(cites, citation(p, q, ok))
 		case quote != "" && ok && (chosen[n] || !cites[i].Verified):
-			cites[i].Quote, cites[i].Verified = quote, true
+			cites[i] = citation(p, quote, true) // its pages are the quote's
 			chosen[n] = false
 		case quote != "" && !ok && chosen[n]:
 			// The first mention had no quote; this one misquotes: flag it.
-			cites[i].Quote, cites[i].Verified = quote, false
+			cites[i] = citation(p, quote, false)
 			chosen[n] = false
 		}
 	}

@@ -91,3 +91,32 @@ func TestUnitsTable(t *testing.T) {
 		t.Fatalf("units = %q", strings.Join(got, "|"))
 	}
 }
+
+// TestSpan: a quote is found in its passage as quoted() finds it (white
+// space ignored, so spaced-out Chinese PDF text matches; case and
+// full-width forms folded; an ellipsis skipping text), and the span given
+// is the passage's own bytes.
+func TestSpan(t *testing.T) {
+	text := "Homing\nPress the RESET key.\n主轴 每 运转 2000 小时 润滑 一次。 Ｅ－１０４ means overload."
+	for _, tc := range []struct {
+		quotes []string
+		want   string // the passage text spanned; "" when not found
+	}{
+		{[]string{"press the reset key"}, "Press the RESET key"},
+		{[]string{"主轴每运转2000小时润滑一次。"}, "主轴 每 运转 2000 小时 润滑 一次。"},
+		{[]string{"E-104 means"}, "Ｅ－１０４ means"},
+		{[]string{"Press the … key."}, "Press the RESET key."},
+		{[]string{"RESET key.", "润滑一次"}, "RESET key.\n主轴 每 运转 2000 小时 润滑 一次"},
+		{[]string{"润滑一次", "RESET key"}, ""}, // out of order
+		{[]string{"press the green key"}, ""},
+	} {
+		from, to, ok := span(text, tc.quotes)
+		got := ""
+		if ok {
+			got = text[from:to]
+		}
+		if got != tc.want {
+			t.Errorf("span(%q) = %q, want %q", tc.quotes, got, tc.want)
+		}
+	}
+}

@@ -124,6 +124,64 @@ func containsWord(text, tok string) bool {
 	}
 }
 
+// unnamedTop is how many of the best candidates may name a question's model
+// code (unnamed): the passages an answer may quote, and a few more.
+const unnamedTop = 10
+
+// unnamed returns the question's model codes (modelCode) that none of the
+// best candidates holds, compared without - . _ and spaces (a question's
+// E104 is the manual's E-104). A question naming a machine, part or alarm
+// code that the passages found do not mention asks about equipment the
+// manuals do not cover, however many of its other words they share: own
+// sets, "tightening pull studs into BT40 tool holders", "发那科系统报 SV0401
+// 报警" were answered from passages on other holders and alarms; no
+// answerable question of dev or the own sets names a code its best 10
+// passages lack.
+func unnamed(q string, fs []*fused) []string {
+	var codes []string
+	for _, w := range codeWords(q) {
+		if modelCode(w) {
+			codes = append(codes, squash(w))
+		}
+	}
+	if len(codes) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for _, f := range fs[:min(unnamedTop, len(fs))] {
+		b.WriteString(squash(f.hit.Text))
+		b.WriteByte('|')
+	}
+	found := b.String()
+	var out []string
+	for _, c := range codes {
+		if !strings.Contains(found, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// modelCode reports whether w is letters then a digit and more (BT40,
+// SV0401, FX3U, Mach3, G43.2, E-104): how makers name models, parts and
+// alarms. A quantity (6G, 10x10) starts with its digits.
+func modelCode(w string) bool {
+	r, _ := utf8.DecodeRuneInString(w)
+	return unicode.IsLetter(r) && strings.ContainsFunc(w, unicode.IsDigit)
+}
+
+// squash lowers s and drops the separators codes are written with or
+// without.
+func squash(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '-' || r == '.' || r == '_' || unicode.IsSpace(r):
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, s)
+}
+
 // exactTop is how many of the best candidates boostExact considers.
 const exactTop = 30
 

@@ -348,8 +348,12 @@ type Result struct {
 	// their glossary synonyms, not characters standing in for them) that
 	// two adjacent sentences of one of the first hits hold (see focus).
 	Focus float64
-	// Abstain: nothing found is relevant enough to answer from.
+	// Abstain: nothing found is relevant enough to answer from, or the
+	// question names a code none of it holds (Unnamed).
 	Abstain bool
+	// Unnamed are the question's model, part or alarm codes that none of
+	// the best passages holds, squashed (see unnamed).
+	Unnamed []string
 	// Queries are the texts searched: the question, then any rewrites.
 	Queries []string
 	// Elapsed is the time the search took.
@@ -436,6 +440,7 @@ func (s *Searcher) Retrieve(ctx context.Context, tenant int64, q Query) (Result,
 	if s.opt.Reranker != nil {
 		fused = s.rerank(ctx, text, fused)
 	}
+	res.Unnamed = unnamed(text, fused)
 	if len(fused) > q.K {
 		fused = fused[:q.K]
 	}
@@ -470,7 +475,7 @@ func (s *Searcher) Retrieve(ctx context.Context, tenant int64, q Query) (Result,
 			res.Focus = max(res.Focus, focus(s.weigher(r), res.Hits))
 		}
 	}
-	res.Abstain = len(res.Hits) == 0 || res.Confidence < below || res.Focus < s.opt.AbstainFocus
+	res.Abstain = len(res.Hits) == 0 || res.Confidence < below || res.Focus < s.opt.AbstainFocus || len(res.Unnamed) > 0
 	if q.Neighbours > 0 && len(res.Hits) > 0 {
 		hits, err := s.expand(ctx, tenant, res.Hits, q.Neighbours)
 		if err != nil {

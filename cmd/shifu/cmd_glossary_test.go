@@ -9,8 +9,6 @@ import (
 	"testing"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/postgres"
-	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
 )
 
 // TestCLIGlossary: `shifu glossary add|list|remove` keeps a tenant's own
@@ -48,17 +46,8 @@ func TestCLIGlossary(t *testing.T) {
 		t.Errorf("removed twice: %v", err)
 	}
 
-	ctx := context.Background()
-	db, err := postgres.Open(ctx, pgtest.AppURL(t, sh.env["DATABASE_URL"]), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	tn, _, err := db.Tenant(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, err := db.AuditLog(ctx, tn.ID, 10)
+	db, tn := sh.tenantDB("acme")
+	log, err := db.AuditLog(context.Background(), tn.ID, 10)
 	if err != nil {
 		t.Fatal(err)
 	}

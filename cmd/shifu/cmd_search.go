@@ -156,11 +156,9 @@ func cmdSearch(ctx context.Context, e *env, args []string) error {
 
 // place is where a hit is: its page span or its section anchor.
 func place(h shifu.Hit) string {
-	switch {
-	case h.PageStart > 0 && h.PageEnd > h.PageStart:
-		return fmt.Sprintf("pages %d-%d", h.PageStart, h.PageEnd)
-	case h.PageStart > 0:
-		return fmt.Sprintf("page %d", h.PageStart)
+	switch p := shifu.Pages(h.PageStart, h.PageEnd); {
+	case p != "":
+		return p
 	case h.Anchor != "":
 		return "#" + h.Anchor
 	}

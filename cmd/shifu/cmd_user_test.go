@@ -35,15 +35,7 @@ func TestCLIUsersAndTokens(t *testing.T) {
 	sh := newShell(t)
 	sh.must("tenant", "create", "acme")
 	ctx := context.Background()
-	db, err := postgres.Open(ctx, pgtest.AppURL(t, sh.env["DATABASE_URL"]), 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	tn, _, err := db.Tenant(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, tn := sh.tenantDB("acme")
 
 	// Password from stdin: not echoed.
 	out, _, err := sh.runStdin("a long enough password\n", "user", "create", "--tenant", "acme", "--user", "li", "--role", "supervisor", "--name", "Li Wei")
@@ -267,4 +259,21 @@ func TestServe(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("serve did not stop")
 	}
+}
+
+// tenantDB opens the shell's database as the app's login role and finds
+// tenant name in it; closed when the test ends.
+func (s *shell) tenantDB(name string) (*postgres.DB, shifu.Tenant) {
+	s.t.Helper()
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, pgtest.AppURL(s.t, s.env["DATABASE_URL"]), 2)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(db.Close)
+	tn, _, err := db.Tenant(ctx, name)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return db, tn
 }

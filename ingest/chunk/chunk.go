@@ -76,6 +76,7 @@ type draft struct {
 	anchor        string
 	head          string // heading line
 	parts         []string
+	pages         []int // page of each part; 0 for a heading put in by merge or absorbHeadings
 	pageStart     int
 	pageEnd       int
 	tokens        int
@@ -112,11 +113,11 @@ func SplitContext(ctx context.Context, doc *parse.Doc, opts Options) ([]shifu.Ch
 	out := make([]shifu.Chunk, 0, len(drafts))
 	for i, d := range drafts {
 		body := strings.Join(d.parts, "\n")
-		text := body
+		text, at := body, 0 // at: where body begins in text
 		if d.head != "" && body == "" {
 			text = d.head
 		} else if d.head != "" {
-			text = d.head + "\n" + body
+			text, at = d.head+"\n"+body, len(d.head)+1
 		}
 		out = append(out, shifu.Chunk{
 			Ord:       i,
@@ -127,6 +128,7 @@ func SplitContext(ctx context.Context, doc *parse.Doc, opts Options) ([]shifu.Ch
 			Anchor:    d.anchor,
 			Language:  o.Lang(text),
 			Tokens:    o.Tokens(text),
+			Breaks:    breaks(d, at),
 		})
 	}
 	return out, ctx.Err()
@@ -357,12 +359,13 @@ func pack(s section, o Options) []draft {
 	var buf []string // text of the current block's pieces, joined on block end
 	lastBlock := -2
 	var prevProse []piece // pieces of the last chunk, for overlap
+	bufPage := 0          // the page of buf's block
 	add := func(p piece) {
 		if p.block != lastBlock && len(buf) > 0 {
-			d.parts = append(d.parts, joinPieces(buf))
+			d.parts, d.pages = append(d.parts, joinPieces(buf)), append(d.pages, bufPage)
 			buf = nil
 		}
-		lastBlock = p.block
+		lastBlock, bufPage = p.block, p.page
 		if p.text != "" {
 			d.body = true
 			if !p.prose && len(buf) > 0 { // table rows, list items, code lines
@@ -381,7 +384,7 @@ func pack(s section, o Options) []draft {
 	}
 	flush := func() {
 		if len(buf) > 0 {
-			d.parts = append(d.parts, joinPieces(buf))
+			d.parts, d.pages = append(d.parts, joinPieces(buf)), append(d.pages, bufPage)
 			buf = nil
 		}
 		lastBlock = -2
@@ -463,9 +466,9 @@ func merge(ds []draft, o Options) []draft {
 				a.tokens+d.tokens <= o.TargetTokens && sameParent(a.path, d.path) && nearPages(a, &d) {
 				// keep the later section's heading in the text so its words stay searchable
 				if d.head != "" && d.head != a.head {
-					a.parts = append(a.parts, lastTitle(d.path))
+					a.parts, a.pages = append(a.parts, lastTitle(d.path)), append(a.pages, 0)
 				}
-				a.parts = append(a.parts, d.parts...)
+				a.parts, a.pages = append(a.parts, d.parts...), append(a.pages, d.pages...)
 				a.tokens += d.tokens
 				a.body = a.body || d.body
 				if d.hasPage {
@@ -506,6 +509,7 @@ func absorbHeadings(ds []draft) []draft {
 		}
 		if len(lead) > 0 {
 			d.parts = append(lead, d.parts...)
+			d.pages = append(make([]int, len(lead)), d.pages...)
 		}
 		carry = nil
 		out = append(out, d)
@@ -517,9 +521,43 @@ func absorbHeadings(ds []draft) []draft {
 		a := &out[len(out)-1]
 		for _, h := range carry {
 			if h != "" && !containsTitle(a.path, h) {
-				a.parts = append(a.parts, h)
+				a.parts, a.pages = append(a.parts, h), append(a.pages, 0)
 			}
 		}
+	}
+	return out
+}
+
+// breaks are where the pages after d's first begin in its chunk's text,
+// whose body (d's parts joined by line ends) begins at byte at: one offset a
+// page, a page without text beginning where the next one does. A heading
+// put between parts is on the page of the part after it (it heads that
+// section), else of the one before. Pages that do not run forward through
+// the parts (no parser makes them) give none: the chunk cites its range.
+func breaks(d draft, at int) []int {
+	if !d.hasPage || d.pageEnd <= d.pageStart || len(d.pages) != len(d.parts) {
+		return nil
+	}
+	pages := append([]int(nil), d.pages...)
+	for i := len(pages) - 2; i >= 0; i-- {
+		if pages[i] == 0 {
+			pages[i] = pages[i+1]
+		}
+	}
+	var out []int
+	cur, off := d.pageStart, at
+	for i, part := range d.parts {
+		p := pages[i]
+		if p < cur && p != 0 {
+			return nil
+		}
+		for ; cur < p; cur++ {
+			out = append(out, off)
+		}
+		off += len(part) + 1
+	}
+	if cur != d.pageEnd {
+		return nil
 	}
 	return out
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -299,6 +301,16 @@ func checkInvariants(t *testing.T, doc *parse.Doc, cs []shifu.Chunk, o Options) 
 		if c.PageStart > c.PageEnd {
 			t.Fatalf("chunk %d pages %d-%d", i, c.PageStart, c.PageEnd)
 		}
+		// Pages run forward in these documents, so every chunk over pages
+		// knows where each begins.
+		if len(c.Breaks) != c.PageEnd-c.PageStart {
+			t.Fatalf("chunk %d over pages %d-%d has breaks %v", i, c.PageStart, c.PageEnd, c.Breaks)
+		}
+		for k, b := range c.Breaks {
+			if b <= 0 || b >= len(c.Text) || k > 0 && b < c.Breaks[k-1] {
+				t.Fatalf("chunk %d (%d bytes): breaks %v", i, len(c.Text), c.Breaks)
+			}
+		}
 		all.WriteString(c.Text)
 		all.WriteByte('\n')
 	}
@@ -432,5 +444,147 @@ func BenchmarkLongLine(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// marker finds the page markers the page tests write into their text:
+// "p36s2" (page 36, sentence 2) and "第37页第2句".
+var marker = regexp.MustCompile(`p(\d+)s\d+|第(\d+)页第\d+句`)
+
+// checkPages asserts each marker in each chunk is on its page by
+// Chunk.Pages, and returns how many markers it checked.
+func checkPages(t *testing.T, cs []shifu.Chunk) int {
+	t.Helper()
+	n := 0
+	for _, c := range cs {
+		for _, m := range marker.FindAllStringSubmatchIndex(c.Text, -1) {
+			want := 0
+			for g := 2; g+1 < len(m); g += 2 {
+				if m[g] >= 0 {
+					want, _ = strconv.Atoi(c.Text[m[g]:m[g+1]])
+				}
+			}
+			if a, b := c.Pages(m[0], m[1]); a != want || b != want {
+				t.Errorf("chunk %d (pp. %d-%d, breaks %v): %q is on pages %d-%d, want %d\n%s",
+					c.Ord, c.PageStart, c.PageEnd, c.Breaks, c.Text[m[0]:m[1]], a, b, want, c.Text)
+			}
+			n++
+		}
+	}
+	return n
+}
+
+// TestPageBreaks: a chunk over pages 36 and 37 records where page 37 begins,
+// for English and Chinese text, so a sentence cites its own page and a span
+// over the break cites both.
+func TestPageBreaks(t *testing.T) {
+	doc := &parse.Doc{Title: "Manual", Blocks: []parse.Block{
+		h(1, "Homing", 36, "_homing"),
+		para("p36s1 Power the machine on. p36s2 Check the air pressure before homing.", 36),
+		para("第37页第1句按下回零键，机床依次回零。第37页第2句回零完成后指示灯亮。", 37),
+		para("p37s3 The Home-All command homes every axis.", 37),
+	}}
+	cs := Split(doc, Options{})
+	if len(cs) != 1 {
+		t.Fatalf("got %d chunks, want 1: %+v", len(cs), cs)
+	}
+	c := cs[0]
+	if c.PageStart != 36 || c.PageEnd != 37 {
+		t.Fatalf("pages %d-%d, want 36-37", c.PageStart, c.PageEnd)
+	}
+	if at := strings.Index(c.Text, "第37页"); !reflect.DeepEqual(c.Breaks, []int{at}) {
+		t.Fatalf("breaks %v, want [%d] (where page 37's text begins)\n%s", c.Breaks, at, c.Text)
+	}
+	if n := checkPages(t, cs); n != 5 {
+		t.Errorf("checked %d markers, want 5", n)
+	}
+	from := strings.Index(c.Text, "Check the air")
+	to := strings.Index(c.Text, "指示灯亮") + len("指示灯亮")
+	if a, b := c.Pages(from, to); a != 36 || b != 37 {
+		t.Errorf("a span over the break is on pages %d-%d, want 36-37", a, b)
+	}
+	// Not a span of the text: the chunk's range.
+	if a, b := c.Pages(0, len(c.Text)+1); a != 36 || b != 37 {
+		t.Errorf("a span past the text gives %d-%d, want 36-37", a, b)
+	}
+	// Stored before breaks were recorded: the chunk's range.
+	old := c
+	old.Breaks = nil
+	if a, b := old.Pages(from, from+5); a != 36 || b != 37 {
+		t.Errorf("a chunk without breaks gives %d-%d, want 36-37", a, b)
+	}
+}
+
+// TestPageBreaksSkippedPage: a page without text (a figure) begins where the
+// next page does, one break per page.
+func TestPageBreaksSkippedPage(t *testing.T) {
+	doc := &parse.Doc{Blocks: []parse.Block{
+		para("p36s1 Loosen the clamp.", 36),
+		para("p37s1 Lift the cover.", 37),
+		para("p39s1 Fit the new belt.", 39),
+	}}
+	cs := Split(doc, Options{})
+	if len(cs) != 1 || cs[0].PageStart != 36 || cs[0].PageEnd != 39 {
+		t.Fatalf("got %+v, want one chunk over pp. 36-39", cs)
+	}
+	c := cs[0]
+	p37, p39 := strings.Index(c.Text, "p37s1"), strings.Index(c.Text, "p39s1")
+	if !reflect.DeepEqual(c.Breaks, []int{p37, p39, p39}) {
+		t.Fatalf("breaks %v, want [%d %d %d]", c.Breaks, p37, p39, p39)
+	}
+	if n := checkPages(t, cs); n != 3 {
+		t.Errorf("checked %d markers, want 3", n)
+	}
+}
+
+// TestPageBreaksAcrossCuts: a chunk starts on page 36 and ends inside a
+// sentence of page 37 that hardSplit cut, Chinese as English, and a section
+// merged in from the next page brings its heading: every sentence cites its
+// own page in whichever chunk it lands.
+func TestPageBreaksAcrossCuts(t *testing.T) {
+	var long strings.Builder // one "sentence" of 120 words: hardSplit cuts it
+	for i := range 120 {
+		fmt.Fprintf(&long, "p37s%d spindle ", i)
+	}
+	var zh strings.Builder // one Chinese sentence, cut at its commas
+	for i := range 30 {
+		fmt.Fprintf(&zh, "第38页第%d句主轴每运转两千小时润滑，", i)
+	}
+	doc := &parse.Doc{Title: "Manual", Blocks: []parse.Block{
+		h(1, "Lubrication", 36, "_lube"),
+		para("p36s1 Oil the way.", 36),
+		para(strings.TrimSpace(long.String()), 37),
+		h(1, "主轴", 37, "_spindle"),
+		para("第37页第1句检查油位。", 37),
+		para(zh.String()+"完毕。", 38),
+		h(2, "Grease", 38, "_grease"),
+		para("p38s900 Grease the ball screw.", 38),
+		h(2, "Belt", 39, "_belt"),
+		para("p39s1 Check the belt.", 39),
+	}}
+	o := Options{TargetTokens: 60}
+	cs := Split(doc, o)
+	checkInvariants(t, doc, cs, o)
+	var over []string // the page spans of chunks over two pages
+	for _, c := range cs {
+		if c.PageEnd > c.PageStart {
+			over = append(over, fmt.Sprintf("%d-%d", c.PageStart, c.PageEnd))
+		}
+	}
+	if !reflect.DeepEqual(over, []string{"36-37", "37-38", "38-39"}) {
+		for _, c := range cs {
+			t.Logf("chunk %d pp. %d-%d %v %q", c.Ord, c.PageStart, c.PageEnd, c.Breaks, c.Text)
+		}
+		t.Fatalf("chunks over two pages: %v, want 36-37 (into the cut sentence), 37-38 (into the cut Chinese one), 38-39 (merged)", over)
+	}
+	// The heading of a section merged in heads its page.
+	last := cs[len(cs)-1]
+	if at := strings.Index(last.Text, "\nBelt\n") + 1; at == 0 {
+		t.Errorf("the Belt section was not merged into the last chunk: %q", last.Text)
+	} else if a, b := last.Pages(at, at+len("Belt")); a != 39 || b != 39 {
+		t.Errorf("the merged heading Belt is on pages %d-%d, want 39 (breaks %v)", a, b, last.Breaks)
+	}
+	if n := checkPages(t, cs); n < 120+30 {
+		t.Errorf("checked %d markers, want at least the 150 of the long sentences", n)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -402,9 +403,11 @@ func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta Meta, r
 	n := len(rows)
 	ords, starts, ends, tokens := make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
 	texts, headings, anchors, langs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	breaks := make([]string, n)
 	for i, r := range rows {
 		ords[i], starts[i], ends[i], tokens[i] = int32(r.Ord), int32(r.PageStart), int32(r.PageEnd), int32(r.Tokens)
 		texts[i], headings[i], anchors[i], langs[i] = r.Text, r.Heading, r.Anchor, r.Language
+		breaks[i] = intArray(r.Breaks)
 	}
 	p := makePostings(rows)
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
@@ -412,13 +415,14 @@ func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta Meta, r
 			return err
 		}
 		// COPY is not allowed on tables with row-level security, so rows go in
-		// as arrays unnested by one INSERT each.
-		got, err := tx.Query(ctx, `INSERT INTO chunks (document_id, ord, text, heading, page_start, page_end, anchor, language, tokens, nterms)
-			SELECT $1, u.ord, u.text, u.heading, u.ps, u.pe, u.anchor, u.lang, u.tokens, u.nterms
-			FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[], $9::int[], $10::int[])
-				AS u(ord, text, heading, ps, pe, anchor, lang, tokens, nterms)
+		// as arrays unnested by one INSERT each; each chunk's page breaks as
+		// an array literal, since unnest flattens an array of arrays.
+		got, err := tx.Query(ctx, `INSERT INTO chunks (document_id, ord, text, heading, page_start, page_end, anchor, language, tokens, nterms, page_breaks)
+			SELECT $1, u.ord, u.text, u.heading, u.ps, u.pe, u.anchor, u.lang, u.tokens, u.nterms, u.breaks::int[]
+			FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[], $9::int[], $10::int[], $11::text[])
+				AS u(ord, text, heading, ps, pe, anchor, lang, tokens, nterms, breaks)
 			RETURNING id, ord`,
-			docID, ords, texts, headings, starts, ends, anchors, langs, tokens, p.nterms)
+			docID, ords, texts, headings, starts, ends, anchors, langs, tokens, p.nterms, breaks)
 		if err != nil {
 			return err
 		}
@@ -485,6 +489,19 @@ func storePostings(ctx context.Context, tx pgx.Tx, docID int64, p postings, ids 
 	_, err := tx.Exec(ctx, `INSERT INTO posting_lists (term, document_id, n, list)
 		SELECT u.term, $1, u.n, u.list FROM unnest($2::text[], $3::int[], $4::bytea[]) AS u(term, n, list)`, docID, terms, ns, lists)
 	return err
+}
+
+// intArray is xs as a PostgreSQL array literal, "{12,40}".
+func intArray(xs []int) string {
+	b := make([]byte, 0, 2+8*len(xs))
+	b = append(b, '{')
+	for i, x := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(x), 10)
+	}
+	return string(append(b, '}'))
 }
 
 // postings are a document's postings as arrays for unnest: posting i is

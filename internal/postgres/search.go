@@ -80,13 +80,13 @@ func (p BM25) check() error {
 }
 
 // hitColumns are the columns scanHit reads, c being chunks and d documents.
-const hitColumns = `c.id, c.document_id, c.ord, c.text, c.heading, c.page_start, c.page_end, c.anchor,
+const hitColumns = `c.id, c.document_id, c.ord, c.text, c.heading, c.page_start, c.page_end, c.page_breaks, c.anchor,
 	c.language, c.tokens, d.name, d.title, d.kind, CASE WHEN d.kind = 'note' THEN d.uploader ELSE '' END, d.head_id, d.version`
 
 // scanHit reads hitColumns, then score when not nil, then any extra columns.
 func scanHit(rows pgx.Rows, score *float64, extra ...any) (shifu.Hit, error) {
 	var h shifu.Hit
-	dest := []any{&h.ID, &h.DocumentID, &h.Ord, &h.Text, &h.Heading, &h.PageStart, &h.PageEnd, &h.Anchor,
+	dest := []any{&h.ID, &h.DocumentID, &h.Ord, &h.Text, &h.Heading, &h.PageStart, &h.PageEnd, &h.Breaks, &h.Anchor,
 		&h.Language, &h.Tokens, &h.Document, &h.Title, &h.Kind, &h.Author, &h.DocID, &h.Version}
 	if score != nil {
 		dest = append(dest, score)
