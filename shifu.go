@@ -76,6 +76,26 @@ type Tenant struct {
 	CreatedAt time.Time
 }
 
+// Bot is one Slack or DingTalk installation of a tenant, as the admin sees
+// it. Secret and Token are sealed under the tenant's data key (only bot opens
+// them) and never leave in JSON.
+type Bot struct {
+	ID         int64     `json:"id"`
+	TenantID   int64     `json:"-"`
+	Platform   string    `json:"platform"`    // slack | dingtalk
+	ExternalID string    `json:"external_id"` // Slack team id, DingTalk app key
+	Secret     []byte    `json:"-"`           // sealed signing secret / app secret
+	Token      []byte    `json:"-"`           // sealed bot token (Slack); empty for DingTalk
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Actor is who makes a change, as the audit log records it: a user (ID, and
+// the name shown for it) or, with ID 0, the operator's CLI.
+type Actor struct {
+	UserID int64
+	Name   string
+}
+
 // User belongs to exactly one tenant.
 type User struct {
 	ID       int64  `json:"id"`
@@ -91,30 +111,45 @@ type User struct {
 // answers use the live version: the newest one that became ready, or the one
 // rolled back to.
 type Document struct {
-	ID         int64 // the document, stable across revisions
-	VersionID  int64 // the stored version these fields describe: its original, chunks and ingest job
-	TenantID   int64
-	Name       string // file name as uploaded
-	Title      string
-	Kind       DocKind
-	SHA256     string // hex of the original bytes
-	Size       int64
-	MIME       string
-	Version    int
-	Status     Status
-	Error      string // why ingest failed, in plain words
-	Progress   Progress
-	Pages      int
-	Chunks     int
-	Language   string // "en", "zh", or "" when unknown
-	Revision   string // revision label given by the uploader
-	UploadedBy string
-	Equipment  string // equipment tag (notes, or set by a supervisor)
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	Live       bool      // this version is the one searched
-	DeletedAt  time.Time // zero unless deleted (restorable until purged)
-	Versions   []Version // every kept version, oldest first (filled by listings)
+	ID         int64    `json:"id"` // the document, stable across revisions
+	VersionID  int64    `json:"-"`  // the stored version these fields describe: its original, chunks and ingest job
+	TenantID   int64    `json:"-"`
+	Name       string   `json:"name"` // file name as uploaded
+	Title      string   `json:"title"`
+	Kind       DocKind  `json:"kind"`
+	SHA256     string   `json:"sha256"` // hex of the original bytes
+	Size       int64    `json:"size"`
+	MIME       string   `json:"mime"`
+	Version    int      `json:"version"`
+	Status     Status   `json:"status"`
+	Error      string   `json:"error"` // why ingest failed, in plain words
+	Progress   Progress `json:"progress"`
+	Pages      int      `json:"pages"`
+	Chunks     int      `json:"chunks"`
+	Language   string   `json:"language"` // "en", "zh", or "" when unknown
+	Revision   string   `json:"revision"` // revision label given by the uploader
+	UploadedBy string   `json:"uploader"`
+	Equipment  string   `json:"equipment"` // equipment tag (notes, or set by a supervisor)
+	// UnreadPages are pages OCR read with a confidence below the desk's
+	// threshold: their text may be noise, so the desk names them (filled by
+	// the desk's listing only).
+	UnreadPages []int     `json:"unread_pages,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	Live        bool      `json:"live"`                // this version is the one searched
+	DeletedAt   time.Time `json:"deleted_at,omitzero"` // zero unless deleted (restorable until purged)
+	Versions    []Version `json:"versions"`            // every kept version, oldest first (filled by listings)
+}
+
+// MarshalJSON is the one JSON shape of a document, for the API and `shifu
+// docs --json`: the version shown (the live one, unless asked for another),
+// its stable id, and every kept version (an empty list, not null).
+func (d Document) MarshalJSON() ([]byte, error) {
+	type plain Document
+	if d.Versions == nil {
+		d.Versions = []Version{}
+	}
+	return json.Marshal(plain(d))
 }
 
 // Version is one kept revision of a document.

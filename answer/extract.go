@@ -2,6 +2,7 @@ package answer
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"unicode"
@@ -58,6 +59,9 @@ type unit struct {
 	header string // a table row's header row; "" for a sentence
 	score  float64
 	pos    int
+	// terms and head are text and header as the index cuts them
+	// (retrieval.Weigher.Analyse), analysed once however often weighed.
+	terms, head map[string]bool
 }
 
 // units splits a passage's body into sentences and table rows; a table is
@@ -132,45 +136,59 @@ type pick struct {
 // passage only when its best sentence holds a part of the question the first
 // does not and scores not far below it.
 func extract(question, lang string, w *retrieval.Weigher, ps []passage) []pick {
-	score := func(text string) float64 {
-		if w != nil {
-			return w.Cover(text)
-		}
-		return float64(overlap(tokens(question), tokens(text))) / float64(max(len(tokens(question)), 1))
-	}
+	q := tokens(question)
 	var cands []pick
 	for i, p := range ps {
 		if i == extractSearch {
 			break
 		}
 		us := dedupe(units(p.hit.Body()))
-		best := 0.0
-		texts := make([]string, len(us))
+		heads := map[string]map[string]bool{}
 		for k := range us {
-			texts[k] = us[k].text
-			if us[k].header != "" {
-				texts[k] = us[k].header + "\n" + texts[k]
+			us[k].terms = w.Analyse(us[k].text)
+			if h := us[k].header; h != "" {
+				if heads[h] == nil {
+					heads[h] = w.Analyse(h)
+				}
+				us[k].head = heads[h]
 			}
 		}
-		own := local(w, p.hit.Heading, texts, score)
+		// cover is the share of the question the units from..to hold, a
+		// table row with its header; without term weights (no Weigher),
+		// the share of the question's words.
+		cover := func(from, to int, rows bool) float64 {
+			if w == nil {
+				var s strings.Builder
+				for j := from; j <= to; j++ {
+					if rows || us[j].header == "" {
+						s.WriteString(us[j].header + "\n" + us[j].text + "\n")
+					}
+				}
+				return float64(overlap(q, tokens(s.String()))) / float64(max(len(q), 1))
+			}
+			have := map[string]bool{}
+			for j := from; j <= to; j++ {
+				if rows || us[j].header == "" {
+					maps.Copy(have, us[j].terms)
+					maps.Copy(have, us[j].head)
+				}
+			}
+			return w.Covers(have)
+		}
+		own := local(w, p.hit.Heading, us, cover)
 		prior := 1 - rankPrior*float64(i)
 		if lang != "" && p.hit.Language != "" && p.hit.Language != lang {
 			// A worker reads a passage in the question's language first:
 			// another language's passage must score clearly better.
 			prior *= otherLang
 		}
+		best := 0.0
 		for k := range us {
 			// A sentence is judged with its neighbours a little: the
 			// answer is often the sentence after the one naming the topic.
 			ctx := 0.0
 			if us[k].header == "" {
-				var s strings.Builder
-				for j := max(k-1, 0); j <= min(k+1, len(us)-1); j++ {
-					if us[j].header == "" {
-						s.WriteString(us[j].text + "\n")
-					}
-				}
-				ctx = score(s.String())
+				ctx = cover(max(k-1, 0), min(k+1, len(us)-1), false)
 			}
 			us[k].score = prior * (own[k] + contextWeight*ctx) / (1 + contextWeight)
 			best = max(best, us[k].score)
@@ -193,7 +211,8 @@ func extract(question, lang string, w *retrieval.Weigher, ps []passage) []pick {
 	lim := limits(quoted)
 	left, budget := lim.units, lim.chars
 	var out []pick
-	var have map[string]bool
+	// told is what the picks so far say, have the question's terms in it.
+	told, have := map[string]bool{}, map[string]bool{}
 	for _, c := range cands {
 		if len(out) == maxSources || left == 0 || budget <= 0 {
 			break
@@ -203,13 +222,13 @@ func extract(question, lang string, w *retrieval.Weigher, ps []passage) []pick {
 			if c.best < lim.second*first {
 				break // far below the first: unrelated text
 			}
-			var text strings.Builder
+			said := map[string]bool{}
 			for _, u := range c.units {
 				if u.score >= 0.6*c.best {
-					text.WriteString(u.text + "\n")
+					maps.Copy(said, u.terms)
 				}
 			}
-			if w != nil && w.Weight(minus(w.Terms(text.String()), have)) < lim.adds {
+			if w != nil && w.Weight(minus(w.Held(said), have)) < lim.adds {
 				continue // adds nothing the first did not say
 			}
 			if c.p.hit.Text == out[0].p.hit.Text {
@@ -225,18 +244,10 @@ func extract(question, lang string, w *retrieval.Weigher, ps []passage) []pick {
 			budget -= len([]rune(u.text))
 			left--
 		}
-		var text strings.Builder
 		for _, u := range chosen {
-			text.WriteString(u.text + "\n")
+			maps.Copy(told, u.terms)
 		}
-		if w != nil {
-			if have == nil {
-				have = map[string]bool{}
-			}
-			for t := range w.Terms(text.String()) {
-				have[t] = true
-			}
-		}
+		have = w.Held(told)
 		out = append(out, c)
 	}
 	return out
@@ -427,27 +438,30 @@ func han(us []unit) bool {
 // sentences hold, names the topic that found the passage, not the sentence
 // that answers (a one-shot timer's page says "one-shot" in its title
 // sentence; the answer says what the input does while it runs).
-func local(w *retrieval.Weigher, heading string, texts []string, score func(string) float64) []float64 {
-	out := make([]float64, len(texts))
+func local(w *retrieval.Weigher, heading string, us []unit, cover func(from, to int, rows bool) float64) []float64 {
+	out := make([]float64, len(us))
 	if w == nil {
-		for k, t := range texts {
-			out[k] = score(t)
+		for k := range us {
+			out[k] = cover(k, k, true)
 		}
 		return out
 	}
-	sets := make([]map[string]bool, len(texts))
+	sets := make([]map[string]bool, len(us))
 	n := map[string]int{}
-	for k, t := range texts {
-		sets[k] = w.Terms(t)
+	for k, u := range us {
+		sets[k] = w.Held(u.terms)
+		if u.head != nil {
+			maps.Copy(sets[k], w.Held(u.head))
+		}
 		for term := range sets[k] {
 			n[term]++
 		}
 	}
 	head := w.Terms(heading)
-	for k, t := range texts {
+	for k := range us {
 		got := 0.0
 		for term := range sets[k] {
-			f := 1 - topicShare*float64(n[term]-1)/float64(max(len(texts)-1, 1))
+			f := 1 - topicShare*float64(n[term]-1)/float64(max(len(us)-1, 1))
 			if head[term] {
 				f *= headingShare
 			}
@@ -455,7 +469,7 @@ func local(w *retrieval.Weigher, heading string, texts []string, score func(stri
 		}
 		// What the sentence covers beyond whole terms (a word's characters
 		// standing in for it) counts as it is.
-		out[k] = got + max(score(t)-w.Weight(sets[k]), 0)
+		out[k] = got + max(cover(k, k, true)-w.Weight(sets[k]), 0)
 	}
 	return out
 }

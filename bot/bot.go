@@ -15,7 +15,6 @@ import (
 	"github.com/shifu-factory/shifu/internal/admit"
 	"github.com/shifu-factory/shifu/internal/i18n"
 	"github.com/shifu-factory/shifu/internal/keyring"
-	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
 // Platforms.
@@ -31,10 +30,10 @@ type Asker interface {
 
 // Store is the part of the database the bots use.
 type Store interface {
-	AddBot(ctx context.Context, tenant int64, b postgres.Bot, by postgres.Actor) (postgres.Bot, error)
-	Bots(ctx context.Context, tenant int64) ([]postgres.Bot, error)
-	RemoveBot(ctx context.Context, tenant int64, platform, externalID string, by postgres.Actor) error
-	FindBots(ctx context.Context, platform, externalID string) ([]postgres.Bot, error)
+	AddBot(ctx context.Context, tenant int64, b shifu.Bot, by shifu.Actor) (shifu.Bot, error)
+	Bots(ctx context.Context, tenant int64) ([]shifu.Bot, error)
+	RemoveBot(ctx context.Context, tenant int64, platform, externalID string, by shifu.Actor) error
+	FindBots(ctx context.Context, platform, externalID string) ([]shifu.Bot, error)
 	FirstBotEvent(ctx context.Context, tenant int64, platform, eventID string) (bool, error)
 	BindBotEvent(ctx context.Context, tenant int64, platform, eventID, value string) (string, error)
 	BotUser(ctx context.Context, tenant int64, external, name string) (shifu.User, error)
@@ -124,17 +123,16 @@ func (s *Service) PublicURL() string { return s.public }
 
 // Install checks the credentials (Credentials.Check), seals the secrets and
 // stores a new installation for the tenant, audited as by.
-func (s *Service) Install(ctx context.Context, tenant int64, platform, external, secret, token string, by postgres.Actor) (postgres.Bot, error) {
-	c := Credentials{Platform: platform, External: external, Secret: secret, Token: token}
+func (s *Service) Install(ctx context.Context, tenant int64, c Credentials, by shifu.Actor) (shifu.Bot, error) {
 	if err := c.Check(); err != nil {
-		return postgres.Bot{}, err
+		return shifu.Bot{}, err
 	}
-	platform, external, secret, token = c.Platform, c.External, c.Secret, c.Token
+	platform, external, secret, token := c.Platform, c.External, c.Secret, c.Token
 	k, err := s.keys.TenantKey(ctx, tenant)
 	if err != nil {
-		return postgres.Bot{}, err
+		return shifu.Bot{}, err
 	}
-	b := postgres.Bot{Platform: platform, ExternalID: external}
+	b := shifu.Bot{Platform: platform, ExternalID: external}
 	if b.Secret, err = k.Seal([]byte(secret), sealContext(platform, external, "secret")); err != nil {
 		return b, err
 	}
@@ -151,12 +149,12 @@ func (s *Service) Install(ctx context.Context, tenant int64, platform, external,
 }
 
 // Installations lists the tenant's bots (secrets stay sealed).
-func (s *Service) Installations(ctx context.Context, tenant int64) ([]postgres.Bot, error) {
+func (s *Service) Installations(ctx context.Context, tenant int64) ([]shifu.Bot, error) {
 	return s.store.Bots(ctx, tenant)
 }
 
 // Uninstall removes an installation, audited as by.
-func (s *Service) Uninstall(ctx context.Context, tenant int64, platform, external string, by postgres.Actor) error {
+func (s *Service) Uninstall(ctx context.Context, tenant int64, platform, external string, by shifu.Actor) error {
 	err := s.store.RemoveBot(ctx, tenant, platform, external, by)
 	if err == nil {
 		s.notify()
@@ -219,7 +217,7 @@ func (s *Service) Authenticate(ctx context.Context, platform, external string, c
 }
 
 // Open opens a stored installation's secrets.
-func (s *Service) Open(ctx context.Context, b postgres.Bot) (Installation, error) {
+func (s *Service) Open(ctx context.Context, b shifu.Bot) (Installation, error) {
 	k, err := s.keys.TenantKey(ctx, b.TenantID)
 	if err != nil {
 		return Installation{}, err

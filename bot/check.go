@@ -6,12 +6,13 @@ import (
 	"github.com/shifu-factory/shifu"
 )
 
-// Credentials are a new installation's ids and secrets, in the clear.
+// Credentials are a new installation's ids and secrets, in the clear, as the
+// admin page sends them (POST /api/bots) and `shifu bot add` reads them.
 type Credentials struct {
-	Platform string // Slack or DingTalk
-	External string // Slack team id (T…, E… for Enterprise Grid), DingTalk AppKey
-	Secret   string // Slack signing secret or xapp- app-level token (Socket Mode), DingTalk AppSecret
-	Token    string // Slack bot token xoxb-…; none for DingTalk
+	Platform string `json:"platform"`    // Slack or DingTalk
+	External string `json:"external_id"` // Slack team id (T…, E… for Enterprise Grid), DingTalk AppKey
+	Secret   string `json:"secret"`      // Slack signing secret or xapp- app-level token (Socket Mode), DingTalk AppSecret
+	Token    string `json:"token"`       // Slack bot token xoxb-…; none for DingTalk
 }
 
 // Check trims c and says what is wrong with it, naming the credential and

@@ -325,7 +325,7 @@ func shareWord(a, b string) bool {
 
 // Reingest queues the ingest of a document's live version again (after a
 // parser or embedder change), audited as by.
-func (s *Service) Reingest(ctx context.Context, tenant, id int64, by postgres.Actor) error {
+func (s *Service) Reingest(ctx context.Context, tenant, id int64, by shifu.Actor) error {
 	d, err := s.db.Document(ctx, tenant, id)
 	if err != nil {
 		return err

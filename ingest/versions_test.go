@@ -45,7 +45,7 @@ func count(t *testing.T, f *fixture, sql string, args ...any) int {
 func TestVersionsRollbackDeleteRestorePurge(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t, nil, Options{})
-	wang := postgres.Actor{Name: "Wang"} // at the command line
+	wang := shifu.Actor{Name: "Wang"} // at the command line
 	v1, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "cnc-3000.md", Data: []byte("# CNC 3000\n\nThe lubricant is grade walrusoil.\n"), Revision: "A", UserName: "Wang"})
 	if err != nil {
 		t.Fatal(err)

@@ -43,15 +43,16 @@ func TestPlantGlossary(t *testing.T) {
 	if err := bad.Check(); !errors.Is(err, shifu.ErrInvalid) {
 		t.Errorf("blank term: %v", err)
 	}
-	e := shifu.GlossaryEntry{Term: " 小黄盒 ", Means: "tool setter", AddedBy: "supervisor"}
+	e := shifu.GlossaryEntry{Term: " 小黄盒 ", Means: "tool setter"}
+	by := shifu.Actor{Name: "Wang (supervisor)"}
 	if err := e.Check(); err != nil {
 		t.Fatal(err)
 	}
-	e, err = db.AddGlossary(ctx, tenant, e)
+	e, err = db.AddGlossary(ctx, tenant, e, by)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.AddGlossary(ctx, tenant, e); !errors.Is(err, shifu.ErrConflict) {
+	if _, err := db.AddGlossary(ctx, tenant, e, by); !errors.Is(err, shifu.ErrConflict) {
 		t.Errorf("the same entry twice: %v", err)
 	}
 	r := search()
@@ -63,14 +64,14 @@ func TestPlantGlossary(t *testing.T) {
 	if gs, err := db.Glossary(ctx, other.ID); err != nil || len(gs) != 0 {
 		t.Errorf("other tenant's glossary: %v %v", gs, err)
 	}
-	if err := db.RemoveGlossary(ctx, other.ID, e.ID); !errors.Is(err, shifu.ErrNotFound) {
+	if err := db.RemoveGlossary(ctx, other.ID, e.ID, by); !errors.Is(err, shifu.ErrNotFound) {
 		t.Errorf("removed from another tenant: %v", err)
 	}
 	gs, err := db.Glossary(ctx, tenant)
-	if err != nil || len(gs) != 1 || gs[0].Term != "小黄盒" || gs[0].Means != "tool setter" {
+	if err != nil || len(gs) != 1 || gs[0].Term != "小黄盒" || gs[0].Means != "tool setter" || gs[0].AddedBy != by.Name {
 		t.Fatalf("list: %+v %v", gs, err)
 	}
-	if err := db.RemoveGlossary(ctx, tenant, e.ID); err != nil {
+	if err := db.RemoveGlossary(ctx, tenant, e.ID, by); err != nil {
 		t.Fatal(err)
 	}
 	if r := search(); len(r.Hits) > 0 && r.Hits[0].Text == texts[0] && !r.Abstain {

@@ -39,13 +39,13 @@ func (s *Searcher) weigher(r run) *Weigher {
 
 // Cover returns the weighted share, 0 to 1, of the question that text holds.
 // A nil Weigher covers nothing.
-func (w *Weigher) Cover(text string) float64 {
+func (w *Weigher) Cover(text string) float64 { return w.Covers(w.Analyse(text)) }
+
+// Covers is Cover of a text already analysed (Analyse): a caller weighing
+// the same sentence alone and among its neighbours analyses it once.
+func (w *Weigher) Covers(have map[string]bool) float64 {
 	if w == nil {
 		return 0
-	}
-	have := map[string]bool{}
-	for _, t := range w.analyzer.Terms(text) {
-		have[t] = true
 	}
 	got := 0.0
 	st := w.r.cand.Stats
@@ -74,11 +74,23 @@ func (w *Weigher) Cover(text string) float64 {
 
 // Terms returns the question's terms that text holds, itself or by a
 // synonym, so a caller can tell whether a second text adds any.
-func (w *Weigher) Terms(text string) map[string]bool {
+func (w *Weigher) Terms(text string) map[string]bool { return w.Held(w.Analyse(text)) }
+
+// Held is Terms of a text already analysed (Analyse).
+func (w *Weigher) Held(have map[string]bool) map[string]bool {
 	if w == nil {
 		return map[string]bool{}
 	}
-	return w.held(w.analyse(text))
+	return w.held(have)
+}
+
+// Analyse returns the terms of text, as the index cuts it; nothing for a
+// nil Weigher.
+func (w *Weigher) Analyse(text string) map[string]bool {
+	if w == nil {
+		return map[string]bool{}
+	}
+	return w.analyse(text)
 }
 
 // analyse returns the terms of text, as the index cuts it.

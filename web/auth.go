@@ -14,7 +14,6 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/auth"
-	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
 const (
@@ -36,8 +35,8 @@ func (p *principal) tenant() int64 { return p.User.TenantID }
 
 // actor is the principal as a change's author: audited as the user, shown by
 // display name.
-func (p *principal) actor() postgres.Actor {
-	return postgres.Actor{UserID: p.User.ID, Name: displayName(p.User)}
+func (p *principal) actor() shifu.Actor {
+	return shifu.Actor{UserID: p.User.ID, Name: displayName(p.User)}
 }
 
 const principalKey = "shifu.principal"
@@ -232,11 +231,10 @@ func (s *Server) login(c *gin.Context) {
 	}
 	s.throttle.reset(key)
 	sid, csrf := auth.Secret(), auth.Secret()
-	if err := s.o.DB.CreateSession(c, u.TenantID, u.ID, auth.Hash(sid), csrf, time.Now().Add(s.o.SessionTTL)); err != nil {
+	if err := s.o.DB.CreateSession(c, u.TenantID, u.ID, auth.Hash(sid), csrf, time.Now().Add(s.o.SessionTTL), clientIP(c)); err != nil {
 		s.fail(c, err)
 		return
 	}
-	_ = s.o.DB.Audit(c, u.TenantID, u.ID, "login", map[string]any{"ip": clientIP(c)})
 	s.metrics.logins.WithLabelValues("ok").Inc()
 	s.setCookie(c, preCookie, "", -1)
 	s.setCookie(c, sessionCookie, sid, int(s.o.SessionTTL.Seconds()))

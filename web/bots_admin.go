@@ -3,41 +3,23 @@ package web
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/bot"
-	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
 // BotAdmin manages a tenant's chat-bot installations (bot.Service, adapted in
 // cmd). The tenant is always the caller's, from the session or token.
 type BotAdmin interface {
-	List(ctx context.Context, tenant int64) ([]BotInstallation, error)
-	// Add and Remove are audited as by.
-	Add(ctx context.Context, tenant int64, b NewBot, by postgres.Actor) (BotInstallation, error)
+	List(ctx context.Context, tenant int64) ([]shifu.Bot, error)
+	// Add (which checks and seals the credentials) and Remove are audited
+	// as by.
+	Add(ctx context.Context, tenant int64, c bot.Credentials, by shifu.Actor) (shifu.Bot, error)
 	// Remove deletes the tenant's installation id; another tenant's id is
 	// ErrNotFound.
-	Remove(ctx context.Context, tenant, id int64, by postgres.Actor) error
-}
-
-// BotInstallation is what the admin sees of an installation: never its secrets.
-type BotInstallation struct {
-	ID         int64     `json:"id"`
-	Platform   string    `json:"platform"`
-	ExternalID string    `json:"external_id"`
-	CreatedAt  time.Time `json:"created_at"`
-}
-
-// NewBot is an installation to add, secrets in the clear (checked by
-// bot.Credentials.Check and sealed by BotAdmin).
-type NewBot struct {
-	Platform   string `json:"platform"`    // slack | dingtalk
-	ExternalID string `json:"external_id"` // Slack team id, DingTalk app key
-	Secret     string `json:"secret"`      // Slack signing secret (or xapp- app token), DingTalk app secret
-	Token      string `json:"token"`       // Slack bot token xoxb-…; empty for DingTalk
+	Remove(ctx context.Context, tenant, id int64, by shifu.Actor) error
 }
 
 // botAdmin is the configured BotAdmin, or a 503 answer when there is none.
@@ -60,7 +42,7 @@ func (s *Server) listBots(c *gin.Context) {
 		return
 	}
 	if bots == nil {
-		bots = []BotInstallation{}
+		bots = []shifu.Bot{}
 	}
 	c.JSON(http.StatusOK, gin.H{"bots": bots})
 }
@@ -72,7 +54,7 @@ func (s *Server) addBot(c *gin.Context) {
 	if !ok {
 		return
 	}
-	var req NewBot
+	var req bot.Credentials
 	if err := decodeJSON(c, &req); err != nil {
 		s.fail(c, err)
 		return
@@ -111,23 +93,17 @@ func BotService(s *bot.Service) BotAdmin { return botService{s} }
 
 type botService struct{ s *bot.Service }
 
-func (b botService) List(ctx context.Context, tenant int64) ([]BotInstallation, error) {
-	rows, err := b.s.Installations(ctx, tenant)
-	out := make([]BotInstallation, len(rows))
-	for i, r := range rows {
-		out[i] = webBot(r)
-	}
-	return out, err
+func (b botService) List(ctx context.Context, tenant int64) ([]shifu.Bot, error) {
+	return b.s.Installations(ctx, tenant)
 }
 
-func (b botService) Add(ctx context.Context, tenant int64, n NewBot, by postgres.Actor) (BotInstallation, error) {
-	r, err := b.s.Install(ctx, tenant, n.Platform, n.ExternalID, n.Secret, n.Token, by)
-	return webBot(r), err
+func (b botService) Add(ctx context.Context, tenant int64, c bot.Credentials, by shifu.Actor) (shifu.Bot, error) {
+	return b.s.Install(ctx, tenant, c, by)
 }
 
 // Remove finds the installation among the tenant's own, so another tenant's
 // id is not found.
-func (b botService) Remove(ctx context.Context, tenant, id int64, by postgres.Actor) error {
+func (b botService) Remove(ctx context.Context, tenant, id int64, by shifu.Actor) error {
 	rows, err := b.s.Installations(ctx, tenant)
 	if err != nil {
 		return err
@@ -138,8 +114,4 @@ func (b botService) Remove(ctx context.Context, tenant, id int64, by postgres.Ac
 		}
 	}
 	return shifu.Errorf(shifu.ErrNotFound, "bot %d not found", id)
-}
-
-func webBot(r postgres.Bot) BotInstallation {
-	return BotInstallation{ID: r.ID, Platform: r.Platform, ExternalID: r.ExternalID, CreatedAt: r.CreatedAt}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 	"github.com/shifu-factory/shifu/internal/testenv"
 )
@@ -327,5 +328,47 @@ func TestBrowserStopAndRefusedQuestion(t *testing.T) {
 	kept := run(t, ctx, "kept", chromedp.Evaluate[string](`document.getElementById('question').value.length + '|' + document.querySelector('.msg.assistant[data-done="error"]').textContent`))
 	if !strings.HasPrefix(kept, "2004|") || !strings.Contains(kept, "at most 2000") || strings.Contains(kept, "Looking in the manuals") {
 		t.Fatalf("refused question: %q", kept)
+	}
+}
+
+// TestBrowserDeskGlossary: on the desk a supervisor adds the plant's word
+// for something with the form, sees it listed with their name, is told why
+// an incomplete entry is refused, and removes it.
+func TestBrowserDeskGlossary(t *testing.T) {
+	ctx, dir := browser(t, 390, 844)
+	w := newWorld(t, worldOpts{noModel: true})
+	do(t, ctx, "add",
+		loginAs(w, "acme", "supervisor"),
+		chromedp.WaitVisible(css(`#glossary-add`)),
+		chromedp.SendKeys(css(`#glossary-add input[name=term]`), "对刀"),
+		chromedp.SendKeys(css(`#glossary-add input[name=means]`), "tool touch-off"),
+		chromedp.Click(css(`#glossary-add button`)),
+		chromedp.WaitVisible(css(`#glossary li[data-id]`)),
+	)
+	item := run(t, ctx, "item", chromedp.Text(css(`#glossary li[data-id]`)))
+	shot(t, ctx, dir, "desk-glossary")
+	if !strings.Contains(item, "对刀 = tool touch-off") || !strings.Contains(item, "Acme supervisor") {
+		t.Fatalf("listed %q", item)
+	}
+	var gs []shifu.GlossaryEntry
+	if gs, _ = w.db.Glossary(context.Background(), w.acme.ID); len(gs) != 1 || gs[0].Term != "对刀" {
+		t.Fatalf("stored %+v", gs)
+	}
+	// The same entry again: the server's refusal is shown.
+	do(t, ctx, "again",
+		chromedp.SendKeys(css(`#glossary-add input[name=term]`), "对刀"),
+		chromedp.SendKeys(css(`#glossary-add input[name=means]`), "tool touch-off"),
+		chromedp.Click(css(`#glossary-add button`)),
+	)
+	run(t, ctx, "refused", chromedp.Poll[bool](`document.getElementById('glossary-msg').textContent !== ''`, chromedp.WithPollingTimeout(10*time.Second)))
+	if msg := run(t, ctx, "msg", chromedp.Text(css(`#glossary-msg`))); !strings.Contains(msg, "对刀") {
+		t.Errorf("refusal shown as %q", msg)
+	}
+	do(t, ctx, "remove",
+		chromedp.Click(css(`#glossary li[data-id] button.remove`)),
+		chromedp.WaitNotPresent(css(`#glossary li[data-id]`)),
+	)
+	if gs, _ = w.db.Glossary(context.Background(), w.acme.ID); len(gs) != 0 {
+		t.Fatalf("after remove: %+v", gs)
 	}
 }

@@ -17,52 +17,6 @@ import (
 	"github.com/shifu-factory/shifu"
 )
 
-// docJSON is a document as the API shows it: the fields of `shifu docs
-// --json` and what the desk needs besides. ID is the document's for life;
-// the other fields describe the version shown (the live one, unless asked
-// for another), and Versions lists every kept version.
-type docJSON struct {
-	ID        int64          `json:"id"`
-	Name      string         `json:"name"`
-	Title     string         `json:"title"`
-	Kind      shifu.DocKind  `json:"kind"`
-	Status    shifu.Status   `json:"status"`
-	Pages     int            `json:"pages"`
-	Chunks    int            `json:"chunks"`
-	Version   int            `json:"version"`
-	Revision  string         `json:"revision"`
-	SHA256    string         `json:"sha256"`
-	Size      int64          `json:"size"`
-	MIME      string         `json:"mime"`
-	Error     string         `json:"error"`
-	Language  string         `json:"language"`
-	Uploader  string         `json:"uploader"`
-	Equipment string         `json:"equipment"`
-	Progress  shifu.Progress `json:"progress"`
-	// UnreadPages are pages OCR read with a confidence below the threshold:
-	// their text may be noise, so the desk names them.
-	UnreadPages []int           `json:"unread_pages,omitempty"`
-	CreatedAt   time.Time       `json:"created_at"`
-	UpdatedAt   time.Time       `json:"updated_at"`
-	Live        bool            `json:"live"`
-	DeletedAt   *time.Time      `json:"deleted_at,omitempty"`
-	Versions    []shifu.Version `json:"versions"`
-}
-
-func toJSON(d shifu.Document) docJSON {
-	j := docJSON{ID: d.ID, Name: d.Name, Title: d.Title, Kind: d.Kind, Status: d.Status, Pages: d.Pages, Chunks: d.Chunks,
-		Version: d.Version, Revision: d.Revision, SHA256: d.SHA256, Size: d.Size, MIME: d.MIME, Error: d.Error,
-		Language: d.Language, Uploader: d.UploadedBy, Equipment: d.Equipment, Progress: d.Progress,
-		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Live: d.Live, Versions: d.Versions}
-	if !d.DeletedAt.IsZero() {
-		j.DeletedAt = &d.DeletedAt
-	}
-	if j.Versions == nil {
-		j.Versions = []shifu.Version{}
-	}
-	return j
-}
-
 func (s *Server) listDocuments(c *gin.Context) {
 	docs, err := s.o.DB.Documents(c, who(c).tenant(), c.Query("deleted") != "")
 	if err != nil {
@@ -74,14 +28,13 @@ func (s *Server) listDocuments(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out := make([]docJSON, 0, len(docs))
+	out := make([]shifu.Document, 0, len(docs))
 	for _, d := range docs {
 		if k := c.Query("kind"); k != "" && string(d.Kind) != k {
 			continue
 		}
-		j := toJSON(d)
-		j.UnreadPages = unread[d.VersionID] // page_texts belong to the stored version
-		out = append(out, j)
+		d.UnreadPages = unread[d.VersionID] // page_texts belong to the stored version
+		out = append(out, d)
 	}
 	c.JSON(http.StatusOK, gin.H{"documents": out})
 }
@@ -104,7 +57,7 @@ func (s *Server) getDocument(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toJSON(d))
+	c.JSON(http.StatusOK, d)
 }
 
 // deleteDocument deletes softly: the document leaves search at once and can
@@ -139,7 +92,7 @@ func (s *Server) restoreDocument(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toJSON(d))
+	c.JSON(http.StatusOK, d)
 }
 
 type revertRequest struct {
@@ -172,7 +125,7 @@ func (s *Server) revertDocument(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toJSON(d))
+	c.JSON(http.StatusOK, d)
 }
 
 func (s *Server) reingest(c *gin.Context) {
@@ -196,7 +149,7 @@ func (s *Server) reingest(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusAccepted, toJSON(d))
+	c.JSON(http.StatusAccepted, d)
 }
 
 // versionParam is the version ?v= names; 0 when absent (the live one).
@@ -459,12 +412,12 @@ func (s *Server) ocrRects(c *gin.Context, tenant, doc int64, page int, quote str
 
 // fileResult is what happened to one file of an upload.
 type fileResult struct {
-	Name      string   `json:"name"`
-	OK        bool     `json:"ok"`
-	Duplicate bool     `json:"duplicate,omitempty"`
-	Status    int      `json:"status"`
-	Error     string   `json:"error,omitempty"`
-	Document  *docJSON `json:"document,omitempty"`
+	Name      string          `json:"name"`
+	OK        bool            `json:"ok"`
+	Duplicate bool            `json:"duplicate,omitempty"`
+	Status    int             `json:"status"`
+	Error     string          `json:"error,omitempty"`
+	Document  *shifu.Document `json:"document,omitempty"`
 }
 
 // upload takes one or more "file" parts. Each file is handled on its own, so
@@ -609,8 +562,7 @@ func (s *Server) uploadOne(c *gin.Context, p *principal, part *multipart.Part, o
 		return res
 	}
 	s.metrics.uploads.WithLabelValues("stored").Inc()
-	j := toJSON(doc)
-	res.OK, res.Duplicate, res.Status, res.Document = true, dup, http.StatusCreated, &j
+	res.OK, res.Duplicate, res.Status, res.Document = true, dup, http.StatusCreated, &doc
 	if dup {
 		res.Status = http.StatusOK
 	}
@@ -662,7 +614,7 @@ func (s *Server) addNote(c *gin.Context) {
 	}
 	d, ok := s.storeNote(c, req)
 	if ok {
-		c.JSON(http.StatusCreated, toJSON(d))
+		c.JSON(http.StatusCreated, d)
 	}
 }
 

@@ -56,47 +56,23 @@ func (s *Server) answerGap(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := s.o.DB.CloseGap(c, p.tenant(), id, d.VersionID, s.o.Notify); err != nil {
+	if err := s.o.DB.CloseGap(c, p.tenant(), id, d.VersionID, s.o.Notices); err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, toJSON(d))
+	c.JSON(http.StatusCreated, d)
 }
 
 func (s *Server) dismissGap(c *gin.Context) {
-	s.gapAction(c, "gap.dismiss", func(tenant, id int64) (int, error) {
-		return s.o.DB.DismissGap(c, tenant, id, who(c).User.ID)
-	})
+	s.gapAction(c, func(tenant, id int64, by shifu.Actor) (int, error) { return s.o.DB.DismissGap(c, tenant, id, by) })
 }
 
 func (s *Server) reopenGap(c *gin.Context) {
-	s.gapAction(c, "gap.reopen", func(tenant, id int64) (int, error) { return s.o.DB.ReopenGap(c, tenant, id) })
-}
-
-func (s *Server) gapAction(c *gin.Context, action string, f func(tenant, id int64) (int, error)) {
-	id, err := idParam(c, "id")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	p := who(c)
-	q, _ := s.o.DB.GapQuestion(c, p.tenant(), id)
-	n, err := f(p.tenant(), id)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, action, map[string]any{"id": id, "question": q, "gaps": n})
-	c.JSON(http.StatusOK, gin.H{"ok": true, "gaps": n})
+	s.gapAction(c, func(tenant, id int64, by shifu.Actor) (int, error) { return s.o.DB.ReopenGap(c, tenant, id, by) })
 }
 
 // mergeGaps makes the gaps ids one gap with id: similar questions.
 func (s *Server) mergeGaps(c *gin.Context) {
-	id, err := idParam(c, "id")
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	var req struct {
 		IDs []int64 `json:"ids"`
 	}
@@ -104,14 +80,24 @@ func (s *Server) mergeGaps(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	p := who(c)
-	n, err := s.o.DB.MergeGaps(c, p.tenant(), id, req.IDs)
+	s.gapAction(c, func(tenant, id int64, by shifu.Actor) (int, error) {
+		return s.o.DB.MergeGaps(c, tenant, id, req.IDs, by)
+	})
+}
+
+// gapAction runs f on the gap of the path's id; the store audits it.
+func (s *Server) gapAction(c *gin.Context, f func(tenant, id int64, by shifu.Actor) (int, error)) {
+	id, err := idParam(c, "id")
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	q, _ := s.o.DB.GapQuestion(c, p.tenant(), id)
-	_ = s.o.DB.Audit(c, p.tenant(), p.User.ID, "gap.merge", map[string]any{"id": id, "question": q, "merged": req.IDs, "gaps": n})
+	p := who(c)
+	n, err := f(p.tenant(), id, p.actor())
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	c.JSON(http.StatusOK, gin.H{"ok": true, "gaps": n})
 }
 

@@ -116,20 +116,20 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		t.Fatal(err)
 	}
 	for _, r := range []shifu.Role{shifu.RoleWorker, shifu.RoleSupervisor, shifu.RoleAdmin} {
-		u, err := db.CreateUser(ctx, w.acme.ID, shifu.User{Login: string(r), Name: "Acme " + string(r), Role: r}, hash, postgres.Actor{})
+		u, err := db.CreateUser(ctx, w.acme.ID, shifu.User{Login: string(r), Name: "Acme " + string(r), Role: r}, hash, shifu.Actor{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		w.users[string(r)] = u
 	}
-	u, err := db.CreateUser(ctx, w.bolt.ID, shifu.User{Login: "admin", Name: "Bolt admin", Role: shifu.RoleAdmin}, hash, postgres.Actor{})
+	u, err := db.CreateUser(ctx, w.bolt.ID, shifu.User{Login: "admin", Name: "Bolt admin", Role: shifu.RoleAdmin}, hash, shifu.Actor{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.users["bolt"] = u
 	for name, u := range w.users {
 		tok, h := auth.NewToken()
-		if _, err := db.CreateToken(ctx, u.TenantID, u.ID, name, h, postgres.Actor{}); err != nil {
+		if _, err := db.CreateToken(ctx, u.TenantID, u.ID, name, h, shifu.Actor{}); err != nil {
 			t.Fatal(err)
 		}
 		w.tokens[name] = tok
@@ -177,7 +177,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		if w.notices, err = w.gw.Notices(db); err != nil {
 			t.Fatal(err)
 		}
-		jobs = []ingest.Jobs{{Queue: gateway.NoticeQueue, Workers: 1, Register: w.notices.Register}}
+		jobs = []ingest.Jobs{{Queue: postgres.NoticeQueue, Workers: 1, Register: w.notices.Register}}
 	}
 	svc := startIngest(t, db, ring, ingest.Options{Workers: 2, MaxBytes: 50 << 20, Logger: quiet, Jobs: jobs})
 	w.ingest = svc
@@ -188,7 +188,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		BotAdmin: web.BotService(w.bots), MaxUploadBytes: o.maxUpload, MaxBatchBytes: o.maxBatch, Logger: quiet, Metrics: metrics,
 		Limits: o.limits, LoginChecks: o.login[0], LoginsPerMinute: o.login[1], Admission: o.admission}
 	if w.gw != nil {
-		wo.Bots, wo.Notify = w.gw, w.notices.Enqueue
+		wo.Bots, wo.Notices = w.gw, w.notices.Queue()
 		w.notices.Start(ctx)
 		t.Cleanup(w.notices.Stop)
 	}

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/bot/gateway"
+	"github.com/shifu-factory/shifu/bot"
 	bslack "github.com/shifu-factory/shifu/bot/slack"
 	"github.com/shifu-factory/shifu/ingest"
 	"github.com/shifu-factory/shifu/internal/llm/llmtest"
@@ -149,7 +149,7 @@ func TestGapAnsweredInSlackThread(t *testing.T) {
 		tenant              int64
 		team, secret, token string
 	}{{w.acme.ID, "TACME", "acme-signing-secret", "xoxb-acme"}, {w.bolt.ID, "TBOLT", "bolt-signing-secret", "xoxb-bolt"}} {
-		if _, err := w.gw.Core.Install(ctx, in.tenant, "slack", in.team, in.secret, in.token, postgres.Actor{}); err != nil {
+		if _, err := w.gw.Core.Install(ctx, in.tenant, bot.Credentials{Platform: "slack", External: in.team, Secret: in.secret, Token: in.token}, shifu.Actor{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -279,5 +279,5 @@ func TestGapAnsweredInSlackThread(t *testing.T) {
 func restart(t *testing.T, w *world) {
 	t.Helper()
 	startIngest(t, w.db, w.ring, ingest.Options{Workers: 1, Logger: quiet,
-		Jobs: []ingest.Jobs{{Queue: gateway.NoticeQueue, Workers: 1, Register: w.notices.Register}}})
+		Jobs: []ingest.Jobs{{Queue: postgres.NoticeQueue, Workers: 1, Register: w.notices.Register}}})
 }

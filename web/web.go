@@ -39,7 +39,7 @@ type Asker interface {
 type Ingester interface {
 	Add(ctx context.Context, tenant int64, u shifu.Upload) (doc shifu.Document, dup bool, err error)
 	AddNote(ctx context.Context, tenant int64, n shifu.Note, userID int64) (shifu.Document, bool, error)
-	Reingest(ctx context.Context, tenant, id int64, by postgres.Actor) error
+	Reingest(ctx context.Context, tenant, id int64, by shifu.Actor) error
 	// Original is a stored version's original whole (for PDFium);
 	// OpenOriginal streams it, reading only the segments asked for.
 	Original(ctx context.Context, tenant, versionID int64) ([]byte, error)
@@ -60,9 +60,9 @@ type Options struct {
 	Renderer PageRenderer
 	Bots     http.Handler // mounted at /bots/ when set; it authenticates its own requests
 	BotAdmin BotAdmin     // the admin's bot installations; nil: /api/bots answers 503
-	// Notify queues, in the transaction that closes a gap, the notice to the
-	// bot thread it was asked in (gateway.Notices.Enqueue); nil: web only.
-	Notify postgres.Notify
+	// Notices is the queue of the notices told in the bot threads where an
+	// answered gap was asked (gateway.Notices.Queue); nil: web only.
+	Notices postgres.JobQueue
 
 	MaxUploadBytes int64 // per file; default 200 MiB
 	MaxBatchBytes  int64 // per request; default 4 × MaxUploadBytes
@@ -249,6 +249,9 @@ func (s *Server) table() []route {
 		{post, "/api/gaps/:id/dismiss", supervisor, false, s.dismissGap},
 		{post, "/api/gaps/:id/reopen", supervisor, false, s.reopenGap},
 		{post, "/api/gaps/:id/merge", supervisor, false, s.mergeGaps},
+		{get, "/api/glossary", supervisor, false, s.glossary},
+		{post, "/api/glossary", supervisor, false, s.addGlossary},
+		{del, "/api/glossary/:id", supervisor, false, s.removeGlossary},
 
 		{get, "/admin", admin, true, s.adminPage},
 		{get, "/api/users", admin, false, s.listUsers},

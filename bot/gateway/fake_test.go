@@ -226,7 +226,7 @@ func newWorldWith(t *testing.T, mkAsker func(*world) bot.Asker) *world {
 
 func (w *world) install(t *testing.T, tenant int64, platform, ext, secret, token string) {
 	t.Helper()
-	if _, err := w.gw.Core.Install(context.Background(), tenant, platform, ext, secret, token, postgres.Actor{}); err != nil {
+	if _, err := w.gw.Core.Install(context.Background(), tenant, bot.Credentials{Platform: platform, External: ext, Secret: secret, Token: token}, shifu.Actor{}); err != nil {
 		t.Fatal(err)
 	}
 	if platform == bot.Slack {

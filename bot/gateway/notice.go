@@ -19,15 +19,10 @@ import (
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
-// NoticeQueue is the job queue of gap notices: apart from ingest's, so a
-// backlog of manuals does not hold them up.
-const NoticeQueue = "notice"
-
-// Notice retries: five attempts over about 40 minutes (30 s, 2 min, 8 min,
-// 30 min between them), enough for a Slack outage or rate limit, bounded.
+// Notice retries: the attempts of postgres.NoticeJob, 30 s, 2 min, 8 min and
+// 30 min apart.
 const (
-	noticeAttempts = 5
-	noticeTimeout  = time.Minute
+	noticeTimeout = time.Minute
 	// noteWait is how long a notice waits for its note to be searchable
 	// (ingested), so asking again in the thread finds it; a note still not
 	// ready then is announced anyway (its link opens it either way).
@@ -37,25 +32,11 @@ const (
 	noticeStale = 3 * noticeTimeout
 )
 
-// noticeArgs names one bot conversation and the gaps asked in it that a note
-// answers: ids only, loaded again under the tenant's row-level security.
-type noticeArgs struct {
-	Tenant       int64   `json:"tenant"`
-	Conversation int64   `json:"conversation"`
-	Gaps         []int64 `json:"gaps"`
-}
-
-func (noticeArgs) Kind() string { return postgres.NoticeJobKind }
-
-func (noticeArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: NoticeQueue, MaxAttempts: noticeAttempts}
-}
-
 // Notices tells the bot thread where a knowledge gap was asked that a
-// technician's note now answers it. Enqueue inserts a job in the
-// transaction that closes the gap (postgres.Notify), so the notice is sent
-// after the commit and survives the process stopping before it is sent; the
-// worker (run by the process's one queue client: ingest.Jobs) posts it in
+// technician's note now answers it. postgres.CloseGap queues the job
+// (postgres.NoticeJob) in the transaction that closes the gap, into Queue,
+// so the notice is sent after the commit and survives the process stopping
+// before it is sent; the worker (run by the process's one queue client: ingest.Jobs) posts it in
 // the thread with the tenant's installation, as answers are posted.
 type Notices struct {
 	db     *postgres.DB
@@ -77,24 +58,11 @@ func (g *Gateway) Notices(db *postgres.DB) (*Notices, error) {
 	return &Notices{db: db, gw: g, public: g.Core.PublicURL(), insert: c, log: g.Core.Logger()}, nil
 }
 
-// Enqueue queues the notice of one bot thread in tx (a postgres.Notify).
-// Only Slack threads are told: a DingTalk conversation keeps no way to post
-// later (its session webhook, a posting credential, lives about 90 minutes
-// and is not stored), so DingTalk askers see the answer on the web chat.
-func (n *Notices) Enqueue(ctx context.Context, tx pgx.Tx, t postgres.BotThread) error {
-	if t.Channel != bot.Slack {
-		return nil
-	}
-	var tenant int64
-	if err := tx.QueryRow(ctx, `SELECT app_tenant()`).Scan(&tenant); err != nil {
-		return err
-	}
-	_, err := n.insert.InsertTx(ctx, tx, noticeArgs{Tenant: tenant, Conversation: t.Conversation, Gaps: t.Gaps}, nil)
-	return err
-}
+// Queue is where postgres.CloseGap inserts notices: an insert-only client.
+func (n *Notices) Queue() postgres.JobQueue { return n.insert }
 
 // Register adds the notices' worker to the process's queue client
-// (ingest.Jobs, queue NoticeQueue).
+// (ingest.Jobs, queue postgres.NoticeQueue).
 func (n *Notices) Register(w *river.Workers) { river.AddWorker(w, &noticeWorker{n: n}) }
 
 // Start hands back, every minute until Stop, notices whose process stopped
@@ -132,14 +100,14 @@ func (n *Notices) Stop() {
 }
 
 type noticeWorker struct {
-	river.WorkerDefaults[noticeArgs]
+	river.WorkerDefaults[postgres.NoticeJob]
 	n *Notices
 }
 
-func (w *noticeWorker) Timeout(*river.Job[noticeArgs]) time.Duration { return noticeTimeout }
+func (w *noticeWorker) Timeout(*river.Job[postgres.NoticeJob]) time.Duration { return noticeTimeout }
 
 // NextRetry: 30 s, then four times longer each attempt.
-func (w *noticeWorker) NextRetry(job *river.Job[noticeArgs]) time.Time {
+func (w *noticeWorker) NextRetry(job *river.Job[postgres.NoticeJob]) time.Time {
 	d := 30 * time.Second
 	for i := 1; i < job.Attempt; i++ {
 		d *= 4
@@ -147,7 +115,7 @@ func (w *noticeWorker) NextRetry(job *river.Job[noticeArgs]) time.Time {
 	return time.Now().Add(d)
 }
 
-func (w *noticeWorker) Work(ctx context.Context, job *river.Job[noticeArgs]) error {
+func (w *noticeWorker) Work(ctx context.Context, job *river.Job[postgres.NoticeJob]) error {
 	n, a := w.n, job.Args
 	log := n.log.With("tenant", a.Tenant, "conversation", a.Conversation, "job", job.ID)
 	g, err := n.db.GapNotice(ctx, a.Tenant, a.Conversation, a.Gaps)

@@ -18,7 +18,6 @@ import (
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/bot"
 	"github.com/shifu-factory/shifu/bot/gateway"
-	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
 // TestSlackSocketMode runs the real slack-go Socket Mode client against a
@@ -247,7 +246,7 @@ func TestSuperviseFollowsInstallations(t *testing.T) {
 	never(t, opened, "connection for HTTP installations")
 	w.install(t, w.acme.ID, bot.Slack, "TSOCK", tokenA, "xoxb-acme")
 	within(t, opened, "connection after the bot was added")
-	if err := w.gw.Core.Uninstall(ctx, w.acme.ID, bot.Slack, "TSOCK", postgres.Actor{}); err != nil {
+	if err := w.gw.Core.Uninstall(ctx, w.acme.ID, bot.Slack, "TSOCK", shifu.Actor{}); err != nil {
 		t.Fatal(err)
 	}
 	within(t, closed, "disconnection after the bot was removed")
@@ -257,7 +256,7 @@ func TestSuperviseFollowsInstallations(t *testing.T) {
 	other := gateway.New(w.db, w.ring, &standIn{text: "x"}, gateway.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	stop = supervise(50 * time.Millisecond)
 	defer stop()
-	if _, err := other.Core.Install(ctx, w.acme.ID, bot.Slack, "TSOCK", tokenA, "xoxb-acme", postgres.Actor{}); err != nil {
+	if _, err := other.Core.Install(ctx, w.acme.ID, bot.Credentials{Platform: bot.Slack, External: "TSOCK", Secret: tokenA, Token: "xoxb-acme"}, shifu.Actor{}); err != nil {
 		t.Fatal(err)
 	}
 	within(t, opened, "connection after another process added the bot")
@@ -268,10 +267,10 @@ func TestSuperviseFollowsInstallations(t *testing.T) {
 	w.slack.mu.Lock()
 	w.slack.appToken = tokenB
 	w.slack.mu.Unlock()
-	if err := other.Core.Uninstall(ctx, w.acme.ID, bot.Slack, "TSOCK", postgres.Actor{}); err != nil {
+	if err := other.Core.Uninstall(ctx, w.acme.ID, bot.Slack, "TSOCK", shifu.Actor{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.Core.Install(ctx, w.acme.ID, bot.Slack, "TSOCK", tokenB, "xoxb-acme", postgres.Actor{}); err != nil {
+	if _, err := other.Core.Install(ctx, w.acme.ID, bot.Credentials{Platform: bot.Slack, External: "TSOCK", Secret: tokenB, Token: "xoxb-acme"}, shifu.Actor{}); err != nil {
 		t.Fatal(err)
 	}
 	within(t, closed, "disconnection of the old credentials")

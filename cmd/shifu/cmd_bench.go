@@ -102,6 +102,9 @@ func cmdBench(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "start-up      %v (PDF engine, Chinese dictionary, embedder; once per process)\n", setup.Round(time.Millisecond))
 	fmt.Fprintf(e.stdout, "ingest        %v: %d pages, %d chunks, %.0f pages/s (embedder %s)\n",
 		took.Round(time.Millisecond), d.Pages, d.Chunks, float64(d.Pages)/took.Seconds(), c.Embed.Provider)
+	if st := d.Progress.Stages.String(); st != "" {
+		fmt.Fprintf(e.stdout, "stages        %s (wall time each; they overlap)\n", st)
+	}
 	if ref > 0 {
 		fmt.Fprintf(e.stdout, "pdftotext     %v: %.0f pages/s; shifu/pdftotext time ratio %.2f\n",
 			ref.Round(time.Millisecond), float64(d.Pages)/ref.Seconds(), took.Seconds()/ref.Seconds())

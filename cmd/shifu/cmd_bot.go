@@ -117,7 +117,7 @@ func cmdBot(ctx context.Context, e *env, args []string) error {
 			}
 			secret = *appSecret
 		}
-		b, err := core.Install(ctx, t.ID, platform, ext, secret, tok, cliActor())
+		b, err := core.Install(ctx, t.ID, bot.Credentials{Platform: platform, External: ext, Secret: secret, Token: tok}, cliActor())
 		if err != nil {
 			return err
 		}
@@ -139,19 +139,12 @@ func cmdBot(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		if *asJSON {
-			type row struct {
-				ID       int64  `json:"id"`
-				Platform string `json:"platform"`
-				External string `json:"external_id"`
-				Created  string `json:"created_at"`
-			}
-			out := []row{}
-			for _, b := range bots {
-				out = append(out, row{b.ID, b.Platform, b.ExternalID, b.CreatedAt.UTC().Format("2006-01-02T15:04:05Z")})
+			if bots == nil {
+				bots = []shifu.Bot{}
 			}
 			enc := json.NewEncoder(e.stdout)
 			enc.SetIndent("", "  ")
-			return enc.Encode(out)
+			return enc.Encode(bots) // the shape /api/bots sends: never the secrets
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tPLATFORM\tTEAM / APP KEY\tADDED")

@@ -8,42 +8,12 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	"golang.org/x/text/width"
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
-
-// docJSON is one entry of `shifu docs --json`: the fields the API shows of
-// the document's live version, its stable id and every kept version.
-type docJSON struct {
-	ID        int64          `json:"id"`
-	Name      string         `json:"name"`
-	Title     string         `json:"title"`
-	Kind      string         `json:"kind"`
-	Status    string         `json:"status"`
-	Pages     int            `json:"pages"`
-	Chunks    int            `json:"chunks"`
-	Version   int            `json:"version"`
-	SHA256    string         `json:"sha256"`
-	Size      int64          `json:"size"`
-	Error     string         `json:"error"`
-	Language  string         `json:"language"`
-	Uploader  string         `json:"uploader"`
-	Progress  shifu.Progress `json:"progress"`
-	CreatedAt time.Time      `json:"created_at"`
-	DeletedAt *time.Time     `json:"deleted_at,omitempty"`
-	Versions  []versionJSON  `json:"versions"`
-}
-
-type versionJSON struct {
-	Version int    `json:"version"`
-	Name    string `json:"name"`
-	SHA256  string `json:"sha256"`
-	Status  string `json:"status"`
-}
 
 func cmdDocs(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "docs")
@@ -66,22 +36,12 @@ func cmdDocs(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *asJSON {
-		out := make([]docJSON, len(docs))
-		for i, d := range docs {
-			out[i] = docJSON{ID: d.ID, Name: d.Name, Title: d.Title, Kind: string(d.Kind), Status: string(d.Status),
-				Pages: d.Pages, Chunks: d.Chunks, Version: d.Version, SHA256: d.SHA256, Size: d.Size, Error: d.Error,
-				Language: d.Language, Uploader: d.UploadedBy, Progress: d.Progress, CreatedAt: d.CreatedAt,
-				Versions: make([]versionJSON, len(d.Versions))}
-			if !d.DeletedAt.IsZero() {
-				out[i].DeletedAt = &d.DeletedAt
-			}
-			for j, v := range d.Versions {
-				out[i].Versions[j] = versionJSON{Version: v.Version, Name: v.Name, SHA256: v.SHA256, Status: string(v.Status)}
-			}
+		if docs == nil {
+			docs = []shifu.Document{}
 		}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return enc.Encode(docs) // the shape /api/documents sends
 	}
 	rows := [][]string{{"ID", "NAME", "STATUS", "VERSION", "VERSIONS", "PAGES", "CHUNKS", "NOTE"}}
 	for _, d := range docs {

@@ -39,15 +39,14 @@ func cmdGlossary(ctx context.Context, e *env, args []string) error {
 		if fs.NArg() != 2 {
 			return shifu.Errorf(shifu.ErrInvalid, "glossary add takes the term and what it means, quoted: shifu glossary add --tenant %s 对刀 \"tool touch-off\"", t.Name)
 		}
-		g := shifu.GlossaryEntry{Term: fs.Arg(0), Means: fs.Arg(1), AddedBy: "cli"}
+		g := shifu.GlossaryEntry{Term: fs.Arg(0), Means: fs.Arg(1)}
 		if err := g.Check(); err != nil {
 			return err
 		}
-		g, err := db.AddGlossary(ctx, t.ID, g)
+		g, err := db.AddGlossary(ctx, t.ID, g, cliActor())
 		if err != nil {
 			return err
 		}
-		_ = db.Audit(ctx, t.ID, 0, "glossary.add", map[string]any{"id": g.ID, "term": g.Term})
 		fmt.Fprintf(e.stdout, "%d\t%s\t%s\n", g.ID, g.Term, g.Means)
 	case "list":
 		gs, err := db.Glossary(ctx, t.ID)
@@ -65,10 +64,9 @@ func cmdGlossary(ctx context.Context, e *env, args []string) error {
 		if fs.NArg() != 1 || err != nil || id <= 0 {
 			return shifu.Errorf(shifu.ErrInvalid, "glossary remove takes the entry's id (first column of shifu glossary list)")
 		}
-		if err := db.RemoveGlossary(ctx, t.ID, id); err != nil {
+		if err := db.RemoveGlossary(ctx, t.ID, id, cliActor()); err != nil {
 			return err
 		}
-		_ = db.Audit(ctx, t.ID, 0, "glossary.remove", map[string]any{"id": id})
 	}
 	return nil
 }

@@ -10,11 +10,11 @@ import (
 	"os"
 	"time"
 
-	"github.com/shifu-factory/shifu/bot/gateway"
 	"github.com/shifu-factory/shifu/ingest"
 	"github.com/shifu-factory/shifu/ingest/parse"
 	"github.com/shifu-factory/shifu/internal/admit"
 	"github.com/shifu-factory/shifu/internal/limit"
+	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/web"
 )
 
@@ -65,7 +65,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	// Deferred first, so ingest jobs stop after the HTTP server and the bots.
 	svc, stopIngest, err := e.startIngest(ctx, c.Workers,
-		ingest.Jobs{Queue: gateway.NoticeQueue, Workers: 2, Register: notices.Register})
+		ingest.Jobs{Queue: postgres.NoticeQueue, Workers: 2, Register: notices.Register})
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	defer func() { cancel(); <-connected }() // before the bots drain
 	srv, err := web.New(web.Options{
 		DB: db, Asker: asker, Ingester: svc, Renderer: pages{p}, Bots: bots, BotAdmin: web.BotService(bots.Core),
-		Notify:         notices.Enqueue,
+		Notices:        notices.Queue(),
 		MaxUploadBytes: c.MaxUploadBytes, SecureCookies: *secure || os.Getenv("SHIFU_SECURE_COOKIES") == "1",
 		Limits: limits, LoginChecks: l.LoginChecks, LoginsPerMinute: l.LoginsPerMinute,
 		Logger: log, Metrics: metrics, Admission: limiter, OCRMinConfidence: c.OCR.MinConfidence,

@@ -413,4 +413,4 @@ func (e *env) startIngest(ctx context.Context, workers int, jobs ...ingest.Jobs)
 
 // cliActor is the operator at the command line: audited as the CLI, named
 // "cli" where a document records who deleted it.
-func cliActor() postgres.Actor { return postgres.Actor{Name: "cli"} }
+func cliActor() shifu.Actor { return shifu.Actor{Name: "cli"} }

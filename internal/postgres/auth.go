@@ -24,7 +24,7 @@ func scanUser(row pgx.Row, extra ...any) (shifu.User, error) {
 // CreateUser adds a user to the tenant with an already hashed password ("" for
 // none: bot users cannot log in). Like every change to users and tokens
 // below, it is audited as by's in its own transaction.
-func (db *DB) CreateUser(ctx context.Context, tenant int64, u shifu.User, passwordHash string, by Actor) (shifu.User, error) {
+func (db *DB) CreateUser(ctx context.Context, tenant int64, u shifu.User, passwordHash string, by shifu.Actor) (shifu.User, error) {
 	if !u.Role.Valid() {
 		return u, shifu.Errorf(shifu.ErrInvalid, "role %q: accepted roles are worker, supervisor and admin", u.Role)
 	}
@@ -100,7 +100,7 @@ func (db *DB) Users(ctx context.Context, tenant int64) ([]shifu.UserRow, error) 
 // SetUserDisabled disables (or re-enables) a user. Disabling ends the
 // user's sessions and revokes their tokens in the same transaction, for
 // good: enabling the user again brings none of them back.
-func (db *DB) SetUserDisabled(ctx context.Context, tenant, id int64, disabled bool, by Actor) error {
+func (db *DB) SetUserDisabled(ctx context.Context, tenant, id int64, disabled bool, by shifu.Actor) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE users SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END WHERE id = $1`, id, disabled)
 		if err == nil && tag.RowsAffected() == 0 {
@@ -125,7 +125,7 @@ func (db *DB) SetUserDisabled(ctx context.Context, tenant, id int64, disabled bo
 // SetPassword replaces a user's password hash and ends their sessions but
 // keep (the session that changed its own password; 0: none). It is audited
 // as a change when by is the user, else as a reset.
-func (db *DB) SetPassword(ctx context.Context, tenant, id int64, passwordHash string, keep int64, by Actor) error {
+func (db *DB) SetPassword(ctx context.Context, tenant, id int64, passwordHash string, keep int64, by shifu.Actor) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var login string
 		err := tx.QueryRow(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1 AND external = '' RETURNING login`, id, passwordHash).Scan(&login)
@@ -148,7 +148,7 @@ func (db *DB) SetPassword(ctx context.Context, tenant, id int64, passwordHash st
 
 // SetRole changes a user's role. The tenant keeps at least one enabled
 // admin.
-func (db *DB) SetRole(ctx context.Context, tenant, id int64, role shifu.Role, by Actor) (shifu.User, error) {
+func (db *DB) SetRole(ctx context.Context, tenant, id int64, role shifu.Role, by shifu.Actor) (shifu.User, error) {
 	var u shifu.User
 	if !role.Valid() {
 		return u, shifu.Errorf(shifu.ErrInvalid, "role %q: accepted roles are worker, supervisor and admin", role)
@@ -206,16 +206,19 @@ func (db *DB) UserIDByLogin(ctx context.Context, tenant int64, login string) (in
 	return id, err
 }
 
-// CreateSession stores a login session under the hash of its cookie value.
-func (db *DB) CreateSession(ctx context.Context, tenant, userID int64, hash []byte, csrf string, expires time.Time) error {
+// CreateSession stores a login session under the hash of its cookie value
+// and audits the login, from ip.
+func (db *DB) CreateSession(ctx context.Context, tenant, userID int64, hash []byte, csrf string, expires time.Time, ip string) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		// Old expired sessions of this user go now; nothing else sweeps them.
 		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND expires_at < now()`, userID); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO sessions (user_id, token_hash, csrf, expires_at) VALUES ($1, $2, $3, $4)`,
-			userID, hash, csrf, expires)
-		return err
+		if _, err := tx.Exec(ctx, `INSERT INTO sessions (user_id, token_hash, csrf, expires_at) VALUES ($1, $2, $3, $4)`,
+			userID, hash, csrf, expires); err != nil {
+			return err
+		}
+		return audit(ctx, tx, userID, "login", map[string]any{"ip": ip})
 	})
 }
 
@@ -257,7 +260,7 @@ func (db *DB) DeleteSession(ctx context.Context, tenant, id int64) error {
 }
 
 // CreateToken stores the hash of a new bearer token for a user of the tenant.
-func (db *DB) CreateToken(ctx context.Context, tenant, userID int64, name string, hash []byte, by Actor) (shifu.Token, error) {
+func (db *DB) CreateToken(ctx context.Context, tenant, userID int64, name string, hash []byte, by shifu.Actor) (shifu.Token, error) {
 	t := shifu.Token{UserID: userID, Name: name}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `SELECT login FROM users WHERE id = $1 AND disabled_at IS NULL`, userID).Scan(&t.Login); err != nil {
@@ -327,7 +330,7 @@ func (db *DB) Tokens(ctx context.Context, tenant int64) ([]shifu.Token, error) {
 }
 
 // RevokeToken stops a token from working.
-func (db *DB) RevokeToken(ctx context.Context, tenant, id int64, by Actor) error {
+func (db *DB) RevokeToken(ctx context.Context, tenant, id int64, by shifu.Actor) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1`, id)
 		if err == nil && tag.RowsAffected() == 0 {
@@ -340,14 +343,10 @@ func (db *DB) RevokeToken(ctx context.Context, tenant, id int64, by Actor) error
 	})
 }
 
-// Audit records who did what (logins, uploads, user and token changes).
-// userID 0 is the operator's CLI: its rows say so ("via": "cli", shown on the
-// admin page) and name no user. Document changes that take an Actor audit
-// themselves, in their own transaction.
-func (db *DB) Audit(ctx context.Context, tenant, userID int64, action string, detail map[string]any) error {
-	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error { return audit(ctx, tx, userID, action, detail) })
-}
-
+// audit records who did what, in the transaction of the change itself, so
+// no channel stores a change without its row. userID 0 is the operator's
+// CLI: its rows say so ("via": "cli", shown on the admin page) and name no
+// user.
 func audit(ctx context.Context, tx pgx.Tx, userID int64, action string, detail map[string]any) error {
 	detail = maps.Clone(detail)
 	if detail == nil {
@@ -365,13 +364,6 @@ func audit(ctx context.Context, tx pgx.Tx, userID int64, action string, detail m
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO audit (user_id, action, detail) VALUES ($1, $2, $3)`, uid, action, dj)
 	return err
-}
-
-// Actor is who makes a change: a user (ID, and the name shown for it) or,
-// with ID 0, the operator's CLI.
-type Actor struct {
-	UserID int64
-	Name   string
 }
 
 // AuditLog returns the newest entries of the tenant's audit log.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/auth"
-	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
 )
 
@@ -20,21 +19,21 @@ func TestUsersSessionsTokens(t *testing.T) {
 	db, url := pgtest.DB(t)
 	a, b := pgtest.Tenant(t, url, "acme"), pgtest.Tenant(t, url, "bolt")
 
-	u, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "li", Name: "Li Wei", Role: shifu.RoleWorker}, "h", postgres.Actor{})
+	u, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "li", Name: "Li Wei", Role: shifu.RoleWorker}, "h", shifu.Actor{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if u.ID == 0 || u.TenantID != a.ID || u.Role != shifu.RoleWorker {
 		t.Fatalf("created %+v", u)
 	}
-	if _, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "li", Role: shifu.RoleWorker}, "", postgres.Actor{}); !errors.Is(err, shifu.ErrConflict) {
+	if _, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "li", Role: shifu.RoleWorker}, "", shifu.Actor{}); !errors.Is(err, shifu.ErrConflict) {
 		t.Fatalf("duplicate login: %v", err)
 	}
-	if _, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "x", Role: "boss"}, "", postgres.Actor{}); !errors.Is(err, shifu.ErrInvalid) {
+	if _, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "x", Role: "boss"}, "", shifu.Actor{}); !errors.Is(err, shifu.ErrInvalid) {
 		t.Fatalf("bad role: %v", err)
 	}
 	// The same login in another tenant is another user.
-	ub, err := db.CreateUser(ctx, b.ID, shifu.User{Login: "li", Role: shifu.RoleAdmin}, "hb", postgres.Actor{})
+	ub, err := db.CreateUser(ctx, b.ID, shifu.User{Login: "li", Role: shifu.RoleAdmin}, "hb", shifu.Actor{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +46,7 @@ func TestUsersSessionsTokens(t *testing.T) {
 	}
 
 	sid := auth.Secret()
-	if err := db.CreateSession(ctx, a.ID, u.ID, auth.Hash(sid), "csrf1", time.Now().Add(time.Hour)); err != nil {
+	if err := db.CreateSession(ctx, a.ID, u.ID, auth.Hash(sid), "csrf1", time.Now().Add(time.Hour), "1.2.3.4"); err != nil {
 		t.Fatal(err)
 	}
 	s, err := db.SessionByHash(ctx, auth.Hash(sid))
@@ -58,7 +57,7 @@ func TestUsersSessionsTokens(t *testing.T) {
 		t.Fatalf("unknown session: %v", err)
 	}
 	old := auth.Secret()
-	if err := db.CreateSession(ctx, a.ID, u.ID, auth.Hash(old), "c", time.Now().Add(-time.Minute)); err != nil {
+	if err := db.CreateSession(ctx, a.ID, u.ID, auth.Hash(old), "c", time.Now().Add(-time.Minute), "1.2.3.4"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.SessionByHash(ctx, auth.Hash(old)); !errors.Is(err, shifu.ErrUnauthorized) {
@@ -66,11 +65,11 @@ func TestUsersSessionsTokens(t *testing.T) {
 	}
 
 	tok, th := auth.NewToken()
-	row, err := db.CreateToken(ctx, a.ID, u.ID, "ci", th, postgres.Actor{})
+	row, err := db.CreateToken(ctx, a.ID, u.ID, "ci", th, shifu.Actor{})
 	if err != nil || row.Login != "li" {
 		t.Fatalf("token: %+v %v", row, err)
 	}
-	if _, err := db.CreateToken(ctx, a.ID, ub.ID, "x", auth.Hash("y"), postgres.Actor{}); !errors.Is(err, shifu.ErrNotFound) {
+	if _, err := db.CreateToken(ctx, a.ID, ub.ID, "x", auth.Hash("y"), shifu.Actor{}); !errors.Is(err, shifu.ErrNotFound) {
 		t.Fatalf("token for another tenant's user: %v", err)
 	}
 	tu, err := db.UserByToken(ctx, auth.Hash(tok))
@@ -87,10 +86,10 @@ func TestUsersSessionsTokens(t *testing.T) {
 	if other, _ := db.Tokens(ctx, b.ID); len(other) != 0 {
 		t.Fatalf("tenant b lists tenant a's tokens: %+v", other)
 	}
-	if err := db.RevokeToken(ctx, b.ID, row.ID, postgres.Actor{}); !errors.Is(err, shifu.ErrNotFound) {
+	if err := db.RevokeToken(ctx, b.ID, row.ID, shifu.Actor{}); !errors.Is(err, shifu.ErrNotFound) {
 		t.Fatalf("tenant b revoked tenant a's token: %v", err)
 	}
-	if err := db.RevokeToken(ctx, a.ID, row.ID, postgres.Actor{}); err != nil {
+	if err := db.RevokeToken(ctx, a.ID, row.ID, shifu.Actor{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.UserByToken(ctx, auth.Hash(tok)); !errors.Is(err, shifu.ErrUnauthorized) {
@@ -98,7 +97,7 @@ func TestUsersSessionsTokens(t *testing.T) {
 	}
 
 	// Disabling a user ends their sessions.
-	if err := db.SetUserDisabled(ctx, a.ID, u.ID, true, postgres.Actor{}); err != nil {
+	if err := db.SetUserDisabled(ctx, a.ID, u.ID, true, shifu.Actor{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.SessionByHash(ctx, auth.Hash(sid)); !errors.Is(err, shifu.ErrUnauthorized) {
@@ -109,17 +108,14 @@ func TestUsersSessionsTokens(t *testing.T) {
 		t.Fatalf("users: %+v", users)
 	}
 
-	if err := db.Audit(ctx, a.ID, u.ID, "login", map[string]any{"ip": "1.2.3.4"}); err != nil {
-		t.Fatal(err)
-	}
-	// Each change is audited (newest first), the refused ones not; the CLI's
-	// rows name no user.
+	// Each change is audited (newest first), the refused ones not, each
+	// session as a login; the CLI's rows name no user.
 	log, err := db.AuditLog(ctx, a.ID, 10)
 	var actions []string
 	for _, e := range log {
 		actions = append(actions, e.Action+" "+e.Login)
 	}
-	want := []string{"login li", "user.disable ", "token.revoke ", "token.create ", "user.create "}
+	want := []string{"user.disable ", "token.revoke ", "token.create ", "login li", "login li", "user.create "}
 	if err != nil || !slices.Equal(actions, want) {
 		t.Fatalf("audit: %q, want %q (%v)", actions, want, err)
 	}
@@ -129,8 +125,8 @@ func TestFeedbackGaps(t *testing.T) {
 	ctx := context.Background()
 	db, url := pgtest.DB(t)
 	a, b := pgtest.Tenant(t, url, "acme"), pgtest.Tenant(t, url, "bolt")
-	u, _ := db.CreateUser(ctx, a.ID, shifu.User{Login: "li", Role: shifu.RoleWorker}, "", postgres.Actor{})
-	u2, _ := db.CreateUser(ctx, a.ID, shifu.User{Login: "wang", Role: shifu.RoleWorker}, "", postgres.Actor{})
+	u, _ := db.CreateUser(ctx, a.ID, shifu.User{Login: "li", Role: shifu.RoleWorker}, "", shifu.Actor{})
+	u2, _ := db.CreateUser(ctx, a.ID, shifu.User{Login: "wang", Role: shifu.RoleWorker}, "", shifu.Actor{})
 
 	// Two conversations asking the same question, differently typed.
 	msg := func(asker int64, q string) int64 {

@@ -11,22 +11,10 @@ import (
 	"github.com/shifu-factory/shifu"
 )
 
-// Bot is one Slack or DingTalk installation. Secret and Token are sealed under
-// the tenant's data key; this package never sees them in the clear.
-type Bot struct {
-	ID         int64
-	TenantID   int64
-	Platform   string // slack | dingtalk
-	ExternalID string // Slack team id, DingTalk app key
-	Secret     []byte // sealed signing secret / app secret
-	Token      []byte // sealed bot token (Slack); empty for DingTalk
-	CreatedAt  time.Time
-}
-
 // AddBot stores an installation for the tenant, audited as by in the same
 // transaction. A team or app is installed once per tenant; other tenants may
 // install the same one, and nothing here tells whether one has.
-func (db *DB) AddBot(ctx context.Context, tenant int64, b Bot, by Actor) (Bot, error) {
+func (db *DB) AddBot(ctx context.Context, tenant int64, b shifu.Bot, by shifu.Actor) (shifu.Bot, error) {
 	b.TenantID = tenant
 	if b.Token == nil {
 		b.Token = []byte{} // the column is NOT NULL DEFAULT ''
@@ -52,8 +40,8 @@ func (db *DB) AddBot(ctx context.Context, tenant int64, b Bot, by Actor) (Bot, e
 }
 
 // Bots lists the tenant's installations.
-func (db *DB) Bots(ctx context.Context, tenant int64) ([]Bot, error) {
-	var out []Bot
+func (db *DB) Bots(ctx context.Context, tenant int64) ([]shifu.Bot, error) {
+	var out []shifu.Bot
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT id, tenant_id, platform, external_id, secret, token, created_at
 			FROM bots ORDER BY platform, external_id`)
@@ -62,7 +50,7 @@ func (db *DB) Bots(ctx context.Context, tenant int64) ([]Bot, error) {
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var b Bot
+			var b shifu.Bot
 			if err := rows.Scan(&b.ID, &b.TenantID, &b.Platform, &b.ExternalID, &b.Secret, &b.Token, &b.CreatedAt); err != nil {
 				return err
 			}
@@ -78,7 +66,7 @@ func (db *DB) Bots(ctx context.Context, tenant int64) ([]Bot, error) {
 
 // RemoveBot deletes one of the tenant's installations, audited as by in the
 // same transaction.
-func (db *DB) RemoveBot(ctx context.Context, tenant int64, platform, externalID string, by Actor) error {
+func (db *DB) RemoveBot(ctx context.Context, tenant int64, platform, externalID string, by shifu.Actor) error {
 	var id int64
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `DELETE FROM bots WHERE platform = $1 AND external_id = $2 RETURNING id`, platform, externalID).Scan(&id)
@@ -105,8 +93,8 @@ func (db *DB) RemoveBot(ctx context.Context, tenant int64, platform, externalID 
 // first); each row is then read inside its tenant. The caller tells them apart
 // by whose secret verifies the event's signature. An unknown team or app is
 // ErrUnauthorized.
-func (db *DB) FindBots(ctx context.Context, platform, externalID string) ([]Bot, error) {
-	var found []Bot
+func (db *DB) FindBots(ctx context.Context, platform, externalID string) ([]shifu.Bot, error) {
+	var found []shifu.Bot
 	err := read(ctx, func() error {
 		found = found[:0]
 		rows, err := db.pool.Query(ctx, `SELECT tenant_id, bot_id FROM auth_bot($1, $2)`, platform, externalID)
@@ -115,7 +103,7 @@ func (db *DB) FindBots(ctx context.Context, platform, externalID string) ([]Bot,
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var b Bot
+			var b shifu.Bot
 			if err := rows.Scan(&b.TenantID, &b.ID); err != nil {
 				return err
 			}

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
 )
 
@@ -18,20 +17,20 @@ func TestBots(t *testing.T) {
 	db, url := pgtest.DB(t)
 	a, b := pgtest.Tenant(t, url, "acme"), pgtest.Tenant(t, url, "bolt")
 
-	sa, err := db.AddBot(ctx, a.ID, postgres.Bot{Platform: "slack", ExternalID: "T1", Secret: []byte("sealed-a"), Token: []byte("tok-a")}, postgres.Actor{})
+	sa, err := db.AddBot(ctx, a.ID, shifu.Bot{Platform: "slack", ExternalID: "T1", Secret: []byte("sealed-a"), Token: []byte("tok-a")}, shifu.Actor{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sa.ID == 0 || sa.TenantID != a.ID {
 		t.Fatalf("added %+v", sa)
 	}
-	if _, err := db.AddBot(ctx, a.ID, postgres.Bot{Platform: "slack", ExternalID: "T1", Secret: []byte("x")}, postgres.Actor{}); !errors.Is(err, shifu.ErrConflict) {
+	if _, err := db.AddBot(ctx, a.ID, shifu.Bot{Platform: "slack", ExternalID: "T1", Secret: []byte("x")}, shifu.Actor{}); !errors.Is(err, shifu.ErrConflict) {
 		t.Fatalf("same team twice in a tenant: %v", err)
 	}
-	if _, err := db.AddBot(ctx, b.ID, postgres.Bot{Platform: "teams", ExternalID: "T9", Secret: []byte("x")}, postgres.Actor{}); !errors.Is(err, shifu.ErrInvalid) {
+	if _, err := db.AddBot(ctx, b.ID, shifu.Bot{Platform: "teams", ExternalID: "T9", Secret: []byte("x")}, shifu.Actor{}); !errors.Is(err, shifu.ErrInvalid) {
 		t.Fatalf("unknown platform: %v", err)
 	}
-	if _, err := db.AddBot(ctx, b.ID, postgres.Bot{Platform: "dingtalk", ExternalID: "ding-b", Secret: []byte("sealed-b")}, postgres.Actor{}); err != nil {
+	if _, err := db.AddBot(ctx, b.ID, shifu.Bot{Platform: "dingtalk", ExternalID: "ding-b", Secret: []byte("sealed-b")}, shifu.Actor{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -58,10 +57,10 @@ func TestBots(t *testing.T) {
 	}
 
 	// Tenant b cannot remove tenant a's bot.
-	if err := db.RemoveBot(ctx, b.ID, "slack", "T1", postgres.Actor{}); !errors.Is(err, shifu.ErrNotFound) {
+	if err := db.RemoveBot(ctx, b.ID, "slack", "T1", shifu.Actor{}); !errors.Is(err, shifu.ErrNotFound) {
 		t.Fatalf("foreign remove: %v", err)
 	}
-	if err := db.RemoveBot(ctx, a.ID, "slack", "T1", postgres.Actor{}); err != nil {
+	if err := db.RemoveBot(ctx, a.ID, "slack", "T1", shifu.Actor{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.FindBots(ctx, "slack", "T1"); !errors.Is(err, shifu.ErrUnauthorized) {
@@ -91,15 +90,15 @@ func TestBotsPerTenant(t *testing.T) {
 	ctx := context.Background()
 	db, url := pgtest.DB(t)
 	a, b := pgtest.Tenant(t, url, "acme"), pgtest.Tenant(t, url, "bolt")
-	ba, err := db.AddBot(ctx, a.ID, postgres.Bot{Platform: "slack", ExternalID: "TSAME", Secret: []byte("sealed-a")}, postgres.Actor{})
+	ba, err := db.AddBot(ctx, a.ID, shifu.Bot{Platform: "slack", ExternalID: "TSAME", Secret: []byte("sealed-a")}, shifu.Actor{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bb, err := db.AddBot(ctx, b.ID, postgres.Bot{Platform: "slack", ExternalID: "TSAME", Secret: []byte("sealed-b")}, postgres.Actor{})
+	bb, err := db.AddBot(ctx, b.ID, shifu.Bot{Platform: "slack", ExternalID: "TSAME", Secret: []byte("sealed-b")}, shifu.Actor{})
 	if err != nil {
 		t.Fatalf("the same team in a second tenant: %v", err)
 	}
-	_, err = db.AddBot(ctx, b.ID, postgres.Bot{Platform: "slack", ExternalID: "TSAME", Secret: []byte("x")}, postgres.Actor{})
+	_, err = db.AddBot(ctx, b.ID, shifu.Bot{Platform: "slack", ExternalID: "TSAME", Secret: []byte("x")}, shifu.Actor{})
 	if !errors.Is(err, shifu.ErrConflict) || !strings.Contains(shifu.Message(err), "in this tenant") {
 		t.Fatalf("repeat in tenant b: %v", err)
 	}
@@ -190,14 +189,14 @@ func TestBotUser(t *testing.T) {
 		t.Fatalf("tenant b: %+v %v", ub, err)
 	}
 	// A person whose login happens to be the identity is not taken over.
-	if _, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "dingtalk:k:s1", Role: shifu.RoleAdmin}, "h", postgres.Actor{}); err != nil {
+	if _, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "dingtalk:k:s1", Role: shifu.RoleAdmin}, "h", shifu.Actor{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.BotUser(ctx, a.ID, "dingtalk:k:s1", ""); !errors.Is(err, shifu.ErrConflict) {
 		t.Fatalf("login squatting: %v", err)
 	}
 	// A disabled bot user is refused.
-	if err := db.SetUserDisabled(ctx, a.ID, u.ID, true, postgres.Actor{}); err != nil {
+	if err := db.SetUserDisabled(ctx, a.ID, u.ID, true, shifu.Actor{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.BotUser(ctx, a.ID, "slack:T1:U1", ""); !errors.Is(err, shifu.ErrForbidden) {

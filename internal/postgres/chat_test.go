@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/postgres/pgtest"
 )
 
@@ -16,15 +15,15 @@ func TestConversationsAreTheOwners(t *testing.T) {
 	ctx := context.Background()
 	db, url := pgtest.DB(t)
 	a, b := pgtest.Tenant(t, url, "acme"), pgtest.Tenant(t, url, "bolt")
-	li, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "li", Role: shifu.RoleWorker}, "", postgres.Actor{})
+	li, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "li", Role: shifu.RoleWorker}, "", shifu.Actor{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wang, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "wang", Role: shifu.RoleWorker}, "", postgres.Actor{})
+	wang, err := db.CreateUser(ctx, a.ID, shifu.User{Login: "wang", Role: shifu.RoleWorker}, "", shifu.Actor{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	zhao, err := db.CreateUser(ctx, b.ID, shifu.User{Login: "zhao", Role: shifu.RoleWorker}, "", postgres.Actor{})
+	zhao, err := db.CreateUser(ctx, b.ID, shifu.User{Login: "zhao", Role: shifu.RoleWorker}, "", shifu.Actor{})
 	if err != nil {
 		t.Fatal(err)
 	}

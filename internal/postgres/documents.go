@@ -339,7 +339,7 @@ func (db *DB) OriginalSegment(ctx context.Context, tenant, versionID, seq int64)
 
 // Requeue marks a stored version queued again and puts its ingest job into
 // jobs in the same transaction (re-ingest), audited.
-func (db *DB) Requeue(ctx context.Context, tenant, versionID int64, jobs JobQueue, by Actor) error {
+func (db *DB) Requeue(ctx context.Context, tenant, versionID int64, jobs JobQueue, by shifu.Actor) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var head int64
 		err := tx.QueryRow(ctx, `UPDATE documents SET status = 'queued', error = '', progress = '{}', updated_at = now() WHERE id = $1
@@ -677,7 +677,7 @@ func lockHead(ctx context.Context, tx pgx.Tx, id int64) (deleted bool, err error
 
 // Revert makes version n of a document live again, atomically as Publish
 // does, and audits it. Only a version that was ingested can go live.
-func (db *DB) Revert(ctx context.Context, tenant, id int64, n int, by Actor) (shifu.Document, error) {
+func (db *DB) Revert(ctx context.Context, tenant, id int64, n int, by shifu.Actor) (shifu.Document, error) {
 	var d shifu.Document
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		deleted, err := lockHead(ctx, tx, id)
@@ -738,7 +738,7 @@ func intList(xs []int) string {
 // DeleteDocument deletes a document softly: at once no search finds it, and
 // Restore brings it back until Purge removes it for good. The deletion is
 // audited with the version it showed.
-func (db *DB) DeleteDocument(ctx context.Context, tenant, id int64, by Actor) error {
+func (db *DB) DeleteDocument(ctx context.Context, tenant, id int64, by shifu.Actor) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		deleted, err := lockHead(ctx, tx, id)
 		if err != nil || deleted {
@@ -760,7 +760,7 @@ func (db *DB) DeleteDocument(ctx context.Context, tenant, id int64, by Actor) er
 
 // Restore brings a deleted document back, its live version searched again,
 // audited.
-func (db *DB) Restore(ctx context.Context, tenant, id int64, by Actor) error {
+func (db *DB) Restore(ctx context.Context, tenant, id int64, by shifu.Actor) error {
 	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		deleted, err := lockHead(ctx, tx, id)
 		if err != nil {

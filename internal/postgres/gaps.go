@@ -102,24 +102,15 @@ func groupOf(state string) string {
 	return `g.resolved_at IS NULL AND ` + state + ` AND ` + gapKey + ` = (SELECT ` + gapKey + ` FROM gaps g WHERE g.id = $1)`
 }
 
-// BotThread is a bot conversation (a Slack thread, a DingTalk chat) in which
-// gaps that a note now answers were asked: the askers are told there.
-type BotThread struct {
-	Conversation int64
-	Channel      string  // slack | dingtalk
-	Gaps         []int64 // the gaps of the group asked in this conversation
-}
-
-// Notify queues, inside the transaction that closes the gaps, the notice of
-// one bot thread: it is sent once the close commits, and not lost if the
-// process stops before sending it (bot/gateway.Notices).
-type Notify func(ctx context.Context, tx pgx.Tx, t BotThread) error
-
 // CloseGap closes a gap and every open gap of its group, naming the note
-// that answers them; the workers who asked see it (Answered), and notify
-// (when not nil) queues, in the same transaction, a notice for each bot
-// conversation the group was asked in.
-func (db *DB) CloseGap(ctx context.Context, tenant, id, noteID int64, notify Notify) error {
+// that answers them; the workers who asked see it (Answered). When notices
+// is not nil it also queues, in the same transaction, a notice (NoticeJob)
+// for each Slack thread the group was asked in, so it is sent once the close
+// commits and is not lost if the process stops first. DingTalk chats are
+// not told: a conversation there keeps no way to post later (its session
+// webhook, a posting credential, lives about 90 minutes and is not stored),
+// so DingTalk askers see the answer on the web chat.
+func (db *DB) CloseGap(ctx context.Context, tenant, id, noteID int64, notices JobQueue) error {
 	var note *int64
 	if noteID > 0 {
 		note = &noteID
@@ -136,29 +127,29 @@ func (db *DB) CloseGap(ctx context.Context, tenant, id, noteID int64, notify Not
 		if len(closed) == 0 {
 			return shifu.Errorf(shifu.ErrNotFound, "knowledge gap %d not found or already answered", id)
 		}
-		if notify == nil {
+		if notices == nil {
 			return nil
 		}
-		rows, err = tx.Query(ctx, `SELECT m.conversation_id, c.channel, array_agg(g.id ORDER BY g.id)
+		rows, err = tx.Query(ctx, `SELECT m.conversation_id, array_agg(g.id ORDER BY g.id)
 			FROM gaps g
 			JOIN messages m ON m.id = g.message_id
 			JOIN conversations c ON c.id = m.conversation_id
-			WHERE g.id = ANY($1) AND c.channel IN ('slack', 'dingtalk')
-			GROUP BY m.conversation_id, c.channel ORDER BY m.conversation_id`, closed)
+			WHERE g.id = ANY($1) AND c.channel = 'slack'
+			GROUP BY m.conversation_id ORDER BY m.conversation_id`, closed)
 		if err != nil {
 			return err
 		}
-		threads, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (BotThread, error) {
-			var t BotThread
-			err := r.Scan(&t.Conversation, &t.Channel, &t.Gaps)
-			return t, err
+		jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (NoticeJob, error) {
+			j := NoticeJob{Tenant: tenant}
+			err := r.Scan(&j.Conversation, &j.Gaps)
+			return j, err
 		})
 		if err != nil {
 			return err
 		}
-		for _, t := range threads {
-			if err := notify(ctx, tx, t); err != nil {
-				return fmt.Errorf("queue the notice of conversation %d: %w", t.Conversation, err)
+		for _, j := range jobs {
+			if _, err := notices.InsertTx(ctx, tx, j, nil); err != nil {
+				return fmt.Errorf("queue the notice of conversation %d: %w", j.Conversation, err)
 			}
 		}
 		return nil
@@ -208,8 +199,8 @@ func (db *DB) GapNotice(ctx context.Context, tenant, conversation int64, gaps []
 
 // DismissGap sets aside an open gap and its group (a question not worth a
 // note, such as "asdfgh"), recording who did it and when; ReopenGap undoes it.
-func (db *DB) DismissGap(ctx context.Context, tenant, id, userID int64) (int, error) {
-	n, err := db.gapUpdate(ctx, tenant, id, `dismissed_at = now(), dismissed_by = $2`, `g.dismissed_at IS NULL`, nullID(userID))
+func (db *DB) DismissGap(ctx context.Context, tenant, id int64, by shifu.Actor) (int, error) {
+	n, err := db.gapUpdate(ctx, tenant, id, "gap.dismiss", by, `dismissed_at = now(), dismissed_by = $2`, `g.dismissed_at IS NULL`, nullID(by.UserID))
 	if err == nil && n == 0 {
 		err = shifu.Errorf(shifu.ErrNotFound, "knowledge gap %d not found, answered or already dismissed", id)
 	}
@@ -217,22 +208,36 @@ func (db *DB) DismissGap(ctx context.Context, tenant, id, userID int64) (int, er
 }
 
 // ReopenGap undoes a dismissal: the gap's group is open again.
-func (db *DB) ReopenGap(ctx context.Context, tenant, id int64) (int, error) {
-	n, err := db.gapUpdate(ctx, tenant, id, `dismissed_at = NULL, dismissed_by = NULL`, `g.dismissed_at IS NOT NULL`)
+func (db *DB) ReopenGap(ctx context.Context, tenant, id int64, by shifu.Actor) (int, error) {
+	n, err := db.gapUpdate(ctx, tenant, id, "gap.reopen", by, `dismissed_at = NULL, dismissed_by = NULL`, `g.dismissed_at IS NOT NULL`)
 	if err == nil && n == 0 {
 		err = shifu.Errorf(shifu.ErrNotFound, "knowledge gap %d not found or not dismissed", id)
 	}
 	return n, err
 }
 
-func (db *DB) gapUpdate(ctx context.Context, tenant, id int64, set, state string, args ...any) (int, error) {
+// gapUpdate sets columns on the gaps of id's group in state and, when any
+// changed, audits action by who in the same transaction.
+func (db *DB) gapUpdate(ctx context.Context, tenant, id int64, action string, by shifu.Actor, set, state string, args ...any) (int, error) {
 	var n int
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE gaps g SET `+set+` WHERE `+groupOf(state), append([]any{id}, args...)...)
-		n = int(tag.RowsAffected())
-		return err
+		if n = int(tag.RowsAffected()); err != nil || n == 0 {
+			return err
+		}
+		return auditGap(ctx, tx, id, action, by, map[string]any{"gaps": n})
 	})
 	return n, err
+}
+
+// auditGap audits action on gap id, naming its question.
+func auditGap(ctx context.Context, tx pgx.Tx, id int64, action string, by shifu.Actor, detail map[string]any) error {
+	var q string
+	if err := tx.QueryRow(ctx, `SELECT question FROM gaps WHERE id = $1`, id).Scan(&q); err != nil {
+		return err
+	}
+	detail["id"], detail["question"] = id, q
+	return audit(ctx, tx, by.UserID, action, detail)
 }
 
 // MaxMerge is how many gaps one merge takes.
@@ -241,7 +246,7 @@ const MaxMerge = 100
 // MergeGaps makes the open gaps of the groups of ids one gap with the group
 // of into: similar questions worded differently are then answered, dismissed
 // and counted together. It returns how many gaps moved.
-func (db *DB) MergeGaps(ctx context.Context, tenant, into int64, ids []int64) (int, error) {
+func (db *DB) MergeGaps(ctx context.Context, tenant, into int64, ids []int64, by shifu.Actor) (int, error) {
 	if len(ids) == 0 || len(ids) > MaxMerge {
 		return 0, shifu.Errorf(shifu.ErrInvalid, "merge needs 1 to %d other gaps, got %d", MaxMerge, len(ids))
 	}
@@ -267,7 +272,7 @@ func (db *DB) MergeGaps(ctx context.Context, tenant, into int64, ids []int64) (i
 		if n == 0 {
 			return shifu.Errorf(shifu.ErrNotFound, "no open knowledge gap to merge among %v (answered, dismissed or already one gap)", ids)
 		}
-		return nil
+		return auditGap(ctx, tx, into, "gap.merge", by, map[string]any{"merged": ids, "gaps": n})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("merge gaps into %d: %w", into, classify(err))
@@ -323,16 +328,4 @@ func (db *DB) SeeAnswered(ctx context.Context, tenant, userID int64, ids []int64
 		return err
 	})
 	return n, err
-}
-
-// GapQuestion is the question of a gap in any state (for the audit log).
-func (db *DB) GapQuestion(ctx context.Context, tenant, id int64) (string, error) {
-	var q string
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT question FROM gaps WHERE id = $1`, id).Scan(&q)
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", shifu.Errorf(shifu.ErrNotFound, "knowledge gap %d not found", id)
-	}
-	return q, err
 }

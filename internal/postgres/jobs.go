@@ -40,6 +40,27 @@ func insertIngest(ctx context.Context, tx pgx.Tx, jobs JobQueue, tenant, version
 // answers what was asked there.
 const NoticeJobKind = "gap_notice"
 
+// NoticeQueue is the job queue of gap notices: apart from ingest's, so a
+// backlog of manuals does not hold them up.
+const NoticeQueue = "notice"
+
+// NoticeJob names one bot conversation and the gaps asked in it that a note
+// answers: ids only, loaded again under the tenant's row-level security
+// (GapNotice). CloseGap inserts it in the transaction that closes the gaps;
+// bot/gateway's worker posts it, five attempts over about 40 minutes
+// (enough for a Slack outage or rate limit, bounded).
+type NoticeJob struct {
+	Tenant       int64   `json:"tenant"`
+	Conversation int64   `json:"conversation"`
+	Gaps         []int64 `json:"gaps"`
+}
+
+func (NoticeJob) Kind() string { return NoticeJobKind }
+
+func (NoticeJob) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: NoticeQueue, MaxAttempts: 5}
+}
+
 // liveJobStates are the River states of a job that will still run.
 const liveJobStates = `('available', 'pending', 'running', 'retryable', 'scheduled')`
 

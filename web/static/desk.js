@@ -1,6 +1,6 @@
 // The supervisor's desk: drag-and-drop uploads with a progress bar per file
-// that follows the real ingest job, the document list and notes (gaps have
-// their own page, gaps.js).
+// that follows the real ingest job, the document list, notes and the plant's
+// own words (gaps have their own page, gaps.js).
 'use strict';
 (() => {
   const { api, el, t, date } = Shifu;
@@ -171,5 +171,37 @@
     } catch (err) { noteMsg.textContent = err.message; }
   });
 
+  // The plant's own words: listed, added and removed here; search applies
+  // them within seconds.
+  const glossary = document.getElementById('glossary');
+  const glossaryForm = document.getElementById('glossary-add');
+  const glossaryMsg = document.getElementById('glossary-msg');
+  async function loadGlossary() {
+    let d;
+    try { d = await api('GET', '/api/glossary'); } catch (e) { glossaryMsg.textContent = e.message; return; }
+    glossary.textContent = '';
+    if (!d.glossary.length) glossary.append(el('li', { class: 'meta', text: t('desk.no_terms') }));
+    for (const g of d.glossary) {
+      glossary.append(el('li', { 'data-id': g.id },
+        el('strong', { text: g.term }), el('span', { text: ' = ' + g.means }),
+        el('span', { class: 'meta', text: ' · ' + (g.added_by || '—') + ' · ' + date(g.created) }),
+        el('button', { type: 'button', class: 'remove', text: t('desk.remove'), onclick: async () => {
+          try { await api('DELETE', '/api/glossary/' + g.id); } catch (e) { glossaryMsg.textContent = e.message; }
+          loadGlossary();
+        } })));
+    }
+  }
+  glossaryForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = new FormData(glossaryForm);
+    try {
+      await api('POST', '/api/glossary', { term: f.get('term'), means: f.get('means') });
+      glossaryForm.reset();
+      glossaryMsg.textContent = '';
+    } catch (err) { glossaryMsg.textContent = err.message; }
+    loadGlossary();
+  });
+
   loadDocs();
+  loadGlossary();
 })();
