@@ -2,8 +2,11 @@ package retrieval
 
 import (
 	"context"
+	"math"
+	"slices"
 	"testing"
 
+	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/terms"
 )
 
@@ -149,5 +152,67 @@ func TestTranslatedRunLeans(t *testing.T) {
 	}
 	if len(r.Hits) == 0 || r.Hits[0].Text != texts[6] {
 		t.Fatalf("monolingual: %+v", r.Hits)
+	}
+}
+
+// TestTranslatedRunWeighsAmbiguousWords: in the run of a question's
+// translations alone, a word the dictionary gives six senses (一头) is mostly
+// noise beside a word with one (线圈: coil), so a page holding many of the
+// senses of the first does not outrank the page holding both words; the
+// glossary's translations are not scaled, and coverage weighs every word as
+// before.
+func TestTranslatedRunWeighsAmbiguousWords(t *testing.T) {
+	ctx := context.Background()
+	a, err := sharedAnalyzer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{
+		"Wire the end of the coil to the relay output.",
+		"The head of the side: one head full, one side first, direct from the head end, headlong to the side.",
+		"线圈和触点的编号在梯形图里显示。",
+	}
+	for _, x := range []string{"contactor", "solenoid valve", "relay", "brake", "clutch", "spring"} {
+		texts = append(texts, "The coil of the "+x+" is rated for 24 V.")
+	}
+	for _, x := range []string{"spindle", "feed", "jog", "rapid", "probe", "tool", "coolant", "axis", "joint", "limit", "home", "offset"} {
+		texts = append(texts, "The "+x+" settings are kept in the INI file.")
+	}
+	db, tenant := libraryOf(t, a, texts)
+	dict := lexicon{
+		"线圈": {"coil"},
+		"一头": {"one head", "head", "end", "side", "headlong", "direct"},
+	}
+	const q = "线圈的一头接哪里"
+	s := New(db, a, nil, Options{Dict: dict})
+	own, err := s.candidates(ctx, tenant, q, postgres.Filter{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var words []string
+	want := 0.0
+	for _, x := range own.trs {
+		words = append(words, x.Word)
+		if x.Word == "一头" {
+			want = x.Weight * a.Specificity(x.Word)
+		}
+	}
+	if !slices.Contains(words, "一头") || !slices.Contains(words, "线圈") {
+		t.Fatalf("translated words %v: the test needs 一头 and 线圈", words)
+	}
+	tr, ok := s.translatedRun(&own)
+	if !ok {
+		t.Fatal("no translated run")
+	}
+	if len(tr.cand.Lexical) == 0 || tr.cand.Lexical[0].Text != texts[0] {
+		t.Errorf("translated run's hits %v: want the coil's end first", tr.cand.Lexical)
+	}
+	for _, g := range tr.groups {
+		if len(g.alts) == 6 && math.Abs(g.weight-want) > 1e-9 {
+			t.Errorf("一头's group weighs %.3f for coverage, want %.3f (its weight times its specificity, unscaled)", g.weight, want)
+		}
+	}
+	if got := ambiguous(terms.Translation{Alts: [][]string{{"a"}, {"b"}}, Glossary: true}); got != 1 {
+		t.Errorf("the glossary's two translations: %.3f, want 1", got)
 	}
 }
