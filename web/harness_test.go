@@ -140,18 +140,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		return tn.Name, wk, err
 	})
 	w.ring = ring
-	p, err := sharedParser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	an, err := sharedTerms()
-	if err != nil {
-		t.Fatal(err)
-	}
-	emb, err := llm.NewEmbedder(llm.EmbedConfig{Provider: "offline"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, an, emb := parts(t)
 	var chat llm.Chat
 	if !o.noModel {
 		w.model = llmtest.NewServer(t, o.model)
@@ -495,9 +484,9 @@ func (w *world) gap(q string, user shifu.User) {
 	}
 }
 
-// startIngest starts an ingest pipeline over db with the shared parser,
-// analyzer and the offline embedder, stopped when the test ends.
-func startIngest(t *testing.T, db *postgres.DB, ring *keyring.Ring, o ingest.Options) *ingest.Service {
+// parts are what ingest and search are made of in the tests: the shared
+// parser and analyzer, and the offline embedder.
+func parts(t *testing.T) (*parse.Parser, *terms.Analyzer, llm.Embedder) {
 	t.Helper()
 	p, err := sharedParser()
 	if err != nil {
@@ -511,6 +500,14 @@ func startIngest(t *testing.T, db *postgres.DB, ring *keyring.Ring, o ingest.Opt
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p, an, emb
+}
+
+// startIngest starts an ingest pipeline over db with the shared parser,
+// analyzer and the offline embedder, stopped when the test ends.
+func startIngest(t *testing.T, db *postgres.DB, ring *keyring.Ring, o ingest.Options) *ingest.Service {
+	t.Helper()
+	p, an, emb := parts(t)
 	svc, err := ingest.New(db, ring, p, an, emb, o)
 	if err != nil {
 		t.Fatal(err)

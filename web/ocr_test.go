@@ -19,7 +19,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/llm"
 	"github.com/shifu-factory/shifu/internal/llm/llmtest"
 	"github.com/shifu-factory/shifu/internal/testenv"
 	"github.com/shifu-factory/shifu/retrieval"
@@ -75,14 +74,7 @@ func TestBrowserScannedManual(t *testing.T) {
 	if err != nil || unpaged > 0 || pages < 30 {
 		t.Fatalf("chunks without a page: %d; chunks start on %d pages of 61 (%v)", unpaged, pages, err)
 	}
-	an, err := sharedTerms()
-	if err != nil {
-		t.Fatal(err)
-	}
-	emb, err := llm.NewEmbedder(llm.EmbedConfig{Provider: "offline"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, an, emb := parts(t)
 	s := retrieval.New(w.db, an, emb, retrieval.Options{})
 
 	// Chunks carry the pages they come from, and a question finds its page.
