@@ -24,6 +24,7 @@ import (
 const (
 	maxSources    = 2   // passages quoted
 	maxUnitChars  = 320 // a longer sentence is cut
+	maxItemChars  = 200 // a longer list item is split into its sentences
 	extractSearch = 5   // passages whose sentences are scored
 	rankPrior     = 0.08
 	contextWeight = 1.0 // a sentence's score counts its neighbours' this much
@@ -77,6 +78,17 @@ func units(body string) []unit {
 		}
 		prose.Reset()
 	}
+	// A short list item is one unit: its sentences say one thing ("0x06 -
+	// SLAVE_DEVICE_BUSY - The slave is BUSY. Retransmit the request later.").
+	item := func(line string) bool {
+		t := strings.TrimSpace(line)
+		if !(strings.HasPrefix(t, "• ") || strings.HasPrefix(t, "– ")) || len([]rune(t)) > maxItemChars {
+			return false
+		}
+		flush()
+		out = append(out, unit{text: strings.Join(strings.Fields(t), " "), pos: len(out)})
+		return true
+	}
 	for i := 0; i < len(lines); {
 		n := cells(lines[i])
 		j := i + 1
@@ -92,8 +104,10 @@ func units(body string) []unit {
 			i = j
 			continue
 		}
-		prose.WriteString(lines[i])
-		prose.WriteString("\n")
+		if !item(lines[i]) {
+			prose.WriteString(lines[i])
+			prose.WriteString("\n")
+		}
 		i++
 	}
 	flush()

@@ -60,6 +60,22 @@ func TestExtractiveAnswerTableRow(t *testing.T) {
 	}
 }
 
+// TestExtractiveAnswerListItem: a short list item is quoted whole, its
+// second sentence with its first: the item that names the code says what to
+// do about it.
+func TestExtractiveAnswerListItem(t *testing.T) {
+	f := setupWith(t, []string{"Modbus > Error codes\nThe drive answers with an exception code.\n" +
+		"• 0x05 - ACKNOWLEDGE - The request takes long. Poll for completion.\n" +
+		"• 0x06 - SLAVE_DEVICE_BUSY - The slave is BUSY. Retransmit the request later.\n" +
+		"• 0x06 - SERVER_BUSY - (see above).\n" +
+		"• 0x07 - NEGATIVE_ACKNOWLEDGE - Programming failed."})
+	s := answer.New(f.db, f.searcher, nil, answer.Options{})
+	a, _ := ask(t, s, f, "The Modbus drive reports exception 0x06. What does it mean?")
+	if !strings.Contains(a.Text, "The slave is BUSY. Retransmit the request later.") {
+		t.Fatalf("the list item is not quoted whole:\n%s", a.Text)
+	}
+}
+
 // TestExtractiveAnswerChineseQuestion: a Chinese question answered from an
 // English manual quotes the English under a Chinese lead that says so, and
 // the notice is in Chinese.
