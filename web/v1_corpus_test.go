@@ -20,10 +20,10 @@ import (
 
 // v1FactFloor is the share of questions whose fact /v1 must show, per
 // language: a little under what the extractive answers reached when this
-// test was written over these questions and manuals (en 6 of 7, zh 6 of
-// 19), so a change that hides more facts fails. Issue 11's target is 0.85
+// floor was last raised over these questions and manuals (en 6 of 7, zh 10
+// of 19), so a change that hides more facts fails. Issue 11's target is 0.85
 // in each language, not met in Chinese yet; the figures are logged.
-var v1FactFloor = map[string]float64{"en": 0.8, "zh": 0.3}
+var v1FactFloor = map[string]float64{"en": 0.8, "zh": 0.5}
 
 // TestV1ExtractiveAnswersOverCorpus judges /v1/chat/completions as the
 // held-out judge does: real manuals from the eval corpus (the small ones:
