@@ -378,7 +378,7 @@ func TestReindexRebuildsOldPostings(t *testing.T) {
 		t.Fatal(err)
 	}
 	find := func(term string) int {
-		hits, _, err := f.db.Lexical(ctx, f.tenant, []string{term}, postgres.Filter{}, postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 1}, 10)
+		hits, _, err := f.db.Lexical(ctx, f.tenant, []string{term}, shifu.Filter{}, shifu.BM25{K1: 1.2, B: 0.75, MaxDF: 1}, 10)
 		if err != nil {
 			t.Fatal(err)
 		}

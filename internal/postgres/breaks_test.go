@@ -66,7 +66,7 @@ func TestPageBreaksRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	lex, _, err := c.db.Lexical(ctx, ten, []string{"homing", "jog"}, postgres.Filter{}, allTerms, 5)
+	lex, _, err := c.db.Lexical(ctx, ten, []string{"homing", "jog"}, shifu.Filter{}, allTerms, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestPageBreaksRoundTrip(t *testing.T) {
 	if err := c.db.StoreChunks(ctx, ten, id, postgres.Meta{Title: "m"}, bad); err == nil {
 		t.Fatal("breaks for three pages stored on a chunk over two")
 	}
-	lex, _, err = c.db.Lexical(ctx, ten, []string{"homing", "jog"}, postgres.Filter{}, allTerms, 5)
+	lex, _, err = c.db.Lexical(ctx, ten, []string{"homing", "jog"}, shifu.Filter{}, allTerms, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
