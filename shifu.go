@@ -348,6 +348,22 @@ func (c Chunk) Section() string {
 	return strings.TrimSpace(last)
 }
 
+// IndexedChunk is a chunk with its index terms (repeats count as term
+// frequency), as ingest hands it to the store.
+type IndexedChunk struct {
+	Chunk
+	Terms []string
+}
+
+// DocMeta is what parsing learned about a document.
+type DocMeta struct {
+	Title    string
+	Pages    int
+	Language string
+	Analyzer string     // the version of the analyzer that made the terms
+	OCR      []PageText // pages read by OCR; replace the document's earlier ones
+}
+
 // Hit is a chunk found for a question, with the document it came from.
 type Hit struct {
 	Chunk

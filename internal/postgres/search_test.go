@@ -48,11 +48,11 @@ func (c *corpus) doc(t *testing.T, tenant int64, name string, kind shifu.DocKind
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := make([]postgres.ChunkRow, len(texts))
+	rows := make([]shifu.IndexedChunk, len(texts))
 	for i, tx := range texts {
-		rows[i] = postgres.ChunkRow{Chunk: shifu.Chunk{Ord: i, Text: tx, PageStart: i + 1, PageEnd: i + 1}, Terms: strings.Fields(strings.ToLower(tx))}
+		rows[i] = shifu.IndexedChunk{Chunk: shifu.Chunk{Ord: i, Text: tx, PageStart: i + 1, PageEnd: i + 1}, Terms: strings.Fields(strings.ToLower(tx))}
 	}
-	if err := c.db.StoreChunks(ctx, tenant, id, postgres.Meta{Title: name}, rows); err != nil {
+	if err := c.db.StoreChunks(ctx, tenant, id, shifu.DocMeta{Title: name}, rows); err != nil {
 		t.Fatal(err)
 	}
 	ids, _, err := c.db.Unembedded(ctx, tenant, id, "test-model")
