@@ -485,6 +485,33 @@ type Turn struct {
 	Content string
 }
 
+// ChatMessage is a stored message of a conversation, as GET
+// /api/conversations/{id} lists it. What the model, prompt and usage were is
+// kept for the operator, not sent.
+type ChatMessage struct {
+	ID             int64  `json:"id"`
+	ConversationID int64  `json:"-"`
+	Role           string `json:"role"` // user | assistant
+	Content        string `json:"content"`
+	// HTML is an assistant's answer rendered and sanitised by the web
+	// server, as the final event of /api/chat gives it; not stored.
+	HTML          string     `json:"html,omitempty"`
+	Citations     []Citation `json:"citations"`
+	Abstained     bool       `json:"abstained"`
+	Degraded      bool       `json:"degraded"`
+	Model         string     `json:"-"`
+	PromptVersion string     `json:"-"`
+	Usage         Usage      `json:"-"`
+	LatencyMS     int64      `json:"-"`
+	CreatedAt     time.Time  `json:"created_at"`
+}
+
+// Gap states a supervisor lists (GET /api/gaps?state=).
+const (
+	GapsOpen      = "open"
+	GapsDismissed = "dismissed"
+)
+
 // GapGroup is one knowledge gap: the same question (case and spacing aside,
 // or merged by a supervisor) asked one or more times, abstained on or rated
 // down.
