@@ -348,6 +348,22 @@ func (c Chunk) Section() string {
 	return strings.TrimSpace(last)
 }
 
+// IndexedChunk is a chunk with its index terms (repeats count as term
+// frequency), as ingest hands it to the store.
+type IndexedChunk struct {
+	Chunk
+	Terms []string
+}
+
+// DocMeta is what parsing learned about a document.
+type DocMeta struct {
+	Title    string
+	Pages    int
+	Language string
+	Analyzer string     // the version of the analyzer that made the terms
+	OCR      []PageText // pages read by OCR; replace the document's earlier ones
+}
+
 // Hit is a chunk found for a question, with the document it came from.
 type Hit struct {
 	Chunk
@@ -468,6 +484,33 @@ type Turn struct {
 	Role    string // user | assistant
 	Content string
 }
+
+// ChatMessage is a stored message of a conversation, as GET
+// /api/conversations/{id} lists it. What the model, prompt and usage were is
+// kept for the operator, not sent.
+type ChatMessage struct {
+	ID             int64  `json:"id"`
+	ConversationID int64  `json:"-"`
+	Role           string `json:"role"` // user | assistant
+	Content        string `json:"content"`
+	// HTML is an assistant's answer rendered and sanitised by the web
+	// server, as the final event of /api/chat gives it; not stored.
+	HTML          string     `json:"html,omitempty"`
+	Citations     []Citation `json:"citations"`
+	Abstained     bool       `json:"abstained"`
+	Degraded      bool       `json:"degraded"`
+	Model         string     `json:"-"`
+	PromptVersion string     `json:"-"`
+	Usage         Usage      `json:"-"`
+	LatencyMS     int64      `json:"-"`
+	CreatedAt     time.Time  `json:"created_at"`
+}
+
+// Gap states a supervisor lists (GET /api/gaps?state=).
+const (
+	GapsOpen      = "open"
+	GapsDismissed = "dismissed"
+)
 
 // GapGroup is one knowledge gap: the same question (case and spacing aside,
 // or merged by a supervisor) asked one or more times, abstained on or rated

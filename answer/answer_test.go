@@ -75,11 +75,11 @@ func setupChunks(t testing.TB, cs []shifu.Chunk) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := make([]postgres.ChunkRow, len(cs))
+	rows := make([]shifu.IndexedChunk, len(cs))
 	for i, c := range cs {
-		rows[i] = postgres.ChunkRow{Chunk: c, Terms: analyzer.Terms(c.Text)}
+		rows[i] = shifu.IndexedChunk{Chunk: c, Terms: analyzer.Terms(c.Text)}
 	}
-	if err := db.StoreChunks(ctx, ten.ID, doc, postgres.Meta{Title: "Mill manual"}, rows); err != nil {
+	if err := db.StoreChunks(ctx, ten.ID, doc, shifu.DocMeta{Title: "Mill manual"}, rows); err != nil {
 		t.Fatal(err)
 	}
 	emb, _ := llm.NewOffline(0)

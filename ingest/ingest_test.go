@@ -166,7 +166,7 @@ func TestRevisionReplacesAtomically(t *testing.T) {
 	if ids, _ := liveChunks(t, f, "press.md"); len(ids) != 1 || !ids[v1.VersionID] {
 		t.Fatalf("live before v2 ingest: %v", ids)
 	}
-	if err := f.db.StoreChunks(ctx, f.tenant, v2.VersionID, postgres.Meta{}, []postgres.ChunkRow{{Chunk: shifu.Chunk{Ord: 0, Text: "half"}}}); err != nil {
+	if err := f.db.StoreChunks(ctx, f.tenant, v2.VersionID, shifu.DocMeta{}, []shifu.IndexedChunk{{Chunk: shifu.Chunk{Ord: 0, Text: "half"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if ids, _ := liveChunks(t, f, "press.md"); len(ids) != 1 || !ids[v1.VersionID] {
@@ -378,7 +378,7 @@ func TestReindexRebuildsOldPostings(t *testing.T) {
 		t.Fatal(err)
 	}
 	find := func(term string) int {
-		hits, _, err := f.db.Lexical(ctx, f.tenant, []string{term}, postgres.Filter{}, postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 1}, 10)
+		hits, _, err := f.db.Lexical(ctx, f.tenant, []string{term}, shifu.Filter{}, shifu.BM25{K1: 1.2, B: 0.75, MaxDF: 1}, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -411,7 +411,7 @@ func TestReindexRebuildsOldPostings(t *testing.T) {
 	if err != nil || len(cs) == 0 {
 		t.Fatalf("chunk texts: %v %v", cs, err)
 	}
-	err = f.db.Reterm(ctx, f.tenant, d.VersionID, testAnalyzer.Version(), []postgres.ChunkRow{{Chunk: shifu.Chunk{ID: -1}, Terms: []string{"x"}}})
+	err = f.db.Reterm(ctx, f.tenant, d.VersionID, testAnalyzer.Version(), []shifu.IndexedChunk{{Chunk: shifu.Chunk{ID: -1}, Terms: []string{"x"}}})
 	if !errors.Is(err, shifu.ErrConflict) || find("x") != 0 {
 		t.Fatalf("reterm of other chunks: %v, x found %d", err, find("x"))
 	}

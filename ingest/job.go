@@ -304,7 +304,7 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 // (Options.Deadline): every stage is CPU spent on the upload's bytes, so
 // none may run unbounded. Running out of time is the file's fault and fails
 // it once, with the reason; a retry would only spend the time again.
-func (s *Service) read(ctx context.Context, name string, data []byte, progress func(done, total int), pace Pace, st *shifu.Stages) ([]postgres.ChunkRow, postgres.Meta, error) {
+func (s *Service) read(ctx context.Context, name string, data []byte, progress func(done, total int), pace Pace, st *shifu.Stages) ([]shifu.IndexedChunk, shifu.DocMeta, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.deadline)
 	defer cancel()
 	late := func(err error) error {
@@ -319,32 +319,32 @@ func (s *Service) read(ctx context.Context, name string, data []byte, progress f
 		_ = pace.Wait(ctx) // the parser sees ctx end itself
 	})
 	if err != nil {
-		return nil, postgres.Meta{}, late(err)
+		return nil, shifu.DocMeta{}, late(err)
 	}
 	st.Parse = since(t0)
 	mark := time.Now()
 	chunks, err := chunk.SplitContext(ctx, pd, s.chunking)
 	if err != nil {
-		return nil, postgres.Meta{}, late(err)
+		return nil, shifu.DocMeta{}, late(err)
 	}
 	if len(chunks) == 0 {
-		return nil, postgres.Meta{}, shifu.Errorf(shifu.ErrInvalid, "%s: no text found, by text layer or OCR; accepted: documents with text, scans and photos of printed pages", name)
+		return nil, shifu.DocMeta{}, shifu.Errorf(shifu.ErrInvalid, "%s: no text found, by text layer or OCR; accepted: documents with text, scans and photos of printed pages", name)
 	}
 	st.Chunk = since(mark)
 	mark = time.Now()
-	rows := make([]postgres.ChunkRow, len(chunks))
+	rows := make([]shifu.IndexedChunk, len(chunks))
 	for i, c := range chunks {
 		if i%termsPerPace == 0 {
 			if err := pace.Wait(ctx); err != nil {
-				return nil, postgres.Meta{}, late(err)
+				return nil, shifu.DocMeta{}, late(err)
 			}
 		} else if err := ctx.Err(); err != nil {
-			return nil, postgres.Meta{}, late(err)
+			return nil, shifu.DocMeta{}, late(err)
 		}
-		rows[i] = postgres.ChunkRow{Chunk: c, Terms: s.analyzer.Terms(c.Text)}
+		rows[i] = shifu.IndexedChunk{Chunk: c, Terms: s.analyzer.Terms(c.Text)}
 	}
 	st.Terms = since(mark)
-	return rows, postgres.Meta{Title: pd.Title, Pages: pd.Pages, Language: pd.Lang, Analyzer: s.analyzer.Version(), OCR: pd.OCR}, nil
+	return rows, shifu.DocMeta{Title: pd.Title, Pages: pd.Pages, Language: pd.Lang, Analyzer: s.analyzer.Version(), OCR: pd.OCR}, nil
 }
 
 // refreshStats refreshes the planner's statistics after n chunks were

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
 // Reindex rebuilds, from their stored chunk text, the postings of the
@@ -29,9 +28,9 @@ func (s *Service) Reindex(ctx context.Context, tenant int64) (int, error) {
 		if err != nil {
 			return done, err
 		}
-		rows := make([]postgres.ChunkRow, len(cs))
+		rows := make([]shifu.IndexedChunk, len(cs))
 		for i, c := range cs {
-			rows[i] = postgres.ChunkRow{Chunk: c, Terms: s.analyzer.Terms(c.Text)}
+			rows[i] = shifu.IndexedChunk{Chunk: c, Terms: s.analyzer.Terms(c.Text)}
 		}
 		err = s.db.Reterm(ctx, tenant, id, version, rows)
 		if errors.Is(err, shifu.ErrConflict) {

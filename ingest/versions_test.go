@@ -10,14 +10,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
 // found is what a lexical search for term finds: the stored versions of the
 // hits, and the documents and versions the hits name.
 func found(t *testing.T, f *fixture, term string) (versions map[int64]bool, docs map[int64]int) {
 	t.Helper()
-	hits, _, err := f.db.Lexical(context.Background(), f.tenant, []string{term}, postgres.Filter{}, postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 1}, 50)
+	hits, _, err := f.db.Lexical(context.Background(), f.tenant, []string{term}, shifu.Filter{}, shifu.BM25{K1: 1.2, B: 0.75, MaxDF: 1}, 50)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/terms"
 )
 
@@ -112,7 +111,7 @@ func (s *Searcher) termWeights(r run) (weights []float64, total float64) {
 	weights = make([]float64, len(r.terms))
 	known := 0.0
 	for i, t := range r.terms {
-		weights[i] = postgres.IDF(st.N, st.DF[t])
+		weights[i] = shifu.IDF(st.N, st.DF[t])
 		if terms.Unigram(t) { // one character says less than a word, as in BM25
 			weights[i] *= max(s.opt.BM25.Unigram, 0)
 		}

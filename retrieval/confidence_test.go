@@ -110,12 +110,12 @@ func libraryOfChunks(t *testing.T, a Analyzer, cs []shifu.Chunk) (*postgres.DB, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := make([]postgres.ChunkRow, len(cs))
+	rows := make([]shifu.IndexedChunk, len(cs))
 	for i, c := range cs {
 		c.Ord, c.PageStart, c.PageEnd = 10*i, i+1, i+1
-		rows[i] = postgres.ChunkRow{Chunk: c, Terms: a.Terms(c.Text)}
+		rows[i] = shifu.IndexedChunk{Chunk: c, Terms: a.Terms(c.Text)}
 	}
-	if err := db.StoreChunks(ctx, ten.ID, doc, postgres.Meta{}, rows); err != nil {
+	if err := db.StoreChunks(ctx, ten.ID, doc, shifu.DocMeta{}, rows); err != nil {
 		t.Fatal(err)
 	}
 	return db, url, ten.ID

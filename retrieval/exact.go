@@ -5,7 +5,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/shifu-factory/shifu/internal/postgres"
+	"github.com/shifu-factory/shifu"
 )
 
 // exactToken is a code-like word of the question — an alarm or G/M code, a
@@ -23,10 +23,10 @@ type exactToken struct {
 // states is as specific as a code (dev: "won't go past 120%" moved its page
 // from rank 9 to 4). A word found in no chunk, or in most of them, carries no
 // weight.
-func exactTokens(q string, a Analyzer, st postgres.TermStats) []exactToken {
+func exactTokens(q string, a Analyzer, st shifu.TermStats) []exactToken {
 	var out []exactToken
 	seen := map[string]bool{}
-	maxIDF := postgres.IDF(st.N, 1)
+	maxIDF := shifu.IDF(st.N, 1)
 	for _, w := range codeWords(q) {
 		lw := strings.ToLower(w)
 		if seen[lw] || !isCode(w) {
@@ -41,7 +41,7 @@ func exactTokens(q string, a Analyzer, st postgres.TermStats) []exactToken {
 		if df == 0 {
 			continue
 		}
-		out = append(out, exactToken{text: lw, weight: postgres.IDF(st.N, df) / maxIDF})
+		out = append(out, exactToken{text: lw, weight: shifu.IDF(st.N, df) / maxIDF})
 	}
 	return out
 }

@@ -5,7 +5,7 @@ import (
 	"math"
 	"sort"
 
-	"github.com/shifu-factory/shifu/internal/postgres"
+	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/terms"
 )
 
@@ -84,7 +84,7 @@ func (s *Searcher) expansion(query []string, top []*fused) ([]string, []float64)
 // feedback re-runs the lexical search of r with the question expanded from
 // the best fused hits (one more query), replacing r's lexical list. The
 // glossary's synonyms are not in that query: feedback is off by default.
-func (s *Searcher) feedback(ctx context.Context, tenant int64, r *run, fs []*fused, f postgres.Filter) error {
+func (s *Searcher) feedback(ctx context.Context, tenant int64, r *run, fs []*fused, f shifu.Filter) error {
 	n := min(s.opt.Feedback, len(fs))
 	if n <= 0 {
 		return nil
@@ -93,7 +93,7 @@ func (s *Searcher) feedback(ctx context.Context, tenant int64, r *run, fs []*fus
 	if len(terms) == 0 {
 		return nil
 	}
-	c, err := s.store.Hybrid(ctx, tenant, postgres.HybridQuery{
+	c, err := s.store.Hybrid(ctx, tenant, shifu.SearchQuery{
 		Terms: terms, Weights: weights, Filter: f, BM25: s.opt.BM25, LexicalK: s.opt.Candidates,
 	})
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/terms"
 )
 
@@ -76,8 +75,8 @@ func TestFeedbackFindsTheManualsWord(t *testing.T) {
 		}
 		return out
 	}
-	without := order(Options{Feedback: -1, BM25: postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 1}})
-	with := order(Options{Feedback: 1, FeedbackTerms: 3, FeedbackWeight: 0.5, BM25: postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 1}})
+	without := order(Options{Feedback: -1, BM25: shifu.BM25{K1: 1.2, B: 0.75, MaxDF: 1}})
+	with := order(Options{Feedback: 1, FeedbackTerms: 3, FeedbackWeight: 0.5, BM25: shifu.BM25{K1: 1.2, B: 0.75, MaxDF: 1}})
 	if len(with) < 2 || with[0] != texts[0] || with[1] != texts[1] {
 		t.Fatalf("with feedback: %q, want the detach passage then the unlinkp one", with)
 	}

@@ -17,13 +17,12 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/llm"
-	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/terms"
 )
 
 // Store is the part of the database search reads.
 type Store interface {
-	Hybrid(ctx context.Context, tenant int64, q postgres.HybridQuery) (postgres.Candidates, error)
+	Hybrid(ctx context.Context, tenant int64, q shifu.SearchQuery) (shifu.Candidates, error)
 	Neighbours(ctx context.Context, tenant int64, ids []int64) ([]shifu.Hit, error)
 }
 
@@ -57,7 +56,7 @@ type Options struct {
 	Fusion Fusion
 	Alpha  float64 // convex: weight of the vector score
 	RRFK   float64 // rrf: the k constant
-	BM25   postgres.BM25
+	BM25   shifu.BM25
 	// Candidates is how many chunks each list contributes before fusion.
 	Candidates int
 	// ExactBoost is added (times the matched share of the codes, and the
@@ -106,7 +105,7 @@ type Options struct {
 	// no translation.
 	TranslateWeight float64
 	// TranslateUnknown multiplies the weight of a word's translations when
-	// no chunk holds the word itself (see postgres.HybridQuery.Unknown).
+	// no chunk holds the word itself (see shifu.SearchQuery.Unknown).
 	TranslateUnknown float64
 	// TranslateRun searches a question's translations also as a query of
 	// their own, fused with the question's from this lean to the other
@@ -136,7 +135,7 @@ func Defaults() Options {
 		// Backoff: own Chinese set (22 colloquial questions), hit@5/MRR@10 at
 		// 0.3, 0.45, 0.6, 0.75, 0.9: 0.68/0.52, 0.77/0.54, 0.82/0.56,
 		// 0.82/0.57, 0.77/0.59; none 0.68/0.53; dev unchanged throughout.
-		BM25:         postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 0.4, Context: 0.2, Unigram: 0.3, Backoff: 0.6},
+		BM25:         shifu.BM25{K1: 1.2, B: 0.75, MaxDF: 0.4, Context: 0.2, Unigram: 0.3, Backoff: 0.6},
 		Candidates:   60,
 		ExactBoost:   1, // times the coverage squared (see boostExact)
 		HeadingBoost: 0.4,
@@ -251,8 +250,8 @@ func (o Options) withDefaults() Options {
 // bm25Defaults fills the BM25 settings o leaves unset from d: all of them
 // when o is zero, else each zero (or out of range) K1, B, MaxDF, Unigram and
 // Backoff; Context 0 stays none.
-func bm25Defaults(o, d postgres.BM25) postgres.BM25 {
-	if o == (postgres.BM25{}) {
+func bm25Defaults(o, d shifu.BM25) shifu.BM25 {
+	if o == (shifu.BM25{}) {
 		return d
 	}
 	if o.K1 <= 0 {
@@ -328,7 +327,7 @@ func (s *Searcher) Options() Options { return s.opt }
 type Query struct {
 	Text    string
 	K       int // hits wanted; default 10
-	Filter  postgres.Filter
+	Filter  shifu.Filter
 	History []shifu.Turn // earlier turns, for rewriting follow-ups (needs Chat)
 	// Neighbours adds, after each of the first Neighbours hits, the chunks
 	// just before and after it in its document (a procedure cut in two).
@@ -501,7 +500,7 @@ func lastQuestion(history []shifu.Turn) string {
 type run struct {
 	text   string
 	terms  []string
-	cand   postgres.Candidates
+	cand   shifu.Candidates
 	exact  []exactToken
 	syn    []terms.Synonym
 	weight float64
@@ -525,7 +524,7 @@ type run struct {
 // its translations (when TranslateRun is on), in a search of its own side
 // by side with the question's: it needs only the analysis, and the two
 // searches take two backends at once instead of one after the other.
-func (s *Searcher) candidates(ctx context.Context, tenant int64, text string, f postgres.Filter, translated bool) (run, error) {
+func (s *Searcher) candidates(ctx context.Context, tenant int64, text string, f shifu.Filter, translated bool) (run, error) {
 	r := run{text: text, terms: s.analyzer.QueryTerms(text)}
 	var weights []float64
 	qterms := r.terms
@@ -534,7 +533,7 @@ func (s *Searcher) candidates(ctx context.Context, tenant int64, text string, f 
 		qterms, weights = expandSynonyms(r.terms, r.syn, s.opt.SynonymWeight)
 	}
 	// A word of the question no chunk may hold is searched by its
-	// characters then (see postgres.HybridQuery.Backoff).
+	// characters then (see shifu.SearchQuery.Backoff).
 	var bo map[string][]string
 	for _, t := range r.terms {
 		if cs := s.analyzer.Chars(t); len(cs) > 0 {
@@ -560,11 +559,11 @@ func (s *Searcher) candidates(ctx context.Context, tenant int64, text string, f 
 			wg.Go(func() { tr.cand, trErr = s.store.Hybrid(ctx, tenant, tq) })
 		}
 	}
-	hq := postgres.HybridQuery{
+	hq := shifu.SearchQuery{
 		Terms: qterms, Weights: weights, Groups: groups, Sources: sources, Unknown: s.opt.TranslateUnknown,
 		Backoff: bo, Filter: f, BM25: s.opt.BM25,
 		LexicalK: s.opt.Candidates, VectorK: s.opt.Candidates,
-		Vec: postgres.VectorSearch{EfSearch: s.opt.EfSearch},
+		EfSearch: s.opt.EfSearch,
 	}
 	if s.embedder != nil && s.opt.Alpha > 0 {
 		vecs, err := s.embedder.Embed(ctx, []string{text})
@@ -812,7 +811,7 @@ func (s *Searcher) boostHeading(fs []*fused, r run) {
 		if df == 0 || float64(df) > s.opt.BM25.MaxDF*float64(st.N) {
 			continue // not searchable: not in the heading either, or everywhere
 		}
-		w := postgres.IDF(st.N, df)
+		w := shifu.IDF(st.N, df)
 		if terms.Unigram(t) {
 			w *= max(s.opt.BM25.Unigram, 0)
 		}

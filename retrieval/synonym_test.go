@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/terms"
 )
 
@@ -85,7 +84,7 @@ func TestHeadingBoostCountsSynonyms(t *testing.T) {
 	r := run{
 		terms: []string{"reread", "tool"},
 		syn:   []terms.Synonym{{Of: []string{"reread"}, Terms: []string{"reload"}}},
-		cand:  postgres.Candidates{Stats: postgres.TermStats{N: 100, DF: map[string]int{"reread": 1, "tool": 30, "reload": 2}}},
+		cand:  shifu.Candidates{Stats: shifu.TermStats{N: 100, DF: map[string]int{"reread": 1, "tool": 30, "reload": 2}}},
 	}
 	fs := []*fused{
 		{hit: shifu.Hit{Chunk: shifu.Chunk{ID: 1, Heading: "Tool Table"}}},

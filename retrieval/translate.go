@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/terms"
 )
 
@@ -37,7 +36,7 @@ func (s *Searcher) groupWeights(r run) (weights []float64, total float64) {
 			}
 			df[i] += n
 		}
-		weights[i] = postgres.IDF(st.N, min(df[i], st.N)) * min(g.weight, 1)
+		weights[i] = shifu.IDF(st.N, min(df[i], st.N)) * min(g.weight, 1)
 		if df[i] > 0 {
 			known = math.Max(known, weights[i])
 		}
@@ -188,10 +187,10 @@ func ambiguous(tr terms.Translation) float64 {
 // translatedQuery is the run of own's translations and its search; ok is
 // false when nothing was translated. It needs only the question's analysis,
 // so candidates runs it beside the question's own search.
-func (s *Searcher) translatedQuery(own run, f postgres.Filter) (run, postgres.HybridQuery, bool) {
+func (s *Searcher) translatedQuery(own run, f shifu.Filter) (run, shifu.SearchQuery, bool) {
 	r := run{text: own.text, translated: true, weight: 1}
 	if len(own.trs) == 0 {
-		return r, postgres.HybridQuery{}, false
+		return r, shifu.SearchQuery{}, false
 	}
 	var ts, src []string
 	var ws []float64
@@ -233,9 +232,9 @@ func (s *Searcher) translatedQuery(own run, f postgres.Filter) (run, postgres.Hy
 		add(tr.Word, tr.Alts, w*ambiguous(tr), w)
 	}
 	if len(r.groups) == 0 {
-		return r, postgres.HybridQuery{}, false
+		return r, shifu.SearchQuery{}, false
 	}
-	return r, postgres.HybridQuery{
+	return r, shifu.SearchQuery{
 		Terms: ts, Weights: ws, Groups: gs, Sources: src, Unknown: s.opt.TranslateUnknown,
 		Filter: f, BM25: s.opt.BM25, LexicalK: s.opt.Candidates,
 	}, true

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/shifu-factory/shifu/internal/postgres"
+	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/terms"
 )
 
@@ -185,7 +185,7 @@ func TestTranslatedRunWeighsAmbiguousWords(t *testing.T) {
 	}
 	const q = "线圈的一头接哪里"
 	s := New(db, a, nil, Options{Dict: dict})
-	own, err := s.candidates(ctx, tenant, q, postgres.Filter{}, true)
+	own, err := s.candidates(ctx, tenant, q, shifu.Filter{}, true)
 	if err != nil {
 		t.Fatal(err)
 	}

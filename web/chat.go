@@ -220,19 +220,6 @@ func (s *Server) conversations(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"conversations": cs})
 }
 
-// storedMessage is a message as the chat page redraws it: answers come
-// rendered and sanitised, as the final event of /api/chat gives them.
-type storedMessage struct {
-	ID        int64            `json:"id"`
-	Role      string           `json:"role"`
-	Content   string           `json:"content"`
-	HTML      string           `json:"html,omitempty"`
-	Citations []shifu.Citation `json:"citations"`
-	Abstained bool             `json:"abstained"`
-	Degraded  bool             `json:"degraded"`
-	CreatedAt time.Time        `json:"created_at"`
-}
-
 // conversation returns one of the caller's conversations with its messages;
 // anyone else's, even a colleague's in the same factory, is not found.
 func (s *Server) conversation(c *gin.Context) {
@@ -251,16 +238,15 @@ func (s *Server) conversation(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	out := make([]storedMessage, len(msgs))
 	for i, m := range msgs {
-		out[i] = storedMessage{ID: m.ID, Role: m.Role, Content: m.Content, Citations: m.Citations,
-			Abstained: m.Abstained, Degraded: m.Degraded, CreatedAt: m.CreatedAt}
-		if out[i].Citations == nil {
-			out[i].Citations = []shifu.Citation{}
+		if m.Citations == nil {
+			msgs[i].Citations = []shifu.Citation{}
 		}
+		// Answers come rendered and sanitised, as the final event of
+		// /api/chat gives them, so the chat page redraws them alike.
 		if m.Role == "assistant" {
-			out[i].HTML = renderAnswer(m.Content, m.Degraded)
+			msgs[i].HTML = renderAnswer(m.Content, m.Degraded)
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"conversation": conv, "messages": out})
+	c.JSON(http.StatusOK, gin.H{"conversation": conv, "messages": msgs})
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
 // The knowledge gaps: the supervisor answers, dismisses (and undoes),
@@ -16,7 +15,7 @@ import (
 func (s *Server) gapsPage(c *gin.Context) { s.render(c, "gaps", nil) }
 
 func (s *Server) gaps(c *gin.Context) {
-	g, err := s.o.DB.GapGroups(c, who(c).tenant(), c.DefaultQuery("state", postgres.GapsOpen), 200)
+	g, err := s.o.DB.GapGroups(c, who(c).tenant(), c.DefaultQuery("state", shifu.GapsOpen), 200)
 	if err != nil {
 		s.fail(c, err)
 		return

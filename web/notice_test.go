@@ -119,7 +119,7 @@ func (w *world) mention(t *testing.T, team, secret, user, channel, ts, text stri
 // gapOf is the open gap of a tenant whose question is q.
 func (w *world) gapOf(t *testing.T, tenant int64, q string) int64 {
 	t.Helper()
-	gs, err := w.db.GapGroups(context.Background(), tenant, postgres.GapsOpen, 100)
+	gs, err := w.db.GapGroups(context.Background(), tenant, shifu.GapsOpen, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

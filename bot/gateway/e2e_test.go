@@ -44,12 +44,12 @@ func manual(t *testing.T, db *postgres.DB, tenant int64, name, title string, chu
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := make([]postgres.ChunkRow, len(chunks))
+	rows := make([]shifu.IndexedChunk, len(chunks))
 	for i, c := range chunks {
 		head, _, _ := strings.Cut(c, "\n")
-		rows[i] = postgres.ChunkRow{Chunk: shifu.Chunk{Ord: i, Text: c, Heading: head, PageStart: 10 + i, PageEnd: 10 + i}, Terms: analyzer.Terms(c)}
+		rows[i] = shifu.IndexedChunk{Chunk: shifu.Chunk{Ord: i, Text: c, Heading: head, PageStart: 10 + i, PageEnd: 10 + i}, Terms: analyzer.Terms(c)}
 	}
-	if err := db.StoreChunks(ctx, tenant, doc, postgres.Meta{Title: title}, rows); err != nil {
+	if err := db.StoreChunks(ctx, tenant, doc, shifu.DocMeta{Title: title}, rows); err != nil {
 		t.Fatal(err)
 	}
 	ids, texts, err := db.Unembedded(ctx, tenant, doc, emb.Model())

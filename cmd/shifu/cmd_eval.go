@@ -12,7 +12,6 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/answer"
-	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/retrieval"
 )
 
@@ -84,7 +83,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	o := retrieval.Options{Fusion: retrieval.Fusion(*fusion), Alpha: *alpha, ExactBoost: *exact, HeadingBoost: *heading, AbstainBelow: *abstain, AbstainBelowZh: *abstainZh, AbstainFocus: *focus,
-		BM25: postgres.BM25{K1: *k1, B: *b, MaxDF: *maxDF, Context: *ctxW, Unigram: *unigram, Backoff: *backoff}, DupThreshold: *dup, Candidates: *cands,
+		BM25: shifu.BM25{K1: *k1, B: *b, MaxDF: *maxDF, Context: *ctxW, Unigram: *unigram, Backoff: *backoff}, DupThreshold: *dup, Candidates: *cands,
 		Feedback: *fb, FeedbackTerms: *fbTerms, FeedbackWeight: *fbWeight, SynonymWeight: *synW, EfSearch: *ef,
 		TranslateWeight: *trW, TranslateUnknown: *trU, TranslateRun: *trRun}
 	if o.Fusion != retrieval.RRF && o.Fusion != retrieval.Convex {

@@ -36,11 +36,11 @@ func TestPageBreaksRoundTrip(t *testing.T) {
 			Breaks: []int{strings.Index(over, "按下"), strings.Index(over, "The Home")}},
 		{Ord: 2, Text: "Axes\nJog each axis.", PageStart: 39, PageEnd: 39},
 	}
-	rows := make([]postgres.ChunkRow, len(chunks))
+	rows := make([]shifu.IndexedChunk, len(chunks))
 	for i, ch := range chunks {
-		rows[i] = postgres.ChunkRow{Chunk: ch, Terms: strings.Fields(strings.ToLower(ch.Text))}
+		rows[i] = shifu.IndexedChunk{Chunk: ch, Terms: strings.Fields(strings.ToLower(ch.Text))}
 	}
-	if err := c.db.StoreChunks(ctx, ten, id, postgres.Meta{Title: "m"}, rows); err != nil {
+	if err := c.db.StoreChunks(ctx, ten, id, shifu.DocMeta{Title: "m"}, rows); err != nil {
 		t.Fatal(err)
 	}
 	ids, _, err := c.db.Unembedded(ctx, ten, id, "test-model")
@@ -66,7 +66,7 @@ func TestPageBreaksRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	lex, _, err := c.db.Lexical(ctx, ten, []string{"homing", "jog"}, postgres.Filter{}, allTerms, 5)
+	lex, _, err := c.db.Lexical(ctx, ten, []string{"homing", "jog"}, shifu.Filter{}, allTerms, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,11 +91,11 @@ func TestPageBreaksRoundTrip(t *testing.T) {
 
 	// Breaks must be one a page after the first: two for pp. 36-37 is refused,
 	// and nothing of the attempt is stored.
-	bad := []postgres.ChunkRow{{Chunk: shifu.Chunk{Ord: 0, Text: over, PageStart: 36, PageEnd: 37, Breaks: []int{3, 9}}}}
-	if err := c.db.StoreChunks(ctx, ten, id, postgres.Meta{Title: "m"}, bad); err == nil {
+	bad := []shifu.IndexedChunk{{Chunk: shifu.Chunk{Ord: 0, Text: over, PageStart: 36, PageEnd: 37, Breaks: []int{3, 9}}}}
+	if err := c.db.StoreChunks(ctx, ten, id, shifu.DocMeta{Title: "m"}, bad); err == nil {
 		t.Fatal("breaks for three pages stored on a chunk over two")
 	}
-	lex, _, err = c.db.Lexical(ctx, ten, []string{"homing", "jog"}, postgres.Filter{}, allTerms, 5)
+	lex, _, err = c.db.Lexical(ctx, ten, []string{"homing", "jog"}, shifu.Filter{}, allTerms, 5)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -120,22 +119,6 @@ func (db *DB) Conversations(ctx context.Context, tenant, userID int64, limit int
 	return out, nil
 }
 
-// Message is a stored message.
-type Message struct {
-	ID             int64
-	ConversationID int64
-	Role           string // user | assistant
-	Content        string
-	Citations      []shifu.Citation
-	Abstained      bool
-	Degraded       bool
-	Model          string
-	PromptVersion  string
-	Usage          shifu.Usage
-	LatencyMS      int64
-	CreatedAt      time.Time
-}
-
 // Exchange stores one question and its answer in a conversation and, when
 // gap names a reason (the answer service gives "abstained"), the knowledge
 // gap it opens for supervisors, all in one transaction: an answer is never
@@ -184,9 +167,9 @@ func (db *DB) Exchange(ctx context.Context, tenant, conversation, userID int64, 
 // oldest first. userID 0 reads only conversations without a user (the CLI's).
 // Another user's conversation, even in the same tenant, is not found: the
 // store checks ownership so no caller can forget to.
-func (db *DB) Messages(ctx context.Context, tenant, userID, conversation int64) (shifu.Conversation, []Message, error) {
+func (db *DB) Messages(ctx context.Context, tenant, userID, conversation int64) (shifu.Conversation, []shifu.ChatMessage, error) {
 	var conv shifu.Conversation
-	out := []Message{}
+	out := []shifu.ChatMessage{}
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var err error
 		conv, err = scanConversation(tx.QueryRow(ctx, `SELECT `+conversationCols+` FROM conversations c
@@ -205,7 +188,7 @@ func (db *DB) Messages(ctx context.Context, tenant, userID, conversation int64) 
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var m Message
+			var m shifu.ChatMessage
 			var cj []byte
 			if err := rows.Scan(&m.ID, &m.ConversationID, &m.Role, &m.Content, &cj, &m.Abstained, &m.Degraded, &m.Model,
 				&m.PromptVersion, &m.Usage.PromptTokens, &m.Usage.CompletionTokens, &m.LatencyMS, &m.CreatedAt); err != nil {

@@ -361,15 +361,6 @@ func (db *DB) Requeue(ctx context.Context, tenant, versionID int64, jobs JobQueu
 	})
 }
 
-// Meta is what parsing learned about a document.
-type Meta struct {
-	Title    string
-	Pages    int
-	Language string
-	Analyzer string           // the version of the analyzer that made the terms
-	OCR      []shifu.PageText // pages read by OCR; replace the document's earlier ones
-}
-
 // SetStatus moves a document along the pipeline and records its progress.
 // errText is shown to users when status is failed, so it must be plain words.
 func (db *DB) SetStatus(ctx context.Context, tenant, id int64, status shifu.Status, errText string, p shifu.Progress) error {
@@ -390,16 +381,10 @@ func (db *DB) SetProgress(ctx context.Context, tenant, id int64, p shifu.Progres
 	})
 }
 
-// ChunkRow is a chunk with its index terms (repeats count as term frequency).
-type ChunkRow struct {
-	shifu.Chunk
-	Terms []string
-}
-
 // StoreChunks replaces the document's chunks and postings in one transaction,
 // with no embeddings yet, and records what parsing learned. Running it again
 // (a resumed job) leaves exactly one copy.
-func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta Meta, rows []ChunkRow) error {
+func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk) error {
 	n := len(rows)
 	ords, starts, ends, tokens := make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
 	texts, headings, anchors, langs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -514,7 +499,7 @@ type postings struct {
 	total  int64   // the document's length in terms, for BM25's mean
 }
 
-func makePostings(rows []ChunkRow) postings {
+func makePostings(rows []shifu.IndexedChunk) postings {
 	p := postings{nterms: make([]int32, len(rows))}
 	for i, r := range rows {
 		p.nterms[i] = int32(len(r.Terms))
@@ -576,7 +561,7 @@ func (db *DB) ChunkTexts(ctx context.Context, tenant, docID int64) ([]shifu.Chun
 // embeddings stay. When the document's chunks are no longer exactly rows'
 // (it was re-ingested meanwhile), nothing changes and the error is
 // shifu.ErrConflict.
-func (db *DB) Reterm(ctx context.Context, tenant, docID int64, version string, rows []ChunkRow) error {
+func (db *DB) Reterm(ctx context.Context, tenant, docID int64, version string, rows []shifu.IndexedChunk) error {
 	ids := make([]int64, len(rows))
 	for i, r := range rows {
 		ids[i] = r.ID

@@ -14,15 +14,9 @@ import (
 // question mark; a merged gap takes the key of the group it was merged into.
 const gapKey = `coalesce(g.merge_key, regexp_replace(regexp_replace(lower(btrim(g.question)), '[\s?？。.!！]+$', ''), '\s+', ' ', 'g'))`
 
-// Gap states GapGroups lists.
-const (
-	GapsOpen      = "open"
-	GapsDismissed = "dismissed"
-)
-
 // GapGroups lists knowledge gaps for the supervisor, grouped by question,
 // newest first, with the down-voters' comments and what Shifu answered:
-// the open ones, or (state GapsDismissed) the dismissed ones with who
+// the open ones, or (state shifu.GapsDismissed) the dismissed ones with who
 // dismissed them.
 func (db *DB) GapGroups(ctx context.Context, tenant int64, state string, limit int) ([]shifu.GapGroup, error) {
 	if limit <= 0 || limit > 500 {
@@ -30,8 +24,8 @@ func (db *DB) GapGroups(ctx context.Context, tenant int64, state string, limit i
 	}
 	where := `g.resolved_at IS NULL AND g.dismissed_at IS NULL`
 	switch state {
-	case GapsOpen, "":
-	case GapsDismissed:
+	case shifu.GapsOpen, "":
+	case shifu.GapsDismissed:
 		where = `g.resolved_at IS NULL AND g.dismissed_at IS NOT NULL`
 	default:
 		return nil, shifu.Errorf(shifu.ErrInvalid, "gap state %q: use open or dismissed", state)

@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shifu-factory/shifu"
-	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
 // OCR'd pages are stored with the chunks, read back word for word, replaced
@@ -29,8 +28,8 @@ func TestPageTexts(t *testing.T) {
 		{Text: "主轴", Line: 2, Box: shifu.Box{X: 0.1, Y: 0.25, W: 0.04, H: 0.01}},
 	}}
 	bad := shifu.PageText{Page: 3, Confidence: 31}
-	rows := []postgres.ChunkRow{{Chunk: shifu.Chunk{Text: "Check 主轴", PageStart: 1, PageEnd: 1}, Terms: []string{"check"}}}
-	if err := c.db.StoreChunks(ctx, a, id, postgres.Meta{Pages: 3, OCR: []shifu.PageText{good, bad}}, rows); err != nil {
+	rows := []shifu.IndexedChunk{{Chunk: shifu.Chunk{Text: "Check 主轴", PageStart: 1, PageEnd: 1}, Terms: []string{"check"}}}
+	if err := c.db.StoreChunks(ctx, a, id, shifu.DocMeta{Pages: 3, OCR: []shifu.PageText{good, bad}}, rows); err != nil {
 		t.Fatal(err)
 	}
 	got, ok, err := c.db.PageText(ctx, a, id, 1)
@@ -52,7 +51,7 @@ func TestPageTexts(t *testing.T) {
 		t.Errorf("other tenant: ok %v, %v", ok, err)
 	}
 	// A new attempt replaces the pages.
-	if err := c.db.StoreChunks(ctx, a, id, postgres.Meta{Pages: 3}, rows); err != nil {
+	if err := c.db.StoreChunks(ctx, a, id, shifu.DocMeta{Pages: 3}, rows); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, _ := c.db.PageText(ctx, a, id, 1); ok {

@@ -124,7 +124,7 @@ func (r *Replicated) Where(ctx context.Context) Route {
 // Hybrid is DB.Hybrid on the replica when it is current, else the primary;
 // a replica that fails mid-search (stopped, promoted away) is retried on
 // the primary.
-func (r *Replicated) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidates, error) {
+func (r *Replicated) Hybrid(ctx context.Context, tenant int64, q shifu.SearchQuery) (shifu.Candidates, error) {
 	db := r.reader(ctx)
 	c, err := db.Hybrid(ctx, tenant, q)
 	if err != nil && db == r.Replica && ctx.Err() == nil {

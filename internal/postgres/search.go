@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -17,17 +16,9 @@ import (
 	analysis "github.com/shifu-factory/shifu/internal/terms"
 )
 
-// Filter narrows a search. Filters are applied inside the query that ranks,
-// never after a LIMIT, so a narrow filter still returns a full page of hits.
-type Filter struct {
-	Documents []int64       // only these documents; empty: all
-	Kind      shifu.DocKind // manual or note; "": both
-	Equipment string        // documents tagged with this equipment; "": any
-}
-
 // filterSQL returns the WHERE conditions on d (documents) for f, numbering
 // its parameters from next.
-func filterSQL(f Filter, next int) (string, []any) {
+func filterSQL(f shifu.Filter, next int) (string, []any) {
 	var conds []string
 	var args []any
 	if len(f.Documents) > 0 {
@@ -46,37 +37,6 @@ func filterSQL(f Filter, next int) (string, []any) {
 		return "", nil
 	}
 	return " AND " + strings.Join(conds, " AND "), args
-}
-
-// BM25 holds the lexical ranking's parameters. Their values are the
-// searcher's, measured there (retrieval.Defaults); this adapter takes them
-// as given and refuses what cannot be a ranking.
-type BM25 struct {
-	K1 float64 // term-frequency saturation; > 0
-	B  float64 // length normalisation; 0 to 1
-	// MaxDF drops query terms found in more than this fraction of the
-	// tenant's live chunks (they rank nothing and cost the most postings);
-	// > 0, 1 keeps every term.
-	MaxDF float64
-	// Context is the share of each neighbouring chunk's score (ord ± 1) a
-	// chunk adds to its own; 0: none.
-	Context float64
-	// Unigram scales the weight of single Han character terms (the analyzer
-	// indexes them beside gse's words): they rescue questions whose verb or
-	// noun is one character, but a match on one says less than a word's.
-	// 0 or negative: ignore them.
-	Unigram float64
-	// Backoff is the weight, in place of Unigram, of the characters a word
-	// no chunk holds is searched by (HybridQuery.Backoff): they stand for a
-	// whole word of the question. 0 or negative: no back-off.
-	Backoff float64
-}
-
-func (p BM25) check() error {
-	if p.K1 <= 0 || p.B < 0 || p.B > 1 || p.MaxDF <= 0 {
-		return fmt.Errorf("BM25 k1 %g, b %g, max df %g: k1 must be above 0, b from 0 to 1, max df above 0", p.K1, p.B, p.MaxDF)
-	}
-	return nil
 }
 
 // hitColumns are the columns scanHit reads, c being chunks and d documents.
@@ -117,25 +77,12 @@ func collectHits(rows pgx.Rows, withScore bool) ([]shifu.Hit, error) {
 	return out, rows.Err()
 }
 
-// TermStats is what BM25 needs to know about the tenant's live chunks.
-type TermStats struct {
-	N     int            // live chunks
-	AvgDL float64        // their mean length in terms
-	DF    map[string]int // chunks holding each query term; absent: none
-}
-
-// IDF is the BM25 (Robertson-Spärck Jones, floored at 0 by the +1) inverse
-// document frequency of a term found in df of n chunks.
-func IDF(n, df int) float64 {
-	return math.Log(1 + (float64(n)-float64(df)+0.5)/(float64(df)+0.5))
-}
-
 // Lexical ranks the tenant's live chunks by BM25 over the postings for the
 // given (distinct, analysed) query terms and returns the best limit, Score
 // being the BM25 score, with the statistics it used.
-func (db *DB) Lexical(ctx context.Context, tenant int64, terms []string, f Filter, p BM25, limit int) ([]shifu.Hit, TermStats, error) {
+func (db *DB) Lexical(ctx context.Context, tenant int64, terms []string, f shifu.Filter, p shifu.BM25, limit int) ([]shifu.Hit, shifu.TermStats, error) {
 	var hits []shifu.Hit
-	var st TermStats
+	var st shifu.TermStats
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		pl, err := readPostings(ctx, tx, terms, terms, f, p.MaxDF)
 		if err != nil {
@@ -154,7 +101,7 @@ func (db *DB) Lexical(ctx context.Context, tenant int64, terms []string, f Filte
 // postingSet is what one search read of the postings: the statistics, and
 // for some of the terms their lists in the documents the filter passes.
 type postingSet struct {
-	stats TermStats
+	stats shifu.TermStats
 	lists map[string][]docList // term → its lists in those documents
 	read  map[string]bool      // terms whose lists were read
 }
@@ -190,8 +137,8 @@ func decodePosting(b []byte) posting {
 // whatever the filter: a filter chooses which chunks compete, not how rare
 // a word is. Documents keep their chunk count and total length (migration
 // 004): a few rows per tenant.
-func readPostings(ctx context.Context, tx pgx.Tx, terms, fetch []string, f Filter, maxDF float64) (postingSet, error) {
-	ps := postingSet{stats: TermStats{AvgDL: 1, DF: map[string]int{}}, lists: map[string][]docList{}, read: map[string]bool{}}
+func readPostings(ctx context.Context, tx pgx.Tx, terms, fetch []string, f shifu.Filter, maxDF float64) (postingSet, error) {
+	ps := postingSet{stats: shifu.TermStats{AvgDL: 1, DF: map[string]int{}}, lists: map[string][]docList{}, read: map[string]bool{}}
 	b := &pgx.Batch{}
 	b.Queue(`SELECT coalesce(sum(chunks), 0), coalesce(sum(nterms), 0) FROM documents
 		WHERE tenant_id = app_tenant() AND status = 'ready'`).QueryRow(func(row pgx.Row) error {
@@ -253,7 +200,7 @@ func (ps *postingSet) scan(rows pgx.Rows, df bool) error {
 // readMore reads, in the documents f passes, the lists of the terms not read
 // yet that lexical will read (the back-off characters of words no chunk
 // holds: known to be needed only once the frequencies are).
-func readMore(ctx context.Context, tx pgx.Tx, ps *postingSet, terms []string, f Filter, maxDF float64) error {
+func readMore(ctx context.Context, tx pgx.Tx, ps *postingSet, terms []string, f shifu.Filter, maxDF float64) error {
 	var more []string
 	for _, t := range terms {
 		if df := ps.stats.DF[t]; !ps.read[t] && df > 0 && float64(df) <= max(maxDF*float64(ps.stats.N), 1) {
@@ -278,7 +225,7 @@ func readMore(ctx context.Context, tx pgx.Tx, ps *postingSet, terms []string, f 
 // query-side weight: expansion terms count less than the question's own).
 // matched holds, for each hit, which of the terms searched its chunk holds
 // (from the postings the score was summed over, so callers need not analyse
-// the text again); terms skipped as too common (BM25.MaxDF) are not among
+// the text again); terms skipped as too common (shifu.BM25.MaxDF) are not among
 // them.
 //
 // groups, when not nil, puts terms with the same non-zero number into one
@@ -292,8 +239,8 @@ func readMore(ctx context.Context, tx pgx.Tx, ps *postingSet, terms []string, f 
 // chunks' rows are read for the best limit only. In SQL over a row per
 // posting the same ranking cost 12-30 ms of backend CPU for a dev question
 // on the corpus (hash aggregates and a window over thousands of chunks).
-func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, groups []int, ps postingSet, p BM25, limit int) (hits []shifu.Hit, matched map[int64][]string, err error) {
-	if err := p.check(); err != nil {
+func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, groups []int, ps postingSet, p shifu.BM25, limit int) (hits []shifu.Hit, matched map[int64][]string, err error) {
+	if err := p.Check(); err != nil {
 		return nil, nil, err
 	}
 	st := ps.stats
@@ -306,7 +253,7 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, 
 		if df == 0 || float64(df) > max(p.MaxDF*float64(st.N), 1) {
 			continue
 		}
-		w := IDF(st.N, df)
+		w := shifu.IDF(st.N, df)
 		wq := 1.0
 		if weights != nil {
 			if wq = weights[i]; wq <= 0 {
@@ -333,14 +280,10 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, 
 	}
 	for i, g := range grp {
 		if g > 0 {
-			idf[i] = IDF(st.N, min(gdf[g], st.N)) * gw[g]
+			idf[i] = shifu.IDF(st.N, min(gdf[g], st.N)) * gw[g]
 		}
 	}
 	avgdl := max(st.AvgDL, 1)
-	bm25 := func(idf float64, tf, dl int64) float64 {
-		// As the SQL ranking wrote it, operation for operation.
-		return idf * float64(tf) * (p.K1 + 1) / (float64(tf) + p.K1*(1-p.B+p.B*float64(dl)/avgdl))
-	}
 	// Sums per chunk, in the order the terms were given, in arrays indexed
 	// by the chunk's position in its document (the lists are per document):
 	// no per-posting map, and a chunk's neighbours are next to it.
@@ -372,7 +315,7 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, 
 				if err := d.grow(q); err != nil {
 					return nil, nil, fmt.Errorf("term %q: %w", t, err)
 				}
-				d.score[q.ord] += bm25(idf[i], int64(q.tf), int64(q.len))
+				d.score[q.ord] += p.Score(idf[i], int64(q.tf), int64(q.len), avgdl)
 			}
 		}
 	}
@@ -402,7 +345,7 @@ func lexical(ctx context.Context, tx pgx.Tx, terms []string, weights []float64, 
 			}
 		}
 		for _, c := range touched {
-			c.d.score[c.ord] += bm25(w, c.d.tf[c.ord], int64(c.d.dl[c.ord]))
+			c.d.score[c.ord] += p.Score(w, c.d.tf[c.ord], int64(c.d.dl[c.ord]), avgdl)
 			c.d.tf[c.ord] = 0
 		}
 	}
@@ -540,24 +483,18 @@ func (h *rankHeap) Pop() any {
 	return x
 }
 
-// VectorSearch tunes the nearest-neighbour query.
-type VectorSearch struct {
-	// EfSearch > 0 sets hnsw.ef_search for the query; used only when the
-	// planner picks the HNSW index.
-	EfSearch int
-}
-
 // Nearest returns the limit live chunks whose embeddings from model are
 // closest (cosine) to vec, Score being the cosine similarity. Only vectors of
 // the same model are compared: another model's space is another geometry.
-func (db *DB) Nearest(ctx context.Context, tenant int64, vec []float32, model string, f Filter, vs VectorSearch, limit int) ([]shifu.Hit, error) {
+// efSearch > 0 sets hnsw.ef_search when the plan walks the index.
+func (db *DB) Nearest(ctx context.Context, tenant int64, vec []float32, model string, f shifu.Filter, efSearch int, limit int) ([]shifu.Hit, error) {
 	if len(vec) == 0 || limit <= 0 {
 		return nil, nil
 	}
 	var hits []shifu.Hit
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 		var err error
-		hits, err = nearestPlanned(ctx, tx, vec, model, f, vs, limit)
+		hits, err = nearestPlanned(ctx, tx, vec, model, f, efSearch, limit)
 		return err
 	})
 	if err != nil {
@@ -566,50 +503,12 @@ func (db *DB) Nearest(ctx context.Context, tenant int64, vec []float32, model st
 	return hits, nil
 }
 
-// Candidates is the two ranked lists a hybrid search fuses.
-type Candidates struct {
-	Lexical []shifu.Hit
-	Vector  []shifu.Hit
-	Stats   TermStats
-	// Matched holds, for each lexical hit, the query terms (the question's,
-	// its synonyms' and back-off characters) its chunk holds.
-	Matched map[int64][]string
-}
-
-// HybridQuery is one hybrid search: lexical terms and/or a query vector.
-type HybridQuery struct {
-	Terms []string
-	// Weights, when not nil, holds a query weight for each of Terms (1: a
-	// term of the question; less: a feedback expansion term).
-	Weights []float64
-	// Groups, when not nil, holds for each of Terms a structured-query group
-	// (0: none): a word's translations, searched as one term (see lexical).
-	Groups []int
-	// Sources, when not nil, names the word each group translates (group
-	// g's at g-1); a group whose word no live chunk holds weighs Unknown
-	// times its weight: the library names that thing only in the other
-	// language, so the translation is the question's only way to it.
-	Sources []string
-	Unknown float64
-	// Backoff maps a term to the single characters searched in its stead
-	// when no live chunk holds it (a worker's word the manuals never use:
-	// 删了, 占满), at its weight times BM25.Backoff.
-	Backoff  map[string][]string
-	Vector   []float32
-	Model    string
-	Filter   Filter
-	BM25     BM25
-	Vec      VectorSearch
-	LexicalK int // candidates from BM25
-	VectorK  int // candidates from the vector index
-}
-
 // Hybrid runs the lexical and the vector search side by side, each in a
 // tenant transaction of its own: both are CPU-bound queries, and in two
 // backends they run on two cores at once. The two lists may come from
 // snapshots a publish apart; fusion does not mind.
-func (db *DB) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidates, error) {
-	var c Candidates
+func (db *DB) Hybrid(ctx context.Context, tenant int64, q shifu.SearchQuery) (shifu.Candidates, error) {
+	var c shifu.Candidates
 	if q.Weights != nil && len(q.Weights) != len(q.Terms) {
 		return c, fmt.Errorf("hybrid search: %d weights for %d terms", len(q.Weights), len(q.Terms))
 	}
@@ -622,7 +521,7 @@ func (db *DB) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidat
 		wg.Go(func() {
 			vecErr = db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
 				var err error
-				c.Vector, err = nearestPlanned(ctx, tx, q.Vector, q.Model, q.Filter, q.Vec, q.VectorK)
+				c.Vector, err = nearestPlanned(ctx, tx, q.Vector, q.Model, q.Filter, q.EfSearch, q.VectorK)
 				return err
 			})
 		})
@@ -677,7 +576,7 @@ func (db *DB) Hybrid(ctx context.Context, tenant int64, q HybridQuery) (Candidat
 // in its stead, weighted so that lexical's Unigram factor makes their weight
 // the term's times p.Backoff (weights nil: all 1). A term already searched
 // keeps its own weight.
-func backoff(terms []string, weights []float64, bo map[string][]string, st TermStats, p BM25) ([]string, []float64) {
+func backoff(terms []string, weights []float64, bo map[string][]string, st shifu.TermStats, p shifu.BM25) ([]string, []float64) {
 	if p.Backoff <= 0 || p.Unigram <= 0 {
 		return terms, weights
 	}

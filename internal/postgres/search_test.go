@@ -23,7 +23,7 @@ type corpus struct {
 
 // allTerms ranks as BM25 usually does and keeps every query term, however
 // common: the tests' corpora are a few chunks.
-var allTerms = postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 1, Unigram: 0.5, Backoff: 1}
+var allTerms = shifu.BM25{K1: 1.2, B: 0.75, MaxDF: 1, Unigram: 0.5, Backoff: 1}
 
 func newCorpus(t *testing.T) *corpus {
 	db, url := pgtest.DB(t)
@@ -48,11 +48,11 @@ func (c *corpus) doc(t *testing.T, tenant int64, name string, kind shifu.DocKind
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := make([]postgres.ChunkRow, len(texts))
+	rows := make([]shifu.IndexedChunk, len(texts))
 	for i, tx := range texts {
-		rows[i] = postgres.ChunkRow{Chunk: shifu.Chunk{Ord: i, Text: tx, PageStart: i + 1, PageEnd: i + 1}, Terms: strings.Fields(strings.ToLower(tx))}
+		rows[i] = shifu.IndexedChunk{Chunk: shifu.Chunk{Ord: i, Text: tx, PageStart: i + 1, PageEnd: i + 1}, Terms: strings.Fields(strings.ToLower(tx))}
 	}
-	if err := c.db.StoreChunks(ctx, tenant, id, postgres.Meta{Title: name}, rows); err != nil {
+	if err := c.db.StoreChunks(ctx, tenant, id, shifu.DocMeta{Title: name}, rows); err != nil {
 		t.Fatal(err)
 	}
 	ids, _, err := c.db.Unembedded(ctx, tenant, id, "test-model")
@@ -87,7 +87,7 @@ func TestLexicalRanksRareTermsAndIsolatesTenants(t *testing.T) {
 	}, []int{0, 1, 2})
 	c.doc(t, b, "secret.pdf", shifu.KindManual, "", []string{"alarm e-104 beta secret procedure"}, []int{2})
 
-	hits, st, err := c.db.Lexical(ctx, a, []string{"e-104", "spindle"}, postgres.Filter{}, allTerms, 10)
+	hits, st, err := c.db.Lexical(ctx, a, []string{"e-104", "spindle"}, shifu.Filter{}, allTerms, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestLexicalRanksRareTermsAndIsolatesTenants(t *testing.T) {
 		}
 	}
 	// The vector search is isolated too, even for the exact vector of B's chunk.
-	vh, err := c.db.Nearest(ctx, a, axis(2), "test-model", postgres.Filter{}, postgres.VectorSearch{}, 10)
+	vh, err := c.db.Nearest(ctx, a, axis(2), "test-model", shifu.Filter{}, 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestLexicalRanksRareTermsAndIsolatesTenants(t *testing.T) {
 			t.Fatalf("vector search of alpha returned beta's chunk")
 		}
 	}
-	bh, _, err := c.db.Lexical(ctx, b, []string{"spindle"}, postgres.Filter{}, allTerms, 10)
+	bh, _, err := c.db.Lexical(ctx, b, []string{"spindle"}, shifu.Filter{}, allTerms, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,8 +138,8 @@ func TestFiltersDoNotStarve(t *testing.T) {
 	c.doc(t, a, "big.pdf", shifu.KindManual, "press-1", many, axes)
 	note := c.doc(t, a, "tip.md", shifu.KindNote, "lathe-2", []string{"pump seal leaks: replace the o-ring"}, []int{5})
 
-	for _, f := range []postgres.Filter{{Kind: shifu.KindNote}, {Equipment: "lathe-2"}, {Documents: []int64{note}}} {
-		vh, err := c.db.Nearest(ctx, a, axis(3), "test-model", f, postgres.VectorSearch{}, 5)
+	for _, f := range []shifu.Filter{{Kind: shifu.KindNote}, {Equipment: "lathe-2"}, {Documents: []int64{note}}} {
+		vh, err := c.db.Nearest(ctx, a, axis(3), "test-model", f, 0, 5)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +155,7 @@ func TestFiltersDoNotStarve(t *testing.T) {
 		}
 	}
 	// Another model's vectors are never compared.
-	vh, err := c.db.Nearest(ctx, a, axis(3), "other-model", postgres.Filter{}, postgres.VectorSearch{}, 5)
+	vh, err := c.db.Nearest(ctx, a, axis(3), "other-model", shifu.Filter{}, 0, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestNeighboursAndUnpublished(t *testing.T) {
 	ctx := context.Background()
 	a := c.tenant(t, "delta")
 	doc := c.doc(t, a, "proc.pdf", shifu.KindManual, "", []string{"step one", "step two", "step three", "step four"}, []int{0, 1, 2, 3})
-	hits, _, err := c.db.Lexical(ctx, a, []string{"three"}, postgres.Filter{}, allTerms, 1)
+	hits, _, err := c.db.Lexical(ctx, a, []string{"three"}, shifu.Filter{}, allTerms, 1)
 	if err != nil || len(hits) != 1 {
 		t.Fatalf("lexical: %v %v", hits, err)
 	}
@@ -184,7 +184,7 @@ func TestNeighboursAndUnpublished(t *testing.T) {
 	if err := c.db.SetStatus(ctx, a, doc, shifu.StatusEmbedding, "", shifu.Progress{}); err != nil {
 		t.Fatal(err)
 	}
-	hits, _, err = c.db.Lexical(ctx, a, []string{"three"}, postgres.Filter{}, allTerms, 5)
+	hits, _, err = c.db.Lexical(ctx, a, []string{"three"}, shifu.Filter{}, allTerms, 5)
 	if err != nil || len(hits) != 0 {
 		t.Fatalf("unpublished document searchable: %v %v", texts(hits), err)
 	}
@@ -261,14 +261,14 @@ func TestLexicalScoreIsBM25(t *testing.T) {
 	c.doc(t, ten, "m.pdf", shifu.KindManual, "", texts, []int{0, 1, 2, 3})
 	avg := (3.0 + 7 + 1 + 1) / 4
 	bm25 := func(k1, b, tf, dl float64) float64 {
-		return postgres.IDF(4, 2) * tf * (k1 + 1) / (tf + k1*(1-b+b*dl/avg))
+		return shifu.IDF(4, 2) * tf * (k1 + 1) / (tf + k1*(1-b+b*dl/avg))
 	}
-	for _, p := range []postgres.BM25{
+	for _, p := range []shifu.BM25{
 		{K1: 1.2, B: 0.75, MaxDF: 1},
 		{K1: 2.5, B: 0.3, MaxDF: 1},
 		{K1: 0.6, B: 0.9, MaxDF: 1, Context: 0.25},
 	} {
-		hits, _, err := c.db.Lexical(ctx, ten, []string{"pump"}, postgres.Filter{}, p, 10)
+		hits, _, err := c.db.Lexical(ctx, ten, []string{"pump"}, shifu.Filter{}, p, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -290,7 +290,7 @@ func TestLexicalScoreIsBM25(t *testing.T) {
 	}
 	// Context: the chunk next to a match borrows Context of its score only
 	// when it matches itself (neighbours are matching chunks).
-	hits, _, err := c.db.Lexical(ctx, ten, []string{"pump", "valve"}, postgres.Filter{}, postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 1, Context: 0.25}, 10)
+	hits, _, err := c.db.Lexical(ctx, ten, []string{"pump", "valve"}, shifu.Filter{}, shifu.BM25{K1: 1.2, B: 0.75, MaxDF: 1, Context: 0.25}, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func TestLexicalScoreIsBM25(t *testing.T) {
 	for _, h := range hits {
 		got[h.Text] = h.Score
 	}
-	valve := postgres.IDF(4, 1) * 1 * 2.2 / (1 + 1.2*(1-0.75+0.75*7/avg))
+	valve := shifu.IDF(4, 1) * 1 * 2.2 / (1 + 1.2*(1-0.75+0.75*7/avg))
 	pump0 := bm25(1.2, 0.75, 2, 3)
 	pump2 := bm25(1.2, 0.75, 1, 1)
 	if w := valve + 0.25*(pump0+pump2); abs(got[texts[1]]-w) > 1e-9 {
@@ -324,10 +324,10 @@ func TestHybridTermWeights(t *testing.T) {
 	ten := c.tenant(t, "acme")
 	texts := []string{"pump seal", "valve seat", "motor", "fan"}
 	c.doc(t, ten, "m.pdf", shifu.KindManual, "", texts, []int{0, 1, 2, 3})
-	p := postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 1}
+	p := shifu.BM25{K1: 1.2, B: 0.75, MaxDF: 1}
 	score := func(w []float64) map[string]float64 {
 		t.Helper()
-		return lexicalScores(t, c.db, ten, postgres.HybridQuery{Terms: []string{"pump", "valve"}, Weights: w, BM25: p, LexicalK: 10})
+		return lexicalScores(t, c.db, ten, shifu.SearchQuery{Terms: []string{"pump", "valve"}, Weights: w, BM25: p, LexicalK: 10})
 	}
 	full, half, none := score(nil), score([]float64{1, 0.5}), score([]float64{1, 0})
 	if len(full) != 2 || abs(half["valve seat"]-full["valve seat"]/2) > 1e-9 || half["pump seal"] != full["pump seal"] {
@@ -336,15 +336,15 @@ func TestHybridTermWeights(t *testing.T) {
 	if _, ok := none["valve seat"]; ok || len(none) != 1 {
 		t.Fatalf("weight 0 kept the term: %v", none)
 	}
-	if _, err := c.db.Hybrid(ctx, ten, postgres.HybridQuery{Terms: []string{"pump"}, Weights: []float64{1, 1}, BM25: p, LexicalK: 10}); err == nil {
+	if _, err := c.db.Hybrid(ctx, ten, shifu.SearchQuery{Terms: []string{"pump"}, Weights: []float64{1, 1}, BM25: p, LexicalK: 10}); err == nil {
 		t.Fatal("2 weights for 1 term accepted")
 	}
 	// The parameters are the searcher's to set; none set is no ranking.
-	if _, err := c.db.Hybrid(ctx, ten, postgres.HybridQuery{Terms: []string{"pump"}, LexicalK: 10}); err == nil || !strings.Contains(err.Error(), "k1") {
+	if _, err := c.db.Hybrid(ctx, ten, shifu.SearchQuery{Terms: []string{"pump"}, LexicalK: 10}); err == nil || !strings.Contains(err.Error(), "k1") {
 		t.Fatalf("zero BM25 parameters: %v, want them refused", err)
 	}
 	// Each lexical hit says which of the terms searched its chunk holds.
-	cand, err := c.db.Hybrid(ctx, ten, postgres.HybridQuery{Terms: []string{"pump", "seal", "valve", "gasket"}, BM25: p, LexicalK: 10})
+	cand, err := c.db.Hybrid(ctx, ten, shifu.SearchQuery{Terms: []string{"pump", "seal", "valve", "gasket"}, BM25: p, LexicalK: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,12 +369,12 @@ func TestHybridBackoff(t *testing.T) {
 	ten := c.tenant(t, "acme")
 	texts := []string{"删 除 文 件", "复 制 文 件", "网 络", "打 印"}
 	c.doc(t, ten, "m.pdf", shifu.KindManual, "", texts, []int{0, 1, 2, 3})
-	p := postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 1, Unigram: 0.3}
+	p := shifu.BM25{K1: 1.2, B: 0.75, MaxDF: 1, Unigram: 0.3}
 	search := func(terms []string, bo map[string][]string, backoff float64) map[string]float64 {
 		t.Helper()
 		p := p
 		p.Backoff = backoff
-		return lexicalScores(t, c.db, ten, postgres.HybridQuery{Terms: terms, Backoff: bo, BM25: p, LexicalK: 10})
+		return lexicalScores(t, c.db, ten, shifu.SearchQuery{Terms: terms, Backoff: bo, BM25: p, LexicalK: 10})
 	}
 	bo := map[string][]string{"删了": {"删"}, "文件": {"文", "件"}}
 	got := search([]string{"删了"}, bo, 0.6)
@@ -392,7 +392,7 @@ func TestHybridBackoff(t *testing.T) {
 }
 
 // lexicalScores runs q and returns each lexical hit's score by its text.
-func lexicalScores(t *testing.T, db *postgres.DB, tenant int64, q postgres.HybridQuery) map[string]float64 {
+func lexicalScores(t *testing.T, db *postgres.DB, tenant int64, q shifu.SearchQuery) map[string]float64 {
 	t.Helper()
 	cand, err := db.Hybrid(context.Background(), tenant, q)
 	if err != nil {
@@ -449,8 +449,8 @@ func TestHybridGroupsSumFrequencies(t *testing.T) {
 	texts := []string{"spindle spindle chuck", "chuck", "motor fan belt", "coolant"}
 	c.doc(t, ten, "m.pdf", shifu.KindManual, "", texts, []int{0, 1, 2, 3})
 	avg := (3.0 + 1 + 3 + 1) / 4
-	p := postgres.BM25{K1: 1.2, B: 0.75, MaxDF: 1}
-	got := lexicalScores(t, c.db, ten, postgres.HybridQuery{
+	p := shifu.BM25{K1: 1.2, B: 0.75, MaxDF: 1}
+	got := lexicalScores(t, c.db, ten, shifu.SearchQuery{
 		Terms:   []string{"spindle", "chuck", "quill", "motor"},
 		Weights: []float64{0.5, 0.25, 1, 1},
 		Groups:  []int{1, 1, 1, 0},
@@ -459,11 +459,11 @@ func TestHybridGroupsSumFrequencies(t *testing.T) {
 	bm25 := func(idf, tf, dl float64) float64 { return idf * tf * 2.2 / (tf + 1.2*(1-0.75+0.75*dl/avg)) }
 	// spindle is in 1 chunk, chuck in 2: the group's df is 3; quill, in no
 	// chunk, neither counts nor lends its weight of 1.
-	group := postgres.IDF(4, 3) * 0.5
+	group := shifu.IDF(4, 3) * 0.5
 	want := map[string]float64{
 		texts[0]: bm25(group, 3, 3), // spindle twice + chuck once
 		texts[1]: bm25(group, 1, 1),
-		texts[2]: bm25(postgres.IDF(4, 1), 1, 3),
+		texts[2]: bm25(shifu.IDF(4, 1), 1, 3),
 	}
 	if len(got) != len(want) {
 		t.Fatalf("hits %v, want %v", got, want)

@@ -127,7 +127,7 @@ func (p VectorPlan) exact(n int, indexed float64) bool {
 type VectorQuery struct {
 	Vector []float32
 	Model  string // only chunks embedded by this model are compared
-	Filter Filter
+	Filter shifu.Filter
 	Plan   VectorPlan
 	Limit  int
 }
@@ -342,7 +342,7 @@ func indexNearest(ctx context.Context, tx pgx.Tx, vec pgvector.HalfVector, model
 
 // nearestPlanned has the signature of search.go's nearest, for Hybrid and
 // Nearest to call instead: the plan chosen by vectorSearch.
-func nearestPlanned(ctx context.Context, tx pgx.Tx, vec []float32, model string, f Filter, vs VectorSearch, limit int) ([]shifu.Hit, error) {
-	r, err := vectorSearch(ctx, tx, VectorQuery{Vector: vec, Model: model, Filter: f, Plan: VectorPlan{EfSearch: vs.EfSearch}, Limit: limit}, nil)
+func nearestPlanned(ctx context.Context, tx pgx.Tx, vec []float32, model string, f shifu.Filter, efSearch int, limit int) ([]shifu.Hit, error) {
+	r, err := vectorSearch(ctx, tx, VectorQuery{Vector: vec, Model: model, Filter: f, Plan: VectorPlan{EfSearch: efSearch}, Limit: limit}, nil)
 	return r.Hits, err
 }

@@ -262,12 +262,12 @@ func TestVector(t *testing.T) {
 		plan := postgres.VectorPlan{AlwaysExactBelow: 100, IndexShare: 0.5} // the rule, not the default
 		for _, c := range []struct {
 			tenant int64
-			filter postgres.Filter
+			filter shifu.Filter
 			want   postgres.Method
 		}{
-			{a, postgres.Filter{}, postgres.HNSW},
-			{b, postgres.Filter{}, postgres.Exact},
-			{a, postgres.Filter{Kind: shifu.KindNote}, postgres.Exact}, // 14 candidates
+			{a, shifu.Filter{}, postgres.HNSW},
+			{b, shifu.Filter{}, postgres.Exact},
+			{a, shifu.Filter{Kind: shifu.KindNote}, postgres.Exact}, // 14 candidates
 		} {
 			r, err := f.db.Vector(ctx, c.tenant, postgres.VectorQuery{Vector: queries[0], Model: "m1", Filter: c.filter, Plan: plan, Limit: 10})
 			if err != nil {
@@ -286,14 +286,14 @@ func TestVector(t *testing.T) {
 
 	t.Run("filters never starve", func(t *testing.T) {
 		filters := []struct {
-			f    postgres.Filter
+			f    shifu.Filter
 			keep func(int64) bool
 		}{
-			{postgres.Filter{Kind: shifu.KindNote}, func(id int64) bool { return f.doc[id] == noteA }},
-			{postgres.Filter{Equipment: "lathe-2"}, func(id int64) bool { return f.doc[id] == noteA }},
-			{postgres.Filter{Documents: []int64{noteA}}, func(id int64) bool { return f.doc[id] == noteA }},
-			{postgres.Filter{Documents: []int64{noteA, crowdA}, Kind: shifu.KindNote}, func(id int64) bool { return f.doc[id] == noteA }},
-			{postgres.Filter{Equipment: "mill-1"}, func(id int64) bool { return f.doc[id] == manualA || f.doc[id] == crowdA }},
+			{shifu.Filter{Kind: shifu.KindNote}, func(id int64) bool { return f.doc[id] == noteA }},
+			{shifu.Filter{Equipment: "lathe-2"}, func(id int64) bool { return f.doc[id] == noteA }},
+			{shifu.Filter{Documents: []int64{noteA}}, func(id int64) bool { return f.doc[id] == noteA }},
+			{shifu.Filter{Documents: []int64{noteA, crowdA}, Kind: shifu.KindNote}, func(id int64) bool { return f.doc[id] == noteA }},
+			{shifu.Filter{Equipment: "mill-1"}, func(id int64) bool { return f.doc[id] == manualA || f.doc[id] == crowdA }},
 		}
 		for name, plan := range plans {
 			for _, fl := range filters {

@@ -244,7 +244,7 @@ func (a *Analyzer) scan(text string, index bool, emitAny func(string)) {
 // Words come from gse; single characters are added beside them because
 // questions on the shop floor use one-character verbs and nouns (跑, 满, 拔,
 // 盘) that gse leaves alone or glues to a particle (高亮吗), and those then
-// match nothing. Callers that rank (postgres.BM25.Unigram) weigh these
+// match nothing. Callers that rank (shifu.BM25.Unigram) weigh these
 // unigram terms below words, so they break ties and rescue misses rather than
 // outvote a matching word. Function characters (的, 了, 吗 …) are skipped.
 //
