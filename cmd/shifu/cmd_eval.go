@@ -48,7 +48,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	trU := fs.Float64("translate-unknown", d.TranslateUnknown, "times the weight of a word's translations when no chunk holds the word (negative: 1)")
 	trRun := fs.Float64("translate-run", d.TranslateRun, "fuse a search of the translations alone from this lean to the other language on (negative: off)")
 	lexOnly := fs.Bool("lexical-only", false, "BM25 alone (no vectors)")
-	ef := fs.Int("ef-search", 0, "hnsw.ef_search when the vector search uses the index: 1-1000, 0 for the default (400)")
+	ef := fs.Int("ef-search", 0, "hnsw.ef_search when the vector search uses the index: 1-1000, 0 for the default (100 below 50k chunks, else 1000)")
 	verbose := fs.Bool("v", false, "print each question's rank")
 	answers := fs.Bool("answers", false, "ask every question through the answer service with no model and judge the answer text (fact shown, length, abstention) instead of the hits")
 	if err := parseFlags(fs, args); err != nil {

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -39,8 +40,8 @@ const AlwaysExactBelow = 2_000
 
 // SmallIndex is the size of the chunks table (the planner's estimate) below
 // which the index walk's default ef_search is SmallIndexEfSearch instead of
-// 400, the figure tuned at 1M rows: a small graph needs a short candidate
-// list. On the corpus (4,063 chunks, one tenant; shifu bench search, host
+// LargeIndexEfSearch, the figure tuned at 1M rows: a small graph needs a
+// short candidate list. On the corpus (4,063 chunks, one tenant; shifu bench search, host
 // shared with other jobs, two runs each) ef_search 100 took the HNSW walk
 // from p50 28-34 to 9-17 ms at recall@10 0.978 against exact (400: 0.998),
 // the dev set's hit@5 unchanged (0.875) and MRR@10 0.779 -> 0.780.
@@ -48,6 +49,14 @@ const SmallIndex = 50_000
 
 // SmallIndexEfSearch is the default ef_search below SmallIndex rows.
 const SmallIndexEfSearch = 100
+
+// LargeIndexEfSearch is the default ef_search from SmallIndex rows up, also
+// pgvector's ceiling. Over 1,000,000 mixed chunks (every chunk also carries up
+// to half of two other topics; BenchmarkVector1M, the index as migration 019
+// builds it) recall@10 against exact search was 0.977 at p50 26 / p95 32 ms on
+// this 2-core host shared with other jobs, where 800 gave 0.952 (p95 25 ms),
+// 400 0.909 and the 400 this replaced, on 005's index, 0.836.
+const LargeIndexEfSearch = 1000
 
 // Method is how a nearest-neighbour search was answered.
 type Method string
@@ -74,15 +83,16 @@ type VectorPlan struct {
 	// AlwaysExactBelow: default AlwaysExactBelow.
 	AlwaysExactBelow int
 	// EfSearch is hnsw.ef_search, the index scan's candidate list; default
-	// SmallIndexEfSearch below SmallIndex rows, else 400: over 1,000,000 clustered chunks (BenchmarkVector1M, index as
-	// migration 005 builds it) recall@10 against exact search is 0.971 at
-	// p95 19 ms, where 100 gave 0.881 and 200 0.931. The index path asks the
-	// index for max(limit, EfSearch) rows and keeps the best limit.
+	// SmallIndexEfSearch below SmallIndex rows, else LargeIndexEfSearch.
+	// The index path asks the index for max(limit, Scan) rows and keeps
+	// the best limit.
 	EfSearch int
 	// Scan is how many rows the index walk returns for re-sorting by exact
-	// distance; default max(limit, EfSearch). More than EfSearch lets the
-	// relaxed iterative scan go on past its first candidate list (up to
-	// MaxScanTuples), which buys recall ef_search's ceiling of 1,000 cannot.
+	// distance, never fewer than the limit; default EfSearch. More than
+	// EfSearch lets the relaxed iterative scan go on past its first
+	// candidate list (up to MaxScanTuples), which buys recall ef_search's
+	// ceiling of 1,000 cannot. Fewer saves fetching and scoring rows the
+	// re-sort drops (each row's vector is read from TOAST).
 	Scan int
 	// MaxScanTuples bounds an iterative scan (hnsw.max_scan_tuples); default
 	// 20,000, pgvector's. A scan that ends short falls back to exact search.
@@ -100,7 +110,7 @@ func (p VectorPlan) withDefaults() VectorPlan {
 		p.AlwaysExactBelow = AlwaysExactBelow
 	}
 	if p.EfSearch <= 0 {
-		p.EfSearch = 400
+		p.EfSearch = LargeIndexEfSearch
 	}
 	// pgvector accepts ef_search in [1, 1000].
 	p.EfSearch = min(p.EfSearch, 1000)
@@ -313,7 +323,7 @@ func indexNearest(ctx context.Context, tx pgx.Tx, vec pgvector.HalfVector, model
 	const set = `SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', $1, true),
 		set_config('hnsw.max_scan_tuples', $2, true), set_config('enable_sort', 'off', true), set_config('jit', 'off', true)`
 	efs, scan := fmt.Sprint(p.EfSearch), fmt.Sprint(p.MaxScanTuples)
-	args := []any{vec, docs, model, limit, max(limit, p.EfSearch, p.Scan)}
+	args := []any{vec, docs, model, limit, max(limit, cmp.Or(p.Scan, p.EfSearch))}
 	if explain != nil {
 		if _, err := tx.Exec(ctx, set, efs, scan); err != nil {
 			return nil, fmt.Errorf("hnsw settings: %w", err)
