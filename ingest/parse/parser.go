@@ -25,8 +25,11 @@ type Options struct {
 	PDFWorkers int           // PDFium instances (or pdftotext processes) parsing pages in parallel; default 2
 	// PDFToText, when set, is the path of poppler's pdftotext: page text then
 	// comes from it, about 20x faster than PDFium in WebAssembly (LinuxCNC
-	// manual: ~2 s instead of ~40 s on 2 cores). PDFium still reads the
-	// outline, and rendering always uses PDFium. Empty means PDFium only.
+	// manual: ~2 s instead of ~40 s on 2 cores), and the page count, title
+	// and outline from poppler's pdfinfo and pdftohtml beside it (same
+	// headings as PDFium's on the corpus); PDFium reads a file poppler
+	// cannot, and rendering (OCR, page images) always uses PDFium. Empty
+	// means PDFium only.
 	PDFToText string
 	// CacheDir, when set, keeps PDFium's WebAssembly compiled to machine
 	// code (in its wazero subdirectory), so a process after the first
@@ -81,8 +84,15 @@ func New(ctx context.Context, opts Options) (*Parser, error) {
 }
 
 // Warm starts PDFium in the background, so a PDF that comes later does not
-// wait for it; a no-op once started.
-func (p *Parser) Warm() { p.pool.start() }
+// wait for it; a no-op once started. With pdftotext, poppler reads a PDF
+// with a text layer whole (readPoppler) and PDFium starts only for pages to
+// render or a file poppler cannot read, so Warm leaves it unstarted: its
+// CPU and ~100 MB would be spent for nothing on most PDFs.
+func (p *Parser) Warm() {
+	if p.opts.PDFToText == "" {
+		p.pool.start()
+	}
+}
 
 // Close stops the PDFium pool, waiting for a start under way.
 func (p *Parser) Close() error {
