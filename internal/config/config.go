@@ -31,8 +31,9 @@ type Config struct {
 	ParseTimeout   time.Duration
 	// PDFText picks the PDF text extractor: "pdfium" (pure Go, WebAssembly),
 	// "pdftotext" (poppler: about 4x faster end to end here, same retrieval
-	// quality on the eval set; PDFium still reads the outline and renders
-	// pages), or "auto": pdftotext when installed, else PDFium.
+	// quality on the eval set; poppler's pdfinfo and pdftohtml read the
+	// page count, title and outline, PDFium what poppler cannot, and PDFium
+	// renders pages), or "auto": pdftotext when installed, else PDFium.
 	PDFText string
 	Workers int // ingest jobs run at once
 	// CacheDir keeps what a process can reuse from the last one: PDFium's
