@@ -294,6 +294,11 @@ func (s *Service) embed(ctx context.Context, tenant, id int64, name string, ids 
 		vecs [][]float32
 		last bool
 	}
+	if len(ids) == 0 {
+		// Embedded already (a local embedder's vectors came with the
+		// chunks, or a resumed job had stored them all): say so.
+		return s.db.SetProgress(ctx, tenant, id, *prog)
+	}
 	mark := time.Now()
 	embedded := prog.Stages.Embed
 	ectx, stop := context.WithCancel(ctx)
@@ -346,7 +351,8 @@ func (s *Service) embed(ctx context.Context, tenant, id int64, name string, ids 
 	return embedErr
 }
 
-// read parses, cleans, chunks and analyses a document under one deadline
+// read parses, cleans, chunks and analyses a document (and, with a
+// LocalEmbedder, embeds its chunks) under one deadline
 // (Options.Deadline): every stage is CPU spent on the upload's bytes, so
 // none may run unbounded. Running out of time is the file's fault and fails
 // it once, with the reason; a retry would only spend the time again.
@@ -390,7 +396,31 @@ func (s *Service) read(ctx context.Context, name string, data []byte, progress f
 		rows[i] = postgres.ChunkRow{Chunk: c, Terms: s.analyzer.Terms(c.Text)}
 	}
 	st.Terms = since(mark)
-	return rows, postgres.Meta{Title: pd.Title, Pages: pd.Pages, Language: pd.Lang, Analyzer: s.analyzer.Version(), OCR: pd.OCR}, nil
+	meta := postgres.Meta{Title: pd.Title, Pages: pd.Pages, Language: pd.Lang, Analyzer: s.analyzer.Version(), OCR: pd.OCR}
+	if emb, ok := s.embedder.(LocalEmbedder); ok {
+		// Its vectors go in with the chunks (LocalEmbedder says why).
+		mark = time.Now()
+		texts := make([]string, len(rows))
+		for i, r := range rows {
+			texts[i] = r.Text
+		}
+		for start := 0; start < len(rows); start += s.batch {
+			if err := pace.Wait(ctx); err != nil {
+				return nil, postgres.Meta{}, late(err)
+			}
+			end := min(start+s.batch, len(rows))
+			vecs, err := emb.Embed(ctx, texts[start:end])
+			if err != nil {
+				return nil, postgres.Meta{}, late(fmt.Errorf("embed chunks of %s: %w", name, err))
+			}
+			for i, v := range vecs {
+				rows[start+i].Embedding = v
+			}
+		}
+		meta.EmbedModel = emb.Model()
+		st.Embed = since(mark)
+	}
+	return rows, meta, nil
 }
 
 // refreshStats refreshes the planner's statistics after n chunks were

@@ -130,6 +130,10 @@ func NewHashing(cfg HashConfig) (*Hashing, error) {
 	return h, nil
 }
 
+// Local marks the offline embedder as computed in this process at no
+// charge (ingest.LocalEmbedder).
+func (h *Hashing) Local() {}
+
 // Config returns the settings in effect, defaults filled in.
 func (h *Hashing) Config() HashConfig { return h.cfg }
 func (h *Hashing) Model() string      { return h.model }
