@@ -352,7 +352,8 @@ func (c Chunk) Section() string {
 // frequency), as ingest hands it to the store.
 type IndexedChunk struct {
 	Chunk
-	Terms []string
+	Terms     []string
+	Embedding []float32 // nil: embedded later; else of DocMeta.EmbedModel
 }
 
 // DocMeta is what parsing learned about a document.
@@ -362,6 +363,9 @@ type DocMeta struct {
 	Language string
 	Analyzer string     // the version of the analyzer that made the terms
 	OCR      []PageText // pages read by OCR; replace the document's earlier ones
+	// EmbedModel is the model of the chunks' embeddings, when they come
+	// with their chunks (a local embedder's).
+	EmbedModel string
 }
 
 // Hit is a chunk found for a question, with the document it came from.

@@ -49,6 +49,18 @@ type Embedder interface {
 	Model() string
 }
 
+// LocalEmbedder is an Embedder that computes vectors in this process at no
+// charge (the offline hashing embedder). Its vectors are made before the
+// chunks are stored and go in with them: each chunk row is written once,
+// instead of inserted and then updated (which writes the row again, and its
+// text-search and HNSW index entries with it). A hosted embedder's vectors
+// are paid for, so they are made after the chunks are safely stored, and a
+// crash keeps those already stored.
+type LocalEmbedder interface {
+	Embedder
+	Local()
+}
+
 // Keys opens a tenant's data key.
 type Keys interface {
 	TenantKey(ctx context.Context, tenant int64) (*keyring.Key, error)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgvector/pgvector-go"
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/ingest/parse"
@@ -551,5 +553,54 @@ func TestFairnessLeavesAWorker(t *testing.T) {
 	solo := newFairness(2)
 	if first, second := solo.enter(1, alone), solo.enter(1, alone); !first || !second {
 		t.Fatal("a tenant alone in the queue should get both workers")
+	}
+}
+
+// TestLocalVectorsGoInWithChunks: the offline embedder's vectors are stored
+// by the chunks' own insert (every row of one transaction, never updated:
+// one xmin), each the vector its text gets, with the model recorded and the
+// embedding stage's time kept; a hosted embedder's are stored after
+// (TestCrashMidEmbeddingResumes).
+func TestLocalVectorsGoInWithChunks(t *testing.T) {
+	ctx := context.Background()
+	emb, err := llm.NewOffline(256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := setup(t, emb, Options{EmbedBatch: 3})
+	d, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "mill.md", Data: manual("Mill", 8)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.process(ctx, f.tenant, d.VersionID); err != nil {
+		t.Fatal(err)
+	}
+	var chunks, embedded, xmins int
+	var text string
+	var vec pgvector.HalfVector
+	err = f.db.InTenant(ctx, f.tenant, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE embedding IS NOT NULL AND embed_model = $2), count(DISTINCT xmin::text)
+			FROM chunks WHERE document_id = $1`, d.VersionID, emb.Model()).Scan(&chunks, &embedded, &xmins)
+		if err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT text, embedding FROM chunks WHERE document_id = $1 ORDER BY ord DESC LIMIT 1`, d.VersionID).Scan(&text, &vec)
+	})
+	if err != nil || chunks < 6 || embedded != chunks || xmins != 1 {
+		t.Fatalf("%d chunks, %d embedded by %s, written by %d transactions; err %v", chunks, embedded, emb.Model(), xmins, err)
+	}
+	want := emb.EmbedOne(text)
+	for i, x := range vec.Slice() {
+		w := float32(0)
+		if i < len(want) {
+			w = want[i]
+		}
+		if math.Abs(float64(x-w)) > 1e-3 {
+			t.Fatalf("last chunk's vector at %d: %v, its text's %v", i, x, w)
+		}
+	}
+	final, _ := f.db.Document(ctx, f.tenant, d.ID)
+	if final.Status != shifu.StatusReady || final.Progress.ChunksEmbedded != chunks {
+		t.Errorf("status %s, %d of %d chunks counted embedded", final.Status, final.Progress.ChunksEmbedded, chunks)
 	}
 }

@@ -267,29 +267,10 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 		prog.ChunksTotal = len(ids)
 	}
 	prog.ChunksEmbedded = prog.ChunksTotal - len(ids)
-	mark := time.Now()
-	embedded := prog.Stages.Embed // a resumed job adds to what it spent before
-	for start := 0; start < len(ids); start += s.batch {
-		if err := pace.Wait(ctx); err != nil {
-			return err
-		}
-		end := min(start+s.batch, len(ids))
-		vecs, err := s.embedder.Embed(ctx, texts[start:end])
-		if err != nil {
-			return fmt.Errorf("embed chunks of %s: %w", doc.Name, err)
-		}
-		if err := s.db.StoreEmbeddings(ctx, tenant, s.embedder.Model(), ids[start:end], vecs); err != nil {
-			return err
-		}
-		prog.ChunksEmbedded += end - start
-		prog.Stages.Embed = embedded + since(mark)
-		if end == len(ids) || (start/s.batch)%8 == 0 {
-			if err := s.db.SetProgress(ctx, tenant, id, prog); err != nil {
-				return err
-			}
-		}
+	if err := s.embed(ctx, tenant, id, doc.Name, ids, texts, pace, &prog); err != nil {
+		return err
 	}
-	mark = time.Now()
+	mark := time.Now()
 	// Publish records its own time in the progress, in its transaction, so
 	// whoever sees the document ready sees every stage.
 	if err := s.db.Publish(ctx, tenant, id); err != nil {
@@ -300,7 +281,78 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 	return nil
 }
 
-// read parses, cleans, chunks and analyses a document under one deadline
+// embed embeds texts in batches and stores each batch's vectors under ids,
+// the next batch embedded while one is stored: a bounded pipeline, one batch
+// ahead, its one goroutine ended before embed returns. A failed embedding
+// does not cancel the store of batches already embedded: those vectors are
+// paid for, and kept, so a retry embeds only what is still missing. A failed
+// store stops the embedding. prog counts what is stored, and its Embed stage
+// adds this run's wall time to what a resumed job spent before.
+func (s *Service) embed(ctx context.Context, tenant, id int64, name string, ids []int64, texts []string, pace Pace, prog *shifu.Progress) error {
+	type batch struct {
+		ids  []int64
+		vecs [][]float32
+		last bool
+	}
+	if len(ids) == 0 {
+		// Embedded already (a local embedder's vectors came with the
+		// chunks, or a resumed job had stored them all): say so.
+		return s.db.SetProgress(ctx, tenant, id, *prog)
+	}
+	mark := time.Now()
+	embedded := prog.Stages.Embed
+	ectx, stop := context.WithCancel(ctx)
+	defer stop()
+	ready := make(chan batch) // unbuffered: one batch waits, embedded, while one is stored
+	var embedErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(ready)
+		for start := 0; start < len(ids); start += s.batch {
+			if embedErr = pace.Wait(ectx); embedErr != nil {
+				return
+			}
+			end := min(start+s.batch, len(ids))
+			vecs, err := s.embedder.Embed(ectx, texts[start:end])
+			if err != nil {
+				embedErr = fmt.Errorf("embed chunks of %s: %w", name, err)
+				return
+			}
+			select {
+			case ready <- batch{ids[start:end], vecs, end == len(ids)}:
+			case <-ectx.Done():
+				embedErr = ectx.Err()
+				return
+			}
+		}
+	}()
+	storeErr := func() error {
+		n := 0
+		for b := range ready {
+			if err := s.db.StoreEmbeddings(ctx, tenant, s.embedder.Model(), b.ids, b.vecs); err != nil {
+				return err
+			}
+			prog.ChunksEmbedded += len(b.ids)
+			prog.Stages.Embed = embedded + since(mark)
+			if n++; b.last || n%8 == 1 {
+				if err := s.db.SetProgress(ctx, tenant, id, *prog); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}()
+	stop() // a failed store ends the embedding
+	<-done
+	if storeErr != nil {
+		return storeErr // the embedding's error, if any, is then its cancellation
+	}
+	return embedErr
+}
+
+// read parses, cleans, chunks and analyses a document (and, with a
+// LocalEmbedder, embeds its chunks) under one deadline
 // (Options.Deadline): every stage is CPU spent on the upload's bytes, so
 // none may run unbounded. Running out of time is the file's fault and fails
 // it once, with the reason; a retry would only spend the time again.
@@ -344,7 +396,31 @@ func (s *Service) read(ctx context.Context, name string, data []byte, progress f
 		rows[i] = shifu.IndexedChunk{Chunk: c, Terms: s.analyzer.Terms(c.Text)}
 	}
 	st.Terms = since(mark)
-	return rows, shifu.DocMeta{Title: pd.Title, Pages: pd.Pages, Language: pd.Lang, Analyzer: s.analyzer.Version(), OCR: pd.OCR}, nil
+	meta := shifu.DocMeta{Title: pd.Title, Pages: pd.Pages, Language: pd.Lang, Analyzer: s.analyzer.Version(), OCR: pd.OCR}
+	if emb, ok := s.embedder.(LocalEmbedder); ok {
+		// Its vectors go in with the chunks (LocalEmbedder says why).
+		mark = time.Now()
+		texts := make([]string, len(rows))
+		for i, r := range rows {
+			texts[i] = r.Text
+		}
+		for start := 0; start < len(rows); start += s.batch {
+			if err := pace.Wait(ctx); err != nil {
+				return nil, shifu.DocMeta{}, late(err)
+			}
+			end := min(start+s.batch, len(rows))
+			vecs, err := emb.Embed(ctx, texts[start:end])
+			if err != nil {
+				return nil, shifu.DocMeta{}, late(fmt.Errorf("embed chunks of %s: %w", name, err))
+			}
+			for i, v := range vecs {
+				rows[start+i].Embedding = v
+			}
+		}
+		meta.EmbedModel = emb.Model()
+		st.Embed = since(mark)
+	}
+	return rows, meta, nil
 }
 
 // refreshStats refreshes the planner's statistics after n chunks were

@@ -206,7 +206,7 @@ func (e *env) parser(ctx context.Context) (*parse.Parser, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := parse.Options{MaxBytes: c.MaxUploadBytes, Timeout: c.ParseTimeout}
+	opts := parse.Options{MaxBytes: c.MaxUploadBytes, Timeout: c.ParseTimeout, CacheDir: c.CacheDir}
 	switch c.PDFText {
 	case "pdftotext":
 		if opts.PDFToText, err = exec.LookPath("pdftotext"); err != nil {

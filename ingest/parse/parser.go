@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -23,9 +25,18 @@ type Options struct {
 	PDFWorkers int           // PDFium instances (or pdftotext processes) parsing pages in parallel; default 2
 	// PDFToText, when set, is the path of poppler's pdftotext: page text then
 	// comes from it, about 20x faster than PDFium in WebAssembly (LinuxCNC
-	// manual: ~2 s instead of ~40 s on 2 cores). PDFium still reads the
-	// outline, and rendering always uses PDFium. Empty means PDFium only.
+	// manual: ~2 s instead of ~40 s on 2 cores), and the page count, title
+	// and outline from poppler's pdfinfo and pdftohtml beside it (same
+	// headings as PDFium's on the corpus); PDFium reads a file poppler
+	// cannot, and rendering (OCR, page images) always uses PDFium. Empty
+	// means PDFium only.
 	PDFToText string
+	// CacheDir, when set, keeps PDFium's WebAssembly compiled to machine
+	// code (in its wazero subdirectory), so a process after the first
+	// loads it instead of compiling it again (~4.7 s of CPU). Empty means
+	// compile in every process. A cache that cannot be made costs only
+	// the time: the pool starts without it.
+	CacheDir string
 
 	// Tesseract, when set, is the path of the tesseract command: PDF pages
 	// without a usable text layer and image uploads (JPEG, PNG, TIFF) are
@@ -62,7 +73,7 @@ func New(ctx context.Context, opts Options) (*Parser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	p := &Parser{opts: opts, pool: &engine{workers: opts.PDFWorkers, ready: make(chan struct{})}}
+	p := &Parser{opts: opts, pool: &engine{workers: opts.PDFWorkers, cacheDir: opts.CacheDir, ready: make(chan struct{})}}
 	if opts.Tesseract != "" {
 		var err error
 		if p.ocr, err = newOCR(ctx, opts); err != nil {
@@ -73,8 +84,15 @@ func New(ctx context.Context, opts Options) (*Parser, error) {
 }
 
 // Warm starts PDFium in the background, so a PDF that comes later does not
-// wait for it; a no-op once started.
-func (p *Parser) Warm() { p.pool.start() }
+// wait for it; a no-op once started. With pdftotext, poppler reads a PDF
+// with a text layer whole (readPoppler) and PDFium starts only for pages to
+// render or a file poppler cannot read, so Warm leaves it unstarted: its
+// CPU and ~100 MB would be spent for nothing on most PDFs.
+func (p *Parser) Warm() {
+	if p.opts.PDFToText == "" {
+		p.pool.start()
+	}
+}
 
 // Close stops the PDFium pool, waiting for a start under way.
 func (p *Parser) Close() error {
@@ -87,13 +105,15 @@ func (p *Parser) Close() error {
 // engine is the PDFium pool, started once on first use by one goroutine
 // that close waits for.
 type engine struct {
-	workers int
-	mu      sync.Mutex
-	started bool
-	closed  bool
-	ready   chan struct{} // closed when pool and err are set
-	pool    pdfium.Pool
-	err     error
+	workers  int
+	cacheDir string
+	cache    wazero.CompilationCache // nil without cacheDir
+	mu       sync.Mutex
+	started  bool
+	closed   bool
+	ready    chan struct{} // closed when pool and err are set
+	pool     pdfium.Pool
+	err      error
 }
 
 func (e *engine) start() {
@@ -105,6 +125,21 @@ func (e *engine) start() {
 	e.started = true
 	go func() {
 		defer close(e.ready)
+		rc := wazero.NewRuntimeConfig().
+			WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesExceptionHandling).
+			WithCloseOnContextDone(true).
+			WithMemoryLimitPages(8192)
+		if e.cacheDir != "" {
+			// wazero writes each entry to a temporary file renamed into
+			// place, so processes sharing the directory see whole entries;
+			// entries are keyed by the module's hash and wazero's version.
+			cc, err := wazero.NewCompilationCacheWithDir(filepath.Join(e.cacheDir, "wazero"))
+			if err != nil {
+				slog.Warn("parse: no compilation cache for PDFium, compiling it in this process", "dir", e.cacheDir, "err", err)
+			} else {
+				e.cache, rc = cc, rc.WithCompilationCache(cc)
+			}
+		}
 		e.pool, e.err = webassembly.Init(webassembly.Config{
 			MinIdle:  1,
 			MaxIdle:  e.workers,
@@ -116,11 +151,8 @@ func (e *engine) start() {
 			// with the cap, mostly garbage of the doublings; the 1,335-page
 			// manual needs under 512 MiB: peak 0.55 GB either way). A file
 			// that needs more fails as unreadable.
-			RuntimeConfig: wazero.NewRuntimeConfig().
-				WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesExceptionHandling).
-				WithCloseOnContextDone(true).
-				WithMemoryLimitPages(8192),
-			ReuseWorkers: true,
+			RuntimeConfig: rc,
+			ReuseWorkers:  true,
 		})
 		if e.err != nil {
 			e.err = fmt.Errorf("parse: start pdfium: %w", e.err)
@@ -155,10 +187,15 @@ func (e *engine) close() error {
 		return nil
 	}
 	<-e.ready
-	if e.pool == nil {
-		return nil
+	var err error
+	if e.pool != nil {
+		err = e.pool.Close()
 	}
-	return e.pool.Close()
+	if e.cache != nil {
+		// The cache owns the compiled code the pool ran; it goes last.
+		err = errors.Join(err, e.cache.Close(context.Background()))
+	}
+	return err
 }
 
 // Parse sniffs data and parses it into a Doc within the Parser's timeout.

@@ -77,18 +77,86 @@ func (s *session) close() {
 // parsePDF reads a PDF's text layer within ctx, and then by OCR, within
 // outer and a deadline per page, the pages where that layer is missing.
 func (p *Parser) parsePDF(ctx, outer context.Context, name string, data []byte, progress func(done, total int)) (*Doc, error) {
-	first, err := p.open(ctx, name, data)
+	d, raw, marks, err := p.readPoppler(ctx, name, data, progress)
+	if err == nil && d == nil {
+		d, raw, marks, err = p.readPDFium(ctx, name, data, progress)
+	}
 	if err != nil {
 		return nil, err
+	}
+	if d.OCR, err = p.ocrPDF(outer, name, data, raw, progress); err != nil {
+		return nil, err
+	}
+	pages := Clean(raw)
+	titles := Titles(pages)
+	if len(marks) == 0 {
+		marks = titleMarks(titles)
+		if len(marks) > 1 && d.Title == "" {
+			// A collection (of man pages): its first page's title is not
+			// the document's, which the file name says better.
+			d.Title = strings.ReplaceAll(strings.TrimSuffix(filepath.Base(name), filepath.Ext(name)), "_", " ")
+		}
+	}
+	d.Blocks = pdfBlocks(pages, marks)
+	return d, nil
+}
+
+// readPoppler reads the page count, title, outline and text with poppler
+// alone (popplerMeta, popplerOutline, popplerTexts: child processes, the
+// outline's beside the text's), when PDFToText is set. A nil Doc and nil
+// error mean poppler could not read the file (or is not used): PDFium reads
+// it, as before, and says what is wrong with it if anything is.
+func (p *Parser) readPoppler(ctx context.Context, name string, data []byte, progress func(done, total int)) (*Doc, [][]string, []mark, error) {
+	if p.opts.PDFToText == "" {
+		return nil, nil, nil, nil
+	}
+	fallback := func(err error) (*Doc, [][]string, []mark, error) {
+		if ctx.Err() != nil {
+			return nil, nil, nil, ctx.Err()
+		}
+		slog.Debug("parse: poppler could not read the file, using PDFium", "file", name, "err", err)
+		return nil, nil, nil, nil
+	}
+	n, title, err := p.popplerMeta(ctx, data)
+	if err != nil {
+		return fallback(err)
+	}
+	type result struct {
+		marks []mark
+		err   error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		m, err := p.popplerOutline(ctx, data, n)
+		ch <- result{m, err}
+	}()
+	raw, err := p.popplerTexts(ctx, data, n, progress)
+	r := <-ch
+	if err == nil {
+		err = r.err
+	}
+	if err != nil {
+		return fallback(err)
+	}
+	return &Doc{Pages: n, Title: tidyTitle(CleanLine(title))}, raw, r.marks, nil
+}
+
+// readPDFium reads the page count, title, outline and text with PDFium, the
+// text by pdftotext when PDFToText is set (it failed in readPoppler only
+// when the page count, title or outline did).
+func (p *Parser) readPDFium(ctx context.Context, name string, data []byte, progress func(done, total int)) (*Doc, [][]string, []mark, error) {
+	first, err := p.open(ctx, name, data)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	defer first.close()
 	cnt, err := first.inst.FPDF_GetPageCount(&requests.FPDF_GetPageCount{Document: first.doc})
 	if err != nil {
-		return nil, p.pdfErr(ctx, name, err)
+		return nil, nil, nil, p.pdfErr(ctx, name, err)
 	}
 	n := cnt.PageCount
 	if n <= 0 {
-		return nil, shifu.Errorf(shifu.ErrInvalid, "%s: PDF has no pages", name)
+		return nil, nil, nil, shifu.Errorf(shifu.ErrInvalid, "%s: PDF has no pages", name)
 	}
 	d := &Doc{Pages: n}
 	if t, err := first.inst.FPDF_GetMetaText(&requests.FPDF_GetMetaText{Document: first.doc, Tag: "Title"}); err == nil {
@@ -119,23 +187,9 @@ func (p *Parser) parsePDF(ctx, outer context.Context, name string, data []byte, 
 		raw, err = p.pageTexts(ctx, name, data, first, n, progress)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	if d.OCR, err = p.ocrPDF(outer, name, data, raw, progress); err != nil {
-		return nil, err
-	}
-	pages := Clean(raw)
-	titles := Titles(pages)
-	if len(marks) == 0 {
-		marks = titleMarks(titles)
-		if len(marks) > 1 && d.Title == "" {
-			// A collection (of man pages): its first page's title is not
-			// the document's, which the file name says better.
-			d.Title = strings.ReplaceAll(strings.TrimSuffix(filepath.Base(name), filepath.Ext(name)), "_", " ")
-		}
-	}
-	d.Blocks = pdfBlocks(pages, marks)
-	return d, nil
+	return d, raw, marks, nil
 }
 
 func outline(s *session, pages int) []mark {

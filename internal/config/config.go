@@ -5,6 +5,7 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -30,10 +31,16 @@ type Config struct {
 	ParseTimeout   time.Duration
 	// PDFText picks the PDF text extractor: "pdfium" (pure Go, WebAssembly),
 	// "pdftotext" (poppler: about 4x faster end to end here, same retrieval
-	// quality on the eval set; PDFium still reads the outline and renders
-	// pages), or "auto": pdftotext when installed, else PDFium.
+	// quality on the eval set; poppler's pdfinfo and pdftohtml read the
+	// page count, title and outline, PDFium what poppler cannot, and PDFium
+	// renders pages), or "auto": pdftotext when installed, else PDFium.
 	PDFText string
 	Workers int // ingest jobs run at once
+	// CacheDir keeps what a process can reuse from the last one: PDFium's
+	// WebAssembly compiled to machine code (~4.7 s of CPU each start
+	// otherwise). SHIFU_CACHE_DIR, default $XDG_CACHE_HOME/shifu, else
+	// ~/.cache/shifu; "off" (or no home): compile in every process.
+	CacheDir string
 
 	// Dict is the bilingual dictionary file for offline query translation
 	// (CC-CEDICT, built by scripts/deps.sh with 'shifu dict build');
@@ -139,6 +146,29 @@ type Model struct {
 // can be called. Set SHIFU_EMBED_FUSION after measuring with `shifu eval`.
 const HostedFusion = 0.5
 
+// cacheDir resolves SHIFU_CACHE_DIR (v): "off" is none; unset is the XDG
+// cache directory's shifu, as os.UserCacheDir has it but read through getenv.
+// A relative path would move with the working directory, so it is refused.
+func cacheDir(v string, getenv func(string) string, bad func(string, ...any)) string {
+	switch {
+	case v == "off":
+		return ""
+	case v != "":
+		if !filepath.IsAbs(v) {
+			bad("SHIFU_CACHE_DIR=%q: want an absolute directory, or off", v)
+			return ""
+		}
+		return filepath.Clean(v)
+	}
+	if x := strings.TrimSpace(getenv("XDG_CACHE_HOME")); filepath.IsAbs(x) {
+		return filepath.Join(x, "shifu")
+	}
+	if h := strings.TrimSpace(getenv("HOME")); filepath.IsAbs(h) {
+		return filepath.Join(h, ".cache", "shifu")
+	}
+	return ""
+}
+
 // Secret is a string that never prints.
 type Secret string
 
@@ -222,6 +252,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.ReplicaWait = dur("SHIFU_REPLICA_WAIT", 100*time.Millisecond)
 	c.JobTimeout = dur("SHIFU_JOB_TIMEOUT", 20*time.Minute)
 	c.Dict = str("SHIFU_DICT", ".data/cedict.txt")
+	c.CacheDir = cacheDir(str("SHIFU_CACHE_DIR", ""), getenv, bad)
 	c.WordNet = str("SHIFU_WORDNET", "/usr/share/wordnet")
 
 	c.OCR = OCR{

@@ -144,3 +144,30 @@ func TestOCR(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheDir: SHIFU_CACHE_DIR wins, then XDG_CACHE_HOME, then HOME; off or
+// no home is none, and a relative directory is refused by name.
+func TestCacheDir(t *testing.T) {
+	for _, tc := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"HOME", "/home/op"}, "/home/op/.cache/shifu"},
+		{[]string{"HOME", "/home/op", "XDG_CACHE_HOME", "/var/cache/op"}, "/var/cache/op/shifu"},
+		{[]string{"HOME", "/home/op", "XDG_CACHE_HOME", "rel"}, "/home/op/.cache/shifu"},
+		{[]string{"HOME", "/home/op", "SHIFU_CACHE_DIR", "/srv/shifu/cache/"}, "/srv/shifu/cache"},
+		{[]string{"HOME", "/home/op", "SHIFU_CACHE_DIR", "off"}, ""},
+		{nil, ""},
+	} {
+		c, err := Load(env(tc.env...))
+		if err != nil {
+			t.Fatalf("%v: %v", tc.env, err)
+		}
+		if c.CacheDir != tc.want {
+			t.Errorf("%v: CacheDir %q, want %q", tc.env, c.CacheDir, tc.want)
+		}
+	}
+	if _, err := Load(env("SHIFU_CACHE_DIR", "cache")); err == nil || !strings.Contains(err.Error(), "SHIFU_CACHE_DIR") {
+		t.Errorf("relative SHIFU_CACHE_DIR: %v", err)
+	}
+}

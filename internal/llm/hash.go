@@ -2,9 +2,11 @@ package llm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
+	"runtime"
 	"sync"
 	"unicode"
 	"unicode/utf8"
@@ -128,6 +130,10 @@ func NewHashing(cfg HashConfig) (*Hashing, error) {
 	return h, nil
 }
 
+// Local marks the offline embedder as computed in this process at no
+// charge (ingest.LocalEmbedder).
+func (h *Hashing) Local() {}
+
 // Config returns the settings in effect, defaults filled in.
 func (h *Hashing) Config() HashConfig { return h.cfg }
 func (h *Hashing) Model() string      { return h.model }
@@ -135,19 +141,52 @@ func (h *Hashing) Dim() int           { return h.cfg.Dim }
 
 // Embed returns one L2-normalised vector per text. A text with no features
 // (empty, only punctuation or stop words) gets the zero vector.
+// The texts are spread over up to GOMAXPROCS goroutines (each text is
+// independent and pure CPU), which all end before Embed returns.
 func (h *Hashing) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	out := make([][]float32, len(texts))
+	workers := min(runtime.GOMAXPROCS(0), (len(texts)+hashPerWorker-1)/hashPerWorker)
+	if workers <= 1 {
+		if err := h.embedRange(ctx, texts, out); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	per := (len(texts) + workers - 1) / workers
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		from, to := w*per, min((w+1)*per, len(texts))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[w] = h.embedRange(ctx, texts[from:to], out[from:to])
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// hashPerWorker is the fewest texts worth a goroutine of their own (a chunk
+// takes ~1 ms; a question alone stays on the caller's goroutine).
+const hashPerWorker = 16
+
+// embedRange fills out with the vectors of texts, stopping when ctx ends.
+func (h *Hashing) embedRange(ctx context.Context, texts []string, out [][]float32) error {
 	s := h.pool.Get().(*hashScratch)
 	defer h.pool.Put(s)
 	for i, t := range texts {
 		if i%64 == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		out[i] = h.vector(s, t)
 	}
-	return out, nil
+	return nil
 }
 
 // EmbedOne embeds a single text; it is Embed without the slice.

@@ -139,8 +139,34 @@ func TestStemEnglish(t *testing.T) {
 func TestHashingCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := offline(t).Embed(ctx, []string{"a"}); err == nil {
-		t.Fatal("cancelled context ignored")
+	// One text stays on the caller's goroutine; a batch is spread out.
+	for _, n := range []int{1, 1000} {
+		if v, err := offline(t).Embed(ctx, make([]string, n)); err == nil || v != nil {
+			t.Fatalf("%d texts: cancelled context ignored (%d vectors, %v)", n, len(v), err)
+		}
+	}
+}
+
+// TestHashingBatch: a batch embedded across goroutines gives every text the
+// vector it gets alone, in order.
+func TestHashingBatch(t *testing.T) {
+	h := offline(t)
+	text := benchText()
+	var in []string
+	for i := 0; i+700 <= len(text) && len(in) < 101; i += 697 {
+		in = append(in, strings.ToValidUTF8(text[i:i+700], ""))
+	}
+	got, err := h.Embed(context.Background(), in)
+	if err != nil || len(got) != len(in) {
+		t.Fatalf("%d vectors, %v", len(got), err)
+	}
+	for i, s := range in {
+		want := h.EmbedOne(s)
+		for j := range want {
+			if got[i][j] != want[j] {
+				t.Fatalf("text %d: dimension %d is %v, alone %v", i, j, got[i][j], want[j])
+			}
+		}
 	}
 }
 

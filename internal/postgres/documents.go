@@ -382,17 +382,26 @@ func (db *DB) SetProgress(ctx context.Context, tenant, id int64, p shifu.Progres
 }
 
 // StoreChunks replaces the document's chunks and postings in one transaction,
-// with no embeddings yet, and records what parsing learned. Running it again
+// with the rows' embeddings where they have one (a local embedder's), and
+// records what parsing learned. Running it again
 // (a resumed job) leaves exactly one copy.
 func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk) error {
 	n := len(rows)
 	ords, starts, ends, tokens := make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
 	texts, headings, anchors, langs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	breaks := make([]string, n)
+	vecs := make([]*pgvector.HalfVector, n) // nil: NULL, embedded later
 	for i, r := range rows {
 		ords[i], starts[i], ends[i], tokens[i] = int32(r.Ord), int32(r.PageStart), int32(r.PageEnd), int32(r.Tokens)
 		texts[i], headings[i], anchors[i], langs[i] = r.Text, r.Heading, r.Anchor, r.Language
 		breaks[i] = intArray(r.Breaks)
+		if r.Embedding != nil {
+			if meta.EmbedModel == "" {
+				return fmt.Errorf("store chunks of document %d: chunk %d has an embedding of no model", docID, r.Ord)
+			}
+			v := pgvector.NewHalfVector(Pad(r.Embedding))
+			vecs[i] = &v
+		}
 	}
 	p := makePostings(rows)
 	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
@@ -402,12 +411,13 @@ func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta shifu.D
 		// COPY is not allowed on tables with row-level security, so rows go in
 		// as arrays unnested by one INSERT each; each chunk's page breaks as
 		// an array literal, since unnest flattens an array of arrays.
-		got, err := tx.Query(ctx, `INSERT INTO chunks (document_id, ord, text, heading, page_start, page_end, anchor, language, tokens, nterms, page_breaks)
-			SELECT $1, u.ord, u.text, u.heading, u.ps, u.pe, u.anchor, u.lang, u.tokens, u.nterms, u.breaks::int[]
-			FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[], $9::int[], $10::int[], $11::text[])
-				AS u(ord, text, heading, ps, pe, anchor, lang, tokens, nterms, breaks)
+		got, err := tx.Query(ctx, `INSERT INTO chunks (document_id, ord, text, heading, page_start, page_end, anchor, language, tokens, nterms, page_breaks, embedding, embed_model)
+			SELECT $1, u.ord, u.text, u.heading, u.ps, u.pe, u.anchor, u.lang, u.tokens, u.nterms, u.breaks::int[],
+				u.e, CASE WHEN u.e IS NULL THEN '' ELSE $13 END
+			FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[], $9::int[], $10::int[], $11::text[], $12::halfvec[])
+				AS u(ord, text, heading, ps, pe, anchor, lang, tokens, nterms, breaks, e)
 			RETURNING id, ord`,
-			docID, ords, texts, headings, starts, ends, anchors, langs, tokens, p.nterms, breaks)
+			docID, ords, texts, headings, starts, ends, anchors, langs, tokens, p.nterms, breaks, vecs, meta.EmbedModel)
 		if err != nil {
 			return err
 		}
