@@ -1,8 +1,8 @@
 package parse
 
 import (
-	"bytes"
 	"errors"
+	"fmt"
 	"os/exec"
 )
 
@@ -22,18 +22,27 @@ func runLow(cmd *exec.Cmd) error {
 	return cmd.Wait()
 }
 
+// maxToolOutput bounds what one poppler run may print: a small PDF whose
+// content streams are compression bombs could otherwise print without end
+// into memory. The 1,335-page manual's whole text is 2.7 MB.
+const maxToolOutput = 64 << 20
+
 // outputLow is cmd.Output at childNice (stderr, as Output keeps it, goes
-// into the *exec.ExitError).
+// into the *exec.ExitError), its output capped at maxToolOutput.
 func outputLow(cmd *exec.Cmd) ([]byte, error) {
-	var out, errb bytes.Buffer
+	var out, errb capped
+	out.max, errb.max = maxToolOutput, 4<<10
 	cmd.Stdout = &out
 	if cmd.Stderr == nil {
 		cmd.Stderr = &errb
 	}
 	err := runLow(cmd)
 	var ee *exec.ExitError
-	if errors.As(err, &ee) && errb.Len() > 0 {
-		ee.Stderr = errb.Bytes()
+	if errors.As(err, &ee) && errb.b.Len() > 0 {
+		ee.Stderr = errb.b.Bytes()
 	}
-	return out.Bytes(), err
+	if err == nil && out.over {
+		err = fmt.Errorf("printed more than %d MiB", maxToolOutput>>20)
+	}
+	return out.b.Bytes(), err
 }

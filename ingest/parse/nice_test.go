@@ -34,3 +34,19 @@ func TestChildrenRunNiced(t *testing.T) {
 		t.Fatalf("failing child: %v", err)
 	}
 }
+
+// A child that prints without end is cut off at maxToolOutput and named as
+// the error, not kept in memory.
+func TestChildOutputCapped(t *testing.T) {
+	out, err := outputLow(exec.Command("head", "-c", strconv.Itoa(maxToolOutput+1), "/dev/zero"))
+	if err == nil || !strings.Contains(err.Error(), "printed more than 64 MiB") {
+		t.Fatalf("err = %v, want the cap named", err)
+	}
+	if len(out) > maxToolOutput {
+		t.Fatalf("kept %d bytes, more than the cap %d", len(out), maxToolOutput)
+	}
+	out, err = outputLow(exec.Command("head", "-c", strconv.Itoa(maxToolOutput), "/dev/zero"))
+	if err != nil || len(out) != maxToolOutput {
+		t.Fatalf("output at the cap: %d bytes, %v", len(out), err)
+	}
+}
