@@ -190,7 +190,7 @@ func TestRevisionReplacesAtomically(t *testing.T) {
 	var orphans, postings int
 	err = f.db.InTenant(ctx, f.tenant, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE c.id IS NULL), count(*)
-			FROM chunk_terms t LEFT JOIN chunks c ON c.id = t.chunk_id`).Scan(&orphans, &postings)
+			FROM (`+decodedPostings+`) t LEFT JOIN chunks c ON c.id = t.chunk_id`).Scan(&orphans, &postings)
 	})
 	if err != nil || orphans != 0 || postings == 0 {
 		t.Fatalf("postings: %d orphaned of %d, err %v", orphans, postings, err)
@@ -200,7 +200,7 @@ func TestRevisionReplacesAtomically(t *testing.T) {
 	// must agree with the chunks.
 	var stale, wrongTotals int
 	err = f.db.InTenant(ctx, f.tenant, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT count(*) FROM chunk_terms t JOIN chunks c ON c.id = t.chunk_id
+		err := tx.QueryRow(ctx, `SELECT count(*) FROM (`+decodedPostings+`) t JOIN chunks c ON c.id = t.chunk_id
 			WHERE (t.document_id, t.ord, t.dl) IS DISTINCT FROM (c.document_id, c.ord, c.nterms)`).Scan(&stale)
 		if err != nil {
 			return err
@@ -215,22 +215,39 @@ func TestRevisionReplacesAtomically(t *testing.T) {
 	listsAgree(t, f)
 }
 
+// decodedPostings is the packed posting lists (migration 018: 20 bytes a
+// posting, big-endian chunk id, ord, tf, length) as a row per posting.
+const decodedPostings = `SELECT pl.term, pl.document_id, pl.n, length(pl.list) AS bytes, g AS i,
+		('x' || encode(substring(pl.list FROM g*20 + 1 FOR 8), 'hex'))::bit(64)::bigint AS chunk_id,
+		('x' || encode(substring(pl.list FROM g*20 + 9 FOR 4), 'hex'))::bit(32)::int AS ord,
+		('x' || encode(substring(pl.list FROM g*20 + 13 FOR 4), 'hex'))::bit(32)::int AS tf,
+		('x' || encode(substring(pl.list FROM g*20 + 17 FOR 4), 'hex'))::bit(32)::int AS dl
+	FROM posting_lists pl, generate_series(0, pl.n - 1) g`
+
 // listsAgree checks that the packed posting lists search reads (migration
-// 018) hold exactly the postings of chunk_terms, a list per term and document.
+// 018) are whole and say what the chunks say: a list is n postings long, in
+// chunk order, names each chunk once and only the list's own document's;
+// and a chunk's term frequencies over all lists add up to its length, so
+// every term the analyzer gave it is in some list.
 func listsAgree(t *testing.T, f *fixture) {
 	t.Helper()
-	var missing, extra, lists int
+	var torn, unordered, lists, short int
 	err := f.db.InTenant(context.Background(), f.tenant, func(tx pgx.Tx) error {
-		return tx.QueryRow(context.Background(), `WITH want AS (
-				SELECT term, document_id, count(*)::int AS n,
-					string_agg(int8send(chunk_id) || int4send(ord) || int4send(tf) || int4send(dl), ''::bytea ORDER BY ord) AS list
-				FROM chunk_terms GROUP BY term, document_id
-			), have AS (SELECT term, document_id, n, list FROM posting_lists)
-			SELECT (SELECT count(*) FROM (SELECT * FROM want EXCEPT SELECT * FROM have) m),
-				(SELECT count(*) FROM (SELECT * FROM have EXCEPT SELECT * FROM want) e), (SELECT count(*) FROM have)`).Scan(&missing, &extra, &lists)
+		err := tx.QueryRow(context.Background(), `WITH p AS (`+decodedPostings+`)
+			SELECT (SELECT count(*) FROM posting_lists WHERE length(list) <> n*20 OR n < 1),
+				(SELECT count(*) FROM (SELECT ord <= lag(ord) OVER (PARTITION BY term, document_id ORDER BY i) AS back FROM p) o WHERE back),
+				(SELECT count(*) FROM posting_lists)`).Scan(&torn, &unordered, &lists)
+		if err != nil {
+			return err
+		}
+		return tx.QueryRow(context.Background(), `WITH p AS (`+decodedPostings+`)
+			SELECT count(*) FROM chunks c LEFT JOIN (SELECT chunk_id, document_id, sum(tf) AS tf FROM p GROUP BY chunk_id, document_id) s
+				ON s.chunk_id = c.id AND s.document_id = c.document_id
+			WHERE coalesce(s.tf, 0) <> c.nterms`).Scan(&short)
 	})
-	if err != nil || missing != 0 || extra != 0 || lists == 0 {
-		t.Fatalf("posting lists: %d missing, %d not in chunk_terms (of %d); err %v", missing, extra, lists, err)
+	if err != nil || torn != 0 || unordered != 0 || short != 0 || lists == 0 {
+		t.Fatalf("posting lists: %d torn, %d out of chunk order, %d chunks whose postings do not add up to their length (of %d lists); err %v",
+			torn, unordered, short, lists, err)
 	}
 }
 

@@ -147,7 +147,6 @@ func TestVersionsRollbackDeleteRestorePurge(t *testing.T) {
 		"documents":      `SELECT count(*) FROM documents`,
 		"originals":      `SELECT count(*) FROM originals`,
 		"chunks":         `SELECT count(*) FROM chunks`,
-		"chunk_terms":    `SELECT count(*) FROM chunk_terms`,
 		"posting_lists":  `SELECT count(*) FROM posting_lists`,
 	} {
 		if n := count(t, f, sql); n != 0 {

@@ -448,10 +448,10 @@ func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta shifu.D
 }
 
 // storePostings writes a document's postings (p, of chunk rows with ids
-// and ords) twice: a row each in chunk_terms, and each term's postings
-// packed into one posting_lists row, which search reads (migration 018
-// describes the format, decodePosting reads it). The lists are packed here:
-// string_agg of a 1,335-page manual's 171k postings took 0.5 s in SQL.
+// and ords), each term's packed into one posting_lists row, which search
+// reads (migration 018 describes the format, decodePosting reads it). The
+// lists are packed here: string_agg of a 1,335-page manual's 171k postings
+// took 0.5 s in SQL.
 func storePostings(ctx context.Context, tx pgx.Tx, docID int64, p postings, ids []int64, ords []int32) error {
 	pID, pOrd, pDL := make([]int64, len(p.row)), make([]int32, len(p.row)), make([]int32, len(p.row))
 	byTerm := map[string][]int{}
@@ -462,11 +462,6 @@ func storePostings(ctx context.Context, tx pgx.Tx, docID int64, p postings, ids 
 			terms = append(terms, p.term[i])
 		}
 		byTerm[p.term[i]] = append(byTerm[p.term[i]], i)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO chunk_terms (term, chunk_id, tf, document_id, ord, dl)
-		SELECT u.term, u.id, u.tf, $1, u.ord, u.dl FROM unnest($2::text[], $3::bigint[], $4::int[], $5::int[], $6::int[]) AS u(term, id, tf, ord, dl)`,
-		docID, p.term, pID, p.tf, pOrd, pDL); err != nil {
-		return err
 	}
 	ns, lists := make([]int32, len(terms)), make([][]byte, len(terms))
 	for j, t := range terms {
@@ -603,9 +598,6 @@ func (db *DB) Reterm(ctx context.Context, tenant, docID int64, version string, r
 		ords := make([]int32, len(rows))
 		for i, id := range ids {
 			ords[i] = at[id]
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM chunk_terms t USING chunks c WHERE c.document_id = $1 AND t.chunk_id = c.id`, docID); err != nil {
-			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM posting_lists WHERE document_id = $1`, docID); err != nil {
 			return err

@@ -27,7 +27,6 @@ func seed(ctx context.Context, tx pgx.Tx) error {
 		`INSERT INTO originals (document_id, sealed) SELECT id, '\x00' FROM documents`,
 		`INSERT INTO original_segments (document_id, seq, sealed) SELECT id, 0, '\x00' FROM documents`,
 		`INSERT INTO chunks (document_id, ord, text) SELECT id, 0, 'secret spindle text' FROM documents`,
-		`INSERT INTO chunk_terms (term, chunk_id, tf, document_id, ord, dl) SELECT 'spindl', id, 1, document_id, ord, nterms FROM chunks`,
 		`INSERT INTO posting_lists (term, document_id, n, list) SELECT 'spindl', document_id, 1, int8send(id) || int4send(ord) || int4send(1) || int4send(nterms) FROM chunks`,
 		`INSERT INTO conversations (user_id) SELECT id FROM users`,
 		`INSERT INTO messages (conversation_id, role, content) SELECT id, 'user', 'q' FROM conversations`,
