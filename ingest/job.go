@@ -309,23 +309,14 @@ func (s *Service) embed(ctx context.Context, tenant, id int64, name string, ids 
 	go func() {
 		defer close(done)
 		defer close(ready)
-		for start := 0; start < len(ids); start += s.batch {
-			if embedErr = pace.Wait(ectx); embedErr != nil {
-				return
-			}
-			end := min(start+s.batch, len(ids))
-			vecs, err := s.embedder.Embed(ectx, texts[start:end])
-			if err != nil {
-				embedErr = fmt.Errorf("embed chunks of %s: %w", name, err)
-				return
-			}
+		embedErr = s.batches(ectx, name, texts, pace, func(start, end int, vecs [][]float32) error {
 			select {
 			case ready <- batch{ids[start:end], vecs, end == len(ids)}:
+				return nil
 			case <-ectx.Done():
-				embedErr = ectx.Err()
-				return
+				return ectx.Err()
 			}
-		}
+		})
 	}()
 	storeErr := func() error {
 		n := 0
@@ -349,6 +340,25 @@ func (s *Service) embed(ctx context.Context, tenant, id int64, name string, ids 
 		return storeErr // the embedding's error, if any, is then its cancellation
 	}
 	return embedErr
+}
+
+// batches embeds texts s.batch at a time, pacing before each, and hands
+// each batch's vectors (texts[start:end]'s) to each; the first error ends it.
+func (s *Service) batches(ctx context.Context, name string, texts []string, pace Pace, each func(start, end int, vecs [][]float32) error) error {
+	for start := 0; start < len(texts); start += s.batch {
+		if err := pace.Wait(ctx); err != nil {
+			return err
+		}
+		end := min(start+s.batch, len(texts))
+		vecs, err := s.embedder.Embed(ctx, texts[start:end])
+		if err != nil {
+			return fmt.Errorf("embed chunks of %s: %w", name, err)
+		}
+		if err := each(start, end, vecs); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // read parses, cleans, chunks and analyses a document (and, with a
@@ -404,18 +414,14 @@ func (s *Service) read(ctx context.Context, name string, data []byte, progress f
 		for i, r := range rows {
 			texts[i] = r.Text
 		}
-		for start := 0; start < len(rows); start += s.batch {
-			if err := pace.Wait(ctx); err != nil {
-				return nil, shifu.DocMeta{}, late(err)
-			}
-			end := min(start+s.batch, len(rows))
-			vecs, err := emb.Embed(ctx, texts[start:end])
-			if err != nil {
-				return nil, shifu.DocMeta{}, late(fmt.Errorf("embed chunks of %s: %w", name, err))
-			}
+		err := s.batches(ctx, name, texts, pace, func(start, _ int, vecs [][]float32) error {
 			for i, v := range vecs {
 				rows[start+i].Embedding = v
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, shifu.DocMeta{}, late(err)
 		}
 		meta.EmbedModel = emb.Model()
 		st.Embed = since(mark)
