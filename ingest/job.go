@@ -207,7 +207,8 @@ func (s *Service) rescue(ctx context.Context) {
 }
 
 // process runs one document through the pipeline. It is safe to run again
-// after a crash: chunks are replaced in one transaction, and only chunks
+// after a crash: StoreChunks replaces the version's chunks whole (a store
+// cut short left rows no search reads, cleared first), and only chunks
 // still missing a vector are embedded.
 func (s *Service) process(ctx context.Context, tenant, id int64) error {
 	doc, err := s.db.VersionRow(ctx, tenant, id)

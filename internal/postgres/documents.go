@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgvector/pgvector-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/shifu-factory/shifu"
 )
@@ -381,70 +383,158 @@ func (db *DB) SetProgress(ctx context.Context, tenant, id int64, p shifu.Progres
 	})
 }
 
-// StoreChunks replaces the document's chunks and postings in one transaction,
-// with the rows' embeddings where they have one (a local embedder's), and
-// records what parsing learned. Running it again
-// (a resumed job) leaves exactly one copy.
+// StoreChunks replaces the document's chunks and postings, with the rows'
+// embeddings where they have one (a local embedder's), and records what
+// parsing learned. Running it again (a resumed job) leaves exactly one copy.
+//
+// Most rows go in one transaction, so a refused store changes nothing. Many
+// rows with vectors go in over insertParts transactions at once: inserting
+// each into the HNSW index is most of their cost (~2 ms a row), and one
+// backend does it on one core. That is safe because the rows belong to a
+// version in the pipeline, which no search reads until Publish: a failure
+// part-way leaves rows of an unread version, and the next attempt's DELETE
+// removes them first.
 func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk) error {
-	n := len(rows)
-	ords, starts, ends, tokens := make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
-	texts, headings, anchors, langs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	breaks := make([]string, n)
-	vecs := make([]*pgvector.HalfVector, n) // nil: NULL, embedded later
-	for i, r := range rows {
-		ords[i], starts[i], ends[i], tokens[i] = int32(r.Ord), int32(r.PageStart), int32(r.PageEnd), int32(r.Tokens)
-		texts[i], headings[i], anchors[i], langs[i] = r.Text, r.Heading, r.Anchor, r.Language
-		breaks[i] = intArray(r.Breaks)
-		if r.Embedding != nil {
-			if meta.EmbedModel == "" {
-				return fmt.Errorf("store chunks of document %d: chunk %d has an embedding of no model", docID, r.Ord)
-			}
-			v := pgvector.NewHalfVector(Pad(r.Embedding))
-			vecs[i] = &v
-		}
+	cols, err := chunkColumns(docID, meta, rows)
+	if err != nil {
+		return err
 	}
 	p := makePostings(rows)
-	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1`, docID); err != nil {
-			return err
-		}
-		// COPY is not allowed on tables with row-level security, so rows go in
-		// as arrays unnested by one INSERT each; each chunk's page breaks as
-		// an array literal, since unnest flattens an array of arrays.
-		got, err := tx.Query(ctx, `INSERT INTO chunks (document_id, ord, text, heading, page_start, page_end, anchor, language, tokens, nterms, page_breaks, embedding, embed_model)
-			SELECT $1, u.ord, u.text, u.heading, u.ps, u.pe, u.anchor, u.lang, u.tokens, u.nterms, u.breaks::int[],
-				u.e, CASE WHEN u.e IS NULL THEN '' ELSE $13 END
-			FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[], $9::int[], $10::int[], $11::text[], $12::halfvec[])
-				AS u(ord, text, heading, ps, pe, anchor, lang, tokens, nterms, breaks, e)
-			RETURNING id, ord`,
-			docID, ords, texts, headings, starts, ends, anchors, langs, tokens, p.nterms, breaks, vecs, meta.EmbedModel)
-		if err != nil {
-			return err
-		}
-		at := make(map[int32]int64, n)
-		var id int64
-		var ord int32
-		if _, err := pgx.ForEachRow(got, []any{&id, &ord}, func() error { at[ord] = id; return nil }); err != nil {
-			return err
-		}
-		ids := make([]int64, n)
-		for i, o := range ords {
-			ids[i] = at[o]
-		}
-		if err := storePostings(ctx, tx, docID, p, ids, ords); err != nil {
+	finish := func(tx pgx.Tx, ids []int64) error {
+		if err := storePostings(ctx, tx, docID, p, ids, cols.ords); err != nil {
 			return err
 		}
 		if err := storePageTexts(ctx, tx, docID, meta.OCR); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE documents SET title = CASE WHEN title = '' THEN $2 ELSE title END, pages = $3, language = $4,
-			chunks = $5, nterms = $6, analyzer = $7, updated_at = now() WHERE id = $1`, docID, meta.Title, meta.Pages, meta.Language, n, p.total, meta.Analyzer)
+		_, err := tx.Exec(ctx, `UPDATE documents SET title = CASE WHEN title = '' THEN $2 ELSE title END, pages = $3, language = $4,
+			chunks = $5, nterms = $6, analyzer = $7, updated_at = now() WHERE id = $1`, docID, meta.Title, meta.Pages, meta.Language, len(rows), p.total, meta.Analyzer)
 		return err
-	})
+	}
+	clear := func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1`, docID)
+		return err
+	}
+	parts := insertParts(rows)
+	if parts == 1 {
+		err = db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+			if err := clear(tx); err != nil {
+				return err
+			}
+			ids, err := insertChunks(ctx, tx, docID, meta.EmbedModel, cols, p.nterms, 0, len(rows))
+			if err != nil {
+				return err
+			}
+			return finish(tx, ids)
+		})
+	} else {
+		err = db.storeParts(ctx, tenant, docID, meta.EmbedModel, cols, p.nterms, parts, clear, finish)
+	}
 	if err != nil {
 		return fmt.Errorf("store chunks of document %d: %w", docID, classify(err))
 	}
 	return nil
+}
+
+// storeParts is StoreChunks over parts transactions at once (StoreChunks
+// says when and why), after one that clears the old rows and before one
+// that writes the postings.
+func (db *DB) storeParts(ctx context.Context, tenant, docID int64, model string, cols chunkCols, nterms []int32, parts int,
+	clear func(pgx.Tx) error, finish func(pgx.Tx, []int64) error) error {
+	if err := db.InTenant(ctx, tenant, clear); err != nil {
+		return err
+	}
+	n := len(cols.ords)
+	ids := make([]int64, n)
+	g, gctx := errgroup.WithContext(ctx)
+	for k := range parts {
+		from, to := k*n/parts, (k+1)*n/parts
+		g.Go(func() error {
+			return db.InTenant(gctx, tenant, func(tx pgx.Tx) error {
+				got, err := insertChunks(gctx, tx, docID, model, cols, nterms, from, to)
+				copy(ids[from:to], got) // each part its own range of ids
+				return err
+			})
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return db.InTenant(ctx, tenant, func(tx pgx.Tx) error { return finish(tx, ids) })
+}
+
+// insertParts is how many transactions StoreChunks inserts rows over: one
+// unless there are enough rows with vectors to keep two cores busy.
+func insertParts(rows []shifu.IndexedChunk) int {
+	if len(rows) < 2*minPartRows || rows[0].Embedding == nil {
+		return 1
+	}
+	return max(1, min(runtime.GOMAXPROCS(0), len(rows)/minPartRows, maxParts))
+}
+
+// minPartRows and maxParts bound the parallel insert: below ~250 rows a part
+// the extra transactions cost more than they save, and more parts than the
+// pool's spare connections would wait for them.
+const (
+	minPartRows = 250
+	maxParts    = 4
+)
+
+// chunkCols are rows as columns for unnest.
+type chunkCols struct {
+	ords, starts, ends, tokens      []int32
+	texts, headings, anchors, langs []string
+	breaks                          []string
+	vecs                            []*pgvector.HalfVector // nil: NULL, embedded later
+}
+
+func chunkColumns(docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk) (chunkCols, error) {
+	n := len(rows)
+	c := chunkCols{ords: make([]int32, n), starts: make([]int32, n), ends: make([]int32, n), tokens: make([]int32, n),
+		texts: make([]string, n), headings: make([]string, n), anchors: make([]string, n), langs: make([]string, n),
+		breaks: make([]string, n), vecs: make([]*pgvector.HalfVector, n)}
+	for i, r := range rows {
+		c.ords[i], c.starts[i], c.ends[i], c.tokens[i] = int32(r.Ord), int32(r.PageStart), int32(r.PageEnd), int32(r.Tokens)
+		c.texts[i], c.headings[i], c.anchors[i], c.langs[i] = r.Text, r.Heading, r.Anchor, r.Language
+		c.breaks[i] = intArray(r.Breaks)
+		if r.Embedding != nil {
+			if meta.EmbedModel == "" {
+				return c, fmt.Errorf("store chunks of document %d: chunk %d has an embedding of no model", docID, r.Ord)
+			}
+			v := pgvector.NewHalfVector(Pad(r.Embedding))
+			c.vecs[i] = &v
+		}
+	}
+	return c, nil
+}
+
+// insertChunks inserts rows from..to of c and returns their ids in order.
+// COPY is not allowed on tables with row-level security, so rows go in as
+// arrays unnested by one INSERT; each chunk's page breaks as an array
+// literal, since unnest flattens an array of arrays.
+func insertChunks(ctx context.Context, tx pgx.Tx, docID int64, model string, c chunkCols, nterms []int32, from, to int) ([]int64, error) {
+	got, err := tx.Query(ctx, `INSERT INTO chunks (document_id, ord, text, heading, page_start, page_end, anchor, language, tokens, nterms, page_breaks, embedding, embed_model)
+		SELECT $1, u.ord, u.text, u.heading, u.ps, u.pe, u.anchor, u.lang, u.tokens, u.nterms, u.breaks::int[],
+			u.e, CASE WHEN u.e IS NULL THEN '' ELSE $13 END
+		FROM unnest($2::int[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[], $9::int[], $10::int[], $11::text[], $12::halfvec[])
+			AS u(ord, text, heading, ps, pe, anchor, lang, tokens, nterms, breaks, e)
+		RETURNING id, ord`,
+		docID, c.ords[from:to], c.texts[from:to], c.headings[from:to], c.starts[from:to], c.ends[from:to], c.anchors[from:to],
+		c.langs[from:to], c.tokens[from:to], nterms[from:to], c.breaks[from:to], c.vecs[from:to], model)
+	if err != nil {
+		return nil, err
+	}
+	at := make(map[int32]int64, to-from)
+	var id int64
+	var ord int32
+	if _, err := pgx.ForEachRow(got, []any{&id, &ord}, func() error { at[ord] = id; return nil }); err != nil {
+		return nil, err
+	}
+	ids := make([]int64, to-from)
+	for i, o := range c.ords[from:to] {
+		ids[i] = at[o]
+	}
+	return ids, nil
 }
 
 // storePostings writes a document's postings (p, of chunk rows with ids
