@@ -21,9 +21,10 @@ import (
 )
 
 // ocrPDF reads by OCR the pages of raw whose text layer is missing or
-// unusable (needsOCR, with or without its running lines), replacing their lines, and returns what it read. Pages
-// with a good text layer keep it. One PDFium session renders the pages in
-// order, at most one page ahead of each OCR slot, so memory stays a few page
+// unusable (needsOCR, with or without its running lines), replacing their
+// lines, and returns what it read. Pages with a good text layer keep it.
+// poppler's pdftoppm (popplerRender), or else one PDFium session, renders
+// the pages in order, at most one page ahead of each OCR slot, so memory stays a few page
 // images whatever the document's length. A page that cannot be read within
 // its deadline is recorded with confidence 0 (listed as unreadable) and the
 // document goes on; only the end of ctx stops it.
@@ -46,11 +47,6 @@ func (p *Parser) ocrPDF(ctx context.Context, name string, data []byte, raw [][]s
 	if len(todo) == 0 {
 		return nil, nil
 	}
-	s, err := p.open(ctx, name, data)
-	if err != nil {
-		return nil, err
-	}
-	defer s.close()
 	type job struct {
 		i   int
 		img *image.Gray
@@ -65,15 +61,37 @@ func (p *Parser) ocrPDF(ctx context.Context, name string, data []byte, raw [][]s
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(jobs)
-		for k, i := range todo {
-			img, err := p.renderGray(s, i, p.ocr.dpi)
-			if err != nil {
-				return p.pdfErr(gctx, name, fmt.Errorf("render page %d for OCR: %w", i+1, err))
-			}
+		send := func(k int, img *image.Gray) error {
 			select {
 			case jobs <- job{k, img}:
+				return nil
 			case <-gctx.Done():
 				return gctx.Err()
+			}
+		}
+		from := 0
+		if p.opts.PDFToText != "" {
+			// poppler renders natively; PDFium renders what it could not.
+			n, err := p.popplerRender(gctx, data, todo, p.ocr.dpi, send)
+			if err != nil && gctx.Err() == nil {
+				slog.Warn("ocr: pdftoppm could not render, using PDFium", "file", name, "err", err)
+			}
+			if from = n; from == len(todo) || gctx.Err() != nil {
+				return gctx.Err()
+			}
+		}
+		s, err := p.open(gctx, name, data)
+		if err != nil {
+			return err
+		}
+		defer s.close()
+		for k := from; k < len(todo); k++ {
+			img, err := p.renderGray(s, todo[k], p.ocr.dpi)
+			if err != nil {
+				return p.pdfErr(gctx, name, fmt.Errorf("render page %d for OCR: %w", todo[k]+1, err))
+			}
+			if err := send(k, img); err != nil {
+				return err
 			}
 		}
 		return nil

@@ -1,12 +1,15 @@
 package parse
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"image"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -226,9 +229,22 @@ func TestOCRScannedChinese(t *testing.T) {
 }
 
 // TestOCRMixedPDF: pages with a good text layer keep it; only the scanned
-// page is OCR'd.
+// page is OCR'd, rendered by PDFium, or by poppler when the parser has it.
 func TestOCRMixedPDF(t *testing.T) {
-	p := ocrParser(t)
+	t.Run("pdfium", func(t *testing.T) { testMixedPDF(t, ocrParser(t)) })
+	t.Run("poppler", func(t *testing.T) {
+		tool, _ := exec.LookPath("pdftotext")
+		path, _ := exec.LookPath("tesseract")
+		p, err := New(context.Background(), Options{Tesseract: path, PDFToText: tool, OCRWorkers: 2, OCRDPI: scanDPI})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		testMixedPDF(t, p)
+	})
+}
+
+func testMixedPDF(t *testing.T, p *Parser) {
 	need(t, "pdfseparate", "pdfunite")
 	src := corpus(t, "LinuxCNC_Getting_Started.pdf")
 	dir := t.TempDir()
@@ -412,4 +428,36 @@ func TestOCRTakesTurns(t *testing.T) {
 		t.Errorf("the photo waited for all %d pages of the long scan", at)
 	}
 	t.Logf("the photo was done when the long scan had %d of 4 pages", at)
+}
+
+// TestPopplerRender: pdftoppm renders the asked pages, runs of consecutive
+// pages in one process, at the asked resolution, in order; a PGM stream
+// claiming more pixels than an upload may have is refused before its pixels
+// are read.
+func TestPopplerRender(t *testing.T) {
+	need(t, "pdftoppm", "pdftotext")
+	tool, _ := exec.LookPath("pdftotext")
+	p := &Parser{opts: Options{PDFToText: tool}}
+	data := readFile(t, corpus(t, "LinuxCNC_Getting_Started.pdf"))
+	pages := []int{4, 5, 9}
+	var got []int
+	n, err := p.popplerRender(context.Background(), data, pages, 100, func(k int, img *image.Gray) error {
+		b := img.Bounds()
+		// A letter or A4 page at 100 dpi.
+		if b.Dx() < 800 || b.Dx() > 880 || b.Dy() < 1050 || b.Dy() > 1180 {
+			t.Errorf("page %d: %d × %d px at 100 dpi", pages[k]+1, b.Dx(), b.Dy())
+		}
+		if img.Pix[0] != 255 { // a white margin
+			t.Errorf("page %d: top-left pixel %d", pages[k]+1, img.Pix[0])
+		}
+		got = append(got, k)
+		return nil
+	})
+	if err != nil || n != 3 || !slices.Equal(got, []int{0, 1, 2}) {
+		t.Fatalf("rendered %d (%v): %v", n, got, err)
+	}
+	_, err = readPGM(bufio.NewReader(strings.NewReader("P5\n100000 100000\n255\n")))
+	if err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Fatalf("a 10-gigapixel PGM: %v", err)
+	}
 }
