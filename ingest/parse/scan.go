@@ -24,8 +24,8 @@ import (
 // unusable (needsOCR, with or without its running lines), replacing their
 // lines, and returns what it read. Pages with a good text layer keep it.
 // poppler's pdftoppm (popplerRender), or else one PDFium session, renders
-// the pages in order, at most one page ahead of each OCR slot, so memory stays a few page
-// images whatever the document's length. A page that cannot be read within
+// the pages in order, at most one page ahead of each OCR slot, so memory
+// stays a few page images whatever the document's length. A page that cannot be read within
 // its deadline is recorded with confidence 0 (listed as unreadable) and the
 // document goes on; only the end of ctx stops it.
 func (p *Parser) ocrPDF(ctx context.Context, name string, data []byte, raw [][]string, progress func(done, total int)) ([]shifu.PageText, error) {
