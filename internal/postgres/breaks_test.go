@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
@@ -22,13 +20,7 @@ func TestPageBreaksRoundTrip(t *testing.T) {
 	c := newCorpus(t)
 	ctx := context.Background()
 	ten := c.tenant(t, "breaks")
-	var id int64
-	err := c.db.InTenant(ctx, ten, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `INSERT INTO documents (name, kind, sha256, size, status) VALUES ('m.pdf', 'manual', 'b1', 1, 'ready') RETURNING id`).Scan(&id)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := c.version(t, ten, "m.pdf", "b1", shifu.StatusReady)
 	over := "Homing\nPower the machine on. 按下回零键，机床依次回零。 The Home-All command homes every axis."
 	chunks := []shifu.Chunk{
 		{Ord: 0, Text: "Safety\nWear gloves.", PageStart: 35, PageEnd: 35},

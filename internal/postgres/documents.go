@@ -395,11 +395,11 @@ func (db *DB) SetProgress(ctx context.Context, tenant, id int64, p shifu.Progres
 // part-way leaves rows of an unread version, and the next attempt's DELETE
 // removes them first.
 func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk) error {
-	cols, err := chunkColumns(docID, meta, rows)
+	p := makePostings(rows)
+	cols, err := chunkColumns(docID, meta, rows, p.nterms)
 	if err != nil {
 		return err
 	}
-	p := makePostings(rows)
 	finish := func(tx pgx.Tx, ids []int64) error {
 		if err := storePostings(ctx, tx, docID, p, ids, cols.ords); err != nil {
 			return err
@@ -421,14 +421,14 @@ func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta shifu.D
 			if err := clear(tx); err != nil {
 				return err
 			}
-			ids, err := insertChunks(ctx, tx, docID, meta.EmbedModel, cols, p.nterms, 0, len(rows))
+			ids, err := insertChunks(ctx, tx, docID, cols, 0, len(rows))
 			if err != nil {
 				return err
 			}
 			return finish(tx, ids)
 		})
 	} else {
-		err = db.storeParts(ctx, tenant, docID, meta.EmbedModel, cols, p.nterms, parts, clear, finish)
+		err = db.storeParts(ctx, tenant, docID, cols, parts, clear, finish)
 	}
 	if err != nil {
 		return fmt.Errorf("store chunks of document %d: %w", docID, classify(err))
@@ -439,7 +439,7 @@ func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta shifu.D
 // storeParts is StoreChunks over parts transactions at once (StoreChunks
 // says when and why), after one that clears the old rows and before one
 // that writes the postings.
-func (db *DB) storeParts(ctx context.Context, tenant, docID int64, model string, cols chunkCols, nterms []int32, parts int,
+func (db *DB) storeParts(ctx context.Context, tenant, docID int64, cols chunkCols, parts int,
 	clear func(pgx.Tx) error, finish func(pgx.Tx, []int64) error) error {
 	if err := db.InTenant(ctx, tenant, clear); err != nil {
 		return err
@@ -451,7 +451,7 @@ func (db *DB) storeParts(ctx context.Context, tenant, docID int64, model string,
 		from, to := k*n/parts, (k+1)*n/parts
 		g.Go(func() error {
 			return db.InTenant(gctx, tenant, func(tx pgx.Tx) error {
-				got, err := insertChunks(gctx, tx, docID, model, cols, nterms, from, to)
+				got, err := insertChunks(gctx, tx, docID, cols, from, to)
 				copy(ids[from:to], got) // each part its own range of ids
 				return err
 			})
@@ -464,7 +464,7 @@ func (db *DB) storeParts(ctx context.Context, tenant, docID int64, model string,
 }
 
 // insertParts is how many transactions StoreChunks inserts rows over: one
-// unless there are enough rows with vectors to keep two cores busy.
+// unless there are enough rows with vectors to share among the cores.
 func insertParts(rows []shifu.IndexedChunk) int {
 	if len(rows) < 2*minPartRows || rows[0].Embedding == nil {
 		return 1
@@ -480,17 +480,19 @@ const (
 	maxParts    = 4
 )
 
-// chunkCols are rows as columns for unnest.
+// chunkCols are rows as columns for unnest, with the model of their vectors.
 type chunkCols struct {
 	ords, starts, ends, tokens      []int32
+	nterms                          []int32 // each chunk's length in terms (postings.nterms)
 	texts, headings, anchors, langs []string
 	breaks                          []string
 	vecs                            []*pgvector.HalfVector // nil: NULL, embedded later
+	model                           string
 }
 
-func chunkColumns(docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk) (chunkCols, error) {
+func chunkColumns(docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk, nterms []int32) (chunkCols, error) {
 	n := len(rows)
-	c := chunkCols{ords: make([]int32, n), starts: make([]int32, n), ends: make([]int32, n), tokens: make([]int32, n),
+	c := chunkCols{nterms: nterms, model: meta.EmbedModel, ords: make([]int32, n), starts: make([]int32, n), ends: make([]int32, n), tokens: make([]int32, n),
 		texts: make([]string, n), headings: make([]string, n), anchors: make([]string, n), langs: make([]string, n),
 		breaks: make([]string, n), vecs: make([]*pgvector.HalfVector, n)}
 	for i, r := range rows {
@@ -512,7 +514,7 @@ func chunkColumns(docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk) (c
 // COPY is not allowed on tables with row-level security, so rows go in as
 // arrays unnested by one INSERT; each chunk's page breaks as an array
 // literal, since unnest flattens an array of arrays.
-func insertChunks(ctx context.Context, tx pgx.Tx, docID int64, model string, c chunkCols, nterms []int32, from, to int) ([]int64, error) {
+func insertChunks(ctx context.Context, tx pgx.Tx, docID int64, c chunkCols, from, to int) ([]int64, error) {
 	got, err := tx.Query(ctx, `INSERT INTO chunks (document_id, ord, text, heading, page_start, page_end, anchor, language, tokens, nterms, page_breaks, embedding, embed_model)
 		SELECT $1, u.ord, u.text, u.heading, u.ps, u.pe, u.anchor, u.lang, u.tokens, u.nterms, u.breaks::int[],
 			u.e, CASE WHEN u.e IS NULL THEN '' ELSE $13 END
@@ -520,7 +522,7 @@ func insertChunks(ctx context.Context, tx pgx.Tx, docID int64, model string, c c
 			AS u(ord, text, heading, ps, pe, anchor, lang, tokens, nterms, breaks, e)
 		RETURNING id, ord`,
 		docID, c.ords[from:to], c.texts[from:to], c.headings[from:to], c.starts[from:to], c.ends[from:to], c.anchors[from:to],
-		c.langs[from:to], c.tokens[from:to], nterms[from:to], c.breaks[from:to], c.vecs[from:to], model)
+		c.langs[from:to], c.tokens[from:to], c.nterms[from:to], c.breaks[from:to], c.vecs[from:to], c.model)
 	if err != nil {
 		return nil, err
 	}

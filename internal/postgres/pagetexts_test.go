@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/shifu-factory/shifu"
 )
 
@@ -16,13 +14,7 @@ func TestPageTexts(t *testing.T) {
 	ctx := context.Background()
 	c := newCorpus(t)
 	a, b := c.tenant(t, "acme"), c.tenant(t, "globex")
-	var id int64
-	err := c.db.InTenant(ctx, a, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `INSERT INTO documents (name, kind, sha256, size, status) VALUES ('scan.pdf', 'manual', 'x', 1, 'parsing') RETURNING id`).Scan(&id)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := c.version(t, a, "scan.pdf", "x", shifu.StatusParsing)
 	good := shifu.PageText{Page: 1, Confidence: 91.5, Lang: "eng", Words: []shifu.Word{
 		{Text: "Check", Line: 1, Box: shifu.Box{X: 0.1, Y: 0.2, W: 0.05, H: 0.01}},
 		{Text: "主轴", Line: 2, Box: shifu.Box{X: 0.1, Y: 0.25, W: 0.04, H: 0.01}},

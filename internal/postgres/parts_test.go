@@ -20,13 +20,7 @@ func TestStoreChunksInParts(t *testing.T) {
 	c := newCorpus(t)
 	ctx := context.Background()
 	ten := c.tenant(t, "parts")
-	var id int64
-	err := c.db.InTenant(ctx, ten, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `INSERT INTO documents (name, kind, sha256, size, status) VALUES ('big.pdf', 'manual', 'p1', 1, 'parsing') RETURNING id`).Scan(&id)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := c.version(t, ten, "big.pdf", "p1", shifu.StatusParsing)
 	const n = 700
 	rows := make([]shifu.IndexedChunk, n)
 	for i := range rows {
@@ -42,7 +36,7 @@ func TestStoreChunksInParts(t *testing.T) {
 			t.Fatal(err)
 		}
 		var count, ords, vecs, chunks int
-		err = c.db.InTenant(ctx, ten, func(tx pgx.Tx) error {
+		err := c.db.InTenant(ctx, ten, func(tx pgx.Tx) error {
 			return tx.QueryRow(ctx, `SELECT count(*), count(DISTINCT ord), count(embedding) FILTER (WHERE embed_model = 'test-model'),
 				(SELECT chunks FROM documents WHERE id = $1) FROM chunks WHERE document_id = $1`, id).Scan(&count, &ords, &vecs, &chunks)
 		})

@@ -35,6 +35,21 @@ func (c *corpus) tenant(t *testing.T, name string) int64 {
 	return pgtest.Tenant(t, c.url, name).ID
 }
 
+// version inserts a bare documents row (no chunks) for StoreChunks to fill.
+func (c *corpus) version(t *testing.T, tenant int64, name, sha string, status shifu.Status) int64 {
+	t.Helper()
+	ctx := context.Background()
+	var id int64
+	err := c.db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `INSERT INTO documents (name, kind, sha256, size, status) VALUES ($1, 'manual', $2, 1, $3) RETURNING id`,
+			name, sha, status).Scan(&id)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 // doc stores a ready document with one chunk per text; each chunk's vector
 // points along axis vec[i].
 func (c *corpus) doc(t *testing.T, tenant int64, name string, kind shifu.DocKind, equipment string, texts []string, axes []int) int64 {
