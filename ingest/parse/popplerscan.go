@@ -3,7 +3,6 @@ package parse
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"image"
 	"io"
@@ -53,6 +52,7 @@ func (p *Parser) popplerRender(ctx context.Context, data []byte, pages []int, dp
 		if err := cmd.Start(); err != nil {
 			return done, fmt.Errorf("pdftoppm: %w", err)
 		}
+		lower(cmd.Process.Pid) // background work, as every poppler run (childNice)
 		r := bufio.NewReaderSize(out, 1<<20)
 		for ; done < len(pages) && pages[done] <= last; done++ {
 			img, err := readPGM(r)
@@ -88,7 +88,7 @@ func readPGM(r *bufio.Reader) (*image.Gray, error) {
 	}
 	img := image.NewGray(image.Rect(0, 0, w, h))
 	if _, err := io.ReadFull(r, img.Pix); err != nil {
-		return nil, fmt.Errorf("pgm pixels: %w", errors.Join(err, io.ErrUnexpectedEOF))
+		return nil, fmt.Errorf("pgm pixels: %w", err)
 	}
 	return img, nil
 }
