@@ -229,13 +229,25 @@ func TestOCRScannedChinese(t *testing.T) {
 }
 
 // TestOCRMixedPDF: pages with a good text layer keep it; only the scanned
-// page is OCR'd, rendered by PDFium, or by poppler when the parser has it.
+// page is OCR'd, rendered by PDFium, or by poppler when the parser has it
+// (by PDFium when poppler fails).
 func TestOCRMixedPDF(t *testing.T) {
 	t.Run("pdfium", func(t *testing.T) { testMixedPDF(t, ocrParser(t)) })
 	t.Run("poppler", func(t *testing.T) {
 		tool, _ := exec.LookPath("pdftotext")
 		path, _ := exec.LookPath("tesseract")
 		p, err := New(context.Background(), Options{Tesseract: path, PDFToText: tool, OCRWorkers: 2, OCRDPI: scanDPI})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		testMixedPDF(t, p)
+	})
+	// poppler that cannot render (here: not there at all) leaves the pages
+	// to PDFium, not unread.
+	t.Run("poppler fails", func(t *testing.T) {
+		path, _ := exec.LookPath("tesseract")
+		p, err := New(context.Background(), Options{Tesseract: path, PDFToText: filepath.Join(t.TempDir(), "pdftotext"), OCRWorkers: 2, OCRDPI: scanDPI})
 		if err != nil {
 			t.Fatal(err)
 		}
