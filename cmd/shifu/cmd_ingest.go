@@ -39,7 +39,6 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 	if k := shifu.DocKind(*kind); !k.Valid() {
 		return shifu.Errorf(shifu.ErrInvalid, "--kind %q: accepted kinds are manual and note", *kind)
 	}
-	e.warmAnalyzer()
 	t, err := e.tenant(ctx, *tenantName)
 	if err != nil {
 		return err

@@ -34,10 +34,8 @@ type env struct {
 	database *postgres.DB
 	ring     *keyring.Ring
 	pdf      *parse.Parser
-	lex      *terms.Analyzer
-	lexOnce  sync.Once
-	lexReady chan struct{} // closed when lex and lexErr are set
-	lexErr   error
+	lex      func() (*terms.Analyzer, error)
+	lexWarm  sync.Once
 	emb      llm.Embedder
 	// replicated routes searches to SHIFU_REPLICA_DATABASE_URL (searchStore).
 	replicated *postgres.Replicated
@@ -234,46 +232,35 @@ func (e *env) parser(ctx context.Context) (*parse.Parser, error) {
 	return p, nil
 }
 
-// warmAnalyzer starts loading the analyzer's dictionary (~1.4 s of CPU) in
-// the background, so the command's cheap work (configuration, database,
-// tenant, reading files) overlaps it. Call it from the command's own
-// goroutine; close waits for the load.
+// warmAnalyzer starts loading the analyzer's Chinese dictionary (~1.4 s of
+// CPU) in the background, for a command that will search: the command's
+// cheap work (configuration, database, tenant) overlaps it. Ingest does not
+// call it: an English manual never needs the dictionary, and a Chinese one
+// loads it at its first text (terms.Analyzer). Call it from the command's
+// own goroutine; close waits for the load.
 func (e *env) warmAnalyzer() {
-	e.lexOnce.Do(func() {
-		ready := make(chan struct{})
-		e.lexReady = ready
+	e.lexWarm.Do(func() {
+		a, err := e.analyzer()
+		if err != nil {
+			return // the command's own call to analyzer says so
+		}
+		done := make(chan struct{})
 		go func() {
-			defer close(ready)
-			e.lex, e.lexErr = terms.New()
+			defer close(done)
+			a.Warm()
 		}()
-		e.closers = append(e.closers, func() { <-ready })
+		e.closers = append(e.closers, func() { <-done })
 	})
 }
 
-// analyzer waits for the analyzer, starting its load if need be.
+// analyzer is the process's one analyzer, made at first use (cheap: its
+// dictionary loads later, see terms.Analyzer).
 func (e *env) analyzer() (*terms.Analyzer, error) {
-	e.warmAnalyzer()
-	<-e.lexReady
-	return e.lex, e.lexErr
-}
-
-// pendingAnalyzer stands for the analyzer while its dictionary loads, so
-// the ingest pipeline starts, stores uploads and reports progress at once,
-// and only the first document to analyse waits. The dictionary is embedded:
-// failing to load it is a broken build, which the job reports (River turns
-// the panic into the job's error and retries it).
-type pendingAnalyzer struct{ e *env }
-
-func (p pendingAnalyzer) get() *terms.Analyzer {
-	a, err := p.e.analyzer()
-	if err != nil {
-		panic(fmt.Sprintf("load the analyzer: %v", err))
+	if e.lex == nil {
+		e.lex = sync.OnceValues(terms.New)
 	}
-	return a
+	return e.lex()
 }
-
-func (p pendingAnalyzer) Terms(text string) []string { return p.get().Terms(text) }
-func (p pendingAnalyzer) Version() string            { return p.get().Version() }
 
 // dictionary loads the bilingual dictionary once, the first time a search
 // needs it (~0.2 s, ~40 MB). Without the file search says so once and
@@ -351,7 +338,10 @@ func (e *env) ingest(ctx context.Context, workers int, jobs ...ingest.Jobs) (*in
 	if err != nil {
 		return nil, err
 	}
-	e.warmAnalyzer()
+	a, err := e.analyzer()
+	if err != nil {
+		return nil, err
+	}
 	emb, err := e.embedder()
 	if err != nil {
 		return nil, err
@@ -360,7 +350,7 @@ func (e *env) ingest(ctx context.Context, workers int, jobs ...ingest.Jobs) (*in
 	if c.Embed.Provider == "dashscope" {
 		batch = 10
 	}
-	return ingest.New(db, ring, p, pendingAnalyzer{e}, emb, ingest.Options{
+	return ingest.New(db, ring, p, a, emb, ingest.Options{
 		MaxBytes: c.MaxUploadBytes, Workers: workers, EmbedBatch: batch, Deadline: c.ParseTimeout, Logger: e.logger(), JobTimeout: c.JobTimeout,
 		Priority: priority{e.admitter(c)}, Jobs: jobs,
 	})

@@ -110,9 +110,7 @@ func newGlossary(a *Analyzer, lines [][]string) *glossary {
 // the question holds, the group's other members. Single Han characters are
 // left out of Terms: one character (刀, 板) alone matches too much to add.
 func (a *Analyzer) Synonyms(query []string) []Synonym {
-	if a.gloss == nil {
-		return nil
-	}
+	g := a.gloss()
 	have := make(map[string]bool, len(query))
 	for _, t := range query {
 		have[t] = true
@@ -120,12 +118,12 @@ func (a *Analyzer) Synonyms(query []string) []Synonym {
 	var out []Synonym
 	done := map[int]bool{}
 	for _, t := range query {
-		for _, gi := range a.gloss.byTerm[t] {
+		for _, gi := range g.byTerm[t] {
 			if done[gi] {
 				continue
 			}
 			done[gi] = true
-			gr := a.gloss.groups[gi]
+			gr := g.groups[gi]
 			var of []string
 			for _, ts := range gr {
 				if all(ts, have) {

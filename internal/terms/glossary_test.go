@@ -37,7 +37,7 @@ func TestGlossaryEmbedded(t *testing.T) {
 	for _, l := range lines {
 		members += len(l)
 	}
-	for _, g := range a.gloss.groups {
+	for _, g := range a.gloss().groups {
 		kept += len(g)
 	}
 	if len(lines) < 200 || kept != members {

@@ -130,10 +130,13 @@ type dict struct {
 const wordFreq = 3000
 
 // Analyzer produces index and query terms. It is safe for concurrent use.
+//
+// The Chinese dictionary loads at the first Chinese text an Analyzer meets
+// (or at Warm), not when it is made: an English manual's ingest never pays
+// its ~1.4 s of CPU and ~150 MB. The glossary's groups follow it, since a
+// member such as "u盘" is cut by it.
 type Analyzer struct {
-	seg     *gse.Segmenter
-	added   map[string]bool
-	gloss   *glossary
+	gloss   func() *glossary
 	version string
 	stems   *stems
 }
@@ -154,17 +157,33 @@ const maxTerm = 255
 // rebuilds them from the stored chunk text.
 func (a *Analyzer) Version() string { return a.version }
 
-// New returns an Analyzer. The first call in a process loads the Chinese
-// dictionary (see dictionary); later calls share it.
+// New returns an Analyzer, or why the embedded glossary is unusable. The
+// dictionary loads later (see Analyzer), once per process however many
+// Analyzers are made.
 func New() (*Analyzer, error) {
-	d, err := dictionary()
+	lines, err := parseGlossary(glossaryText)
 	if err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256([]byte(glossaryText))
-	a := &Analyzer{seg: d.seg, added: d.added, version: fmt.Sprintf("%d-%x", rules, sum[:6]), stems: &stems{m: map[string]string{}}}
-	a.gloss = newGlossary(a, d.glossary)
+	a := &Analyzer{version: fmt.Sprintf("%d-%x", rules, sum[:6]), stems: &stems{m: map[string]string{}}}
+	a.gloss = sync.OnceValue(func() *glossary { return newGlossary(a, lines) })
 	return a, nil
+}
+
+// Warm loads the dictionary and the glossary's groups now, for a process
+// that will search: its first Chinese question then does not wait.
+func (a *Analyzer) Warm() { a.gloss() }
+
+// zh is the loaded dictionary. It is embedded and loaded by every test run
+// (TestDictionaryCuts): failing to load it is a broken build, not an input
+// error, so it panics rather than make every caller of Terms handle it.
+func zh() *dict {
+	d, err := dictionary()
+	if err != nil {
+		panic(fmt.Sprintf("terms: load the embedded Chinese dictionary: %v", err))
+	}
+	return d
 }
 
 // Terms returns the index terms of text in order; a term repeated n times has
@@ -252,12 +271,13 @@ func (a *Analyzer) scan(text string, index bool, emitAny func(string)) {
 // it covers, so a two-character word that matches is not counted three times
 // and the word's meaning, not its characters, ranks.
 func (a *Analyzer) han(run string, index bool, emit func(string)) {
+	d := zh()
 	covered := map[rune]bool{}
 	// With the HMM flag given, CutSearch is jieba's search mode: each word,
 	// then the dictionary words inside it. Without it gse uses its own, which
 	// cut a lone 电脑 into 电/脑 and 计算机 into 计算/机, whole only in a
 	// longer run, so a word matched or not by what stood beside it.
-	for _, w := range a.seg.CutSearch(run, false) {
+	for _, w := range d.seg.CutSearch(run, false) {
 		if utf8.RuneCountInString(w) < 2 || zhStop[w] {
 			continue
 		}
@@ -265,7 +285,7 @@ func (a *Analyzer) han(run string, index bool, emit func(string)) {
 		// A word only the glossary made one (网断, 拔电) leaves its
 		// characters to match on their own too, as before it was a word:
 		// the manual may say 中断 or 断开 where the worker says 网断.
-		if !index && !a.added[w] {
+		if !index && !d.added[w] {
 			// A number or demonstrative glued to a measure word or noun
 			// (一层, 每张, 两份, 这台) covers only itself: the noun's
 			// character is the word that matters ("每层打印一页").

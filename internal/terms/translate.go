@@ -107,7 +107,7 @@ func shouldReverse(q string) bool {
 }
 
 func (a *Analyzer) translateHan(run string, d Lexicon) []Translation {
-	words := a.seg.Cut(run, false)
+	words := zh().seg.Cut(run, false)
 	var out []Translation
 	for i := 0; i < len(words); {
 		// The longest run of gse's words that is one entry.
@@ -134,7 +134,7 @@ func (a *Analyzer) translateHan(run string, d Lexicon) []Translation {
 
 // known reports whether the glossary or the dictionary has w.
 func (a *Analyzer) known(w string, d Lexicon) bool {
-	if a.gloss != nil && len(a.gloss.byTerm[w]) > 0 {
+	if len(a.gloss().byTerm[w]) > 0 {
 		return true
 	}
 	return d != nil && d.Has(w)
@@ -144,22 +144,21 @@ func (a *Analyzer) known(w string, d Lexicon) bool {
 // if it has the word, else the dictionary's first glosses.
 func (a *Analyzer) translateWord(w string, d Lexicon, weight float64) (Translation, bool) {
 	t := Translation{Word: w, Weight: weight}
-	if a.gloss != nil {
-		for _, gi := range a.gloss.byTerm[w] {
-			gr := a.gloss.groups[gi]
-			if !slices.ContainsFunc(gr, func(ts []string) bool { return len(ts) == 1 && ts[0] == w }) {
-				continue // w is part of a longer member only
-			}
-			for _, ts := range gr {
-				if !slices.ContainsFunc(ts, func(x string) bool { r, _ := utf8.DecodeRuneInString(x); return isHan(r) }) {
-					t.Alts = appendAlt(t.Alts, ts)
-				}
+	gl := a.gloss()
+	for _, gi := range gl.byTerm[w] {
+		gr := gl.groups[gi]
+		if !slices.ContainsFunc(gr, func(ts []string) bool { return len(ts) == 1 && ts[0] == w }) {
+			continue // w is part of a longer member only
+		}
+		for _, ts := range gr {
+			if !slices.ContainsFunc(ts, func(x string) bool { r, _ := utf8.DecodeRuneInString(x); return isHan(r) }) {
+				t.Alts = appendAlt(t.Alts, ts)
 			}
 		}
-		if len(t.Alts) > 0 {
-			t.Glossary = true
-			return t, true
-		}
+	}
+	if len(t.Alts) > 0 {
+		t.Glossary = true
+		return t, true
 	}
 	if d == nil {
 		return t, false
@@ -311,8 +310,9 @@ func (a *Analyzer) Specificity(w string) float64 {
 	if utf8.RuneCountInString(w) == 1 {
 		return charSpecificity
 	}
-	f, _, ok := a.seg.Find(w)
-	total := a.seg.Dict.TotalFreq()
+	seg := zh().seg
+	f, _, ok := seg.Find(w)
+	total := seg.Dict.TotalFreq()
 	if !ok || f <= 0 || total <= 0 {
 		return 1
 	}
