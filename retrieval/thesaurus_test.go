@@ -51,3 +51,43 @@ func TestThesaurusFindsTheManualsWords(t *testing.T) {
 		t.Fatal("without WordNet the page is first too: the test bridges nothing")
 	}
 }
+
+// nearMap is a thesaurus of fixed near-synonyms.
+type nearMap map[string][]string
+
+func (m nearMap) Others(w string) []string { return m[w] }
+
+// TestNearFindsTheManualsWords: a worker's Chinese word (光标) is not the
+// manual's (游标). Its near-synonyms, searched as one group below the
+// question's own words, put the manual's page first; without them a page
+// sharing only the question's other words wins.
+func TestNearFindsTheManualsWords(t *testing.T) {
+	a, err := sharedAnalyzer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{
+		"游标所在的坐标显示在状态栏。",
+		"坐标原点的位置可以在网格设置里修改。",
+		"图层的颜色在外观面板里设置。",
+		"急停按钮按下后主轴停止转动。",
+		"冷却液开关在操作面板右侧。",
+	}
+	db, tenant := libraryOf(t, a, texts)
+	q := Query{Text: "光标位置的坐标在哪里", K: 3}
+	near := nearMap{"光标": {"游标", "指针"}}
+	with, err := New(db, a, nil, Options{Near: near}).Retrieve(context.Background(), tenant, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(with.Hits) == 0 || with.Hits[0].Text != texts[0] {
+		t.Fatalf("with near-synonyms: hits %v, want the cursor page first", with.Hits)
+	}
+	without, err := New(db, a, nil, Options{Near: near, NearWeight: -1}).Retrieve(context.Background(), tenant, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(without.Hits) > 0 && without.Hits[0].Text == texts[0] {
+		t.Fatal("without near-synonyms the page is first too: the test bridges nothing")
+	}
+}
