@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/dict"
+
+	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/llm"
 	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/retrieval"
