@@ -118,11 +118,6 @@ type Options struct {
 	// weighing 1 (see thesaurus); nil or a negative weight: none.
 	Thesaurus       Thesaurus
 	ThesaurusWeight float64
-	// Near gives a Chinese word's near-synonyms (internal/dict: words sharing
-	// a specific English gloss), each word's searched as one group at
-	// NearWeight (see thesaurus); nil or a negative weight: none.
-	Near       Thesaurus
-	NearWeight float64
 
 	Reranker  llm.Reranker // optional: reorders the fused top RerankTop
 	RerankTop int
@@ -182,14 +177,6 @@ func Defaults() Options {
 		// 0.60); count ≥ 30 or three senses: as ≥ 10; one sense: dev-
 		// paraphrase 0.50.
 		ThesaurusWeight: 0.3,
-		// Chinese near-synonyms (CC-CEDICT words sharing a gloss at most 8
-		// headwords have), at 0.15, 0.3, 0.5, 1: own-zh hit@5 0.74 -> 0.76,
-		// 0.76, 0.79, 0.76 (false abstention 0, 0, 0.03, 0.05); own-zh2
-		// 0.69 -> 0.77, 0.77, 0.77, 0.69; own-cross 0.60 at 0.3, 0.50 at 1;
-		// own-cross2 0.42 up to 0.3, 0.33 from 0.5; dev-cross 0.40, 0.40,
-		// 0.33, 0.40 (hit@10 0.47 -> 0.53 from 0.3); dev zh, dev-paraphrase
-		// zh 0.20, own-paraphrase2 zh 0.33 and own-zh4 0.86 unchanged.
-		NearWeight: 0.3,
 	}
 }
 
@@ -253,9 +240,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ThesaurusWeight == 0 {
 		o.ThesaurusWeight = d.ThesaurusWeight
-	}
-	if o.NearWeight == 0 {
-		o.NearWeight = d.NearWeight
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -47,7 +47,6 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	trW := fs.Float64("translate-weight", d.TranslateWeight, "query weight of a translated word's group of translations (negative: no translated search)")
 	trU := fs.Float64("translate-unknown", d.TranslateUnknown, "times the weight of a word's translations when no chunk holds the word (negative: 1)")
 	trRun := fs.Float64("translate-run", d.TranslateRun, "fuse a search of the translations alone from this lean to the other language on (negative: off)")
-	nearW := fs.Float64("near-weight", d.NearWeight, "query weight of a Chinese word's near-synonyms (CC-CEDICT words sharing a specific gloss; negative: off)")
 	lexOnly := fs.Bool("lexical-only", false, "BM25 alone (no vectors)")
 	ef := fs.Int("ef-search", 0, "hnsw.ef_search when the vector search uses the index: 1-1000, 0 for the default (100 below 50k chunks, else 1000)")
 	verbose := fs.Bool("v", false, "print each question's rank")
@@ -86,7 +85,7 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	o := retrieval.Options{Fusion: retrieval.Fusion(*fusion), Alpha: *alpha, ExactBoost: *exact, HeadingBoost: *heading, AbstainBelow: *abstain, AbstainBelowZh: *abstainZh, AbstainFocus: *focus,
 		BM25: shifu.BM25{K1: *k1, B: *b, MaxDF: *maxDF, Context: *ctxW, Unigram: *unigram, Backoff: *backoff}, DupThreshold: *dup, Candidates: *cands,
 		Feedback: *fb, FeedbackTerms: *fbTerms, FeedbackWeight: *fbWeight, SynonymWeight: *synW, EfSearch: *ef,
-		TranslateWeight: *trW, TranslateUnknown: *trU, TranslateRun: *trRun, NearWeight: *nearW}
+		TranslateWeight: *trW, TranslateUnknown: *trU, TranslateRun: *trRun}
 	if o.Fusion != retrieval.RRF && o.Fusion != retrieval.Convex {
 		return shifu.Errorf(shifu.ErrInvalid, "--fusion %q: use rrf or convex", *fusion)
 	}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/shifu-factory/shifu/internal/dict"
-
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/llm"
 	"github.com/shifu-factory/shifu/internal/postgres"
@@ -55,9 +53,6 @@ func (e *env) searcher(ctx context.Context, o retrieval.Options) (*retrieval.Sea
 	}
 	if d := e.dictionary(); o.Dict == nil && d != nil {
 		o.Dict = d // a nil *dict.Dict in the interface would not read as none
-		if o.Near == nil {
-			o.Near = dict.Pivot{Dict: d}
-		}
 	}
 	if w := e.thesaurus(); o.Thesaurus == nil && w != nil {
 		o.Thesaurus = w

@@ -27,9 +27,6 @@ import (
 type Dict struct {
 	en map[string][]string // headword → glosses, most common sense first
 	zh map[string][]string // lower-case gloss → headwords, in file order
-	// shared counts the headwords of each lower-case gloss before zh's
-	// bound: how specific the gloss is (see Near).
-	shared map[string]int
 	// Source is the header line of the file (what it was built from).
 	Source string
 }
@@ -86,7 +83,7 @@ func Load(path string) (*Dict, error) {
 		return nil, shifu.Errorf(shifu.ErrInvalid, "dictionary %s: %v (build it with scripts/deps.sh, which runs 'shifu dict build')", path, err)
 	}
 	defer f.Close()
-	d := &Dict{en: make(map[string][]string, 1<<17), zh: make(map[string][]string, 1<<17), shared: make(map[string]int, 1<<17)}
+	d := &Dict{en: make(map[string][]string, 1<<17), zh: make(map[string][]string, 1<<17)}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	n := 0
@@ -120,7 +117,6 @@ func Load(path string) (*Dict, error) {
 		return nil, shifu.Errorf(shifu.ErrInvalid, "dictionary %s: empty", path)
 	}
 	for k, hs := range d.zh {
-		d.shared[k] = len(hs)
 		if len(hs) > 1 {
 			sort.SliceStable(hs, func(i, j int) bool { return utf8.RuneCountInString(hs[i]) < utf8.RuneCountInString(hs[j]) })
 		}
@@ -257,39 +253,3 @@ func Clean(g string) string {
 	}
 	return low
 }
-
-// maxShared: a gloss more headwords share than this names a broad idea
-// ("to put", "to hide"), not one thing two words both name. Measured
-// (shifu eval, offline, NearWeight 0.3) at 4, 8, 16: own-zh hit@5 0.74,
-// 0.76, 0.76 (false abstention 0, 0, 0.03); own-zh2 0.69, 0.77, 0.77;
-// own-cross2 0.42, 0.42, 0.33; the paraphrase sets unchanged throughout.
-const maxShared = 8
-
-// Near returns a headword's Chinese near-synonyms through the English
-// pivot: the other words of two or more characters that share one of its
-// glosses, where that gloss is specific (at most maxShared headwords have
-// it): 隐藏 and 隐匿 both "conceal", 光标 and 游标 both "cursor".
-func (d *Dict) Near(word string) []string {
-	if d == nil {
-		return nil
-	}
-	var out []string
-	for _, g := range d.en[word] {
-		k := strings.ToLower(g)
-		if d.shared[k] > maxShared {
-			continue
-		}
-		for _, h := range d.zh[k] {
-			if h != word && utf8.RuneCountInString(h) > 1 && !slices.Contains(out, h) {
-				out = append(out, h)
-			}
-		}
-	}
-	return out
-}
-
-// Pivot is a dictionary's near-synonyms as a thesaurus (retrieval's).
-type Pivot struct{ Dict *Dict }
-
-// Others are word's near-synonyms (see Near).
-func (p Pivot) Others(word string) []string { return p.Dict.Near(word) }

@@ -53,54 +53,19 @@ const source = `export default {"all":[
 
 func build(t *testing.T, src string) string {
 	t.Helper()
-	path, st := buildStats(t, src)
-	if st.Entries != 8 || st.Headwords != 4 {
-		t.Errorf("stats %+v, want 8 entries, 4 headwords (names and cross-references dropped)", st)
-	}
-	return path
-}
-
-// buildStats builds src into a file and says what Build kept.
-func buildStats(t *testing.T, src string) (string, dict.BuildStats) {
-	t.Helper()
 	var b bytes.Buffer
 	st, err := dict.Build(strings.NewReader(src), &b, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
+	if st.Entries != 8 || st.Headwords != 4 {
+		t.Errorf("stats %+v, want 8 entries, 4 headwords (names and cross-references dropped)", st)
+	}
 	path := filepath.Join(t.TempDir(), "dict.txt")
 	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return path, st
-}
-
-// TestNear: two words sharing a specific gloss are near-synonyms; a gloss
-// shared by many words (put) names no one thing, and a single character
-// is no near-synonym of a word.
-func TestNear(t *testing.T) {
-	src := `export default {"all":[
-["負載","负载","fu4 zai4",["load","to carry"],[],[]],
-["裝載","装载","zhuang1 zai4","to load",[],[]],
-["載","载","zai4","to load",[],[]],`
-	for _, w := range []string{"放置", "放入", "摆放", "安放", "搁置", "放下", "置放", "摆置", "安置"} {
-		src += `["` + w + `","` + w + `","x","to put",[],[]],`
-	}
-	src += `["放","放","fang4",["to put","to release"],[],[]]],"variantLookup":{}}`
-	path, _ := buildStats(t, src)
-	d, err := dict.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := d.Near("负载"); !slices.Equal(got, []string{"装载"}) {
-		t.Errorf("Near(负载) = %q, want [装载] (载 is a character)", got)
-	}
-	if got := d.Near("放置"); len(got) != 0 {
-		t.Errorf("Near(放置) = %q, want none: ten words are glossed 'put'", got)
-	}
-	if got := (dict.Pivot{Dict: d}).Others("装载"); !slices.Equal(got, []string{"负载"}) {
-		t.Errorf("Pivot.Others(装载) = %q, want [负载]", got)
-	}
+	return path
 }
 
 func TestBuildAndLoad(t *testing.T) {
@@ -182,9 +147,6 @@ func TestRealDictionary(t *testing.T) {
 		if !slices.Contains(d.Glosses(w), g) {
 			t.Errorf("%s = %q, want %q among them", w, d.Glosses(w), g)
 		}
-	}
-	if !slices.Contains(d.Near("光标"), "游标") {
-		t.Errorf("Near(光标) = %q, want 游标 (both cursor)", d.Near("光标"))
 	}
 	if !slices.Contains(d.Headwords("clockwise", 8), "顺时针") {
 		t.Errorf("Headwords(clockwise) = %q, want 顺时针", d.Headwords("clockwise", 8))
