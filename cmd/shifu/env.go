@@ -34,7 +34,7 @@ type env struct {
 	database *postgres.DB
 	ring     *keyring.Ring
 	pdf      *parse.Parser
-	lex      func() (*terms.Analyzer, error)
+	lex      func() (*terms.Analyzer, error) // the process's one analyzer, made at first use
 	lexWarm  sync.Once
 	emb      llm.Embedder
 	// replicated routes searches to SHIFU_REPLICA_DATABASE_URL (searchStore).
@@ -253,14 +253,9 @@ func (e *env) warmAnalyzer() {
 	})
 }
 
-// analyzer is the process's one analyzer, made at first use (cheap: its
-// dictionary loads later, see terms.Analyzer).
-func (e *env) analyzer() (*terms.Analyzer, error) {
-	if e.lex == nil {
-		e.lex = sync.OnceValues(terms.New)
-	}
-	return e.lex()
-}
+// analyzer is the process's one analyzer (cheap to make: its dictionary
+// loads later, see terms.Analyzer).
+func (e *env) analyzer() (*terms.Analyzer, error) { return e.lex() }
 
 // dictionary loads the bilingual dictionary once, the first time a search
 // needs it (~0.2 s, ~40 MB). Without the file search says so once and

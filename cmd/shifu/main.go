@@ -11,9 +11,11 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/internal/terms"
 )
 
 func main() {
@@ -88,7 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprint(stdout, u)
 		return nil
 	}
-	env := &env{command: cmd, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	env := &env{command: cmd, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, lex: sync.OnceValues(terms.New)}
 	defer env.close()
 	switch cmd {
 	case "keygen":

@@ -95,7 +95,7 @@ func withGlossary(seg *gse.Segmenter) (*dict, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &dict{seg: seg, glossary: lines, added: map[string]bool{}}
+	d := &dict{seg: seg, added: map[string]bool{}}
 	for _, w := range hanWords(lines) {
 		// Some are there already but too rare to win a cut (工控机: 3).
 		f, _, ok := seg.Find(w)
@@ -115,10 +115,9 @@ func withGlossary(seg *gse.Segmenter) (*dict, error) {
 	return d, nil
 }
 
-// dict is the loaded segmenter and glossary.
+// dict is the loaded segmenter, the glossary's words added.
 type dict struct {
-	seg      *gse.Segmenter
-	glossary [][]string
+	seg *gse.Segmenter
 	// added are the glossary's words the dictionary did not hold before
 	// (网断, 拔电).
 	added map[string]bool
