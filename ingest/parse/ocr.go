@@ -52,16 +52,26 @@ type ocrPage struct {
 	text  shifu.PageText
 }
 
+// script is what a document's other pages tell about a page to OCR.
+type script int
+
+const (
+	scriptUnknown script = iota // read with the first language, then all if it reads poorly
+	scriptHan                   // Chinese seen: read with all languages from the start
+	scriptLatin                 // a text layer of many pages and no Chinese: the first language only
+)
+
 // read OCRs one grayscale page image. It first reads with the first language
-// alone; a page that reads poorly is asked for its orientation (Tesseract's
-// OSD), turned upright, and read again with all languages, and the better
-// reading is kept. A page skewed by up to 5° is straightened first (skew).
+// alone (all of them in a document that showed Chinese); a page that reads
+// poorly is asked for its orientation (Tesseract's OSD), turned upright, and
+// read again with all languages (the first alone in a document whose text
+// layer is Latin), and the better reading is kept. A page skewed by up to 5° is straightened first (skew).
 // Boxes are mapped back to the image as given, so the viewer's page image
 // needs no turning.
 //
 // dpi is the image's resolution, 0 when unknown (a photo): Tesseract then
 // estimates it from the letters.
-func (o *ocr) read(ctx context.Context, img *image.Gray, dpi int, han bool) (ocrPage, error) {
+func (o *ocr) read(ctx context.Context, img *image.Gray, dpi int, sc script) (ocrPage, error) {
 	select {
 	case o.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -73,21 +83,27 @@ func (o *ocr) read(ctx context.Context, img *image.Gray, dpi int, han bool) (ocr
 	deg := skew(img)
 	if deg != 0 {
 		b := img.Bounds()
-		r, err := o.upright(ctx, straighten(img, deg), dpi, han)
+		r, err := o.upright(ctx, straighten(img, deg), dpi, sc)
 		for i := range r.text.Words {
 			r.text.Words[i].Box = unskew(r.text.Words[i].Box, deg, b.Dx(), b.Dy())
 		}
 		return r, err
 	}
-	return o.upright(ctx, img, dpi, han)
+	return o.upright(ctx, img, dpi, sc)
 }
 
 // upright reads a level page, turning it upright first if it reads poorly.
-func (o *ocr) upright(ctx context.Context, img *image.Gray, dpi int, han bool) (ocrPage, error) {
+func (o *ocr) upright(ctx context.Context, img *image.Gray, dpi int, sc script) (ocrPage, error) {
 	all := strings.Join(o.langs, "+")
 	first := o.langs[0]
-	if han {
+	switch sc {
+	case scriptHan:
 		first = all // a document that showed Chinese is read with it from the start
+	case scriptLatin:
+		// A figure page of an English manual reads poorly in any language:
+		// reading it again with Chinese cost 2.7-8.1 s a page and read no
+		// better (LinuxCNC_Documentation.pdf, 2 of its 23 OCR pages).
+		all = first
 	}
 	best, err := o.recognise(ctx, img, dpi, 0, first)
 	if err != nil || good(best.text) || ctx.Err() != nil {

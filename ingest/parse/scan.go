@@ -47,6 +47,9 @@ func (p *Parser) ocrPDF(ctx context.Context, name string, data []byte, raw [][]s
 	if len(todo) == 0 {
 		return nil, nil
 	}
+	// Enough pages of text and no Chinese in any: the pages to OCR are not
+	// Chinese either (an English manual's figure pages).
+	latin := !han && len(raw)-len(todo) >= latinPages
 	type job struct {
 		i   int
 		img *image.Gray
@@ -100,7 +103,13 @@ func (p *Parser) ocrPDF(ctx context.Context, name string, data []byte, raw [][]s
 		g.Go(func() error {
 			for j := range jobs {
 				page := todo[j.i] + 1
-				r, err := p.ocr.read(gctx, j.img, p.ocr.dpi, sawHan.Load())
+				sc := scriptUnknown
+				if sawHan.Load() {
+					sc = scriptHan
+				} else if latin {
+					sc = scriptLatin
+				}
+				r, err := p.ocr.read(gctx, j.img, p.ocr.dpi, sc)
 				if err != nil {
 					if gctx.Err() != nil {
 						return gctx.Err()
@@ -131,6 +140,10 @@ func (p *Parser) ocrPDF(ctx context.Context, name string, data []byte, raw [][]s
 	}
 	return out, nil
 }
+
+// latinPages is how many pages of a text layer without Chinese make a
+// document's OCR read in its first language only (script).
+const latinPages = 20
 
 // renderGray renders page i (0-based) in grayscale at dpi, copied out of
 // PDFium's memory.
@@ -176,7 +189,7 @@ func (p *Parser) parseImage(ctx context.Context, name string, data []byte, progr
 	if err != nil {
 		return nil, err
 	}
-	r, err := p.ocr.read(ctx, img, 0, false)
+	r, err := p.ocr.read(ctx, img, 0, scriptUnknown)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

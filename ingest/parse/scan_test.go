@@ -473,3 +473,61 @@ func TestPopplerRender(t *testing.T) {
 		t.Fatalf("a 10-gigapixel PGM: %v", err)
 	}
 }
+
+// TestOCRLatinDocument: a page that reads poorly in a document whose text
+// layer has many pages and no Chinese is not read again with Chinese (it
+// cost seconds a page and read no better), while the same page in a document
+// of a few text pages still is. Tesseract runs through a wrapper that logs
+// its arguments.
+func TestOCRLatinDocument(t *testing.T) {
+	need(t, "pdfseparate", "pdfunite", "convert")
+	real, _ := exec.LookPath("tesseract")
+	dir := t.TempDir()
+	log := filepath.Join(dir, "calls")
+	wrap := filepath.Join(dir, "tesseract")
+	script := fmt.Sprintf("#!/bin/sh\necho \"$*\" >> %q\nexec %q \"$@\"\n", log, real)
+	if err := os.WriteFile(wrap, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(context.Background(), Options{Tesseract: wrap, OCRWorkers: 2, OCRDPI: scanDPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	// A blank scanned page: no words, so it reads poorly.
+	blank := filepath.Join(dir, "blank.png")
+	sh(t, "convert", "-size", "1240x1754", "xc:white", "-depth", "8", blank)
+	sh(t, "img2pdf", blank, "-o", filepath.Join(dir, "blank.pdf"))
+	src := corpus(t, "LinuxCNC_Getting_Started.pdf")
+	sh(t, "pdfseparate", "-f", "5", "-l", fmt.Sprint(4+latinPages), src, filepath.Join(dir, "t-%d.pdf"))
+	chinese := func(textPages int) bool {
+		t.Helper()
+		var parts []string
+		for i := range textPages {
+			parts = append(parts, filepath.Join(dir, fmt.Sprintf("t-%d.pdf", 5+i)))
+		}
+		doc := filepath.Join(dir, fmt.Sprintf("doc-%d.pdf", textPages))
+		sh(t, "pdfunite", append(append(parts, filepath.Join(dir, "blank.pdf")), doc)...)
+		if err := os.WriteFile(log, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d, err := p.Parse(context.Background(), "doc.pdf", readFile(t, doc), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Pages != textPages+1 || len(d.OCR) != 1 {
+			t.Fatalf("%d text pages: %d pages, %d OCR'd; want %d and 1", textPages, d.Pages, len(d.OCR), textPages+1)
+		}
+		calls := string(readFile(t, log))
+		if !strings.Contains(calls, "-l eng") {
+			t.Fatalf("%d text pages: no English reading in the calls:\n%s", textPages, calls)
+		}
+		return strings.Contains(calls, "chi_sim")
+	}
+	if chinese(latinPages) {
+		t.Errorf("%d English text pages: the poorly read page was read with Chinese too", latinPages)
+	}
+	if !chinese(2) {
+		t.Errorf("2 English text pages: the poorly read page was not read with Chinese")
+	}
+}
