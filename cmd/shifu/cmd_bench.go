@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -11,6 +13,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,7 +24,7 @@ import (
 	"github.com/shifu-factory/shifu/retrieval"
 )
 
-const benchUsage = "usage: shifu bench ingest FILE | shifu bench search --tenant NAME [--questions FILE.jsonl] [--rounds N] [--k N] | shifu bench load --url http://127.0.0.1:PORT --token T | shifu bench upload --url http://127.0.0.1:PORT --token T --pid PID [--files 4] [--mb 200]"
+const benchUsage = "usage: shifu bench ingest [--cpuprofile FILE] FILE | shifu bench search --tenant NAME [--questions FILE.jsonl] [--rounds N] [--k N] | shifu bench load --url http://127.0.0.1:PORT --token T | shifu bench upload --url http://127.0.0.1:PORT --token T --pid PID [--files 4] [--mb 200]"
 
 // cmdBench measures end-to-end ingest of one file (parse, clean, chunk, index,
 // embed with the configured embedder, store) into a throw-away tenant, next to
@@ -36,10 +39,16 @@ func cmdBench(ctx context.Context, e *env, args []string) error {
 	case len(args) > 0 && args[0] == "upload":
 		return cmdBenchUpload(ctx, e, args[1:])
 	}
-	if len(args) != 2 || args[0] != "ingest" {
+	if len(args) == 0 || args[0] != "ingest" {
 		return shifu.Errorf(shifu.ErrInvalid, benchUsage)
 	}
-	path := args[1]
+	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the timed ingest to `FILE` (go tool pprof)")
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 {
+		return shifu.Errorf(shifu.ErrInvalid, benchUsage)
+	}
+	path := fs.Arg(0)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return shifu.Errorf(shifu.ErrInvalid, "%s: cannot read", path)
@@ -84,6 +93,11 @@ func cmdBench(ctx context.Context, e *env, args []string) error {
 	defer stop()
 	setup := time.Since(setupStart)
 
+	stopProfile, err := startProfile(*profile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	start := time.Now()
 	d, _, err := svc.Add(ctx, t.ID, shifu.Upload{Name: filepath.Base(path), Data: data})
 	if err != nil {
@@ -94,6 +108,7 @@ func cmdBench(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	took := time.Since(start)
+	stopProfile()
 	d = final[0]
 	if d.Status != shifu.StatusReady {
 		return fmt.Errorf("bench: %s did not ingest: %s", path, d.Error)
@@ -111,6 +126,29 @@ func cmdBench(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "peak RSS      %s\n", peakRSS())
 	return nil
+}
+
+// startProfile starts a CPU profile into path ("" none) and returns what
+// stops it, safe to call more than once.
+func startProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, shifu.Errorf(shifu.ErrInvalid, "--cpuprofile %s: %v", path, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		})
+	}, nil
 }
 
 // peakRSS reads the process's high-water mark of resident memory.
@@ -223,17 +261,12 @@ func benchSearch(ctx context.Context, e *env, args []string) error {
 	var outs []retrieval.Outcome
 	for round := 0; round <= *rounds; round++ {
 		timed := round > 0 // round 0 warms caches and plans
-		if round == 1 && *profile != "" {
-			pf, err := os.Create(*profile)
+		if round == 1 {
+			stop, err := startProfile(*profile)
 			if err != nil {
-				return shifu.Errorf(shifu.ErrInvalid, "--cpuprofile %s: %v", *profile, err)
+				return err
 			}
-			if err := pprof.StartCPUProfile(pf); err != nil {
-				pf.Close()
-				return fmt.Errorf("cpu profile: %w", err)
-			}
-			defer pf.Close()
-			defer pprof.StopCPUProfile()
+			defer stop()
 		}
 		o, err := retrieval.Evaluate(ctx, s, t.ID, qs, *k)
 		if err != nil {

@@ -59,7 +59,7 @@ commands:
   bot add slack --tenant NAME --team T --signing-secret S --bot-token xoxb-… [--app-token xapp-…]
   bot add dingtalk --tenant NAME --app-key K --app-secret S
   bot list --tenant NAME [--json] | bot remove ... | bot connect slack:TEAM dingtalk:KEY ...
-  bench ingest FILE     measure end-to-end ingest speed and memory
+  bench ingest [--cpuprofile F] FILE   measure end-to-end ingest speed and memory
   bench search --tenant NAME [--questions FILE.jsonl] [--rounds 3]   search p50/p95/p99 next to an exact scan
   bench load --url http://127.0.0.1:PORT --token T [--duration 5s] [--clients 1,16,64,256]
                         answers/s, latency and refusals of a local server under load
