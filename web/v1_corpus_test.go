@@ -20,13 +20,14 @@ import (
 
 // v1FactFloor is the share of questions whose fact /v1 must show, per
 // language: what the extractive answers reach over these questions and
-// manuals (en 5 of 7, zh 10 of 19), so a change that hides more facts
-// fails. Choosing sentences across passages (answer's fill) lowered en here
-// from 6 of 7, one question, while it raised fact shown over the 325
-// questions of the dev, own and held-out sets on the whole corpus (en +3,
-// zh +7, issue 11), so the floor follows the larger measure. Issue 11's
-// target is 0.85 in each language; the figures and misses are logged.
-var v1FactFloor = map[string]float64{"en": 0.7, "zh": 0.5}
+// manuals (en 11 of 16, zh 10 of 24), so a change that hides more facts
+// fails. Choosing sentences across passages (answer's fill) costs one
+// English question here against choosing the best passage first (12 of
+// 16), while over the whole corpus it raised fact shown in both languages
+// (dev, own and held-out sets, issue 11), so the floor follows the larger
+// measure. Issue 11's target is 0.85 in each language; the figures and the
+// misses are logged.
+var v1FactFloor = map[string]float64{"en": 0.65, "zh": 0.4}
 
 // TestV1ExtractiveAnswersOverCorpus judges /v1/chat/completions as the
 // held-out judge does: real manuals from the eval corpus (the small ones:
