@@ -9,6 +9,7 @@ import (
 	"image"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,14 +59,15 @@ type script int
 const (
 	scriptUnknown script = iota // read with the first language, then all if it reads poorly
 	scriptHan                   // Chinese seen: read with all languages from the start
-	scriptLatin                 // a text layer of many pages and no Chinese: the first language only
+	scriptLatin                 // a text layer of many pages and no Chinese: no Chinese model
 )
 
 // read OCRs one grayscale page image. It first reads with the first language
 // alone (all of them in a document that showed Chinese); a page that reads
 // poorly is asked for its orientation (Tesseract's OSD), turned upright, and
-// read again with all languages (the first alone in a document whose text
-// layer is Latin), and the better reading is kept. A page skewed by up to 5° is straightened first (skew).
+// read again with all languages (all but Chinese in a document whose text
+// layer is Latin), and the better reading is kept. A page skewed by up to 5°
+// is straightened first (skew).
 // Boxes are mapped back to the image as given, so the viewer's page image
 // needs no turning.
 //
@@ -103,7 +105,12 @@ func (o *ocr) upright(ctx context.Context, img *image.Gray, dpi int, sc script) 
 		// A figure page of an English manual reads poorly in any language:
 		// reading it again with Chinese cost 2.7-8.1 s a page and read no
 		// better (LinuxCNC_Documentation.pdf, 2 of its 23 OCR pages).
-		all = first
+		if l := notHan(o.langs); len(l) > 0 {
+			all = strings.Join(l, "+")
+			if !slices.Contains(l, first) {
+				first = all // Chinese configured first: start with the rest
+			}
+		}
 	}
 	best, err := o.recognise(ctx, img, dpi, 0, first)
 	if err != nil || good(best.text) || ctx.Err() != nil {
@@ -131,6 +138,18 @@ func (o *ocr) deadline(ctx context.Context, err error) error {
 		return fmt.Errorf("ocr: page took longer than %s: %w", o.timeout, err)
 	}
 	return err
+}
+
+// notHan is langs without Tesseract's Chinese models (chi_sim, chi_tra and
+// their _vert forms).
+func notHan(langs []string) []string {
+	var out []string
+	for _, l := range langs {
+		if !strings.HasPrefix(l, "chi_") {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // good: a reading with enough words read confidently needs no second try.

@@ -477,7 +477,8 @@ func TestPopplerRender(t *testing.T) {
 // TestOCRLatinDocument: a page that reads poorly in a document whose text
 // layer has many pages and no Chinese is not read again with Chinese (it
 // cost seconds a page and read no better), while the same page in a document
-// of a few text pages still is. Tesseract runs through a wrapper that logs
+// of a few text pages still is, and with Chinese configured first the Latin
+// document is read in the other languages. Tesseract runs through a wrapper that logs
 // its arguments.
 func TestOCRLatinDocument(t *testing.T) {
 	need(t, "pdfseparate", "pdfunite", "convert")
@@ -500,7 +501,7 @@ func TestOCRLatinDocument(t *testing.T) {
 	sh(t, "img2pdf", blank, "-o", filepath.Join(dir, "blank.pdf"))
 	src := corpus(t, "LinuxCNC_Getting_Started.pdf")
 	sh(t, "pdfseparate", "-f", "5", "-l", fmt.Sprint(4+latinPages), src, filepath.Join(dir, "t-%d.pdf"))
-	chinese := func(textPages int) bool {
+	chinese := func(p *Parser, textPages int) bool {
 		t.Helper()
 		var parts []string
 		for i := range textPages {
@@ -524,10 +525,19 @@ func TestOCRLatinDocument(t *testing.T) {
 		}
 		return strings.Contains(calls, "chi_sim")
 	}
-	if chinese(latinPages) {
+	if chinese(p, latinPages) {
 		t.Errorf("%d English text pages: the poorly read page was read with Chinese too", latinPages)
 	}
-	if !chinese(2) {
+	if !chinese(p, 2) {
 		t.Errorf("2 English text pages: the poorly read page was not read with Chinese")
+	}
+	// Chinese configured first: a Latin document is still read in English.
+	zh, err := New(context.Background(), Options{Tesseract: wrap, OCRWorkers: 2, OCRDPI: scanDPI, OCRLanguages: []string{"chi_sim", "eng"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zh.Close()
+	if chinese(zh, latinPages) {
+		t.Errorf("chi_sim+eng, %d English text pages: the page was read with Chinese", latinPages)
 	}
 }
