@@ -10,8 +10,8 @@ import (
 )
 
 // TestBenchIngestProfile: bench ingest of a small file reports its ingest
-// and, with --cpuprofile, writes a whole gzipped profile, as pprof reads; a bad flag is a
-// usage error.
+// and, with --cpuprofile, writes a whole gzipped profile, as pprof reads; a
+// bad flag is a usage error.
 func TestBenchIngestProfile(t *testing.T) {
 	sh := newShell(t)
 	dir := t.TempDir()
