@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,53 +42,7 @@ func TestV1ExtractiveAnswersOverCorpus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ingests real manuals")
 	}
-	docs := []string{"LinuxCNC_Integrator.pdf", "gcode.html", "pcbnew.html"}
-	var files []part
-	for _, d := range docs {
-		files = append(files, part{"file", d, readAll(t, corpusDoc(t, d))})
-	}
-	var qs []retrieval.EvalQuestion
-	sets, _ := filepath.Glob("../retrieval/testdata/own-*.jsonl")
-	for _, f := range sets {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all, err := retrieval.ReadQuestions(bytes.NewReader(b))
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		for _, q := range all {
-			for _, d := range docs {
-				if q.Answerable && q.Doc == d {
-					qs = append(qs, q)
-				}
-			}
-		}
-	}
-	if len(qs) < 10 {
-		t.Fatalf("%d questions about %v in the own sets; want at least 10", len(qs), docs)
-	}
-	w := newWorld(t, worldOpts{noModel: true})
-	code, out := w.token("supervisor").upload("/api/documents", files...)
-	if code != http.StatusOK {
-		t.Fatalf("upload: %d %v", code, out)
-	}
-	var ids []int64
-	for _, f := range out["files"].([]any) {
-		ids = append(ids, int64(f.(map[string]any)["document"].(map[string]any)["id"].(float64)))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // a busy machine parses slowly
-	defer cancel()
-	ready, err := w.ingest.Wait(ctx, w.acme.ID, w.newest(ids), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range ready {
-		if d.Status != shifu.StatusReady {
-			t.Fatalf("%s: %s %s", d.Name, d.Status, d.Error)
-		}
-	}
+	w, qs := corpusWorld(t)
 	cl := openai.NewClient(option.WithBaseURL(w.http.URL+"/v1/"), option.WithAPIKey(w.tokens["worker"]), option.WithMaxRetries(0))
 	shown, asked := map[string]int{}, map[string]int{}
 	for _, q := range qs {
@@ -116,4 +71,60 @@ func TestV1ExtractiveAnswersOverCorpus(t *testing.T) {
 			t.Errorf("%s: fact shown in %.2f of answers through /v1; want at least %.2f", lang, share, v1FactFloor[lang])
 		}
 	}
+}
+
+// corpusDocs are the eval corpus's small manuals, which the corpus tests
+// ingest whole.
+var corpusDocs = []string{"LinuxCNC_Integrator.pdf", "gcode.html", "pcbnew.html"}
+
+// corpusWorld is a world with no model and corpusDocs ingested, with the
+// answerable questions of the repository's own sets about them, in the
+// sets' order.
+func corpusWorld(t *testing.T) (*world, []retrieval.EvalQuestion) {
+	t.Helper()
+	var files []part
+	for _, d := range corpusDocs {
+		files = append(files, part{"file", d, readAll(t, corpusDoc(t, d))})
+	}
+	var qs []retrieval.EvalQuestion
+	sets, _ := filepath.Glob("../retrieval/testdata/own-*.jsonl")
+	for _, f := range sets {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := retrieval.ReadQuestions(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, q := range all {
+			if q.Answerable && slices.Contains(corpusDocs, q.Doc) {
+				qs = append(qs, q)
+			}
+		}
+	}
+	if len(qs) < 10 {
+		t.Fatalf("%d questions about %v in the own sets; want at least 10", len(qs), corpusDocs)
+	}
+	w := newWorld(t, worldOpts{noModel: true})
+	code, out := w.token("supervisor").upload("/api/documents", files...)
+	if code != http.StatusOK {
+		t.Fatalf("upload: %d %v", code, out)
+	}
+	var ids []int64
+	for _, f := range out["files"].([]any) {
+		ids = append(ids, int64(f.(map[string]any)["document"].(map[string]any)["id"].(float64)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // a busy machine parses slowly
+	defer cancel()
+	ready, err := w.ingest.Wait(ctx, w.acme.ID, w.newest(ids), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ready {
+		if d.Status != shifu.StatusReady {
+			t.Fatalf("%s: %s %s", d.Name, d.Status, d.Error)
+		}
+	}
+	return w, qs
 }
