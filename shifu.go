@@ -173,6 +173,10 @@ type Progress struct {
 	PagesTotal     int `json:"pages_total"`
 	ChunksEmbedded int `json:"chunks_embedded"`
 	ChunksTotal    int `json:"chunks_total"`
+	// OCRPending counts the pages of a live version still to be read by
+	// OCR: a PDF with a text layer is searchable first and its figure
+	// pages' text is added after (see ingest's figures pass).
+	OCRPending int `json:"ocr_pending,omitempty"`
 	// Stages is how long each finished step took so far.
 	Stages Stages `json:"stages,omitzero"`
 }
@@ -187,6 +191,9 @@ type Stages struct {
 	Store   int64 `json:"store_ms"`   // chunks and postings written
 	Embed   int64 `json:"embed_ms"`   // vectors computed and written
 	Publish int64 `json:"publish_ms"` // the version made live
+	// Figures is the pass after publish that reads the figure pages by
+	// OCR and swaps in the version's chunks with their text.
+	Figures int64 `json:"figures_ms,omitempty"`
 }
 
 // String lists the steps that ran, as "parse 1.2s, chunk 40ms, ...".
@@ -195,7 +202,7 @@ func (s Stages) String() string {
 	for _, st := range []struct {
 		name string
 		ms   int64
-	}{{"parse", s.Parse}, {"chunk", s.Chunk}, {"terms", s.Terms}, {"store", s.Store}, {"embed", s.Embed}, {"publish", s.Publish}} {
+	}{{"parse", s.Parse}, {"chunk", s.Chunk}, {"terms", s.Terms}, {"store", s.Store}, {"embed", s.Embed}, {"publish", s.Publish}, {"figures", s.Figures}} {
 		if st.ms <= 0 {
 			continue
 		}

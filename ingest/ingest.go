@@ -31,9 +31,12 @@ import (
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
-// Parser turns bytes into a structured document.
+// Parser turns bytes into a structured document. ParseFirst may leave a
+// PDF's figure pages unread by OCR (parse.Doc.Pending counts them), for
+// Parse to read after the rest is published.
 type Parser interface {
 	Parse(ctx context.Context, name string, data []byte, progress func(done, total int)) (*parse.Doc, error)
+	ParseFirst(ctx context.Context, name string, data []byte, progress func(done, total int)) (*parse.Doc, error)
 }
 
 // Analyzer produces the lexical index terms of a text. Version names its
@@ -369,7 +372,8 @@ func mimeOf(f parse.Format, data []byte) string {
 
 // Wait polls stored versions (Document.VersionID, as Add returns them)
 // until each is ingested or failed, calling update on every change it sees,
-// and returns their final state.
+// and returns their final state. A version ready while its figure pages are
+// still being read (Progress.OCRPending) is searchable but not finished.
 func (s *Service) Wait(ctx context.Context, tenant int64, ids []int64, update func(shifu.Document)) ([]shifu.Document, error) {
 	last := map[int64]shifu.Document{}
 	tick := time.NewTicker(250 * time.Millisecond)
@@ -387,7 +391,7 @@ func (s *Service) Wait(ctx context.Context, tenant int64, ids []int64, update fu
 					update(d)
 				}
 			}
-			if d.Status.Done() {
+			if d.Status.Done() && (d.Status == shifu.StatusFailed || d.Progress.OCRPending == 0) {
 				done++
 			}
 		}

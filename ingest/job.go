@@ -62,9 +62,12 @@ func (w *worker) Work(ctx context.Context, job *river.Job[postgres.IngestJob]) e
 	err := w.s.process(ctx, job.Args.Tenant, job.Args.Document)
 	stop()
 	var e *shifu.Error
+	var fe *figuresError
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &fe):
+		return w.figuresFailed(ctx, parent, job, fe)
 	case errors.Is(context.Cause(ctx), errLost):
 		return err // another worker has it; what we return changes nothing
 	case errors.Is(parent.Err(), context.Canceled):
@@ -88,6 +91,35 @@ func (w *worker) Work(ctx context.Context, job *river.Job[postgres.IngestJob]) e
 	w.s.log.Warn("ingest attempt failed, will retry", "tenant", job.Args.Tenant, "document", job.Args.Document,
 		"attempt", job.Attempt, "next", retryDelay(job.Attempt), "err", err)
 	return err
+}
+
+// figuresFailed decides what a failed figures pass does to its job; the
+// version stays live whatever happens. A shutdown hands the job back (the
+// next process reads the figures); a lost job is another's; bad input or
+// a last attempt gives up the figures, keeping the text-layer version,
+// and clears OCRPending so nobody waits for them; else the job retries.
+func (w *worker) figuresFailed(ctx, parent context.Context, job *river.Job[postgres.IngestJob], fe *figuresError) error {
+	var e *shifu.Error
+	switch {
+	case errors.Is(context.Cause(ctx), errLost):
+		return fe
+	case errors.Is(parent.Err(), context.Canceled):
+		return river.JobSnooze(0)
+	case errors.Is(fe, shifu.ErrNotFound):
+		return river.JobCancel(fe)
+	case errors.As(fe, &e) || job.Attempt >= job.MaxAttempts:
+		w.s.log.Warn("figure pages not read; the document stays searchable by its text layer", "tenant", job.Args.Tenant,
+			"document", job.Args.Document, "attempt", job.Attempt, "err", fe)
+		c := context.WithoutCancel(ctx)
+		if d, err := w.s.db.VersionRow(c, job.Args.Tenant, job.Args.Document); err == nil && d.Progress.OCRPending > 0 {
+			d.Progress.OCRPending = 0
+			_ = w.s.db.SetProgress(c, job.Args.Tenant, job.Args.Document, d.Progress)
+		}
+		return river.JobCancel(fe)
+	}
+	w.s.log.Warn("figure pages: attempt failed, will retry", "tenant", job.Args.Tenant, "document", job.Args.Document,
+		"attempt", job.Attempt, "err", fe)
+	return fe
 }
 
 // fairness caps the ingest jobs one tenant runs at once in this process while
@@ -216,6 +248,9 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 		return err
 	}
 	if doc.Status == shifu.StatusReady || doc.Status == shifu.StatusArchived {
+		if doc.Progress.OCRPending > 0 {
+			return s.figures(ctx, tenant, id, doc.Name, doc.Progress) // a pass after publish cut short
+		}
 		return nil
 	}
 	prog := doc.Progress
@@ -235,7 +270,7 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 		var mu sync.Mutex // parsers may report from several goroutines
 		var st shifu.Stages
 		var lastReport time.Time
-		rows, meta, err := s.read(ctx, doc.Name, data, func(done, total int) {
+		rows, meta, pending, err := s.read(ctx, doc.Name, data, true, func(done, total int) {
 			mu.Lock()
 			defer mu.Unlock()
 			if done < prog.PagesParsed {
@@ -255,7 +290,7 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 			return err
 		}
 		st.Store = since(mark)
-		prog = shifu.Progress{PagesParsed: meta.Pages, PagesTotal: meta.Pages, ChunksTotal: len(rows), Stages: st}
+		prog = shifu.Progress{PagesParsed: meta.Pages, PagesTotal: meta.Pages, ChunksTotal: len(rows), OCRPending: pending, Stages: st}
 	}
 	if err := s.db.SetStatus(ctx, tenant, id, shifu.StatusEmbedding, "", prog); err != nil {
 		return err
@@ -279,8 +314,85 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 	}
 	prog.Stages.Publish = max(since(mark), 1)
 	s.refreshStats(ctx, prog.ChunksTotal)
+	if prog.OCRPending > 0 {
+		return s.figures(ctx, tenant, id, doc.Name, prog)
+	}
 	return nil
 }
+
+// figures is the pass after publish for a PDF whose figure pages the first
+// pass left unread (Parser.ParseFirst): the version is searchable by its
+// text layer meanwhile. It reads the whole file again with OCR, chunks it,
+// and swaps the version's chunks for these in one transaction
+// (ReplaceChunks), with the progress that says it is done: searches see
+// the version without its figures' text or with it, never without the
+// version. A hosted embedder's vectors of unchanged chunk texts are kept
+// and only the others embedded, before the swap, so no chunk is searched
+// without its vector. An error comes back as a figuresError (see Work).
+func (s *Service) figures(ctx context.Context, tenant, id int64, name string, prog shifu.Progress) error {
+	mark := time.Now()
+	err := func() error {
+		data, err := s.Original(ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		pace := s.pacer()
+		var st shifu.Stages
+		rows, meta, _, err := s.read(ctx, name, data, false, func(int, int) {}, pace, &st)
+		if err != nil {
+			return err
+		}
+		if meta.EmbedModel == "" {
+			if err := s.keepVectors(ctx, tenant, id, name, rows, pace); err != nil {
+				return err
+			}
+			meta.EmbedModel = s.embedder.Model()
+		}
+		prog.OCRPending = 0
+		prog.ChunksTotal, prog.ChunksEmbedded = len(rows), len(rows)
+		prog.Stages.Figures = max(since(mark), 1)
+		if err := s.db.ReplaceChunks(ctx, tenant, id, meta, rows, prog); err != nil {
+			return err
+		}
+		s.refreshStats(ctx, len(rows))
+		return nil
+	}()
+	if err != nil {
+		return &figuresError{err}
+	}
+	return nil
+}
+
+// keepVectors gives rows the vectors the version's chunks of the same text
+// have, and embeds the rest.
+func (s *Service) keepVectors(ctx context.Context, tenant, id int64, name string, rows []shifu.IndexedChunk, pace Pace) error {
+	old, err := s.db.Vectors(ctx, tenant, id, s.embedder.Model())
+	if err != nil {
+		return err
+	}
+	var at []int
+	var texts []string
+	for i := range rows {
+		if v, ok := old[rows[i].Text]; ok {
+			rows[i].Embedding = v
+		} else {
+			at, texts = append(at, i), append(texts, rows[i].Text)
+		}
+	}
+	return s.batches(ctx, name, texts, pace, func(start, _ int, vecs [][]float32) error {
+		for k, v := range vecs {
+			rows[at[start+k]].Embedding = v
+		}
+		return nil
+	})
+}
+
+// figuresError is an error of the figures pass: the version is live, so
+// neither a shutdown nor a last failed attempt may change its status.
+type figuresError struct{ err error }
+
+func (e *figuresError) Error() string { return "read figure pages: " + e.err.Error() }
+func (e *figuresError) Unwrap() error { return e.err }
 
 // embed embeds texts in batches and stores each batch's vectors under ids,
 // the next batch embedded while one is stored: a bounded pipeline, one batch
@@ -367,7 +479,10 @@ func (s *Service) batches(ctx context.Context, name string, texts []string, pace
 // (Options.Deadline): every stage is CPU spent on the upload's bytes, so
 // none may run unbounded. Running out of time is the file's fault and fails
 // it once, with the reason; a retry would only spend the time again.
-func (s *Service) read(ctx context.Context, name string, data []byte, progress func(done, total int), pace Pace, st *shifu.Stages) ([]shifu.IndexedChunk, shifu.DocMeta, error) {
+//
+// With first, a PDF's figure pages may be left unread (Parser.ParseFirst);
+// pending counts them.
+func (s *Service) read(ctx context.Context, name string, data []byte, first bool, progress func(done, total int), pace Pace, st *shifu.Stages) (rows []shifu.IndexedChunk, meta shifu.DocMeta, pending int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.deadline)
 	defer cancel()
 	late := func(err error) error {
@@ -377,37 +492,41 @@ func (s *Service) read(ctx context.Context, name string, data []byte, progress f
 		return err
 	}
 	t0 := time.Now()
-	pd, err := s.parser.Parse(ctx, name, data, func(done, total int) {
+	parse := s.parser.Parse
+	if first {
+		parse = s.parser.ParseFirst
+	}
+	pd, err := parse(ctx, name, data, func(done, total int) {
 		progress(done, total)
 		_ = pace.Wait(ctx) // the parser sees ctx end itself
 	})
 	if err != nil {
-		return nil, shifu.DocMeta{}, late(err)
+		return nil, shifu.DocMeta{}, 0, late(err)
 	}
 	st.Parse = since(t0)
 	mark := time.Now()
 	chunks, err := chunk.SplitContext(ctx, pd, s.chunking)
 	if err != nil {
-		return nil, shifu.DocMeta{}, late(err)
+		return nil, shifu.DocMeta{}, 0, late(err)
 	}
 	if len(chunks) == 0 {
-		return nil, shifu.DocMeta{}, shifu.Errorf(shifu.ErrInvalid, "%s: no text found, by text layer or OCR; accepted: documents with text, scans and photos of printed pages", name)
+		return nil, shifu.DocMeta{}, 0, shifu.Errorf(shifu.ErrInvalid, "%s: no text found, by text layer or OCR; accepted: documents with text, scans and photos of printed pages", name)
 	}
 	st.Chunk = since(mark)
 	mark = time.Now()
-	rows := make([]shifu.IndexedChunk, len(chunks))
+	rows = make([]shifu.IndexedChunk, len(chunks))
 	for i, c := range chunks {
 		if i%termsPerPace == 0 {
 			if err := pace.Wait(ctx); err != nil {
-				return nil, shifu.DocMeta{}, late(err)
+				return nil, shifu.DocMeta{}, 0, late(err)
 			}
 		} else if err := ctx.Err(); err != nil {
-			return nil, shifu.DocMeta{}, late(err)
+			return nil, shifu.DocMeta{}, 0, late(err)
 		}
 		rows[i] = shifu.IndexedChunk{Chunk: c, Terms: s.analyzer.Terms(c.Text)}
 	}
 	st.Terms = since(mark)
-	meta := shifu.DocMeta{Title: pd.Title, Pages: pd.Pages, Language: pd.Lang, Analyzer: s.analyzer.Version(), OCR: pd.OCR}
+	meta = shifu.DocMeta{Title: pd.Title, Pages: pd.Pages, Language: pd.Lang, Analyzer: s.analyzer.Version(), OCR: pd.OCR}
 	if emb, ok := s.embedder.(LocalEmbedder); ok {
 		// Its vectors go in with the chunks (LocalEmbedder says why).
 		mark = time.Now()
@@ -422,12 +541,12 @@ func (s *Service) read(ctx context.Context, name string, data []byte, progress f
 			return nil
 		})
 		if err != nil {
-			return nil, shifu.DocMeta{}, late(err)
+			return nil, shifu.DocMeta{}, 0, late(err)
 		}
 		meta.EmbedModel = emb.Model()
 		st.Embed = since(mark)
 	}
-	return rows, meta, nil
+	return rows, meta, pd.Pending, nil
 }
 
 // refreshStats refreshes the planner's statistics after n chunks were

@@ -34,7 +34,10 @@ func (r *reporter) line(name, status, detail string) {
 
 func (r *reporter) progress(name string, d shifu.Document) {
 	if d.Status.Done() {
-		return // the final line says it
+		if p := d.Progress.OCRPending; d.Status == shifu.StatusReady && p > 0 {
+			r.line(name, "ready", fmt.Sprintf("searchable; reading %d figure pages by OCR", p))
+		}
+		return // the final line says the rest
 	}
 	p := d.Progress
 	var frac float64

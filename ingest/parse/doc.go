@@ -45,4 +45,6 @@ type Doc struct {
 	Pages  int    // physical pages (PDF); 0 for formats without pages
 	Blocks []Block
 	OCR    []shifu.PageText // the pages read by OCR, with their words' boxes
+	// Pending counts the pages ParseFirst left to read by OCR.
+	Pending int
 }

@@ -75,8 +75,9 @@ func (s *session) close() {
 }
 
 // parsePDF reads a PDF's text layer within ctx, and then by OCR, within
-// outer and a deadline per page, the pages where that layer is missing.
-func (p *Parser) parsePDF(ctx, outer context.Context, name string, data []byte, progress func(done, total int)) (*Doc, error) {
+// outer and a deadline per page, the pages where that layer is missing
+// (with first, not those of a PDF mostly of text: see ocrPDF).
+func (p *Parser) parsePDF(ctx, outer context.Context, name string, data []byte, first bool, progress func(done, total int)) (*Doc, error) {
 	d, raw, marks, err := p.readPoppler(ctx, name, data, progress)
 	if err == nil && d == nil {
 		d, raw, marks, err = p.readPDFium(ctx, name, data, progress)
@@ -84,7 +85,7 @@ func (p *Parser) parsePDF(ctx, outer context.Context, name string, data []byte, 
 	if err != nil {
 		return nil, err
 	}
-	if d.OCR, err = p.ocrPDF(outer, name, data, raw, progress); err != nil {
+	if d.OCR, d.Pending, err = p.ocrPDF(outer, name, data, raw, first, progress); err != nil {
 		return nil, err
 	}
 	pages := Clean(raw)

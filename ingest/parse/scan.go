@@ -23,14 +23,18 @@ import (
 // ocrPDF reads by OCR the pages of raw whose text layer is missing or
 // unusable (needsOCR, with or without its running lines), replacing their
 // lines, and returns what it read. Pages with a good text layer keep it.
+// With first, a PDF whose text layer holds latinPages pages or more (a
+// manual with some figure pages, not a scan) is not read now: pending
+// counts its pages to read, for the pass after its text is published
+// (Parser.ParseFirst).
 // poppler's pdftoppm (popplerRender), or else one PDFium session, renders
 // the pages in order, at most one page ahead of each OCR slot, so memory
 // stays a few page images whatever the document's length. A page that cannot be read within
 // its deadline is recorded with confidence 0 (listed as unreadable) and the
 // document goes on; only the end of ctx stops it.
-func (p *Parser) ocrPDF(ctx context.Context, name string, data []byte, raw [][]string, progress func(done, total int)) ([]shifu.PageText, error) {
+func (p *Parser) ocrPDF(ctx context.Context, name string, data []byte, raw [][]string, first bool, progress func(done, total int)) (pages []shifu.PageText, pending int, err error) {
 	if p.ocr == nil {
-		return nil, nil
+		return nil, 0, nil
 	}
 	var todo []int
 	han := false
@@ -45,7 +49,10 @@ func (p *Parser) ocrPDF(ctx context.Context, name string, data []byte, raw [][]s
 		}
 	}
 	if len(todo) == 0 {
-		return nil, nil
+		return nil, 0, nil
+	}
+	if first && len(raw)-len(todo) >= latinPages {
+		return nil, len(todo), nil
 	}
 	// Enough pages of text and no Chinese in any: the pages to OCR are not
 	// Chinese either (an English manual's figure pages).
@@ -134,15 +141,17 @@ func (p *Parser) ocrPDF(ctx context.Context, name string, data []byte, raw [][]s
 	}
 	if err := g.Wait(); err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, 0, ctx.Err()
 		}
-		return nil, err
+		return nil, 0, err
 	}
-	return out, nil
+	return out, 0, nil
 }
 
 // latinPages is how many pages of a text layer without Chinese make a
-// document's OCR read in its first language only (script).
+// document's OCR read in its first language only (script), and how many
+// pages of text make a PDF searchable before its other pages are read
+// (ocrPDF's first).
 const latinPages = 20
 
 // renderGray renders page i (0-based) in grayscale at dpi, copied out of

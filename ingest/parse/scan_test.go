@@ -495,24 +495,13 @@ func TestOCRLatinDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	// A blank scanned page: no words, so it reads poorly.
-	blank := filepath.Join(dir, "blank.png")
-	sh(t, "convert", "-size", "1240x1754", "xc:white", "-depth", "8", blank)
-	sh(t, "img2pdf", blank, "-o", filepath.Join(dir, "blank.pdf"))
-	src := corpus(t, "LinuxCNC_Getting_Started.pdf")
-	sh(t, "pdfseparate", "-f", "5", "-l", fmt.Sprint(4+latinPages), src, filepath.Join(dir, "t-%d.pdf"))
+	doc := textThenBlank(t, dir)
 	chinese := func(p *Parser, textPages int) bool {
 		t.Helper()
-		var parts []string
-		for i := range textPages {
-			parts = append(parts, filepath.Join(dir, fmt.Sprintf("t-%d.pdf", 5+i)))
-		}
-		doc := filepath.Join(dir, fmt.Sprintf("doc-%d.pdf", textPages))
-		sh(t, "pdfunite", append(append(parts, filepath.Join(dir, "blank.pdf")), doc)...)
 		if err := os.WriteFile(log, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		d, err := p.Parse(context.Background(), "doc.pdf", readFile(t, doc), nil)
+		d, err := p.Parse(context.Background(), "doc.pdf", doc(textPages), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -539,5 +528,55 @@ func TestOCRLatinDocument(t *testing.T) {
 	defer zh.Close()
 	if chinese(zh, latinPages) {
 		t.Errorf("chi_sim+eng, %d English text pages: the page was read with Chinese", latinPages)
+	}
+}
+
+// textThenBlank returns what makes PDFs of n text pages (LinuxCNC Getting
+// Started from page 5, at most latinPages) followed by a blank scanned
+// page, which reads poorly: no words.
+func textThenBlank(t *testing.T, dir string) func(n int) []byte {
+	t.Helper()
+	need(t, "pdfseparate", "pdfunite", "convert", "img2pdf")
+	blank := filepath.Join(dir, "blank.png")
+	sh(t, "convert", "-size", "1240x1754", "xc:white", "-depth", "8", blank)
+	sh(t, "img2pdf", blank, "-o", filepath.Join(dir, "blank.pdf"))
+	src := corpus(t, "LinuxCNC_Getting_Started.pdf")
+	sh(t, "pdfseparate", "-f", "5", "-l", fmt.Sprint(4+latinPages), src, filepath.Join(dir, "t-%d.pdf"))
+	return func(n int) []byte {
+		t.Helper()
+		var parts []string
+		for i := range n {
+			parts = append(parts, filepath.Join(dir, fmt.Sprintf("t-%d.pdf", 5+i)))
+		}
+		doc := filepath.Join(dir, fmt.Sprintf("doc-%d.pdf", n))
+		sh(t, "pdfunite", append(append(parts, filepath.Join(dir, "blank.pdf")), doc)...)
+		return readFile(t, doc)
+	}
+}
+
+// TestParseFirstLeavesFigurePages: a PDF of latinPages text pages and a
+// scanned one is read by ParseFirst without OCR, the scanned page counted
+// as pending; Parse reads it. With two text pages the PDF is no manual of
+// text with a figure, and ParseFirst reads the page as Parse does.
+func TestParseFirstLeavesFigurePages(t *testing.T) {
+	p := ocrParser(t)
+	doc := textThenBlank(t, t.TempDir())
+	ctx := context.Background()
+	for _, c := range []struct{ text, pending, ocr int }{{latinPages, 1, 0}, {2, 0, 1}} {
+		first, err := p.ParseFirst(ctx, "doc.pdf", doc(c.text), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.Pending != c.pending || len(first.OCR) != c.ocr || first.Pages != c.text+1 {
+			t.Errorf("%d text pages, ParseFirst: %d pages, %d pending, %d OCR'd; want %d, %d, %d",
+				c.text, first.Pages, first.Pending, len(first.OCR), c.text+1, c.pending, c.ocr)
+		}
+		whole, err := p.Parse(ctx, "doc.pdf", doc(c.text), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if whole.Pending != 0 || len(whole.OCR) != 1 {
+			t.Errorf("%d text pages, Parse: %d pending, %d OCR'd; want 0 and 1", c.text, whole.Pending, len(whole.OCR))
+		}
 	}
 }

@@ -395,6 +395,20 @@ func (db *DB) SetProgress(ctx context.Context, tenant, id int64, p shifu.Progres
 // part-way leaves rows of an unread version, and the next attempt's DELETE
 // removes them first.
 func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk) error {
+	return db.storeChunks(ctx, tenant, docID, meta, rows, nil)
+}
+
+// ReplaceChunks is StoreChunks for a version that may be live (ingest's
+// figures pass): all in one transaction, so searches see its old chunks or
+// its new ones, never neither, with prog recorded as its progress in the
+// same transaction. It replaces nothing unless the version is ready or
+// archived: one queued again (re-ingest) is another pass's now.
+func (db *DB) ReplaceChunks(ctx context.Context, tenant, docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk, prog shifu.Progress) error {
+	return db.storeChunks(ctx, tenant, docID, meta, rows, &prog)
+}
+
+// storeChunks is StoreChunks, and with prog ReplaceChunks.
+func (db *DB) storeChunks(ctx context.Context, tenant, docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk, prog *shifu.Progress) error {
 	p := makePostings(rows)
 	cols, err := chunkColumns(docID, meta, rows, p.nterms)
 	if err != nil {
@@ -415,9 +429,25 @@ func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta shifu.D
 		_, err := tx.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1`, docID)
 		return err
 	}
-	parts := insertParts(rows)
-	if parts == 1 {
+	if parts := insertParts(rows); parts == 1 || prog != nil {
 		err = db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+			if prog != nil {
+				var st shifu.Status
+				err := tx.QueryRow(ctx, `SELECT status FROM documents WHERE id = $1 FOR UPDATE`, docID).Scan(&st)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return shifu.Errorf(shifu.ErrNotFound, "stored version %d not found", docID)
+				}
+				if err != nil {
+					return err
+				}
+				if st != shifu.StatusReady && st != shifu.StatusArchived {
+					return nil
+				}
+				pj, _ := json.Marshal(prog)
+				if _, err := tx.Exec(ctx, `UPDATE documents SET progress = $2 WHERE id = $1`, docID, pj); err != nil {
+					return err
+				}
+			}
 			if err := clear(tx); err != nil {
 				return err
 			}
@@ -434,6 +464,24 @@ func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta shifu.D
 		return fmt.Errorf("store chunks of document %d: %w", docID, classify(err))
 	}
 	return nil
+}
+
+// Vectors returns the vectors of model that a version's chunks hold, by
+// chunk text: what ReplaceChunks's rows may keep rather than embed again.
+func (db *DB) Vectors(ctx context.Context, tenant, docID int64, model string) (map[string][]float32, error) {
+	out := map[string][]float32{}
+	err := db.InTenant(ctx, tenant, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT text, embedding::vector::real[] FROM chunks
+			WHERE document_id = $1 AND embedding IS NOT NULL AND embed_model = $2`, docID, model)
+		if err != nil {
+			return err
+		}
+		var t string
+		var v []float32
+		_, err = pgx.ForEachRow(rows, []any{&t, &v}, func() error { out[t] = slices.Clone(v); return nil })
+		return err
+	})
+	return out, err
 }
 
 // storeParts is StoreChunks over parts transactions at once (StoreChunks

@@ -73,10 +73,13 @@
         let extra = '';
         if (d.status === 'parsing' && p.pages_total) extra = ' ' + p.pages_parsed + '/' + p.pages_total;
         if (d.status === 'embedding' && p.chunks_total) extra = ' ' + p.chunks_embedded + '/' + p.chunks_total;
+        // Searchable already; its figure pages' text follows (ocr_pending).
+        const figures = d.status === 'ready' && p.ocr_pending > 0;
+        if (figures) extra = ' (' + t('desk.figures') + ': ' + p.ocr_pending + ')';
         state.className = 'state ' + d.status;
         state.textContent = t('status.' + d.status) + extra + (d.status === 'failed' && d.error ? ': ' + d.error : '');
         li.dataset.status = d.status;
-        if (d.status === 'ready' || d.status === 'failed' || d.status === 'archived') { loadDocs(); return; }
+        if (!figures && (d.status === 'ready' || d.status === 'failed' || d.status === 'archived')) { loadDocs(); return; }
         await new Promise((r) => setTimeout(r, 1000));
       }
     }

@@ -1,0 +1,269 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shifu-factory/shifu"
+	"github.com/shifu-factory/shifu/ingest/parse"
+	"github.com/shifu-factory/shifu/internal/llm"
+	"github.com/shifu-factory/shifu/internal/llm/llmtest"
+	"github.com/shifu-factory/shifu/internal/testenv"
+)
+
+// gate is a real parser whose whole reads (Parse: the figures pass) wait
+// for open to be closed, or for their context to end.
+type gate struct {
+	*parse.Parser
+	open  chan struct{}
+	whole atomic.Int32
+}
+
+func (g *gate) Parse(ctx context.Context, name string, data []byte, progress func(done, total int)) (*parse.Doc, error) {
+	g.whole.Add(1)
+	select {
+	case <-g.open:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return g.Parser.Parse(ctx, name, data, progress)
+}
+
+// manualWithFigure is 20 text pages of LinuxCNC Getting Started and a
+// scanned copy of the page after them (an image, no text layer), with a
+// word the scanned page holds and the text pages do not.
+func manualWithFigure(t *testing.T) ([]byte, string) {
+	t.Helper()
+	testenv.Tools(t, "pdfseparate", "pdfunite", "pdftoppm", "img2pdf", "pdftotext", "tesseract")
+	src := filepath.Join(testenv.Corpus(t, "LinuxCNC_Getting_Started.pdf"), "LinuxCNC_Getting_Started.pdf")
+	dir := t.TempDir()
+	run := func(name string, args ...string) []byte {
+		t.Helper()
+		out, err := exec.Command(name, args...).Output()
+		if err != nil {
+			t.Fatalf("%s %s: %v", name, strings.Join(args, " "), err)
+		}
+		return out
+	}
+	const first, last = 5, 24 // the text pages; last+1 is scanned
+	run("pdfseparate", "-f", fmt.Sprint(first), "-l", fmt.Sprint(last), src, filepath.Join(dir, "t-%d.pdf"))
+	run("pdftoppm", "-r", "150", "-gray", "-png", "-f", fmt.Sprint(last+1), "-l", fmt.Sprint(last+1), src, filepath.Join(dir, "s"))
+	png, _ := filepath.Glob(filepath.Join(dir, "s-*.png"))
+	if len(png) != 1 {
+		t.Fatalf("pdftoppm made %d pages, want 1", len(png))
+	}
+	run("img2pdf", png[0], "-o", filepath.Join(dir, "scan.pdf"))
+	var parts []string
+	for p := first; p <= last; p++ {
+		parts = append(parts, filepath.Join(dir, fmt.Sprintf("t-%d.pdf", p)))
+	}
+	doc := filepath.Join(dir, "doc.pdf")
+	run("pdfunite", append(append(parts, filepath.Join(dir, "scan.pdf")), doc)...)
+	words := regexp.MustCompile(`[a-z]{8,}`)
+	text := strings.ToLower(string(run("pdftotext", "-f", fmt.Sprint(first), "-l", fmt.Sprint(last), src, "-")))
+	scanned := words.FindAllString(strings.ToLower(string(run("pdftotext", "-f", fmt.Sprint(last+1), "-l", fmt.Sprint(last+1), src, "-"))), -1)
+	slices.SortFunc(scanned, func(a, b string) int { return len(b) - len(a) })
+	for _, w := range scanned {
+		if !strings.Contains(text, w) {
+			data, err := os.ReadFile(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return data, w
+		}
+	}
+	t.Fatal("no word of the scanned page is missing from the text pages")
+	return nil, ""
+}
+
+// TestFiguresReadAfterPublish: a manual of text pages with a scanned page
+// is searchable by its text layer before the scanned page is read; a
+// shutdown during that read leaves it searchable, with the page still
+// pending, and the next process reads it and swaps the version's chunks
+// for ones holding the page's text: the same version, one set of chunks.
+func TestFiguresReadAfterPublish(t *testing.T) {
+	data, word := manualWithFigure(t)
+	tess, _ := exec.LookPath("tesseract")
+	pdftotext, _ := exec.LookPath("pdftotext")
+	p, err := parse.New(context.Background(), parse.Options{Tesseract: tess, PDFToText: pdftotext, OCRWorkers: 2, OCRDPI: 150})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	g := &gate{Parser: p, open: make(chan struct{})}
+	f := setup(t, nil, Options{})
+	service := func() *Service {
+		svc, err := New(f.db, f.ring, g, testAnalyzer, f.svc.embedder, Options{Workers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc
+	}
+	ctx := context.Background()
+	holds := func() (chunks, with int) {
+		t.Helper()
+		err := f.db.InTenant(ctx, f.tenant, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE c.text ILIKE '%' || $1 || '%')
+				FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.status = 'ready'`, word).Scan(&chunks, &with)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return chunks, with
+	}
+
+	svc := service()
+	d, _, err := svc.Add(ctx, f.tenant, shifu.Upload{Name: "manual.pdf", Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	if err := svc.Start(runCtx); err != nil {
+		t.Fatal(err)
+	}
+	searchable := make(chan shifu.Document, 1)
+	go func() {
+		_, _ = svc.Wait(runCtx, f.tenant, []int64{d.VersionID}, func(d shifu.Document) {
+			if d.Status == shifu.StatusReady && d.Progress.OCRPending > 0 {
+				searchable <- d
+			}
+		})
+	}()
+	select {
+	case first := <-searchable:
+		if first.Progress.OCRPending != 1 || first.Version != 1 {
+			t.Fatalf("ready first as version %d with %d pages pending; want version 1, 1 page", first.Version, first.Progress.OCRPending)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the manual never became searchable before its scanned page was read")
+	}
+	if n, with := holds(); n == 0 || with != 0 {
+		t.Fatalf("searchable before the figure pass: %d live chunks, %d with %q; want some, none with it", n, with, word)
+	}
+	// Shut down while the figure pass waits at the gate.
+	for g.whole.Load() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := svc.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mid, err := f.db.VersionRow(ctx, f.tenant, d.VersionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mid.Status != shifu.StatusReady || mid.Progress.OCRPending != 1 {
+		t.Fatalf("after a shutdown in the figure pass: %s, %d pending; want ready, 1", mid.Status, mid.Progress.OCRPending)
+	}
+
+	close(g.open)
+	next := service()
+	if err := next.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = next.Stop(ctx) }()
+	wctx, stop := context.WithTimeout(ctx, 3*time.Minute)
+	defer stop()
+	final, err := next.Wait(wctx, f.tenant, []int64{d.VersionID}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := final[0]
+	if end.Status != shifu.StatusReady || end.Progress.OCRPending != 0 || end.Progress.Stages.Figures <= 0 || end.Version != 1 {
+		t.Fatalf("after the figure pass: %s version %d, %d pending, figures %d ms; want ready version 1, 0 pending, its time",
+			end.Status, end.Version, end.Progress.OCRPending, end.Progress.Stages.Figures)
+	}
+	n, with := holds()
+	if with == 0 || n != end.Chunks {
+		t.Fatalf("after the figure pass: %d live chunks (document says %d), %d with %q; want them equal and the word found", n, end.Chunks, with, word)
+	}
+	var versions, dup int
+	err = f.db.InTenant(ctx, f.tenant, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM documents WHERE head_id = $1`, d.ID).Scan(&versions); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) - count(DISTINCT ord) FROM chunks WHERE document_id = $1`, d.VersionID).Scan(&dup)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if versions != 1 || dup != 0 {
+		t.Fatalf("%d versions, %d repeated chunk positions; want 1 and 0", versions, dup)
+	}
+}
+
+// TestFiguresKeepHostedVectors: with a hosted embedder, the figure pass
+// embeds only the chunks whose text it changed, before the swap, so every
+// live chunk has its vector throughout.
+func TestFiguresKeepHostedVectors(t *testing.T) {
+	data, _ := manualWithFigure(t)
+	var embedded atomic.Int32
+	fake := llmtest.NewServer(t, llmtest.Options{Embed: func(text string, dim int) []float32 {
+		embedded.Add(1)
+		v := make([]float32, dim)
+		v[len(text)%dim] = 1
+		return v
+	}})
+	emb, err := llm.NewEmbedder(llm.EmbedConfig{Provider: llm.Compatible, BaseURL: fake.BaseURL(), Model: "fake", Dim: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tess, _ := exec.LookPath("tesseract")
+	p, err := parse.New(context.Background(), parse.Options{Tesseract: tess, OCRWorkers: 2, OCRDPI: 150})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	g := &gate{Parser: p, open: make(chan struct{})}
+	close(g.open)
+	f := setup(t, emb, Options{})
+	svc, err := New(f.db, f.ring, g, testAnalyzer, emb, Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	d, _, err := svc.Add(ctx, f.tenant, shifu.Upload{Name: "manual.pdf", Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = svc.Stop(ctx) }()
+	first := 0
+	wctx, stop := context.WithTimeout(ctx, 3*time.Minute)
+	defer stop()
+	final, err := svc.Wait(wctx, f.tenant, []int64{d.VersionID}, func(d shifu.Document) {
+		if d.Status == shifu.StatusReady && d.Progress.OCRPending > 0 {
+			first = d.Progress.ChunksTotal
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := final[0]
+	var missing int
+	err = f.db.InTenant(ctx, f.tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE document_id = $1 AND (embedding IS NULL OR embed_model <> 'fake')`, d.VersionID).Scan(&missing)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int(embedded.Load())
+	t.Logf("%d chunks first, %d after the figure pass, %d texts embedded", first, end.Chunks, n)
+	if first == 0 || end.Progress.OCRPending != 0 || missing != 0 || n <= first || n >= first+end.Chunks {
+		t.Fatalf("%d chunks first, %d after the figure pass, %d texts embedded in all, %d chunks without a vector; "+
+			"want the first embedded once, some new ones, none without", first, end.Chunks, n, missing)
+	}
+}
