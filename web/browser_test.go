@@ -147,6 +147,25 @@ func TestBrowserSupervisorUploadsThenWorkerAsks(t *testing.T) {
 	if !strings.HasPrefix(state, "Ready") {
 		t.Fatalf("upload ended as %q", state)
 	}
+	// A version searchable while its figure pages are still read by OCR
+	// says so in the list.
+	docs, err := w.db.Documents(context.Background(), w.acme.ID, false)
+	if err != nil || len(docs) != 1 {
+		t.Fatalf("documents: %v, %d", err, len(docs))
+	}
+	p := docs[0].Progress
+	p.OCRPending = 3
+	if err := w.db.SetProgress(context.Background(), w.acme.ID, docs[0].VersionID, p); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, "desk again", chromedp.Navigate(w.http.URL+"/desk"), chromedp.WaitVisible(css(`#docs tbody tr`)))
+	if row := run(t, ctx, "row", chromedp.Text(css(`#docs tbody tr`))); !strings.Contains(row, "reading figure pages: 3") {
+		t.Errorf("desk row %q; want it to say 3 figure pages are being read", row)
+	}
+	p.OCRPending = 0
+	if err := w.db.SetProgress(context.Background(), w.acme.ID, docs[0].VersionID, p); err != nil {
+		t.Fatal(err)
+	}
 
 	// Then asks about it, sees the answer stream in with a citation, and opens the cited page.
 	do(t, ctx, "chat page", chromedp.Navigate(w.http.URL+"/"))

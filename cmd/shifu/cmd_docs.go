@@ -48,6 +48,8 @@ func cmdDocs(ctx context.Context, e *env, args []string) error {
 		note := d.Error
 		if !d.DeletedAt.IsZero() {
 			note = "deleted " + d.DeletedAt.Format("2006-01-02 15:04")
+		} else if n := d.Progress.OCRPending; n > 0 && d.Status == shifu.StatusReady {
+			note = fmt.Sprintf("searchable; reading %d figure pages", n)
 		}
 		for _, v := range d.Versions {
 			if v.Version > d.Version && !v.Status.Done() {

@@ -145,7 +145,8 @@
           try { await api('DELETE', '/api/documents/' + doc.id); } catch (e) { alert(e.message); }
           loadDocs();
         } }));
-      const status = el('td', { class: 'status-' + doc.status, text: t('status.' + doc.status) + (doc.error ? ': ' + doc.error : '') });
+      const pending = doc.status === 'ready' && doc.progress && doc.progress.ocr_pending > 0 ? ' (' + t('desk.figures') + ': ' + doc.progress.ocr_pending + ')' : '';
+      const status = el('td', { class: 'status-' + doc.status, text: t('status.' + doc.status) + pending + (doc.error ? ': ' + doc.error : '') });
       if (doc.unread_pages && doc.unread_pages.length) {
         status.append(el('br'), el('small', { class: 'unread', text: t('desk.unread').replace('%s', doc.unread_pages.join(', ')) }));
       }
