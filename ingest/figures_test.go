@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,11 +15,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/ingest/parse"
 	"github.com/shifu-factory/shifu/internal/llm"
 	"github.com/shifu-factory/shifu/internal/llm/llmtest"
+	"github.com/shifu-factory/shifu/internal/postgres"
 	"github.com/shifu-factory/shifu/internal/testenv"
 )
 
@@ -266,4 +270,52 @@ func TestFiguresKeepHostedVectors(t *testing.T) {
 		t.Fatalf("%d chunks first, %d after the figure pass, %d texts embedded in all, %d chunks without a vector; "+
 			"want the first embedded once, some new ones, none without", first, end.Chunks, n, missing)
 	}
+}
+
+// TestFiguresGivenUp: a figure pass failing on its last attempt leaves the
+// version ready, searchable by its text layer, and nothing pending, so no
+// one waits for figures that will not come; one failing before its last
+// attempt is retried, the version still ready and its pages still pending.
+func TestFiguresGivenUp(t *testing.T) {
+	f := setup(t, nil, Options{})
+	ctx := context.Background()
+	d, _, err := f.svc.Add(ctx, f.tenant, shifu.Upload{Name: "lathe.md", Data: manual("Lathe", 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.process(ctx, f.tenant, d.VersionID); err != nil {
+		t.Fatal(err)
+	}
+	v, err := f.db.VersionRow(ctx, f.tenant, d.VersionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Progress.OCRPending = 2
+	if err := f.db.SetProgress(ctx, f.tenant, d.VersionID, v.Progress); err != nil {
+		t.Fatal(err)
+	}
+	w := &worker{s: f.svc}
+	job := &river.Job[postgres.IngestJob]{JobRow: &rivertype.JobRow{Attempt: 1, MaxAttempts: maxAttempts},
+		Args: postgres.IngestJob{Tenant: f.tenant, Document: d.VersionID}}
+	fail := &figuresError{errors.New("tesseract vanished")}
+	check := func(wantPending int) {
+		t.Helper()
+		v, err := f.db.VersionRow(ctx, f.tenant, d.VersionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Status != shifu.StatusReady || v.Progress.OCRPending != wantPending {
+			t.Fatalf("version %s with %d pages pending; want ready with %d", v.Status, v.Progress.OCRPending, wantPending)
+		}
+	}
+	if err := w.figuresFailed(ctx, ctx, job, fail); !errors.Is(err, fail) {
+		t.Fatalf("first attempt failed: %v; want the error back, for a retry", err)
+	}
+	check(2)
+	job.Attempt = maxAttempts
+	var cancel *river.JobCancelError
+	if err := w.figuresFailed(ctx, ctx, job, fail); !errors.As(err, &cancel) {
+		t.Fatalf("last attempt failed: %v; want the job cancelled", err)
+	}
+	check(0)
 }
