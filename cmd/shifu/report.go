@@ -35,7 +35,7 @@ func (r *reporter) line(name, status, detail string) {
 func (r *reporter) progress(name string, d shifu.Document) {
 	if d.Status.Done() {
 		if p := d.Progress.OCRPending; d.Status == shifu.StatusReady && p > 0 {
-			r.line(name, "ready", fmt.Sprintf("searchable; reading %d figure pages by OCR", p))
+			r.line(name, "ready", "searchable; reading "+figurePages(p)+" by OCR")
 		}
 		return // the final line says the rest
 	}
@@ -67,3 +67,12 @@ func (r *reporter) clear() {
 }
 
 func (r *reporter) done() { r.clear() }
+
+// figurePages is n figure pages in words: those of a searchable version
+// still to be read by OCR (shifu.Progress.OCRPending).
+func figurePages(n int) string {
+	if n == 1 {
+		return "1 figure page"
+	}
+	return fmt.Sprintf("%d figure pages", n)
+}
