@@ -92,7 +92,8 @@ func manualWithFigure(t *testing.T) ([]byte, string) {
 }
 
 // TestFiguresReadAfterPublish: a manual of text pages with a scanned page
-// is searchable by its text layer before the scanned page is read; a
+// is searchable by its text layer before the scanned page is read (by its
+// words: the offline embedder's vectors come with the figure pass); a
 // shutdown during that read leaves it searchable, with the page still
 // pending, and the next process reads it and swaps the version's chunks
 // for ones holding the page's text: the same version, one set of chunks.
@@ -115,16 +116,18 @@ func TestFiguresReadAfterPublish(t *testing.T) {
 		return svc
 	}
 	ctx := context.Background()
-	holds := func() (chunks, with int) {
+	// holds counts the live chunks, those with the scanned page's word,
+	// and those with a vector.
+	holds := func() (chunks, with, vectors int) {
 		t.Helper()
 		err := f.db.InTenant(ctx, f.tenant, func(tx pgx.Tx) error {
-			return tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE c.text ILIKE '%' || $1 || '%')
-				FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.status = 'ready'`, word).Scan(&chunks, &with)
+			return tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE c.text ILIKE '%' || $1 || '%'), count(c.embedding)
+				FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.status = 'ready'`, word).Scan(&chunks, &with, &vectors)
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return chunks, with
+		return chunks, with, vectors
 	}
 
 	svc := service()
@@ -152,8 +155,11 @@ func TestFiguresReadAfterPublish(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		t.Fatal("the manual never became searchable before its scanned page was read")
 	}
-	if n, with := holds(); n == 0 || with != 0 {
-		t.Fatalf("searchable before the figure pass: %d live chunks, %d with %q; want some, none with it", n, with, word)
+	// Found by its words meanwhile: the offline embedder's vectors come
+	// with the figure pass, whose rows replace these.
+	if n, with, vecs := holds(); n == 0 || with != 0 || vecs != 0 {
+		t.Fatalf("searchable before the figure pass: %d live chunks, %d with %q, %d with vectors; want some, none with it, none",
+			n, with, word, vecs)
 	}
 	// Shut down while the figure pass waits at the gate.
 	for g.whole.Load() == 0 {
@@ -188,9 +194,10 @@ func TestFiguresReadAfterPublish(t *testing.T) {
 		t.Fatalf("after the figure pass: %s version %d, %d pending, figures %d ms; want ready version 1, 0 pending, its time",
 			end.Status, end.Version, end.Progress.OCRPending, end.Progress.Stages.Figures)
 	}
-	n, with := holds()
-	if with == 0 || n != end.Chunks {
-		t.Fatalf("after the figure pass: %d live chunks (document says %d), %d with %q; want them equal and the word found", n, end.Chunks, with, word)
+	n, with, vecs := holds()
+	if with == 0 || n != end.Chunks || vecs != n {
+		t.Fatalf("after the figure pass: %d live chunks (document says %d), %d with %q, %d with vectors; want them equal, the word found, all with vectors",
+			n, end.Chunks, with, word, vecs)
 	}
 	var versions, dup int
 	err = f.db.InTenant(ctx, f.tenant, func(tx pgx.Tx) error {
@@ -273,9 +280,10 @@ func TestFiguresKeepHostedVectors(t *testing.T) {
 }
 
 // TestFiguresGivenUp: a figure pass failing on its last attempt leaves the
-// version ready, searchable by its text layer, and nothing pending, so no
-// one waits for figures that will not come; one failing before its last
-// attempt is retried, the version still ready and its pages still pending.
+// version ready, searchable by its text layer with its vectors made, and
+// nothing pending, so no one waits for figures that will not come; one
+// failing before its last attempt is retried, the version still ready and
+// its pages still pending.
 func TestFiguresGivenUp(t *testing.T) {
 	f := setup(t, nil, Options{})
 	ctx := context.Background()
@@ -290,8 +298,25 @@ func TestFiguresGivenUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As a local embedder's first pass leaves it: pages pending, no vectors.
 	v.Progress.OCRPending = 2
 	if err := f.db.SetProgress(ctx, f.tenant, d.VersionID, v.Progress); err != nil {
+		t.Fatal(err)
+	}
+	vectors := func() (n, with int) {
+		t.Helper()
+		err := f.db.InTenant(ctx, f.tenant, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT count(*), count(embedding) FROM chunks WHERE document_id = $1`, d.VersionID).Scan(&n, &with)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, with
+	}
+	if err := f.db.InTenant(ctx, f.tenant, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE chunks SET embedding = NULL, embed_model = '' WHERE document_id = $1`, d.VersionID)
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	w := &worker{s: f.svc}
@@ -318,4 +343,7 @@ func TestFiguresGivenUp(t *testing.T) {
 		t.Fatalf("last attempt failed: %v; want the job cancelled", err)
 	}
 	check(0)
+	if n, with := vectors(); n == 0 || with != n {
+		t.Fatalf("given up: %d of %d chunks with vectors; want all, not a version left to its words", with, n)
+	}
 }

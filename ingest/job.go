@@ -110,9 +110,14 @@ func (w *worker) figuresFailed(ctx, parent context.Context, job *river.Job[postg
 	case errors.As(fe, &e) || job.Attempt >= job.MaxAttempts:
 		w.s.log.Warn("figure pages not read; the document stays searchable by its text layer", "tenant", job.Args.Tenant,
 			"document", job.Args.Document, "attempt", job.Attempt, "err", fe)
+		// A local embedder's first pass stored no vectors (see read):
+		// they are made now, so the version is not left to its words.
 		c := context.WithoutCancel(ctx)
 		if d, err := w.s.db.VersionRow(c, job.Args.Tenant, job.Args.Document); err == nil && d.Progress.OCRPending > 0 {
 			d.Progress.OCRPending = 0
+			if err := w.s.vectorsLeft(c, job.Args.Tenant, job.Args.Document, d.Name, w.s.pacer(), &d.Progress); err != nil {
+				w.s.log.Warn("embed a version whose figure pages were given up", "document", job.Args.Document, "err", err)
+			}
 			_ = w.s.db.SetProgress(c, job.Args.Tenant, job.Args.Document, d.Progress)
 		}
 		return river.JobCancel(fe)
@@ -295,16 +300,10 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 	if err := s.db.SetStatus(ctx, tenant, id, shifu.StatusEmbedding, "", prog); err != nil {
 		return err
 	}
-	ids, texts, err := s.db.Unembedded(ctx, tenant, id, s.embedder.Model())
-	if err != nil {
-		return err
-	}
-	if prog.ChunksTotal == 0 {
-		prog.ChunksTotal = len(ids)
-	}
-	prog.ChunksEmbedded = prog.ChunksTotal - len(ids)
-	if err := s.embed(ctx, tenant, id, doc.Name, ids, texts, pace, &prog); err != nil {
-		return err
+	if _, local := s.embedder.(LocalEmbedder); !local || prog.OCRPending == 0 {
+		if err := s.vectorsLeft(ctx, tenant, id, doc.Name, pace, &prog); err != nil {
+			return err
+		}
 	}
 	mark := time.Now()
 	// Publish records its own time in the progress, in its transaction, so
@@ -320,9 +319,24 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 	return nil
 }
 
+// vectorsLeft embeds the version's chunks that have no vector of the
+// embedder's model yet, counting them in prog.
+func (s *Service) vectorsLeft(ctx context.Context, tenant, id int64, name string, pace Pace, prog *shifu.Progress) error {
+	ids, texts, err := s.db.Unembedded(ctx, tenant, id, s.embedder.Model())
+	if err != nil {
+		return err
+	}
+	if prog.ChunksTotal == 0 {
+		prog.ChunksTotal = len(ids)
+	}
+	prog.ChunksEmbedded = prog.ChunksTotal - len(ids)
+	return s.embed(ctx, tenant, id, name, ids, texts, pace, prog)
+}
+
 // figures is the pass after publish for a PDF whose figure pages the first
 // pass left unread (Parser.ParseFirst): the version is searchable by its
-// text layer meanwhile. It reads the whole file again with OCR, chunks it,
+// text layer meanwhile (by its words alone with a local embedder: see
+// read). It reads the whole file again with OCR, chunks it,
 // and swaps the version's chunks for these in one transaction
 // (ReplaceChunks), with the progress that says it is done: searches see
 // the version without its figures' text or with it, never without the
@@ -527,7 +541,14 @@ func (s *Service) read(ctx context.Context, name string, data []byte, first bool
 	}
 	st.Terms = since(mark)
 	meta = shifu.DocMeta{Title: pd.Title, Pages: pd.Pages, Language: pd.Lang, Analyzer: s.analyzer.Version(), OCR: pd.OCR}
-	if emb, ok := s.embedder.(LocalEmbedder); ok {
+	// A first pass that leaves pages to read (pending) makes no local
+	// vectors: the figures pass replaces its rows within seconds, and the
+	// graph insert of each row's vector is most of a store's time (the
+	// LinuxCNC manual: 1.7-3 s of 2-3.4), paid again then. Meanwhile the
+	// version is found by its words, which the offline embedder's vectors
+	// only hash. A hosted embedder's vectors mean more, and are kept by the
+	// figures pass: it embeds before publish as always.
+	if emb, ok := s.embedder.(LocalEmbedder); ok && pd.Pending == 0 {
 		// Its vectors go in with the chunks (LocalEmbedder says why).
 		mark = time.Now()
 		texts := make([]string, len(rows))

@@ -443,10 +443,6 @@ func (db *DB) storeChunks(ctx context.Context, tenant, docID int64, meta shifu.D
 				if st != shifu.StatusReady && st != shifu.StatusArchived {
 					return nil
 				}
-				pj, _ := json.Marshal(prog)
-				if _, err := tx.Exec(ctx, `UPDATE documents SET progress = $2 WHERE id = $1`, docID, pj); err != nil {
-					return err
-				}
 			}
 			if err := clear(tx); err != nil {
 				return err
@@ -455,7 +451,16 @@ func (db *DB) storeChunks(ctx context.Context, tenant, docID int64, meta shifu.D
 			if err != nil {
 				return err
 			}
-			return finish(tx, ids)
+			if err := finish(tx, ids); err != nil || prog == nil {
+				return err
+			}
+			// The figures stage gains this transaction's time (now() is
+			// its start), as Publish's does.
+			pj, _ := json.Marshal(prog)
+			_, err = tx.Exec(ctx, `UPDATE documents SET progress = jsonb_set($2::jsonb, '{stages,figures_ms}',
+				to_jsonb(coalesce(($2::jsonb #>> '{stages,figures_ms}')::bigint, 0) + round(extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint))
+				WHERE id = $1`, docID, pj)
+			return err
 		})
 	} else {
 		err = db.storeParts(ctx, tenant, docID, cols, parts, clear, finish)
