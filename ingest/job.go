@@ -506,11 +506,11 @@ func (s *Service) read(ctx context.Context, name string, data []byte, first bool
 		return err
 	}
 	t0 := time.Now()
-	parse := s.parser.Parse
+	parseDoc := s.parser.Parse
 	if first {
-		parse = s.parser.ParseFirst
+		parseDoc = s.parser.ParseFirst
 	}
-	pd, err := parse(ctx, name, data, func(done, total int) {
+	pd, err := parseDoc(ctx, name, data, func(done, total int) {
 		progress(done, total)
 		_ = pace.Wait(ctx) // the parser sees ctx end itself
 	})
