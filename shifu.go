@@ -142,6 +142,15 @@ type Document struct {
 	Versions    []Version `json:"versions"`            // every kept version, oldest first (filled by listings)
 }
 
+// FiguresPending is how many figure pages of a searchable (ready) version
+// are still being read by OCR (Progress.OCRPending); 0 otherwise.
+func (d Document) FiguresPending() int {
+	if d.Status != StatusReady {
+		return 0
+	}
+	return d.Progress.OCRPending
+}
+
 // MarshalJSON is the one JSON shape of a document, for the API and `shifu
 // docs --json`: the version shown (the live one, unless asked for another),
 // its stable id, and every kept version (an empty list, not null).

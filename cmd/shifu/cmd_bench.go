@@ -105,7 +105,7 @@ func cmdBench(ctx context.Context, e *env, args []string) error {
 	}
 	var searchable time.Duration // ready while its figure pages were still being read
 	final, err := svc.Wait(ctx, t.ID, []int64{d.VersionID}, func(d shifu.Document) {
-		if d.Status == shifu.StatusReady && d.Progress.OCRPending > 0 && searchable == 0 {
+		if d.FiguresPending() > 0 && searchable == 0 {
 			searchable = time.Since(start)
 		}
 	})

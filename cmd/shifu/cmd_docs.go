@@ -48,7 +48,7 @@ func cmdDocs(ctx context.Context, e *env, args []string) error {
 		note := d.Error
 		if !d.DeletedAt.IsZero() {
 			note = "deleted " + d.DeletedAt.Format("2006-01-02 15:04")
-		} else if n := d.Progress.OCRPending; n > 0 && d.Status == shifu.StatusReady {
+		} else if n := d.FiguresPending(); n > 0 {
 			note = "searchable; reading " + figurePages(n)
 		}
 		for _, v := range d.Versions {

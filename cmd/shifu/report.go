@@ -34,8 +34,8 @@ func (r *reporter) line(name, status, detail string) {
 
 func (r *reporter) progress(name string, d shifu.Document) {
 	if d.Status.Done() {
-		if p := d.Progress.OCRPending; d.Status == shifu.StatusReady && p > 0 {
-			r.line(name, "ready", "searchable; reading "+figurePages(p)+" by OCR")
+		if n := d.FiguresPending(); n > 0 {
+			r.line(name, "ready", "searchable; reading "+figurePages(n)+" by OCR")
 		}
 		return // the final line says the rest
 	}

@@ -458,7 +458,7 @@ func (db *DB) storeChunks(ctx context.Context, tenant, docID int64, meta shifu.D
 			// its start), as Publish's does.
 			pj, _ := json.Marshal(prog)
 			_, err = tx.Exec(ctx, `UPDATE documents SET progress = jsonb_set($2::jsonb, '{stages,figures_ms}',
-				to_jsonb(coalesce(($2::jsonb #>> '{stages,figures_ms}')::bigint, 0) + round(extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint))
+				to_jsonb(coalesce(($2::jsonb #>> '{stages,figures_ms}')::bigint, 0) + `+txMillis+`))
 				WHERE id = $1`, docID, pj)
 			return err
 		})
@@ -470,6 +470,10 @@ func (db *DB) storeChunks(ctx context.Context, tenant, docID int64, meta shifu.D
 	}
 	return nil
 }
+
+// txMillis is SQL for the milliseconds the transaction has run so far
+// (now() is its start): a stage's time recorded in the stage's own tx.
+const txMillis = `round(extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint`
 
 // Vectors returns the vectors of model that a version's chunks hold, by
 // chunk text: what ReplaceChunks's rows may keep rather than embed again.
@@ -858,7 +862,7 @@ func (db *DB) Publish(ctx context.Context, tenant, versionID int64) error {
 		_, err = tx.Exec(ctx, `UPDATE documents SET status = $2, error = '', updated_at = now(),
 			chunks = (SELECT count(*) FROM chunks WHERE document_id = $1),
 			progress = jsonb_set(progress, '{stages}', coalesce(progress->'stages', '{}') ||
-				jsonb_build_object('publish_ms', greatest(1, round(extract(epoch FROM clock_timestamp() - now()) * 1000))::bigint))
+				jsonb_build_object('publish_ms', greatest(1, `+txMillis+`)))
 			WHERE id = $1`, versionID, status)
 		return err
 	})

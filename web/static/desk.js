@@ -11,6 +11,13 @@
   const replacePicker = document.getElementById('replace-file');
   let replaceId = 0;
 
+  // figuresNote says a ready document's figure pages are still being read
+  // by OCR (progress.ocr_pending); '' when none are.
+  function figuresNote(d) {
+    const n = d.status === 'ready' && d.progress ? d.progress.ocr_pending : 0;
+    return n > 0 ? ' (' + t('desk.figures') + ': ' + n + ')' : '';
+  }
+
   // fraction estimates how far ingest is from the document's progress.
   function fraction(d) {
     const p = d.progress || {};
@@ -73,9 +80,9 @@
         let extra = '';
         if (d.status === 'parsing' && p.pages_total) extra = ' ' + p.pages_parsed + '/' + p.pages_total;
         if (d.status === 'embedding' && p.chunks_total) extra = ' ' + p.chunks_embedded + '/' + p.chunks_total;
-        // Searchable already; its figure pages' text follows (ocr_pending).
-        const figures = d.status === 'ready' && p.ocr_pending > 0;
-        if (figures) extra = ' (' + t('desk.figures') + ': ' + p.ocr_pending + ')';
+        // Searchable already; its figure pages' text follows.
+        const figures = figuresNote(d);
+        if (figures) extra = figures;
         state.className = 'state ' + d.status;
         state.textContent = t('status.' + d.status) + extra + (d.status === 'failed' && d.error ? ': ' + d.error : '');
         li.dataset.status = d.status;
@@ -145,8 +152,7 @@
           try { await api('DELETE', '/api/documents/' + doc.id); } catch (e) { alert(e.message); }
           loadDocs();
         } }));
-      const pending = doc.status === 'ready' && doc.progress && doc.progress.ocr_pending > 0 ? ' (' + t('desk.figures') + ': ' + doc.progress.ocr_pending + ')' : '';
-      const status = el('td', { class: 'status-' + doc.status, text: t('status.' + doc.status) + pending + (doc.error ? ': ' + doc.error : '') });
+      const status = el('td', { class: 'status-' + doc.status, text: t('status.' + doc.status) + figuresNote(doc) + (doc.error ? ': ' + doc.error : '') });
       if (doc.unread_pages && doc.unread_pages.length) {
         status.append(el('br'), el('small', { class: 'unread', text: t('desk.unread').replace('%s', doc.unread_pages.join(', ')) }));
       }
