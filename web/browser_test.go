@@ -159,7 +159,9 @@ func TestBrowserSupervisorUploadsThenWorkerAsks(t *testing.T) {
 		t.Fatal(err)
 	}
 	do(t, ctx, "desk again", chromedp.Navigate(w.http.URL+"/desk"), chromedp.WaitVisible(css(`#docs tbody tr`)))
-	if row := run(t, ctx, "row", chromedp.Text(css(`#docs tbody tr`))); !strings.Contains(row, "reading figure pages: 3") {
+	row := run(t, ctx, "row", chromedp.Text(css(`#docs tbody tr`)))
+	shot(t, ctx, dir, "1b-desk-figures-pending")
+	if !strings.Contains(row, "reading figure pages: 3") {
 		t.Errorf("desk row %q; want it to say 3 figure pages are being read", row)
 	}
 	p.OCRPending = 0
