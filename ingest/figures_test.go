@@ -26,22 +26,26 @@ import (
 	"github.com/shifu-factory/shifu/internal/testenv"
 )
 
-// gate is a real parser whose whole reads (Parse: the figures pass) wait
-// for open to be closed, or for their context to end.
+// gate is a real parser whose second reads (ParseRest: the figures pass)
+// wait for open to be closed, or for their context to end; kept counts
+// those given the first pass's reading.
 type gate struct {
 	*parse.Parser
-	open  chan struct{}
-	whole atomic.Int32
+	open        chan struct{}
+	whole, kept atomic.Int32
 }
 
-func (g *gate) Parse(ctx context.Context, name string, data []byte, progress func(done, total int)) (*parse.Doc, error) {
+func (g *gate) ParseRest(ctx context.Context, name string, data []byte, first *parse.Doc, progress func(done, total int)) (*parse.Doc, error) {
 	g.whole.Add(1)
+	if first != nil {
+		g.kept.Add(1)
+	}
 	select {
 	case <-g.open:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	return g.Parser.Parse(ctx, name, data, progress)
+	return g.Parser.ParseRest(ctx, name, data, first, progress)
 }
 
 // manualWithFigure is 20 text pages of LinuxCNC Getting Started and a
@@ -176,6 +180,9 @@ func TestFiguresReadAfterPublish(t *testing.T) {
 	if mid.Status != shifu.StatusReady || mid.Progress.OCRPending != 1 {
 		t.Fatalf("after a shutdown in the figure pass: %s, %d pending; want ready, 1", mid.Status, mid.Progress.OCRPending)
 	}
+	if g.kept.Load() != 1 {
+		t.Fatalf("the figure pass in the process of the first was not given its reading of the text layer")
+	}
 
 	close(g.open)
 	next := service()
@@ -211,6 +218,10 @@ func TestFiguresReadAfterPublish(t *testing.T) {
 	}
 	if versions != 1 || dup != 0 {
 		t.Fatalf("%d versions, %d repeated chunk positions; want 1 and 0", versions, dup)
+	}
+	// The next process had no first reading: it read the whole file.
+	if w, k := g.whole.Load(), g.kept.Load(); w != 2 || k != 1 {
+		t.Fatalf("%d figure passes, %d given the first reading; want 2 and 1", w, k)
 	}
 }
 

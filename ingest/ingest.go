@@ -33,10 +33,11 @@ import (
 
 // Parser turns bytes into a structured document. ParseFirst may leave a
 // PDF's figure pages unread by OCR (parse.Doc.Pending counts them), for
-// Parse to read after the rest is published.
+// ParseRest to read after the rest is published, from what first kept (nil
+// first: the whole file again).
 type Parser interface {
-	Parse(ctx context.Context, name string, data []byte, progress func(done, total int)) (*parse.Doc, error)
 	ParseFirst(ctx context.Context, name string, data []byte, progress func(done, total int)) (*parse.Doc, error)
+	ParseRest(ctx context.Context, name string, data []byte, first *parse.Doc, progress func(done, total int)) (*parse.Doc, error)
 }
 
 // Analyzer produces the lexical index terms of a text. Version names its

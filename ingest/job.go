@@ -11,6 +11,7 @@ import (
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/ingest/chunk"
+	"github.com/shifu-factory/shifu/ingest/parse"
 	"github.com/shifu-factory/shifu/internal/postgres"
 )
 
@@ -254,13 +255,14 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 	}
 	if doc.Status == shifu.StatusReady || doc.Status == shifu.StatusArchived {
 		if doc.Progress.OCRPending > 0 {
-			return s.figures(ctx, tenant, id, doc.Name, doc.Progress) // a pass after publish cut short
+			return s.figures(ctx, tenant, id, doc.Name, doc.Progress, nil) // a pass after publish cut short
 		}
 		return nil
 	}
 	prog := doc.Progress
 	pace := s.pacer()
 	t0 := time.Now()
+	var first *parse.Doc // what the figures pass need not read again
 	defer func() {
 		s.log.Info("ingest stages", "document", doc.Name, "stages", prog.Stages.String(), "total", time.Since(t0))
 	}()
@@ -275,7 +277,7 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 		var mu sync.Mutex // parsers may report from several goroutines
 		var st shifu.Stages
 		var lastReport time.Time
-		rows, meta, pending, err := s.read(ctx, doc.Name, data, true, func(done, total int) {
+		rows, meta, pd, err := s.read(ctx, doc.Name, data, s.parser.ParseFirst, func(done, total int) {
 			mu.Lock()
 			defer mu.Unlock()
 			if done < prog.PagesParsed {
@@ -295,7 +297,8 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 			return err
 		}
 		st.Store = since(mark)
-		prog = shifu.Progress{PagesParsed: meta.Pages, PagesTotal: meta.Pages, ChunksTotal: len(rows), OCRPending: pending, Stages: st}
+		prog = shifu.Progress{PagesParsed: meta.Pages, PagesTotal: meta.Pages, ChunksTotal: len(rows), OCRPending: pd.Pending, Stages: st}
+		first = pd
 	}
 	if err := s.db.SetStatus(ctx, tenant, id, shifu.StatusEmbedding, "", prog); err != nil {
 		return err
@@ -314,7 +317,7 @@ func (s *Service) process(ctx context.Context, tenant, id int64) error {
 	prog.Stages.Publish = max(since(mark), 1)
 	s.refreshStats(ctx, prog.ChunksTotal)
 	if prog.OCRPending > 0 {
-		return s.figures(ctx, tenant, id, doc.Name, prog)
+		return s.figures(ctx, tenant, id, doc.Name, prog, first)
 	}
 	return nil
 }
@@ -336,14 +339,15 @@ func (s *Service) vectorsLeft(ctx context.Context, tenant, id int64, name string
 // figures is the pass after publish for a PDF whose figure pages the first
 // pass left unread (Parser.ParseFirst): the version is searchable by its
 // text layer meanwhile (by its words alone with a local embedder: see
-// read). It reads the whole file again with OCR, chunks it,
-// and swaps the version's chunks for these in one transaction
+// read). It reads the figure pages with OCR (the text layer as first read
+// it, when the first pass ran in this process; else the whole file again),
+// chunks it all, and swaps the version's chunks for these in one transaction
 // (ReplaceChunks), with the progress that says it is done: searches see
 // the version without its figures' text or with it, never without the
 // version. A hosted embedder's vectors of unchanged chunk texts are kept
 // and only the others embedded, before the swap, so no chunk is searched
 // without its vector. An error comes back as a figuresError (see Work).
-func (s *Service) figures(ctx context.Context, tenant, id int64, name string, prog shifu.Progress) error {
+func (s *Service) figures(ctx context.Context, tenant, id int64, name string, prog shifu.Progress, first *parse.Doc) error {
 	mark := time.Now()
 	err := func() error {
 		data, err := s.Original(ctx, tenant, id)
@@ -352,7 +356,10 @@ func (s *Service) figures(ctx context.Context, tenant, id int64, name string, pr
 		}
 		pace := s.pacer()
 		var st shifu.Stages
-		rows, meta, _, err := s.read(ctx, name, data, false, func(int, int) {}, pace, &st)
+		rest := func(ctx context.Context, name string, data []byte, progress func(done, total int)) (*parse.Doc, error) {
+			return s.parser.ParseRest(ctx, name, data, first, progress)
+		}
+		rows, meta, _, err := s.read(ctx, name, data, rest, func(int, int) {}, pace, &st)
 		if err != nil {
 			return err
 		}
@@ -494,9 +501,9 @@ func (s *Service) batches(ctx context.Context, name string, texts []string, pace
 // none may run unbounded. Running out of time is the file's fault and fails
 // it once, with the reason; a retry would only spend the time again.
 //
-// With first, a PDF's figure pages may be left unread (Parser.ParseFirst);
-// pending counts them.
-func (s *Service) read(ctx context.Context, name string, data []byte, first bool, progress func(done, total int), pace Pace, st *shifu.Stages) (rows []shifu.IndexedChunk, meta shifu.DocMeta, pending int, err error) {
+// parseDoc is the Parser's ParseFirst, which may leave a PDF's figure pages
+// unread (pd.Pending counts them), or its ParseRest.
+func (s *Service) read(ctx context.Context, name string, data []byte, parseDoc parseFunc, progress func(done, total int), pace Pace, st *shifu.Stages) (rows []shifu.IndexedChunk, meta shifu.DocMeta, pd *parse.Doc, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.deadline)
 	defer cancel()
 	late := func(err error) error {
@@ -506,25 +513,21 @@ func (s *Service) read(ctx context.Context, name string, data []byte, first bool
 		return err
 	}
 	t0 := time.Now()
-	parseDoc := s.parser.Parse
-	if first {
-		parseDoc = s.parser.ParseFirst
-	}
-	pd, err := parseDoc(ctx, name, data, func(done, total int) {
+	pd, err = parseDoc(ctx, name, data, func(done, total int) {
 		progress(done, total)
 		_ = pace.Wait(ctx) // the parser sees ctx end itself
 	})
 	if err != nil {
-		return nil, shifu.DocMeta{}, 0, late(err)
+		return nil, shifu.DocMeta{}, nil, late(err)
 	}
 	st.Parse = since(t0)
 	mark := time.Now()
 	chunks, err := chunk.SplitContext(ctx, pd, s.chunking)
 	if err != nil {
-		return nil, shifu.DocMeta{}, 0, late(err)
+		return nil, shifu.DocMeta{}, nil, late(err)
 	}
 	if len(chunks) == 0 {
-		return nil, shifu.DocMeta{}, 0, shifu.Errorf(shifu.ErrInvalid, "%s: no text found, by text layer or OCR; accepted: documents with text, scans and photos of printed pages", name)
+		return nil, shifu.DocMeta{}, nil, shifu.Errorf(shifu.ErrInvalid, "%s: no text found, by text layer or OCR; accepted: documents with text, scans and photos of printed pages", name)
 	}
 	st.Chunk = since(mark)
 	mark = time.Now()
@@ -532,10 +535,10 @@ func (s *Service) read(ctx context.Context, name string, data []byte, first bool
 	for i, c := range chunks {
 		if i%termsPerPace == 0 {
 			if err := pace.Wait(ctx); err != nil {
-				return nil, shifu.DocMeta{}, 0, late(err)
+				return nil, shifu.DocMeta{}, nil, late(err)
 			}
 		} else if err := ctx.Err(); err != nil {
-			return nil, shifu.DocMeta{}, 0, late(err)
+			return nil, shifu.DocMeta{}, nil, late(err)
 		}
 		rows[i] = shifu.IndexedChunk{Chunk: c, Terms: s.analyzer.Terms(c.Text)}
 	}
@@ -562,13 +565,16 @@ func (s *Service) read(ctx context.Context, name string, data []byte, first bool
 			return nil
 		})
 		if err != nil {
-			return nil, shifu.DocMeta{}, 0, late(err)
+			return nil, shifu.DocMeta{}, nil, late(err)
 		}
 		meta.EmbedModel = emb.Model()
 		st.Embed = since(mark)
 	}
-	return rows, meta, pd.Pending, nil
+	return rows, meta, pd, nil
 }
+
+// parseFunc is one of a Parser's ways to read a file.
+type parseFunc func(ctx context.Context, name string, data []byte, progress func(done, total int)) (*parse.Doc, error)
 
 // refreshStats refreshes the planner's statistics after n chunks were
 // written: a large document changes the search tables enough to mislead the

@@ -47,4 +47,5 @@ type Doc struct {
 	OCR    []shifu.PageText // the pages read by OCR, with their words' boxes
 	// Pending counts the pages ParseFirst left to read by OCR.
 	Pending int
+	rest    *layer // with Pending, the text layer ParseFirst read, for ParseRest
 }

@@ -85,6 +85,32 @@ func (p *Parser) parsePDF(ctx, outer context.Context, name string, data []byte, 
 	if err != nil {
 		return nil, err
 	}
+	l := &layer{pages: d.Pages, title: d.Title, raw: raw, marks: marks}
+	if d, err = p.pdfDoc(outer, name, data, l, first, progress); err != nil {
+		return nil, err
+	}
+	if d.Pending > 0 {
+		d.rest = l
+	}
+	return d, nil
+}
+
+// layer is a PDF's text layer as read, before OCR: what ParseRest needs
+// of ParseFirst's reading to read the rest. raw is not changed once read.
+type layer struct {
+	pages int
+	title string
+	raw   [][]string
+	marks []mark
+}
+
+// pdfDoc reads by OCR, within outer and a deadline per page, the pages of a
+// read text layer where it is missing (with first, not those of a PDF mostly
+// of text: see ocrPDF), and cuts the whole into blocks.
+func (p *Parser) pdfDoc(outer context.Context, name string, data []byte, l *layer, first bool, progress func(done, total int)) (*Doc, error) {
+	d := &Doc{Pages: l.pages, Title: l.title}
+	raw, marks := slices.Clone(l.raw), l.marks // OCR replaces pages of raw
+	var err error
 	if d.OCR, d.Pending, err = p.ocrPDF(outer, name, data, raw, first, progress); err != nil {
 		return nil, err
 	}

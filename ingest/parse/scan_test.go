@@ -580,3 +580,68 @@ func TestParseFirstLeavesFigurePages(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRestKeepsTextLayer: ParseRest of what ParseFirst left pending
+// reads the scanned page by OCR without reading the text layer again (no
+// poppler tool but pdftoppm, which renders the page, runs: each is a
+// wrapper that logs its name), and gives what Parse gives. Without pages
+// pending, or without a first reading, it is Parse.
+func TestParseRestKeepsTextLayer(t *testing.T) {
+	need(t, "tesseract", "pdftoppm", "pdfinfo", "pdftohtml", "pdftotext")
+	dir := t.TempDir()
+	log := filepath.Join(dir, "calls")
+	for _, tool := range []string{"pdftotext", "pdfinfo", "pdftohtml", "pdftoppm"} {
+		real, _ := exec.LookPath(tool)
+		script := fmt.Sprintf("#!/bin/sh\necho %s >> %q\nexec %q \"$@\"\n", tool, log, real)
+		if err := os.WriteFile(filepath.Join(dir, tool), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tess, _ := exec.LookPath("tesseract")
+	p, err := New(context.Background(), Options{Tesseract: tess, PDFToText: filepath.Join(dir, "pdftotext"), OCRWorkers: 2, OCRDPI: scanDPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	data := textThenBlank(t, dir)(latinPages)
+	calls := func(f func() (*Doc, error)) (*Doc, string) {
+		t.Helper()
+		if err := os.WriteFile(log, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d, err := f()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d, strings.Join(strings.Fields(string(readFile(t, log))), " ")
+	}
+	first, _ := calls(func() (*Doc, error) { return p.ParseFirst(ctx, "doc.pdf", data, nil) })
+	if first.Pending != 1 {
+		t.Fatalf("ParseFirst: %d pages pending, want 1", first.Pending)
+	}
+	rest, tools := calls(func() (*Doc, error) { return p.ParseRest(ctx, "doc.pdf", data, first, nil) })
+	if tools != "pdftoppm" {
+		t.Errorf("ParseRest ran %q, want pdftoppm alone (the page's image)", tools)
+	}
+	whole, tools := calls(func() (*Doc, error) { return p.Parse(ctx, "doc.pdf", data, nil) })
+	if !strings.Contains(tools, "pdftotext") {
+		t.Errorf("Parse ran %q, want pdftotext among them", tools)
+	}
+	same := func(what string, d *Doc) {
+		t.Helper()
+		if d.Pending != 0 || len(d.OCR) != 1 || d.Title != whole.Title || d.Pages != whole.Pages || d.Lang != whole.Lang ||
+			!slices.Equal(d.Blocks, whole.Blocks) {
+			t.Errorf("%s: %d pending, %d OCR'd, title %q, %d pages, %d blocks; Parse: %q, %d pages, %d blocks",
+				what, d.Pending, len(d.OCR), d.Title, d.Pages, len(d.Blocks), whole.Title, whole.Pages, len(whole.Blocks))
+		}
+	}
+	same("ParseRest", rest)
+	again, _ := calls(func() (*Doc, error) { return p.ParseRest(ctx, "doc.pdf", data, first, nil) })
+	same("ParseRest again", again)
+	none, tools := calls(func() (*Doc, error) { return p.ParseRest(ctx, "doc.pdf", data, nil, nil) })
+	same("ParseRest without a first reading", none)
+	if !strings.Contains(tools, "pdftotext") {
+		t.Errorf("ParseRest without a first reading ran %q, want pdftotext among them", tools)
+	}
+}
