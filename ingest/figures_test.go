@@ -358,3 +358,119 @@ func TestFiguresGivenUp(t *testing.T) {
 		t.Fatalf("given up: %d of %d chunks with vectors; want all, not a version left to its words", with, n)
 	}
 }
+
+// held is a local embedder whose Embed calls wait for open to be closed, or
+// for their context to end. With it a figure pass stops right after its
+// swap: a local embedder's vectors are stored after it (figures).
+type held struct {
+	LocalEmbedder
+	open  chan struct{}
+	calls atomic.Int32
+}
+
+func (h *held) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	h.calls.Add(1)
+	select {
+	case <-h.open:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return h.LocalEmbedder.Embed(ctx, texts)
+}
+
+// TestFiguresVectorsAfterSwap: with the local embedder, a figure pass swaps
+// the version's chunks for ones holding the scanned page's text, without
+// vectors, and stores the vectors after; until it has, the page counts as
+// pending. A shutdown in between leaves the swapped version ready with the
+// page pending, and the next process runs the pass again: one set of
+// chunks, every one with its vector, nothing pending.
+func TestFiguresVectorsAfterSwap(t *testing.T) {
+	data, word := manualWithFigure(t)
+	tess, _ := exec.LookPath("tesseract")
+	pdftotext, _ := exec.LookPath("pdftotext")
+	p, err := parse.New(context.Background(), parse.Options{Tesseract: tess, PDFToText: pdftotext, OCRWorkers: 2, OCRDPI: 150})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	off, err := llm.NewOffline(256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &held{LocalEmbedder: off, open: make(chan struct{})}
+	f := setup(t, h, Options{})
+	service := func() *Service {
+		svc, err := New(f.db, f.ring, p, testAnalyzer, h, Options{Workers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc
+	}
+	ctx := context.Background()
+	state := func() (v shifu.Document, chunks, with, vectors, dup int) {
+		t.Helper()
+		d, err := f.db.Documents(ctx, f.tenant, false)
+		if err != nil || len(d) != 1 {
+			t.Fatalf("documents: %d, %v; want 1", len(d), err)
+		}
+		if v, err = f.db.VersionRow(ctx, f.tenant, d[0].VersionID); err != nil {
+			t.Fatal(err)
+		}
+		err = f.db.InTenant(ctx, f.tenant, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE text ILIKE '%' || $2 || '%'), count(embedding),
+				count(*) - count(DISTINCT ord) FROM chunks WHERE document_id = $1`, v.VersionID, word).Scan(&chunks, &with, &vectors, &dup)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, chunks, with, vectors, dup
+	}
+
+	svc := service()
+	if _, _, err := svc.Add(ctx, f.tenant, shifu.Upload{Name: "manual.pdf", Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	if err := svc.Start(runCtx); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(3 * time.Minute); h.calls.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the figure pass never came to its vectors")
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		v, n, with, vecs, _ := state()
+		if v.Status != shifu.StatusReady || v.FiguresPending() != 1 || n != v.Chunks || with == 0 || vecs != 0 {
+			t.Fatalf("%s: %s, %d pages pending, %d chunks (document says %d), %d with %q, %d with vectors; "+
+				"want ready, 1, the swapped chunks, none with vectors yet", when, v.Status, v.FiguresPending(), n, v.Chunks, with, word, vecs)
+		}
+	}
+	check("at the vectors")
+	cancel()
+	if err := svc.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("after a shutdown there")
+
+	close(h.open)
+	next := service()
+	if err := next.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = next.Stop(ctx) }()
+	v, _, _, _, _ := state()
+	wctx, stop := context.WithTimeout(ctx, 3*time.Minute)
+	defer stop()
+	if _, err := next.Wait(wctx, f.tenant, []int64{v.VersionID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	v, n, with, vecs, dup := state()
+	if v.Status != shifu.StatusReady || v.Progress.OCRPending != 0 || v.Version != 1 || n != v.Chunks || with == 0 || vecs != n || dup != 0 ||
+		v.Progress.ChunksEmbedded != n || v.Progress.Stages.Figures <= 0 {
+		t.Fatalf("after the next process: %s version %d, %d pending, %d chunks (document says %d, %d embedded), %d with %q, "+
+			"%d with vectors, %d repeated positions, figures %d ms; want ready version 1, none pending, all with vectors, once, its time",
+			v.Status, v.Version, v.Progress.OCRPending, n, v.Chunks, v.Progress.ChunksEmbedded, with, word, vecs, dup, v.Progress.Stages.Figures)
+	}
+}

@@ -395,20 +395,23 @@ func (db *DB) SetProgress(ctx context.Context, tenant, id int64, p shifu.Progres
 // part-way leaves rows of an unread version, and the next attempt's DELETE
 // removes them first.
 func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk) error {
-	return db.storeChunks(ctx, tenant, docID, meta, rows, nil)
+	return db.storeChunks(ctx, tenant, docID, meta, rows, nil, nil)
 }
 
 // ReplaceChunks is StoreChunks for a version that may be live (ingest's
 // figures pass): all in one transaction, so searches see its old chunks or
 // its new ones, never neither, with prog recorded as its progress in the
 // same transaction. It replaces nothing unless the version is ready or
-// archived: one queued again (re-ingest) is another pass's now.
-func (db *DB) ReplaceChunks(ctx context.Context, tenant, docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk, prog shifu.Progress) error {
-	return db.storeChunks(ctx, tenant, docID, meta, rows, &prog)
+// archived (replaced says whether it did): one queued again (re-ingest) is
+// another pass's now.
+func (db *DB) ReplaceChunks(ctx context.Context, tenant, docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk, prog shifu.Progress) (replaced bool, err error) {
+	replaced = true
+	err = db.storeChunks(ctx, tenant, docID, meta, rows, &prog, &replaced)
+	return replaced && err == nil, err
 }
 
 // storeChunks is StoreChunks, and with prog ReplaceChunks.
-func (db *DB) storeChunks(ctx context.Context, tenant, docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk, prog *shifu.Progress) error {
+func (db *DB) storeChunks(ctx context.Context, tenant, docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk, prog *shifu.Progress, replaced *bool) error {
 	p := makePostings(rows)
 	cols, err := chunkColumns(docID, meta, rows, p.nterms)
 	if err != nil {
@@ -441,6 +444,7 @@ func (db *DB) storeChunks(ctx context.Context, tenant, docID int64, meta shifu.D
 					return err
 				}
 				if st != shifu.StatusReady && st != shifu.StatusArchived {
+					*replaced = false
 					return nil
 				}
 			}
@@ -526,8 +530,13 @@ func insertParts(rows []shifu.IndexedChunk) int {
 	if len(rows) < 2*minPartRows || rows[0].Embedding == nil {
 		return 1
 	}
-	return max(1, min(runtime.GOMAXPROCS(0), len(rows)/minPartRows, maxParts))
+	return max(1, min(Writers(), len(rows)/minPartRows))
 }
+
+// Writers is how many transactions writing vectors at once pay: each
+// backend inserts its rows into the HNSW graph on one core (~2 ms a row),
+// so one a core, up to maxParts.
+func Writers() int { return min(runtime.GOMAXPROCS(0), maxParts) }
 
 // minPartRows and maxParts bound the parallel insert: below ~250 rows a part
 // the extra transactions cost more than they save, and more parts than the
