@@ -95,6 +95,20 @@ func manualWithFigure(t *testing.T) ([]byte, string) {
 	return nil, ""
 }
 
+// figureParser is a real parser with Tesseract and poppler, closed when t
+// ends.
+func figureParser(t *testing.T) *parse.Parser {
+	t.Helper()
+	tess, _ := exec.LookPath("tesseract")
+	pdftotext, _ := exec.LookPath("pdftotext")
+	p, err := parse.New(context.Background(), parse.Options{Tesseract: tess, PDFToText: pdftotext, OCRWorkers: 2, OCRDPI: 150})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
 // TestFiguresReadAfterPublish: a manual of text pages with a scanned page
 // is searchable by its text layer before the scanned page is read (by its
 // words: the offline embedder's vectors come with the figure pass); a
@@ -103,13 +117,7 @@ func manualWithFigure(t *testing.T) ([]byte, string) {
 // for ones holding the page's text: the same version, one set of chunks.
 func TestFiguresReadAfterPublish(t *testing.T) {
 	data, word := manualWithFigure(t)
-	tess, _ := exec.LookPath("tesseract")
-	pdftotext, _ := exec.LookPath("pdftotext")
-	p, err := parse.New(context.Background(), parse.Options{Tesseract: tess, PDFToText: pdftotext, OCRWorkers: 2, OCRDPI: 150})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := figureParser(t)
 	g := &gate{Parser: p, open: make(chan struct{})}
 	f := setup(t, nil, Options{})
 	service := func() *Service {
@@ -241,12 +249,7 @@ func TestFiguresKeepHostedVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tess, _ := exec.LookPath("tesseract")
-	p, err := parse.New(context.Background(), parse.Options{Tesseract: tess, OCRWorkers: 2, OCRDPI: 150})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := figureParser(t)
 	g := &gate{Parser: p, open: make(chan struct{})}
 	close(g.open)
 	f := setup(t, emb, Options{})
@@ -386,13 +389,7 @@ func (h *held) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 // chunks, every one with its vector, nothing pending.
 func TestFiguresVectorsAfterSwap(t *testing.T) {
 	data, word := manualWithFigure(t)
-	tess, _ := exec.LookPath("tesseract")
-	pdftotext, _ := exec.LookPath("pdftotext")
-	p, err := parse.New(context.Background(), parse.Options{Tesseract: tess, PDFToText: pdftotext, OCRWorkers: 2, OCRDPI: 150})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := figureParser(t)
 	off, err := llm.NewOffline(256)
 	if err != nil {
 		t.Fatal(err)
