@@ -184,7 +184,8 @@ type Progress struct {
 	ChunksTotal    int `json:"chunks_total"`
 	// OCRPending counts the pages of a live version still to be read by
 	// OCR: a PDF with a text layer is searchable first and its figure
-	// pages' text is added after (see ingest's figures pass).
+	// pages' text is added after (see ingest's figures pass), which ends
+	// when the new chunks have their vectors.
 	OCRPending int `json:"ocr_pending,omitempty"`
 	// Stages is how long each finished step took so far.
 	Stages Stages `json:"stages,omitzero"`
@@ -201,7 +202,8 @@ type Stages struct {
 	Embed   int64 `json:"embed_ms"`   // vectors computed and written
 	Publish int64 `json:"publish_ms"` // the version made live
 	// Figures is the pass after publish that reads the figure pages by
-	// OCR and swaps in the version's chunks with their text.
+	// OCR and swaps in the version's chunks with their text, vectors
+	// included.
 	Figures int64 `json:"figures_ms,omitempty"`
 }
 
