@@ -10,15 +10,17 @@ import (
 )
 
 // reporter shows ingest progress: a redrawn bar on a terminal, and one line
-// per file and state otherwise (logs, CI, pipes).
+// per file and state otherwise (logs, CI, pipes). A searchable file whose
+// figure pages are being read gets its line once, however often its
+// progress moves (its vectors are stored after).
 type reporter struct {
 	w    io.Writer
 	tty  bool
-	last string
+	last map[string]string // by file: the line last written for it
 }
 
 func newReporter(w io.Writer) *reporter {
-	r := &reporter{w: w}
+	r := &reporter{w: w, last: map[string]string{}}
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			r.tty = true
@@ -35,7 +37,10 @@ func (r *reporter) line(name, status, detail string) {
 func (r *reporter) progress(name string, d shifu.Document) {
 	if d.Status.Done() {
 		if n := d.FiguresPending(); n > 0 {
-			r.line(name, "ready", "searchable; reading "+figurePages(n)+" by OCR")
+			if s := "searchable; reading " + figurePages(n) + " by OCR"; s != r.last[name] {
+				r.line(name, "ready", s)
+				r.last[name] = s
+			}
 		}
 		return // the final line says the rest
 	}
@@ -48,10 +53,9 @@ func (r *reporter) progress(name string, d shifu.Document) {
 		frac = 0.5 * float64(p.PagesParsed) / float64(p.PagesTotal)
 	}
 	if !r.tty {
-		s := fmt.Sprintf("%-9s %s", d.Status, name)
-		if s != r.last {
-			fmt.Fprintln(r.w, s)
-			r.last = s
+		if s := string(d.Status); s != r.last[name] {
+			fmt.Fprintf(r.w, "%-9s %s\n", s, name)
+			r.last[name] = s
 		}
 		return
 	}
