@@ -395,7 +395,8 @@ func (db *DB) SetProgress(ctx context.Context, tenant, id int64, p shifu.Progres
 // part-way leaves rows of an unread version, and the next attempt's DELETE
 // removes them first.
 func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk) error {
-	return db.storeChunks(ctx, tenant, docID, meta, rows, nil, nil)
+	_, err := db.storeChunks(ctx, tenant, docID, meta, rows, nil)
+	return err
 }
 
 // ReplaceChunks is StoreChunks for a version that may be live (ingest's
@@ -405,17 +406,16 @@ func (db *DB) StoreChunks(ctx context.Context, tenant, docID int64, meta shifu.D
 // archived (replaced says whether it did): one queued again (re-ingest) is
 // another pass's now.
 func (db *DB) ReplaceChunks(ctx context.Context, tenant, docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk, prog shifu.Progress) (replaced bool, err error) {
-	replaced = true
-	err = db.storeChunks(ctx, tenant, docID, meta, rows, &prog, &replaced)
-	return replaced && err == nil, err
+	return db.storeChunks(ctx, tenant, docID, meta, rows, &prog)
 }
 
-// storeChunks is StoreChunks, and with prog ReplaceChunks.
-func (db *DB) storeChunks(ctx context.Context, tenant, docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk, prog *shifu.Progress, replaced *bool) error {
+// storeChunks is StoreChunks, and with prog ReplaceChunks; stored says
+// whether it wrote the rows.
+func (db *DB) storeChunks(ctx context.Context, tenant, docID int64, meta shifu.DocMeta, rows []shifu.IndexedChunk, prog *shifu.Progress) (stored bool, err error) {
 	p := makePostings(rows)
 	cols, err := chunkColumns(docID, meta, rows, p.nterms)
 	if err != nil {
-		return err
+		return false, err
 	}
 	finish := func(tx pgx.Tx, ids []int64) error {
 		if err := storePostings(ctx, tx, docID, p, ids, cols.ords); err != nil {
@@ -444,10 +444,10 @@ func (db *DB) storeChunks(ctx context.Context, tenant, docID int64, meta shifu.D
 					return err
 				}
 				if st != shifu.StatusReady && st != shifu.StatusArchived {
-					*replaced = false
 					return nil
 				}
 			}
+			stored = true
 			if err := clear(tx); err != nil {
 				return err
 			}
@@ -468,11 +468,12 @@ func (db *DB) storeChunks(ctx context.Context, tenant, docID int64, meta shifu.D
 		})
 	} else {
 		err = db.storeParts(ctx, tenant, docID, cols, parts, clear, finish)
+		stored = true
 	}
 	if err != nil {
-		return fmt.Errorf("store chunks of document %d: %w", docID, classify(err))
+		return false, fmt.Errorf("store chunks of document %d: %w", docID, classify(err))
 	}
-	return nil
+	return stored, nil
 }
 
 // txMillis is SQL for the milliseconds the transaction has run so far
