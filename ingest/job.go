@@ -117,10 +117,12 @@ func (w *worker) figuresFailed(ctx, parent context.Context, job *river.Job[postg
 		c := context.WithoutCancel(ctx)
 		if d, err := w.s.db.VersionRow(c, job.Args.Tenant, job.Args.Document); err == nil && d.Progress.OCRPending > 0 {
 			d.Progress.OCRPending = 0
+			// vectorsLeft records the progress; if it fails, it is recorded
+			// here, so the pages do not stay pending.
 			if err := w.s.vectorsLeft(c, job.Args.Tenant, job.Args.Document, d.Name, w.s.pacer(), &d.Progress); err != nil {
 				w.s.log.Warn("embed a version whose figure pages were given up", "document", job.Args.Document, "err", err)
+				_ = w.s.db.SetProgress(c, job.Args.Tenant, job.Args.Document, d.Progress)
 			}
-			_ = w.s.db.SetProgress(c, job.Args.Tenant, job.Args.Document, d.Progress)
 		}
 		return river.JobCancel(fe)
 	}
