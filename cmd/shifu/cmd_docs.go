@@ -49,7 +49,7 @@ func cmdDocs(ctx context.Context, e *env, args []string) error {
 		if !d.DeletedAt.IsZero() {
 			note = "deleted " + d.DeletedAt.Format("2006-01-02 15:04")
 		} else if n := d.FiguresPending(); n > 0 {
-			note = "searchable; reading " + figurePages(n)
+			note = figuresNote(n)
 		}
 		for _, v := range d.Versions {
 			if v.Version > d.Version && !v.Status.Done() {

@@ -37,7 +37,7 @@ func (r *reporter) line(name, status, detail string) {
 func (r *reporter) progress(name string, d shifu.Document) {
 	if d.Status.Done() {
 		if n := d.FiguresPending(); n > 0 {
-			if s := "searchable; reading " + figurePages(n) + " by OCR"; s != r.last[name] {
+			if s := figuresNote(n) + " by OCR"; s != r.last[name] {
 				r.line(name, "ready", s)
 				r.last[name] = s
 			}
@@ -72,11 +72,11 @@ func (r *reporter) clear() {
 
 func (r *reporter) done() { r.clear() }
 
-// figurePages is n figure pages in words: those of a searchable version
-// still to be read by OCR (shifu.Progress.OCRPending).
-func figurePages(n int) string {
+// figuresNote says a version is searchable with n figure pages still to be
+// read by OCR (shifu.Document.FiguresPending), for shifu ingest and shifu docs.
+func figuresNote(n int) string {
 	if n == 1 {
-		return "1 figure page"
+		return "searchable; reading 1 figure page"
 	}
-	return fmt.Sprintf("%d figure pages", n)
+	return fmt.Sprintf("searchable; reading %d figure pages", n)
 }
