@@ -134,9 +134,10 @@
     const box = el('div', { class: 'chips', 'aria-label': t('chat.sources') });
     for (const c of cs) {
       const pages = c.page_end > c.page_start ? c.page_start + '–' + c.page_end : c.page_start;
-      const title = '[' + c.n + '] ' + (c.title || c.document) + (c.page_start ? ' · ' + Shifu.page(pages) : '') +
+      // The page first: a chip shares its row, and what is cut is its end.
+      const title = '[' + c.n + '] ' + (c.page_start ? Shifu.page(pages) + ' · ' : '') + (c.title || c.document) +
         (c.author ? ' · ' + t('chat.note_by') + ' ' + c.author : '');
-      box.append(el('button', { type: 'button', class: 'chip', 'data-doc': c.document_id, 'data-page': c.page_start, onclick: () => openCitation(c) },
+      box.append(el('button', { type: 'button', class: 'chip', title, 'data-doc': c.document_id, 'data-page': c.page_start, onclick: () => openCitation(c) },
         el('span', { class: 't', text: title }),
         quotes ? el('span', { class: 'q', text: c.quote || '' }) : null,
         c.verified === false ? el('span', { class: 'unverified', text: t('chat.unverified') }) : null));
@@ -150,9 +151,12 @@
     const comment = el('input', { type: 'text', placeholder: t('chat.comment'), maxlength: 2000 });
     const commentRow = el('div', { class: 'comment', hidden: true }, comment,
       el('button', { type: 'button', text: t('chat.send_feedback'), onclick: () => rate(-1, comment.value) }));
-    const up = el('button', { type: 'button', class: 'up', 'aria-label': t('chat.helpful'), title: t('chat.helpful'), text: '▲ ' + t('chat.helpful'), onclick: () => rate(1, '') });
-    const down = el('button', { type: 'button', class: 'down', 'aria-label': t('chat.unhelpful'), title: t('chat.unhelpful'), text: '▼ ' + t('chat.unhelpful'),
-      onclick: () => { commentRow.hidden = false; rate(-1, ''); comment.focus(); } });
+    // The mark always shows; the word only where the row has room (CSS).
+    const label = (mark, word) => [el('span', { 'aria-hidden': 'true', text: mark }), el('span', { class: 'word', text: word })];
+    const up = el('button', { type: 'button', class: 'up', 'aria-label': t('chat.helpful'), title: t('chat.helpful'), onclick: () => rate(1, '') },
+      ...label('▲', t('chat.helpful')));
+    const down = el('button', { type: 'button', class: 'down', 'aria-label': t('chat.unhelpful'), title: t('chat.unhelpful'),
+      onclick: () => { commentRow.hidden = false; rate(-1, ''); comment.focus(); } }, ...label('▼', t('chat.unhelpful')));
     async function rate(r, text) {
       try {
         await api('POST', '/api/feedback', { message_id: messageId, rating: r, comment: text });
@@ -175,8 +179,12 @@
     body.innerHTML = d.html || '';
     msg.classList.toggle('degraded', !!d.degraded);
     msg.classList.toggle('abstained', !!d.abstained);
-    if (d.citations && d.citations.length) msg.append(chips(d.citations, !d.degraded));
-    if (d.message_id) msg.append(rating(d.message_id));
+    // Sources and rating share one row under the answer: on a phone two
+    // rows of them pushed the answer's end off the screen.
+    const foot = el('div', { class: 'foot' });
+    if (d.citations && d.citations.length) foot.append(chips(d.citations, !d.degraded));
+    if (d.message_id) foot.append(rating(d.message_id));
+    if (foot.childElementCount) msg.append(foot);
     msg.dataset.done = '1';
   }
 
