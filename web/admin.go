@@ -35,11 +35,7 @@ func (s *Server) createUser(c *gin.Context) {
 		return
 	}
 	p := who(c)
-	pw, generated := req.Password, false
-	if pw == "" {
-		pw, generated = auth.NewPassword(), true
-	}
-	hash, err := auth.HashPassword(pw)
+	pw, hash, generated, err := auth.Password(req.Password)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -103,11 +99,7 @@ func (s *Server) resetPassword(c *gin.Context) {
 		return
 	}
 	p := who(c)
-	pw, generated := req.Password, false
-	if pw == "" {
-		pw, generated = auth.NewPassword(), true
-	}
-	hash, err := auth.HashPassword(pw)
+	pw, hash, generated, err := auth.Password(req.Password)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -40,11 +40,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 	if !r.Valid() {
 		return shifu.Errorf(shifu.ErrInvalid, "--role %q: accepted roles are worker, supervisor and admin", *role)
 	}
-	pw, generated, err := readPassword(e)
-	if err != nil {
-		return err
-	}
-	hash, err := auth.HashPassword(pw)
+	pw, hash, generated, err := auth.Password(readPassword(e))
 	if err != nil {
 		return err
 	}
@@ -104,11 +100,7 @@ func cmdUserPasswd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	pw, generated, err := readPassword(e)
-	if err != nil {
-		return err
-	}
-	hash, err := auth.HashPassword(pw)
+	pw, hash, generated, err := auth.Password(readPassword(e))
 	if err != nil {
 		return err
 	}
@@ -147,23 +139,17 @@ func cmdUserRole(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// readPassword takes the first line of stdin, or generates a password when
-// stdin is a terminal or empty.
-func readPassword(e *env) (pw string, generated bool, err error) {
+// readPassword is the first line of stdin; "" (a password is generated)
+// when stdin is a terminal or empty.
+func readPassword(e *env) string {
 	if f, ok := e.stdin.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			return auth.NewPassword(), true, nil
+			return ""
 		}
 	}
-	if e.stdin != nil {
-		line, err := bufio.NewReader(e.stdin).ReadString('\n')
-		if err != nil && line == "" {
-			return auth.NewPassword(), true, nil
-		}
-		pw = strings.TrimRight(line, "\r\n")
+	if e.stdin == nil {
+		return ""
 	}
-	if pw == "" {
-		return auth.NewPassword(), true, nil
-	}
-	return pw, false, nil
+	line, _ := bufio.NewReader(e.stdin).ReadString('\n')
+	return strings.TrimRight(line, "\r\n")
 }

@@ -134,6 +134,18 @@ func Secret() string {
 // admin or the CLI hands out once when none is given.
 func NewPassword() string { return Secret()[:20] }
 
+// Password is the password a new or reset account gets, with its hash:
+// given, or a generated one when given is empty (generated then says to
+// show it once). Web and CLI both set passwords through it.
+func Password(given string) (pw, hash string, generated bool, err error) {
+	pw = given
+	if pw == "" {
+		pw, generated = NewPassword(), true
+	}
+	hash, err = HashPassword(pw)
+	return pw, hash, generated, err
+}
+
 // Hash is the SHA-256 under which a token or session id is stored and looked up.
 func Hash(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))

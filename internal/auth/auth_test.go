@@ -81,3 +81,20 @@ func TestPasswordPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswordGivenOrGenerated: a given password is kept, an empty one generated; either
+// way the hash checks against it, and a password the policy refuses is an
+// error, not a hash.
+func TestPasswordGivenOrGenerated(t *testing.T) {
+	pw, hash, generated, err := Password("correct horse battery")
+	if err != nil || pw != "correct horse battery" || generated || !CheckPassword(hash, pw) {
+		t.Fatalf("given: %q %v %v", pw, generated, err)
+	}
+	pw, hash, generated, err = Password("")
+	if err != nil || !generated || len(pw) != 20 || !CheckPassword(hash, pw) {
+		t.Fatalf("generated: %q %v %v", pw, generated, err)
+	}
+	if _, hash, _, err := Password("short"); err == nil || hash != "" {
+		t.Fatalf("a refused password gave hash %q, err %v", hash, err)
+	}
+}
