@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"github.com/shifu-factory/shifu"
 	"github.com/shifu-factory/shifu/internal/admit"
@@ -80,6 +82,32 @@ type Options struct {
 	Workers   int    // answers in flight at once; default 8
 	Backlog   int    // further deliveries waiting for a worker; default 64
 	Logger    *slog.Logger
+}
+
+// Platform is what every platform's handler (slack, dingtalk) is given
+// alike by its wiring.
+type Platform struct {
+	// HTTPClient posts to the platform; default one with a 20 s timeout.
+	HTTPClient *http.Client
+	// Now is the clock signatures and expiry are checked against; default
+	// time.Now.
+	Now func() time.Time
+	// AnswerTimeout bounds one answer; default 2 minutes.
+	AnswerTimeout time.Duration
+}
+
+// WithDefaults is p with its zero fields set to their defaults.
+func (p Platform) WithDefaults() Platform {
+	if p.HTTPClient == nil {
+		p.HTTPClient = &http.Client{Timeout: 20 * time.Second}
+	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	if p.AnswerTimeout <= 0 {
+		p.AnswerTimeout = 2 * time.Minute
+	}
+	return p
 }
 
 // New returns the bots' core. Close stops it.

@@ -93,12 +93,7 @@ type Config struct {
 	// WebhookURLs are the prefixes a sessionWebhook may have; default
 	// https://oapi.dingtalk.com/. Anything else is not posted to.
 	WebhookURLs []string
-	// HTTPClient posts replies; default one with a 20 s timeout.
-	HTTPClient *http.Client
-	// Now is the clock signatures and expiry are checked against.
-	Now func() time.Time
-	// AnswerTimeout bounds one answer; default 2 minutes.
-	AnswerTimeout time.Duration
+	bot.Platform
 	// OpenAPIHost is where Stream mode asks for its connection; default
 	// DingTalk's (https://api.dingtalk.com).
 	OpenAPIHost string
@@ -115,15 +110,7 @@ func New(svc *bot.Service, c Config) *Handler {
 	if len(c.WebhookURLs) == 0 {
 		c.WebhookURLs = []string{"https://oapi.dingtalk.com/"}
 	}
-	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: 20 * time.Second}
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.AnswerTimeout <= 0 {
-		c.AnswerTimeout = 2 * time.Minute
-	}
+	c.Platform = c.Platform.WithDefaults()
 	return &Handler{svc: svc, c: c}
 }
 

@@ -58,10 +58,11 @@ func New(store bot.Store, keys bot.Keys, asker bot.Asker, c Config) *Gateway {
 			hooks = append(hooks, u.Scheme+"://"+u.Host+"/")
 		}
 	}
+	platform := bot.Platform{HTTPClient: c.HTTPClient, Now: c.Now}
 	g := &Gateway{
 		Core:     core,
-		Slack:    slack.New(core, slack.Config{APIURL: c.SlackAPIURL, HookURLs: hooks, HTTPClient: c.HTTPClient, Now: c.Now}),
-		DingTalk: dingtalk.New(core, dingtalk.Config{WebhookURLs: c.DingTalkWebhookURLs, HTTPClient: c.HTTPClient, Now: c.Now, OpenAPIHost: c.DingTalkAPIURL}),
+		Slack:    slack.New(core, slack.Config{APIURL: c.SlackAPIURL, HookURLs: hooks, Platform: platform}),
+		DingTalk: dingtalk.New(core, dingtalk.Config{WebhookURLs: c.DingTalkWebhookURLs, OpenAPIHost: c.DingTalkAPIURL, Platform: platform}),
 		mux:      http.NewServeMux(),
 	}
 	g.Slack.Register(g.mux)

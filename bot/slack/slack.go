@@ -37,12 +37,7 @@ type Config struct {
 	// HookURLs are the prefixes a slash command's response_url may have;
 	// default https://hooks.slack.com/. Anything else is not posted to.
 	HookURLs []string
-	// HTTPClient posts to Slack; default one with a 20 s timeout.
-	HTTPClient *http.Client
-	// Now is the clock signatures are checked against; default time.Now.
-	Now func() time.Time
-	// AnswerTimeout bounds one answer; default 2 minutes.
-	AnswerTimeout time.Duration
+	bot.Platform
 }
 
 // Handler serves Slack's requests for every installation.
@@ -62,15 +57,7 @@ func New(svc *bot.Service, c Config) *Handler {
 	if len(c.HookURLs) == 0 {
 		c.HookURLs = []string{"https://hooks.slack.com/"}
 	}
-	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: 20 * time.Second}
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.AnswerTimeout <= 0 {
-		c.AnswerTimeout = 2 * time.Minute
-	}
+	c.Platform = c.Platform.WithDefaults()
 	return &Handler{svc: svc, c: c}
 }
 
