@@ -54,11 +54,14 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 		}
 		p.Warm() // a hint only: any PDF, named so or not, starts it when parsed
 	}
-	svc, stop, err := e.startIngest(ctx, 2)
+	// The workers start once every file is added: a file that an earlier,
+	// killed run left unfinished is then found unfinished and reported as
+	// resumed, not finished meanwhile by this run's own workers and called
+	// unchanged.
+	svc, start, err := e.ingestLater(ctx, 2)
 	if err != nil {
 		return err
 	}
-	defer stop()
 
 	out := newReporter(e.stdout)
 	var ids []int64
@@ -87,6 +90,11 @@ func cmdIngest(ctx context.Context, e *env, args []string) error {
 			names[d.doc.VersionID] = f
 		}
 	}
+	stop, err := start()
+	if err != nil {
+		return err
+	}
+	defer stop()
 	final, err := svc.Wait(ctx, t.ID, ids, func(d shifu.Document) { out.progress(names[d.VersionID], d) })
 	if err != nil {
 		return err

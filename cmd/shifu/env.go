@@ -379,20 +379,36 @@ func (e *env) logLevel() slog.Level {
 // startIngest builds the pipeline and runs its workers in this process until
 // the returned stop is called; stop waits up to 30 s for running jobs.
 func (e *env) startIngest(ctx context.Context, workers int, jobs ...ingest.Jobs) (*ingest.Service, func(), error) {
+	svc, start, err := e.ingestLater(ctx, workers, jobs...)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop, err := start()
+	if err != nil {
+		return nil, nil, err
+	}
+	return svc, stop, nil
+}
+
+// ingestLater builds the pipeline without running its workers: start runs
+// them, as startIngest does. Uploads can be added before (their jobs wait).
+func (e *env) ingestLater(ctx context.Context, workers int, jobs ...ingest.Jobs) (*ingest.Service, func() (func(), error), error) {
 	svc, err := e.ingest(ctx, workers, jobs...)
 	if err != nil {
 		return nil, nil, err
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	if err := svc.Start(runCtx); err != nil {
-		cancel()
-		return nil, nil, err
-	}
-	return svc, func() {
-		stopCtx, c := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer c()
-		_ = svc.Stop(stopCtx)
-		cancel()
+	return svc, func() (func(), error) {
+		runCtx, cancel := context.WithCancel(ctx)
+		if err := svc.Start(runCtx); err != nil {
+			cancel()
+			return nil, err
+		}
+		return func() {
+			stopCtx, c := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer c()
+			_ = svc.Stop(stopCtx)
+			cancel()
+		}, nil
 	}, nil
 }
 
