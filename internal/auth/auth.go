@@ -130,17 +130,14 @@ func Secret() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// NewPassword returns a generated password: 20 characters of Secret, what an
-// admin or the CLI hands out once when none is given.
-func NewPassword() string { return Secret()[:20] }
-
 // Password is the password a new or reset account gets, with its hash:
-// given, or a generated one when given is empty (generated then says to
-// show it once). Web and CLI both set passwords through it.
+// given, or when given is empty a generated one, 20 characters of Secret,
+// which generated says to show once. Web and CLI both set passwords
+// through it.
 func Password(given string) (pw, hash string, generated bool, err error) {
 	pw = given
 	if pw == "" {
-		pw, generated = NewPassword(), true
+		pw, generated = Secret()[:20], true
 	}
 	hash, err = HashPassword(pw)
 	return pw, hash, generated, err
