@@ -67,15 +67,22 @@ func focus(w *Weigher, hits []shifu.Hit) float64 {
 	}
 	best := 0.0
 	for _, h := range hits[:min(focusHits, len(hits))] {
-		// Each sentence is analysed once; a pair holds what its two hold.
-		var prev map[string]bool
-		for _, s := range shifu.Sentences(h.Body()) {
-			have := w.analyse(s)
-			pair := maps.Clone(have)
-			maps.Copy(pair, prev)
-			best = max(best, w.whole(pair))
-			prev = have
-		}
+		best = max(best, bestPair(h.Body(), w.analyse, w.whole))
+	}
+	return best
+}
+
+// bestPair is the largest score of two adjacent sentences of body together,
+// what the pair holds by analyse (each sentence analysed once).
+func bestPair(body string, analyse func(string) map[string]bool, score func(map[string]bool) float64) float64 {
+	best := 0.0
+	var prev map[string]bool
+	for _, s := range shifu.Sentences(body) {
+		have := analyse(s)
+		pair := maps.Clone(have)
+		maps.Copy(pair, prev)
+		best = max(best, score(pair))
+		prev = have
 	}
 	return best
 }
@@ -85,17 +92,14 @@ func focus(w *Weigher, hits []shifu.Hit) float64 {
 // BM25.MaxDF, are missing there; they weigh little), else by analysing its
 // text.
 func (s *Searcher) holds(r run, h shifu.Hit) map[string]bool {
-	have := map[string]bool{}
 	if m, ok := r.cand.Matched[h.ID]; ok {
+		have := make(map[string]bool, len(m))
 		for _, t := range m {
 			have[t] = true
 		}
 		return have
 	}
-	for _, t := range s.analyzer.Terms(h.Text) {
-		have[t] = true
-	}
-	return have
+	return termSet(s.analyzer, h.Text)
 }
 
 // termWeights weighs the question's terms by rarity for coverage: IDF, a

@@ -216,3 +216,58 @@ func TestTranslatedRunWeighsAmbiguousWords(t *testing.T) {
 		t.Errorf("the glossary's two translations: %.3f, want 1", got)
 	}
 }
+
+// TestCrossWindowTogether: a Chinese question about an English manual. One
+// page says its two things (coil, rung) more often but sentences apart, the
+// other says them once, together: BM25 ranks the first higher, the window
+// rerank the second, the page that answers. Its window share is also the
+// focus of abstention: the question's own words are on no page, so without
+// it the answer would be abstained on.
+func TestCrossWindowTogether(t *testing.T) {
+	ctx := context.Background()
+	a, err := sharedAnalyzer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{
+		"The coil of each relay sits on the rear panel. Cabinet fans keep the electronics cool. " +
+			"A spare coil is kept in the drawer. Fuses are in the lower tray. " +
+			"Wires are labelled at both ends. Keep the cabinet door closed. " +
+			"The ladder on the side of the machine has a broken rung. Replace the rung before use.",
+		"When one coil is written on two rungs, the last one written sets the output. " +
+			"Timers count in tenths of a second. Counters reset with a separate input. " +
+			"The editor saves the program to the controller. Print the program to check it on paper.",
+		"梯形图编辑器：用鼠标在网格里放置触点，保存后下载到控制器。",
+		"The spindle speed override slider scales the programmed speed.",
+		"Homing moves each joint to its switch, then backs off to the latch position.",
+		"The tool table lists each tool's number, pocket and length offset.",
+		"Jog the axis with the arrow keys; hold shift for rapid jogging.",
+	}
+	db, tenant := libraryOf(t, a, texts)
+	dict := lexicon{"线圈": {"coil"}, "梯级": {"rung"}}
+	const q = "同一个线圈在两个梯级上都写了，听哪个的？"
+	off, err := New(db, a, nil, Options{Dict: dict, CrossWindow: -1}).Retrieve(ctx, tenant, Query{Text: q, K: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(off.Hits) < 2 || off.Hits[0].Text != texts[0] {
+		t.Fatalf("without the window rerank the scattered page should come first (else this test proves nothing): %v", off.Hits)
+	}
+	on, err := New(db, a, nil, Options{Dict: dict}).Retrieve(ctx, tenant, Query{Text: q, K: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(on.Hits) == 0 || on.Hits[0].Text != texts[1] {
+		t.Errorf("with the window rerank: hits %v, want the page saying both together first", on.Hits)
+	}
+	if on.Focus < 1-1e-9 || on.Abstain {
+		t.Errorf("focus %.2f, abstain %v (confidence %.2f): the answering page holds both words in one sentence", on.Focus, on.Abstain, on.Confidence)
+	}
+	strict, err := New(db, a, nil, Options{Dict: dict, AbstainFocusCross: 2}).Retrieve(ctx, tenant, Query{Text: q, K: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strict.Abstain {
+		t.Errorf("with no share counting as focus the question is answered (focus %.2f): the focus rule is not what this test checks", strict.Focus)
+	}
+}

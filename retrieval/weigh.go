@@ -94,9 +94,12 @@ func (w *Weigher) Analyse(text string) map[string]bool {
 }
 
 // analyse returns the terms of text, as the index cuts it.
-func (w *Weigher) analyse(text string) map[string]bool {
+func (w *Weigher) analyse(text string) map[string]bool { return termSet(w.analyzer, text) }
+
+// termSet is the set of text's index terms.
+func termSet(a Analyzer, text string) map[string]bool {
 	have := map[string]bool{}
-	for _, t := range w.analyzer.Terms(text) {
+	for _, t := range a.Terms(text) {
 		have[t] = true
 	}
 	return have
