@@ -114,8 +114,9 @@ type Options struct {
 	TranslateRun float64
 	// CrossWindow is added, to the fused score of each of the first
 	// CrossWindowTop hits, times the largest share of the question's
-	// translation groups that two adjacent sentences of the hit hold (see
-	// crossWindow). Negative: off.
+	// translation groups (for a Chinese question: or of its own words) that
+	// two adjacent sentences of the hit hold (see crossWindow). Negative:
+	// off.
 	CrossWindow    float64
 	CrossWindowTop int
 	// AbstainFocusCross: that share, over the first hits, counts as the
