@@ -368,6 +368,36 @@ func notice(lang string, w why) string {
 // words are the manual's, untranslated, and say so.
 const zhLead = "手册原文（英文）："
 
+// maxGlosses is how many of the question's words a gloss line pairs with
+// the quote's: the few a worker looks for, in a line a phone shows whole.
+const maxGlosses = 4
+
+// glossLine pairs the words of a Chinese question with the English words
+// of the quote that translate them (回零 = home), the translations search
+// used: the worker finds their own words in the manual's, and nothing is
+// translated that the quote does not say. A word glossed for an earlier
+// quote (done) is not glossed again; "" when no new word is.
+func glossLine(w *retrieval.Weigher, us []unit, done map[string]bool) string {
+	var text strings.Builder
+	for _, u := range us {
+		text.WriteString(u.header + "\n" + u.text + "\n")
+	}
+	var pairs []string
+	for _, g := range w.Glosses(text.String(), maxGlosses) {
+		if !done[g.Word] {
+			done[g.Word] = true
+			pairs = append(pairs, g.Word+" = "+g.Manual)
+		}
+	}
+	if len(pairs) == 0 {
+		return ""
+	}
+	return glossLead + strings.Join(pairs, "；")
+}
+
+// glossLead introduces the gloss line.
+const glossLead = "词语对照："
+
 // degraded answers with the manuals' own sentences when no model answer is
 // available. The text is plain: manual text is quoted as written (a path
 // with ~ or * stays as it is) and the web renders it escaped, never as
@@ -380,6 +410,7 @@ func degraded(question, lang string, w *retrieval.Weigher, ps []passage, cause w
 		picks = []pick{{p: ps[0], units: []unit{{text: excerpt(ps[0].hit, 300)}}}}
 	}
 	var b strings.Builder
+	glossed := map[string]bool{} // the question's words glossed so far
 	for i, pk := range picks {
 		n := i + 1
 		// The citation quotes the best of them, for the viewer to highlight,
@@ -393,6 +424,9 @@ func degraded(question, lang string, w *retrieval.Weigher, ps []passage, cause w
 		}
 		if lang == "zh" && !han(pk.units) {
 			b.WriteString(zhLead + "\n")
+			if g := glossLine(w, pk.units, glossed); g != "" {
+				b.WriteString(g + "\n")
+			}
 		}
 		var lines []string
 		// The section a quote is from says what it is about ("G43.2 Apply

@@ -88,6 +88,32 @@ func TestExtractiveAnswerChineseQuestion(t *testing.T) {
 	}
 }
 
+// TestExtractiveAnswerGlosses: an English quote for a Chinese question
+// comes with the question's words paired with the quote's words that
+// translate them, after the lead and before the quote; an English
+// question's answer has no such line.
+func TestExtractiveAnswerGlosses(t *testing.T) {
+	f := setupWith(t, lube)
+	s := answer.New(f.db, f.searcher, nil, answer.Options{})
+	a, _ := ask(t, s, f, "主轴带的润滑泵什么时候启动？")
+	lead := strings.Index(a.Text, "手册原文（英文）：\n词语对照：")
+	quote := strings.Index(a.Text, "“")
+	if lead < 0 || quote < lead {
+		t.Fatalf("no gloss line between the lead and the quote:\n%s", a.Text)
+	}
+	line := a.Text[lead:]
+	line = line[:strings.Index(line, "“")]
+	for _, want := range []string{"主轴 = spindle", "润滑 = lube"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("gloss line %q lacks %q", line, want)
+		}
+	}
+	en, _ := ask(t, s, f, "When does the way lube pump start?")
+	if strings.Contains(en.Text, "词语对照") {
+		t.Errorf("an English question's answer has a gloss line:\n%s", en.Text)
+	}
+}
+
 // TestExtractiveNoticeWhenModelFails: a configured model that fails gets its
 // own notice, once.
 func TestExtractiveNoticeWhenModelFails(t *testing.T) {

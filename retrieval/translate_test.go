@@ -2,6 +2,7 @@ package retrieval
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -269,5 +270,47 @@ func TestCrossWindowTogether(t *testing.T) {
 	}
 	if !strict.Abstain {
 		t.Errorf("with no share counting as focus the question is answered (focus %.2f): the focus rule is not what this test checks", strict.Focus)
+	}
+}
+
+// TestGlosses: the question's words are paired with the words of a text
+// that translate them, as the text writes them: a glossary word, and a
+// dictionary word whose translation is rare in the library; not a
+// dictionary word whose translation every page says (改成: turn), nor a
+// word whose translation the text lacks.
+func TestGlosses(t *testing.T) {
+	a, err := sharedAnalyzer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{
+		"Homing moves each joint to its HOME_SWITCH, then backs off. The coil of the relay holds the brake.",
+		"The brake relay is in the cabinet.",
+	}
+	for i := range 40 {
+		texts = append(texts, fmt.Sprintf("Turn knob %d to set the feed of axis %d.", i, i))
+	}
+	db, tenant := libraryOf(t, a, texts)
+	dict := lexicon{"线圈": {"coil"}, "改成": {"turn"}, "刹车": {"brake"}, "机柜": {"cabinet"}}
+	res, err := New(db, a, nil, Options{Dict: dict}).Retrieve(context.Background(), tenant,
+		Query{Text: "回零以后线圈要改成什么？机柜里有吗？", K: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := texts[0] + " Turn the knob."
+	got := res.Weigh.Glosses(text, 4)
+	want := []Gloss{{Word: "回零", Manual: "homing"}, {Word: "线圈", Manual: "coil"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("Glosses = %v, want %v (改成: turn is on every page; 机柜: cabinet is not in the text)", got, want)
+	}
+	if got := res.Weigh.Glosses(text, 1); len(got) != 1 || got[0].Word != "回零" {
+		t.Errorf("Glosses with limit 1 = %v, want the question's first word only", got)
+	}
+	if got := res.Weigh.Glosses("Nothing of the question here.", 4); len(got) != 0 {
+		t.Errorf("Glosses of an unrelated text = %v, want none", got)
+	}
+	var none *Weigher
+	if got := none.Glosses(text, 4); got != nil {
+		t.Errorf("a nil Weigher glosses %v", got)
 	}
 }

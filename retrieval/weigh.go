@@ -2,6 +2,8 @@ package retrieval
 
 import (
 	"slices"
+	"strings"
+	"unicode"
 
 	"github.com/shifu-factory/shifu/internal/terms"
 )
@@ -151,4 +153,118 @@ func (w *Weigher) whole(have map[string]bool) float64 {
 		got = max(got, plant/w.gtotal)
 	}
 	return got
+}
+
+// Gloss is a word of the question and the words of a text in the other
+// language that translate it, as the text writes them (回零: home).
+type Gloss struct {
+	Word   string
+	Manual string
+}
+
+// Glosses returns, in the question's order and at most limit, the question's
+// words whose translation (the glossary's, the plant's or the dictionary's:
+// the one retrieval searched) text holds, with those words of text. A worker
+// reading an English page for a Chinese question then finds in it the words
+// of the question. A character standing in for an unknown word (weighed
+// below a word) is not a gloss: it guesses; nor is a word whose words in
+// text another gloss gives already (回零开关 = home switch, then not 回零 =
+// home).
+func (w *Weigher) Glosses(text string, limit int) []Gloss {
+	if w == nil || len(w.r.trs) == 0 || limit <= 0 {
+		return nil
+	}
+	// The text's terms in order, each with the word of text it came from
+	// (an INI name's parts apart: HOME_SEARCH_VEL holds home).
+	var seq, surface []string
+	for _, word := range strings.FieldsFunc(text, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-'
+	}) {
+		for _, t := range w.analyzer.Terms(word) {
+			seq, surface = append(seq, t), append(surface, word)
+		}
+	}
+	var out []Gloss
+	seen := map[string]bool{}
+	for _, tr := range w.r.trs {
+		if len(out) == limit {
+			break
+		}
+		if seen[tr.Word] || tr.Weight < 1 {
+			continue
+		}
+		for _, alt := range tr.Alts {
+			at := index(seq, alt)
+			if at < 0 || !tr.Glossary && !tr.Plant && !w.rareGloss(tr.Word, alt) {
+				continue
+			}
+			g := Gloss{Word: tr.Word, Manual: w.written(surface[at:at+len(alt)], alt)}
+			if !slices.ContainsFunc(out, func(o Gloss) bool { return strings.Contains(strings.ToLower(o.Manual), strings.ToLower(g.Manual)) }) {
+				out = append(out, g)
+			}
+			seen[tr.Word] = true
+			break
+		}
+	}
+	return out
+}
+
+// written is how text writes the words that gave alt's terms: lower case
+// but for an acronym (PCB, RPM; an INI name's TOOL is a word), and of a
+// hyphenated word (spindle-fwd) only the part that is alt.
+func (w *Weigher) written(words, alt []string) string {
+	words = slices.Compact(slices.Clone(words))
+	if len(words) == 1 && strings.Contains(words[0], "-") {
+		for _, p := range strings.Split(words[0], "-") {
+			if slices.Equal(w.analyzer.Terms(p), alt) {
+				words = []string{p}
+				break
+			}
+		}
+	}
+	for i, wd := range words {
+		if len(wd) > 3 || strings.ToUpper(wd) != wd {
+			words[i] = strings.ToLower(wd)
+		}
+	}
+	return strings.Join(words, " ")
+}
+
+// rareGloss reports whether the dictionary's translation alt of word is
+// likely the sense text means: the word names a topic (Specificity) and
+// alt is rare in the library. An everyday word's first senses (改成: turn,
+// 怎么回事: on) are words every page says; the glossaries' words are the
+// shop's own and need no such test.
+func (w *Weigher) rareGloss(word string, alt []string) bool {
+	if w.analyzer.Specificity(word) < glossSpecific {
+		return false
+	}
+	st := w.r.cand.Stats
+	df := st.N
+	for _, t := range alt {
+		df = min(df, st.DF[t])
+	}
+	return float64(df) <= glossRare*float64(st.N)
+}
+
+// Limits of rareGloss, read off the glosses of the dev and own sets'
+// no-model answers: 接着 (less specific) glossed "following", 改成 "turn"
+// (a word on 5% of the chunks); 示波器 "oscilloscope" is on 0.2%, 补偿
+// "compensation" on 2.6%.
+const (
+	glossSpecific = 0.5
+	glossRare     = 0.03
+)
+
+// index is where sub starts in seq, or -1.
+func index(seq, sub []string) int {
+	if len(sub) == 0 {
+		return -1
+	}
+	for i := 0; i+len(sub) <= len(seq); i++ {
+		if slices.Equal(seq[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
 }
