@@ -392,11 +392,11 @@ func glossLine(w *retrieval.Weigher, us []unit, done map[string]bool) string {
 	if len(pairs) == 0 {
 		return ""
 	}
-	return glossLead + strings.Join(pairs, "；")
+	return GlossLead + strings.Join(pairs, "；")
 }
 
-// glossLead introduces the gloss line.
-const glossLead = "词语对照："
+// GlossLead begins the gloss line (the web shows it as a note, not a quote).
+const GlossLead = "词语对照："
 
 // degraded answers with the manuals' own sentences when no model answer is
 // available. The text is plain: manual text is quoted as written (a path
@@ -411,6 +411,7 @@ func degraded(question, lang string, w *retrieval.Weigher, ps []passage, cause w
 	}
 	var b strings.Builder
 	glossed := map[string]bool{} // the question's words glossed so far
+	english := false             // the quote before was English for a Chinese question
 	for i, pk := range picks {
 		n := i + 1
 		// The citation quotes the best of them, for the viewer to highlight,
@@ -422,12 +423,18 @@ func degraded(question, lang string, w *retrieval.Weigher, ps []passage, cause w
 				best = u
 			}
 		}
-		if lang == "zh" && !han(pk.units) {
+		// The lead once for English quotes that follow each other: on a
+		// phone every line counts.
+		other := lang == "zh" && !han(pk.units)
+		if other && !english {
 			b.WriteString(zhLead + "\n")
+		}
+		if other {
 			if g := glossLine(w, pk.units, glossed); g != "" {
 				b.WriteString(g + "\n")
 			}
 		}
+		english = other
 		var lines []string
 		// The section a quote is from says what it is about ("G43.2 Apply
 		// additional Tool Length Offset" answers "which G-code adds an

@@ -114,6 +114,26 @@ func TestExtractiveAnswerGlosses(t *testing.T) {
 	}
 }
 
+// TestExtractiveAnswerLeadOnce: two English quotes for a Chinese question
+// share one lead; each word is glossed once.
+func TestExtractiveAnswerLeadOnce(t *testing.T) {
+	f := setupWith(t, []string{
+		"Spindle > Lube\nThe way lube pump is driven by the spindle motor. It starts with the spindle.",
+		"Spindle > Warm-up\nRun the spindle at low speed for ten minutes before the first cut of the day.",
+	})
+	s := answer.New(f.db, f.searcher, nil, answer.Options{})
+	a, _ := ask(t, s, f, "主轴的润滑泵什么时候启动？主轴开工前要低速预热几分钟？")
+	if len(a.Citations) != 2 {
+		t.Fatalf("want both passages quoted (else this test proves nothing), got %d citations:\n%s", len(a.Citations), a.Text)
+	}
+	if n := strings.Count(a.Text, "手册原文（英文）："); n != 1 {
+		t.Errorf("the lead is written %d times; once for English quotes that follow each other:\n%s", n, a.Text)
+	}
+	if n := strings.Count(a.Text, "主轴 = "); n != 1 {
+		t.Errorf("主轴 is glossed %d times, want once:\n%s", n, a.Text)
+	}
+}
+
 // TestExtractiveNoticeWhenModelFails: a configured model that fails gets its
 // own notice, once.
 func TestExtractiveNoticeWhenModelFails(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/shifu-factory/shifu/answer"
 	"github.com/shifu-factory/shifu/bot"
 )
 
@@ -50,6 +51,17 @@ func TestRenderAnswerStartingWithTag(t *testing.T) {
 	got := renderAnswer("<p>Replace the seal MS-220 [1].</p>\n\nThen test.", false)
 	if !strings.Contains(got, "&lt;p&gt;Replace the seal MS-220") || !strings.Contains(got, "<p>Then test.</p>") || unsafeHTML(got) != "" {
 		t.Fatalf("renderAnswer = %q", got)
+	}
+}
+
+// An extractive answer's gloss line is a note, escaped like the rest; the
+// quote after it stays a quote.
+func TestRenderPlainGloss(t *testing.T) {
+	got := renderAnswer("手册原文（英文）：\n"+answer.GlossLead+"限位开关 = limit switch；<b> = x\n“Jog off the limit switch.” [1]", true)
+	for _, want := range []string{`<p class="gloss">` + answer.GlossLead + "限位开关 = limit switch；&lt;b&gt; = x</p>", `<blockquote class="quoted">“Jog off the limit switch.” <sup class="ref">[1]</sup></blockquote>`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("renderAnswer lacks %q:\n%s", want, got)
+		}
 	}
 }
 

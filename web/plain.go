@@ -3,6 +3,8 @@ package web
 import (
 	"html"
 	"strings"
+
+	"github.com/shifu-factory/shifu/answer"
 )
 
 // renderAnswer turns an answer's text into safe HTML: a model's answer is
@@ -19,7 +21,7 @@ func renderAnswer(text string, degraded bool) string {
 // renderPlain renders the plain text of answer's extractive
 // answers: blocks separated by blank lines; a block of "| … |" lines is a
 // table (header row, separator row, rows); a line in “quotation marks” is a
-// quote; [n] becomes a citation mark. Everything else is a paragraph. All
+// quote; a gloss line (answer.GlossLead) a note; [n] becomes a citation mark. Everything else is a paragraph. All
 // text is escaped; only digits are captured for [n].
 func renderPlain(text string) string {
 	var b strings.Builder
@@ -59,6 +61,8 @@ func renderPlain(text string) string {
 			switch {
 			case strings.HasPrefix(l, "“"):
 				b.WriteString(`<blockquote class="quoted">` + esc + "</blockquote>")
+			case strings.HasPrefix(l, answer.GlossLead):
+				b.WriteString(`<p class="gloss">` + esc + "</p>")
 			case strings.TrimSpace(l) != "":
 				b.WriteString("<p>" + esc + "</p>")
 			}
