@@ -423,13 +423,13 @@ func degraded(question, lang string, w *retrieval.Weigher, ps []passage, cause w
 				best = u
 			}
 		}
-		// The lead once for English quotes that follow each other: on a
-		// phone every line counts.
 		other := lang == "zh" && !han(pk.units)
-		if other && !english {
-			b.WriteString(zhLead + "\n")
-		}
 		if other {
+			// The lead once for English quotes that follow each other: on
+			// a phone every line counts.
+			if !english {
+				b.WriteString(zhLead + "\n")
+			}
 			if g := glossLine(w, pk.units, glossed); g != "" {
 				b.WriteString(g + "\n")
 			}

@@ -21,8 +21,9 @@ func renderAnswer(text string, degraded bool) string {
 // renderPlain renders the plain text of answer's extractive
 // answers: blocks separated by blank lines; a block of "| … |" lines is a
 // table (header row, separator row, rows); a line in “quotation marks” is a
-// quote; a gloss line (answer.GlossLead) a note; [n] becomes a citation mark. Everything else is a paragraph. All
-// text is escaped; only digits are captured for [n].
+// quote; a gloss line (answer.GlossLead) a note; [n] becomes a citation
+// mark. Everything else is a paragraph. All text is escaped; only digits
+// are captured for [n].
 func renderPlain(text string) string {
 	var b strings.Builder
 	for _, block := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n\n") {
